@@ -1,0 +1,51 @@
+"""``python -m facecast.export``: build the corpus, train the lip network, export it to ONNX."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m facecast.export", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("corpus", help="synthesize the training corpus (regenerated, not committed)")
+    p.add_argument("--out", type=Path, default=Path("corpus"))
+    p.add_argument("--hours", type=float, default=3.3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+
+    p = sub.add_parser("train", help="train the audio-to-motion network on a corpus")
+    p.add_argument("--corpus", type=Path, default=Path("corpus"))
+    p.add_argument("--out", type=Path, default=Path("checkpoints/lipsync.pt"))
+    p.add_argument("--config", choices=["full", "smoke"], default="full")
+    p.add_argument("--minutes", type=float, default=None, help="stop after this much wall time")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("onnx", help="export a checkpoint to the streaming ONNX model and verify it")
+    p.add_argument("--checkpoint", type=Path, default=Path("checkpoints/lipsync.pt"))
+    p.add_argument("--out", type=Path, default=None, help="default: the model shipped in the package")
+
+    args = parser.parse_args(argv)
+    if args.command == "corpus":
+        from facecast.export.corpus import build_corpus
+
+        summary = build_corpus(args.out, hours=args.hours, seed=args.seed, workers=args.workers)
+        print(json.dumps({k: summary[k] for k in ("train", "val")}, indent=2))
+    elif args.command == "train":
+        from facecast.export.train_lipsync import train
+
+        train(args.corpus, args.out, config=args.config, minutes=args.minutes, seed=args.seed)
+    elif args.command == "onnx":
+        from facecast.export.onnx_export import export_onnx
+
+        report = export_onnx(args.checkpoint, args.out)
+        print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Audio in: any file or array to the 16 kHz mono float32 the networks take.
+
+Every check that can fail on a user's file lives here and raises ``AudioError`` with one line a person
+can act on; the CLI prints that line and exits non-zero.
+"""
+
+from __future__ import annotations
+
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from facecast.errors import AudioError
+
+SAMPLE_RATE = 16000
+MIN_SAMPLE_RATE = 4000
+MAX_SAMPLE_RATE = 384000
+MAX_CHANNELS = 64
+SILENCE_DBFS = -70.0  # a file whose loudest 10 ms stays below this is treated as silent
+
+
+def resample(audio: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:
+    """Band-limited polyphase resampling of a mono signal."""
+    if rate_in == rate_out:
+        return audio.astype(np.float32, copy=False)
+    g = gcd(int(rate_in), int(rate_out))
+    return resample_poly(audio, rate_out // g, rate_in // g).astype(np.float32)
+
+
+def to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Validate an array of samples ``(n,)`` or ``(n, channels)`` and convert it to 16 kHz mono float32."""
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioError(
+            f"sample rate {sample_rate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz"
+        )
+    audio = np.asarray(audio)
+    if audio.ndim == 2:
+        if audio.shape[1] > MAX_CHANNELS:
+            raise AudioError(f"{audio.shape[1]} channels is more than the {MAX_CHANNELS} supported")
+        audio = audio.astype(np.float64).mean(axis=1)
+    elif audio.ndim != 1:
+        raise AudioError(f"audio must be 1-D or (samples, channels), got shape {audio.shape}")
+    if audio.dtype.kind in "iu":
+        audio = audio.astype(np.float64) / float(np.iinfo(audio.dtype).max)
+    if audio.size == 0:
+        raise AudioError("the audio is empty (0 samples)")
+    if not np.all(np.isfinite(audio)):
+        raise AudioError("the audio contains NaN or infinite samples")
+    out = resample(audio.astype(np.float32), sample_rate)
+    if out.size < SAMPLE_RATE // 100:
+        raise AudioError("the audio is shorter than 10 ms")
+    return np.clip(out, -1.0, 1.0)
+
+
+def check_not_silent(audio: np.ndarray) -> None:
+    """Raise if 16 kHz audio holds no sound at all (digital silence or near it)."""
+    hop = SAMPLE_RATE // 100
+    n = audio.size // hop * hop
+    frames = audio[:n].reshape(-1, hop) if n else audio.reshape(1, -1)
+    loudest = float(np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1)).max())
+    if loudest <= 10 ** (SILENCE_DBFS / 20):
+        raise AudioError(f"the audio is silent (loudest 10 ms at {20 * np.log10(loudest + 1e-12):.0f} dBFS)")
+
+
+def load_audio(path: str | Path) -> np.ndarray:
+    """Read wav, flac, ogg or mp3 as 16 kHz mono float32 in [-1, 1]."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioError(f"{path}: not a readable audio file (wav, flac, ogg or mp3): {_reason(exc)}") from None
+    if not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
+        raise AudioError(f"{path}: sample rate {info.samplerate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
+    if info.channels > MAX_CHANNELS:
+        raise AudioError(f"{path}: {info.channels} channels is more than the {MAX_CHANNELS} supported")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(f"{path}: could not decode the audio: {_reason(exc)}") from None
+    try:
+        return to_mono_16k(data, rate)
+    except AudioError as exc:
+        raise AudioError(f"{path}: {exc}") from None
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return text.split(": ", 1)[-1] if text.startswith("Error opening") else text

@@ -1,0 +1,201 @@
+"""The motion frame: facecast's one per-frame record of facial motion.
+
+Every producer (the lip network, the non-verbal generator) and every consumer (file writers, the
+renderer, the engine bridge) uses this layout, so it is defined here and nowhere else.
+
+A frame is a flat little-endian float32 vector of ``FRAME_SIZE`` values (``FRAME_BYTES`` bytes), so a
+C#, C++ or GDScript client reads it with one copy. ``LAYOUT`` lists every field with its float offset;
+the README prints the same table byte by byte. The layout is versioned by ``FRAME_VERSION``: fields
+are only ever appended, and any change bumps the version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FRAME_VERSION = 1
+
+#: The 52 ARKit blendshapes, under Apple's names and in Apple's order (ARFaceAnchor.BlendShapeLocation).
+ARKIT_BLENDSHAPES: tuple[str, ...] = (
+    "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft",
+    "eyeSquintLeft", "eyeWideLeft",
+    "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight", "eyeLookUpRight",
+    "eyeSquintRight", "eyeWideRight",
+    "jawForward", "jawLeft", "jawRight", "jawOpen",
+    "mouthClose", "mouthFunnel", "mouthPucker", "mouthLeft", "mouthRight",
+    "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
+    "mouthDimpleLeft", "mouthDimpleRight", "mouthStretchLeft", "mouthStretchRight",
+    "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
+    "mouthPressLeft", "mouthPressRight", "mouthLowerDownLeft", "mouthLowerDownRight",
+    "mouthUpperUpLeft", "mouthUpperUpRight",
+    "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight",
+    "noseSneerLeft", "noseSneerRight",
+    "tongueOut",
+)  # fmt: skip
+
+#: The 15 Meta/Oculus visemes, in the Oculus Lipsync order.
+VISEMES: tuple[str, ...] = (
+    "sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou",
+)  # fmt: skip
+
+HEAD_ROTATION: tuple[str, ...] = ("headPitch", "headYaw", "headRoll")
+HEAD_TRANSLATION: tuple[str, ...] = ("headX", "headY", "headZ")
+GAZE: tuple[str, ...] = ("leftEyeYaw", "leftEyePitch", "rightEyeYaw", "rightEyePitch")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One named run of floats in the frame vector."""
+
+    name: str
+    offset: int
+    count: int
+    unit: str
+    doc: str
+
+    @property
+    def slice(self) -> slice:
+        return slice(self.offset, self.offset + self.count)
+
+
+def _build_layout() -> tuple[Field, ...]:
+    spec = [
+        ("frameIndex", 1, "frame", "index of the frame in its stream, counted from 0 (exact below 2**24)"),
+        ("time", 1, "s", "audio time of the frame: the frame shows the face at this time in the speech"),
+        ("blendshapes", len(ARKIT_BLENDSHAPES), "0..1", "ARKit blendshape weights, Apple's order"),
+        ("visemes", len(VISEMES), "0..1", "Oculus viseme probabilities, sum to 1"),
+        ("headRotation", 3, "deg", "pitch (+ looks down), yaw (+ turns to its left), roll (+ tilts left)"),
+        ("headTranslation", 3, "m", "x (+ its left), y (+ up), z (+ toward the camera) from rest"),
+        ("gaze", 4, "deg", "left eye yaw, pitch; right eye yaw, pitch (+ yaw its left, + pitch up)"),
+        ("voiceActivity", 1, "0..1", "probability that the frame is speech"),
+    ]
+    fields, offset = [], 0
+    for name, count, unit, doc in spec:
+        fields.append(Field(name, offset, count, unit, doc))
+        offset += count
+    return tuple(fields)
+
+
+LAYOUT: tuple[Field, ...] = _build_layout()
+FIELDS: dict[str, Field] = {f.name: f for f in LAYOUT}
+FRAME_SIZE: int = LAYOUT[-1].offset + LAYOUT[-1].count
+FRAME_BYTES: int = FRAME_SIZE * 4
+FRAME_DTYPE = np.dtype("<f4")
+
+BLENDSHAPE_INDEX: dict[str, int] = {n: i for i, n in enumerate(ARKIT_BLENDSHAPES)}
+VISEME_INDEX: dict[str, int] = {n: i for i, n in enumerate(VISEMES)}
+
+# Offsets of every scalar channel, for code that addresses the flat vector directly.
+CHANNEL_OFFSETS: dict[str, int] = {
+    "frameIndex": FIELDS["frameIndex"].offset,
+    "time": FIELDS["time"].offset,
+    **{n: FIELDS["blendshapes"].offset + i for i, n in enumerate(ARKIT_BLENDSHAPES)},
+    **{f"viseme_{n}": FIELDS["visemes"].offset + i for i, n in enumerate(VISEMES)},
+    **{n: FIELDS["headRotation"].offset + i for i, n in enumerate(HEAD_ROTATION)},
+    **{n: FIELDS["headTranslation"].offset + i for i, n in enumerate(HEAD_TRANSLATION)},
+    **{n: FIELDS["gaze"].offset + i for i, n in enumerate(GAZE)},
+    "voiceActivity": FIELDS["voiceActivity"].offset,
+}
+
+
+def neutral_frames(count: int) -> np.ndarray:
+    """``count`` frames at rest: zero weights, silence viseme, head and eyes straight ahead."""
+    frames = np.zeros((count, FRAME_SIZE), dtype=FRAME_DTYPE)
+    frames[:, FIELDS["visemes"].offset + VISEME_INDEX["sil"]] = 1.0
+    return frames
+
+
+class MotionTrack:
+    """A sequence of motion frames at a fixed frame rate, with named accessors.
+
+    ``data`` is the packed ``(n, FRAME_SIZE)`` float32 array; every accessor returns a view into it, so
+    writing through an accessor changes the track.
+    """
+
+    def __init__(self, data: np.ndarray, fps: float) -> None:
+        data = np.asarray(data, dtype=FRAME_DTYPE)
+        if data.ndim != 2 or data.shape[1] != FRAME_SIZE:
+            raise ValueError(f"motion data must have shape (n, {FRAME_SIZE}), got {data.shape}")
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.data = data
+        self.fps = float(fps)
+
+    @classmethod
+    def neutral(cls, count: int, fps: float) -> MotionTrack:
+        track = cls(neutral_frames(count), fps)
+        track.frame_index[:] = np.arange(count)
+        track.time[:] = np.arange(count) / fps
+        return track
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    def _field(self, name: str) -> np.ndarray:
+        return self.data[:, FIELDS[name].slice]
+
+    @property
+    def frame_index(self) -> np.ndarray:
+        return self.data[:, FIELDS["frameIndex"].offset]
+
+    @property
+    def time(self) -> np.ndarray:
+        return self.data[:, FIELDS["time"].offset]
+
+    @property
+    def blendshapes(self) -> np.ndarray:
+        return self._field("blendshapes")
+
+    @property
+    def visemes(self) -> np.ndarray:
+        return self._field("visemes")
+
+    @property
+    def head_rotation(self) -> np.ndarray:
+        return self._field("headRotation")
+
+    @property
+    def head_translation(self) -> np.ndarray:
+        return self._field("headTranslation")
+
+    @property
+    def gaze(self) -> np.ndarray:
+        return self._field("gaze")
+
+    @property
+    def voice_activity(self) -> np.ndarray:
+        return self.data[:, FIELDS["voiceActivity"].offset]
+
+    def blendshape(self, name: str) -> np.ndarray:
+        """The weight of one ARKit blendshape over time, by Apple's name."""
+        try:
+            return self.data[:, FIELDS["blendshapes"].offset + BLENDSHAPE_INDEX[name]]
+        except KeyError:
+            raise KeyError(f"unknown ARKit blendshape {name!r}") from None
+
+    def viseme(self, name: str) -> np.ndarray:
+        try:
+            return self.data[:, FIELDS["visemes"].offset + VISEME_INDEX[name]]
+        except KeyError:
+            raise KeyError(f"unknown viseme {name!r}; visemes are {', '.join(VISEMES)}") from None
+
+    def viseme_labels(self) -> list[str]:
+        """The most likely viseme of each frame."""
+        return [VISEMES[i] for i in self.visemes.argmax(axis=1)]
+
+    def mouth_aperture(self) -> np.ndarray:
+        """How far the lips are apart: jawOpen - mouthClose (ARKit's closed-lips-with-open-jaw shape)."""
+        return self.blendshape("jawOpen") - self.blendshape("mouthClose")
+
+    def to_bytes(self) -> bytes:
+        """The frames packed back to back, little-endian float32, as the bridge sends them."""
+        return np.ascontiguousarray(self.data, dtype=FRAME_DTYPE).tobytes()
+
+    @classmethod
+    def from_bytes(cls, payload: bytes, fps: float) -> MotionTrack:
+        if len(payload) % FRAME_BYTES:
+            raise ValueError(f"payload of {len(payload)} bytes is not a whole number of {FRAME_BYTES}-byte frames")
+        return cls(np.frombuffer(payload, dtype=FRAME_DTYPE).reshape(-1, FRAME_SIZE).copy(), fps)
