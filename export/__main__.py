@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from facecast.export import DEFAULT_CHECKPOINT
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m facecast.export", description=__doc__)
@@ -14,19 +16,19 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("corpus", help="synthesize the training corpus (regenerated, not committed)")
     p.add_argument("--out", type=Path, default=Path("corpus"))
-    p.add_argument("--hours", type=float, default=3.3)
+    p.add_argument("--hours", type=float, default=3.5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
 
     p = sub.add_parser("train", help="train the audio-to-motion network on a corpus")
     p.add_argument("--corpus", type=Path, default=Path("corpus"))
-    p.add_argument("--out", type=Path, default=Path("checkpoints/lipsync.pt"))
+    p.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT)
     p.add_argument("--config", choices=["full", "smoke"], default="full")
     p.add_argument("--minutes", type=float, default=None, help="stop after this much wall time")
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("onnx", help="export a checkpoint to the streaming ONNX model and verify it")
-    p.add_argument("--checkpoint", type=Path, default=Path("checkpoints/lipsync.pt"))
+    p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     p.add_argument("--out", type=Path, default=None, help="default: the model shipped in the package")
 
     args = parser.parse_args(argv)

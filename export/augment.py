@@ -26,7 +26,9 @@ class AugmentResult:
 def _sox(audio: np.ndarray, effects: list[str]) -> np.ndarray:
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
     fmt = ["-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed", "-b", "16", "-c", "1"]
-    proc = subprocess.run(["sox", *fmt, "-", *fmt, "-", *effects], input=pcm, capture_output=True, check=True)
+    # -R -D: repeatable, no dither (dither adds fresh random noise on every run).
+    cmd = ["sox", "-R", "-D", *fmt, "-", *fmt, "-", *effects]
+    proc = subprocess.run(cmd, input=pcm, capture_output=True, check=True)
     return np.frombuffer(proc.stdout, dtype="<i2").astype(np.float32) / 32767.0
 
 

@@ -1,6 +1,6 @@
 """Build the lip-sync training corpus: synthesized speech with exact phone timing, augmented.
 
-``python -m facecast.export corpus --out corpus/ --hours 3.3 --seed 0``
+``python -m facecast.export corpus --out corpus/ --hours 3.5 --seed 0``
 
 The corpus is regenerated, never committed. It is reproducible: every utterance's text, voice and
 augmentation come from a generator seeded by (seed, utterance number), so the result does not depend
@@ -142,7 +142,7 @@ def save_split(path: Path, items: list[tuple[Utterance, list[str]]]) -> dict:
     }
 
 
-def build_corpus(out: Path, hours: float = 3.3, seed: int = 0, workers: int = 2, val_per_voice: int = 8) -> dict:
+def build_corpus(out: Path, hours: float = 3.5, seed: int = 0, workers: int = 2, val_per_voice: int = 8) -> dict:
     """Synthesize the training split (augmented) and a clean held-out split of unseen sentences."""
     out.mkdir(parents=True, exist_ok=True)
     total_share = sum(share for _, share, _ in TRAIN_VOICES)

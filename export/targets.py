@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facecast.lip_channels import LIP_CHANNELS
 from facecast.export.phonetics import (
     CLOSED_POSE,
     CMU_TO_IPA,
@@ -25,6 +24,7 @@ from facecast.export.phonetics import (
     split_ipa,
     viseme_index,
 )
+from facecast.lip_channels import LIP_CHANNELS
 
 HOP_S = 0.01
 _FADE_S = 0.035  # how far (s, Gaussian sigma) a phone's shape reaches past its own edges

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import pickle
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -171,6 +172,32 @@ class _Espeak:
         return 0
 
     def synth(self, voice: Voice, text: str) -> Utterance:
+        """Synthesize in a forked child, so every utterance starts from the same freshly initialised state.
+
+        espeak-ng carries state from one utterance to the next (the same text comes out a few samples
+        longer or shorter depending on what was said before), which would make the corpus depend on the
+        order in which worker processes happen to receive their jobs.
+        """
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: synthesize, send the result back, exit without running any cleanup
+            try:
+                payload = pickle.dumps(self._synth_here(voice, text))
+            except BaseException as exc:  # noqa: BLE001 - every failure is reported to the parent
+                payload = pickle.dumps(SynthesisError(f"espeak-ng failed: {exc}"))
+            with os.fdopen(write_fd, "wb") as fh:
+                fh.write(payload)
+            os._exit(0)
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as fh:
+            data = fh.read()
+        os.waitpid(pid, 0)
+        result = pickle.loads(data) if data else SynthesisError("espeak-ng child died")
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _synth_here(self, voice: Voice, text: str) -> Utterance:
         if self.lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
             raise SynthesisError(f"espeak-ng has no voice {voice.name!r}")
         self.lib.espeak_SetParameter(_PARAM_RATE, int(175 * voice.rate), 0)

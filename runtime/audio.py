@@ -61,8 +61,10 @@ def check_not_silent(audio: np.ndarray) -> None:
     n = audio.size // hop * hop
     frames = audio[:n].reshape(-1, hop) if n else audio.reshape(1, -1)
     loudest = float(np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1)).max())
+    if loudest == 0.0:
+        raise AudioError("the audio is silent (digital silence)")
     if loudest <= 10 ** (SILENCE_DBFS / 20):
-        raise AudioError(f"the audio is silent (loudest 10 ms at {20 * np.log10(loudest + 1e-12):.0f} dBFS)")
+        raise AudioError(f"the audio is silent (loudest 10 ms at {20 * np.log10(loudest):.0f} dBFS)")
 
 
 def load_audio(path: str | Path) -> np.ndarray:

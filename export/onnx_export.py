@@ -1,0 +1,107 @@
+"""Export a trained checkpoint to the streaming ONNX model shipped in the package, and verify it.
+
+``python -m facecast.export onnx [--checkpoint export/checkpoints/lipsync.pt] [--out path.onnx]``
+
+Verification runs before anything is written: onnxruntime and PyTorch must agree (max abs difference
+below 1e-4) on whole-clip inference, and chunk-by-chunk streaming must reproduce whole-clip inference.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from facecast.audio import SAMPLE_RATE
+from facecast.export import DEFAULT_CHECKPOINT
+from facecast.export.model import HOP, LipSyncNet, NetConfig
+from facecast.lip_channels import LIP_CHANNELS
+from facecast.lipsync import MODEL_FORMAT, default_model_path
+from facecast.motion_frame import VISEMES
+
+TOLERANCE = 1e-4
+OUTPUTS = ("visemes", "pose", "vad", "state_out")
+
+
+def load_checkpoint(path: Path) -> tuple[LipSyncNet, dict]:
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    net = LipSyncNet(NetConfig(**ckpt["net"]))
+    net.load_state_dict(ckpt["state_dict"])
+    return net.eval(), ckpt
+
+
+def _test_signal(seconds: float = 3.0, seed: int = 0) -> np.ndarray:
+    """Voiced-speech-like test audio: a gliding harmonic source with amplitude bursts and noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    f0 = 120 + 40 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 12))
+    envelope = np.clip(np.sin(2 * np.pi * 2.5 * t), 0, None)
+    return (0.2 * voiced * envelope + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def export_onnx(checkpoint: Path | None = None, out: Path | None = None) -> dict:
+    checkpoint = checkpoint or DEFAULT_CHECKPOINT
+    out = out or default_model_path()
+    net, ckpt = load_checkpoint(checkpoint)
+    c = net.config
+    audio = torch.from_numpy(_test_signal()[None, : 300 * HOP])
+    state = net.initial_state(1)
+    dynamic = {"audio": {0: "batch", 1: "samples"}, "state": {0: "batch"}, "visemes": {0: "batch", 1: "frames"},
+               "pose": {0: "batch", 1: "frames"}, "vad": {0: "batch", 1: "frames"}, "state_out": {0: "batch"}}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp) / "lipsync.onnx"
+        torch.onnx.export(net, (audio, state), str(tmp_path), input_names=["audio", "state"],
+                          output_names=list(OUTPUTS), dynamic_axes=dynamic, opset_version=17, dynamo=False)
+        model = onnx.load(str(tmp_path))
+    history = ckpt.get("history") or []
+    info = {
+        "format": MODEL_FORMAT,
+        "sample_rate": SAMPLE_RATE,
+        "hop": HOP,
+        "lookahead": c.lookahead,
+        "state_size": c.state_size,
+        "channels": list(LIP_CHANNELS),
+        "visemes": list(VISEMES),
+        "net": c.to_dict(),
+        "train_step": ckpt.get("step"),
+        "val": history[-1] if history else None,
+    }
+    model.metadata_props.add(key="facecast", value=json.dumps(info))
+    model.doc_string = "facecast streaming audio-to-motion network: (audio, state) -> (visemes, pose, vad, state_out)"
+    onnx.checker.check_model(model)
+    report = verify(net, model.SerializeToString())
+    if report["torch_vs_onnx_max_abs"] >= TOLERANCE or report["stream_vs_whole_max_abs"] >= TOLERANCE:
+        raise RuntimeError(f"exported model failed verification: {report}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(out))
+    (out.with_suffix(".json")).write_text(json.dumps({**info, "verification": report}, indent=2) + "\n")
+    report["path"] = str(out)
+    report["bytes"] = out.stat().st_size
+    return report
+
+
+def verify(net: LipSyncNet, model_bytes: bytes, seconds: float = 4.0, chunk_frames: int = 2) -> dict:
+    """Max abs differences: PyTorch vs onnxruntime (whole clip), and streamed chunks vs whole clip."""
+    sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    audio = _test_signal(seconds, seed=1)
+    audio = audio[: audio.size // HOP * HOP][None]
+    state = np.zeros((1, net.config.state_size), dtype=np.float32)
+    with torch.no_grad():
+        ref = [t.numpy() for t in net(torch.from_numpy(audio), torch.from_numpy(state))]
+    whole = sess.run(None, {"audio": audio, "state": state})
+    torch_diff = max(float(np.abs(a - b).max()) for a, b in zip(whole, ref, strict=True))
+    st, parts = state, []
+    step = chunk_frames * HOP
+    for i in range(0, audio.shape[1], step):
+        v, p, d, st = sess.run(None, {"audio": audio[:, i : i + step], "state": st})
+        parts.append((v, p, d))
+    streamed = [np.concatenate([part[k] for part in parts], axis=1) for k in range(3)]
+    stream_diff = max(float(np.abs(a - b).max()) for a, b in zip(streamed, whole[:3], strict=True))
+    return {"torch_vs_onnx_max_abs": torch_diff, "stream_vs_whole_max_abs": stream_diff}

@@ -1,0 +1,203 @@
+"""Train the audio-to-motion network on the synthesized corpus, on the CPU.
+
+``python -m facecast.export train --corpus corpus --out checkpoints/lipsync.pt [--minutes 40]``
+
+Utterances are laid end to end in one stream (each padded to whole 10 ms frames) and random crops are
+cut from it, so every batch mixes voices, languages and augmentations. The schedule is sized to the
+time budget after timing the first steps, so a run ends on time at the bottom of its learning-rate
+curve. The checkpoint with the best held-out loss is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from facecast.export.model import HOP, LipSyncNet, NetConfig
+from facecast.lip_channels import LIP_CHANNELS
+from facecast.motion_frame import VISEME_INDEX, VISEMES
+
+
+@dataclass
+class TrainConfig:
+    batch: int = 32
+    crop_frames: int = 400
+    warmup_frames: int = 12  # outputs ignored at a crop's start, where the state is still cold
+    lr: float = 2e-3
+    minutes: float = 35.0
+    max_steps: int = 100_000
+    eval_every: int = 500
+    pose_weight: float = 20.0
+    closure_weight: float = 4.0  # extra pose weight on frames where the target lips are closed
+    vad_weight: float = 0.3
+    net: NetConfig | None = None
+
+
+CONFIGS = {
+    "full": TrainConfig(),
+    "smoke": TrainConfig(batch=4, crop_frames=80, minutes=0.5, max_steps=3, eval_every=3,
+                         net=NetConfig(n_mels=32, conv_channels=16, hidden=16, gru_layers=1)),
+}  # fmt: skip
+
+
+class Stream:
+    """A corpus split as one padded audio stream with per-frame targets."""
+
+    def __init__(self, path: Path) -> None:
+        d = dict(np.load(path))  # NpzFile re-reads an array on every access: load each once
+        a_off, f_off = d["audio_offsets"], d["frame_offsets"]
+        n_frames = int(f_off[-1])
+        self.audio = np.zeros(n_frames * HOP, dtype=np.int16)
+        all_audio = d["audio"]
+        for i in range(len(a_off) - 1):
+            pcm = all_audio[a_off[i] : a_off[i + 1]]
+            start = int(f_off[i]) * HOP
+            room = (int(f_off[i + 1]) - int(f_off[i])) * HOP
+            self.audio[start : start + min(room, pcm.size)] = pcm[:room]
+        self.viseme = d["viseme"].astype(np.int64)
+        self.pose = d["pose"].astype(np.float32)
+        self.vad = d["vad"].astype(np.float32)
+        self.frame_offsets = f_off
+        self.n_frames = n_frames
+
+    def crop(self, start: int, frames: int):
+        audio = torch.from_numpy(self.audio[start * HOP : (start + frames) * HOP].astype(np.float32) / 32767)
+        sl = slice(start, start + frames)
+        return audio, self.viseme[sl], self.pose[sl], self.vad[sl]
+
+
+def _feature_stats(net: LipSyncNet, stream: Stream, rng: np.random.Generator) -> None:
+    frames = []
+    with torch.no_grad():
+        for start in rng.integers(0, stream.n_frames - 400, size=200):
+            audio = stream.crop(int(start), 400)[0][None]
+            frames.append(net.log_mel(audio, torch.zeros(1, HOP))[0])
+    feats = torch.cat(frames)
+    net.feat_mean.copy_(feats.mean(0))
+    net.feat_std.copy_(feats.std(0).clamp_min(1e-3))
+
+
+class Loss(nn.Module):
+    def __init__(self, cfg: TrainConfig, viseme_counts: np.ndarray) -> None:
+        super().__init__()
+        freq = viseme_counts / viseme_counts.sum()
+        weights = 1.0 / np.sqrt(freq + 1e-3)
+        self.ce = nn.CrossEntropyLoss(weight=torch.tensor(weights / weights.mean(), dtype=torch.float32),
+                                      reduction="none")
+        self.cfg = cfg
+        n_v, n_p = len(VISEMES), len(LIP_CHANNELS)
+        self.split = (n_v, n_v + n_p)
+
+    def forward(self, out, viseme, pose, vad, mask):
+        a, b = self.split
+        ce = (self.ce(out[..., :a].transpose(1, 2), viseme) * mask).sum() / mask.sum()
+        closed = (viseme == VISEME_INDEX["PP"]).float()
+        err = ((torch.sigmoid(out[..., a:b]) - pose) ** 2).mean(-1)
+        pose_loss = (err * mask * (1 + self.cfg.closure_weight * closed)).sum() / mask.sum()
+        bce = nn.functional.binary_cross_entropy_with_logits(out[..., b], vad, reduction="none")
+        vad_loss = (bce * mask).sum() / mask.sum()
+        total = ce + self.cfg.pose_weight * pose_loss + self.cfg.vad_weight * vad_loss
+        return total, {"ce": ce.item(), "pose": pose_loss.item(), "vad": vad_loss.item()}
+
+
+def _batch(stream: Stream, cfg: TrainConfig, lookahead: int, rng: np.random.Generator):
+    """Crops whose output step i is scored against the label of frame (start + i - lookahead)."""
+    audio, vis, pose, vad = [], [], [], []
+    for start in rng.integers(lookahead, stream.n_frames - cfg.crop_frames, size=cfg.batch):
+        a, _, _, _ = stream.crop(int(start), cfg.crop_frames)
+        _, v, p, d = stream.crop(int(start) - lookahead, cfg.crop_frames)
+        audio.append(a)
+        vis.append(torch.from_numpy(v))
+        pose.append(torch.from_numpy(p))
+        vad.append(torch.from_numpy(d))
+    mask = torch.ones(cfg.batch, cfg.crop_frames)
+    mask[:, : cfg.warmup_frames + lookahead] = 0
+    return torch.stack(audio), torch.stack(vis), torch.stack(pose), torch.stack(vad), mask
+
+
+def evaluate(net: LipSyncNet, stream: Stream, loss_fn: Loss) -> dict:
+    """Whole held-out utterances from a cold state, as the runtime runs them."""
+    net.eval()
+    la = net.config.lookahead
+    losses, correct, total = [], 0, 0
+    with torch.no_grad():
+        for i in range(len(stream.frame_offsets) - 1):
+            f0, f1 = int(stream.frame_offsets[i]), int(stream.frame_offsets[i + 1])
+            audio = torch.from_numpy(stream.audio[f0 * HOP : f1 * HOP].astype(np.float32) / 32767)
+            audio = torch.cat([audio, torch.zeros(la * HOP)])[None]
+            out, _ = net.forward_logits(audio, net.initial_state(1))
+            out = out[:, la:]
+            v = torch.from_numpy(stream.viseme[f0:f1])[None]
+            p = torch.from_numpy(stream.pose[f0:f1])[None]
+            d = torch.from_numpy(stream.vad[f0:f1])[None]
+            loss, _ = loss_fn(out, v, p, d, torch.ones_like(d))
+            losses.append(loss.item())
+            correct += int((out[0, :, : len(VISEMES)].argmax(-1) == v[0]).sum())
+            total += f1 - f0
+    net.train()
+    return {"loss": float(np.mean(losses)), "viseme_acc": correct / total}
+
+
+def train(corpus: Path, out: Path, config: str = "full", minutes: float | None = None, seed: int = 0) -> dict:
+    cfg = CONFIGS[config]
+    if minutes is not None:
+        cfg.minutes = minutes
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    train_stream, val_stream = Stream(corpus / "train.npz"), Stream(corpus / "val.npz")
+    net = LipSyncNet(cfg.net or NetConfig())
+    _feature_stats(net, train_stream, rng)
+    loss_fn = Loss(cfg, np.bincount(train_stream.viseme, minlength=len(VISEMES)).astype(np.float64))
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    la = net.config.lookahead
+
+    budget_s = cfg.minutes * 60
+    t_start = time.monotonic()
+    total_steps = cfg.max_steps
+    best, history = math.inf, []
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=total_steps, desc="training", unit="step")
+    step = 0
+    while step < total_steps:
+        if step == 20 and cfg.max_steps > 20:
+            # Size the cosine schedule to the time budget from the measured step time.
+            per_step = (time.monotonic() - t_start) / 20
+            total_steps = min(cfg.max_steps, int(budget_s / (per_step * 1.08)))
+            bar.total = total_steps
+        lr = cfg.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / max(total_steps, 1)))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        audio, vis, pose, vad, mask = _batch(train_stream, cfg, la, rng)
+        out_logits, _ = net.forward_logits(audio, net.initial_state(cfg.batch))
+        loss, parts = loss_fn(out_logits, vis, pose, vad, mask)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}", ce=f"{parts['ce']:.3f}", pose=f"{parts['pose']:.4f}")
+        if step % cfg.eval_every == 0 or step == total_steps:
+            val = evaluate(net, val_stream, loss_fn)
+            val.update(step=step, minutes=round((time.monotonic() - t_start) / 60, 2))
+            history.append(val)
+            tqdm.write(json.dumps(val))
+            if val["loss"] < best:
+                best = val["loss"]
+                torch.save({"net": net.config.to_dict(), "state_dict": net.state_dict(), "history": history,
+                            "channels": list(LIP_CHANNELS), "visemes": list(VISEMES), "step": step}, out)
+    bar.close()
+    ckpt = torch.load(out, weights_only=False)
+    ckpt["history"] = history
+    torch.save(ckpt, out)
+    return {"best_val_loss": best, "steps": step, "minutes": (time.monotonic() - t_start) / 60}
+

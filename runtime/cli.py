@@ -1,0 +1,126 @@
+"""The ``facecast`` command line.
+
+Every error a user can cause prints one line on stderr and exits with status 1; usage errors exit
+with 2 (argparse); an interrupt exits with 130. No traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from facecast import __version__
+from facecast.errors import FacecastError
+
+DEMO_SPEECH = "sample_speech.flac"
+
+
+def _fps(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= value <= 240:
+        raise argparse.ArgumentTypeError(f"frame rate must be between 1 and 240, got {text}")
+    return value
+
+
+def _add_motion_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fps", type=_fps, default=60.0, help="output frame rate (default 60)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the generated motion (default 0)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="onnxruntime device (default auto: CUDA when available)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facecast", description="Speech to a talking face.")
+    parser.add_argument("--version", action="version", version=f"facecast {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("motion", help="speech file -> per-frame facial motion (.csv, .json or .npz)",
+                       description="Speech file (wav, flac, ogg, mp3) to per-frame facial motion. The format "
+                       "follows the output's extension: .csv (Live Link Face layout), .json, .npz.")
+    p.add_argument("speech", type=Path, help="speech file: wav, flac, ogg or mp3, any rate and channels")
+    p.add_argument("-o", "--output", type=Path, required=True, help="OUT.csv, OUT.json or OUT.npz")
+    _add_motion_options(p)
+
+    p = sub.add_parser("demo", help="the bundled speech sample -> facecast_demo.csv and .json here")
+    p.add_argument("--out-dir", type=Path, default=Path("."), help="where to write (default: here)")
+    _add_motion_options(p)
+
+    sub.add_parser("info", help="version, model and onnxruntime devices")
+
+    sub.add_parser("export", add_help=False,
+                   help="rebuild corpus / train / export the ONNX model (needs the export extra)")
+    return parser
+
+
+def _motion(speech: Path, output: Path, args: argparse.Namespace) -> None:
+    from facecast.pipeline import MotionPipeline
+    from facecast.writers import check_output_path, write_motion
+
+    check_output_path(output)  # fail before the work, not after it
+    start = time.perf_counter()
+    pipeline = MotionPipeline(fps=args.fps, device=args.device)
+    track = pipeline.process_file(speech, progress=not args.quiet)
+    write_motion(track, output, source=speech.name)
+    if not args.quiet:
+        seconds = len(track) / track.fps
+        print(f"{output}: {len(track)} frames at {track.fps:g} fps ({seconds:.1f} s of speech) "
+              f"in {time.perf_counter() - start:.2f} s", file=sys.stderr)
+
+
+def _demo(args: argparse.Namespace) -> None:
+    speech = Path(str(resources.files("facecast") / "data" / DEMO_SPEECH))
+    out_dir = args.out_dir
+    if not out_dir.is_dir():
+        raise FacecastError(f"{out_dir}: folder does not exist")
+    for ext in (".csv", ".json"):
+        _motion(speech, out_dir / f"facecast_demo{ext}", args)
+
+
+def _info() -> None:
+    import onnxruntime as ort
+
+    from facecast.lipsync import LipSyncModel
+
+    model = LipSyncModel()
+    print(f"facecast {__version__}")
+    print(f"lip model: {model.path} ({model.path.stat().st_size / 1e6:.1f} MB), lookahead "
+          f"{model.lookahead * 10} ms, algorithmic latency {model.latency_ms:.0f} ms + chunk")
+    print(f"onnxruntime {ort.__version__}: providers {', '.join(ort.get_available_providers())}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "export":
+        try:
+            from facecast.export.__main__ import main as export_main
+        except ImportError as exc:
+            print(f"facecast export: needs the export extra (pip install 'facecast[export]'): {exc}",
+                  file=sys.stderr)
+            return 1
+        return export_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "motion":
+            _motion(args.speech, args.output, args)
+        elif args.command == "demo":
+            _demo(args)
+        elif args.command == "info":
+            _info()
+    except FacecastError as exc:
+        print(f"facecast: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("facecast: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Run the audio-to-motion network with onnxruntime, whole files or streamed in small chunks.
+
+The ONNX graph is a streaming step (see ``facecast.export.model``): ``(audio chunk, state) -> (visemes,
+pose, vad, next state)``. ``LipSyncStream`` keeps the state and the partial 10 ms hop between pushes,
+hides the lookahead delay, and returns the 100 Hz frames that are final; whole-file inference is the
+same stream fed in large chunks, so both give identical results.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from facecast.audio import SAMPLE_RATE
+from facecast.errors import ModelError
+from facecast.lip_channels import LIP_CHANNELS, LIP_TO_BLENDSHAPES
+from facecast.motion_frame import FIELDS, VISEMES, MotionTrack, neutral_frames
+
+HOP = SAMPLE_RATE // 100
+FRAME_RATE = 100.0
+MODEL_FORMAT = 1
+
+
+def default_model_path() -> Path:
+    """The lip-sync model shipped inside the package."""
+    return Path(str(resources.files("facecast") / "models" / "lipsync.onnx"))
+
+
+def _providers(device: str) -> list[str]:
+    available = ort.get_available_providers()
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "cuda":
+        if "CUDAExecutionProvider" not in available:
+            raise ModelError(
+                "device 'cuda' asked for, but onnxruntime has no CUDA provider (pip install onnxruntime-gpu)"
+            )
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device != "auto":
+        raise ModelError(f"unknown device {device!r}: use auto, cpu or cuda")
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+
+
+@dataclass
+class LipFrames:
+    """100 Hz network output: frame ``start + i`` is at time ``(start + i) / 100`` s."""
+
+    start: int
+    visemes: np.ndarray  # (n, 15) probabilities
+    pose: np.ndarray  # (n, len(LIP_CHANNELS)) 0..1
+    vad: np.ndarray  # (n,)
+
+    def __len__(self) -> int:
+        return len(self.vad)
+
+    @classmethod
+    def empty(cls, start: int = 0) -> LipFrames:
+        return cls(start, np.zeros((0, len(VISEMES)), np.float32), np.zeros((0, len(LIP_CHANNELS)), np.float32),
+                   np.zeros(0, np.float32))
+
+    @classmethod
+    def concat(cls, parts: list[LipFrames]) -> LipFrames:
+        if not parts:
+            return cls.empty()
+        return cls(parts[0].start, np.concatenate([p.visemes for p in parts]),
+                   np.concatenate([p.pose for p in parts]), np.concatenate([p.vad for p in parts]))
+
+    def to_track(self) -> MotionTrack:
+        """Motion frames at 100 Hz with the lip channels filled and everything else neutral."""
+        data = neutral_frames(len(self))
+        idx = self.start + np.arange(len(self))
+        data[:, FIELDS["frameIndex"].offset] = idx
+        data[:, FIELDS["time"].offset] = idx / FRAME_RATE
+        data[:, FIELDS["visemes"].slice] = self.visemes
+        bs = FIELDS["blendshapes"].offset
+        for ch, targets in enumerate(LIP_TO_BLENDSHAPES):
+            for t in targets:
+                data[:, bs + t] = self.pose[:, ch]
+        data[:, FIELDS["voiceActivity"].offset] = self.vad
+        return MotionTrack(data, FRAME_RATE)
+
+
+class LipSyncModel:
+    """The streaming audio-to-motion network, loaded into onnxruntime.
+
+    Args:
+        path: an ONNX file exported by ``facecast export``; default: the model shipped in the package.
+        device: ``"auto"`` (CUDA when onnxruntime-gpu and a GPU are present), ``"cpu"`` or ``"cuda"``.
+        threads: intra-op threads; default 1, since one stream is too small to split across cores.
+    """
+
+    def __init__(self, path: str | Path | None = None, device: str = "auto", threads: int | None = 1) -> None:
+        self.path = Path(path) if path is not None else default_model_path()
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: lip-sync model not found")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=_providers(device))
+        except Exception as exc:  # onnxruntime raises several unrelated types for a bad file
+            raise ModelError(f"{self.path}: cannot load the lip-sync model: {exc}") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        try:
+            info = json.loads(meta["facecast"])
+        except (KeyError, json.JSONDecodeError):
+            raise ModelError(f"{self.path}: not a facecast lip-sync model (no facecast metadata)") from None
+        if info.get("format") != MODEL_FORMAT:
+            raise ModelError(f"{self.path}: model format {info.get('format')} is not {MODEL_FORMAT}")
+        if tuple(info["channels"]) != LIP_CHANNELS or tuple(info["visemes"]) != VISEMES:
+            raise ModelError(f"{self.path}: the model's output channels do not match this facecast version")
+        self.info = info
+        self.lookahead: int = int(info["lookahead"])
+        self.state_size: int = int(info["state_size"])
+        self.providers = self.session.get_providers()
+
+    @property
+    def latency_ms(self) -> float:
+        """Algorithmic latency of one frame before the chunk size: lookahead plus half the analysis window."""
+        return self.lookahead * 10.0 + 10.0
+
+    def initial_state(self, batch: int = 1) -> np.ndarray:
+        return np.zeros((batch, self.state_size), dtype=np.float32)
+
+    def step(self, audio: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One raw graph call: audio (B, k * 160) float32 and state (B, S) -> visemes, pose, vad, state."""
+        return tuple(self.session.run(None, {"audio": audio, "state": state}))  # type: ignore[return-value]
+
+    def stream(self) -> LipSyncStream:
+        return LipSyncStream(self)
+
+    def infer(self, audio: np.ndarray, chunk_seconds: float = 10.0, progress: bool = False) -> LipFrames:
+        """Whole-file inference on 16 kHz mono audio: one frame per 10 ms, ``len(audio) // 160 + 1`` frames."""
+        stream = self.stream()
+        step = int(chunk_seconds * SAMPLE_RATE) // HOP * HOP
+        parts = []
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=round(audio.size / SAMPLE_RATE, 1), unit="s", desc="lip sync", leave=False)
+        for i in range(0, audio.size, step):
+            parts.append(stream.push(audio[i : i + step]))
+            if bar is not None:
+                bar.update(round(min(step, audio.size - i) / SAMPLE_RATE, 1))
+        parts.append(stream.flush())
+        if bar is not None:
+            bar.close()
+        return LipFrames.concat(parts)
+
+
+class LipSyncStream:
+    """Stateful streaming inference. Push any number of samples; get back the frames that are final."""
+
+    def __init__(self, model: LipSyncModel) -> None:
+        self.model = model
+        self.state = model.initial_state(1)
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._steps = 0  # graph steps run (10 ms each)
+        self._samples = 0  # real samples pushed
+        self._flushed = False
+
+    @property
+    def frames_emitted(self) -> int:
+        return max(0, self._steps - self.model.lookahead)
+
+    def push(self, audio: np.ndarray) -> LipFrames:
+        """Feed 16 kHz mono float32 samples; returns the frames whose lookahead is now complete."""
+        if self._flushed:
+            raise RuntimeError("stream already flushed; start a new one")
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        self._samples += audio.size
+        buf = np.concatenate([self._pending, audio]) if self._pending.size else audio
+        usable = buf.size // HOP * HOP
+        self._pending = buf[usable:].copy()
+        return self._run(buf[:usable])
+
+    def flush(self) -> LipFrames:
+        """End of speech: pad with silence so every frame up to the last sample comes out."""
+        if self._flushed:
+            return LipFrames.empty(self.frames_emitted)
+        total_frames = self._samples // HOP + 1
+        need_steps = total_frames + self.model.lookahead
+        pad = np.zeros((need_steps - self._steps) * HOP - self._pending.size, dtype=np.float32)
+        tail = np.concatenate([self._pending, pad])
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._flushed = True
+        return self._run(tail)
+
+    def _run(self, audio: np.ndarray) -> LipFrames:
+        first = self.frames_emitted
+        if audio.size == 0:
+            return LipFrames.empty(first)
+        visemes, pose, vad, self.state = self.model.step(audio[None], self.state)
+        steps = audio.size // HOP
+        skip = max(0, self.model.lookahead - self._steps)  # outputs before frame 0 describe no audio
+        self._steps += steps
+        return LipFrames(first, visemes[0, skip:], pose[0, skip:], vad[0, skip:])
+

@@ -1,0 +1,160 @@
+"""Write a motion track as Live Link Face CSV, JSON or npz, atomically.
+
+A file is written to a temporary name beside the target and renamed into place, so a failure or an
+interrupt never leaves a half-written output behind.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from facecast import __version__
+from facecast.errors import FacecastError
+from facecast.motion_frame import (
+    ARKIT_BLENDSHAPES,
+    BLENDSHAPE_INDEX,
+    FRAME_VERSION,
+    LAYOUT,
+    VISEMES,
+    MotionTrack,
+)
+
+FORMATS = (".csv", ".json", ".npz")
+
+# Live Link Face writes its columns in ARKit's order except that it swaps the left/right pairs of
+# jawLeft/jawRight and mouthLeft/mouthRight; importers match by name, but the order is kept anyway.
+_LLF_ORDER = list(ARKIT_BLENDSHAPES)
+for _a, _b in (("jawLeft", "jawRight"), ("mouthLeft", "mouthRight")):
+    _i, _j = _LLF_ORDER.index(_a), _LLF_ORDER.index(_b)
+    _LLF_ORDER[_i], _LLF_ORDER[_j] = _LLF_ORDER[_j], _LLF_ORDER[_i]
+LLF_BLENDSHAPE_COLUMNS = [n[0].upper() + n[1:] for n in _LLF_ORDER]
+LLF_POSE_COLUMNS = ["HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
+                    "RightEyeYaw", "RightEyePitch", "RightEyeRoll"]  # fmt: skip
+
+
+def check_output_path(path: Path) -> None:
+    """Fail before any work if ``path`` has an unknown extension or cannot be written."""
+    if path.suffix.lower() not in FORMATS:
+        raise FacecastError(f"{path}: unknown output format {path.suffix!r}; use .csv, .json or .npz")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise FacecastError(f"{path}: folder {parent} does not exist")
+    if path.is_dir():
+        raise FacecastError(f"{path}: is a folder")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise FacecastError(f"{path}: not writable")
+
+
+def timecode(frame: int, fps: float) -> str:
+    """Live Link Face timecode HH:MM:SS:FF.mmm (FF counted in the output frame rate)."""
+    seconds = frame / fps
+    whole = int(math.floor(seconds + 1e-9))
+    ff = frame - int(round(whole * fps))
+    h, rem = divmod(whole, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h:02d}:{m:02d}:{s:02d}:{ff:02d}.000"
+
+
+def _csv_bytes(track: MotionTrack) -> bytes:
+    buf = io.StringIO()
+    buf.write(",".join(["Timecode", "BlendShapeCount", *LLF_BLENDSHAPE_COLUMNS, *LLF_POSE_COLUMNS]) + "\n")
+    order = [BLENDSHAPE_INDEX[n] for n in _LLF_ORDER]
+    bs = track.blendshapes[:, order]
+    pitch, yaw, roll = (np.radians(track.head_rotation[:, i]) for i in range(3))
+    gaze = np.radians(track.gaze)
+    zeros = np.zeros(len(track))
+    pose = np.stack([yaw, pitch, roll, gaze[:, 0], gaze[:, 1], zeros, gaze[:, 2], gaze[:, 3], zeros], axis=1)
+    count = len(ARKIT_BLENDSHAPES) + len(LLF_POSE_COLUMNS)
+    for i in range(len(track)):
+        values = ",".join(f"{v:.6f}" for v in np.concatenate([bs[i], pose[i]]))
+        buf.write(f"{timecode(i, track.fps)},{count},{values}\n")
+    return buf.getvalue().encode()
+
+
+def motion_json(track: MotionTrack, source: str | None = None) -> dict:
+    """The JSON document (schema: facecast/data/motion.schema.json)."""
+    return {
+        "format": "facecast.motion",
+        "version": FRAME_VERSION,
+        "generator": f"facecast {__version__}",
+        "source": source,
+        "fps": track.fps,
+        "frameCount": len(track),
+        "units": {"time": "s", "headRotation": "deg", "headTranslation": "m", "gaze": "deg"},
+        "blendshapeNames": list(ARKIT_BLENDSHAPES),
+        "visemeNames": list(VISEMES),
+        "layout": [{"name": f.name, "offset": f.offset, "count": f.count, "unit": f.unit} for f in LAYOUT],
+        "frames": [
+            {
+                "index": int(track.frame_index[i]),
+                "time": round(float(track.time[i]), 6),
+                "blendshapes": [round(float(v), 5) for v in track.blendshapes[i]],
+                "visemes": [round(float(v), 5) for v in track.visemes[i]],
+                "headRotation": [round(float(v), 4) for v in track.head_rotation[i]],
+                "headTranslation": [round(float(v), 5) for v in track.head_translation[i]],
+                "gaze": [round(float(v), 4) for v in track.gaze[i]],
+                "voiceActivity": round(float(track.voice_activity[i]), 4),
+            }
+            for i in range(len(track))
+        ],
+    }
+
+
+def _npz_bytes(track: MotionTrack, source: str | None) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        frames=track.data,
+        fps=np.float32(track.fps),
+        layout_version=np.int32(FRAME_VERSION),
+        time=track.time,
+        blendshapes=track.blendshapes,
+        visemes=track.visemes,
+        head_rotation=track.head_rotation,
+        head_translation=track.head_translation,
+        gaze=track.gaze,
+        voice_activity=track.voice_activity,
+        blendshape_names=np.array(ARKIT_BLENDSHAPES),
+        viseme_names=np.array(VISEMES),
+        source=np.array(source or ""),
+    )
+    return buf.getvalue()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_motion(track: MotionTrack, path: str | Path, source: str | None = None) -> Path:
+    """Write ``track`` in the format its extension names (.csv, .json, .npz); all or nothing."""
+    path = Path(path)
+    check_output_path(path)
+    encoders: dict[str, Callable[[], bytes]] = {
+        ".csv": lambda: _csv_bytes(track),
+        ".json": lambda: json.dumps(motion_json(track, source), separators=(",", ":")).encode(),
+        ".npz": lambda: _npz_bytes(track, source),
+    }
+    payload = encoders[path.suffix.lower()]()
+    parent = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise FacecastError(f"{path}: could not write: {exc.strerror or exc}") from None
+        raise
+    return path

@@ -1,0 +1,90 @@
+"""Any speech file becomes 16 kHz mono float32; anything unusable fails with one clear message."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from facecast.audio import SAMPLE_RATE, check_not_silent, load_audio, to_mono_16k
+from facecast.errors import AudioError
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac", "ogg", "mp3"])
+def test_every_format_loads_as_the_same_16k_mono_speech(speech_formats, speech_audio, fmt):
+    audio = load_audio(speech_formats[fmt])
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    # mp3 encoders add a little padding; the length stays within 60 ms of the original.
+    assert abs(audio.size - speech_audio.size) < 0.06 * SAMPLE_RATE
+    n = min(audio.size, speech_audio.size)
+    if fmt in ("wav", "flac"):
+        ref = speech_audio[:n] * 0.9  # the stereo files mix a full and a 0.8 copy
+        assert np.corrcoef(audio[:n], ref)[0, 1] > 0.99
+
+
+def test_resampling_keeps_a_tone_at_its_frequency():
+    rate = 44100
+    t = np.arange(rate) / rate
+    out = to_mono_16k(np.sin(2 * np.pi * 440 * t), rate)
+    assert out.size == SAMPLE_RATE
+    spectrum = np.abs(np.fft.rfft(out))
+    assert abs(np.argmax(spectrum) * SAMPLE_RATE / out.size - 440) < 2
+
+
+def test_integer_samples_are_scaled_to_unit_range():
+    pcm = (np.sin(np.linspace(0, 100, 16000)) * 32767).astype(np.int16)
+    assert 0.99 < np.abs(to_mono_16k(pcm, 16000)).max() <= 1.0
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(AudioError, match="no such file"):
+        load_audio(tmp_path / "missing.wav")
+
+
+def test_not_audio(tmp_path):
+    bad = tmp_path / "notes.wav"
+    bad.write_text("this is not audio")
+    with pytest.raises(AudioError, match="not a readable audio file"):
+        load_audio(bad)
+
+
+def test_folder_instead_of_file(tmp_path):
+    with pytest.raises(AudioError, match="folder"):
+        load_audio(tmp_path)
+
+
+def test_empty_audio(tmp_path):
+    path = tmp_path / "empty.wav"
+    sf.write(path, np.zeros(0, dtype=np.float32), 16000)
+    with pytest.raises(AudioError, match="empty"):
+        load_audio(path)
+
+
+def test_nan_samples(tmp_path):
+    path = tmp_path / "nan.wav"
+    audio = np.zeros(16000, dtype=np.float32)
+    audio[100] = np.nan
+    sf.write(path, audio, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match="NaN"):
+        load_audio(path)
+
+
+@pytest.mark.parametrize("rate", [1, 1000, 1_000_000])
+def test_absurd_sample_rates(tmp_path, rate):
+    path = tmp_path / f"rate{rate}.wav"
+    sf.write(path, np.zeros(1000, dtype=np.float32), rate, subtype="FLOAT")
+    with pytest.raises(AudioError, match="sample rate"):
+        load_audio(path)
+
+
+def test_too_many_channels(tmp_path):
+    path = tmp_path / "many.wav"
+    sf.write(path, np.zeros((100, 80), dtype=np.float32), 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match="channels"):
+        load_audio(path)
+
+
+def test_silence_is_refused_but_quiet_speech_is_not(speech_audio):
+    with pytest.raises(AudioError, match="silent"):
+        check_not_silent(np.zeros(16000, dtype=np.float32))
+    with pytest.raises(AudioError, match="silent"):
+        check_not_silent(np.full(16000, 1e-5, dtype=np.float32))
+    check_not_silent(speech_audio * 0.01)  # -40 dB speech is still speech

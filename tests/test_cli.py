@@ -1,0 +1,97 @@
+"""`facecast motion` and `facecast demo` as a user runs them: real processes, real files."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+
+def facecast(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "facecast.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac", "ogg", "mp3"])
+def test_motion_reads_every_format_and_writes_csv(tmp_path, speech_formats, fmt):
+    out = tmp_path / "motion.csv"
+    result = facecast("motion", speech_formats[fmt], "-o", out, "--fps", "30")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.reader(out.open()))
+    duration = sf.info(str(speech_formats[fmt])).duration
+    assert abs(len(rows) - 1 - duration * 30) <= 3
+    jaw = rows[0].index("JawOpen")
+    assert max(float(r[jaw]) for r in rows[1:]) > 0.2
+
+
+@pytest.mark.parametrize("fps", [24, 25, 50, 60])
+def test_motion_json_and_npz_at_any_frame_rate(tmp_path, speech_wav, fps):
+    result = facecast("motion", speech_wav, "-o", tmp_path / "m.json", "--fps", fps, "-q")
+    assert result.returncode == 0 and result.stderr == ""
+    doc = json.loads((tmp_path / "m.json").read_text())
+    assert doc["fps"] == fps
+    assert facecast("motion", speech_wav, "-o", tmp_path / "m.npz", "--fps", fps, "-q").returncode == 0
+    frames = np.load(tmp_path / "m.npz")["frames"]
+    assert frames.shape == (doc["frameCount"], 80)
+
+
+def test_same_input_same_output(tmp_path, speech_wav):
+    facecast("motion", speech_wav, "-o", tmp_path / "a.csv", "--seed", "3", "-q")
+    facecast("motion", speech_wav, "-o", tmp_path / "b.csv", "--seed", "3", "-q")
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def bad_inputs(tmp_path):
+    (tmp_path / "text.wav").write_text("not audio at all")
+    sf.write(tmp_path / "silent.wav", np.zeros(16000, np.float32), 16000)
+    sf.write(tmp_path / "empty.wav", np.zeros(0, np.float32), 16000)
+    nan = np.zeros(16000, np.float32)
+    nan[5] = np.nan
+    sf.write(tmp_path / "nan.wav", nan, 16000, subtype="FLOAT")
+    sf.write(tmp_path / "rate.wav", np.zeros(100, np.float32), 2, subtype="FLOAT")
+    sf.write(tmp_path / "channels.wav", np.zeros((100, 100), np.float32), 16000, subtype="FLOAT")
+    return {
+        "missing": (tmp_path / "missing.wav", "no such file"),
+        "not audio": (tmp_path / "text.wav", "not a readable audio file"),
+        "silent": (tmp_path / "silent.wav", "silent"),
+        "empty": (tmp_path / "empty.wav", "empty"),
+        "nan": (tmp_path / "nan.wav", "NaN"),
+        "absurd rate": (tmp_path / "rate.wav", "sample rate"),
+        "many channels": (tmp_path / "channels.wav", "channels"),
+    }
+
+
+def test_bad_input_gets_one_clear_line_and_no_output(tmp_path):
+    for name, (path, message) in bad_inputs(tmp_path).items():
+        out = tmp_path / f"{name}.csv"
+        result = facecast("motion", path, "-o", out)
+        assert result.returncode == 1, name
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr, (name, lines)
+        assert not out.exists(), name
+
+
+def test_unwritable_output_fails_before_the_work(tmp_path, speech_wav):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for out, message in [(tmp_path / "no" / "m.csv", "does not exist"), (blocker / "m.csv", "does not exist"),
+                         (tmp_path / "m.mp4", "unknown output format")]:
+        result = facecast("motion", speech_wav, "-o", out)
+        assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_usage_errors_exit_2(speech_wav, tmp_path):
+    assert facecast("motion", speech_wav).returncode == 2
+    assert facecast("motion", speech_wav, "-o", tmp_path / "m.csv", "--fps", "0").returncode == 2
+
+
+def test_demo_writes_motion_here_offline(tmp_path):
+    result = facecast("demo", "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in tmp_path.iterdir()} == {"facecast_demo.csv", "facecast_demo.json"}
+    doc = json.loads((tmp_path / "facecast_demo.json").read_text())
+    assert doc["frameCount"] > 600

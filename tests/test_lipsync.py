@@ -1,0 +1,70 @@
+"""The shipped lip network: streaming equals whole-file inference, and the lips follow real speech."""
+
+import numpy as np
+import pytest
+
+from facecast.export.targets import segments_from_cmu
+from facecast.lipsync import HOP, LipFrames, LipSyncModel
+from facecast.motion_frame import VISEME_INDEX
+
+
+@pytest.fixture(scope="module")
+def model() -> LipSyncModel:
+    return LipSyncModel(device="cpu")
+
+
+def stream_in_chunks(model, audio, sizes):
+    stream, parts, i, k = model.stream(), [], 0, 0
+    while i < audio.size:
+        n = sizes[k % len(sizes)]
+        parts.append(stream.push(audio[i : i + n]))
+        i, k = i + n, k + 1
+    parts.append(stream.flush())
+    return LipFrames.concat(parts)
+
+
+def test_one_frame_per_10ms_starting_at_zero(model, speech_audio):
+    frames = model.infer(speech_audio)
+    assert frames.start == 0
+    assert len(frames) == speech_audio.size // HOP + 1
+    assert np.allclose(frames.visemes.sum(axis=1), 1, atol=1e-4)
+    assert frames.pose.min() >= 0 and frames.pose.max() <= 1
+
+
+@pytest.mark.parametrize("sizes", [[160], [320], [100, 333, 7, 1600], [48000]])
+def test_streaming_in_any_chunks_equals_whole_file(model, speech_audio, sizes):
+    whole = model.infer(speech_audio)
+    streamed = stream_in_chunks(model, speech_audio, sizes)
+    assert len(streamed) == len(whole)
+    assert np.abs(streamed.pose - whole.pose).max() < 1e-5
+    assert np.abs(streamed.visemes - whole.visemes).max() < 1e-5
+
+
+def test_frames_come_out_as_soon_as_their_lookahead_has_arrived(model, speech_audio):
+    stream = model.stream()
+    got = stream.push(speech_audio[: 20 * HOP])
+    assert got.start == 0 and len(got) == 20 - model.lookahead
+    got = stream.push(speech_audio[20 * HOP : 22 * HOP])
+    assert got.start == 20 - model.lookahead and len(got) == 2
+
+
+def test_lips_close_for_bilabials_and_open_for_vowels(model, speech_audio, speech_phones):
+    frames = model.infer(speech_audio).to_track()
+    aperture = frames.mouth_aperture()
+    segments = segments_from_cmu(speech_phones)
+    bilabials = [s for s in segments if s.symbol in ("p", "b", "m")]
+    closed = [aperture[int(s.start * 100) : int(np.ceil(s.end * 100)) + 1].min() < 0.05 for s in bilabials]
+    assert np.mean(closed) >= 0.9, closed
+    vowels = [s for s in segments if s.symbol in ("ɑ", "æ", "a", "ʌ")]
+    opened = [aperture[int(s.start * 100) : int(np.ceil(s.end * 100)) + 1].max() > 0.2 for s in vowels]
+    assert np.mean(opened) >= 0.9, opened
+    pp = VISEME_INDEX["PP"]
+    assert np.mean([frames.visemes[int((s.start + s.end) * 50)].argmax() == pp for s in bilabials]) >= 0.7
+
+
+def test_silence_stays_at_rest(model):
+    rng = np.random.default_rng(0)
+    quiet = (rng.standard_normal(16000) * 1e-4).astype(np.float32)
+    track = model.infer(quiet).to_track()
+    assert track.voice_activity.max() < 0.5
+    assert np.abs(track.mouth_aperture()).max() < 0.1

@@ -1,0 +1,49 @@
+"""Resampling 100 Hz motion to video frame rates keeps short lip closures and blinks."""
+
+import numpy as np
+import pytest
+
+from facecast.motion_frame import MotionTrack
+from facecast.retime import CLOSED_APERTURE, output_frame_count, retime
+
+
+def open_mouth_track(seconds: float = 2.0) -> MotionTrack:
+    track = MotionTrack.neutral(int(seconds * 100) + 1, fps=100)
+    track.blendshape("jawOpen")[:] = 0.5
+    return track
+
+
+@pytest.mark.parametrize("fps", [24, 25, 30, 50, 60])
+def test_a_30ms_lip_closure_survives_every_frame_rate(fps):
+    track = open_mouth_track()
+    for start in (37, 81, 122, 163):  # 30 ms closures at awkward phases of the output frames
+        track.blendshape("jawOpen")[start : start + 3] = 0.1
+        track.blendshape("mouthClose")[start : start + 3] = 0.1
+    out = retime(track, fps)
+    closed_times = out.time[out.mouth_aperture() < CLOSED_APERTURE]
+    for start in (37, 81, 122, 163):
+        assert np.any(np.abs(closed_times - (start + 1) / 100) <= 1 / fps), (fps, start)
+
+
+@pytest.mark.parametrize("fps", [24, 30])
+def test_a_blink_reaches_fully_closed_eyelids(fps):
+    track = MotionTrack.neutral(201, fps=100)
+    track.blendshape("eyeBlinkLeft")[100:110] = [0.3, 0.7, 1.0, 1.0, 0.8, 0.6, 0.4, 0.3, 0.2, 0.1]
+    out = retime(track, fps)
+    assert out.blendshape("eyeBlinkLeft").max() == 1.0
+
+
+def test_smooth_motion_is_interpolated_not_held():
+    track = MotionTrack.neutral(101, fps=100)
+    track.head_rotation[:, 1] = np.linspace(0, 10, 101)
+    out = retime(track, 30)
+    interior = slice(2, -2)
+    assert np.allclose(out.head_rotation[interior, 1], out.time[interior] * 10, atol=0.01)
+
+
+def test_frame_count_and_times():
+    track = open_mouth_track(2.0)
+    out = retime(track, 24)
+    assert len(out) == output_frame_count(201, 100, 24) == 49
+    assert np.allclose(out.time, np.arange(49) / 24)
+    assert np.array_equal(out.frame_index, np.arange(49))

@@ -1,0 +1,79 @@
+"""Motion files: Live Link Face CSV, JSON following the schema, npz; all written atomically."""
+
+import csv
+import json
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from facecast.errors import FacecastError
+from facecast.motion_frame import ARKIT_BLENDSHAPES, MotionTrack
+from facecast.writers import LLF_BLENDSHAPE_COLUMNS, timecode, write_motion
+
+
+@pytest.fixture
+def track() -> MotionTrack:
+    t = MotionTrack.neutral(75, fps=30)
+    t.blendshape("jawOpen")[:] = np.linspace(0, 1, 75)
+    t.head_rotation[:, 1] = 10.0  # yaw, degrees
+    return t
+
+
+def test_csv_has_the_live_link_face_layout(tmp_path, track):
+    path = write_motion(track, tmp_path / "m.csv")
+    rows = list(csv.reader(path.open()))
+    header = rows[0]
+    assert header[:2] == ["Timecode", "BlendShapeCount"]
+    assert header[2:54] == LLF_BLENDSHAPE_COLUMNS
+    assert header[54:] == ["HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
+                           "RightEyeYaw", "RightEyePitch", "RightEyeRoll"]
+    assert sorted(c.lower() for c in header[2:54]) == sorted(n.lower() for n in ARKIT_BLENDSHAPES)
+    assert len(rows) == 1 + 75
+    assert rows[1][0] == "00:00:00:00.000" and rows[1][1] == "61"
+    assert rows[-1][0] == "00:00:02:14.000"
+    jaw = header.index("JawOpen")
+    assert float(rows[-1][jaw]) == pytest.approx(1.0)
+    assert float(rows[1][header.index("HeadYaw")]) == pytest.approx(np.radians(10.0), abs=1e-5)
+
+
+def test_timecode_counts_frames_within_each_second():
+    assert timecode(0, 60) == "00:00:00:00.000"
+    assert timecode(61, 60) == "00:00:01:01.000"
+    assert timecode(25 * 3661, 25) == "01:01:01:00.000"
+
+
+def test_json_follows_its_schema(tmp_path, track):
+    jsonschema = pytest.importorskip("jsonschema")
+    path = write_motion(track, tmp_path / "m.json", source="speech.wav")
+    doc = json.loads(path.read_text())
+    schema = json.loads((resources.files("facecast") / "data" / "motion.schema.json").read_text())
+    jsonschema.validate(doc, schema)
+    assert doc["frameCount"] == 75 and doc["source"] == "speech.wav"
+    assert doc["frames"][-1]["blendshapes"][ARKIT_BLENDSHAPES.index("jawOpen")] == pytest.approx(1.0)
+
+
+def test_npz_round_trips_the_packed_frames(tmp_path, track):
+    path = write_motion(track, tmp_path / "m.npz")
+    data = np.load(path)
+    assert np.array_equal(data["frames"], track.data)
+    assert float(data["fps"]) == 30 and list(data["blendshape_names"]) == list(ARKIT_BLENDSHAPES)
+
+
+def test_bad_outputs_fail_before_writing_anything(tmp_path, track):
+    with pytest.raises(FacecastError, match="unknown output format"):
+        write_motion(track, tmp_path / "m.txt")
+    with pytest.raises(FacecastError, match="does not exist"):
+        write_motion(track, tmp_path / "missing" / "m.csv")
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(FacecastError, match="is a folder"):
+        write_motion(track, tmp_path / "dir.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.csv"]
+
+
+def test_an_existing_output_is_replaced_whole(tmp_path, track):
+    path = tmp_path / "m.csv"
+    path.write_text("old")
+    write_motion(track, path)
+    assert path.read_text().startswith("Timecode")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]
