@@ -12,12 +12,12 @@ import numpy as np
 
 from facecast.audio import SAMPLE_RATE, check_not_silent, load_audio
 from facecast.errors import AudioError
-from facecast.lipsync import LipFrames, LipSyncModel
+from facecast.lipsync import LipFrames, LipSyncModel, LipSyncStream
 from facecast.motion_frame import MotionTrack
-from facecast.retime import retime
+from facecast.retime import Retimer
 
-SUPPORTED_FPS = (24, 25, 30, 50, 60)
 LONG_AUDIO_S = 20.0  # progress bars only for clips long enough to make a person wait
+CHUNK_S = 5.0  # whole clips are fed in chunks of this length: bounded memory, progress to report
 
 
 class MotionPipeline:
@@ -35,16 +35,23 @@ class MotionPipeline:
         self.model = model or LipSyncModel(device=device)
         self.fps = float(fps)
 
-    def lip_frames(self, audio: np.ndarray, progress: bool = False) -> LipFrames:
-        """The lip network's 100 Hz output for 16 kHz mono audio."""
-        return self.model.infer(audio, progress=progress)
+    def stream(self) -> MotionStream:
+        """A streaming session: push audio as it arrives, get motion frames at ``fps`` as they are final."""
+        return MotionStream(self)
 
     def process(self, audio: np.ndarray, progress: bool = False) -> MotionTrack:
-        """Whole-clip motion for 16 kHz mono float32 audio."""
+        """Whole-clip motion for 16 kHz mono float32 audio (the same frames streaming would give)."""
         check_not_silent(audio)
-        progress = progress and audio.size > LONG_AUDIO_S * SAMPLE_RATE
-        track100 = self.lip_frames(audio, progress=progress).to_track()
-        return retime(track100, self.fps)
+        stream = self.stream()
+        step = int(CHUNK_S * SAMPLE_RATE)
+        chunks = range(0, audio.size, step)
+        if progress and audio.size > LONG_AUDIO_S * SAMPLE_RATE:
+            from tqdm import tqdm
+
+            chunks = tqdm(chunks, desc="motion", unit="chunk", leave=False)
+        parts = [stream.push(audio[i : i + step]) for i in chunks]
+        parts.append(stream.flush())
+        return MotionTrack(np.concatenate([p.data for p in parts]), self.fps)
 
     def process_file(self, path: str | Path, progress: bool = False) -> MotionTrack:
         """Motion for a speech file (wav, flac, ogg, mp3; any rate and channel count)."""
@@ -55,3 +62,27 @@ class MotionPipeline:
             raise AudioError(f"{path}: {exc}") from None
         return self.process(audio, progress=progress)
 
+
+
+class MotionStream:
+    """One streaming session of a ``MotionPipeline`` (an utterance, or a whole live stream)."""
+
+    def __init__(self, pipeline: MotionPipeline) -> None:
+        self.pipeline = pipeline
+        self._lips: LipSyncStream = pipeline.model.stream()
+        self._retimer = Retimer(pipeline.fps)
+
+    def push(self, audio: np.ndarray) -> MotionTrack:
+        """Feed 16 kHz mono float32 samples; returns the motion frames that are now final."""
+        return self._frames(self._lips.push(audio), final=False)
+
+    def flush(self) -> MotionTrack:
+        """End of speech: returns the remaining frames, up to the last sample pushed."""
+        return self._frames(self._lips.flush(), final=True)
+
+    def _frames(self, lips: LipFrames, final: bool) -> MotionTrack:
+        head = self._retimer.push(lips.to_track().data)
+        if not final:
+            return head
+        tail = self._retimer.flush()
+        return MotionTrack(np.concatenate([head.data, tail.data]), self.pipeline.fps)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, MotionTrack
+from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, FRAME_SIZE, MotionTrack
 
 CLOSED_APERTURE = 0.05  # lips count as closed when jawOpen - mouthClose is below this
 BLINK_CLOSED = 0.5
@@ -33,46 +33,83 @@ def output_frame_count(n_source: int, source_fps: float, fps: float) -> int:
     return int(np.floor(duration * fps + 1e-9)) + 1
 
 
-def retime(track: MotionTrack, fps: float) -> MotionTrack:
-    """The track at ``fps`` frames per second; frame j is at time j / fps from the track's first frame."""
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    src = track.data
-    n_in = len(src)
-    if n_in == 0:
-        return MotionTrack(src.copy(), fps)
-    if fps == track.fps:
-        return MotionTrack(src.copy(), fps)
-    n_out = output_frame_count(n_in, track.fps, fps)
-    src_t = np.arange(n_in) / track.fps
-    out_t = np.arange(n_out) / fps
+class Retimer:
+    """Streaming resampler: push 100 Hz frames as they come, get output frames as soon as they are final.
 
-    # Triangle filter of half-width max(1/fps, 1/source_fps): linear interpolation when upsampling,
-    # an anti-aliasing average when downsampling.
-    half = max(1.0 / fps, 1.0 / track.fps)
-    out = np.empty((n_out, src.shape[1]), dtype=np.float32)
-    aperture = src[:, _JAW] - src[:, _CLOSE]
-    blink = src[:, _BLINK].max(axis=1)
-    lo_w = np.searchsorted(src_t, out_t - half, side="right")
-    hi_w = np.searchsorted(src_t, out_t + half, side="left")
-    lo_c = np.searchsorted(src_t, out_t - 0.5 / fps, side="left")
-    hi_c = np.searchsorted(src_t, out_t + 0.5 / fps, side="left")
-    for j in range(n_out):
-        a, b = lo_w[j], max(hi_w[j], lo_w[j] + 1)
-        a, b = min(a, n_in - 1), min(b, n_in)
-        w = np.maximum(0.0, 1.0 - np.abs(src_t[a:b] - out_t[j]) / half)
-        if w.sum() <= 0:
-            out[j] = src[min(int(round(out_t[j] * track.fps)), n_in - 1)]
+    Output frame j (time j / fps from the stream start) is final once the source reaches
+    t_j + max(1 / fps, 1 / source_fps), the reach of its filter; ``flush`` emits the rest at the end.
+    Batch ``retime`` is this class fed everything at once, so streaming and whole-file output agree.
+    """
+
+    def __init__(self, fps: float, source_fps: float = 100.0) -> None:
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.fps, self.source_fps = float(fps), float(source_fps)
+        self.half = max(1.0 / fps, 1.0 / source_fps)
+        self._buf = np.zeros((0, FRAME_SIZE), dtype=np.float32)
+        self._buf_start = 0  # source index of _buf[0]
+        self._n_in = 0
+        self._next = 0  # next output frame index
+        self._t0: float | None = None
+
+    def push(self, frames: np.ndarray) -> MotionTrack:
+        """Add consecutive source frames ``(n, FRAME_SIZE)``; returns the output frames now final."""
+        if len(frames) and self._t0 is None:
+            self._t0 = float(frames[0, FIELDS["time"].offset])
+        self._buf = np.concatenate([self._buf, frames]) if len(self._buf) else np.asarray(frames, np.float32)
+        self._n_in += len(frames)
+        last_t = (self._n_in - 1) / self.source_fps
+        ready = int(np.floor((last_t - self.half) * self.fps + 1e-9)) + 1
+        return self._emit(ready)
+
+    def flush(self) -> MotionTrack:
+        """Emit every output frame up to the last source frame."""
+        total = output_frame_count(self._n_in, self.source_fps, self.fps) if self._n_in else 0
+        return self._emit(total)
+
+    def _emit(self, until: int) -> MotionTrack:
+        src, base = self._buf, self._buf_start
+        rows = [self._frame(j, src, base) for j in range(self._next, until)]
+        out = np.stack(rows) if rows else np.zeros((0, FRAME_SIZE), dtype=np.float32)
+        self._next = max(self._next, until)
+        # Keep only what the next output frame's filter can still reach.
+        keep_from = max(0, int(np.floor((self._next / self.fps - self.half) * self.source_fps)) - 1 - base)
+        self._buf, self._buf_start = src[keep_from:], base + keep_from
+        return MotionTrack(out, self.fps)
+
+    def _frame(self, j: int, src: np.ndarray, base: int) -> np.ndarray:
+        t = j / self.fps
+        n_in = self._n_in
+        times = (base + np.arange(len(src))) / self.source_fps
+        a = max(int(np.searchsorted(times, t - self.half, side="right")), 0)
+        b = int(np.searchsorted(times, t + self.half, side="left"))
+        a, b = min(a, len(src) - 1), max(min(b, len(src)), min(a, len(src) - 1) + 1)
+        w = np.maximum(0.0, 1.0 - np.abs(times[a:b] - t) / self.half)
+        if w.sum() > 0:
+            row = (w[:, None] * src[a:b]).sum(axis=0) / w.sum()
         else:
-            out[j] = (w[:, None] * src[a:b]).sum(axis=0) / w.sum()
+            row = src[min(int(round(t * self.source_fps)) - base, n_in - 1 - base)].copy()
         # The frame's own window [t - 1/(2 fps), t + 1/(2 fps)): keep closures and blinks inside it.
-        ca, cb = min(lo_c[j], n_in - 1), max(min(hi_c[j], n_in), min(lo_c[j], n_in - 1) + 1)
-        k = ca + int(np.argmin(aperture[ca:cb]))
-        if aperture[k] < CLOSED_APERTURE and out[j, _JAW] - out[j, _CLOSE] >= CLOSED_APERTURE:
-            out[j, _MOUTH_COLUMNS] = src[k, _MOUTH_COLUMNS]
-        k = ca + int(np.argmax(blink[ca:cb]))
-        if blink[k] > BLINK_CLOSED and out[j, _BLINK].max() <= blink[k] - 1e-6:
-            out[j, _EYE_COLUMNS] = src[k, _EYE_COLUMNS]
-    out[:, FIELDS["frameIndex"].offset] = np.arange(n_out)
-    out[:, FIELDS["time"].offset] = src[0, FIELDS["time"].offset] + out_t
-    return MotionTrack(out, fps)
+        ca = min(int(np.searchsorted(times, t - 0.5 / self.fps, side="left")), len(src) - 1)
+        cb = max(min(int(np.searchsorted(times, t + 0.5 / self.fps, side="left")), len(src)), ca + 1)
+        aperture = src[ca:cb, _JAW] - src[ca:cb, _CLOSE]
+        k = ca + int(np.argmin(aperture))
+        if aperture[k - ca] < CLOSED_APERTURE and row[_JAW] - row[_CLOSE] >= CLOSED_APERTURE:
+            row[_MOUTH_COLUMNS] = src[k, _MOUTH_COLUMNS]
+        blink = src[ca:cb][:, _BLINK].max(axis=1)
+        k = ca + int(np.argmax(blink))
+        if blink[k - ca] > BLINK_CLOSED and row[_BLINK].max() <= blink[k - ca] - 1e-6:
+            row[_EYE_COLUMNS] = src[k, _EYE_COLUMNS]
+        row[FIELDS["frameIndex"].offset] = j
+        row[FIELDS["time"].offset] = (self._t0 or 0.0) + t
+        return row.astype(np.float32)
+
+
+def retime(track: MotionTrack, fps: float) -> MotionTrack:
+    """The whole track at ``fps`` frames per second; frame j is at time j / fps from its first frame."""
+    if fps == track.fps:
+        return MotionTrack(track.data.copy(), fps)
+    retimer = Retimer(fps, track.fps)
+    head = retimer.push(track.data)
+    tail = retimer.flush()
+    return MotionTrack(np.concatenate([head.data, tail.data]), fps)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from facecast.motion_frame import MotionTrack
-from facecast.retime import CLOSED_APERTURE, output_frame_count, retime
+from facecast.retime import CLOSED_APERTURE, Retimer, output_frame_count, retime
 
 
 def open_mouth_track(seconds: float = 2.0) -> MotionTrack:
@@ -47,3 +47,28 @@ def test_frame_count_and_times():
     assert len(out) == output_frame_count(201, 100, 24) == 49
     assert np.allclose(out.time, np.arange(49) / 24)
     assert np.array_equal(out.frame_index, np.arange(49))
+
+
+@pytest.mark.parametrize("fps", [24, 30, 60])
+def test_streaming_retimer_matches_whole_track_and_emits_early(fps):
+    rng = np.random.default_rng(1)
+    track = open_mouth_track(3.0)
+    track.blendshape("jawOpen")[:] = rng.uniform(0, 0.6, len(track))
+    track.head_rotation[:, 0] = np.cumsum(rng.normal(0, 0.1, len(track)))
+    whole = retime(track, fps)
+    retimer = Retimer(fps)
+    parts, emitted_by = [], []
+    for i in range(0, len(track), 7):
+        got = retimer.push(track.data[i : i + 7])
+        parts.append(got.data)
+        emitted_by.append((i + 7, len(got)))
+    parts.append(retimer.flush().data)
+    streamed = np.concatenate(parts)
+    assert streamed.shape == whole.data.shape
+    assert np.abs(streamed - whole.data).max() < 1e-5
+    # Output frame j waits for at most max(1/fps, 10 ms) of source past its own time.
+    total = 0
+    for source_frames, n in emitted_by:
+        total += n
+        last_t = (min(source_frames, len(track)) - 1) / 100
+        assert total >= int(np.floor((last_t - max(1 / fps, 0.01)) * fps)) + 1
