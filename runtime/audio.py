@@ -95,3 +95,65 @@ def load_audio(path: str | Path) -> np.ndarray:
 def _reason(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
     return text.split(": ", 1)[-1] if text.startswith("Error opening") else text
+
+
+class StreamResampler:
+    """Polyphase resampling of a live stream, chunk by chunk, to 16 kHz.
+
+    It uses the same Kaiser-windowed filter as ``scipy.signal.resample_poly`` and emits each output
+    sample as soon as the input under the filter has arrived, so a stream costs only the filter's
+    half-length in latency (under 1 ms) and chunk boundaries leave no clicks.
+    """
+
+    def __init__(self, rate_in: int, rate_out: int = SAMPLE_RATE) -> None:
+        from scipy.signal import firwin
+
+        g = gcd(int(rate_in), int(rate_out))
+        self.up, self.down = rate_out // g, rate_in // g
+        self.half = 10 * max(self.up, self.down)
+        self.taps = np.ones(1)
+        if self.up != self.down:
+            cutoff = 1.0 / max(self.up, self.down)
+            self.taps = (firwin(2 * self.half + 1, cutoff, window=("kaiser", 5.0)) * self.up).astype(np.float64)
+        self._x = np.zeros(0, dtype=np.float64)
+        self._x_start = 0  # input index of _x[0]
+        self._n_in = 0
+        self._next = 0  # next output index
+
+    def push(self, audio: np.ndarray) -> np.ndarray:
+        """Add input samples; returns the output samples that are now complete."""
+        if self.up == self.down:
+            return np.asarray(audio, dtype=np.float32)
+        self._x = np.concatenate([self._x, np.asarray(audio, dtype=np.float64)])
+        self._n_in += len(audio)
+        # Output n needs inputs up to floor((n * down + half) / up).
+        last = (self._n_in * self.up - 1 - self.half) // self.down
+        return self._emit(last + 1)
+
+    def flush(self) -> np.ndarray:
+        """The remaining output, as if the input continued with silence."""
+        if self.up == self.down:
+            return np.zeros(0, dtype=np.float32)
+        total = -(-self._n_in * self.up // self.down)
+        self._x = np.concatenate([self._x, np.zeros(self.half // self.up + 2)])
+        return self._emit(total)
+
+    def _emit(self, until: int) -> np.ndarray:
+        if until <= self._next:
+            return np.zeros(0, dtype=np.float32)
+        n = np.arange(self._next, until)
+        pos = n * self.down + self.half  # position in the upsampled signal under filter tap 0
+        j_hi = pos // self.up
+        k = np.arange(0, (2 * self.half) // self.up + 1)
+        j = j_hi[:, None] - k[None, :]  # input indices
+        tap = pos[:, None] - j * self.up
+        valid = (tap >= 0) & (tap < self.taps.size) & (j >= 0)
+        local = j - self._x_start
+        valid &= (local >= 0) & (local < self._x.size)
+        values = np.where(valid, self._x[np.clip(local, 0, self._x.size - 1)], 0.0)
+        out = (values * np.where(valid, self.taps[np.clip(tap, 0, self.taps.size - 1)], 0.0)).sum(axis=1)
+        self._next = until
+        # Keep only the input the next outputs can still reach.
+        keep = max(0, (self._next * self.down + self.half - (2 * self.half)) // self.up - 1 - self._x_start)
+        self._x, self._x_start = self._x[keep:], self._x_start + keep
+        return out.astype(np.float32)

@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("info", help="version, model and onnxruntime devices")
 
+    from facecast.bridge.commands import add_commands as add_bridge_commands
+
+    add_bridge_commands(sub)
+
     sub.add_parser("export", add_help=False,
                    help="rebuild corpus / train / export the ONNX model (needs the export extra)")
     return parser
@@ -113,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             _demo(args)
         elif args.command == "info":
             _info()
+        elif args.command in ("serve", "keys", "client"):
+            from facecast.bridge.commands import run as run_bridge
+
+            run_bridge(args)
     except FacecastError as exc:
         print(f"facecast: error: {exc}", file=sys.stderr)
         return 1

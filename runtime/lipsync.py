@@ -173,6 +173,10 @@ class LipSyncStream:
 
     def push(self, audio: np.ndarray) -> LipFrames:
         """Feed 16 kHz mono float32 samples; returns the frames whose lookahead is now complete."""
+        return self._run(self.take(audio))
+
+    def take(self, audio: np.ndarray) -> np.ndarray:
+        """Buffer ``audio`` and return the whole 10 ms hops now ready for the network (for batching)."""
         if self._flushed:
             raise RuntimeError("stream already flushed; start a new one")
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
@@ -180,7 +184,7 @@ class LipSyncStream:
         buf = np.concatenate([self._pending, audio]) if self._pending.size else audio
         usable = buf.size // HOP * HOP
         self._pending = buf[usable:].copy()
-        return self._run(buf[:usable])
+        return buf[:usable]
 
     def flush(self) -> LipFrames:
         """End of speech: pad with silence so every frame up to the last sample comes out."""
@@ -195,12 +199,38 @@ class LipSyncStream:
         return self._run(tail)
 
     def _run(self, audio: np.ndarray) -> LipFrames:
-        first = self.frames_emitted
         if audio.size == 0:
-            return LipFrames.empty(first)
-        visemes, pose, vad, self.state = self.model.step(audio[None], self.state)
-        steps = audio.size // HOP
+            return LipFrames.empty(self.frames_emitted)
+        visemes, pose, vad, state = self.model.step(audio[None], self.state)
+        return self.accept(audio.size // HOP, visemes[0], pose[0], vad[0], state)
+
+    def accept(self, steps: int, visemes: np.ndarray, pose: np.ndarray, vad: np.ndarray,
+               state: np.ndarray) -> LipFrames:
+        """Take the network's output for ``steps`` hops of this stream (from a single or batched call)."""
+        first = self.frames_emitted
+        self.state = state.reshape(1, -1)
         skip = max(0, self.model.lookahead - self._steps)  # outputs before frame 0 describe no audio
         self._steps += steps
-        return LipFrames(first, visemes[0, skip:], pose[0, skip:], vad[0, skip:])
+        return LipFrames(first, visemes[skip:], pose[skip:], vad[skip:])
 
+
+def step_batch(model: LipSyncModel, streams: list[LipSyncStream], hops: list[np.ndarray]) -> list[LipFrames]:
+    """Run several streams' ready hops (from ``LipSyncStream.take``) in as few graph calls as possible.
+
+    Streams with the same number of hops share one batched call; the result for each stream is exactly
+    what its own ``push`` would have returned.
+    """
+    results: list[LipFrames | None] = [None] * len(streams)
+    groups: dict[int, list[int]] = {}
+    for i, audio in enumerate(hops):
+        if audio.size == 0:
+            results[i] = LipFrames.empty(streams[i].frames_emitted)
+        else:
+            groups.setdefault(audio.size, []).append(i)
+    for size, members in groups.items():
+        audio = np.stack([hops[i] for i in members])
+        state = np.concatenate([streams[i].state for i in members])
+        visemes, pose, vad, new_state = model.step(audio, state)
+        for row, i in enumerate(members):
+            results[i] = streams[i].accept(size // HOP, visemes[row], pose[row], vad[row], new_state[row])
+    return results  # type: ignore[return-value]

@@ -65,22 +65,32 @@ class MotionPipeline:
 
 
 class MotionStream:
-    """One streaming session of a ``MotionPipeline`` (an utterance, or a whole live stream)."""
+    """One streaming session of a ``MotionPipeline`` (an utterance, or a whole live stream).
+
+    ``push``/``flush`` run the lip network themselves. A server batching many sessions uses the two
+    halves instead: ``take`` (audio in, network-ready hops out) and ``advance`` (network output in,
+    motion frames out), with ``facecast.lipsync.step_batch`` in between.
+    """
 
     def __init__(self, pipeline: MotionPipeline) -> None:
         self.pipeline = pipeline
-        self._lips: LipSyncStream = pipeline.model.stream()
+        self.lips: LipSyncStream = pipeline.model.stream()
         self._retimer = Retimer(pipeline.fps)
 
     def push(self, audio: np.ndarray) -> MotionTrack:
         """Feed 16 kHz mono float32 samples; returns the motion frames that are now final."""
-        return self._frames(self._lips.push(audio), final=False)
+        return self.advance(self.lips.push(audio))
 
     def flush(self) -> MotionTrack:
         """End of speech: returns the remaining frames, up to the last sample pushed."""
-        return self._frames(self._lips.flush(), final=True)
+        return self.advance(self.lips.flush(), final=True)
 
-    def _frames(self, lips: LipFrames, final: bool) -> MotionTrack:
+    def take(self, audio: np.ndarray) -> np.ndarray:
+        """Buffer 16 kHz samples; returns the whole hops ready for the lip network."""
+        return self.lips.take(audio)
+
+    def advance(self, lips: LipFrames, final: bool = False) -> MotionTrack:
+        """Turn the lip network's new 100 Hz frames into motion frames at the output rate."""
         head = self._retimer.push(lips.to_track().data)
         if not final:
             return head

@@ -1,0 +1,246 @@
+"""Python clients of the bridge: ``Client`` (blocking) and ``AsyncClient`` (asyncio), over a DEALER socket.
+
+    with Client() as client:                       # tcp://127.0.0.1:5555, says hello
+        session = client.open(fps=30)
+        client.send_audio(session, samples_16k)    # float32 or int16 numpy array
+        client.end(session)
+        for message in client.messages(until="ended"):
+            if message["type"] == "motion":
+                track = message["track"]           # facecast.motion_frame.MotionTrack
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zmq
+import zmq.asyncio
+
+from facecast.bridge import protocol as P
+from facecast.errors import FacecastError
+from facecast.motion_frame import MotionTrack
+
+
+class BridgeError(FacecastError):
+    """The server answered with an ``error`` message, or did not answer in time."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _decode(payload: bytes) -> dict[str, Any]:
+    message = P.unpack(payload)
+    if message["type"] == "motion":
+        message["track"] = MotionTrack.from_bytes(message["frames"], message["fps"])
+    return message
+
+
+def _audio_bytes(samples: np.ndarray, sample_format: str) -> bytes:
+    samples = np.asarray(samples)
+    if sample_format == "pcm16":
+        if samples.dtype != np.int16:
+            samples = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+        return samples.astype("<i2").tobytes()
+    return np.asarray(samples, dtype="<f4").tobytes()
+
+
+def _socket(ctx: zmq.Context, endpoint: str, curve: Path | None) -> zmq.Socket:
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    if curve is not None:
+        from zmq.auth import load_certificate
+
+        server_public, _ = load_certificate(str(curve / "server.key"))
+        public, secret = load_certificate(str(curve / "client.key_secret"))
+        sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = server_public, public, secret
+    sock.connect(endpoint)
+    return sock
+
+
+class Client:
+    """Blocking client. Messages that arrive while waiting for a reply are kept for ``recv``."""
+
+    def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, name: str = "facecast-python", timeout: float = 10.0,
+                 curve: Path | None = None) -> None:
+        self.ctx = zmq.Context.instance()
+        self.sock = _socket(self.ctx, endpoint, curve)
+        self.timeout = timeout
+        self._queue: deque[dict] = deque()
+        self._formats: dict[int, str] = {}
+        self.sock.send(P.pack({"type": "hello", "protocol": P.PROTOCOL_VERSION, "client": name}))
+        self.welcome = self._wait_for("welcome")
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close_socket()
+
+    def close_socket(self) -> None:
+        self.sock.close(linger=0)
+
+    def _request(self, message: dict, reply: str) -> dict:
+        self.sock.send(P.pack(message))
+        return self._wait_for(reply, message.get("session"))
+
+    def _wait_for(self, kind: str, session: int | None = None) -> dict:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self.sock.poll(int(remaining * 1000)):
+                raise BridgeError(f"no '{kind}' reply within {self.timeout:g} s (is `facecast serve` running?)")
+            message = _decode(self.sock.recv())
+            if message["type"] == kind and (session is None or message.get("session") == session):
+                return message
+            if message["type"] == "error":
+                raise BridgeError(f"{message['code']}: {message['message']}", message["code"])
+            self._queue.append(message)
+
+    def open(self, mode: str = "motion", fps: float = 30, sample_rate: int = 16000, sample_format: str = "pcm16",
+             channels: int = 1, controls: dict | None = None, idle: bool = False, **extra: Any) -> int:
+        """Open a session; returns its id."""
+        reply = self._request({"type": "open", "mode": mode, "fps": fps, "sample_rate": sample_rate,
+                               "sample_format": sample_format, "channels": channels, "controls": controls or {},
+                               "idle": idle, **extra}, "opened")
+        self._formats[reply["session"]] = sample_format
+        return reply["session"]
+
+    def send_audio(self, session: int, samples: np.ndarray) -> None:
+        data = _audio_bytes(samples, self._formats.get(session, "pcm16"))
+        self.sock.send(P.pack({"type": "audio", "session": session, "data": data}))
+
+    def end(self, session: int) -> None:
+        self.sock.send(P.pack({"type": "end", "session": session}))
+
+    def interrupt(self, session: int) -> dict:
+        return self._request({"type": "interrupt", "session": session}, "interrupted")
+
+    def set_controls(self, session: int, controls: dict) -> dict:
+        return self._request({"type": "controls", "session": session, "controls": controls}, "controls_ok")
+
+    def close(self, session: int) -> dict:
+        return self._request({"type": "close", "session": session}, "closed")
+
+    def ping(self) -> dict:
+        return self._request({"type": "ping", "t": time.monotonic_ns()}, "pong")
+
+    def stats(self) -> dict:
+        return self._request({"type": "stats"}, "stats")
+
+    def recv(self, timeout: float | None = None) -> dict | None:
+        """The next message (motion frames decoded into ``message['track']``), or None on timeout."""
+        if self._queue:
+            return self._queue.popleft()
+        wait = self.timeout if timeout is None else timeout
+        if not self.sock.poll(int(wait * 1000)):
+            return None
+        return _decode(self.sock.recv())
+
+    def messages(self, until: str | None = None, timeout: float | None = None) -> Iterator[dict]:
+        """Messages as they come, stopping after one of type ``until`` (or when ``timeout`` passes)."""
+        while True:
+            message = self.recv(timeout)
+            if message is None:
+                return
+            yield message
+            if message["type"] == until:
+                return
+
+
+class AsyncClient:
+    """asyncio client: the same calls as ``Client``, awaited."""
+
+    def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, timeout: float = 10.0, curve: Path | None = None) -> None:
+        self.ctx = zmq.asyncio.Context.instance()
+        self.sock = _socket(self.ctx, endpoint, curve)
+        self.timeout = timeout
+        self._queue: deque[dict] = deque()
+        self._formats: dict[int, str] = {}
+        self.welcome: dict | None = None
+
+    async def connect(self, name: str = "facecast-python-async") -> dict:
+        await self.sock.send(P.pack({"type": "hello", "protocol": P.PROTOCOL_VERSION, "client": name}))
+        self.welcome = await self._wait_for("welcome")
+        return self.welcome
+
+    def close_socket(self) -> None:
+        self.sock.close(linger=0)
+
+    async def _wait_for(self, kind: str, session: int | None = None) -> dict:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not await self.sock.poll(int(remaining * 1000)):
+                raise BridgeError(f"no '{kind}' reply within {self.timeout:g} s")
+            message = _decode(await self.sock.recv())
+            if message["type"] == kind and (session is None or message.get("session") == session):
+                return message
+            if message["type"] == "error":
+                raise BridgeError(f"{message['code']}: {message['message']}", message["code"])
+            self._queue.append(message)
+
+    async def open(self, mode: str = "motion", fps: float = 30, sample_rate: int = 16000,
+                   sample_format: str = "pcm16", channels: int = 1, controls: dict | None = None,
+                   idle: bool = False) -> int:
+        await self.sock.send(P.pack({"type": "open", "mode": mode, "fps": fps, "sample_rate": sample_rate,
+                                     "sample_format": sample_format, "channels": channels,
+                                     "controls": controls or {}, "idle": idle}))
+        reply = await self._wait_for("opened")
+        self._formats[reply["session"]] = sample_format
+        return reply["session"]
+
+    async def send_audio(self, session: int, samples: np.ndarray) -> None:
+        data = _audio_bytes(samples, self._formats.get(session, "pcm16"))
+        await self.sock.send(P.pack({"type": "audio", "session": session, "data": data}))
+
+    async def end(self, session: int) -> None:
+        await self.sock.send(P.pack({"type": "end", "session": session}))
+
+    async def close(self, session: int) -> dict:
+        await self.sock.send(P.pack({"type": "close", "session": session}))
+        return await self._wait_for("closed", session)
+
+    async def recv(self, timeout: float | None = None) -> dict | None:
+        if self._queue:
+            return self._queue.popleft()
+        wait = self.timeout if timeout is None else timeout
+        if not await self.sock.poll(int(wait * 1000)):
+            return None
+        return _decode(await self.sock.recv())
+
+
+class LatencyMeter:
+    """Frame latency as an engine sees it: receive time of the frame for audio sample s minus the time
+    the client sent sample s."""
+
+    def __init__(self) -> None:
+        self._ends: list[int] = []
+        self._times: list[float] = []
+        self.latencies_ms: list[float] = []
+
+    def sent(self, end_sample: int, when: float) -> None:
+        self._ends.append(end_sample)
+        self._times.append(when)
+
+    def received(self, sample_positions: list[int], when: float) -> None:
+        ends = np.asarray(self._ends)
+        for s in sample_positions:
+            if s < 0:
+                continue  # idle frames belong to no sent audio
+            i = int(np.searchsorted(ends, s, side="right"))
+            if i < len(self._times):
+                self.latencies_ms.append((when - self._times[i]) * 1000)
+
+    def summary(self) -> dict:
+        lat = np.asarray(self.latencies_ms)
+        if lat.size == 0:
+            return {"frames": 0}
+        return {"frames": int(lat.size), "p50_ms": float(np.percentile(lat, 50)),
+                "p95_ms": float(np.percentile(lat, 95)), "p99_ms": float(np.percentile(lat, 99)),
+                "max_ms": float(lat.max())}

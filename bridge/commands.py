@@ -1,0 +1,126 @@
+"""The bridge's command-line verbs: `facecast serve`, `facecast keys`, `facecast client`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from facecast.bridge.protocol import DEFAULT_ENDPOINT
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve motion to engine clients over ZeroMQ + msgpack",
+                       description="Serve per-frame motion to engine clients (protocol: bridge/PROTOCOL.md).")
+    p.add_argument("--bind", default=DEFAULT_ENDPOINT, help=f"endpoint (default {DEFAULT_ENDPOINT}: loopback only)")
+    p.add_argument("--curve", type=Path, help="folder from `facecast keys`: encrypt and authenticate clients")
+    p.add_argument("--insecure", action="store_true", help="allow a non-loopback bind without CURVE (warns)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+
+    p = sub.add_parser("keys", help="make CURVE key pairs for `facecast serve --curve`")
+    p.add_argument("directory", type=Path)
+
+    p = sub.add_parser("client", help="stream a speech file to a server in real time and report latency")
+    p.add_argument("--audio", type=Path, required=True, help="speech file (wav, flac, ogg, mp3)")
+    p.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--chunk-ms", type=float, default=20.0, help="audio chunk length (default 20 ms)")
+    p.add_argument("--curve", type=Path, help="folder from `facecast keys` (uses client.key_secret, server.key)")
+    p.add_argument("--save", type=Path, help="write the received motion (.csv, .json or .npz)")
+    p.add_argument("--texture", action="store_true", help="ask for rendered textures too")
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.command == "serve":
+        _serve(args)
+    elif args.command == "keys":
+        from facecast.bridge.server import make_keys
+
+        paths = make_keys(args.directory)
+        for name, path in paths.items():
+            print(f"{name}: {path}")
+    elif args.command == "client":
+        _client(args)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    from facecast.bridge.server import BridgeServer, JsonFormatter
+    from facecast.lipsync import LipSyncModel
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("facecast.serve")
+    logger.handlers[:] = [handler]
+    logger.setLevel(args.log_level.upper())
+    logger.propagate = False
+    import zmq
+
+    try:
+        server = BridgeServer(args.bind, LipSyncModel(device=args.device, threads=1), curve_dir=args.curve,
+                              insecure=args.insecure)
+    except zmq.ZMQError as exc:
+        from facecast.errors import FacecastError
+
+        raise FacecastError(f"cannot bind {args.bind}: {exc}") from None
+    server.serve_forever()
+
+
+def _client(args: argparse.Namespace) -> None:
+    from facecast.audio import load_audio
+    from facecast.bridge.client import Client, LatencyMeter
+    from facecast.errors import FacecastError
+    from facecast.motion_frame import MotionTrack
+    from facecast.writers import check_output_path, write_motion
+
+    if args.texture:
+        raise FacecastError("texture sessions need the renderer, which this build does not have yet")
+    if args.save is not None:
+        check_output_path(args.save)
+    audio = load_audio(args.audio)
+    chunk = max(1, int(args.chunk_ms * 16))
+    meter = LatencyMeter()
+    frames: list[np.ndarray] = []
+    with Client(args.endpoint, curve=args.curve, name="facecast-client") as client:
+        session = client.open(fps=args.fps)
+        start = time.monotonic()
+        sent = 0
+        while sent < audio.size:
+            due = start + sent / 16000
+            while True:  # receive until the next chunk is due, so frames are timed when they arrive
+                wait = due - time.monotonic()
+                message = client.recv(timeout=max(0.0, wait)) if wait > 0 else None
+                if message is None:
+                    break
+                _take(message, meter, frames)
+            part = audio[sent : sent + chunk]
+            client.send_audio(session, part)
+            sent += part.size
+            meter.sent(sent, time.monotonic())
+        client.end(session)
+        for message in client.messages(until="ended", timeout=5.0):
+            _take(message, meter, frames)
+        client.close(session)
+    summary = meter.summary()
+    print(f"received {summary['frames']} frames for {audio.size / 16000:.1f} s of speech")
+    if summary["frames"]:
+        print(f"latency p50 {summary['p50_ms']:.0f} ms, p95 {summary['p95_ms']:.0f} ms, "
+              f"p99 {summary['p99_ms']:.0f} ms, max {summary['max_ms']:.0f} ms")
+    if args.save is not None and frames:
+        write_motion(MotionTrack(np.concatenate(frames), args.fps), args.save, source=args.audio.name)
+        print(f"written {args.save}")
+
+
+def _take(message: dict, meter, frames: list[np.ndarray]) -> None:
+    if message["type"] == "motion":
+        meter.received(message["sample_pos"], time.monotonic())
+        if message["utterance"] > 0:
+            frames.append(message["track"].data)
+    elif message["type"] == "error":
+        from facecast.errors import FacecastError
+
+        raise FacecastError(f"server error {message['code']}: {message['message']}")

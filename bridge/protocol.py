@@ -1,0 +1,149 @@
+"""The facecast bridge protocol, version 1: message types, limits and validation (see PROTOCOL.md).
+
+Every ZeroMQ message is one frame holding one msgpack map with a ``"type"`` string. This module turns
+raw bytes into validated dicts and back, and is shared by the server and the Python client so both
+speak exactly what PROTOCOL.md says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from facecast.motion_frame import FRAME_BYTES, FRAME_VERSION
+
+PROTOCOL_VERSION = 1
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+MAX_SESSIONS = 64
+MAX_SESSIONS_PER_CLIENT = 32
+MAX_BUFFERED_SECONDS = 10.0  # audio a session may queue ahead of inference before it is refused
+CLIENT_TIMEOUT_S = 30.0  # a client silent for this long (no message, not even a ping) is dropped
+SAMPLE_FORMATS = {"pcm16": 2, "f32": 4}
+MODES = ("motion", "texture", "both")
+ENCODINGS = ("rgb8", "rgba8", "jpeg", "png")
+MIN_RATE, MAX_RATE = 8000, 192000
+MAX_CHANNELS = 8
+MAX_FPS = 120
+
+CLIENT_TYPES = ("hello", "open", "audio", "end", "interrupt", "controls", "close", "ping", "stats")
+
+
+class ErrorCode:
+    BAD_MESSAGE = "bad_message"  # not a msgpack map with a type
+    UNKNOWN_TYPE = "unknown_type"
+    BAD_FIELD = "bad_field"  # a field is missing, of the wrong type or out of range
+    PROTOCOL_VERSION = "protocol_version"
+    HELLO_FIRST = "hello_first"  # a client must say hello before anything else
+    UNKNOWN_SESSION = "unknown_session"
+    LIMIT = "limit"  # too many sessions, or too much audio queued
+    UNSUPPORTED = "unsupported"  # a capability this server does not have
+    INTERNAL = "internal"
+
+
+class ProtocolError(Exception):
+    """A message the server refuses; becomes an ``error`` message to the client, never a crash."""
+
+    def __init__(self, code: str, message: str, session: int | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.session = code, message, session
+
+
+def pack(message: dict[str, Any]) -> bytes:
+    return msgpack.packb(message, use_bin_type=True)
+
+
+def unpack(payload: bytes) -> dict[str, Any]:
+    """Decode one message; raises ``ProtocolError`` for anything that is not a map with a string type."""
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"message of {len(payload)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    try:
+        message = msgpack.unpackb(payload, raw=False, strict_map_key=True, max_bin_len=MAX_MESSAGE_BYTES,
+                                  max_str_len=65536, max_array_len=65536, max_map_len=1024)
+    except Exception as exc:  # msgpack raises many types for hostile input
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"not msgpack: {type(exc).__name__}") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "a message must be a msgpack map with a string 'type'")
+    return message
+
+
+def field(message: dict, name: str, kind: type | tuple[type, ...], default: Any = ..., *,
+          low: float | None = None, high: float | None = None, choices: tuple | None = None) -> Any:
+    """One validated field: type, range and allowed values; ``default`` makes it optional."""
+    session = message.get("session") if isinstance(message.get("session"), int) else None
+    if name not in message:
+        if default is ...:
+            raise ProtocolError(ErrorCode.BAD_FIELD, f"'{message['type']}' needs field '{name}'", session)
+        return default
+    value = message[name]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"field '{name}' must be {names}", session)
+    if choices is not None and value not in choices:
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"field '{name}' must be one of {', '.join(map(str, choices))}",
+                            session)
+    if low is not None and value < low or high is not None and value > high:
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"field '{name}' must be within {low}..{high}", session)
+    return value
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """What a client asked for when opening a session, validated."""
+
+    mode: str
+    fps: float
+    sample_rate: int
+    sample_format: str
+    channels: int
+    controls: dict
+    idle: bool
+    avatar: str | None
+    size: int
+    encoding: str
+    quality: int
+
+    @classmethod
+    def from_open(cls, message: dict) -> SessionSpec:
+        return cls(
+            mode=field(message, "mode", str, "motion", choices=MODES),
+            fps=float(field(message, "fps", (int, float), 30, low=1, high=MAX_FPS)),
+            sample_rate=field(message, "sample_rate", int, 16000, low=MIN_RATE, high=MAX_RATE),
+            sample_format=field(message, "sample_format", str, "pcm16", choices=tuple(SAMPLE_FORMATS)),
+            channels=field(message, "channels", int, 1, low=1, high=MAX_CHANNELS),
+            controls=field(message, "controls", dict, {}),
+            idle=field(message, "idle", bool, False),
+            avatar=field(message, "avatar", (str, type(None)), None),
+            size=field(message, "size", int, 512, low=64, high=1024),
+            encoding=field(message, "encoding", str, "jpeg", choices=ENCODINGS),
+            quality=field(message, "quality", int, 85, low=1, high=100),
+        )
+
+
+def welcome(server: str, capabilities: dict) -> dict:
+    return {
+        "type": "welcome",
+        "protocol": PROTOCOL_VERSION,
+        "server": server,
+        "capabilities": capabilities,
+        "limits": {
+            "max_message_bytes": MAX_MESSAGE_BYTES,
+            "max_sessions": MAX_SESSIONS,
+            "max_sessions_per_client": MAX_SESSIONS_PER_CLIENT,
+            "max_buffered_seconds": MAX_BUFFERED_SECONDS,
+            "client_timeout_s": CLIENT_TIMEOUT_S,
+        },
+        "frame": {"layout_version": FRAME_VERSION, "frame_bytes": FRAME_BYTES},
+    }
+
+
+def error(code: str, message: str, session: int | None = None, ref: str | None = None) -> dict:
+    out: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if session is not None:
+        out["session"] = session
+    if ref is not None:
+        out["ref"] = ref
+    return out

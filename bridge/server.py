@@ -1,0 +1,511 @@
+"""`facecast serve`: the engine bridge server (ZeroMQ ROUTER + msgpack, protocol in PROTOCOL.md).
+
+One thread runs one loop: receive every waiting message, run the lip network once for all sessions
+that have new audio (sessions with the same number of 10 ms hops share one batched onnxruntime call),
+send the frames that became final, then sleep on the socket until the next message or tick. Nothing a
+client sends can raise out of the loop: every message is validated and a bad one gets an ``error``
+reply that touches no other session.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zmq
+
+from facecast import __version__
+from facecast.audio import SAMPLE_RATE, StreamResampler
+from facecast.bridge import protocol as P
+from facecast.bridge.protocol import ErrorCode, ProtocolError, SessionSpec
+from facecast.errors import FacecastError
+from facecast.lipsync import HOP, LipSyncModel, step_batch
+from facecast.motion_frame import FRAME_DTYPE
+from facecast.pipeline import MotionPipeline, MotionStream
+
+log = logging.getLogger("facecast.serve")
+
+MAX_HOPS_PER_ROUND = 50  # 500 ms of audio per session per loop turn, so one big clip cannot stall others
+HEARTBEAT_S = 2.0  # a client sent nothing for this long gets a heartbeat; a gone one fails the send
+OUTBOX_LIMIT = 2000  # motion messages held for a client whose socket buffer is full before giving up
+SNDHWM = 1000
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: machine-readable structured logs."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"t": round(record.created, 3), "level": record.levelname.lower(), "event": record.getMessage()}
+        entry.update(getattr(record, "fields", {}))
+        return json.dumps(entry)
+
+
+def _log(level: int, event: str, **fields: Any) -> None:
+    log.log(level, event, extra={"fields": fields})
+
+
+@dataclass
+class Client:
+    identity: bytes
+    last_seen: float
+    last_sent: float = 0.0
+    hello: bool = False
+    sessions: set[int] = field(default_factory=set)
+
+
+@dataclass
+class Session:
+    id: int
+    client: bytes
+    spec: SessionSpec
+    stream: MotionStream
+    resampler: StreamResampler
+    ready: np.ndarray  # 16 kHz hops waiting for the network
+    utterance: int = 0  # 0 before the first audio; increments with each utterance
+    in_utterance: bool = False
+    utt_start: int = 0  # stream position (16 kHz samples) where the current utterance began
+    utt_end: int | None = None  # stream position where it ended (after "end"), None while open
+    stream_samples: int = 0  # 16 kHz samples given to the stream so far
+    client_samples: int = 0  # samples received in the current utterance (client rate)
+    chunk_arrivals: list[tuple[int, int]] = field(default_factory=list)  # (stream pos, recv ns)
+    drop_until: float = -1.0  # frames up to this time are discarded (after an interrupt)
+    idle_clock: float | None = None
+    frames_sent: int = 0
+    utterance_frames: int = 0
+    end_pending: bool = False  # "end" received; "ended" goes out once its last frame has
+    outbox: list[bytes] = field(default_factory=list)
+
+
+class BridgeServer:
+    """Serve motion frames to engine clients. ``serve_forever`` returns after ``stop`` or a signal."""
+
+    def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, model: LipSyncModel | None = None,
+                 curve_dir: Path | None = None, insecure: bool = False, context: zmq.Context | None = None) -> None:
+        check_bind_safety(endpoint, curve_dir, insecure)
+        self.model = model or LipSyncModel(threads=1)
+        self.ctx = context or zmq.Context.instance()
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sending to a vanished client raises instead of dropping
+        self.sock.setsockopt(zmq.SNDHWM, SNDHWM)
+        self.sock.setsockopt(zmq.RCVHWM, SNDHWM)
+        self.sock.setsockopt(zmq.MAXMSGSIZE, P.MAX_MESSAGE_BYTES)  # libzmq drops peers sending more
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.auth = None
+        if curve_dir is not None:
+            self.auth = _start_curve(self.ctx, self.sock, curve_dir)
+        self.sock.bind(endpoint)
+        self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.clients: dict[bytes, Client] = {}
+        self.sessions: dict[int, Session] = {}
+        self._next_session = 1
+        self._running = False
+        self.started = time.monotonic()
+        self.counters = {"messages": 0, "errors": 0, "frames_sent": 0, "inference_calls": 0,
+                         "inference_rows": 0, "clients_dropped": 0}
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def serve_forever(self, install_signals: bool = True) -> None:
+        if install_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: self.stop())
+        self._running = True
+        _log(logging.INFO, "listening", endpoint=self.endpoint, protocol=P.PROTOCOL_VERSION,
+             providers=self.model.providers)
+        poller = zmq.Poller()
+        poller.register(self.sock, zmq.POLLIN)
+        try:
+            while self._running:
+                busy = any(s.ready.size or s.outbox or s.spec.idle for s in self.sessions.values())
+                if poller.poll(5 if busy else 100):
+                    self._receive_all()
+                self._run_inference()
+                self._tick_idle()
+                self._flush_outboxes()
+                self._heartbeat()
+                self._drop_silent_clients()
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        self._running = False
+
+    def close(self) -> None:
+        _log(logging.INFO, "shutdown", **self.stats())
+        self.sock.close(linger=0)
+        if self.auth is not None:
+            self.auth.stop()
+
+    def stats(self) -> dict:
+        return {"sessions": len(self.sessions), "clients": len(self.clients),
+                "uptime_s": round(time.monotonic() - self.started, 1), **self.counters}
+
+    # -- receiving -------------------------------------------------------------------------------
+
+    def _receive_all(self) -> None:
+        for _ in range(10_000):
+            try:
+                parts = self.sock.recv_multipart(zmq.NOBLOCK, copy=True)
+            except zmq.Again:
+                return
+            recv_ns = time.monotonic_ns()
+            if len(parts) != 2:  # a DEALER sends exactly one frame; ROUTER prepends the identity
+                if parts:
+                    self._send(parts[0], P.error(ErrorCode.BAD_MESSAGE, "send exactly one frame per message"))
+                continue
+            identity, payload = parts
+            self.counters["messages"] += 1
+            client = self.clients.get(identity)
+            if client is None:
+                client = self.clients[identity] = Client(identity, time.monotonic())
+            client.last_seen = time.monotonic()
+            try:
+                self._handle(client, P.unpack(payload), recv_ns)
+            except ProtocolError as exc:
+                self.counters["errors"] += 1
+                self._send(identity, P.error(exc.code, exc.message, exc.session))
+            except Exception as exc:  # a bug must cost one reply, never the server
+                self.counters["errors"] += 1
+                _log(logging.ERROR, "internal_error", error=repr(exc))
+                self._send(identity, P.error(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}"))
+
+    def _handle(self, client: Client, msg: dict, recv_ns: int) -> None:
+        kind = msg["type"]
+        if kind not in P.CLIENT_TYPES:
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}")
+        if kind == "ping":
+            self._send(client.identity, {"type": "pong", "t": msg.get("t"), "server_ns": time.monotonic_ns()})
+            return
+        if kind == "hello":
+            version = P.field(msg, "protocol", int)
+            if version != P.PROTOCOL_VERSION:
+                raise ProtocolError(ErrorCode.PROTOCOL_VERSION,
+                                    f"this server speaks protocol {P.PROTOCOL_VERSION}, not {version}")
+            client.hello = True
+            _log(logging.INFO, "hello", client=client.identity.hex(), name=str(msg.get("client", ""))[:64])
+            self._send(client.identity, P.welcome(f"facecast {__version__}", self.capabilities()))
+            return
+        if not client.hello:
+            raise ProtocolError(ErrorCode.HELLO_FIRST, "say hello first")
+        if kind == "stats":
+            self._send(client.identity, {"type": "stats", **self.stats()})
+            return
+        if kind == "open":
+            self._open(client, msg)
+            return
+        session = self._session(client, msg)
+        if kind == "audio":
+            self._audio(session, msg, recv_ns)
+        elif kind == "end":
+            self._end(session)
+        elif kind == "interrupt":
+            self._interrupt(session)
+        elif kind == "controls":
+            P.field(msg, "controls", dict)
+            self._send(client.identity, {"type": "controls_ok", "session": session.id})
+        elif kind == "close":
+            self._close_session(session)
+            self._send(client.identity, {"type": "closed", "session": session.id})
+
+    def capabilities(self) -> dict:
+        return {
+            "modes": ["motion"],
+            "sample_formats": list(P.SAMPLE_FORMATS),
+            "sample_rates": [P.MIN_RATE, P.MAX_RATE],
+            "max_fps": P.MAX_FPS,
+            "lookahead_ms": self.model.lookahead * 10,
+            "algorithmic_latency_ms": self.model.latency_ms,
+            "idle": True,
+            "batched_inference": True,
+        }
+
+    def _session(self, client: Client, msg: dict) -> Session:
+        sid = P.field(msg, "session", int)
+        session = self.sessions.get(sid)
+        if session is None or session.client != client.identity:
+            raise ProtocolError(ErrorCode.UNKNOWN_SESSION, f"no session {sid} on this connection", sid)
+        return session
+
+    def _open(self, client: Client, msg: dict) -> None:
+        spec = SessionSpec.from_open(msg)
+        if spec.mode != "motion":
+            raise ProtocolError(ErrorCode.UNSUPPORTED,
+                                f"mode {spec.mode!r} needs the renderer, which this server does not have")
+        if len(self.sessions) >= P.MAX_SESSIONS or len(client.sessions) >= P.MAX_SESSIONS_PER_CLIENT:
+            raise ProtocolError(ErrorCode.LIMIT, "too many sessions")
+        pipeline = MotionPipeline(self.model, fps=spec.fps)
+        sid = self._next_session
+        self._next_session += 1
+        session = Session(sid, client.identity, spec, pipeline.stream(), StreamResampler(spec.sample_rate),
+                          np.zeros(0, np.float32))
+        if spec.idle:
+            session.idle_clock = time.monotonic()
+        self.sessions[sid] = session
+        client.sessions.add(sid)
+        _log(logging.INFO, "open", session=sid, client=client.identity.hex(), fps=spec.fps,
+             rate=spec.sample_rate, format=spec.sample_format, idle=spec.idle)
+        self._send(client.identity, {
+            "type": "opened", "session": sid, "request": msg.get("request"), "mode": spec.mode, "fps": spec.fps,
+            "frame_bytes": P.FRAME_BYTES, "layout_version": P.FRAME_VERSION,
+            "lookahead_ms": self.model.lookahead * 10, "algorithmic_latency_ms": self.model.latency_ms,
+        })
+
+    def _audio(self, session: Session, msg: dict, recv_ns: int) -> None:
+        data = P.field(msg, "data", bytes)
+        spec = session.spec
+        width = P.SAMPLE_FORMATS[spec.sample_format] * spec.channels
+        if len(data) % width:
+            raise ProtocolError(ErrorCode.BAD_FIELD, f"audio data must be whole frames of {width} bytes", session.id)
+        if spec.sample_format == "pcm16":
+            samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+        else:
+            samples = np.frombuffer(data, dtype="<f4")
+            if not np.all(np.isfinite(samples)):
+                raise ProtocolError(ErrorCode.BAD_FIELD, "audio contains NaN or infinite samples", session.id)
+        samples = samples.reshape(-1, spec.channels).mean(axis=1)
+        queued = session.ready.size / SAMPLE_RATE
+        if queued + samples.size / spec.sample_rate > P.MAX_BUFFERED_SECONDS:
+            raise ProtocolError(ErrorCode.LIMIT, f"more than {P.MAX_BUFFERED_SECONDS:g} s of audio queued",
+                                session.id)
+        if not session.in_utterance:
+            self._start_utterance(session)
+        session.client_samples += samples.size
+        audio16 = np.clip(session.resampler.push(samples), -1.0, 1.0)
+        self._feed(session, audio16)
+        session.chunk_arrivals.append((session.stream_samples, recv_ns))
+
+    def _start_utterance(self, session: Session) -> None:
+        session.utterance += 1
+        session.in_utterance = True
+        session.utt_start = session.stream_samples
+        session.utt_end = None
+        session.client_samples = 0
+        session.utterance_frames = 0
+        session.end_pending = False
+        session.idle_clock = None
+        session.resampler = StreamResampler(session.spec.sample_rate)
+
+    def _feed(self, session: Session, audio16: np.ndarray) -> None:
+        hops = session.stream.take(audio16)
+        session.stream_samples += audio16.size
+        session.ready = np.concatenate([session.ready, hops]) if session.ready.size else hops
+
+    def _tail_silence(self, session: Session) -> np.ndarray:
+        """Silence that makes every frame up to now final: lookahead, analysis window and retiming reach."""
+        seconds = (self.model.lookahead + 2) * HOP / SAMPLE_RATE + 1.0 / session.spec.fps
+        return np.zeros(int(np.ceil(seconds * SAMPLE_RATE / HOP)) * HOP, np.float32)
+
+    def _end(self, session: Session) -> None:
+        if not session.in_utterance:
+            raise ProtocolError(ErrorCode.BAD_FIELD, "no utterance in progress", session.id)
+        self._feed(session, session.resampler.flush())
+        session.utt_end = session.stream_samples
+        self._feed(session, self._tail_silence(session))
+        session.in_utterance = False
+        session.end_pending = True
+        if session.spec.idle:
+            session.idle_clock = time.monotonic()
+
+    def _interrupt(self, session: Session) -> None:
+        # Drop what has not reached the network, let the mouth come to rest over silence, and discard
+        # the frames of the cut-off speech that were not sent yet.
+        session.stream_samples -= session.ready.size  # those samples never reach the stream
+        session.ready = np.zeros(0, np.float32)
+        session.end_pending = False
+        session.drop_until = session.stream_samples / SAMPLE_RATE
+        session.in_utterance = False
+        session.utt_end = session.stream_samples
+        self._feed(session, self._tail_silence(session))
+        if session.spec.idle:
+            session.idle_clock = time.monotonic()
+        self._send(session.client, {"type": "interrupted", "session": session.id})
+
+    def _close_session(self, session: Session) -> None:
+        self.sessions.pop(session.id, None)
+        client = self.clients.get(session.client)
+        if client is not None:
+            client.sessions.discard(session.id)
+        _log(logging.INFO, "close", session=session.id, frames_sent=session.frames_sent)
+
+    # -- inference and sending -------------------------------------------------------------------
+
+    def _run_inference(self) -> None:
+        active = [s for s in self.sessions.values() if s.ready.size]
+        if not active:
+            return
+        chunks = []
+        for s in active:
+            n = min(s.ready.size, MAX_HOPS_PER_ROUND * HOP)
+            chunks.append(s.ready[:n])
+            s.ready = s.ready[n:]
+        lips = step_batch(self.model, [s.stream.lips for s in active], chunks)
+        self.counters["inference_calls"] += len({c.size for c in chunks})
+        self.counters["inference_rows"] += len(chunks)
+        for s, lf in zip(active, lips, strict=True):
+            self._deliver(s, s.stream.advance(lf))
+            if s.end_pending and not s.ready.size:  # the tail silence has pushed out the last frame
+                s.end_pending = False
+                s.outbox.append(P.pack({"type": "ended", "session": s.id, "utterance": s.utterance,
+                                        "frames": s.utterance_frames, "samples": s.client_samples}))
+                self._flush_outbox(s)
+
+    def _deliver(self, session: Session, track) -> None:
+        if not len(track):
+            return
+        fps = session.spec.fps
+        times = np.arange(len(track)) / fps + track.frame_index[0] / fps
+        stream_pos = np.round(times * SAMPLE_RATE).astype(np.int64)
+        keep = times > session.drop_until + 1e-9
+        in_utt = (stream_pos >= session.utt_start) & (session.utterance > 0)
+        if session.utt_end is not None:
+            in_utt &= stream_pos <= session.utt_end
+        speech = keep & in_utt
+        idle = keep & ~in_utt & session.spec.idle
+        for mask, utterance in ((speech, session.utterance), (idle, 0)):
+            if not mask.any():
+                continue
+            data = np.ascontiguousarray(track.data[mask], dtype=FRAME_DTYPE)
+            rel = stream_pos[mask] - session.utt_start
+            sample_pos = (rel * session.spec.sample_rate // SAMPLE_RATE) if utterance else np.full(mask.sum(), -1)
+            # The audio that made these frames final arrived with the latest chunk covering them.
+            arrivals = [ns for pos, ns in session.chunk_arrivals if pos >= stream_pos[mask][0]]
+            recv_ns = arrivals[0] if arrivals else time.monotonic_ns()
+            message = {
+                "type": "motion", "session": session.id, "utterance": utterance,
+                "first": int(track.frame_index[mask][0]), "count": int(mask.sum()), "fps": fps,
+                "frames": data.tobytes(), "sample_pos": sample_pos.tolist(),
+                "server_recv_ns": recv_ns, "server_send_ns": time.monotonic_ns(),
+            }
+            session.outbox.append(P.pack(message))
+            session.frames_sent += int(mask.sum())
+            if utterance:
+                session.utterance_frames += int(mask.sum())
+            self.counters["frames_sent"] += int(mask.sum())
+        cutoff = stream_pos[-1]
+        session.chunk_arrivals = [(p, ns) for p, ns in session.chunk_arrivals if p >= cutoff]
+        self._flush_outbox(session)
+
+    def _tick_idle(self) -> None:
+        now = time.monotonic()
+        for s in self.sessions.values():
+            if s.idle_clock is None or s.in_utterance:
+                continue
+            hops = int((now - s.idle_clock) * 100)
+            if hops > 0:
+                self._feed(s, np.zeros(hops * HOP, np.float32))
+                s.idle_clock += hops / 100
+
+    def _flush_outboxes(self) -> None:
+        for s in list(self.sessions.values()):
+            if s.outbox:
+                self._flush_outbox(s)
+
+    def _flush_outbox(self, session: Session) -> None:
+        while session.outbox:
+            try:
+                self.sock.send_multipart([session.client, session.outbox[0]], zmq.NOBLOCK)
+            except zmq.Again:  # the client's buffer is full: keep it, give up past the limit
+                if len(session.outbox) > OUTBOX_LIMIT:
+                    _log(logging.WARNING, "client_too_slow", session=session.id)
+                    self._drop_client(session.client)
+                return
+            except zmq.ZMQError:  # EHOSTUNREACH: the client has gone
+                self._drop_client(session.client)
+                return
+            session.outbox.pop(0)
+            client = self.clients.get(session.client)
+            if client is not None:
+                client.last_sent = time.monotonic()
+
+    def _send(self, identity: bytes, message: dict) -> None:
+        try:
+            self.sock.send_multipart([identity, P.pack(message)], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            self._drop_client(identity)
+            return
+        client = self.clients.get(identity)
+        if client is not None:
+            client.last_sent = time.monotonic()
+
+    def _drop_client(self, identity: bytes) -> None:
+        client = self.clients.pop(identity, None)
+        if client is None:
+            return
+        self.counters["clients_dropped"] += 1
+        for sid in list(client.sessions):
+            session = self.sessions.get(sid)
+            if session is not None:
+                self._close_session(session)
+        _log(logging.INFO, "client_dropped", client=identity.hex())
+
+    def _heartbeat(self) -> None:
+        # ZeroMQ hides disconnects from a ROUTER; with ROUTER_MANDATORY a send to a vanished peer fails,
+        # so a periodic heartbeat finds clients that went away without closing their sessions.
+        now = time.monotonic()
+        for client in list(self.clients.values()):
+            if client.hello and now - client.last_sent > HEARTBEAT_S:
+                self._send(client.identity, {"type": "heartbeat", "server_ns": time.monotonic_ns()})
+
+    def _drop_silent_clients(self) -> None:
+        limit = time.monotonic() - P.CLIENT_TIMEOUT_S
+        for identity in [i for i, c in self.clients.items() if c.last_seen < limit]:
+            self._drop_client(identity)
+
+
+def check_bind_safety(endpoint: str, curve_dir: Path | None, insecure: bool) -> None:
+    """Loopback by default; anything else needs CURVE keys or an explicit --insecure."""
+    if not endpoint.startswith("tcp://"):
+        return  # ipc:// and inproc:// never leave the machine
+    host = endpoint[len("tcp://") :].rsplit(":", 1)[0].strip("[]")
+    try:
+        loopback = host == "localhost" or ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback or curve_dir is not None:
+        return
+    if not insecure:
+        raise FacecastError(f"binding to {endpoint} exposes the server beyond this machine: give --curve DIR "
+                            "(keys from `facecast keys`) or --insecure")
+    _log(logging.WARNING, "insecure_bind", endpoint=endpoint,
+         note="anyone who can reach this address can use the server")
+
+
+def _start_curve(ctx: zmq.Context, sock: zmq.Socket, curve_dir: Path):
+    from zmq.auth import CURVE_ALLOW_ANY, load_certificate
+    from zmq.auth.thread import ThreadAuthenticator
+
+    secret = curve_dir / "server.key_secret"
+    if not secret.exists():
+        raise FacecastError(f"{secret}: no server secret key (run `facecast keys {curve_dir}`)")
+    public, private = load_certificate(str(secret))
+    auth = ThreadAuthenticator(ctx)
+    auth.start()
+    clients = curve_dir / "clients"
+    auth.configure_curve(domain="*", location=str(clients) if clients.is_dir() else CURVE_ALLOW_ANY)
+    sock.curve_secretkey = private
+    sock.curve_publickey = public
+    sock.curve_server = True
+    return auth
+
+
+def make_keys(directory: Path) -> dict[str, Path]:
+    """Server and client CURVE key pairs; the client's public key is authorised in ``clients/``."""
+    import shutil
+
+    from zmq.auth import create_certificates
+
+    directory.mkdir(parents=True, exist_ok=True)
+    server_pub, server_secret = create_certificates(str(directory), "server")
+    client_pub, client_secret = create_certificates(str(directory), "client")
+    clients = directory / "clients"
+    clients.mkdir(exist_ok=True)
+    shutil.copy(client_pub, clients / Path(client_pub).name)
+    return {"server_public": Path(server_pub), "server_secret": Path(server_secret),
+            "client_public": Path(client_pub), "client_secret": Path(client_secret)}

@@ -1,0 +1,224 @@
+"""The bridge on a real loopback socket: what a game engine sees, including hostile input."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import msgpack
+import numpy as np
+import pytest
+import zmq
+from scipy.signal import resample_poly
+
+from facecast.bridge.client import BridgeError, Client
+from facecast.bridge.server import BridgeServer, check_bind_safety, make_keys
+from facecast.errors import FacecastError
+from facecast.lipsync import LipSyncModel
+from facecast.pipeline import MotionPipeline
+
+
+class RunningServer:
+    def __init__(self, **kwargs) -> None:
+        self.ready = threading.Event()
+        self.kwargs = kwargs
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        assert self.ready.wait(10)
+
+    def _run(self) -> None:
+        self.server = BridgeServer("tcp://127.0.0.1:*", LipSyncModel(device="cpu"), **self.kwargs)
+        self.endpoint = self.server.endpoint
+        self.ready.set()
+        self.server.serve_forever(install_signals=False)
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def server():
+    running = RunningServer()
+    yield running
+    running.stop()
+
+
+def stream(client: Client, session: int, audio: np.ndarray, chunk: int) -> list[dict]:
+    for i in range(0, len(audio), chunk):
+        client.send_audio(session, audio[i : i + chunk])
+    client.end(session)
+    return list(client.messages(until="ended", timeout=10))
+
+
+def motion_of(messages: list[dict]) -> np.ndarray:
+    return np.concatenate([m["track"].data for m in messages if m["type"] == "motion"])
+
+
+def test_streamed_motion_equals_offline_motion(server, speech_audio):
+    with Client(server.endpoint) as client:
+        assert client.welcome["protocol"] == 1 and client.welcome["frame"]["frame_bytes"] == 320
+        session = client.open(fps=30, sample_format="f32")
+        messages = stream(client, session, speech_audio, 320)
+    offline = MotionPipeline(LipSyncModel(device="cpu"), fps=30).process(speech_audio)
+    got = motion_of(messages)
+    ended = messages[-1]
+    assert ended["type"] == "ended" and ended["frames"] == len(got) and ended["samples"] == speech_audio.size
+    assert len(got) == len(offline)
+    # The server's last frames are filtered with the silence that follows the utterance; offline ones
+    # end at the last sample. Everything before them is identical.
+    assert np.abs(got[:-2] - offline.data[:-2]).max() < 1e-4
+    assert np.abs(got[-2:] - offline.data[-2:]).max() < 0.01
+    positions = np.concatenate([m["sample_pos"] for m in messages if m["type"] == "motion"])
+    assert np.array_equal(positions, np.round(np.arange(len(got)) / 30 * 16000).astype(int))
+
+
+def test_48k_stereo_pcm16_is_resampled_to_the_same_motion(server, speech_audio):
+    audio48 = resample_poly(speech_audio, 3, 1)
+    stereo = (np.stack([audio48, audio48], axis=1) * 32767).astype(np.int16).reshape(-1)
+    with Client(server.endpoint) as client:
+        session = client.open(fps=30, sample_rate=48000, channels=2)
+        messages = stream(client, session, stereo, 960 * 2)
+    got = motion_of(messages)
+    offline = MotionPipeline(LipSyncModel(device="cpu"), fps=30).process(speech_audio)
+    assert abs(len(got) - len(offline)) <= 1
+    n = min(len(got), len(offline))
+    jaw = 2 + 17
+    assert np.corrcoef(got[:n, jaw], offline.data[:n, jaw])[0, 1] > 0.95
+    assert messages[-1]["samples"] == stereo.size // 2
+
+
+def test_concurrent_sessions_do_not_disturb_each_other(server, speech_audio):
+    with Client(server.endpoint) as a, Client(server.endpoint) as b:
+        sa, sb = a.open(fps=30, sample_format="f32"), b.open(fps=30, sample_format="f32")
+        for i in range(0, speech_audio.size, 320):
+            a.send_audio(sa, speech_audio[i : i + 320])
+            b.send_audio(sb, speech_audio[i : i + 320] * 0.5)
+        a.end(sa)
+        b.end(sb)
+        ma = motion_of(list(a.messages(until="ended", timeout=10)))
+        mb = motion_of(list(b.messages(until="ended", timeout=10)))
+    offline = MotionPipeline(LipSyncModel(device="cpu"), fps=30)
+    assert np.abs(ma[:-2] - offline.process(speech_audio).data[:-2]).max() < 1e-4
+    assert np.abs(mb[:-2] - offline.process(speech_audio * 0.5).data[:-2]).max() < 1e-4
+
+
+def raw_socket(endpoint: str) -> zmq.Socket:
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    return sock
+
+
+def ask(sock: zmq.Socket, payload: bytes | list[bytes]) -> dict:
+    if isinstance(payload, list):
+        sock.send_multipart(payload)
+    else:
+        sock.send(payload)
+    assert sock.poll(5000), "no reply"
+    return msgpack.unpackb(sock.recv(), raw=False)
+
+
+def test_hostile_messages_get_typed_errors_and_break_nothing(server, speech_audio):
+    sock = raw_socket(server.endpoint)
+    pack = msgpack.packb
+    assert ask(sock, b"\xc1\xff garbage")["code"] == "bad_message"
+    assert ask(sock, pack([1, 2, 3]))["code"] == "bad_message"
+    assert ask(sock, pack({"kind": "hello"}))["code"] == "bad_message"
+    assert ask(sock, pack({"type": "open"}))["code"] == "hello_first"
+    assert ask(sock, [pack({"type": "ping"}), b"extra"])["code"] == "bad_message"
+    assert ask(sock, pack({"type": "hello", "protocol": 99}))["code"] == "protocol_version"
+    assert ask(sock, pack({"type": "hello", "protocol": 1}))["type"] == "welcome"
+    assert ask(sock, pack({"type": "launch_missiles"}))["code"] == "unknown_type"
+    assert ask(sock, pack({"type": "open", "fps": "fast"}))["code"] == "bad_field"
+    assert ask(sock, pack({"type": "open", "fps": 1e9}))["code"] == "bad_field"
+    assert ask(sock, pack({"type": "open", "sample_format": "mp3"}))["code"] == "bad_field"
+    assert ask(sock, pack({"type": "open", "mode": "texture"}))["code"] == "unsupported"
+    assert ask(sock, pack({"type": "audio", "session": 12345, "data": b"\0\0"}))["code"] == "unknown_session"
+    session = ask(sock, pack({"type": "open"}))["session"]
+    assert ask(sock, pack({"type": "audio", "session": session, "data": b"\0\0\0"}))["code"] == "bad_field"
+    assert ask(sock, pack({"type": "audio", "session": session, "data": "text"}))["code"] == "bad_field"
+    too_much = np.zeros(16000 * 11, np.int16).tobytes()
+    assert ask(sock, pack({"type": "audio", "session": session, "data": too_much}))["code"] == "limit"
+    assert ask(sock, pack({"type": "end", "session": session}))["code"] == "bad_field"
+    sock.close()
+    # The server still serves a well-behaved client.
+    with Client(server.endpoint) as client:
+        messages = stream(client, client.open(fps=30), speech_audio[:16000], 320)
+        assert messages[-1]["type"] == "ended" and messages[-1]["frames"] == 31
+        assert client.stats()["errors"] >= 15
+
+
+def test_interrupt_drops_the_rest_and_the_next_utterance_works(server, speech_audio):
+    with Client(server.endpoint) as client:
+        session = client.open(fps=30)
+        client.send_audio(session, speech_audio[:16000])
+        assert client.interrupt(session)["type"] == "interrupted"
+        messages = stream(client, session, speech_audio[:8000], 320)
+        # 0.5 s of speech covers 15 or 16 instants of the session's 30 fps frame grid.
+        assert messages[-1]["utterance"] == 2 and messages[-1]["frames"] in (15, 16)
+        second = [m for m in messages if m["type"] == "motion" and m["utterance"] == 2]
+        assert 0 <= second[0]["sample_pos"][0] < 16000 / 30
+        assert sum(m["count"] for m in second) == messages[-1]["frames"]
+
+
+def test_idle_frames_keep_coming_between_utterances(server):
+    with Client(server.endpoint) as client:
+        session = client.open(fps=30, idle=True)
+        idle, deadline = [], time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            message = client.recv(timeout=0.1)
+            if message is not None and message["type"] == "motion":
+                idle.append(message)
+        frames = sum(m["count"] for m in idle)
+        assert 20 <= frames <= 32 and all(m["utterance"] == 0 for m in idle)  # real time, 30 fps
+        assert all(p == -1 for m in idle for p in m["sample_pos"])
+        client.close(session)
+
+
+def test_a_vanished_client_frees_its_sessions(server, speech_audio):
+    sock = raw_socket(server.endpoint)
+    ask(sock, msgpack.packb({"type": "hello", "protocol": 1}))
+    session = ask(sock, msgpack.packb({"type": "open"}))["session"]
+    pcm = (speech_audio[:32000] * 32767).astype(np.int16).tobytes()
+    sock.send(msgpack.packb({"type": "audio", "session": session, "data": pcm}))
+    time.sleep(0.2)
+    assert session in server.server.sessions
+    sock.close()  # gone without a word
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and session in server.server.sessions:
+        time.sleep(0.05)
+    assert session not in server.server.sessions
+    with Client(server.endpoint) as other:  # its session id means nothing to anyone else
+        with pytest.raises(BridgeError, match="unknown_session"):
+            other.close(session)
+
+
+def test_non_loopback_bind_needs_curve_or_insecure(tmp_path):
+    with pytest.raises(FacecastError, match="--curve"):
+        check_bind_safety("tcp://0.0.0.0:5555", None, insecure=False)
+    check_bind_safety("tcp://127.0.0.1:5555", None, insecure=False)
+    check_bind_safety("tcp://[::1]:5555", None, insecure=False)
+    check_bind_safety("tcp://0.0.0.0:5555", tmp_path, insecure=False)
+    check_bind_safety("tcp://0.0.0.0:5555", None, insecure=True)
+
+
+def test_curve_encrypted_session(tmp_path, speech_audio):
+    keys = tmp_path / "keys"
+    make_keys(keys)
+    running = RunningServer(curve_dir=keys)
+    try:
+        with Client(running.endpoint, curve=keys, timeout=5) as client:
+            messages = stream(client, client.open(fps=30), speech_audio[:8000], 320)
+            assert messages[-1]["type"] == "ended"
+        stranger = raw_socket(running.endpoint)  # no keys: the handshake never completes
+        stranger.send(msgpack.packb({"type": "hello", "protocol": 1}))
+        assert not stranger.poll(500)
+        stranger.close()
+    finally:
+        running.stop()
+
+
+def test_client_reports_server_errors(server):
+    with Client(server.endpoint) as client, pytest.raises(BridgeError, match="unsupported"):
+        client.open(mode="both")
