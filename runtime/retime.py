@@ -36,8 +36,8 @@ def output_frame_count(n_source: int, source_fps: float, fps: float) -> int:
 class Retimer:
     """Streaming resampler: push 100 Hz frames as they come, get output frames as soon as they are final.
 
-    Output frame j (time j / fps from the stream start) is final once the source reaches
-    t_j + max(1 / fps, 1 / source_fps), the reach of its filter; ``flush`` emits the rest at the end.
+    Output frame j (time j / fps from the stream start) is final once every source frame within the reach
+    of its filter, max(1 / fps, 1 / source_fps), has arrived; ``flush`` emits the rest at the end.
     Batch ``retime`` is this class fed everything at once, so streaming and whole-file output agree.
     """
 
@@ -58,8 +58,10 @@ class Retimer:
             self._t0 = float(frames[0, FIELDS["time"].offset])
         self._buf = np.concatenate([self._buf, frames]) if len(self._buf) else np.asarray(frames, np.float32)
         self._n_in += len(frames)
-        last_t = (self._n_in - 1) / self.source_fps
-        ready = int(np.floor((last_t - self.half) * self.fps + 1e-9)) + 1
+        # Frame j needs every source frame closer than ``half`` to it (the one exactly ``half`` away has
+        # zero weight), so it is final once the *next* source frame would be at least ``half`` past it.
+        next_t = self._n_in / self.source_fps
+        ready = int(np.floor((next_t - self.half) * self.fps + 1e-9)) + 1
         return self._emit(ready)
 
     def flush(self) -> MotionTrack:

@@ -1,0 +1,123 @@
+"""Bridge latency over loopback: N sessions streaming speech in real time in 20 ms chunks.
+
+    python benchmarks/bench_bridge.py [--seconds 60] [--sessions 1 8 32] [--fps 60]
+
+A `facecast serve` process is started on a free loopback port. Each session is its own DEALER
+connection (asyncio) that sends 20 ms of pcm16 audio every 20 ms by the wall clock. Latency per frame =
+when the client received the frame for audio sample s minus when the client sent sample s. Frames lost
+= frames the offline pipeline makes for the clip minus frames received.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+from common import machine, save, speech_clip
+
+from facecast.bridge.client import AsyncClient, LatencyMeter
+
+CHUNK = 320  # 20 ms at 16 kHz
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def one_session(endpoint: str, audio: np.ndarray, fps: float, start: float) -> tuple[LatencyMeter, int, int]:
+    client = AsyncClient(endpoint, timeout=30)
+    await client.connect("bench")
+    session = await client.open(fps=fps)
+    meter = LatencyMeter()
+    received = 0
+    expected = None
+
+    async def receiver() -> None:
+        nonlocal received, expected
+        while True:
+            message = await client.recv(timeout=30)
+            if message is None:
+                return
+            if message["type"] == "motion":
+                meter.received(message["sample_pos"], time.monotonic())
+                received += message["count"]
+            elif message["type"] == "ended":
+                expected = message["frames"]
+                return
+
+    task = asyncio.create_task(receiver())
+    for i in range(0, audio.size, CHUNK):
+        delay = start + i / 16000 - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await client.send_audio(session, audio[i : i + CHUNK])
+        meter.sent(i + CHUNK, time.monotonic())
+    await client.end(session)
+    await task
+    client.close_socket()
+    return meter, received, expected or 0
+
+
+async def run(endpoint: str, audio: np.ndarray, sessions: int, fps: float) -> dict:
+    start = time.monotonic() + 0.5
+    results = await asyncio.gather(*[one_session(endpoint, audio, fps, start) for _ in range(sessions)])
+    latencies = np.concatenate([np.asarray(m.latencies_ms) for m, _, _ in results])
+    received = sum(r for _, r, _ in results)
+    announced = sum(e for _, _, e in results)
+    return {
+        "sessions": sessions,
+        "frames": int(received),
+        "frames_announced": int(announced),
+        "p50_ms": float(np.percentile(latencies, 50)),
+        "p95_ms": float(np.percentile(latencies, 95)),
+        "p99_ms": float(np.percentile(latencies, 99)),
+        "max_ms": float(latencies.max()),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--fps", type=float, default=60.0)
+    args = parser.parse_args()
+    audio = speech_clip(args.seconds)
+    from facecast.lipsync import LipSyncModel
+    from facecast.pipeline import MotionPipeline
+
+    expected = len(MotionPipeline(LipSyncModel(device="cpu"), fps=args.fps).process(audio))
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    server = subprocess.Popen(["facecast", "serve", "--bind", endpoint, "--log-level", "warning"])
+    try:
+        time.sleep(2.0)
+        rows = []
+        for n in args.sessions:
+            row = asyncio.run(run(endpoint, audio, n, args.fps))
+            row["frames_lost"] = int(n * expected - row["frames"])
+            rows.append(row)
+            print(f"{n} sessions: p50 {row['p50_ms']:.0f} ms, p95 {row['p95_ms']:.0f} ms, "
+                  f"p99 {row['p99_ms']:.0f} ms, lost {row['frames_lost']}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(10)
+    result = {"machine": machine(), "seconds": args.seconds, "fps": args.fps, "chunk_ms": 20, "motion": rows,
+              "targets": {"motion_p95_ms_32_sessions": 80, "frames_lost": 0}}
+    path = save("bridge_latency", result)
+    print("| motion sessions | p50 | p95 | p99 | frames lost |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['sessions']} | {r['p50_ms']:.0f} ms | {r['p95_ms']:.0f} ms | {r['p99_ms']:.0f} ms | "
+              f"{r['frames_lost']} |")
+    print(f"machine: {result['machine']}; written {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
