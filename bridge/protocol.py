@@ -123,6 +123,44 @@ class SessionSpec:
         )
 
 
+def motion_controls(controls: dict, session: int | None = None, base=None):
+    """``open.controls`` / ``controls.controls`` -> MotionControls; bad values are ``bad_field`` errors.
+
+    Fields left out keep their value in ``base`` (the session's current controls), or the defaults.
+    """
+    from dataclasses import replace
+
+    from facecast.nonverbal import MotionControls, parse_emotion, parse_gaze
+
+    allowed = {"emotion", "gaze", "head_intensity", "head_distance", "motion_intensity", "seed"}
+    unknown = set(controls) - allowed
+    if unknown:
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"unknown control(s): {', '.join(sorted(map(str, unknown)))}",
+                            session)
+    try:
+        fields: dict[str, Any] = {}
+        if "emotion" in controls:
+            if not isinstance(controls["emotion"], str):
+                raise ValueError("emotion must be a string such as 'happy:0.6'")
+            fields["emotion"], fields["emotion_intensity"] = parse_emotion(controls["emotion"])
+        if "gaze" in controls:
+            gaze = controls["gaze"]
+            if isinstance(gaze, (list, tuple)) and len(gaze) == 2:
+                gaze = f"{gaze[0]},{gaze[1]}"
+            if not isinstance(gaze, str):
+                raise ValueError("gaze must be 'camera', 'free' or [yaw, pitch] in degrees")
+            fields["gaze"] = parse_gaze(gaze)
+        for name in ("head_intensity", "head_distance", "motion_intensity", "seed"):
+            if name in controls:
+                value = controls[name]
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ValueError(f"{name} must be a number")
+                fields[name] = value
+        return replace(base or MotionControls(), **fields)
+    except ValueError as exc:
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"controls: {exc}", session) from None
+
+
 def welcome(server: str, capabilities: dict) -> dict:
     return {
         "type": "welcome",

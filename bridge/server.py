@@ -208,7 +208,12 @@ class BridgeServer:
         elif kind == "interrupt":
             self._interrupt(session)
         elif kind == "controls":
-            P.field(msg, "controls", dict)
+            controls = P.motion_controls(P.field(msg, "controls", dict), session.id,
+                                         base=session.stream.nonverbal.controls)
+            try:
+                session.stream.set_controls(controls)
+            except ValueError as exc:  # the seed is fixed for a session's life
+                raise ProtocolError(ErrorCode.BAD_FIELD, str(exc), session.id) from None
             self._send(client.identity, {"type": "controls_ok", "session": session.id})
         elif kind == "close":
             self._close_session(session)
@@ -240,7 +245,8 @@ class BridgeServer:
                                 f"mode {spec.mode!r} needs the renderer, which this server does not have")
         if len(self.sessions) >= P.MAX_SESSIONS or len(client.sessions) >= P.MAX_SESSIONS_PER_CLIENT:
             raise ProtocolError(ErrorCode.LIMIT, "too many sessions")
-        pipeline = MotionPipeline(self.model, fps=spec.fps)
+        controls = P.motion_controls(spec.controls)
+        pipeline = MotionPipeline(self.model, fps=spec.fps, controls=controls)
         sid = self._next_session
         self._next_session += 1
         session = Session(sid, client.identity, spec, pipeline.stream(), StreamResampler(spec.sample_rate),

@@ -30,7 +30,17 @@ def _fps(text: str) -> float:
 
 def _add_motion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=_fps, default=60.0, help="output frame rate (default 60)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the generated motion (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the non-verbal motion (default 0)")
+    p.add_argument("--emotion", default="neutral", metavar="NAME[:I]",
+                   help="neutral, happy, sad, angry or surprised, with intensity 0-1 (e.g. happy:0.6)")
+    p.add_argument("--gaze", default="camera", metavar="camera|free|YAW,PITCH",
+                   help="where the eyes look: the camera (with natural aversions), free, or a direction in degrees")
+    p.add_argument("--head-intensity", type=float, default=1.0, metavar="F",
+                   help="head motion, 0 (still) to 2 (default 1)")
+    p.add_argument("--head-distance", type=float, default=0.0, metavar="M",
+                   help="metres toward (+) or away from (-) the camera, at most 0.3 (default 0)")
+    p.add_argument("--motion-intensity", type=float, default=1.0, metavar="F",
+                   help="scale of all generated motion: head, eyes, brows, 0 to 2 (default 1)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="onnxruntime device (default auto: CUDA when available)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -52,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, default=Path("."), help="where to write (default: here)")
     _add_motion_options(p)
 
+    p = sub.add_parser("plot", help="draw the motion of a speech file over its waveform (PNG; needs matplotlib)")
+    p.add_argument("speech", type=Path, help="speech file: wav, flac, ogg or mp3")
+    p.add_argument("-o", "--output", type=Path, required=True, help="OUT.png")
+    _add_motion_options(p)
+
     sub.add_parser("info", help="version, model and onnxruntime devices")
 
     from facecast.bridge.commands import add_commands as add_bridge_commands
@@ -63,19 +78,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def motion_controls(args: argparse.Namespace):
+    """The non-verbal controls from the command line; a bad value is one clear line."""
+    from facecast.nonverbal import MotionControls
+
+    try:
+        return MotionControls.from_strings(emotion=args.emotion, gaze=args.gaze, head_intensity=args.head_intensity,
+                                           head_distance=args.head_distance,
+                                           motion_intensity=args.motion_intensity, seed=args.seed)
+    except ValueError as exc:
+        raise FacecastError(str(exc)) from None
+
+
 def _motion(speech: Path, output: Path, args: argparse.Namespace) -> None:
     from facecast.pipeline import MotionPipeline
     from facecast.writers import check_output_path, write_motion
 
     check_output_path(output)  # fail before the work, not after it
+    controls = motion_controls(args)
     start = time.perf_counter()
-    pipeline = MotionPipeline(fps=args.fps, device=args.device)
+    pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=controls)
     track = pipeline.process_file(speech, progress=not args.quiet)
     write_motion(track, output, source=speech.name)
     if not args.quiet:
         seconds = len(track) / track.fps
         print(f"{output}: {len(track)} frames at {track.fps:g} fps ({seconds:.1f} s of speech) "
               f"in {time.perf_counter() - start:.2f} s", file=sys.stderr)
+
+
+def _plot(args: argparse.Namespace) -> None:
+    from facecast.audio import load_audio
+    from facecast.pipeline import MotionPipeline
+    from facecast.plot import plot_motion
+
+    if args.output.suffix.lower() != ".png":
+        raise FacecastError(f"{args.output}: the plot is a PNG; name it .png")
+    if not args.output.parent.is_dir():
+        raise FacecastError(f"{args.output}: folder {args.output.parent} does not exist")
+    audio = load_audio(args.speech)
+    pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=motion_controls(args))
+    track = pipeline.process(audio, progress=not args.quiet)
+    plot_motion(track, audio, args.output, title=args.speech.name)
+    if not args.quiet:
+        print(f"{args.output}: {len(track)} frames plotted", file=sys.stderr)
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -115,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             _motion(args.speech, args.output, args)
         elif args.command == "demo":
             _demo(args)
+        elif args.command == "plot":
+            _plot(args)
         elif args.command == "info":
             _info()
         elif args.command in ("serve", "keys", "client"):

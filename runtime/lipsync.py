@@ -173,7 +173,7 @@ class LipSyncStream:
 
     def push(self, audio: np.ndarray) -> LipFrames:
         """Feed 16 kHz mono float32 samples; returns the frames whose lookahead is now complete."""
-        return self._run(self.take(audio))
+        return self.run(self.take(audio))
 
     def take(self, audio: np.ndarray) -> np.ndarray:
         """Buffer ``audio`` and return the whole 10 ms hops now ready for the network (for batching)."""
@@ -196,9 +196,10 @@ class LipSyncStream:
         tail = np.concatenate([self._pending, pad])
         self._pending = np.zeros(0, dtype=np.float32)
         self._flushed = True
-        return self._run(tail)
+        return self.run(tail)
 
-    def _run(self, audio: np.ndarray) -> LipFrames:
+    def run(self, audio: np.ndarray) -> LipFrames:
+        """Run the network on whole hops returned by ``take``."""
         if audio.size == 0:
             return LipFrames.empty(self.frames_emitted)
         visemes, pose, vad, state = self.model.step(audio[None], self.state)

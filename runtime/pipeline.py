@@ -1,7 +1,7 @@
 """Speech to motion frames: the one object every front end (CLI, renderer, bridge) uses.
 
-Data flows one way: 16 kHz audio -> lip network (100 Hz) -> motion frames -> resampled to the
-output frame rate.
+Data flows one way: 16 kHz audio -> lip network (100 Hz) -> motion frames, whose non-verbal channels
+(head, gaze, blinks, brows, emotion) the generator fills -> resampled to the output frame rate.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from facecast.audio import SAMPLE_RATE, check_not_silent, load_audio
 from facecast.errors import AudioError
 from facecast.lipsync import LipFrames, LipSyncModel, LipSyncStream
 from facecast.motion_frame import MotionTrack
+from facecast.nonverbal import MotionControls, NonverbalGenerator
 from facecast.retime import Retimer
 
 LONG_AUDIO_S = 20.0  # progress bars only for clips long enough to make a person wait
@@ -27,17 +28,21 @@ class MotionPipeline:
         model: a loaded ``LipSyncModel``; default: the model shipped in the package, on ``device``.
         fps: output frame rate; any positive rate works, 24/25/30/50/60 are the ones tested.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"`` when no model is passed.
+        controls: emotion, gaze, head intensity and distance, motion intensity and seed of the
+            non-verbal motion; the same audio, controls and seed always give the same frames.
     """
 
-    def __init__(self, model: LipSyncModel | None = None, fps: float = 60.0, device: str = "auto") -> None:
+    def __init__(self, model: LipSyncModel | None = None, fps: float = 60.0, device: str = "auto",
+                 controls: MotionControls | None = None) -> None:
         if not 1 <= fps <= 240:
             raise ValueError(f"fps must be between 1 and 240, got {fps}")
         self.model = model or LipSyncModel(device=device)
         self.fps = float(fps)
+        self.controls = controls or MotionControls()
 
-    def stream(self) -> MotionStream:
+    def stream(self, controls: MotionControls | None = None) -> MotionStream:
         """A streaming session: push audio as it arrives, get motion frames at ``fps`` as they are final."""
-        return MotionStream(self)
+        return MotionStream(self, controls or self.controls)
 
     def process(self, audio: np.ndarray, progress: bool = False) -> MotionTrack:
         """Whole-clip motion for 16 kHz mono float32 audio (the same frames streaming would give)."""
@@ -72,14 +77,20 @@ class MotionStream:
     motion frames out), with ``facecast.lipsync.step_batch`` in between.
     """
 
-    def __init__(self, pipeline: MotionPipeline) -> None:
+    def __init__(self, pipeline: MotionPipeline, controls: MotionControls) -> None:
         self.pipeline = pipeline
         self.lips: LipSyncStream = pipeline.model.stream()
+        self.nonverbal = NonverbalGenerator(controls)
         self._retimer = Retimer(pipeline.fps)
+
+    def set_controls(self, controls: MotionControls) -> None:
+        """Change emotion, gaze or intensities mid-stream; the face blends to them smoothly."""
+        self.nonverbal.set_controls(controls)
 
     def push(self, audio: np.ndarray) -> MotionTrack:
         """Feed 16 kHz mono float32 samples; returns the motion frames that are now final."""
-        return self.advance(self.lips.push(audio))
+        hops = self.take(audio)
+        return self.advance(self.lips.run(hops))
 
     def flush(self) -> MotionTrack:
         """End of speech: returns the remaining frames, up to the last sample pushed."""
@@ -87,11 +98,14 @@ class MotionStream:
 
     def take(self, audio: np.ndarray) -> np.ndarray:
         """Buffer 16 kHz samples; returns the whole hops ready for the lip network."""
+        self.nonverbal.push_audio(audio)
         return self.lips.take(audio)
 
     def advance(self, lips: LipFrames, final: bool = False) -> MotionTrack:
         """Turn the lip network's new 100 Hz frames into motion frames at the output rate."""
-        head = self._retimer.push(lips.to_track().data)
+        track100 = lips.to_track()
+        self.nonverbal.apply(track100)
+        head = self._retimer.push(track100.data)
         if not final:
             return head
         tail = self._retimer.flush()

@@ -30,6 +30,7 @@ RING_HEAD_WEIGHTS = (1.0, 0.8, 0.4, 0.1)
 RING_JAW_WEIGHTS = (0.5, 0.15, 0.0, 0.0)
 RING_DEPTHS = (0.15, 0.35, 0.55, 0.75)
 BACKGROUND_SPACING = 0.5  # F between pinned background points
+PARALLAX_SLOPE = 1.2  # at most this much depth per pixel of distance: keeps 20-30 deg turns fold-free
 
 JAW_HINGE = np.array([0.0, -0.3, -0.9])  # in front of the ears, behind the face
 JAW_OPEN_DEG = 22.0  # jawOpen = 1: a wide-open mouth
@@ -232,6 +233,17 @@ def _anchors(lm2: np.ndarray, centre: np.ndarray, width: int, height: int,
     return np.concatenate(pts), np.concatenate(rings)
 
 
+def _limit_slope(vertices: np.ndarray, slope: float) -> np.ndarray:
+    """The largest depth at or below each vertex's own that rises at most ``slope`` per pixel across the picture.
+
+    A nose seen in profile stands far in front of the background right next to it; turned with its true
+    depth it would slide over its neighbours faster than they move apart, and the picture would fold.
+    """
+    xy, z = vertices[:, :2], vertices[:, 2]
+    dist = np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))
+    return (z[None, :] + slope * dist).min(axis=1)
+
+
 def build_rig(landmarks: np.ndarray, width: int, height: int) -> Rig:
     """The rig of a portrait of ``width`` x ``height`` pixels from its (478, 3) landmarks.
 
@@ -246,6 +258,7 @@ def build_rig(landmarks: np.ndarray, width: int, height: int) -> Rig:
     depth = np.where(ring_of < len(RING_SCALES),
                      oval_depth - np.array(RING_DEPTHS + (1.0,))[ring_of] * scale, lm[:, 2].min() - scale)
     vertices = np.concatenate([lm, np.column_stack([anchor2, depth])])
+    vertices[:, 2] = _limit_slope(vertices, PARALLAX_SLOPE)
     n_lm = len(lm)
     is_landmark = np.arange(len(vertices)) < ft.NUM_FACE_LANDMARKS
     ring_all = np.concatenate([np.full(n_lm, -1), ring_of])

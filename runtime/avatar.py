@@ -1,0 +1,129 @@
+"""Avatar packs: one portrait prepared once for the renderer, in one versioned ``.facecast`` file.
+
+A pack is a zip archive holding ``meta.json`` (format, version, source file name, size, detection
+notes), the portrait (``image.jpg`` when the source was a plain JPEG, else ``image.png``) and
+``arrays.npz``: the 478 FaceMesh landmarks and the rig built from them (see ``facecast.rig``): mesh
+vertices and triangles, the per-vertex blendshape basis, head weights and pivot, the face frame, and
+the eye and mouth contours with the portrait's own mouth opening. Loading needs numpy and Pillow only,
+never mediapipe.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from facecast import __version__
+from facecast import face_topology as ft
+from facecast.errors import FacecastError
+from facecast.rig import Rig
+
+PACK_FORMAT = "facecast-avatar"
+PACK_VERSION = 1
+PACK_SUFFIX = ".facecast"
+_ARRAYS = ("landmarks", "vertices", "triangles", "basis", "head_weight", "pivot", "axes")
+
+
+class AvatarError(FacecastError):
+    """A portrait or an avatar pack cannot be used."""
+
+
+@dataclass
+class AvatarPack:
+    """A prepared portrait: the picture, its landmarks and its rig."""
+
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    landmarks: np.ndarray  # (478, 3) float32: x, y in pixels, mediapipe z times the width
+    rig: Rig
+    meta: dict = field(default_factory=dict)
+    image_bytes: bytes | None = None  # the encoded picture as stored, kept to save it again losslessly
+    image_format: str = "png"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return self.image.shape[1], self.image.shape[0]
+
+    def mouth_opening(self) -> float:
+        """The portrait's own inner-lip gap at the mouth centre, in units of the eye-corner distance."""
+        gap = self.landmarks[ft.LIPS_LOWER_INNER[5], :2] - self.landmarks[ft.LIPS_UPPER_INNER[5], :2]
+        return float(np.linalg.norm(gap) / self.rig.face_scale)
+
+    def save(self, path: Path) -> Path:
+        """Write the pack atomically (temporary file beside ``path``, then rename)."""
+        path = Path(path)
+        if self.image_bytes is None:
+            self.image_bytes, self.image_format = encode_png(self.image), "png"
+        arrays = {"landmarks": self.landmarks.astype(np.float32), "vertices": self.rig.vertices,
+                  "triangles": self.rig.triangles, "basis": self.rig.basis, "head_weight": self.rig.head_weight,
+                  "pivot": self.rig.pivot, "axes": self.rig.axes,
+                  "mouth_inner": self.landmarks[list(ft.LIPS_UPPER_INNER + ft.LIPS_LOWER_INNER), :2],
+                  "eyes": self.landmarks[list(ft.RIGHT_EYE_UPPER + ft.RIGHT_EYE_LOWER + ft.LEFT_EYE_UPPER
+                                              + ft.LEFT_EYE_LOWER), :2],
+                  "irises": self.landmarks[list(ft.RIGHT_IRIS + ft.LEFT_IRIS), :2]}
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        meta = {**self.meta, "format": PACK_FORMAT, "version": PACK_VERSION, "facecast": __version__,
+                "width": self.size[0], "height": self.size[1], "face_scale": self.rig.face_scale,
+                "image": f"image.{'jpg' if self.image_format == 'jpeg' else 'png'}",
+                "mouth_opening": round(self.mouth_opening(), 4)}
+        parent = path.parent if str(path.parent) else Path(".")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        try:
+            with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+                z.writestr("meta.json", json.dumps(meta, indent=2))
+                z.writestr(meta["image"], self.image_bytes, compress_type=zipfile.ZIP_STORED)
+                z.writestr("arrays.npz", buf.getvalue())
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; a pack is an ordinary file
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.meta = meta
+        return path
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def load_pack(path: Path) -> AvatarPack:
+    """Read a ``.facecast`` pack; raises ``AvatarError`` with one clear line if it cannot be used."""
+    from PIL import Image
+
+    path = Path(path)
+    if not path.is_file():
+        raise AvatarError(f"{path}: no such avatar pack")
+    try:
+        with zipfile.ZipFile(path) as z:
+            meta = json.loads(z.read("meta.json"))
+            if meta.get("format") != PACK_FORMAT:
+                raise AvatarError(f"{path}: not a facecast avatar pack")
+            if meta.get("version") != PACK_VERSION:
+                raise AvatarError(f"{path}: avatar pack version {meta.get('version')} is not supported "
+                                  f"(this facecast reads version {PACK_VERSION}); prepare the portrait again")
+            image_bytes = z.read(meta["image"])
+            with np.load(io.BytesIO(z.read("arrays.npz")), allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in _ARRAYS}
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
+        raise AvatarError(f"{path}: damaged avatar pack ({e})") from None
+    image = np.asarray(Image.open(io.BytesIO(image_bytes)).convert("RGB"))
+    if (image.shape[1], image.shape[0]) != (meta["width"], meta["height"]):
+        raise AvatarError(f"{path}: damaged avatar pack (picture size does not match)")
+    rig = Rig(vertices=arrays["vertices"], triangles=arrays["triangles"], basis=arrays["basis"],
+              head_weight=arrays["head_weight"], pivot=arrays["pivot"], axes=arrays["axes"],
+              face_scale=float(meta["face_scale"]))
+    fmt = "jpeg" if meta["image"].endswith(".jpg") else "png"
+    return AvatarPack(image=image, landmarks=arrays["landmarks"], rig=rig, meta=meta, image_bytes=image_bytes,
+                      image_format=fmt)

@@ -1,0 +1,148 @@
+"""Gaze: fixations and saccades, mutual gaze and aversion, as a speaker's and a listener's eyes move.
+
+The eyes alternate between the gaze target (the camera, a chosen direction, or a wandering point) and
+brief aversions, with the state durations Lee, Badler and Badler (2002, "Eyes Alive") measured in
+conversation: while talking, mutual gaze lasts about 3.1 s and aversions about 0.9 s; while
+listening, 7.9 s and 0.4 s. Speakers look away more at the start of phrases and while planning
+(Kendon 1967; Argyle and Cook 1976), so a phrase boundary often starts a longer "thinking" aversion,
+up and to the side, that ends shortly after speech resumes. Within a fixation the eyes make small
+re-fixations and drift slightly. Each gaze shift is a saccade whose duration follows the main
+sequence (about 21 ms + 2.2 ms per degree) with a minimum-jerk profile.
+
+Angles are degrees: yaw + is the face's left, pitch + is up (the motion-frame gaze convention).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from facecast.nonverbal.prosody import ProsodyFrames
+from facecast.nonverbal.signals import DT, FPS, NoiseBank, UniformBank, minimum_jerk
+from facecast.nonverbal.style import COL
+
+MUTUAL_S = {True: 3.13, False: 7.92}  # mean mutual-gaze duration, talking / listening (Lee et al. 2002)
+AVERTED_S = {True: 0.93, False: 0.43}  # mean aversion duration
+THINK_PROBABILITY = 0.45  # chance that a phrase boundary starts a thinking aversion
+THINK_MAX_FRAMES = 300
+REFIX_S = 0.8  # mean time between small re-fixations
+MIN_FIXATION_FRAMES = 15  # no saccade within 150 ms of the previous one
+SCAN_DEG = 2.0  # radius of small re-fixations around the fixation point
+FREE_DEG = (9.0, 4.0)  # spread of fixation points in "free" gaze, yaw and pitch
+DRIFT_DEG = 0.12
+
+
+def saccade_frames(amplitude_deg: float) -> float:
+    """Duration of a saccade in frames, from the main sequence."""
+    return (0.021 + 0.0022 * amplitude_deg) * FPS
+
+
+class GazeGenerator:
+    """Streaming gaze direction in the world (before the head is taken out), at 100 Hz."""
+
+    def __init__(self, seed: np.random.SeedSequence) -> None:
+        noise, events, uniform = (np.random.default_rng(s) for s in seed.spawn(3))
+        self._rng = events
+        self._uniform = UniformBank(uniform, 3)
+        self._drift = NoiseBank(noise, (0.6, 0.6))
+        self._mutual = True
+        self._thinking = False
+        self._end = 0
+        self._last_saccade = -MIN_FIXATION_FRAMES
+        self._start = np.zeros(4)  # (offset yaw, pitch, free-point yaw, pitch) where the last saccade began
+        self._goal = np.zeros(4)  # ... and where it lands
+        self._saccade_len = 1.0
+        self._frame = 0
+        self._free_weight = 0.0  # how much of the free point shows now, for saccade sizes
+
+    def render(self, prosody: ProsodyFrames,
+               style: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[int, float]]]:
+        """World gaze ``(n, 2)``, a 0/1 "thinking" flag per frame, and the saccades ``(frame, degrees)``.
+
+        Saccade frames are stream frame indices.
+        """
+        n = len(prosody)
+        u = self._uniform.take(n).tolist()
+        aversion = style[:, COL["aversion"]].tolist()
+        free_w = style[:, COL["gaze_free"]]
+        free_l = free_w.tolist()
+        talking, boundary, onset = prosody.talking.tolist(), prosody.boundary.tolist(), prosody.onset.tolist()
+        offsets = np.empty((n, 4))
+        thinking = np.zeros(n)
+        saccades: list[tuple[int, float]] = []
+        for i in range(n):
+            k = self._frame + i
+            talk = talking[i]
+            self._free_weight = free_l[i]
+            ready = k - self._last_saccade >= MIN_FIXATION_FRAMES
+            if self._mutual:
+                if ready and talk and boundary[i] > 0.0 and u[i][0] < THINK_PROBABILITY * aversion[i]:
+                    saccades.append(self._avert(k, talk, thinking=True))
+                elif ready and u[i][1] < aversion[i] * DT / MUTUAL_S[talk]:
+                    saccades.append(self._avert(k, talk, thinking=False))
+                elif ready and u[i][2] < DT / REFIX_S:
+                    saccades.append(self._refixate(k, self._scan_point(), free=self._rng.random() < 0.3))
+            else:
+                if self._thinking and onset[i]:
+                    self._end = min(self._end, k + int(self._rng.integers(20, 80)))
+                if k >= self._end and ready:
+                    saccades.append(self._return(k))
+                elif ready and not self._thinking and u[i][2] < DT / REFIX_S:
+                    saccades.append(self._refixate(k, self._goal[:2] + self._scan_point() * 0.5, free=False))
+            thinking[i] = 1.0 if self._thinking else 0.0
+            progress = minimum_jerk((k - self._last_saccade) / self._saccade_len)
+            offsets[i] = self._start + (self._goal - self._start) * progress
+        self._frame += n
+
+        drift = self._drift.take(n) * DRIFT_DEG
+        world = np.empty((n, 2))
+        world[:, 0] = style[:, COL["gaze_yaw"]] + offsets[:, 0] + free_w * offsets[:, 2] + drift[:, 0]
+        world[:, 1] = (style[:, COL["gaze_pitch"]] + style[:, COL["gaze_pitch_bias"]] + offsets[:, 1]
+                       + free_w * offsets[:, 3] + drift[:, 1])
+        return world, thinking, saccades
+
+    # -- transitions: each sets a new goal and returns the saccade (frame, amplitude) -------------
+
+    def _scan_point(self) -> np.ndarray:
+        radius = SCAN_DEG * math.sqrt(self._rng.random())
+        angle = self._rng.uniform(0.0, 2.0 * math.pi)
+        return np.array([radius * math.cos(angle), radius * math.sin(angle)])
+
+    def _avert(self, k: int, talking: bool, thinking: bool) -> tuple[int, float]:
+        side = 1.0 if self._rng.random() < 0.5 else -1.0
+        if thinking:
+            amplitude = min(22.0, 6.0 + self._rng.exponential(5.0))
+            up = self._rng.random() < 0.65
+            angle = math.radians(self._rng.uniform(25.0, 65.0)) * (1.0 if up else -1.0)
+            self._end = k + THINK_MAX_FRAMES
+        else:
+            amplitude = min(20.0, 3.0 + self._rng.exponential(6.0))
+            angle = math.radians(self._rng.choice((0.0, -35.0, 30.0), p=(0.45, 0.3, 0.25)) + self._rng.normal(0, 10))
+            mean = AVERTED_S[talking]
+            sigma = 0.5
+            duration = self._rng.lognormal(math.log(mean) - sigma * sigma / 2, sigma)
+            self._end = k + max(MIN_FIXATION_FRAMES, round(duration * FPS))
+        self._mutual, self._thinking = False, thinking
+        target = np.array([side * amplitude * math.cos(angle), amplitude * math.sin(angle)])
+        return self._saccade(k, np.concatenate([target, self._goal[2:]]))
+
+    def _return(self, k: int) -> tuple[int, float]:
+        self._mutual, self._thinking = True, False
+        free = np.array([self._rng.normal(0.0, FREE_DEG[0]), self._rng.normal(0.0, FREE_DEG[1])])
+        return self._saccade(k, np.concatenate([self._scan_point() * 0.5, free]))
+
+    def _refixate(self, k: int, point: np.ndarray, free: bool) -> tuple[int, float]:
+        free_point = (np.array([self._rng.normal(0.0, FREE_DEG[0]), self._rng.normal(0.0, FREE_DEG[1])])
+                      if free else self._goal[2:])
+        return self._saccade(k, np.concatenate([point, free_point]))
+
+    def _saccade(self, k: int, goal: np.ndarray) -> tuple[int, float]:
+        progress = minimum_jerk((k - self._last_saccade) / self._saccade_len)
+        self._start = self._start + (self._goal - self._start) * progress
+        self._goal = goal
+        step = goal - self._start
+        amplitude = math.hypot(step[0] + self._free_weight * step[2], step[1] + self._free_weight * step[3])
+        self._saccade_len = max(1.0, saccade_frames(amplitude))
+        self._last_saccade = k
+        return k, amplitude

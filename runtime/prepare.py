@@ -1,0 +1,106 @@
+"""Portrait -> avatar pack: read the picture, find the face with mediapipe FaceMesh, build the rig.
+
+Needs the ``portrait`` extra (mediapipe); everything downstream of the pack does not.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from facecast import face_topology as ft
+from facecast.avatar import AvatarError, AvatarPack
+from facecast.rig import build_rig
+
+MAX_PIXELS = 40_000_000
+MIN_FACE_PX = 64  # face width below which the landmarks are too coarse to animate
+MAX_FACES = 8
+
+
+def read_portrait(path: Path) -> tuple[np.ndarray, bytes | None]:
+    """The picture as (H, W, 3) uint8 RGB, upright, and its file bytes when they can be kept as they are.
+
+    EXIF orientation is applied; transparency is composited over white; greyscale and palette pictures
+    become RGB. The original bytes are returned only for plain upright RGB JPEGs.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise AvatarError(f"{path}: no such file")
+    data = path.read_bytes()
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise AvatarError(f"{path}: picture of {im.width}x{im.height} is too large "
+                                  f"(at most {MAX_PIXELS // 1_000_000} megapixels); scale it down first")
+            orientation = im.getexif().get(0x0112, 1)
+            upright = ImageOps.exif_transpose(im)
+            fmt, mode = im.format, upright.mode
+            if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in upright.info):
+                rgba = upright.convert("RGBA")
+                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                rgb = Image.alpha_composite(white, rgba).convert("RGB")
+            else:
+                rgb = upright.convert("RGB")
+            image = np.asarray(rgb, dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as e:
+        raise AvatarError(f"{path}: cannot read the picture ({e.__class__.__name__}: {e})") from None
+    keep = data if fmt == "JPEG" and mode == "RGB" and orientation == 1 else None
+    return image, keep
+
+
+def detect_faces(image: np.ndarray) -> list[np.ndarray]:
+    """All faces FaceMesh finds, largest first, each (478, 3): x, y in pixels, z times the width."""
+    try:
+        from mediapipe.python.solutions import face_mesh
+    except ImportError:
+        raise AvatarError("preparing a portrait needs mediapipe: pip install 'facecast[portrait]'") from None
+    h, w = image.shape[:2]
+    with face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=MAX_FACES,
+                            min_detection_confidence=0.5) as mesh:
+        result = mesh.process(np.ascontiguousarray(image))
+    faces = []
+    for face in result.multi_face_landmarks or []:
+        faces.append(np.array([[p.x * w, p.y * h, p.z * w] for p in face.landmark], dtype=np.float32))
+    return sorted(faces, key=lambda f: -_face_width(f))
+
+
+def _face_width(landmarks: np.ndarray) -> float:
+    oval = landmarks[list(ft.FACE_OVAL), :2]
+    return float(oval[:, 0].max() - oval[:, 0].min())
+
+
+def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, list[str]]:
+    """Build the avatar pack of the portrait at ``path``; also returns notes worth telling the user.
+
+    ``face`` picks one of several faces, 1 being the largest; by default the largest is used.
+    """
+    path = Path(path)
+    image, original = read_portrait(path)
+    faces = detect_faces(image)
+    if not faces:
+        raise AvatarError(f"{path}: no face found; use a picture where one face is clearly visible")
+    notes = []
+    if face is None:
+        chosen = 0
+        if len(faces) > 1:
+            notes.append(f"{path}: {len(faces)} faces found; using the largest (choose another with --face N, "
+                         f"1 = largest)")
+    else:
+        if not 1 <= face <= len(faces):
+            raise AvatarError(f"{path}: --face {face} but {len(faces)} face(s) found")
+        chosen = face - 1
+    landmarks = faces[chosen]
+    width = _face_width(landmarks)
+    if width < MIN_FACE_PX:
+        raise AvatarError(f"{path}: the face is too small ({width:.0f} px wide; at least {MIN_FACE_PX} px "
+                          f"needed): use a larger or closer picture")
+    rig = build_rig(landmarks, image.shape[1], image.shape[0])
+    meta = {"source": path.name, "faces_found": len(faces), "face": chosen + 1, "face_width_px": round(width, 1),
+            "detector": "mediapipe FaceMesh 478 (refine_landmarks)"}
+    pack = AvatarPack(image=image, landmarks=landmarks, rig=rig, meta=meta, image_bytes=original,
+                      image_format="jpeg" if original is not None else "png")
+    return pack, notes

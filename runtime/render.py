@@ -1,0 +1,232 @@
+"""Run the render network (``models/render.onnx``) on avatar packs with onnxruntime.
+
+``Renderer(size).avatar(pack)`` turns a pack into the network's avatar tensors for one output size
+(crop, mesh rasterisation, layer colours: done once); ``Renderer.render`` turns motion frames into
+RGB frames, in batches, for one avatar or several at once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from facecast import face_topology as ft
+from facecast.avatar import AvatarPack
+from facecast.errors import FacecastError, ModelError
+from facecast.motion_frame import FRAME_SIZE
+
+# Head-and-shoulders framing: the face oval's height is this fraction of the frame, its centre this far
+# above the frame's centre (fractions of the frame).
+FACE_FRACTION = 0.42
+FACE_CENTRE_RAISE = 0.06
+
+
+def default_model_path() -> Path:
+    return Path(str(resources.files("facecast") / "models" / "render.onnx"))
+
+
+@dataclass
+class Avatar:
+    """One avatar's render-network inputs at one output size (see ``export/render_model.py``)."""
+
+    tensors: dict[str, np.ndarray]
+    crop: tuple[float, float, float]  # x0, y0, side of the square crop in the portrait's pixels
+    source: str
+
+    @property
+    def size(self) -> int:
+        return self.tensors["image"].shape[-1]
+
+    def reference(self) -> np.ndarray:
+        """The portrait as the renderer frames it (S, S, 3) uint8: what a neutral frame reproduces."""
+        return np.round(self.tensors["image"][0].transpose(1, 2, 0) * 255).astype(np.uint8)
+
+
+def crop_box(pack: AvatarPack) -> tuple[float, float, float]:
+    """Square head-and-shoulders crop (x0, y0, side) inside the picture, in pixel-edge coordinates."""
+    w, h = pack.size
+    oval = pack.landmarks[list(ft.FACE_OVAL), :2]
+    lo, hi = oval.min(0), oval.max(0)
+    side = min(max((hi[1] - lo[1]) / FACE_FRACTION, (hi[0] - lo[0]) * 2.0), w, h)
+    cx = (lo[0] + hi[0]) / 2
+    cy = (lo[1] + hi[1]) / 2 + FACE_CENTRE_RAISE * side
+    x0 = float(np.clip(cx - side / 2, 0, w - side))
+    y0 = float(np.clip(cy - side / 2, 0, h - side))
+    return x0, y0, float(side)
+
+
+def _crop_image(pack: AvatarPack, box: tuple[float, float, float], size: int) -> np.ndarray:
+    from PIL import Image
+
+    x0, y0, side = box
+    im = Image.fromarray(pack.image).resize((size, size), Image.Resampling.LANCZOS,
+                                            box=(x0, y0, x0 + side, y0 + side))
+    return np.asarray(im, dtype=np.uint8)
+
+
+def rasterise(vertices: np.ndarray, triangles: np.ndarray, size: int, cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Triangle vertex indices and barycentric weights of each cell centre of a ``cells``^2 grid over the frame.
+
+    Cells outside every triangle get zero weights (no displacement).
+    """
+    step = size / cells
+    centres = (np.arange(cells) + 0.5) * step - 0.5
+    index = np.zeros((cells, cells, 3), dtype=np.int64)
+    weight = np.zeros((cells, cells, 3), dtype=np.float32)
+    tri = vertices[triangles, :2].astype(np.float64)  # (T, 3, 2)
+    for t, (a, b, c) in enumerate(tri):
+        lo = np.floor((np.minimum(np.minimum(a, b), c) + 0.5) / step - 0.5).astype(int)
+        hi = np.ceil((np.maximum(np.maximum(a, b), c) + 0.5) / step - 0.5).astype(int)
+        lo, hi = np.clip(lo, 0, cells - 1), np.clip(hi, 0, cells - 1)
+        if (hi < lo).any():
+            continue
+        xs, ys = centres[lo[0]:hi[0] + 1], centres[lo[1]:hi[1] + 1]
+        px, py = np.meshgrid(xs, ys)
+        det = (b[1] - c[1]) * (a[0] - c[0]) + (c[0] - b[0]) * (a[1] - c[1])
+        if abs(det) < 1e-9:
+            continue
+        l1 = ((b[1] - c[1]) * (px - c[0]) + (c[0] - b[0]) * (py - c[1])) / det
+        l2 = ((c[1] - a[1]) * (px - c[0]) + (a[0] - c[0]) * (py - c[1])) / det
+        l3 = 1 - l1 - l2
+        inside = (l1 >= -1e-6) & (l2 >= -1e-6) & (l3 >= -1e-6)
+        if not inside.any():
+            continue
+        iy, ix = np.nonzero(inside)
+        iy, ix = iy + lo[1], ix + lo[0]
+        index[iy, ix] = triangles[t]
+        weight[iy, ix] = np.stack([l1[inside], l2[inside], l3[inside]], -1)
+    return index, weight
+
+
+def _colours(image: np.ndarray, pack: AvatarPack) -> np.ndarray:
+    """Cavity, teeth, tongue and sclera colours (4, 3) in 0..1, matched to the portrait's light and palette."""
+    lm = pack.landmarks
+    h, w = pack.image.shape[:2]
+
+    def at(points: np.ndarray) -> np.ndarray:
+        xy = np.clip(np.round(points - 0.5).astype(int), 0, [w - 1, h - 1])
+        return pack.image[xy[:, 1], xy[:, 0]].astype(np.float32) / 255
+
+    skin = at(lm[: ft.NUM_FACE_LANDMARKS, :2])
+    skin_lum = float(np.median(skin @ np.array([0.299, 0.587, 0.114])))
+    light = float(np.clip(skin_lum / 0.55, 0.45, 1.1))
+    chroma = float(np.median(skin.max(1) - skin.min(1)))
+    saturation = float(np.clip(chroma / 0.15, 0, 1))  # greyscale photographs get grey teeth and tongue
+    eye_pts = []
+    for up, lo in ((ft.RIGHT_EYE_UPPER, ft.RIGHT_EYE_LOWER), (ft.LEFT_EYE_UPPER, ft.LEFT_EYE_LOWER)):
+        mid = (lm[list(up), :2] + lm[list(lo), :2]) / 2
+        eye_pts.append(mid[[1, 2, 6, 7]])  # beside the iris, inside the opening
+    eye = at(np.concatenate(eye_pts))
+    bright = eye[np.argsort(eye.sum(1))[len(eye) // 2:]]
+    sclera = np.median(bright, axis=0)
+    base = np.array([[0.24, 0.07, 0.07], [0.92, 0.89, 0.8], [0.7, 0.34, 0.36]]) * light
+    grey = base @ np.array([0.299, 0.587, 0.114])
+    base = grey[:, None] + saturation * (base - grey[:, None])
+    if pack.mouth_opening() > 0.06:  # the portrait shows its teeth: new teeth match them
+        inner = (lm[list(ft.LIPS_UPPER_INNER[3:8]), :2] * 2 + lm[list(ft.LIPS_LOWER_INNER[3:8]), :2]) / 3
+        teeth = at(inner)
+        base[1] = np.median(teeth[np.argsort(teeth.sum(1))[len(teeth) // 2:]], axis=0)
+    return np.clip(np.concatenate([base, sclera[None]]), 0, 1).astype(np.float32)
+
+
+def avatar_tensors(pack: AvatarPack, size: int) -> Avatar:
+    """The render network's avatar inputs for ``pack`` at ``size`` x ``size`` output (size even)."""
+    if size < 64 or size % 2:
+        raise FacecastError(f"render size must be an even number of pixels, at least 64 (got {size})")
+    box = crop_box(pack)
+    x0, y0, side = box
+    k = size / side
+    rig = pack.rig
+
+    def to_output(points: np.ndarray) -> np.ndarray:
+        out = np.asarray(points, dtype=np.float64) * k
+        out[..., 0] -= x0 * k + 0.5
+        out[..., 1] -= y0 * k + 0.5
+        return out
+
+    vertices = to_output(rig.vertices)
+    crop = _crop_image(pack, box, size)
+    index, weight = rasterise(vertices, rig.triangles, size, size // 2)
+    tensors = {
+        "image": (crop.transpose(2, 0, 1)[None].astype(np.float32) / 255),
+        "vertices": vertices[None].astype(np.float32),
+        "basis": (rig.basis * k)[None].astype(np.float32),
+        "head_weight": rig.head_weight[None].astype(np.float32),
+        "pivot": to_output(rig.pivot)[None].astype(np.float32),
+        "axes": rig.axes[None].astype(np.float32),
+        "face_scale": np.array([rig.face_scale * k], dtype=np.float32),
+        "tri_index": index[None],
+        "tri_weight": weight[None],
+        "colours": _colours(crop, pack)[None],
+    }
+    return Avatar(tensors=tensors, crop=box, source=str(pack.meta.get("source", "")))
+
+
+def stack_avatars(avatars: Sequence[Avatar]) -> dict[str, np.ndarray]:
+    """Concatenate avatars of one size into one batch of avatar inputs (vertex counts padded)."""
+    sizes = {a.size for a in avatars}
+    if len(sizes) != 1:
+        raise FacecastError(f"avatars rendered together must share one size, got {sorted(sizes)}")
+    n_vert = max(a.tensors["vertices"].shape[1] for a in avatars)
+    out: dict[str, list[np.ndarray]] = {}
+    for a in avatars:
+        for name, value in a.tensors.items():
+            pad = n_vert - a.tensors["vertices"].shape[1]
+            if pad and name in ("vertices", "head_weight"):
+                value = np.concatenate([value, np.zeros((1, pad) + value.shape[2:], value.dtype)], 1)
+            elif pad and name == "basis":
+                value = np.concatenate([value, np.zeros(value.shape[:2] + (pad, 3), value.dtype)], 2)
+            out.setdefault(name, []).append(value)
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+class Renderer:
+    """The render network in an onnxruntime session; frames are (n, S, S, 3) uint8 RGB."""
+
+    def __init__(self, model_path: Path | None = None, device: str = "cpu", threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(model_path) if model_path else default_model_path()
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: render model missing; run python -m facecast.export.render_export")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CPUExecutionProvider"]
+        if device in ("auto", "cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        elif device == "cuda":
+            raise FacecastError("--device cuda: onnxruntime has no CUDA provider here (install facecast[gpu])")
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=providers)
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise ModelError(f"{self.path}: cannot load the render model ({e})") from None
+
+    def avatar(self, pack: AvatarPack, size: int = 512) -> Avatar:
+        return avatar_tensors(pack, size)
+
+    def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
+        """One network call: motion (B, 80) on stacked avatar inputs, frame b on avatar avatar_index[b]."""
+        motion = np.ascontiguousarray(motion, dtype=np.float32)
+        if motion.ndim != 2 or motion.shape[1] != FRAME_SIZE:
+            raise FacecastError(f"motion must have shape (n, {FRAME_SIZE}), got {motion.shape}")
+        feed = {**inputs, "motion": motion, "avatar": np.asarray(avatar_index, dtype=np.int64)}
+        return self.session.run(None, feed)[0]
+
+    def frames(self, avatar: Avatar, motion: np.ndarray, batch: int = 4) -> Iterator[np.ndarray]:
+        """Render motion frames (n, 80) on one avatar, yielding batches of frames."""
+        for start in range(0, len(motion), batch):
+            chunk = motion[start:start + batch]
+            yield self.run(avatar.tensors, chunk, np.zeros(len(chunk), dtype=np.int64))
+
+    def render(self, avatar: Avatar, motion: np.ndarray, batch: int = 4) -> np.ndarray:
+        """All frames at once: (n, S, S, 3) uint8."""
+        parts = list(self.frames(avatar, motion, batch))
+        if not parts:
+            return np.zeros((0, avatar.size, avatar.size, 3), dtype=np.uint8)
+        return np.concatenate(parts)
