@@ -25,6 +25,12 @@ _MOUTH_COLUMNS = np.array(
 )
 _EYE_COLUMNS = np.array([_BS + i for n, i in BLENDSHAPE_INDEX.items() if n.startswith("eye")])
 _BLINK = [_BS + BLENDSHAPE_INDEX["eyeBlinkLeft"], _BS + BLENDSHAPE_INDEX["eyeBlinkRight"]]
+# Saccades jump the eyes in 20-60 ms: these channels are interpolated, not low-passed, or every saccade
+# would turn into a slow drift.
+_SACCADE_COLUMNS = np.array(
+    [_BS + i for n, i in BLENDSHAPE_INDEX.items() if n.startswith("eyeLook")]
+    + list(range(FIELDS["gaze"].offset, FIELDS["gaze"].offset + FIELDS["gaze"].count))
+)
 _JAW, _CLOSE = _BS + BLENDSHAPE_INDEX["jawOpen"], _BS + BLENDSHAPE_INDEX["mouthClose"]
 
 
@@ -91,6 +97,9 @@ class Retimer:
             row = (w[:, None] * src[a:b]).sum(axis=0) / w.sum()
         else:
             row = src[min(int(round(t * self.source_fps)) - base, n_in - 1 - base)].copy()
+        lin = np.maximum(0.0, 1.0 - np.abs(times[a:b] - t) * self.source_fps)
+        if lin.sum() > 0:
+            row[_SACCADE_COLUMNS] = (lin[:, None] * src[a:b][:, _SACCADE_COLUMNS]).sum(axis=0) / lin.sum()
         # The frame's own window [t - 1/(2 fps), t + 1/(2 fps)): keep closures and blinks inside it.
         ca = min(int(np.searchsorted(times, t - 0.5 / self.fps, side="left")), len(src) - 1)
         cb = max(min(int(np.searchsorted(times, t + 0.5 / self.fps, side="left")), len(src)), ca + 1)

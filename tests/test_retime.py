@@ -72,3 +72,11 @@ def test_streaming_retimer_matches_whole_track_and_emits_early(fps):
         total += n
         next_t = min(source_frames, len(track)) / 100
         assert total >= int(np.floor((next_t - max(1 / fps, 0.01)) * fps + 1e-9)) + 1
+
+
+def test_a_saccade_stays_a_jump_not_a_drift():
+    track = MotionTrack.neutral(101, fps=100)
+    track.gaze[50:, 0] = 10.0  # the eyes jump 10 degrees between two 10 ms frames
+    out = retime(track, 24)
+    moving = np.sum((out.gaze[:, 0] > 0.5) & (out.gaze[:, 0] < 9.5))
+    assert moving <= 1
