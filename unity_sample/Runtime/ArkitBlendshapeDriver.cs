@@ -1,0 +1,129 @@
+// Drives a SkinnedMeshRenderer's blendshapes (and optionally head and eye bones) from facecast frames.
+//
+// Rigs name their shapes differently. Matching ignores case, separators and common prefixes, so one
+// driver serves ARKit / Perfect Sync VRM ("EyeBlinkLeft"), Ready Player Me ("eyeBlinkLeft"), exports
+// with a mesh prefix ("blendShape1.eyeBlinkLeft", "Face.M_F00_000_00_eyeBlinkLeft") and "_L"/"_R" styles
+// ("eyeBlink_L"). Extra aliases can be added in the inspector.
+using System;
+using System.Collections.Generic;
+using UnityEngine;
+
+namespace Facecast
+{
+    public sealed class ArkitBlendshapeDriver : MonoBehaviour
+    {
+        [Serializable]
+        public struct Alias
+        {
+            public string arkitName;  // e.g. "jawOpen"
+            public string meshShape;  // the rig's name for it
+        }
+
+        public FacecastClient client;
+        public SkinnedMeshRenderer face;
+        [Tooltip("When set, frames are shown at the moment this source plays their audio sample.")]
+        public AudioSource playback;
+        [Tooltip("Optional bones: rotated by the frame's head pose and gaze.")]
+        public Transform head;
+        public Transform leftEye;
+        public Transform rightEye;
+        [Range(0f, 2f)] public float weightScale = 1f;
+        public List<Alias> aliases = new List<Alias>();
+
+        int[] _shapeIndex;  // ARKit index -> mesh blendshape index, -1 if the rig lacks it
+        readonly Queue<MotionFrame> _pending = new Queue<MotionFrame>();
+        MotionFrame _current;
+        Quaternion _headRest, _leftRest, _rightRest;
+
+        public int MappedCount { get; private set; }
+
+        void Awake()
+        {
+            BuildMapping();
+            if (head) _headRest = head.localRotation;
+            if (leftEye) _leftRest = leftEye.localRotation;
+            if (rightEye) _rightRest = rightEye.localRotation;
+        }
+
+        void OnEnable() { if (client) client.FrameReceived += OnFrame; }
+        void OnDisable() { if (client) client.FrameReceived -= OnFrame; }
+
+        /// <summary>Normalised form used for matching: lower case, letters and digits only, L/R spelled out.</summary>
+        public static string Normalize(string name)
+        {
+            int dot = name.LastIndexOf('.');
+            if (dot >= 0) name = name.Substring(dot + 1);
+            var chars = new System.Text.StringBuilder();
+            foreach (char c in name)
+                if (char.IsLetterOrDigit(c)) chars.Append(char.ToLowerInvariant(c));
+            string n = chars.ToString();
+            if (n.EndsWith("l") && name.EndsWith("_L")) n = n.Substring(0, n.Length - 1) + "left";
+            if (n.EndsWith("r") && name.EndsWith("_R")) n = n.Substring(0, n.Length - 1) + "right";
+            return n;
+        }
+
+        public void BuildMapping()
+        {
+            _shapeIndex = new int[MotionLayout.ArkitNames.Length];
+            MappedCount = 0;
+            if (!face || !face.sharedMesh) return;
+            var mesh = face.sharedMesh;
+            var byName = new Dictionary<string, int>();
+            for (int i = 0; i < mesh.blendShapeCount; i++)
+            {
+                string normalized = Normalize(mesh.GetBlendShapeName(i));
+                // Prefixed exports ("m_f00_000_00_eyeblinkleft"): index every suffix that could be an ARKit name.
+                foreach (var arkit in MotionLayout.ArkitNames)
+                {
+                    string key = arkit.ToLowerInvariant();
+                    if (normalized == key || normalized.EndsWith(key)) byName[key] = i;
+                }
+            }
+            foreach (var alias in aliases)
+            {
+                int i = mesh.GetBlendShapeIndex(alias.meshShape);
+                if (i >= 0) byName[alias.arkitName.ToLowerInvariant()] = i;
+            }
+            for (int k = 0; k < MotionLayout.ArkitNames.Length; k++)
+            {
+                _shapeIndex[k] = byName.TryGetValue(MotionLayout.ArkitNames[k].ToLowerInvariant(), out int i) ? i : -1;
+                if (_shapeIndex[k] >= 0) MappedCount++;
+            }
+            if (MappedCount == 0)
+                Debug.LogWarning($"facecast: no ARKit blendshapes found on {face.name}; add aliases");
+        }
+
+        void OnFrame(MotionFrame frame)
+        {
+            if (playback == null || frame.SamplePosition < 0) { _current = frame; return; }
+            _pending.Enqueue(frame);
+        }
+
+        void LateUpdate()
+        {
+            // With a playback source, show the newest frame whose audio has been heard.
+            if (playback != null && playback.isPlaying)
+            {
+                long heard = playback.timeSamples;
+                while (_pending.Count > 0 && _pending.Peek().SamplePosition <= heard) _current = _pending.Dequeue();
+            }
+            if (_current == null) return;
+            for (int k = 0; k < _shapeIndex.Length; k++)
+            {
+                if (_shapeIndex[k] >= 0)
+                    face.SetBlendShapeWeight(_shapeIndex[k], 100f * weightScale * _current.Blendshape(k));
+            }
+            // Frame convention: +pitch looks down, +yaw turns to the character's left, +roll tilts left.
+            if (head)
+                head.localRotation = _headRest * Quaternion.Euler(_current.HeadPitch, -_current.HeadYaw, -_current.HeadRoll);
+            var g = MotionLayout.Gaze;
+            if (leftEye)
+                leftEye.localRotation = _leftRest * Quaternion.Euler(-_current.Values[g + 1], -_current.Values[g], 0f);
+            if (rightEye)
+                rightEye.localRotation = _rightRest * Quaternion.Euler(-_current.Values[g + 3], -_current.Values[g + 2], 0f);
+        }
+
+        /// <summary>Forget queued frames (after an interrupt).</summary>
+        public void Clear() { _pending.Clear(); }
+    }
+}
