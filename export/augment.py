@@ -1,5 +1,7 @@
 """Audio augmentation for the training corpus, reproducible from a random generator.
 
+Tempo, pitch, spectral tilt, reverberation, telephone band, coloured noise at several SNRs and gain.
+
 Tempo changes move the phones in time, so ``augment`` returns the time scale the caller must apply to
 the segment boundaries. Tempo and pitch go through sox (WSOLA tempo, pitch shift without tempo change);
 everything else is numpy.
@@ -73,6 +75,13 @@ def augment(audio: np.ndarray, rng: np.random.Generator) -> AugmentResult:
         wet = fftconvolve(out, _room_impulse(rng))[: out.size]
         out = (wet / (np.abs(wet).max() + 1e-9) * np.abs(out).max()).astype(np.float32)
         applied.append("reverb")
+    if rng.random() < 0.4:
+        # Spectral tilt: voices, rooms and microphones differ most in how much treble they carry.
+        cutoff = float(rng.uniform(500, 3000))
+        sos = butter(1, cutoff, btype="highpass", fs=SAMPLE_RATE, output="sos")
+        gain = float(rng.uniform(-0.7, 1.5))
+        out = (out + gain * sosfilt(sos, out)).astype(np.float32)
+        applied.append(f"tilt{gain:+.1f}@{cutoff:.0f}Hz")
     if rng.random() < 0.15:
         sos = butter(4, [300, 3400], btype="bandpass", fs=SAMPLE_RATE, output="sos")
         out = resample(resample(sosfilt(sos, out), SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)[: out.size]

@@ -50,6 +50,11 @@ TRAIN_VOICES: tuple[tuple[Voice, float, float], ...] = (
     (Voice("espeak", "de+f2", "de", 0.9, 60), 0.05, 4.6),
     (Voice("espeak", "fr+m3", "fr", 1.0, 50), 0.06, 3.5),
     (Voice("espeak", "fr+f1", "fr", 1.1, 65), 0.05, 3.2),
+    # Female festival voices in other languages: natural-sounding women's voices, one of them HTS.
+    (Voice("festival", "upc_ca_ona_hts", "ca", phoneset="sampa"), 0.07, 5.0),
+    (Voice("festival", "lp_diphone", "it", phoneset="sampa"), 0.05, 4.5),
+    (Voice("festival", "czech_dita", "cs", phoneset="sampa"), 0.05, 5.0),
+    (Voice("festival", "suo_fi_lj_diphone", "fi", phoneset="sampa"), 0.05, 5.0),
 )
 SLT_VOICE = Voice("festival", "cmu_us_slt_arctic_hts", "en")
 

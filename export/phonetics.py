@@ -29,6 +29,19 @@ CMU_TO_IPA: dict[str, str] = {
     "pau": SILENCE, "h#": SILENCE, "sil": SILENCE, "brth": SILENCE, "ssil": SILENCE,
 }  # fmt: skip
 
+# SAMPA-style names used by festival's non-English voices (Catalan, Italian, Czech, Finnish). Stress
+# digits and the length mark ":" are stripped before lookup; plain lower-case letters not listed here
+# are the same symbol in IPA.
+SAMPA_TO_IPA: dict[str, str] = {
+    "ax": "ə", "@": "ə", "E": "ɛ", "O": "ɔ", "A": "ɑ", "I": "ɪ", "U": "ʊ", "Y": "ʏ", "2": "ø", "9": "œ",
+    "{": "æ", "V": "ʌ", "tS": "tʃ", "dZ": "dʒ", "S": "ʃ", "Z": "ʒ", "T": "θ", "D": "ð", "N": "ŋ",
+    "J": "ɲ", "L": "ʎ", "G": "ɣ", "B": "β", "rr": "r", "r": "ɾ", "R": "ʁ", "x": "x", "ts": "ts",
+    "dz": "dz", "ch": "x", "g": "ɡ", "y": "y", "ng": "ŋ", "n*": "ŋ", "d~": "ɟ", "t~": "c", "n~": "ɲ",
+    "pau": SILENCE, "#": SILENCE, "##": SILENCE, "_": SILENCE, "sil": SILENCE,
+}  # fmt: skip
+#: Per-voice exceptions to SAMPA_TO_IPA (festival's Czech phone set writes the affricate /ts/ as "c").
+SAMPA_OVERRIDES: dict[str, dict[str, str]] = {"czech_dita": {"c": "ts"}}
+
 # Multi-letter IPA units that are one articulation.
 _UNITS = ("tʃ", "dʒ", "ts", "dz", "tɕ", "dʑ")
 
@@ -124,6 +137,17 @@ def split_ipa(text: str) -> list[str]:
             out.append(ch.lower())
         # Unknown symbols (rare espeak extensions) are skipped; the segment keeps its neighbours' time.
     return out
+
+
+def sampa_to_ipa(name: str, voice: str = "") -> str:
+    """A festival SAMPA-style phone name to IPA; raises ``KeyError`` for a name nothing here knows."""
+    key = name.rstrip("0123456789").rstrip(":") or name
+    table = {**SAMPA_TO_IPA, **SAMPA_OVERRIDES.get(voice, {})}
+    if key in table:
+        return table[key]
+    if len(key) == 1 and key.islower() and key in _CLASSES:
+        return key
+    raise KeyError(f"unknown SAMPA phone {name!r} (voice {voice or '?'})")
 
 
 def phone_class(symbol: str) -> PhoneClass:

@@ -21,6 +21,7 @@ from facecast.export.phonetics import (
     SILENCE,
     phone_class,
     pose_vector,
+    sampa_to_ipa,
     split_ipa,
     viseme_index,
 )
@@ -74,6 +75,14 @@ def segments_from_cmu(phones: list[tuple[float, float, str]]) -> list[Segment]:
             raise ValueError(f"unknown CMU phone {name!r}")
         ipa.append((start, end, CMU_TO_IPA[key]))
     return segments_from_ipa(ipa)
+
+
+def segments_from_sampa(phones: list[tuple[float, float, str]], voice: str = "") -> list[Segment]:
+    """Festival phones in a SAMPA-style set (its non-English voices) to segments."""
+    try:
+        return segments_from_ipa([(a, b, sampa_to_ipa(name, voice)) for a, b, name in phones])
+    except KeyError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def frame_count(duration_s: float) -> int:

@@ -35,6 +35,27 @@ _SYLLABLES: dict[str, tuple[list[str], list[str], list[str]]] = {
         "a e i o u é è ou oi au eau an on in un eu ai".split(),
         ["", "", "", "r", "l", "s", "que", "te", "ne"],
     ),
+    # Festival's voices read raw bytes, so these stay ASCII.
+    "ca": (
+        "b c d f g j l ll m n ny p qu r s t v x z ix tx br bl cr cl gr pl pr tr".split(),
+        "a e i o u ai ei oi au eu iu ou".split(),
+        ["", "", "", "n", "s", "l", "r", "t", "ts"],
+    ),
+    "it": (
+        "b c d f g l m n p r s t v z gn gl sc ch gh ci gi br bl cr dr fr gr pr st tr".split(),
+        "a e i o u ia ie io uo ua ai oi".split(),
+        ["", "", "", "", "n", "l", "r", "s"],
+    ),
+    "cs": (
+        "b c d f g h j k l m n p r s t v z ch st pr br dr kr tr sl zl pl".split(),
+        "a e i o u y ou".split(),
+        ["", "", "k", "l", "n", "s", "t", "m", "st", "ch"],
+    ),
+    "fi": (
+        "h j k l m n p r s t v kk pp tt ss ll".split(),
+        "a e i o u y aa ee ii oo uu ai ei oi ui au ou ie uo".split(),
+        ["", "", "", "n", "s", "t", "l", "r"],
+    ),
 }
 
 

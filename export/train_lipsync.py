@@ -168,10 +168,12 @@ def train(corpus: Path, out: Path, config: str = "full", minutes: float | None =
     bar = tqdm(total=total_steps, desc="training", unit="step")
     step = 0
     while step < total_steps:
-        if step == 20 and cfg.max_steps > 20:
-            # Size the cosine schedule to the time budget from the measured step time.
-            per_step = (time.monotonic() - t_start) / 20
-            total_steps = min(cfg.max_steps, int(budget_s / (per_step * 1.08)))
+        if cfg.max_steps > 20 and (step == 20 or (step > 20 and step % 100 == 0)):
+            # Size the cosine schedule to the time budget from the measured pace, and keep re-sizing
+            # it: the machine may be shared, and a run must end on time at the bottom of its curve.
+            elapsed = time.monotonic() - t_start
+            per_step = elapsed / step * 1.05
+            total_steps = min(cfg.max_steps, max(step + 1, step + int((budget_s - elapsed) / per_step)))
             bar.total = total_steps
         lr = cfg.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / max(total_steps, 1)))
         for group in opt.param_groups:

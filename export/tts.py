@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from facecast.audio import SAMPLE_RATE, resample
-from facecast.export.targets import Segment, segments_from_cmu, segments_from_ipa
+from facecast.export.targets import Segment, segments_from_cmu, segments_from_ipa, segments_from_sampa
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Voice:
     language: str
     rate: float = 1.0  # speaking-rate multiplier (espeak words per minute scale)
     pitch: int = 50  # espeak pitch 0-99
+    phoneset: str = "cmu"  # festival voices: "cmu" (English radio set) or "sampa" (the other languages)
 
     @property
     def id(self) -> str:
@@ -91,7 +92,7 @@ def _flite(voice: Voice, text: str) -> Utterance:
 def _festival(voice: Voice, text: str) -> Utterance:
     with tempfile.TemporaryDirectory() as tmp:
         wav, segs, scm = (os.path.join(tmp, n) for n in ("x.wav", "x.segs", "x.scm"))
-        quoted = text.replace("\\", " ").replace('"', " ")
+        quoted = text.replace("\\", " ").replace('"', " ")  # festival reads bytes: texts here are ASCII
         Path(scm).write_text(
             f"(voice_{voice.name})\n"
             f'(set! utt1 (Utterance Text "{quoted}"))\n'
@@ -108,7 +109,9 @@ def _festival(voice: Voice, text: str) -> Utterance:
             if len(parts) == 3 and parts[0] != "#":
                 ends.append((float(parts[0]), parts[2]))
         audio = _read_wav(wav)
-    return Utterance(audio, segments_from_cmu(_ends_to_phones(ends)), voice.id, text)
+    phones = _ends_to_phones(ends)
+    segments = segments_from_sampa(phones, voice.name) if voice.phoneset == "sampa" else segments_from_cmu(phones)
+    return Utterance(audio, segments, voice.id, text)
 
 
 class _EspeakEvent(ctypes.Structure):

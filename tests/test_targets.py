@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from facecast.export.phonetics import CLOSED_POSE, split_ipa
+from facecast.export.phonetics import CLOSED_POSE, sampa_to_ipa, split_ipa
 from facecast.export.targets import build_targets, frame_count, segments_from_cmu, segments_from_ipa
 from facecast.export.tts import Voice, synthesize
 from facecast.lip_channels import LIP_CHANNEL_INDEX
@@ -56,6 +56,13 @@ def test_voice_activity_follows_speech_and_pauses():
     assert targets.vad[10] == 0 and targets.vad[35] == 1 and targets.vad[70] == 0
 
 
+def test_sampa_names_map_to_ipa_and_unknown_names_are_refused():
+    assert sampa_to_ipa("O1") == "ɔ" and sampa_to_ipa("a:") == "a" and sampa_to_ipa("tS") == "tʃ"
+    assert sampa_to_ipa("c", voice="czech_dita") == "ts" and sampa_to_ipa("ch") == "x"
+    with pytest.raises(KeyError):
+        sampa_to_ipa("Q~")
+
+
 def test_ipa_strings_split_into_known_symbols():
     assert split_ipa("ˈaɪ") == ["a", "ɪ"]
     assert split_ipa("tʃ") == ["tʃ"]
@@ -68,6 +75,10 @@ def test_ipa_strings_split_into_known_symbols():
     (Voice("espeak", "de", "de"), "Guten Morgen, ich möchte bitte ein Brötchen kaufen."),
     (Voice("espeak", "fr", "fr"), "Bonjour, je voudrais un pain au chocolat, s'il vous plaît."),
     (Voice("festival", "kal_diphone", "en"), "The quick brown fox jumps over the lazy dog."),
+    (Voice("festival", "upc_ca_ona_hts", "ca", phoneset="sampa"), "Bon dia, em dic Pau i visc a Barcelona."),
+    (Voice("festival", "lp_diphone", "it", phoneset="sampa"), "Buongiorno, mi chiamo Paolo e vivo a Milano."),
+    (Voice("festival", "czech_dita", "cs", phoneset="sampa"), "Dobry den, jmenuji se Pavla a bydlim v Praze."),
+    (Voice("festival", "suo_fi_lj_diphone", "fi", phoneset="sampa"), "Hyvaa paivaa, minun nimeni on Paula."),
 ])
 def test_synthesizers_give_phones_that_cover_the_audio(voice, text):
     utt = synthesize(voice, text)

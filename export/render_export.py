@@ -1,0 +1,101 @@
+"""Export the render network to ONNX and check onnxruntime against PyTorch before writing it.
+
+``python -m facecast.export.render_export [--out path.onnx]``; the default output is the model shipped
+in the package. The check renders the bundled default avatar at two sizes, with several avatars in one
+batch, on poses that exercise every part of the graph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from facecast.avatar import load_pack
+from facecast.export.render_model import INPUT_NAMES, OUTPUT_NAMES, RenderNet
+from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, neutral_frames
+from facecast.render import avatar_tensors, default_model_path, stack_avatars
+
+OPSET = 17
+DEFAULT_PACK = "default_portrait.facecast"
+
+
+def test_motion(count: int = 4) -> np.ndarray:
+    """Frames with the jaw open, a smile, a blink, gaze and a head turn, for checking the export."""
+    frames = neutral_frames(count)
+    bs = FIELDS["blendshapes"].offset
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        frames[i, bs + BLENDSHAPE_INDEX["jawOpen"]] = 0.2 + 0.15 * i
+        frames[i, bs + BLENDSHAPE_INDEX["mouthSmileLeft"]] = 0.5
+        frames[i, bs + BLENDSHAPE_INDEX["eyeBlinkRight"]] = 0.3 * i
+        frames[i, FIELDS["headRotation"].slice] = rng.uniform(-15, 15, 3)
+        frames[i, FIELDS["gaze"].slice] = rng.uniform(-20, 20, 4)
+    return frames
+
+
+def _torch_inputs(inputs: dict[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
+    return tuple(torch.from_numpy(np.ascontiguousarray(inputs[name])) for name in INPUT_NAMES)
+
+
+def export_render(out: Path | None = None, pack_path: Path | None = None) -> dict:
+    """Export, verify (uint8 frames agree within 1 level on 99.9 % of values) and write atomically."""
+    out = Path(out) if out else default_model_path()
+    pack = load_pack(pack_path or default_model_path().parent.parent / "data" / DEFAULT_PACK)
+    net = RenderNet().eval()
+    small = avatar_tensors(pack, 128)
+    inputs = {**stack_avatars([small, small]), "motion": test_motion(4), "avatar": np.array([0, 1, 0, 1])}
+    dynamic = {"texture": {0: "avatars", 1: "side", 2: "side"}, "vertices": {0: "avatars", 1: "vertices"},
+               "basis": {0: "avatars", 2: "vertices"}, "head_weight": {0: "avatars", 1: "vertices"},
+               "pivot": {0: "avatars"}, "axes": {0: "avatars"}, "face_scale": {0: "avatars"},
+               "tri_index": {0: "avatars", 1: "cells", 2: "cells"},
+               "tri_weight": {0: "avatars", 1: "cells", 2: "cells"},
+               "colours": {0: "avatars"}, "motion": {0: "frames"}, "avatar": {0: "frames"},
+               "frames": {0: "frames", 1: "size", 2: "size"}}
+    parent = out.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
+    os.close(fd)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(net, _torch_inputs(inputs), tmp, input_names=list(INPUT_NAMES),
+                              output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic, opset_version=OPSET,
+                              dynamo=False, do_constant_folding=True)
+        onnx.checker.check_model(onnx.load(tmp))
+        session = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"])
+        report = {}
+        for size in (128, 256):
+            one = avatar_tensors(pack, size)
+            feed = {**stack_avatars([one, one]), "motion": test_motion(4), "avatar": np.array([0, 1, 1, 0])}
+            with torch.no_grad():
+                expected = net(*_torch_inputs(feed)).numpy().astype(np.int16)
+            got = session.run(None, feed)[0].astype(np.int16)
+            diff = np.abs(got - expected)
+            report[f"size_{size}"] = {"max_diff": int(diff.max()), "over_1": float((diff > 1).mean())}
+            if (diff > 1).mean() > 1e-3:
+                raise RuntimeError(f"onnxruntime and PyTorch disagree at {size}px: {report[f'size_{size}']}")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the model ships as an ordinary file
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    report["path"] = str(out)
+    report["bytes"] = out.stat().st_size
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m facecast.export.render_export", description=__doc__)
+    parser.add_argument("--out", type=Path, default=None, help="default: the model shipped in the package")
+    parser.add_argument("--pack", type=Path, default=None, help="avatar pack used for the check")
+    args = parser.parse_args(argv)
+    print(export_render(args.out, args.pack))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,362 @@
+"""The render network: avatar tensors + motion frames -> RGB frames, as a PyTorch module exported to ONNX.
+
+Nothing in it is learned: it is a fixed, differentiable graph (so that a learned refinement can be
+trained through it later), built from the avatar's rig (see ``facecast.rig``):
+
+1. Motion to geometry: blendshape weights times the rig's per-vertex basis, then a 3D head rotation
+   and translation about the neck pivot, blended per vertex by how much each follows the head.
+2. A dense backward warp: the vertex displacements are interpolated over the mesh once per 4x4 pixels
+   (per-pixel triangle and barycentric weights are avatar inputs, so the graph only gathers), and the
+   inverse map is found by fixed-point iteration.
+3. Layers in each feature's local frame (the mouth between its corners, each eye between its corners):
+   the mouth interior (dark cavity, upper teeth fixed to the head, lower teeth and tongue on the jaw)
+   where the deformed inner lips part beyond the portrait's own opening, and the eyeball (the
+   portrait's own eye, its iris moved by the gaze, the uncovered sclera filled) between the deformed
+   eyelids.
+4. One gather per output pixel, from the portrait (sampled at half-pixel precision) or the layers.
+
+Inputs (A avatars, B frames, V vertices, S output size, G = S / CELL):
+texture (A,2S-1,2S-1,3) uint8, the framed portrait at every half pixel; vertices (A,V,3) and pivot (A,3)
+in output pixels (x, y down, depth toward camera); basis (A,52,V,3); head_weight (A,V); axes (A,3,3)
+face axes; face_scale (A,) pixels between the outer eye corners; tri_index (A,G,G,3) int64 and
+tri_weight (A,G,G,3); colours (A,4,3) cavity, teeth, tongue, sclera in 0..1; motion (B,80) motion
+frames; avatar (B,) int64, the avatar of each frame.
+Output: frames (B,S,S,3) uint8.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from facecast import face_topology as ft
+from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS
+
+INPUT_NAMES = ("texture", "vertices", "basis", "head_weight", "pivot", "axes", "face_scale", "tri_index", "tri_weight",
+               "colours", "motion", "avatar")
+OUTPUT_NAMES = ("frames",)
+
+CURVE_SAMPLES = 32
+CURVE_RANGE = 1.3  # curves are tabulated over u in [-1.3, 1.3] (corners at -1 and 1)
+FIXED_POINT_STEPS = 3
+CELL = 4  # geometry and layers are computed once per CELL x CELL block of output pixels
+METRES_PER_F = 0.09  # typical distance between the outer eye corners
+CAMERA_DISTANCE = 0.6  # metres, for the scale change of a head moving toward the camera
+DEG = math.pi / 180
+EYEBALL_PER_IRIS = 2.1  # eyeball radius / iris radius (12 mm / 5.8 mm)
+
+# Tooth sizes in F: the part of the upper incisors below the upper lip line, of the lower ones above
+# the lower lip line, and the tongue's reach above the lower lip line.
+UPPER_TEETH = 0.11
+LOWER_TEETH = 0.07
+TONGUE = 0.16
+
+JAW_SHAPES = tuple(BLENDSHAPE_INDEX[n] for n in ("jawOpen", "jawForward", "jawLeft", "jawRight"))
+BS = FIELDS["blendshapes"].slice
+ROT = FIELDS["headRotation"].slice
+TRANS = FIELDS["headTranslation"].slice
+GAZE = FIELDS["gaze"].slice
+
+
+def rotation_matrix(pitch: torch.Tensor, yaw: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
+    """(B,3,3) rotation in image coordinates (x right, y down, depth toward camera) from degrees.
+
+    Built in a right-handed y-up frame as yaw @ pitch @ roll: + yaw turns the face to its left (image
+    right), + pitch looks down, + roll tilts the head toward its left shoulder; then conjugated by the
+    y flip.
+    """
+    p, y, r = (a * DEG for a in (pitch, yaw, roll))
+    one, zero = torch.ones_like(p), torch.zeros_like(p)
+    cy, sy, cp, sp, cr, sr = torch.cos(y), torch.sin(y), torch.cos(p), torch.sin(p), torch.cos(-r), torch.sin(-r)
+    ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).view(-1, 3, 3)
+    rx = torch.stack([one, zero, zero, zero, cp, -sp, zero, sp, cp], -1).view(-1, 3, 3)
+    rz = torch.stack([cr, -sr, zero, sr, cr, zero, zero, zero, one], -1).view(-1, 3, 3)
+    flip = torch.tensor([1.0, -1.0, 1.0])
+    return (ry @ rx @ rz) * flip[None, :, None] * flip[None, None, :]
+
+
+def _gather_rows(flat: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Rows of ``flat`` (R, C) at ``index`` (any shape) -> index.shape + (C,)."""
+    return flat.index_select(0, index.reshape(-1)).view(*index.shape, flat.shape[1])
+
+
+def _bilinear(field: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
+    """Sample a (B,H,W,C) field at (B,...,2) positions in its own cells (centres at integers), edges held.
+
+    Four row gathers rather than GridSample, which onnxruntime runs several times slower on CPU.
+    """
+    n, h, w, c = field.shape
+    x = xy[..., 0].clamp(0, w - 1)
+    y = xy[..., 1].clamp(0, h - 1)
+    x0 = x.floor().clamp(max=w - 2)
+    y0 = y.floor().clamp(max=h - 2)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+    batch = (torch.arange(n) * (h * w)).view([n] + [1] * (x.dim() - 1))
+    base = (y0 * w + x0).to(torch.int64) + batch
+    flat = field.reshape(n * h * w, c)
+    a, b = _gather_rows(flat, base), _gather_rows(flat, base + 1)
+    d, e = _gather_rows(flat, base + w), _gather_rows(flat, base + w + 1)
+    top = a + fx * (b - a)
+    return top + fy * (d + fx * (e - d) - top)
+
+
+def _tabulate(u: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear curves through knots (u (B,K), values (B,C,K)) at CURVE_SAMPLES even u.
+
+    Returns (B, C+1, CURVE_SAMPLES): the values, then a coverage channel (1 between the end knots, 0 beyond).
+    """
+    t = torch.linspace(-CURVE_RANGE, CURVE_RANGE, CURVE_SAMPLES)[None, None, :]
+    a, b = u[:, :-1, None], u[:, 1:, None]
+    lo, hi = torch.minimum(a, b), torch.maximum(a, b)
+    inside = ((t >= lo) & (t < hi)).to(values.dtype)  # (B, K-1, N)
+    frac = ((t - a) / (b - a + 1e-6)).clamp(0, 1)
+    va, vb = values[:, :, :-1, None], values[:, :, 1:, None]
+    curve = ((va + frac[:, None] * (vb - va)) * inside[:, None]).sum(2)
+    coverage = inside.sum(1, keepdim=True).clamp(0, 1)
+    return torch.cat([curve, coverage], 1)
+
+
+def _lookup(table: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The tabulated curves (B,C,N) at every pixel's u (B,H,W) -> (B,H,W,C), held beyond the ends."""
+    n, c, count = table.shape
+    pos = ((u / CURVE_RANGE + 1) * (0.5 * (count - 1))).clamp(0, count - 1)
+    k = pos.floor().clamp(max=count - 2)
+    frac = (pos - k)[..., None]
+    index = k.to(torch.int64) + (torch.arange(n) * count)[:, None, None]
+    flat = table.permute(0, 2, 1).reshape(n * count, c)
+    lo = _gather_rows(flat, index)
+    return lo + frac * (_gather_rows(flat, index + 1) - lo)
+
+
+def _ramp(distance: torch.Tensor) -> torch.Tensor:
+    """0..1 across one cell around distance 0: sampled per cell and upsampled bilinearly, its 1/2 level
+    falls on the exact edge."""
+    return (distance / CELL + 0.5).clamp(0, 1)
+
+
+def _between(v: torch.Tensor, top: torch.Tensor, bottom: torch.Tensor, coverage: torch.Tensor) -> torch.Tensor:
+    """Soft mask of points below ``top`` and above ``bottom`` (pixels, y down)."""
+    return _ramp(v - top) * _ramp(bottom - v) * coverage
+
+
+class _Frame:
+    """A feature's local frame: u = -1..1 between its two corners, v in pixels down from the corner line."""
+
+    def __init__(self, left: torch.Tensor, right: torch.Tensor) -> None:
+        self.origin = (left + right) / 2  # (B,2)
+        axis = right - left
+        self.half = axis.norm(dim=-1, keepdim=True) / 2 + 1e-6
+        self.ex = axis / (2 * self.half)
+        self.ey = torch.stack([-self.ex[:, 1], self.ex[:, 0]], -1)
+
+    def points(self, xy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Knots (B,K,2) -> u (B,K), v (B,K)."""
+        rel = xy - self.origin[:, None]
+        return (rel * self.ex[:, None]).sum(-1) / self.half, (rel * self.ey[:, None]).sum(-1)
+
+    def pixels(self, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixel positions (B,H,W,2) -> u, v (B,H,W)."""
+        rel = grid - self.origin[:, None, None]
+        return (rel * self.ex[:, None, None]).sum(-1) / self.half[:, :, None], (rel * self.ey[:, None, None]).sum(-1)
+
+
+class RenderNet(nn.Module):
+    """Renders motion frames on avatars; see the module docstring for inputs and outputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        idx = lambda seq: torch.tensor(seq, dtype=torch.long)  # noqa: E731
+        self.register_buffer("lip_up", idx(ft.LIPS_UPPER_INNER), persistent=False)
+        self.register_buffer("lip_lo", idx(ft.LIPS_LOWER_INNER), persistent=False)
+        self.register_buffer("eyes_up", idx([ft.RIGHT_EYE_UPPER, ft.LEFT_EYE_UPPER]), persistent=False)
+        self.register_buffer("eyes_lo", idx([ft.RIGHT_EYE_LOWER, ft.LEFT_EYE_LOWER]), persistent=False)
+        self.register_buffer("irises", idx([ft.RIGHT_IRIS, ft.LEFT_IRIS]), persistent=False)
+        jaw_mask = torch.zeros(len(BLENDSHAPE_INDEX))
+        jaw_mask[list(JAW_SHAPES)] = 1.0
+        self.register_buffer("jaw_mask", jaw_mask, persistent=False)
+
+    # -- geometry ---------------------------------------------------------------------------------
+    @staticmethod
+    def _head(points: torch.Tensor, weight: torch.Tensor, rot: torch.Tensor, pivot: torch.Tensor,
+              shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """Points (B,V,3) moved by the head pose, each by its head weight (B,V)."""
+        moved = scale[:, None, None] * ((points - pivot[:, None]) @ rot.transpose(1, 2)) + pivot[:, None]
+        moved = moved + shift[:, None]
+        return points + weight[..., None] * (moved - points)
+
+    def forward(self, texture: torch.Tensor, vertices: torch.Tensor, basis: torch.Tensor, head_weight: torch.Tensor,
+                pivot: torch.Tensor, axes: torch.Tensor, face_scale: torch.Tensor, tri_index: torch.Tensor,
+                tri_weight: torch.Tensor, colours: torch.Tensor, motion: torch.Tensor,
+                avatar: torch.Tensor) -> torch.Tensor:
+        cells = tri_index.shape[1]
+        size = cells * CELL
+        n = motion.shape[0]
+        verts = vertices.index_select(0, avatar)
+        basis_b = basis.index_select(0, avatar)
+        weight = head_weight.index_select(0, avatar)
+        pivot_b = pivot.index_select(0, avatar)
+        axes_b = axes.index_select(0, avatar)
+        scale_px = face_scale.index_select(0, avatar)
+        n_vert = verts.shape[1]
+
+        shapes = motion[:, BS]
+        rot_deg, trans, gaze = motion[:, ROT], motion[:, TRANS], motion[:, GAZE]
+        rot = rotation_matrix(rot_deg[:, 0], rot_deg[:, 1], rot_deg[:, 2])
+        px_per_m = scale_px / METRES_PER_F
+        shift = torch.stack([trans[:, 0], -trans[:, 1], trans[:, 2]], -1) * px_per_m[:, None]
+        zoom = CAMERA_DISTANCE / (CAMERA_DISTANCE - trans[:, 2].clamp(-0.3, 0.3))
+        flat_basis = basis_b.reshape(n, basis_b.shape[1], n_vert * 3)
+        expression = (shapes[:, None] @ flat_basis).view(n, n_vert, 3)
+        jaw_only = ((shapes * self.jaw_mask)[:, None] @ flat_basis).view(n, n_vert, 3)
+
+        posed = self._head(verts + expression, weight, rot, pivot_b, shift, zoom)
+        head_only = self._head(verts, weight, rot, pivot_b, shift, zoom)
+        on_jaw = self._head(verts + jaw_only, weight, rot, pivot_b, shift, zoom)
+        disp = (posed - verts)[..., :2]
+
+        # Dense displacement over the source picture, one value per CELL x CELL block of pixels: gather
+        # the three vertices of each cell's triangle and blend by its barycentric weights.
+        tri_i = tri_index.index_select(0, avatar).reshape(n, cells * cells * 3, 1).expand(-1, -1, 2)
+        tri_w = tri_weight.index_select(0, avatar).reshape(n, cells * cells, 3, 1)
+        field = (disp.gather(1, tri_i).view(n, cells * cells, 3, 2) * tri_w).sum(2)
+        field = field.view(n, cells, cells, 2)
+
+        coords = (torch.arange(cells, dtype=motion.dtype) + 0.5) * CELL - 0.5
+        gy, gx = torch.meshgrid(coords, coords, indexing="ij")
+        grid = torch.stack([gx, gy], -1)[None].expand(n, -1, -1, -1)  # output pixel of each coarse cell
+        # Backward warp: the source point q of output pixel p solves q + d(q) = p.
+        # Damped steps settle where a strong stretch would make plain iteration oscillate.
+        src = grid
+        for k in range(FIXED_POINT_STEPS):
+            target = grid - _bilinear(field, (src + 0.5) / CELL - 0.5)
+            src = target if k < FIXED_POINT_STEPS - 1 else src + 0.5 * (target - src)
+
+        colours_b = colours.index_select(0, avatar)
+        src, synth = self._mouth(grid, src, verts, posed, head_only, on_jaw, scale_px, colours_b)
+        src, synth = self._eyes(grid, src, synth, verts, posed, head_only, gaze, axes_b, colours_b)
+
+        return self._compose(texture, avatar, grid, src, synth, size, cells)
+
+    @staticmethod
+    def _compose(texture: torch.Tensor, avatar: torch.Tensor, grid: torch.Tensor, src: torch.Tensor,
+                 synth: torch.Tensor, size: int, cells: int) -> torch.Tensor:
+        """Full-resolution frames: one gather per pixel from the portrait's texture or the synthetic layer.
+
+        The texture holds the portrait at every half pixel, so the nearest entry is at most a quarter
+        pixel from the exact source point, and a neutral frame picks every original pixel exactly. The
+        synthetic layer (premultiplied colour, alpha) is made opaque where its upsampled alpha passes 1/2.
+        """
+        n = src.shape[0]
+        side = texture.shape[1]
+        # The offset is zero at rest, so upsampling it (not the coordinates) keeps a neutral frame exact.
+        coarse = torch.cat([(src - grid).permute(0, 3, 1, 2), synth[:, 3:4]], 1)
+        fine = F.interpolate(coarse, scale_factor=float(CELL), mode="bilinear", align_corners=False)
+        full = torch.arange(size, dtype=src.dtype)
+        fy, fx = torch.meshgrid(full, full, indexing="ij")
+        ix = torch.round(2 * (fx + fine[:, 0])).clamp(0, side - 1)
+        iy = torch.round(2 * (fy + fine[:, 1])).clamp(0, side - 1)
+        pixel = (iy * side + ix).to(torch.int64) + (avatar * (side * side))[:, None, None]
+        colour = synth[:, :3] / synth[:, 3:4].clamp(min=1e-3)
+        layer = (colour * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).reshape(-1, 3)
+        block = (torch.div(fy, CELL, rounding_mode="floor") * cells
+                 + torch.div(fx, CELL, rounding_mode="floor")).to(torch.int64)
+        own = texture.shape[0] * side * side + block[None] + (torch.arange(n) * (cells * cells))[:, None, None]
+        index = torch.where(fine[:, 2] > 0.5, own, pixel)
+        table = torch.cat([texture.reshape(-1, 3), layer], 0)
+        return table.index_select(0, index.reshape(-1)).view(n, size, size, 3)
+
+    # -- layers -----------------------------------------------------------------------------------
+    def _mouth(self, grid: torch.Tensor, src: torch.Tensor, verts: torch.Tensor, posed: torch.Tensor,
+               head_only: torch.Tensor, on_jaw: torch.Tensor, scale_px: torch.Tensor,
+               colours: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        up, lo = self.lip_up, self.lip_lo
+        frame = _Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
+        rest = _Frame(verts[:, up[0], :2], verts[:, up[-1], :2])
+        u_up, v_up = frame.points(posed[:, up, :2])
+        u_lo, v_lo = frame.points(posed[:, lo, :2])
+        u_tu, v_tu = frame.points(head_only[:, up, :2])
+        u_tl, v_tl = frame.points(on_jaw[:, lo, :2])
+        d_tu = (head_only - verts)[:, up, :2].permute(0, 2, 1)
+        d_tl = (on_jaw - verts)[:, lo, :2].permute(0, 2, 1)
+        t_up = _tabulate(u_up, v_up[:, None])
+        t_lo = _tabulate(u_lo, v_lo[:, None])
+        t_teeth_up = _tabulate(u_tu, torch.cat([v_tu[:, None], d_tu], 1))
+        t_teeth_lo = _tabulate(u_tl, torch.cat([v_tl[:, None], d_tl], 1))
+        u, v = frame.pixels(grid)
+        top, cov_up, bottom, cov_lo, *teeth_rows = _lookup(torch.cat([t_up, t_lo, t_teeth_up, t_teeth_lo], 1),
+                                                           u).unbind(-1)
+        inside = _between(v, top, bottom, cov_up * cov_lo)
+        tu = torch.stack(teeth_rows[:4], 1)
+        tl = torch.stack(teeth_rows[4:], 1)
+        # Inside the mouth the picture moves rigidly with the head (upper teeth), except a band of lower
+        # tooth height above the lower lip, which goes with the jaw: a portrait's own teeth stay its
+        # own, and what opens between them is new.
+        f = scale_px[:, None, None]
+        on_jaw_band = _ramp(v - (tl[:, 0] - LOWER_TEETH * f))[..., None]
+        d_in = tu[:, 1:3].permute(0, 2, 3, 1) * (1 - on_jaw_band) + tl[:, 1:3].permute(0, 2, 3, 1) * on_jaw_band
+        inner_src = grid - d_in
+        # Where that source point lies outside the portrait's own mouth opening, the mouth is newly open.
+        r_up = _tabulate(*_unsqueeze(rest.points(verts[:, up, :2])))
+        r_lo = _tabulate(*_unsqueeze(rest.points(verts[:, lo, :2])))
+        ru, rv = rest.pixels(inner_src)
+        r_top, r_cu, r_bottom, r_cl = _lookup(torch.cat([r_up, r_lo], 1), ru).unbind(-1)
+        was_open = _between(rv, r_top, r_bottom, r_cu * r_cl)
+        alpha = (inside - was_open).clamp(0, 1)
+        src = src + inside[..., None] * (inner_src - src)
+
+        cavity, teeth, tongue = colours[:, 0], colours[:, 1], colours[:, 2]
+        # The layer is drawn in flat blocks of CELL pixels, so its shading stays gentle: a little darker
+        # toward the middle of the mouth (the throat).
+        colour = cavity[:, :, None, None] * (1.1 - 0.25 * (1 - u.abs()).clamp(0, 1))[:, None]
+        tongue_m = ((v - (tl[:, 0] - TONGUE * f) + 0.5).clamp(0, 1) * (0.75 - u.abs()).mul(4).clamp(0, 1))
+        colour = colour + tongue_m[:, None] * (tongue[:, :, None, None] - colour)
+        lower_m = (v - (tl[:, 0] - LOWER_TEETH * f) + 0.5).clamp(0, 1) * (0.8 - u.abs()).mul(5).clamp(0, 1)
+        colour = colour + lower_m[:, None] * (teeth[:, :, None, None] * 0.85 - colour)
+        upper_m = ((tu[:, 0] + UPPER_TEETH * f) - v + 0.5).clamp(0, 1) * (0.85 - u.abs()).mul(5).clamp(0, 1)
+        colour = colour + upper_m[:, None] * (teeth[:, :, None, None] - colour)
+        synth = torch.cat([colour * alpha[:, None], alpha[:, None]], 1)
+        return src, synth
+
+    def _eyes(self, grid: torch.Tensor, src: torch.Tensor, synth: torch.Tensor, verts: torch.Tensor,
+              posed: torch.Tensor, head_only: torch.Tensor, gaze: torch.Tensor, axes: torch.Tensor,
+              colours: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        sclera = colours[:, 3]
+        for e in range(2):
+            up, lo, iris = self.eyes_up[e], self.eyes_lo[e], self.irises[e]
+            frame = _Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
+            t_up = _tabulate(*_unsqueeze(frame.points(posed[:, up, :2])))
+            t_lo = _tabulate(*_unsqueeze(frame.points(posed[:, lo, :2])))
+            u, v = frame.pixels(grid)
+            top, c_up, bottom, c_lo = _lookup(torch.cat([t_up, t_lo], 1), u).unbind(-1)
+            # The image's lower lid runs below its upper lid: v grows downward.
+            inside = _between(v, top, bottom, c_up * c_lo)
+            # The eyeball moves with the head only; its iris turns by the gaze.
+            ball = (head_only - verts)[:, torch.cat([up, lo]), :2].mean(1)
+            centre = verts[:, iris[0], :2]
+            radius = (verts[:, iris[1:], :2] - centre[:, None]).norm(dim=-1).mean(1)
+            yaw = gaze[:, 2 * (1 - e)] * DEG  # gaze lists the left eye first; e=0 is the right eye
+            pitch = gaze[:, 2 * (1 - e) + 1] * DEG
+            turn = EYEBALL_PER_IRIS * radius[:, None] * (torch.sin(yaw)[:, None] * axes[:, 0, :2]
+                                                         + torch.sin(pitch)[:, None] * axes[:, 1, :2])
+            old = centre + ball
+            new = old + turn
+            dist_new = (grid - new[:, None, None]).norm(dim=-1)
+            dist_old = (grid - old[:, None, None]).norm(dim=-1)
+            iris_new = _ramp(radius[:, None, None] - dist_new)
+            iris_old = _ramp(radius[:, None, None] - dist_old)
+            eye_src = grid - ball[:, None, None] - iris_new[..., None] * turn[:, None, None]
+            src = src + inside[..., None] * (eye_src - src)
+            bare = (iris_old - iris_new).clamp(0, 1) * inside
+            # Fill the uncovered sclera, a little darker under the upper lid as in a real eye.
+            lid_shade = 1 - 0.25 * ((bottom - v) / (bottom - top + 1e-3)).clamp(0, 1)
+            fill = sclera[:, :, None, None] * lid_shade[:, None]
+            synth = synth * (1 - bare[:, None]) + torch.cat([fill * bare[:, None], bare[:, None]], 1)
+        return src, synth
+
+
+def _unsqueeze(uv: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    u, v = uv
+    return u, v[:, None]
