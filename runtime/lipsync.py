@@ -136,23 +136,16 @@ class LipSyncModel:
     def stream(self) -> LipSyncStream:
         return LipSyncStream(self)
 
-    def infer(self, audio: np.ndarray, chunk_seconds: float = 10.0, progress: bool = False) -> LipFrames:
-        """Whole-file inference on 16 kHz mono audio: one frame per 10 ms, ``len(audio) // 160 + 1`` frames."""
+    def infer(self, audio: np.ndarray, chunk_seconds: float = 10.0) -> LipFrames:
+        """Whole-file inference on 16 kHz mono audio: one frame per 10 ms, ``len(audio) // 160 + 1`` frames.
+
+        The clip goes through the same stream as live audio, in chunks that bound memory, so the result
+        is exactly what streaming gives.
+        """
         stream = self.stream()
         step = int(chunk_seconds * SAMPLE_RATE) // HOP * HOP
-        parts = []
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=round(audio.size / SAMPLE_RATE, 1), unit="s", desc="lip sync", leave=False)
-        for i in range(0, audio.size, step):
-            parts.append(stream.push(audio[i : i + step]))
-            if bar is not None:
-                bar.update(round(min(step, audio.size - i) / SAMPLE_RATE, 1))
+        parts = [stream.push(audio[i : i + step]) for i in range(0, audio.size, step)]
         parts.append(stream.flush())
-        if bar is not None:
-            bar.close()
         return LipFrames.concat(parts)
 
 
