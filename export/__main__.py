@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", choices=["full", "smoke"], default="full")
     p.add_argument("--minutes", type=float, default=None, help="stop after this much wall time")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: all cores; 1 is faster on a machine shared with other work)")
 
     p = sub.add_parser("onnx", help="export a checkpoint to the streaming ONNX model and verify it")
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "train":
         from facecast.export.train_lipsync import train
 
-        train(args.corpus, args.out, config=args.config, minutes=args.minutes, seed=args.seed)
+        train(args.corpus, args.out, config=args.config, minutes=args.minutes, seed=args.seed, threads=args.threads)
     elif args.command == "onnx":
         from facecast.export.onnx_export import export_onnx
 

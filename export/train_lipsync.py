@@ -146,13 +146,15 @@ def evaluate(net: LipSyncNet, stream: Stream, loss_fn: Loss) -> dict:
     return {"loss": float(np.mean(losses)), "viseme_acc": correct / total}
 
 
-def train(corpus: Path, out: Path, config: str = "full", minutes: float | None = None, seed: int = 0) -> dict:
+def train(corpus: Path, out: Path, config: str = "full", minutes: float | None = None, seed: int = 0,
+          threads: int | None = None) -> dict:
     cfg = CONFIGS[config]
     if minutes is not None:
         cfg.minutes = minutes
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if threads:
+        torch.set_num_threads(threads)
     train_stream, val_stream = Stream(corpus / "train.npz"), Stream(corpus / "val.npz")
     net = LipSyncNet(cfg.net or NetConfig())
     _feature_stats(net, train_stream, rng)
