@@ -238,3 +238,37 @@ def test_controls_steer_the_face_and_bad_controls_are_refused(server, speech_aud
                 client.set_controls(neutral, bad)
         with pytest.raises(BridgeError, match="bad_field"):
             client.open(controls={"emotion": 5})
+
+
+def test_serve_command_logs_json_and_stops_cleanly_on_sigterm(tmp_path):
+    import json
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "facecast.cli", "serve", "--bind", f"tcp://127.0.0.1:{port}"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(proc.stderr.readline())
+        assert first["event"] == "listening" and first["endpoint"].endswith(str(port))
+        with Client(f"tcp://127.0.0.1:{port}") as client:
+            assert client.ping()["type"] == "pong"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        events = [json.loads(line)["event"] for line in proc.stderr.read().splitlines() if line.startswith("{")]
+        assert events[-1] == "shutdown"
+    finally:
+        proc.kill()
+
+
+def test_refuses_to_bind_beyond_loopback_without_keys():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "facecast.cli", "serve", "--bind", "tcp://0.0.0.0:5599"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "--curve" in result.stderr and "Traceback" not in result.stderr
