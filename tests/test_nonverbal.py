@@ -226,6 +226,31 @@ def test_gaze_and_distance_controls(speech):
     assert np.all(out.blendshape("eyeLookOutLeft")[settled].mean() > out.blendshape("eyeLookInLeft")[settled].mean())
 
 
+def _camera_share(track: MotionTrack) -> float:
+    """Share of frames whose eyes (eye-in-head plus head) point within 4 deg of the camera."""
+    yaw = track.gaze[:, 0] + track.head_rotation[:, 1]
+    pitch = track.gaze[:, 1] - track.head_rotation[:, 0]
+    return float(np.mean(np.hypot(yaw, pitch) < 4.0))
+
+
+def test_camera_gaze_keeps_human_eye_contact(speech):
+    minute = np.tile(speech, int(np.ceil(60 * 16000 / speech.size)))[: 60 * 16000]
+    silence = np.zeros(60 * 16000, dtype=np.float32)
+    seeds = (11, 12, 13)
+    talking = np.mean([_camera_share(animate(lip_track(minute), minute, MotionControls(seed=s))) for s in seeds])
+    listening = np.mean([_camera_share(animate(lip_track(silence), silence, MotionControls(seed=s))) for s in seeds])
+    # Argyle & Cook 1976: people look at their partner about 41 % of the time while talking, 75 % listening.
+    assert 0.25 <= talking <= 0.55
+    assert 0.65 <= listening <= 0.9
+    assert listening - talking > 0.2
+
+
+def test_two_frame_chunks_equal_whole_file(speech):
+    controls = MotionControls(emotion="sad", emotion_intensity=0.8, gaze="camera", seed=12)
+    whole = animate(lip_track(speech), speech, controls).data
+    assert np.array_equal(stream(speech, controls, [320]), whole)
+
+
 def _line_strength(signal: np.ndarray) -> float:
     """How far the strongest slow spectral line rises above the local spectrum (a loop makes lines)."""
     power = np.abs(np.fft.rfft(signal - signal.mean())) ** 2

@@ -142,14 +142,30 @@ class BlinkGenerator:
         return value
 
 
-def eyelids(closure: np.ndarray, eye_pitch: np.ndarray, droop: np.ndarray,
+def eyelids(closure: np.ndarray, look_up: np.ndarray, look_down: np.ndarray, droop: np.ndarray,
             wide: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """eyeBlink and eyeWide weights from the blink closure, the eyes' pitch (deg, + up) and style.
+    """eyeBlink and eyeWide weights from the blink closure, how far the eyes look up and down and style.
 
-    The upper lid rides on the eye: looking down lowers it (more eyeBlink), looking up raises it (more
-    eyeWide); a blink closes whatever opening is left.
+    ``look_up`` and ``look_down`` are the eyes' pitch over 25 deg up and 30 deg down, clipped to 0..1
+    (the eyeLookUp and eyeLookDown weights); ``wide`` may hold one column per eye, ``(n, 2)``. The upper
+    lid rides on the eye: looking down lowers it (more eyeBlink), looking up raises it (more eyeWide);
+    a blink closes whatever opening is left.
     """
-    rest = np.clip(droop + LID_FOLLOW_DOWN * np.clip(-eye_pitch / 30.0, 0.0, 1.0), 0.0, 0.6)
+    rest = np.minimum(np.maximum(droop + LID_FOLLOW_DOWN * look_down, 0.0), 0.6)
+    open_ = 1.0 - closure
     blink = rest + (1.0 - rest) * closure
-    widen = np.clip(wide + LID_FOLLOW_UP * np.clip(eye_pitch / 25.0, 0.0, 1.0), 0.0, 1.0) * (1.0 - closure)
+    lift = LID_FOLLOW_UP * look_up
+    if wide.ndim == 2:
+        open_, lift = open_[:, None], lift[:, None]
+    widen = np.minimum(np.maximum(wide + lift, 0.0), 1.0) * open_
     return blink, widen
+
+
+def eyelid_row(closure: float, look_up: float, look_down: float, droop: float, wide_left: float,
+               wide_right: float) -> tuple[float, float, float]:
+    """``eyelids`` for one frame, on floats: eyeBlink (both eyes), eyeWideLeft, eyeWideRight."""
+    rest = min(max(droop + LID_FOLLOW_DOWN * look_down, 0.0), 0.6)
+    open_ = 1.0 - closure
+    lift = LID_FOLLOW_UP * look_up
+    return (rest + (1.0 - rest) * closure, min(max(wide_left + lift, 0.0), 1.0) * open_,
+            min(max(wide_right + lift, 0.0), 1.0) * open_)

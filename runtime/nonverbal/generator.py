@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, FRAME_DTYPE, MotionTrack
-from facecast.nonverbal.blinks import BlinkGenerator, eyelids
+from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, MotionTrack
+from facecast.nonverbal.blinks import BlinkGenerator, eyelid_row, eyelids
 from facecast.nonverbal.controls import MotionControls
 from facecast.nonverbal.expression import ExpressionGenerator
 from facecast.nonverbal.gaze import GazeGenerator
 from facecast.nonverbal.head import HeadMotion
 from facecast.nonverbal.prosody import LOOKAHEAD_FRAMES, ProsodyTracker
-from facecast.nonverbal.signals import FPS
+from facecast.nonverbal.signals import FPS, SHORT
 from facecast.nonverbal.style import COL, StyleBlender
 
 EYE_YAW_RANGE = 35.0  # degrees the eyes can turn in the head
@@ -30,6 +30,20 @@ LOOK_SIDE_DEG, LOOK_UP_DEG, LOOK_DOWN_DEG = 30.0, 25.0, 30.0
 
 _I = BLENDSHAPE_INDEX
 _BS = FIELDS["blendshapes"].slice
+_VIS = FIELDS["visemes"].slice
+_INDEX = FIELDS["frameIndex"].offset
+_DROOP = COL["lid_droop"]
+_WIDE = [_I["eyeWideLeft"], _I["eyeWideRight"]]
+#: The eye blendshapes and, for each, its column in the ``eyes`` block that ``apply`` builds:
+#: 0 blink, 1-2 wide left/right, 3 look up, 4 look down, 5 look to its left, 6 look to its right.
+_EYE_SHAPES = [_I[name] for name in (
+    "eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft", "eyeWideRight", "eyeLookUpLeft", "eyeLookUpRight",
+    "eyeLookDownLeft", "eyeLookDownRight", "eyeLookOutLeft", "eyeLookOutRight", "eyeLookInLeft", "eyeLookInRight",
+)]  # fmt: skip
+_EYE_SOURCE = [0, 0, 1, 2, 3, 3, 4, 4, 5, 6, 6, 5]
+_LID_COLUMNS = [_DROOP, *_WIDE]
+#: Head rotation, head translation and gaze lie side by side in the frame: one block to write.
+_POSE = slice(FIELDS["headRotation"].offset, FIELDS["gaze"].offset + FIELDS["gaze"].count)
 
 
 class NonverbalGenerator:
@@ -97,41 +111,82 @@ class NonverbalGenerator:
         n = len(track)
         if n == 0:
             return
-        first = int(track.frame_index[0])
-        if first != self._next or not np.array_equal(track.frame_index, np.arange(first, first + n)):
+        data = track.data
+        first = self._next
+        index = data[:, _INDEX]
+        if index[0] != first or index[-1] != first + n - 1 or (n > 2 and not np.array_equal(index, first + _arange(n))):
             raise ValueError(f"frames must continue the stream: expected frames from {self._next}, "
-                             f"got {first}..{int(track.frame_index[-1])}")
+                             f"got {int(index[0])}..{int(index[-1])}")
         prosody = self._prosody.analyze(n)
         style = self._style.take(n)
         world, thinking, saccades = self._gaze.render(prosody, style)
         rotation, translation = self._head.render(prosody, style, world)
         closure = self._blinks.render(prosody, style, saccades)
 
-        # The eyes keep looking where the gaze points while the head moves (vestibulo-ocular reflex).
-        eye_yaw = np.clip(world[:, 0] - rotation[:, 1], -EYE_YAW_RANGE, EYE_YAW_RANGE)
-        eye_pitch = np.clip(world[:, 1] + rotation[:, 0], -EYE_PITCH_RANGE, EYE_PITCH_RANGE)
-
-        shapes = track.data[:, _BS].astype(np.float64)
-        self._expression.render(shapes, track.visemes, style, prosody, thinking)
-        look_up = np.clip(eye_pitch / LOOK_UP_DEG, 0.0, 1.0)
-        look_down = np.clip(-eye_pitch / LOOK_DOWN_DEG, 0.0, 1.0)
-        look_left = np.clip(eye_yaw / LOOK_SIDE_DEG, 0.0, 1.0)
-        look_right = np.clip(-eye_yaw / LOOK_SIDE_DEG, 0.0, 1.0)
-        droop = style[:, COL["lid_droop"]]
-        for side, outward, inward in (("Left", look_left, look_right), ("Right", look_right, look_left)):
-            blink, wide = eyelids(closure, eye_pitch, droop, style[:, _I["eyeWide" + side]])
-            shapes[:, _I["eyeBlink" + side]] = blink
-            shapes[:, _I["eyeWide" + side]] = wide
-            shapes[:, _I["eyeLookUp" + side]] = look_up
-            shapes[:, _I["eyeLookDown" + side]] = look_down
-            shapes[:, _I["eyeLookOut" + side]] = outward
-            shapes[:, _I["eyeLookIn" + side]] = inward
-
-        track.data[:, _BS] = shapes.astype(FRAME_DTYPE)
-        track.head_rotation[:] = rotation
-        track.head_translation[:] = translation
-        track.gaze[:] = np.stack([eye_yaw, eye_pitch, eye_yaw, eye_pitch], axis=1)
+        if n <= SHORT:
+            # A few frames: the short paths read the weights as floats and write them back column by
+            # column, rounding to float32 exactly as a float64 copy written back whole would.
+            shapes = data[:, _BS]
+            self._expression.render(shapes, data[:, _VIS], style, prosody, thinking)
+            eyes, pose = self._eyes_short(world, rotation, translation, closure, style)
+            shapes[:, _EYE_SHAPES] = eyes
+        else:
+            shapes = data[:, _BS].astype(np.float64)
+            self._expression.render(shapes, data[:, _VIS], style, prosody, thinking)
+            eyes, pose = self._eyes(world, rotation, translation, closure, style)
+            shapes[:, _EYE_SHAPES] = eyes
+            data[:, _BS] = shapes
+        data[:, _POSE] = pose
         self._next += n
+
+    @staticmethod
+    def _eyes(world: np.ndarray, rotation: np.ndarray, translation: np.ndarray, closure: np.ndarray,
+              style: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The eye blendshapes (``_EYE_SHAPES``) and the pose block (head rotation, translation, gaze)."""
+        n = len(world)
+        # The eyes keep looking where the gaze points while the head moves (vestibulo-ocular reflex).
+        eye_yaw = np.minimum(np.maximum(world[:, 0] - rotation[:, 1], -EYE_YAW_RANGE), EYE_YAW_RANGE)
+        eye_pitch = np.minimum(np.maximum(world[:, 1] + rotation[:, 0], -EYE_PITCH_RANGE), EYE_PITCH_RANGE)
+        eyes = np.empty((n, 7))
+        eyes[:, 3] = eye_pitch / LOOK_UP_DEG
+        eyes[:, 4] = -eye_pitch / LOOK_DOWN_DEG
+        eyes[:, 5] = eye_yaw / LOOK_SIDE_DEG
+        eyes[:, 6] = -eye_yaw / LOOK_SIDE_DEG
+        np.minimum(np.maximum(eyes[:, 3:], 0.0, out=eyes[:, 3:]), 1.0, out=eyes[:, 3:])
+        # The upper lid rides on the eye (see ``eyelids``): the same blink for both eyes, each its own widening.
+        eyes[:, 0], eyes[:, 1:3] = eyelids(closure, eyes[:, 3], eyes[:, 4], style[:, _DROOP], style[:, _WIDE])
+        pose = np.empty((n, 10))
+        pose[:, 0:3] = rotation
+        pose[:, 3:6] = translation
+        pose[:, 6::2] = eye_yaw[:, None]
+        pose[:, 7::2] = eye_pitch[:, None]
+        return eyes[:, _EYE_SOURCE], pose
+
+    @staticmethod
+    def _eyes_short(world: np.ndarray, rotation: np.ndarray, translation: np.ndarray, closure: np.ndarray,
+                    style: np.ndarray) -> tuple[list[list[float]], list[list[float]]]:
+        """``_eyes`` for a few frames (a live chunk): the same arithmetic, step for step, on floats."""
+        eyes, pose = [], []
+        for (world_yaw, world_pitch), rot, move, shut, (droop, wide_left, wide_right) in zip(
+                world.tolist(), rotation.tolist(), translation.tolist(), closure.tolist(),
+                style[:, _LID_COLUMNS].tolist(), strict=True):
+            yaw = min(max(world_yaw - rot[1], -EYE_YAW_RANGE), EYE_YAW_RANGE)
+            pitch = min(max(world_pitch + rot[0], -EYE_PITCH_RANGE), EYE_PITCH_RANGE)
+            up = min(max(pitch / LOOK_UP_DEG, 0.0), 1.0)
+            down = min(max(-pitch / LOOK_DOWN_DEG, 0.0), 1.0)
+            left = min(max(yaw / LOOK_SIDE_DEG, 0.0), 1.0)
+            right = min(max(-yaw / LOOK_SIDE_DEG, 0.0), 1.0)
+            blink, widen_left, widen_right = eyelid_row(shut, up, down, droop, wide_left, wide_right)
+            eyes.append([blink, blink, widen_left, widen_right, up, up, down, down, left, right, right, left])
+            pose.append([*rot, *move, yaw, pitch, yaw, pitch])
+        return eyes, pose
+
+
+_ARANGE = np.arange(4096)
+
+
+def _arange(n: int) -> np.ndarray:
+    return _ARANGE[:n] if n <= _ARANGE.size else np.arange(n)
 
 
 def animate(track100: MotionTrack, audio16k: np.ndarray, controls: MotionControls) -> MotionTrack:

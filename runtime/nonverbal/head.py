@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from facecast.nonverbal.prosody import ProsodyFrames
-from facecast.nonverbal.signals import DT, Follower, NoiseBank, UniformBank, bump, soft_limit
+from facecast.nonverbal.signals import DT, SHORT, Follower, NoiseBank, UniformBank, bump, soft_limit
 from facecast.nonverbal.style import COL
 
 NOD_DEG = 3.0  # pitch of a nod on an accent of strength 1
@@ -32,6 +32,15 @@ GAZE_FOLLOW = 0.3  # share of a gaze shift the head takes over
 NECK_PIVOT = (0.08, 0.05, 0.02)  # metres: head-centre travel per radian of yaw (x), pitch (y, z)
 SWAY_M = (0.006, 0.003, 0.006)  # metres, slow translation sway
 LEAN_M = 0.004  # metres toward the camera at the peak of a nod
+
+
+_SHARP, _NOD_GAIN, _AMP = COL["head_sharp"], COL["nod_gain"], COL["head_amp"]
+_INTENSITY, _MOTION, _DISTANCE = COL["head_intensity"], COL["motion"], COL["head_distance"]
+_PITCH_BIAS, _ROLL_BIAS = COL["head_pitch_bias"], COL["head_roll_bias"]
+_LIMITS = [COL["limit_pitch"], COL["limit_yaw"], COL["limit_roll"]]
+_LISTEN_POSTURE_U = LISTEN_POSTURE_RATE * DT
+#: The style columns the short path reads, in this order.
+_COLUMNS = [_NOD_GAIN, _SHARP, _AMP, _INTENSITY, _MOTION, _PITCH_BIAS, _ROLL_BIAS, _DISTANCE]
 
 
 class HeadMotion:
@@ -61,6 +70,8 @@ class HeadMotion:
         takes over part of every gaze shift, lagging the eyes as in natural eye-head coordination.
         """
         n = len(prosody)
+        if n <= SHORT:
+            return self._render_short(prosody, style, gaze_world)
         noise = self._noise.take(n)
         listen_u = self._uniform.take(n)[:, 0]
 
@@ -70,8 +81,8 @@ class HeadMotion:
         beats = prosody.accent + BOUNDARY_NOD * prosody.boundary
         for i in np.flatnonzero(beats):
             side = self._nod_rng.choice((-1.0, 1.0), size=2) * NOD_SIDE
-            impulses[i] = beats[i] * style[i, COL["nod_gain"]] * np.array([1.0, side[0], side[1]])
-        sharp = style[:, COL["head_sharp"], None]
+            impulses[i] = beats[i] * style[i, _NOD_GAIN] * np.array([1.0, side[0], side[1]])
+        sharp = style[:, _SHARP, None]
         nods = NOD_DEG * (sharp * self._nod_fast(impulses * self._nod_fast_gain)
                           + (1.0 - sharp) * self._nod_slow(impulses * self._nod_slow_gain))
         # Nods are excursions that come back: without this, a run of accents would pile up into a
@@ -79,30 +90,106 @@ class HeadMotion:
         nods -= self._nod_rest(nods)
 
         # A new resting posture at each phrase boundary, and now and then while listening.
+        slow_in = np.empty((n, 6))
         strength = prosody.boundary.copy()
-        strength[(strength == 0.0) & ~prosody.talking & (listen_u < LISTEN_POSTURE_RATE * DT)] = 0.5
+        strength[(strength == 0.0) & ~prosody.talking & (listen_u < _LISTEN_POSTURE_U)] = 0.5
         shifts = np.flatnonzero(strength)
-        postures = np.vstack([self._posture] + [self._posture_rng.normal(0.0, POSTURE_DEG) * (0.5 + 0.5 * strength[i])
-                                                for i in shifts])
-        latest = np.zeros(n, dtype=np.intp)
-        latest[shifts] = np.arange(1, len(shifts) + 1)
-        slow = self._slow(np.hstack([postures[np.maximum.accumulate(latest)], noise[:, 6:9] * SWAY_M]))
-        self._posture = postures[-1]
+        if shifts.size:
+            draws = [self._posture_rng.normal(0.0, POSTURE_DEG) * (0.5 + 0.5 * strength[i]) for i in shifts]
+            postures = np.vstack([self._posture, *draws])
+            latest = np.zeros(n, dtype=np.intp)
+            latest[shifts] = np.arange(1, len(shifts) + 1)
+            slow_in[:, :3] = postures[np.maximum.accumulate(latest)]
+            self._posture = postures[-1]
+        else:
+            slow_in[:, :3] = self._posture
+        slow_in[:, 3:] = noise[:, 6:9] * SWAY_M
+        slow = self._slow(slow_in)
 
         fast_in = noise[:, 0:3] * WANDER_DEG + noise[:, 3:6] * (JITTER_DEG * prosody.loudness[:, None])
         fast_in[:, 0] -= PITCH_PER_SEMITONE * prosody.semitones
         motion = nods + slow[:, :3] + self._motion(fast_in)
-        amount = style[:, COL["head_amp"]] * style[:, COL["head_intensity"]] * style[:, COL["motion"]]
-        bias_in = np.stack([style[:, COL["head_pitch_bias"]] - GAZE_FOLLOW * gaze_world[:, 1],
-                            GAZE_FOLLOW * gaze_world[:, 0], style[:, COL["head_roll_bias"]]], axis=1)
+        intensity = style[:, _INTENSITY] * style[:, _MOTION]
+        amount = style[:, _AMP] * style[:, _INTENSITY] * style[:, _MOTION]
+        bias_in = np.empty((n, 3))
+        bias_in[:, 0] = style[:, _PITCH_BIAS] - GAZE_FOLLOW * gaze_world[:, 1]
+        bias_in[:, 1] = GAZE_FOLLOW * gaze_world[:, 0]
+        bias_in[:, 2] = style[:, _ROLL_BIAS]
         pose = self._bias(bias_in) + amount[:, None] * motion
-        limits = style[:, [COL["limit_pitch"], COL["limit_yaw"], COL["limit_roll"]]]
-        rotation = soft_limit(pose, limits)
+        rotation = soft_limit(pose, style[:, _LIMITS])
 
         rad = np.radians(rotation)
-        sway = slow[:, 3:] * (style[:, COL["head_intensity"]] * style[:, COL["motion"]])[:, None]
-        translation = np.stack([NECK_PIVOT[0] * np.sin(rad[:, 1]), -NECK_PIVOT[1] * np.sin(rad[:, 0]),
-                                NECK_PIVOT[2] * np.sin(rad[:, 0]) + LEAN_M * nods[:, 0] / NOD_DEG * amount], axis=1)
-        translation += sway
-        translation[:, 2] += style[:, COL["head_distance"]]
+        sin_pitch = np.sin(rad[:, 0])
+        translation = slow[:, 3:] * intensity[:, None]  # sway
+        translation[:, 0] += NECK_PIVOT[0] * np.sin(rad[:, 1])
+        translation[:, 1] += -NECK_PIVOT[1] * sin_pitch
+        translation[:, 2] += NECK_PIVOT[2] * sin_pitch + LEAN_M * nods[:, 0] / NOD_DEG * amount
+        translation[:, 2] += style[:, _DISTANCE]
         return rotation, translation
+
+    def _render_short(self, prosody: ProsodyFrames, style: np.ndarray,
+                      gaze_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``render`` for a few frames (a live chunk): the same arithmetic, step for step, on floats."""
+        n = len(prosody)
+        noise = self._noise.take(n).tolist()
+        listen_u = self._uniform.take(n)[:, 0].tolist()
+        accent, boundary = prosody.accent.tolist(), prosody.boundary.tolist()
+        talking, loudness, semitones = prosody.talking.tolist(), prosody.loudness.tolist(), prosody.semitones.tolist()
+        st = style[:, _COLUMNS].tolist()
+        gaze = gaze_world.tolist()
+        g_fast, g_slow = self._nod_fast_gain, self._nod_slow_gain
+        fast_in, slow_in = [], []
+        for i in range(n):
+            beat = accent[i] + BOUNDARY_NOD * boundary[i]
+            if beat:
+                side = self._nod_rng.choice((-1.0, 1.0), size=2) * NOD_SIDE
+                impulse = (beat * st[i][0] * np.array([1.0, side[0], side[1]])).tolist()
+                fast_in.append([v * g_fast for v in impulse])
+                slow_in.append([v * g_slow for v in impulse])
+            else:
+                fast_in.append([0.0, 0.0, 0.0])
+                slow_in.append([0.0, 0.0, 0.0])
+        fast = self._nod_fast.rows(fast_in)
+        slow_nod = self._nod_slow.rows(slow_in)
+        nods = []
+        for i in range(n):
+            sharp = st[i][1]
+            soft = 1.0 - sharp
+            nods.append([NOD_DEG * (sharp * f + soft * s) for f, s in zip(fast[i], slow_nod[i], strict=True)])
+        rest = self._nod_rest.rows([list(row) for row in nods])
+        nods = [[v - r for v, r in zip(row, back, strict=True)] for row, back in zip(nods, rest, strict=True)]
+
+        posture_in, wander_in = [], []
+        sway_x, sway_y, sway_z = SWAY_M
+        for i in range(n):
+            strength = boundary[i]
+            if strength == 0.0 and not talking[i] and listen_u[i] < _LISTEN_POSTURE_U:
+                strength = 0.5
+            if strength:
+                self._posture = self._posture_rng.normal(0.0, POSTURE_DEG) * (0.5 + 0.5 * strength)
+            z = noise[i]
+            posture_in.append([*self._posture.tolist(), z[6] * sway_x, z[7] * sway_y, z[8] * sway_z])
+            jitter = JITTER_DEG * loudness[i]
+            wander_in.append([z[0] * WANDER_DEG[0] + z[3] * jitter, z[1] * WANDER_DEG[1] + z[4] * jitter,
+                              z[2] * WANDER_DEG[2] + z[5] * jitter])
+            wander_in[i][0] -= PITCH_PER_SEMITONE * semitones[i]
+        slow = self._slow.rows(posture_in)
+        wander = self._motion.rows(wander_in)
+        bias_in = [[st[i][5] - GAZE_FOLLOW * gaze[i][1], GAZE_FOLLOW * gaze[i][0], st[i][6]] for i in range(n)]
+        bias = self._bias.rows(bias_in)
+        pose, extra = [], []
+        for i in range(n):
+            amp, intensity, motion = st[i][2], st[i][3], st[i][4]
+            amount = amp * intensity * motion
+            pose.append([bias[i][c] + amount * (nods[i][c] + slow[i][c] + wander[i][c]) for c in range(3)])
+            extra.append((intensity * motion, amount))
+        rotation = soft_limit(np.array(pose), style[:, _LIMITS])
+        sines = np.sin(np.radians(rotation)[:, :2]).tolist()
+        translation = []
+        for i in range(n):
+            (intensity, amount), (sin_pitch, sin_yaw), row = extra[i], sines[i], slow[i]
+            lean = LEAN_M * nods[i][0] / NOD_DEG * amount
+            translation.append([row[3] * intensity + NECK_PIVOT[0] * sin_yaw,
+                                row[4] * intensity + -NECK_PIVOT[1] * sin_pitch,
+                                row[5] * intensity + (NECK_PIVOT[2] * sin_pitch + lean) + st[i][7]])
+        return rotation, np.array(translation)

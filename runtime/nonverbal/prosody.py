@@ -18,10 +18,10 @@ pads the end of a stream with silence in the same way.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from facecast.audio import SAMPLE_RATE
 
@@ -65,13 +65,26 @@ class ProsodyFrames:
 
 
 class ProsodyTracker:
-    """Streaming analysis: ``push`` samples as they arrive, ``analyze`` the next frames in order."""
+    """Streaming analysis: ``push`` samples as they arrive, ``analyze`` the next frames in order.
+
+    Every per-frame feature (loudness, its smoothed value, the noise floor, the raw speech flag, pitch)
+    is computed once, when the audio it needs is in, and kept for as long as later frames look back at
+    it, so a call costs about the same whether it analyses one frame or a few.
+    """
 
     def __init__(self) -> None:
         self._audio = np.zeros(0, dtype=np.float32)
         self._audio_start = 0  # absolute sample index of _audio[0]
-        self._energy = np.zeros(0)  # loudness of frames [_energy_start, _energy_end)
-        self._energy_start = 0
+        # Per-frame features of frames [_feat_start, _energy_end), as lists of floats; frames before the
+        # stream are silent.
+        pad = HISTORY
+        self._feat_start = -pad
+        self._energy = [SILENT_DB] * pad  # loudness, dB
+        self._smooth = [_SILENT_SMOOTH] * pad  # 30 ms mean of loudness (known to _energy_end - 2)
+        self._floor = [SILENT_DB] * pad  # quietest loudness of the last FLOOR_FRAMES frames
+        self._raw = [False] * pad  # loud enough over the floor to be speech
+        self._minima: deque[tuple[int, float]] = deque([(-1, SILENT_DB)])  # running minimum for the floor
+        self._energy_end = 0
         self._f0 = np.zeros(0)  # pitch of frames [_next, _pitch_end)
         self._pitch_end = 0
         self._next = 0
@@ -90,7 +103,7 @@ class ProsodyTracker:
     def push(self, samples: np.ndarray) -> None:
         """Append 16 kHz mono samples."""
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-        self._audio = np.concatenate([self._audio, samples])
+        self._audio = np.concatenate((self._audio, samples)) if self._audio.size else samples.copy()
 
     def analyze(self, n: int) -> ProsodyFrames:
         """Prosody of the next ``n`` frames."""
@@ -98,70 +111,81 @@ class ProsodyTracker:
         self._extend_energy(k1 + ENERGY_AHEAD)
         self._extend_pitch(k1 + PITCH_AHEAD)
 
-        # Loudness history from k0 - HISTORY (padded with silence before the stream) to k1 + 4.
-        lo = k0 - HISTORY
-        e = self._energy_window(lo, k1 + ENERGY_AHEAD)
-        smooth = np.convolve(e, np.ones(3) / 3.0, mode="same")
-        floor = sliding_window_view(e, FLOOR_FRAMES).min(axis=1)
-        floor = np.concatenate([np.full(FLOOR_FRAMES - 1, np.nan), floor])
-        raw = (e > np.fmax(floor + SPEECH_OVER_FLOOR_DB, SPEECH_MIN_DB)) & (e > SPEECH_MIN_DB)
-        at = slice(k0 - lo, k1 - lo)  # the requested frames inside the history arrays
-        bridged = sliding_window_view(raw, 2 * BRIDGE + 1).any(axis=1)  # centred on index i + BRIDGE
-        speech = bridged[k0 - lo - BRIDGE : k1 - lo - BRIDGE]
-        win = sliding_window_view(smooth, PEAK_BEFORE + PITCH_AHEAD + 1).max(axis=1)
-        peak = smooth[at] >= win[k0 - lo - PEAK_BEFORE : k1 - lo - PEAK_BEFORE]
-        loud = np.clip((smooth[at] - np.nan_to_num(floor[at], nan=SILENT_DB) - SPEECH_OVER_FLOOR_DB) / 30.0, 0, 1)
-
+        a = k0 - self._feat_start  # frame k0 in the feature lists
+        b = a + n
+        smooth, raw, floor = self._smooth, self._raw, self._floor
+        e_l, smooth_l, raw_l = self._energy[a:b], smooth[a:b], raw[a:b]
+        # Speech: raw speech anywhere within BRIDGE frames either side (short gaps bridged).
+        speech_l = [any(raw[j - BRIDGE : j + BRIDGE + 1]) for j in range(a, b)]
         f0 = self._f0[:n]
-        voiced = f0 > 0
-        semis = np.where(voiced, 12.0 * np.log2(np.where(voiced, f0, 1.0)), 0.0)
-
+        rel_semis = np.zeros(n)
         accent = np.zeros(n)
         boundary = np.zeros(n)
         onset = np.zeros(n, dtype=bool)
         talking = np.zeros(n, dtype=bool)
-        rel_semis = np.zeros(n)
-        raw_now, smooth_now, e_now = raw[at].tolist(), smooth[at].tolist(), e[at].tolist()
-        speech_l, peak_l, voiced_l, semis_l = speech.tolist(), peak.tolist(), voiced.tolist(), semis.tolist()
-        for i in range(n):
-            if voiced_l[i] and raw_now[i]:
-                if math.isnan(self._pitch_ref):
-                    self._pitch_ref = semis_l[i]
-                self._pitch_ref += 0.003 * max(-9.0, min(9.0, semis_l[i] - self._pitch_ref))  # ~3 s memory
-                deviation = semis_l[i] - self._pitch_ref
-                # Beyond 9 semitones is almost always an octave error of the tracker, not intonation.
-                rel_semis[i] = deviation if abs(deviation) <= 9.0 else 0.0
-            if raw_now[i]:
-                # A running mean of speech loudness: plain average at first, then ~2 s memory.
-                self._speech_frames += 1
-                rate = max(0.005, 1.0 / self._speech_frames)
-                self._level = e_now[i] if math.isnan(self._level) else self._level + rate * (e_now[i] - self._level)
-            self._since_accent += 1
-            if speech_l[i]:
-                if self._silent_run >= 20 and self._phrase == 0:
-                    onset[i] = True
-                self._silent_run = 0
-                self._phrase += 1
-                self._since_speech = 0
-                if (peak_l[i] and raw_now[i] and voiced_l[i] and self._since_accent >= ACCENT_GAP
-                        and smooth_now[i] > self._level + ACCENT_OVER_LEVEL_DB):
-                    strength = 0.2 + (smooth_now[i] - self._level) / 15.0 + min(4.0, max(0.0, rel_semis[i])) / 8.0
-                    accent[i] = min(1.5, strength)
-                    self._since_accent = 0
-            else:
+        if not (any(speech_l) or any(raw_l)):
+            # Silence: only the pause counters move.
+            for i in range(n):
+                self._since_accent += 1
                 self._silent_run += 1
                 self._since_speech += 1
                 if self._silent_run == BOUNDARY_PAUSE:
                     if self._phrase >= MIN_PHRASE:
                         boundary[i] = min(1.0, max(0.3, self._phrase / 300.0))
                     self._phrase = 0
-            talking[i] = self._since_speech < TALKING_HANGOVER
+                talking[i] = self._since_speech < TALKING_HANGOVER
+            f0_out = np.zeros(n)
+            loudness = np.zeros(n)
+        else:
+            # An accent candidate is the loudest point from PEAK_BEFORE frames before it to PITCH_AHEAD after.
+            peak_l = [smooth[j] >= max(smooth[j - PEAK_BEFORE : j + PITCH_AHEAD + 1]) for j in range(a, b)]
+            # Loudness over the floor, 0..1, inside speech.
+            loud_l = [min(max((smooth[j] - floor[j] - SPEECH_OVER_FLOOR_DB) / 30.0, 0.0), 1.0) if speech_l[j - a]
+                      else 0.0 for j in range(a, b)]
+            voiced = f0 > 0
+            semis = np.where(voiced, 12.0 * np.log2(np.where(voiced, f0, 1.0)), 0.0)
+            voiced_l, semis_l = voiced.tolist(), semis.tolist()
+            for i in range(n):
+                if voiced_l[i] and raw_l[i]:
+                    if math.isnan(self._pitch_ref):
+                        self._pitch_ref = semis_l[i]
+                    self._pitch_ref += 0.003 * max(-9.0, min(9.0, semis_l[i] - self._pitch_ref))  # ~3 s memory
+                    deviation = semis_l[i] - self._pitch_ref
+                    # Beyond 9 semitones is almost always an octave error of the tracker, not intonation.
+                    rel_semis[i] = deviation if abs(deviation) <= 9.0 else 0.0
+                if raw_l[i]:
+                    # A running mean of speech loudness: plain average at first, then ~2 s memory.
+                    self._speech_frames += 1
+                    rate = max(0.005, 1.0 / self._speech_frames)
+                    self._level = e_l[i] if math.isnan(self._level) else self._level + rate * (e_l[i] - self._level)
+                self._since_accent += 1
+                if speech_l[i]:
+                    if self._silent_run >= 20 and self._phrase == 0:
+                        onset[i] = True
+                    self._silent_run = 0
+                    self._phrase += 1
+                    self._since_speech = 0
+                    if (peak_l[i] and raw_l[i] and voiced_l[i] and self._since_accent >= ACCENT_GAP
+                            and smooth_l[i] > self._level + ACCENT_OVER_LEVEL_DB):
+                        strength = 0.2 + (smooth_l[i] - self._level) / 15.0 + min(4.0, max(0.0, rel_semis[i])) / 8.0
+                        accent[i] = min(1.5, strength)
+                        self._since_accent = 0
+                else:
+                    self._silent_run += 1
+                    self._since_speech += 1
+                    if self._silent_run == BOUNDARY_PAUSE:
+                        if self._phrase >= MIN_PHRASE:
+                            boundary[i] = min(1.0, max(0.3, self._phrase / 300.0))
+                        self._phrase = 0
+                talking[i] = self._since_speech < TALKING_HANGOVER
+            f0_out = np.where(raw_l, f0, 0.0)
+            loudness = np.array(loud_l)
 
         self._next = k1
         self._f0 = self._f0[n:]
         self._trim()
-        return ProsodyFrames(k0, e[at].copy(), np.where(raw[at], f0, 0.0), rel_semis, np.where(speech, loud, 0.0),
-                             speech, talking, accent, boundary, onset)
+        return ProsodyFrames(k0, np.array(e_l), f0_out, rel_semis, loudness, np.array(speech_l, dtype=bool), talking,
+                             accent, boundary, onset)
 
     # -- features -------------------------------------------------------------------------------
 
@@ -174,39 +198,79 @@ class ProsodyTracker:
         return out
 
     def _extend_energy(self, end: int) -> None:
-        have = self._energy_start + self._energy.size
+        """Compute loudness, smoothed loudness, floor and raw speech of frames up to ``end``."""
+        have = self._energy_end
         if end <= have:
             return
         x = self._samples((have - 1) * HOP, end * HOP).reshape(-1, HOP)
-        hop_power = (x * x).sum(axis=1)
+        hop_power = np.add.reduce(x * x, axis=1)
         power = (hop_power[:-1] + hop_power[1:]) / (2 * HOP)
-        db = 10.0 * np.log10(np.maximum(power, 10 ** (SILENT_DB / 10)))
-        self._energy = np.concatenate([self._energy, db])
-
-    def _energy_window(self, lo: int, hi: int) -> np.ndarray:
-        """Loudness of frames [lo, hi), silence before the stream began."""
-        out = np.full(hi - lo, SILENT_DB)
-        a = max(lo, self._energy_start)
-        out[a - lo :] = self._energy[a - self._energy_start : hi - self._energy_start]
-        return out
+        db = (10.0 * np.log10(np.maximum(power, _SILENT_POWER))).tolist()
+        energy, minima, floor, raw = self._energy, self._minima, self._floor, self._raw
+        for m, value in enumerate(db, have):
+            # The noise floor of frame m is the quietest loudness of frames m - 299 .. m (a running minimum).
+            while minima and minima[-1][1] >= value:
+                minima.pop()
+            minima.append((m, value))
+            if minima[0][0] <= m - FLOOR_FRAMES:
+                minima.popleft()
+            low = minima[0][1]
+            floor.append(low)
+            raw.append(value > max(low + SPEECH_OVER_FLOOR_DB, SPEECH_MIN_DB) and value > SPEECH_MIN_DB)
+        energy += db
+        # Smoothed loudness of frame m (the mean of m - 1 .. m + 1) needs m + 1: frames have - 1 .. end - 2
+        # are complete now; the last frame waits for the next one.
+        w = _SMOOTH_WEIGHT
+        a = have - self._feat_start
+        smooth = self._smooth
+        smooth[a - 1 :] = [0.0 + energy[j - 1] * w + energy[j] * w + energy[j + 1] * w
+                           for j in range(a - 1, a - 1 + len(db))]
+        smooth.append(_SILENT_SMOOTH)
+        self._energy_end = end
 
     def _extend_pitch(self, end: int) -> None:
         start = self._pitch_end
         if end <= start:
             return
         seg = self._samples(start * HOP - PITCH_HALF, (end - 1) * HOP + PITCH_HALF)
-        self._f0 = np.concatenate([self._f0, _yin(sliding_window_view(seg, 2 * PITCH_HALF)[::HOP])])
+        count = end - start
+        if count <= _FRAME_ROWS.shape[0]:
+            frames = seg[_FRAME_ROWS[:count]]  # a copy of each window: cheaper than a strided view for a few
+        else:
+            frames = np.lib.stride_tricks.as_strided(seg, (count, 2 * PITCH_HALF), (HOP * seg.itemsize, seg.itemsize),
+                                                     writeable=False)
+        f0 = _yin(frames)
+        self._f0 = np.concatenate((self._f0, f0)) if self._f0.size else f0
         self._pitch_end = end
 
     def _trim(self) -> None:
-        keep_from = self._next - HISTORY - 1
-        if keep_from > self._energy_start:
-            self._energy = self._energy[keep_from - self._energy_start :]
-            self._energy_start = keep_from
-        need = min((self._energy_start + self._energy.size - 1) * HOP, self._pitch_end * HOP - PITCH_HALF)
+        keep_from = self._next - HISTORY
+        cut = keep_from - self._feat_start
+        if cut > 256:  # trim now and then, not every call
+            for features in (self._energy, self._smooth, self._floor, self._raw):
+                del features[:cut]
+            self._feat_start = keep_from
+        need = min((self._energy_end - 1) * HOP, self._pitch_end * HOP - PITCH_HALF)
         if need > self._audio_start:
             self._audio = self._audio[need - self._audio_start :]
             self._audio_start = need
+
+
+_SMOOTH_WEIGHT = 1.0 / 3.0
+_FRAME_ROWS = np.arange(8)[:, None] * HOP + np.arange(2 * PITCH_HALF)  # sample indices of a few pitch windows
+_SILENT_POWER = 10 ** (SILENT_DB / 10)
+_SILENT_SMOOTH = 0.0 + SILENT_DB * _SMOOTH_WEIGHT + SILENT_DB * _SMOOTH_WEIGHT + SILENT_DB * _SMOOTH_WEIGHT
+
+
+_YIN_RATE = SAMPLE_RATE / 2
+_MIN_LAG, _MAX_LAG = int(_YIN_RATE / 400), int(_YIN_RATE / 70)
+_YIN_WIDTH = PITCH_HALF - 1  # samples of a window after halving
+_YIN_SPAN = _YIN_WIDTH - _MAX_LAG - 1  # samples compared at every lag (one spare for the parabola)
+_YIN_FFT = 1 << int(np.ceil(np.log2(2 * _YIN_WIDTH)))
+_YIN_LAGS = np.arange(1, _MAX_LAG + 2, dtype=np.float64)
+_YIN_SEARCH = _MAX_LAG + 1 - _MIN_LAG
+_YIN_AHEAD = np.arange(6)
+_YIN_BLOCK = 512  # rows analysed at a time
 
 
 def _yin(frames: np.ndarray) -> np.ndarray:
@@ -216,33 +280,60 @@ def _yin(frames: np.ndarray) -> np.ndarray:
     cost, and the chosen lag is refined by a parabola through its neighbours.
     """
     n = frames.shape[0]
+    if n > _YIN_BLOCK:
+        # Rows are independent: a long file goes through in blocks, which keeps the work arrays small.
+        return np.concatenate([_yin(frames[i : i + _YIN_BLOCK]) for i in range(0, n, _YIN_BLOCK)])
     f0 = np.zeros(n)
-    loud = (frames * frames).mean(axis=1) > 1e-6  # quieter than -60 dBFS: no pitch
+    loud = np.add.reduce(frames * frames, axis=1) / frames.shape[1] > 1e-6  # under -60 dBFS: no pitch
     if not loud.any():
         return f0
-    x = frames[loud]
-    x = 0.25 * x[:, 0:-2:2] + 0.5 * x[:, 1:-1:2] + 0.25 * x[:, 2::2]  # low-pass and halve
-    rate = SAMPLE_RATE / 2
-    min_lag, max_lag = int(rate / 400), int(rate / 70)
-    width = x.shape[1]
-    span = width - max_lag - 1  # samples compared at every lag (one spare for the parabola)
-    size = 1 << int(np.ceil(np.log2(2 * width)))
-    corr = np.fft.irfft(np.conj(np.fft.rfft(x[:, :span], size)) * np.fft.rfft(x, size), size)[:, : max_lag + 2]
-    cum = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(x * x, axis=1)], axis=1)
-    lags = np.arange(max_lag + 2)
-    diff = np.maximum(cum[:, span : span + 1] + cum[:, lags + span] - cum[:, lags] - 2.0 * corr, 0.0)
-    cmnd = np.ones_like(diff)
-    cmnd[:, 1:] = diff[:, 1:] * lags[1:] / np.maximum(np.cumsum(diff[:, 1:], axis=1), 1e-12)
-    search = cmnd[:, min_lag : max_lag + 1]
+    if not loud.all():
+        frames = frames[loud]
+    m = frames.shape[0]
+    # Low-pass and halve, straight into the two zero-padded FFT inputs: the compared span, the window.
+    padded = np.zeros((2, m, _YIN_FFT))
+    x = padded[1, :, :_YIN_WIDTH]
+    np.add(0.25 * frames[:, 0:-2:2], 0.5 * frames[:, 1:-1:2], out=x)
+    x += 0.25 * frames[:, 2::2]
+    span, top = _YIN_SPAN, _MAX_LAG + 2
+    padded[0, :, :span] = x[:, :span]
+    spectra = np.fft.rfft(padded)
+    corr = np.fft.irfft(np.conj(spectra[0]) * spectra[1], _YIN_FFT)[:, :top]
+    cum = np.zeros((m, _YIN_WIDTH + 1))
+    np.cumsum(x * x, axis=1, out=cum[:, 1:])
+    # The difference function from lag 1 on (lag 0 is 0 and YIN's normalised value there is 1, unused).
+    diff = np.maximum(cum[:, span : span + 1] + cum[:, span + 1 : span + top] - cum[:, 1:top] - 2.0 * corr[:, 1:], 0.0)
+    cmnd = np.empty((m, top))
+    cmnd[:, 0] = 1.0
+    np.divide(diff * _YIN_LAGS, np.maximum(np.cumsum(diff, axis=1), 1e-12), out=cmnd[:, 1:])
+    search = cmnd[:, _MIN_LAG : _MAX_LAG + 1]
     below = search < YIN_THRESHOLD
-    found = below.any(axis=1)
+    first = below.argmax(axis=1)
+    if m <= 8:
+        # A few rows: the same steps on plain floats.
+        out = []
+        for row, start in zip(cmnd.tolist(), first.tolist(), strict=True):
+            if not row[start + _MIN_LAG] < YIN_THRESHOLD:  # nothing under the threshold
+                out.append(0.0)
+                continue
+            # Walk from the first lag under the threshold down to the bottom of that dip.
+            ahead = [min(start + j, _YIN_SEARCH - 1) + _MIN_LAG for j in range(6)]
+            values = [row[lag] for lag in ahead]
+            lag = ahead[values.index(min(values))]
+            left, mid, right = row[lag - 1], row[lag], row[lag + 1]
+            curve = left - 2.0 * mid + right
+            shift = 0.5 * (left - right) / max(curve, 1e-9) if curve > 1e-9 else 0.0
+            out.append(_YIN_RATE / (lag + min(max(shift, -0.5), 0.5)))
+        f0[loud] = out
+        return f0
+    found = below[np.arange(m), first]
     # Walk from the first lag under the threshold down to the bottom of that dip.
-    ahead = np.minimum(below.argmax(axis=1)[:, None] + np.arange(6), search.shape[1] - 1)
-    best = np.take_along_axis(ahead, np.take_along_axis(search, ahead, axis=1).argmin(axis=1)[:, None], axis=1)[:, 0]
-    lag = best + min_lag
-    rows = np.arange(len(lag))
+    ahead = np.minimum(first[:, None] + _YIN_AHEAD, _YIN_SEARCH - 1)
+    rows = np.arange(m)
+    best = ahead[rows, search[rows[:, None], ahead].argmin(axis=1)]
+    lag = best + _MIN_LAG
     left, mid, right = cmnd[rows, lag - 1], cmnd[rows, lag], cmnd[rows, lag + 1]
     curve = left - 2.0 * mid + right
     shift = np.where(curve > 1e-9, 0.5 * (left - right) / np.maximum(curve, 1e-9), 0.0)
-    f0[loud] = np.where(found, rate / (lag + np.clip(shift, -0.5, 0.5)), 0.0)
+    f0[loud] = np.where(found, _YIN_RATE / (lag + np.minimum(np.maximum(shift, -0.5), 0.5)), 0.0)
     return f0

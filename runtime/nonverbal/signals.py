@@ -16,6 +16,7 @@ from scipy.signal import lfilter
 FPS = 100.0
 DT = 1.0 / FPS
 BLOCK = 1024  # frames of random numbers drawn at a time
+SHORT = 8  # calls of up to this many frames filter in plain Python
 
 
 class Follower:
@@ -23,18 +24,79 @@ class Follower:
 
     Order 3 makes position, velocity and acceleration continuous even for a step input, so the jerk of
     the output stays bounded; ``omega`` (rad/s) sets how quickly it follows (settles in about 6/omega s).
+
+    Long inputs go through ``lfilter``; a few frames (a live stream's chunk) run the same transposed
+    direct form II recursion in plain Python, operation for operation as ``lfilter`` does it (the
+    zero-padded numerator terms included), so both give the same numbers and a call costs microseconds.
     """
 
     def __init__(self, omega: float, channels: int, order: int = 3) -> None:
         pole = math.exp(-omega / FPS)
         self._b = np.array([(1.0 - pole) ** order])
         self._a = np.poly([pole] * order)
-        self._zi = np.zeros((order, channels))
+        self._order = order
+        self._b0 = float(self._b[0])
+        self._a_list = [float(v) for v in self._a[1:]]
+        self._z = [[0.0] * order for _ in range(channels)]  # filter state, per channel
+        self._step = {1: self._step1, 3: self._step3, 4: self._step4}.get(order)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Filter ``(n, channels)`` samples, continuing from the previous call."""
-        y, self._zi = lfilter(self._b, self._a, x, axis=0, zi=self._zi)
-        return y
+        if x.shape[0] > SHORT or self._step is None:
+            y, zf = lfilter(self._b, self._a, x, axis=0, zi=np.array(self._z).T)
+            self._z = zf.T.tolist()
+            return y
+        rows = x.tolist()
+        self._step(rows)
+        return np.array(rows)
+
+    def rows(self, rows: list[list[float]]) -> list[list[float]]:
+        """Filter samples given as lists, one per frame, in place; the same numbers as ``__call__``."""
+        if len(rows) > SHORT or self._step is None:
+            rows[:] = self(np.array(rows, dtype=np.float64)).tolist()
+        else:
+            self._step(rows)
+        return rows
+
+    def _step1(self, rows: list[list[float]]) -> None:
+        b0, (a1,) = self._b0, self._a_list
+        for c, z in enumerate(self._z):
+            z0 = z[0]
+            for row in rows:
+                xi = row[c]
+                y = z0 + b0 * xi
+                z0 = xi * 0.0 - y * a1
+                row[c] = y
+            z[0] = z0
+
+    def _step3(self, rows: list[list[float]]) -> None:
+        b0, (a1, a2, a3) = self._b0, self._a_list
+        for c, z in enumerate(self._z):
+            z0, z1, z2 = z
+            for row in rows:
+                xi = row[c]
+                y = z0 + b0 * xi
+                nil = xi * 0.0  # the zero-padded numerator's terms
+                z0 = z1 + nil - y * a1
+                z1 = z2 + nil - y * a2
+                z2 = nil - y * a3
+                row[c] = y
+            z[0], z[1], z[2] = z0, z1, z2
+
+    def _step4(self, rows: list[list[float]]) -> None:
+        b0, (a1, a2, a3, a4) = self._b0, self._a_list
+        for c, z in enumerate(self._z):
+            z0, z1, z2, z3 = z
+            for row in rows:
+                xi = row[c]
+                y = z0 + b0 * xi
+                nil = xi * 0.0  # the zero-padded numerator's terms
+                z0 = z1 + nil - y * a1
+                z1 = z2 + nil - y * a2
+                z2 = z3 + nil - y * a3
+                z3 = nil - y * a4
+                row[c] = y
+            z[0], z[1], z[2], z[3] = z0, z1, z2, z3
 
 
 def bump(omega: float, channels: int, order: int = 4) -> tuple[Follower, float]:
@@ -56,17 +118,24 @@ class NoiseBank:
         self._filters = [(np.array([math.sqrt(1.0 - p * p)]), np.array([1.0, -p])) for p in phis]
         self._zi = [np.zeros(1) for _ in phis]
         self._buf = np.zeros((0, len(phis)))
+        self._pos = 0  # frames of _buf already handed out
 
     def take(self, n: int) -> np.ndarray:
         """The next ``n`` frames of every process, shape ``(n, len(taus))``."""
-        while self._buf.shape[0] < n:
-            white = self._rng.standard_normal((BLOCK, len(self._filters)))
-            block = np.empty_like(white)
-            for c, (b, a) in enumerate(self._filters):
-                block[:, c], self._zi[c] = lfilter(b, a, white[:, c], zi=self._zi[c])
-            self._buf = np.concatenate([self._buf, block])
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
+        pos = self._pos
+        if pos + n > self._buf.shape[0]:
+            parts = [self._buf[pos:]]
+            left = self._buf.shape[0] - pos
+            while left < n:
+                white = self._rng.standard_normal((BLOCK, len(self._filters)))
+                block = np.empty_like(white)
+                for c, (b, a) in enumerate(self._filters):
+                    block[:, c], self._zi[c] = lfilter(b, a, white[:, c], zi=self._zi[c])
+                parts.append(block)
+                left += BLOCK
+            self._buf, pos = np.concatenate(parts), 0
+        self._pos = pos + n
+        return self._buf[pos : pos + n]
 
 
 class UniformBank:
@@ -76,12 +145,19 @@ class UniformBank:
         self._rng = rng
         self._columns = columns
         self._buf = np.zeros((0, columns))
+        self._pos = 0  # rows of _buf already handed out
 
     def take(self, n: int) -> np.ndarray:
-        while self._buf.shape[0] < n:
-            self._buf = np.concatenate([self._buf, self._rng.random((BLOCK, self._columns))])
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
+        pos = self._pos
+        if pos + n > self._buf.shape[0]:
+            parts = [self._buf[pos:]]
+            left = self._buf.shape[0] - pos
+            while left < n:
+                parts.append(self._rng.random((BLOCK, self._columns)))
+                left += BLOCK
+            self._buf, pos = np.concatenate(parts), 0
+        self._pos = pos + n
+        return self._buf[pos : pos + n]
 
 
 def smoothstep(u: np.ndarray | float) -> np.ndarray | float:

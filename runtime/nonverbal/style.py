@@ -58,7 +58,7 @@ EMOTION_MOTION: dict[str, dict[str, float]] = {
 }
 #: Straight from the controls (not scaled by emotion intensity).
 CONTROL_PARAMS: tuple[str, ...] = (
-    "motion", "head_intensity", "head_distance", "gaze_yaw", "gaze_pitch", "gaze_free",
+    "motion", "head_intensity", "head_distance", "gaze_yaw", "gaze_pitch", "gaze_free", "gaze_camera",
     "limit_yaw", "limit_pitch", "limit_roll",
 )  # fmt: skip
 
@@ -84,7 +84,8 @@ def style_vector(controls: MotionControls) -> np.ndarray:
     values = {
         "motion": controls.motion_intensity, "head_intensity": controls.head_intensity,
         "head_distance": controls.head_distance, "gaze_yaw": direction[0], "gaze_pitch": direction[1],
-        "gaze_free": 1.0 if gaze == "free" else 0.0, "limit_yaw": controls.limits.yaw,
+        "gaze_free": 1.0 if gaze == "free" else 0.0, "gaze_camera": 1.0 if gaze == "camera" else 0.0,
+        "limit_yaw": controls.limits.yaw,
         "limit_pitch": controls.limits.pitch, "limit_roll": controls.limits.roll,
     }  # fmt: skip
     for name, value in values.items():
@@ -97,17 +98,20 @@ class StyleBlender:
 
     def __init__(self, controls: MotionControls) -> None:
         self._from = self._to = self._last = style_vector(controls)
+        self._steady = np.broadcast_to(self._to, (_STEADY_ROWS, STYLE_SIZE))
         self._progress = 1.0
 
     def set(self, controls: MotionControls) -> None:
         """Blend toward new controls, starting from the style of the last frame produced."""
         self._from, self._to = self._last, style_vector(controls)
+        self._steady = np.broadcast_to(self._to, (_STEADY_ROWS, STYLE_SIZE))
         self._progress = 0.0
 
     def take(self, n: int) -> np.ndarray:
-        """Style rows of the next ``n`` frames, shape ``(n, STYLE_SIZE)``."""
+        """Style rows of the next ``n`` frames, shape ``(n, STYLE_SIZE)`` (read-only)."""
         if self._progress >= 1.0:
-            rows = np.broadcast_to(self._to, (n, STYLE_SIZE))
+            # Settled: every row is the target (a read-only view, no copy).
+            rows = self._steady[:n] if n <= _STEADY_ROWS else np.broadcast_to(self._to, (n, STYLE_SIZE))
         else:
             u = self._progress + np.arange(1, n + 1) / BLEND_FRAMES
             rows = self._from + (self._to - self._from) * smoothstep(u)[:, None]
@@ -115,3 +119,6 @@ class StyleBlender:
         if n:
             self._last = rows[-1]
         return rows
+
+
+_STEADY_ROWS = 1024
