@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     p.add_argument("--out", type=Path, default=None, help="default: the model shipped in the package")
 
+    p = sub.add_parser("render", help="export the render network to ONNX and verify it against PyTorch")
+    p.add_argument("--out", type=Path, default=None, help="default: the model shipped in the package")
+    p.add_argument("--pack", type=Path, default=None, help="avatar pack used for the check (default: the bundled one)")
+
     args = parser.parse_args(argv)
     if args.command == "corpus":
         from facecast.export.corpus import build_corpus
@@ -43,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         from facecast.export.train_lipsync import train
 
         train(args.corpus, args.out, config=args.config, minutes=args.minutes, seed=args.seed, threads=args.threads)
+    elif args.command == "render":
+        from facecast.export.render_export import export_render
+
+        print(json.dumps(export_render(args.out, args.pack), indent=2, default=str))
     elif args.command == "onnx":
         from facecast.export.onnx_export import export_onnx
 

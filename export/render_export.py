@@ -1,19 +1,17 @@
 """Export the render network to ONNX and check onnxruntime against PyTorch before writing it.
 
-``python -m facecast.export.render_export [--out path.onnx]``; the default output is the model shipped
+``python -m facecast.export render [--out path.onnx]``; the default output is the model shipped
 in the package. The check renders the bundled default avatar at two sizes, with several avatars in one
 batch, on poses that exercise every part of the graph.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import torch
 
@@ -26,7 +24,7 @@ OPSET = 17
 DEFAULT_PACK = "default_portrait.facecast"
 
 
-def test_motion(count: int = 4) -> np.ndarray:
+def check_motion(count: int = 4) -> np.ndarray:
     """Frames with the jaw open, a smile, a blink, gaze and a head turn, for checking the export."""
     frames = neutral_frames(count)
     bs = FIELDS["blendshapes"].offset
@@ -46,17 +44,18 @@ def _torch_inputs(inputs: dict[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
 
 def export_render(out: Path | None = None, pack_path: Path | None = None) -> dict:
     """Export, verify (uint8 frames agree within 1 level on 99.9 % of values) and write atomically."""
+    import onnx  # only here: mediapipe's protobuf pin breaks onnx's import in some environments
     out = Path(out) if out else default_model_path()
     pack = load_pack(pack_path or default_model_path().parent.parent / "data" / DEFAULT_PACK)
     net = RenderNet().eval()
     small = avatar_tensors(pack, 128)
-    inputs = {**stack_avatars([small, small]), "motion": test_motion(4), "avatar": np.array([0, 1, 0, 1])}
+    inputs = {**stack_avatars([small, small]), "motion": check_motion(4), "avatar": np.array([0, 1, 0, 1])}
     dynamic = {"texture": {0: "avatars", 1: "side", 2: "side"}, "vertices": {0: "avatars", 1: "vertices"},
                "basis": {0: "avatars", 2: "vertices"}, "head_weight": {0: "avatars", 1: "vertices"},
                "pivot": {0: "avatars"}, "axes": {0: "avatars"}, "face_scale": {0: "avatars"},
-               "tri_index": {0: "avatars", 1: "cells", 2: "cells"},
-               "tri_weight": {0: "avatars", 1: "cells", 2: "cells"},
-               "colours": {0: "avatars"}, "motion": {0: "frames"}, "avatar": {0: "frames"},
+               "tri_index": {0: "avatars", 2: "cells", 3: "cells"},
+               "tri_weight": {0: "avatars", 2: "cells", 3: "cells"},
+               "colours": {0: "avatars"}, "own_teeth": {0: "avatars"}, "motion": {0: "frames"}, "avatar": {0: "frames"},
                "frames": {0: "frames", 1: "size", 2: "size"}}
     parent = out.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
@@ -71,7 +70,7 @@ def export_render(out: Path | None = None, pack_path: Path | None = None) -> dic
         report = {}
         for size in (128, 256):
             one = avatar_tensors(pack, size)
-            feed = {**stack_avatars([one, one]), "motion": test_motion(4), "avatar": np.array([0, 1, 1, 0])}
+            feed = {**stack_avatars([one, one]), "motion": check_motion(4), "avatar": np.array([0, 1, 1, 0])}
             with torch.no_grad():
                 expected = net(*_torch_inputs(feed)).numpy().astype(np.int16)
             got = session.run(None, feed)[0].astype(np.int16)
@@ -87,15 +86,3 @@ def export_render(out: Path | None = None, pack_path: Path | None = None) -> dic
     report["bytes"] = out.stat().st_size
     return report
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m facecast.export.render_export", description=__doc__)
-    parser.add_argument("--out", type=Path, default=None, help="default: the model shipped in the package")
-    parser.add_argument("--pack", type=Path, default=None, help="avatar pack used for the check")
-    args = parser.parse_args(argv)
-    print(export_render(args.out, args.pack))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -18,9 +18,10 @@ trained through it later), built from the avatar's rig (see ``facecast.rig``):
 Inputs (A avatars, B frames, V vertices, S output size, G = S / CELL):
 texture (A,2S-1,2S-1,3) uint8, the framed portrait at every half pixel; vertices (A,V,3) and pivot (A,3)
 in output pixels (x, y down, depth toward camera); basis (A,52,V,3); head_weight (A,V); axes (A,3,3)
-face axes; face_scale (A,) pixels between the outer eye corners; tri_index (A,G,G,3) int64 and
-tri_weight (A,G,G,3); colours (A,4,3) cavity, teeth, tongue, sclera in 0..1; motion (B,80) motion
-frames; avatar (B,) int64, the avatar of each frame.
+face axes; face_scale (A,) pixels between the outer eye corners; tri_index (A,3,G,G) int64 and
+tri_weight (A,3,G,G); colours (A,4,3) cavity, teeth, tongue, sclera in 0..1; own_teeth (A,) pixels of the
+portrait's own upper teeth below its upper lip (0 for a closed mouth); motion (B,80) motion frames;
+avatar (B,) int64, the avatar of each frame.
 Output: frames (B,S,S,3) uint8.
 """
 
@@ -36,23 +37,24 @@ from facecast import face_topology as ft
 from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS
 
 INPUT_NAMES = ("texture", "vertices", "basis", "head_weight", "pivot", "axes", "face_scale", "tri_index", "tri_weight",
-               "colours", "motion", "avatar")
+               "colours", "own_teeth", "motion", "avatar")
 OUTPUT_NAMES = ("frames",)
 
 CURVE_SAMPLES = 32
 CURVE_RANGE = 1.3  # curves are tabulated over u in [-1.3, 1.3] (corners at -1 and 1)
-FIXED_POINT_STEPS = 3
+FIXED_POINT_STEPS = 5
 CELL = 4  # geometry and layers are computed once per CELL x CELL block of output pixels
 METRES_PER_F = 0.09  # typical distance between the outer eye corners
 CAMERA_DISTANCE = 0.6  # metres, for the scale change of a head moving toward the camera
 DEG = math.pi / 180
+Planes = tuple[torch.Tensor, torch.Tensor]  # x and y, one (B,H,W) plane each
 EYEBALL_PER_IRIS = 2.1  # eyeball radius / iris radius (12 mm / 5.8 mm)
 
 # Tooth sizes in F: the part of the upper incisors below the upper lip line, of the lower ones above
 # the lower lip line, and the tongue's reach above the lower lip line.
-UPPER_TEETH = 0.11
-LOWER_TEETH = 0.07
-TONGUE = 0.16
+UPPER_TEETH = 0.08
+LOWER_TEETH = 0.045
+TONGUE = 0.1
 
 JAW_SHAPES = tuple(BLENDSHAPE_INDEX[n] for n in ("jawOpen", "jawForward", "jawLeft", "jawRight"))
 BS = FIELDS["blendshapes"].slice
@@ -78,29 +80,32 @@ def rotation_matrix(pitch: torch.Tensor, yaw: torch.Tensor, roll: torch.Tensor) 
     return (ry @ rx @ rz) * flip[None, :, None] * flip[None, None, :]
 
 
-def _gather_rows(flat: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Rows of ``flat`` (R, C) at ``index`` (any shape) -> index.shape + (C,)."""
-    return flat.index_select(0, index.reshape(-1)).view(*index.shape, flat.shape[1])
+def _gather(channel: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Values of a flat per-frame channel (B, R) at integer positions (B, H, W) -> (B, H, W)."""
+    n = index.shape[0]
+    return channel.gather(1, index.reshape(n, -1)).view(index.shape)
 
 
-def _bilinear(field: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
-    """Sample a (B,H,W,C) field at (B,...,2) positions in its own cells (centres at integers), edges held.
+def _bilinear(channels: list[torch.Tensor], width: int, height: int, x: torch.Tensor,
+              y: torch.Tensor) -> list[torch.Tensor]:
+    """Sample flat (B, height*width) fields at (B,H,W) positions in their own cells (centres at integers).
 
-    Four row gathers rather than GridSample, which onnxruntime runs several times slower on CPU.
+    Gathers rather than GridSample, which onnxruntime runs several times slower on CPU; every tensor is
+    one plane per frame, as broadcasting over small trailing dimensions is slow there too.
     """
-    n, h, w, c = field.shape
-    x = xy[..., 0].clamp(0, w - 1)
-    y = xy[..., 1].clamp(0, h - 1)
-    x0 = x.floor().clamp(max=w - 2)
-    y0 = y.floor().clamp(max=h - 2)
-    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
-    batch = (torch.arange(n) * (h * w)).view([n] + [1] * (x.dim() - 1))
-    base = (y0 * w + x0).to(torch.int64) + batch
-    flat = field.reshape(n * h * w, c)
-    a, b = _gather_rows(flat, base), _gather_rows(flat, base + 1)
-    d, e = _gather_rows(flat, base + w), _gather_rows(flat, base + w + 1)
-    top = a + fx * (b - a)
-    return top + fy * (d + fx * (e - d) - top)
+    x = x.clamp(0, width - 1)
+    y = y.clamp(0, height - 1)
+    x0 = x.floor().clamp(max=width - 2)
+    y0 = y.floor().clamp(max=height - 2)
+    fx, fy = x - x0, y - y0
+    base = (y0 * width + x0).to(torch.int64)
+    out = []
+    for ch in channels:
+        a, b = _gather(ch, base), _gather(ch, base + 1)
+        d, e = _gather(ch, base + width), _gather(ch, base + width + 1)
+        top = a + fx * (b - a)
+        out.append(top + fy * (d + fx * (e - d) - top))
+    return out
 
 
 def _tabulate(u: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -115,20 +120,25 @@ def _tabulate(u: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     frac = ((t - a) / (b - a + 1e-6)).clamp(0, 1)
     va, vb = values[:, :, :-1, None], values[:, :, 1:, None]
     curve = ((va + frac[:, None] * (vb - va)) * inside[:, None]).sum(2)
-    coverage = inside.sum(1, keepdim=True).clamp(0, 1)
+    # Zero at both ends of the table, so that a lookup held beyond the ends is never inside.
+    ends = torch.ones(CURVE_SAMPLES)
+    ends[0] = ends[-1] = 0.0
+    coverage = inside.sum(1, keepdim=True).clamp(0, 1) * ends
     return torch.cat([curve, coverage], 1)
 
 
-def _lookup(table: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """The tabulated curves (B,C,N) at every pixel's u (B,H,W) -> (B,H,W,C), held beyond the ends."""
-    n, c, count = table.shape
+def _lookup(table: torch.Tensor, u: torch.Tensor) -> list[torch.Tensor]:
+    """The tabulated curves (B,C,N) at every pixel's u (B,H,W): C planes (B,H,W), held beyond the ends."""
+    count = table.shape[2]
     pos = ((u / CURVE_RANGE + 1) * (0.5 * (count - 1))).clamp(0, count - 1)
     k = pos.floor().clamp(max=count - 2)
-    frac = (pos - k)[..., None]
-    index = k.to(torch.int64) + (torch.arange(n) * count)[:, None, None]
-    flat = table.permute(0, 2, 1).reshape(n * count, c)
-    lo = _gather_rows(flat, index)
-    return lo + frac * (_gather_rows(flat, index + 1) - lo)
+    frac = pos - k
+    index = k.to(torch.int64)
+    out = []
+    for ch in table.unbind(1):
+        lo = _gather(ch, index)
+        out.append(lo + frac * (_gather(ch, index + 1) - lo))
+    return out
 
 
 def _ramp(distance: torch.Tensor) -> torch.Tensor:
@@ -157,10 +167,14 @@ class _Frame:
         rel = xy - self.origin[:, None]
         return (rel * self.ex[:, None]).sum(-1) / self.half, (rel * self.ey[:, None]).sum(-1)
 
-    def pixels(self, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pixel positions (B,H,W,2) -> u, v (B,H,W)."""
-        rel = grid - self.origin[:, None, None]
-        return (rel * self.ex[:, None, None]).sum(-1) / self.half[:, :, None], (rel * self.ey[:, None, None]).sum(-1)
+    def pixels(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixel positions (planes (B,H,W)) -> u, v (B,H,W)."""
+        def col(t: torch.Tensor, i: int) -> torch.Tensor:
+            return t[:, i, None, None]
+
+        rx, ry = x - col(self.origin, 0), y - col(self.origin, 1)
+        u = (rx * col(self.ex, 0) + ry * col(self.ex, 1)) / self.half[:, :, None]
+        return u, rx * col(self.ey, 0) + ry * col(self.ey, 1)
 
 
 class RenderNet(nn.Module):
@@ -189,9 +203,9 @@ class RenderNet(nn.Module):
 
     def forward(self, texture: torch.Tensor, vertices: torch.Tensor, basis: torch.Tensor, head_weight: torch.Tensor,
                 pivot: torch.Tensor, axes: torch.Tensor, face_scale: torch.Tensor, tri_index: torch.Tensor,
-                tri_weight: torch.Tensor, colours: torch.Tensor, motion: torch.Tensor,
+                tri_weight: torch.Tensor, colours: torch.Tensor, own_teeth: torch.Tensor, motion: torch.Tensor,
                 avatar: torch.Tensor) -> torch.Tensor:
-        cells = tri_index.shape[1]
+        cells = tri_index.shape[2]
         size = cells * CELL
         n = motion.shape[0]
         verts = vertices.index_select(0, avatar)
@@ -200,6 +214,7 @@ class RenderNet(nn.Module):
         pivot_b = pivot.index_select(0, avatar)
         axes_b = axes.index_select(0, avatar)
         scale_px = face_scale.index_select(0, avatar)
+        colours_b = colours.index_select(0, avatar)
         n_vert = verts.shape[1]
 
         shapes = motion[:, BS]
@@ -215,63 +230,83 @@ class RenderNet(nn.Module):
         posed = self._head(verts + expression, weight, rot, pivot_b, shift, zoom)
         head_only = self._head(verts, weight, rot, pivot_b, shift, zoom)
         on_jaw = self._head(verts + jaw_only, weight, rot, pivot_b, shift, zoom)
-        disp = (posed - verts)[..., :2]
 
         # Dense displacement over the source picture, one value per CELL x CELL block of pixels: gather
         # the three vertices of each cell's triangle and blend by its barycentric weights.
-        tri_i = tri_index.index_select(0, avatar).reshape(n, cells * cells * 3, 1).expand(-1, -1, 2)
-        tri_w = tri_weight.index_select(0, avatar).reshape(n, cells * cells, 3, 1)
-        field = (disp.gather(1, tri_i).view(n, cells * cells, 3, 2) * tri_w).sum(2)
-        field = field.view(n, cells, cells, 2)
+        tri_i = tri_index.index_select(0, avatar).reshape(n, 3 * cells * cells)
+        tri_w = tri_weight.index_select(0, avatar).reshape(n, 3, cells * cells)
+        def interpolate(per_vertex: torch.Tensor) -> torch.Tensor:
+            corner = per_vertex.gather(1, tri_i).view(n, 3, cells * cells) * tri_w
+            return corner[:, 0] + corner[:, 1] + corner[:, 2]
+
+        field = [interpolate(posed[..., c] - verts[..., c]) for c in range(2)]
+        follow = interpolate(weight).view(n, cells, cells)
+        # The head's own motion (at the nose bridge), spread by the head weight: a start close to the
+        # answer, so that the iteration only has to resolve parallax and expressions.
+        head_shift = (head_only - verts)[:, ft.NOSE_BRIDGE, :2]
 
         coords = (torch.arange(cells, dtype=motion.dtype) + 0.5) * CELL - 0.5
         gy, gx = torch.meshgrid(coords, coords, indexing="ij")
-        grid = torch.stack([gx, gy], -1)[None].expand(n, -1, -1, -1)  # output pixel of each coarse cell
-        # Backward warp: the source point q of output pixel p solves q + d(q) = p.
-        # Damped steps settle where a strong stretch would make plain iteration oscillate.
-        src = grid
+        gx, gy = gx[None].expand(n, -1, -1), gy[None].expand(n, -1, -1)  # output pixel of each cell
+        # Backward warp: the source point q of output pixel p solves q + d(q) = p. After one plain step
+        # the steps are halved: plain iteration oscillates (and averaging it ghosts) wherever the
+        # picture stretches to more than twice its size, halved steps still converge there.
+        sx = gx - follow * head_shift[:, 0, None, None]
+        sy = gy - follow * head_shift[:, 1, None, None]
         for k in range(FIXED_POINT_STEPS):
-            target = grid - _bilinear(field, (src + 0.5) / CELL - 0.5)
-            src = target if k < FIXED_POINT_STEPS - 1 else src + 0.5 * (target - src)
+            dx, dy = _bilinear(field, cells, cells, (sx + 0.5) / CELL - 0.5, (sy + 0.5) / CELL - 0.5)
+            if k == 0:
+                sx, sy = gx - dx, gy - dy
+            else:
+                sx, sy = sx + 0.5 * (gx - dx - sx), sy + 0.5 * (gy - dy - sy)
 
-        colours_b = colours.index_select(0, avatar)
-        src, synth = self._mouth(grid, src, verts, posed, head_only, on_jaw, scale_px, colours_b)
-        src, synth = self._eyes(grid, src, synth, verts, posed, head_only, gaze, axes_b, colours_b)
-
-        return self._compose(texture, avatar, grid, src, synth, size, cells)
+        src = (sx, sy)
+        src, synth = self._mouth(gx, gy, src, verts, posed, head_only, on_jaw, scale_px, colours_b,
+                                 own_teeth.index_select(0, avatar))
+        src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, colours_b)
+        return self._compose(texture, avatar, gx, gy, src, synth, size, cells)
 
     @staticmethod
-    def _compose(texture: torch.Tensor, avatar: torch.Tensor, grid: torch.Tensor, src: torch.Tensor,
-                 synth: torch.Tensor, size: int, cells: int) -> torch.Tensor:
+    def _compose(texture: torch.Tensor, avatar: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, src: Planes,
+                 synth: list[torch.Tensor], size: int,
+                 cells: int) -> torch.Tensor:
         """Full-resolution frames: one gather per pixel from the portrait's texture or the synthetic layer.
 
         The texture holds the portrait at every half pixel, so the nearest entry is at most a quarter
         pixel from the exact source point, and a neutral frame picks every original pixel exactly. The
         synthetic layer (premultiplied colour, alpha) is made opaque where its upsampled alpha passes 1/2.
+        Indices are computed in float32, exact while the table has fewer than 2**24 entries.
         """
-        n = src.shape[0]
+        n = gx.shape[0]
         side = texture.shape[1]
         # The offset is zero at rest, so upsampling it (not the coordinates) keeps a neutral frame exact.
-        coarse = torch.cat([(src - grid).permute(0, 3, 1, 2), synth[:, 3:4]], 1)
-        fine = F.interpolate(coarse, scale_factor=float(CELL), mode="bilinear", align_corners=False)
-        full = torch.arange(size, dtype=src.dtype)
+        # Each plane is upsampled on its own: slicing one upsampled stack would copy every plane again.
+        # Offsets are doubled before upsampling: texture entries are half pixels.
+        off_x, off_y, alpha_up = (F.interpolate(plane[:, None], scale_factor=float(CELL), mode="bilinear",
+                                                align_corners=False).view(n, size, size)
+                                  for plane in (2 * (src[0] - gx), 2 * (src[1] - gy), synth[3]))
+        full = torch.arange(size, dtype=gx.dtype)
         fy, fx = torch.meshgrid(full, full, indexing="ij")
-        ix = torch.round(2 * (fx + fine[:, 0])).clamp(0, side - 1)
-        iy = torch.round(2 * (fy + fine[:, 1])).clamp(0, side - 1)
-        pixel = (iy * side + ix).to(torch.int64) + (avatar * (side * side))[:, None, None]
-        colour = synth[:, :3] / synth[:, 3:4].clamp(min=1e-3)
-        layer = (colour * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).reshape(-1, 3)
-        block = (torch.div(fy, CELL, rounding_mode="floor") * cells
-                 + torch.div(fx, CELL, rounding_mode="floor")).to(torch.int64)
-        own = texture.shape[0] * side * side + block[None] + (torch.arange(n) * (cells * cells))[:, None, None]
-        index = torch.where(fine[:, 2] > 0.5, own, pixel)
+        ix = torch.round(2 * fx + off_x).clamp(0, side - 1)
+        iy = torch.round(2 * fy + off_y).clamp(0, side - 1)
+        pixel = iy * side + ix + (avatar.to(gx.dtype) * (side * side))[:, None, None]
+        # The layer's colours go in the table at twice the cell resolution (blocks of CELL / 2 pixels).
+        layer = F.interpolate(torch.stack(synth, 1), scale_factor=2.0, mode="bilinear", align_corners=False)
+        layer = layer[:, :3] / layer[:, 3:].clamp(min=1e-3)
+        layer = (layer * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).reshape(-1, 3)
+        fine_cells, block_px = 2 * cells, CELL // 2
+        block = (torch.div(fy, block_px, rounding_mode="floor") * fine_cells
+                 + torch.div(fx, block_px, rounding_mode="floor"))
+        frame_start = texture.shape[0] * side * side + torch.arange(n, dtype=gx.dtype) * (fine_cells * fine_cells)
+        own = block[None] + frame_start[:, None, None]
+        index = torch.where(alpha_up > 0.5, own, pixel)
         table = torch.cat([texture.reshape(-1, 3), layer], 0)
-        return table.index_select(0, index.reshape(-1)).view(n, size, size, 3)
+        return table.index_select(0, index.to(torch.int64).reshape(-1)).view(n, size, size, 3)
 
     # -- layers -----------------------------------------------------------------------------------
-    def _mouth(self, grid: torch.Tensor, src: torch.Tensor, verts: torch.Tensor, posed: torch.Tensor,
-               head_only: torch.Tensor, on_jaw: torch.Tensor, scale_px: torch.Tensor,
-               colours: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _mouth(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, verts: torch.Tensor, posed: torch.Tensor,
+               head_only: torch.Tensor, on_jaw: torch.Tensor, scale_px: torch.Tensor, colours: torch.Tensor,
+               own_teeth: torch.Tensor) -> tuple[Planes, list[torch.Tensor]]:
         up, lo = self.lip_up, self.lip_lo
         frame = _Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
         rest = _Frame(verts[:, up[0], :2], verts[:, up[-1], :2])
@@ -285,52 +320,53 @@ class RenderNet(nn.Module):
         t_lo = _tabulate(u_lo, v_lo[:, None])
         t_teeth_up = _tabulate(u_tu, torch.cat([v_tu[:, None], d_tu], 1))
         t_teeth_lo = _tabulate(u_tl, torch.cat([v_tl[:, None], d_tl], 1))
-        u, v = frame.pixels(grid)
-        top, cov_up, bottom, cov_lo, *teeth_rows = _lookup(torch.cat([t_up, t_lo, t_teeth_up, t_teeth_lo], 1),
-                                                           u).unbind(-1)
+        u, v = frame.pixels(gx, gy)
+        top, cov_up, bottom, cov_lo, tu, tu_x, tu_y, _, tl, tl_x, tl_y, _ = _lookup(
+            torch.cat([t_up, t_lo, t_teeth_up, t_teeth_lo], 1), u)
         inside = _between(v, top, bottom, cov_up * cov_lo)
-        tu = torch.stack(teeth_rows[:4], 1)
-        tl = torch.stack(teeth_rows[4:], 1)
-        # Inside the mouth the picture moves rigidly with the head (upper teeth), except a band of lower
-        # tooth height above the lower lip, which goes with the jaw: a portrait's own teeth stay its
-        # own, and what opens between them is new.
+        # Inside the mouth the portrait's own upper teeth (own_teeth pixels below the upper lip line)
+        # stay with the head and everything below them goes with the jaw: a portrait's own teeth stay
+        # its own, and what opens between them is new.
         f = scale_px[:, None, None]
-        on_jaw_band = _ramp(v - (tl[:, 0] - LOWER_TEETH * f))[..., None]
-        d_in = tu[:, 1:3].permute(0, 2, 3, 1) * (1 - on_jaw_band) + tl[:, 1:3].permute(0, 2, 3, 1) * on_jaw_band
-        inner_src = grid - d_in
+        on_jaw_band = (v - (tu + own_teeth[:, None, None]) + 0.5).clamp(0, 1)  # sharp: the teeth end there
+        inner_x = gx - (tu_x + on_jaw_band * (tl_x - tu_x))
+        inner_y = gy - (tu_y + on_jaw_band * (tl_y - tu_y))
         # Where that source point lies outside the portrait's own mouth opening, the mouth is newly open.
         r_up = _tabulate(*_unsqueeze(rest.points(verts[:, up, :2])))
         r_lo = _tabulate(*_unsqueeze(rest.points(verts[:, lo, :2])))
-        ru, rv = rest.pixels(inner_src)
-        r_top, r_cu, r_bottom, r_cl = _lookup(torch.cat([r_up, r_lo], 1), ru).unbind(-1)
+        ru, rv = rest.pixels(inner_x, inner_y)
+        r_top, r_cu, r_bottom, r_cl = _lookup(torch.cat([r_up, r_lo], 1), ru)
         was_open = _between(rv, r_top, r_bottom, r_cu * r_cl)
         alpha = (inside - was_open).clamp(0, 1)
-        src = src + inside[..., None] * (inner_src - src)
+        src = (src[0] + inside * (inner_x - src[0]), src[1] + inside * (inner_y - src[1]))
 
-        cavity, teeth, tongue = colours[:, 0], colours[:, 1], colours[:, 2]
         # The layer is drawn in flat blocks of CELL pixels, so its shading stays gentle: a little darker
         # toward the middle of the mouth (the throat).
-        colour = cavity[:, :, None, None] * (1.1 - 0.25 * (1 - u.abs()).clamp(0, 1))[:, None]
-        tongue_m = ((v - (tl[:, 0] - TONGUE * f) + 0.5).clamp(0, 1) * (0.75 - u.abs()).mul(4).clamp(0, 1))
-        colour = colour + tongue_m[:, None] * (tongue[:, :, None, None] - colour)
-        lower_m = (v - (tl[:, 0] - LOWER_TEETH * f) + 0.5).clamp(0, 1) * (0.8 - u.abs()).mul(5).clamp(0, 1)
-        colour = colour + lower_m[:, None] * (teeth[:, :, None, None] * 0.85 - colour)
-        upper_m = ((tu[:, 0] + UPPER_TEETH * f) - v + 0.5).clamp(0, 1) * (0.85 - u.abs()).mul(5).clamp(0, 1)
-        colour = colour + upper_m[:, None] * (teeth[:, :, None, None] - colour)
-        synth = torch.cat([colour * alpha[:, None], alpha[:, None]], 1)
-        return src, synth
+        au = u.abs()
+        shade = 1.1 - 0.25 * (1 - au).clamp(0, 1)
+        tongue_m = _ramp(v - (tl - TONGUE * f)) * (0.75 - au).mul(4).clamp(0, 1)
+        lower_m = _ramp(v - (tl - LOWER_TEETH * f)) * (0.8 - au).mul(5).clamp(0, 1)
+        upper_m = _ramp(tu + UPPER_TEETH * f - v) * (0.85 - au).mul(5).clamp(0, 1)
+        synth = []
+        for c in range(3):
+            colour = colours[:, 0, c, None, None] * shade
+            colour = colour + tongue_m * (colours[:, 2, c, None, None] - colour)
+            colour = colour + lower_m * (0.75 * colours[:, 1, c, None, None] - colour)  # in the upper teeth's shadow
+            colour = colour + upper_m * (colours[:, 1, c, None, None] - colour)
+            synth.append(colour * alpha)
+        return src, synth + [alpha]
 
-    def _eyes(self, grid: torch.Tensor, src: torch.Tensor, synth: torch.Tensor, verts: torch.Tensor,
+    def _eyes(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, synth: list[torch.Tensor], verts: torch.Tensor,
               posed: torch.Tensor, head_only: torch.Tensor, gaze: torch.Tensor, axes: torch.Tensor,
-              colours: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        sclera = colours[:, 3]
+              colours: torch.Tensor) -> tuple[Planes, list[torch.Tensor]]:
+        sx, sy = src
         for e in range(2):
             up, lo, iris = self.eyes_up[e], self.eyes_lo[e], self.irises[e]
             frame = _Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
             t_up = _tabulate(*_unsqueeze(frame.points(posed[:, up, :2])))
             t_lo = _tabulate(*_unsqueeze(frame.points(posed[:, lo, :2])))
-            u, v = frame.pixels(grid)
-            top, c_up, bottom, c_lo = _lookup(torch.cat([t_up, t_lo], 1), u).unbind(-1)
+            u, v = frame.pixels(gx, gy)
+            top, c_up, bottom, c_lo = _lookup(torch.cat([t_up, t_lo], 1), u)
             # The image's lower lid runs below its upper lid: v grows downward.
             inside = _between(v, top, bottom, c_up * c_lo)
             # The eyeball moves with the head only; its iris turns by the gaze.
@@ -343,18 +379,19 @@ class RenderNet(nn.Module):
                                                          + torch.sin(pitch)[:, None] * axes[:, 1, :2])
             old = centre + ball
             new = old + turn
-            dist_new = (grid - new[:, None, None]).norm(dim=-1)
-            dist_old = (grid - old[:, None, None]).norm(dim=-1)
-            iris_new = _ramp(radius[:, None, None] - dist_new)
-            iris_old = _ramp(radius[:, None, None] - dist_old)
-            eye_src = grid - ball[:, None, None] - iris_new[..., None] * turn[:, None, None]
-            src = src + inside[..., None] * (eye_src - src)
+            r = radius[:, None, None]
+            iris_new = _ramp(r - ((gx - new[:, 0, None, None]) ** 2 + (gy - new[:, 1, None, None]) ** 2).sqrt())
+            iris_old = _ramp(r - ((gx - old[:, 0, None, None]) ** 2 + (gy - old[:, 1, None, None]) ** 2).sqrt())
+            eye_x = gx - ball[:, 0, None, None] - iris_new * turn[:, 0, None, None]
+            eye_y = gy - ball[:, 1, None, None] - iris_new * turn[:, 1, None, None]
+            sx, sy = sx + inside * (eye_x - sx), sy + inside * (eye_y - sy)
             bare = (iris_old - iris_new).clamp(0, 1) * inside
             # Fill the uncovered sclera, a little darker under the upper lid as in a real eye.
             lid_shade = 1 - 0.25 * ((bottom - v) / (bottom - top + 1e-3)).clamp(0, 1)
-            fill = sclera[:, :, None, None] * lid_shade[:, None]
-            synth = synth * (1 - bare[:, None]) + torch.cat([fill * bare[:, None], bare[:, None]], 1)
-        return src, synth
+            keep = 1 - bare
+            synth = [synth[c] * keep + colours[:, 3, c, None, None] * lid_shade * bare for c in range(3)] + [
+                synth[3] * keep + bare]
+        return (sx, sy), synth
 
 
 def _unsqueeze(uv: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

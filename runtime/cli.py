@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.csv, OUT.json or OUT.npz")
     _add_motion_options(p)
 
-    p = sub.add_parser("demo", help="the bundled speech sample -> facecast_demo.csv and .json here")
+    p = sub.add_parser("demo", help="the bundled speech sample and portrait -> facecast_demo.mp4, .csv and .json here")
     p.add_argument("--out-dir", type=Path, default=Path("."), help="where to write (default: here)")
     _add_motion_options(p)
 
@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="version, model and onnxruntime devices")
 
     from facecast.bridge.commands import add_commands as add_bridge_commands
+    from facecast.cli_render import add_commands as add_render_commands
 
+    add_render_commands(sub)
     add_bridge_commands(sub)
 
     sub.add_parser("export", add_help=False,
@@ -124,12 +126,16 @@ def _plot(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
+    from facecast.cli_render import render_demo
+
     speech = Path(str(resources.files("facecast") / "data" / DEMO_SPEECH))
     out_dir = args.out_dir
     if not out_dir.is_dir():
         raise FacecastError(f"{out_dir}: folder does not exist")
     for ext in (".csv", ".json"):
         _motion(speech, out_dir / f"facecast_demo{ext}", args)
+    # The video at 30 fps: twice as fast to render as 60, and what players expect.
+    render_demo(out_dir, argparse.Namespace(**{**vars(args), "fps": 30.0}))
 
 
 def _info() -> None:
@@ -164,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
             _plot(args)
         elif args.command == "info":
             _info()
+        elif args.command in ("prepare", "render"):
+            from facecast.cli_render import run as run_render
+
+            run_render(args)
         elif args.command in ("serve", "keys", "client"):
             from facecast.bridge.commands import run as run_bridge
 

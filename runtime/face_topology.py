@@ -35,11 +35,9 @@ FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365
 
 FOREHEAD = 10
 CHIN = 152
-NOSE_TIP = 1
+NOSE_BRIDGE = 168
 RIGHT_EYE_OUTER = 33  # image left
 LEFT_EYE_OUTER = 263  # image right
-RIGHT_CHEEK_EDGE = 234
-LEFT_CHEEK_EDGE = 454
 
 # Points that do not move with the jaw or with expressions: used to measure head pose on re-detected
 # landmarks (forehead, nose bridge and tip, eye corners, temples).

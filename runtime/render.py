@@ -19,11 +19,9 @@ from facecast import face_topology as ft
 from facecast.avatar import AvatarPack
 from facecast.errors import FacecastError, ModelError
 from facecast.motion_frame import FRAME_SIZE
+from facecast.rig import framing
 
-# Head-and-shoulders framing: the face oval's height is this fraction of the frame, its centre this far
-# above the frame's centre (fractions of the frame).
-FACE_FRACTION = 0.42
-FACE_CENTRE_RAISE = 0.06
+CELL = 4  # the network computes geometry once per CELL x CELL pixels (export/render_model.py)
 
 
 def default_model_path() -> Path:
@@ -36,28 +34,11 @@ class Avatar:
 
     tensors: dict[str, np.ndarray]
     crop: tuple[float, float, float]  # x0, y0, side of the square crop in the portrait's pixels
-    source: str
+    reference: np.ndarray  # (S, S, 3) uint8: the portrait as framed, which a neutral frame reproduces
 
     @property
     def size(self) -> int:
-        return self.tensors["image"].shape[-1]
-
-    def reference(self) -> np.ndarray:
-        """The portrait as the renderer frames it (S, S, 3) uint8: what a neutral frame reproduces."""
-        return np.round(self.tensors["image"][0].transpose(1, 2, 0) * 255).astype(np.uint8)
-
-
-def crop_box(pack: AvatarPack) -> tuple[float, float, float]:
-    """Square head-and-shoulders crop (x0, y0, side) inside the picture, in pixel-edge coordinates."""
-    w, h = pack.size
-    oval = pack.landmarks[list(ft.FACE_OVAL), :2]
-    lo, hi = oval.min(0), oval.max(0)
-    side = min(max((hi[1] - lo[1]) / FACE_FRACTION, (hi[0] - lo[0]) * 2.0), w, h)
-    cx = (lo[0] + hi[0]) / 2
-    cy = (lo[1] + hi[1]) / 2 + FACE_CENTRE_RAISE * side
-    x0 = float(np.clip(cx - side / 2, 0, w - side))
-    y0 = float(np.clip(cy - side / 2, 0, h - side))
-    return x0, y0, float(side)
+        return self.reference.shape[0]
 
 
 def _crop_image(pack: AvatarPack, box: tuple[float, float, float], size: int) -> np.ndarray:
@@ -103,7 +84,7 @@ def rasterise(vertices: np.ndarray, triangles: np.ndarray, size: int, cells: int
     return index, weight
 
 
-def _colours(image: np.ndarray, pack: AvatarPack) -> np.ndarray:
+def _colours(pack: AvatarPack) -> np.ndarray:
     """Cavity, teeth, tongue and sclera colours (4, 3) in 0..1, matched to the portrait's light and palette."""
     lm = pack.landmarks
     h, w = pack.image.shape[:2]
@@ -114,7 +95,7 @@ def _colours(image: np.ndarray, pack: AvatarPack) -> np.ndarray:
 
     skin = at(lm[: ft.NUM_FACE_LANDMARKS, :2])
     skin_lum = float(np.median(skin @ np.array([0.299, 0.587, 0.114])))
-    light = float(np.clip(skin_lum / 0.55, 0.45, 1.1))
+    light = float(np.clip(skin_lum / 0.55, 0.45, 1.0))
     chroma = float(np.median(skin.max(1) - skin.min(1)))
     saturation = float(np.clip(chroma / 0.15, 0, 1))  # greyscale photographs get grey teeth and tongue
     eye_pts = []
@@ -124,7 +105,10 @@ def _colours(image: np.ndarray, pack: AvatarPack) -> np.ndarray:
     eye = at(np.concatenate(eye_pts))
     bright = eye[np.argsort(eye.sum(1))[len(eye) // 2:]]
     sclera = np.median(bright, axis=0)
-    base = np.array([[0.24, 0.07, 0.07], [0.92, 0.89, 0.8], [0.7, 0.34, 0.36]]) * light
+    base = np.array([[0.2, 0.06, 0.06], [0.92, 0.89, 0.8], [0.38, 0.17, 0.19]]) * light
+    # Teeth take a little of the skin's tint: the light and the varnish of a painting fall on both.
+    skin_tint = np.median(skin, axis=0) / max(float(np.median(skin, axis=0).max()), 1e-3)
+    base[1] *= 0.7 + 0.3 * skin_tint
     grey = base @ np.array([0.299, 0.587, 0.114])
     base = grey[:, None] + saturation * (base - grey[:, None])
     if pack.mouth_opening() > 0.06:  # the portrait shows its teeth: new teeth match them
@@ -134,11 +118,52 @@ def _colours(image: np.ndarray, pack: AvatarPack) -> np.ndarray:
     return np.clip(np.concatenate([base, sclera[None]]), 0, 1).astype(np.float32)
 
 
+def _own_teeth(pack: AvatarPack) -> float:
+    """How far (portrait pixels) the portrait's own upper teeth reach below its upper inner lip.
+
+    Samples the mouth's centre line from the upper to the lower inner lip: the run of bright pixels
+    from the top is teeth; whatever lies below them (lower lip, dark gap) moves with the jaw.
+    """
+    lm = pack.landmarks
+    top, bottom = lm[ft.LIPS_UPPER_INNER[5], :2], lm[ft.LIPS_LOWER_INNER[5], :2]
+    gap = float(np.linalg.norm(bottom - top))
+    if gap < 2:
+        return 0.0
+    h, w = pack.image.shape[:2]
+    steps = max(int(gap), 2)
+    line = top[None] + np.linspace(0, 1, steps)[:, None] * (bottom - top)[None]
+    xy = np.clip(np.round(line - 0.5).astype(int), 0, [w - 1, h - 1])
+    lum = pack.image[xy[:, 1], xy[:, 0]].astype(np.float32) @ np.array([0.299, 0.587, 0.114]) / 255
+    skin = pack.image[np.clip(lm[: ft.NUM_FACE_LANDMARKS, 1].astype(int), 0, h - 1),
+                      np.clip(lm[: ft.NUM_FACE_LANDMARKS, 0].astype(int), 0, w - 1)]
+    skin_lum = float(np.median(skin.astype(np.float32) @ np.array([0.299, 0.587, 0.114]) / 255))
+    bright = lum > skin_lum + 0.3 * (1 - skin_lum)
+    # The first pixels under the lip may be its shadow; upper teeth start within the top half.
+    if not bright[: max(steps // 2, 1)].any():
+        return 0.0
+    run = int(np.argmax(bright))
+    while run < steps and bright[run]:
+        run += 1
+    return gap * run / steps
+
+
+def half_pixel_texture(image: np.ndarray) -> np.ndarray:
+    """(2H-1, 2W-1, 3) uint8: the image's own pixels at even positions, bilinear midpoints between."""
+    img = image.astype(np.uint16)
+    h, w = image.shape[:2]
+    out = np.empty((2 * h - 1, 2 * w - 1, 3), dtype=np.uint16)
+    out[::2, ::2] = img
+    out[::2, 1::2] = (img[:, :-1] + img[:, 1:] + 1) // 2
+    out[1::2, ::2] = (img[:-1] + img[1:] + 1) // 2
+    out[1::2, 1::2] = (img[:-1, :-1] + img[1:, :-1] + img[:-1, 1:] + img[1:, 1:] + 2) // 4
+    return out.astype(np.uint8)
+
+
 def avatar_tensors(pack: AvatarPack, size: int) -> Avatar:
-    """The render network's avatar inputs for ``pack`` at ``size`` x ``size`` output (size even)."""
-    if size < 64 or size % 2:
-        raise FacecastError(f"render size must be an even number of pixels, at least 64 (got {size})")
-    box = crop_box(pack)
+    """The render network's avatar inputs for ``pack`` at ``size`` x ``size`` output (a multiple of 4)."""
+    if size < 64 or size % CELL:
+        raise FacecastError(f"render size must be a multiple of {CELL} pixels, at least 64 (got {size})")
+    box = framing(pack.landmarks, *pack.size)
     x0, y0, side = box
     k = size / side
     rig = pack.rig
@@ -151,20 +176,21 @@ def avatar_tensors(pack: AvatarPack, size: int) -> Avatar:
 
     vertices = to_output(rig.vertices)
     crop = _crop_image(pack, box, size)
-    index, weight = rasterise(vertices, rig.triangles, size, size // 2)
+    index, weight = rasterise(vertices, rig.triangles, size, size // CELL)
     tensors = {
-        "image": (crop.transpose(2, 0, 1)[None].astype(np.float32) / 255),
+        "texture": half_pixel_texture(crop)[None],
         "vertices": vertices[None].astype(np.float32),
         "basis": (rig.basis * k)[None].astype(np.float32),
         "head_weight": rig.head_weight[None].astype(np.float32),
         "pivot": to_output(rig.pivot)[None].astype(np.float32),
         "axes": rig.axes[None].astype(np.float32),
         "face_scale": np.array([rig.face_scale * k], dtype=np.float32),
-        "tri_index": index[None],
-        "tri_weight": weight[None],
-        "colours": _colours(crop, pack)[None],
+        "tri_index": index.transpose(2, 0, 1)[None].copy(),  # (1, 3, G, G): one plane per triangle corner
+        "tri_weight": weight.transpose(2, 0, 1)[None].copy(),
+        "colours": _colours(pack)[None],
+        "own_teeth": np.array([_own_teeth(pack) * k], dtype=np.float32),
     }
-    return Avatar(tensors=tensors, crop=box, source=str(pack.meta.get("source", "")))
+    return Avatar(tensors=tensors, crop=box, reference=crop)
 
 
 def stack_avatars(avatars: Sequence[Avatar]) -> dict[str, np.ndarray]:
@@ -193,7 +219,7 @@ class Renderer:
 
         self.path = Path(model_path) if model_path else default_model_path()
         if not self.path.is_file():
-            raise ModelError(f"{self.path}: render model missing; run python -m facecast.export.render_export")
+            raise ModelError(f"{self.path}: render model missing; run python -m facecast.export render")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -28,13 +28,19 @@ from facecast.motion_frame import ARKIT_BLENDSHAPES, BLENDSHAPE_INDEX
 RING_SCALES = (1.2, 1.5, 2.0, 2.7)
 RING_HEAD_WEIGHTS = (1.0, 0.8, 0.4, 0.1)
 RING_JAW_WEIGHTS = (0.5, 0.15, 0.0, 0.0)
-RING_DEPTHS = (0.15, 0.35, 0.55, 0.75)
+RING_DEPTHS = (0.0, 0.15, 0.3, 0.45)
 BACKGROUND_SPACING = 0.5  # F between pinned background points
-PARALLAX_SLOPE = 1.2  # at most this much depth per pixel of distance: keeps 20-30 deg turns fold-free
+PARALLAX_SLOPE = 2.0  # most depth per pixel of distance between moving points: fold-free up to about 25 deg
 
 JAW_HINGE = np.array([0.0, -0.3, -0.9])  # in front of the ears, behind the face
 JAW_OPEN_DEG = 22.0  # jawOpen = 1: a wide-open mouth
 NECK_PIVOT = np.array([0.0, -1.4, -0.9])  # head rotation pivot: top of the neck, below and behind the chin
+
+
+# Head-and-shoulders framing of the rendered frames: the face oval's height is this fraction of the frame,
+# its centre this far above the frame's centre (fraction of the frame).
+FACE_FRACTION = 0.42
+FACE_CENTRE_RAISE = 0.06
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,18 @@ class Rig:
     pivot: np.ndarray  # (3,) float32: head rotation centre
     axes: np.ndarray  # (3, 3) float32: face frame axes (rows x, y, z) in image coordinates
     face_scale: float  # F in pixels
+
+
+def framing(landmarks: np.ndarray, width: int, height: int) -> tuple[float, float, float]:
+    """The square head-and-shoulders crop (x0, y0, side) the renderer shows, inside the picture (pixel edges)."""
+    oval = np.asarray(landmarks)[list(ft.FACE_OVAL), :2]
+    lo, hi = oval.min(0), oval.max(0)
+    side = min(max((hi[1] - lo[1]) / FACE_FRACTION, (hi[0] - lo[0]) * 2.0), width, height)
+    cx = (lo[0] + hi[0]) / 2
+    cy = (lo[1] + hi[1]) / 2 + FACE_CENTRE_RAISE * side
+    x0 = float(np.clip(cx - side / 2, 0, width - side))
+    y0 = float(np.clip(cy - side / 2, 0, height - side))
+    return x0, y0, float(side)
 
 
 def _camera(points: np.ndarray) -> np.ndarray:
@@ -111,6 +129,15 @@ class _Designer:
         lateral = np.clip((np.abs(c[:, 0] - self.mouth_centre[0]) - half_width) / 0.25, 0, 1)
         ramp = 0.01 + 0.35 * lateral
         self.lower = _smoothstep((mid_y - c[:, 1]) / ramp + 0.5)
+        # A closed mouth puts both inner lips on the midline itself: their side is known by name. Toward
+        # the corners both lips share the jaw's motion more evenly (half each at the corner), so the
+        # opening is a lens rather than a box.
+        along = np.clip(np.abs(c[:, 0] - self.mouth_centre[0]) / half_width, 0, 1) ** 2 / 2
+        upper_lip = list(ft.LIPS_UPPER_INNER[1:-1] + ft.LIPS_UPPER_OUTER[1:-1])
+        lower_lip = list(ft.LIPS_LOWER_INNER[1:-1] + ft.LIPS_LOWER_OUTER[1:-1])
+        self.lower[upper_lip] = along[upper_lip]
+        self.lower[lower_lip] = 1 - along[lower_lip]
+        self.lower[[ft.LIPS_UPPER_INNER[0], ft.LIPS_UPPER_INNER[-1], *ft.MOUTH_CORNERS]] = 0.5
         # Anchors below the face follow the jaw a little so that the chin never folds over the neck.
         anchor_jaw = np.where(ring_of >= 0, np.array(RING_JAW_WEIGHTS + (0.0,))[ring_of], 0.0)
         self.jaw_weight = np.where(is_landmark, self.lower, self.lower * anchor_jaw)
@@ -208,17 +235,37 @@ class _Designer:
                                                * self.is_landmark, (0, 0.04, 0)))
 
 
-def _anchors(lm2: np.ndarray, centre: np.ndarray, width: int, height: int,
-             scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Anchor points (2D) and their ring (0..3, or 4 for the pinned background)."""
+def _inside(points: np.ndarray, box: tuple[float, float, float, float], margin: float) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return ((points[:, 0] > x0 + margin) & (points[:, 0] < x1 - margin)
+            & (points[:, 1] > y0 + margin) & (points[:, 1] < y1 - margin))
+
+
+def _edge(box: tuple[float, float, float, float], step: float) -> np.ndarray:
+    """Points every ``step`` or less along the sides of ``box`` (x0, y0, x1, y1), corners included."""
+    x0, y0, x1, y1 = box
+    xs = np.linspace(x0, x1, max(2, int(np.ceil((x1 - x0) / step)) + 1))
+    ys = np.linspace(y0, y1, max(2, int(np.ceil((y1 - y0) / step)) + 1))
+    return np.concatenate([np.column_stack([xs, np.full_like(xs, y0)]), np.column_stack([xs, np.full_like(xs, y1)]),
+                           np.column_stack([np.full_like(ys[1:-1], x0), ys[1:-1]]),
+                           np.column_stack([np.full_like(ys[1:-1], x1), ys[1:-1]])])
+
+
+def _anchors(lm2: np.ndarray, centre: np.ndarray, width: int, height: int, scale: float,
+             frame: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Anchor points (2D), their ring (0..3, or 4 for the pinned background) and face-oval point."""
     oval = lm2[list(ft.FACE_OVAL)]
-    pts, rings = [], []
-    for r, k in enumerate(RING_SCALES):
-        pts.append(centre + (oval - centre) * k)
-        rings.append(np.full(len(oval), r))
-    # The background grid covers the image and its border; points within the outer ring are dropped so
-    # the rings alone shape the falloff.
     step = max(BACKGROUND_SPACING * scale, 8.0)
+    pts, rings, oval_of = [], [], []
+    for r, k in enumerate(RING_SCALES):
+        ring = centre + (oval - centre) * k
+        # Ring points near or past the rendered frame's edge would fight its pinned border.
+        keep = _inside(ring, frame, step / 2)
+        pts.append(ring[keep])
+        rings.append(np.full(int(keep.sum()), r))
+        oval_of.append(np.nonzero(keep)[0])
+    # The background grid covers the image; points within the outer ring are dropped so the rings alone
+    # shape the falloff, except on the border, which is always pinned so the frame's edges never move.
     xs = np.linspace(0, width, max(2, int(np.ceil(width / step)) + 1))
     ys = np.linspace(0, height, max(2, int(np.ceil(height / step)) + 1))
     grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
@@ -227,21 +274,26 @@ def _anchors(lm2: np.ndarray, centre: np.ndarray, width: int, height: int,
     ang = np.arctan2(*(grid - centre).T[::-1])
     nearest = np.abs(np.angle(np.exp(1j * (ang[:, None] - ang_oval[None, :])))).argmin(1)
     rel = np.linalg.norm(grid - centre, axis=1) / rad_oval[nearest]
-    grid = grid[rel > RING_SCALES[-1] + 0.35]
+    border = (grid[:, 0] <= 0) | (grid[:, 1] <= 0) | (grid[:, 0] >= width) | (grid[:, 1] >= height)
+    grid = grid[((rel > RING_SCALES[-1] + 0.35) & ~_inside(grid, frame, -step / 2)) | border]
+    # The rendered frame's own border is pinned too, so its edges never move.
+    grid = np.concatenate([grid, _edge(frame, step)])
     pts.append(grid)
     rings.append(np.full(len(grid), len(RING_SCALES)))
-    return np.concatenate(pts), np.concatenate(rings)
+    oval_of.append(np.zeros(len(grid), dtype=int))
+    return np.concatenate(pts), np.concatenate(rings), np.concatenate(oval_of)
 
 
-def _limit_slope(vertices: np.ndarray, slope: float) -> np.ndarray:
-    """The largest depth at or below each vertex's own that rises at most ``slope`` per pixel across the picture.
+def _limit_slope(vertices: np.ndarray, outline: np.ndarray, slope: float) -> np.ndarray:
+    """Each vertex's depth, capped to rise at most ``slope`` per pixel of distance from the ``outline`` points.
 
-    A nose seen in profile stands far in front of the background right next to it; turned with its true
-    depth it would slide over its neighbours faster than they move apart, and the picture would fold.
+    Where the depth jumps faster than that across the picture (a nose or a far cheek seen edge-on), a
+    20 deg turn would slide the near part over its neighbours faster than they move apart and fold the
+    picture; gentler relief (a frontal nose, the cheeks) is kept as it is.
     """
     xy, z = vertices[:, :2], vertices[:, 2]
-    dist = np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))
-    return (z[None, :] + slope * dist).min(axis=1)
+    dist = np.sqrt(((xy[:, None] - outline[None, :, :2]) ** 2).sum(-1))
+    return np.minimum(z, (outline[None, :, 2] + slope * dist).min(axis=1))
 
 
 def build_rig(landmarks: np.ndarray, width: int, height: int) -> Rig:
@@ -253,12 +305,21 @@ def build_rig(landmarks: np.ndarray, width: int, height: int) -> Rig:
     lm[:, 2] *= -1  # depth toward the camera
     origin, axes, scale = face_frame(lm)
     centre = lm[list(ft.FACE_OVAL), :2].mean(0)
-    anchor2, ring_of = _anchors(lm[:, :2], centre, width, height, scale)
-    oval_depth = lm[list(ft.FACE_OVAL), 2][np.arange(len(anchor2)) % len(ft.FACE_OVAL)]
+    x0, y0, side = framing(landmarks, width, height)
+    frame = (x0, y0, x0 + side, y0 + side)
+    anchor2, ring_of, oval_of = _anchors(lm[:, :2], centre, width, height, scale, frame)
+    # Each ring point starts at the depth of the face beside it on the picture (a smooth average over
+    # about a third of F), so the hair or background next to a nose seen in profile moves with that nose
+    # instead of tearing from it, and neighbouring ring points never jump in depth.
+    near = np.exp(-((anchor2[:, None] - lm[None, : ft.NUM_FACE_LANDMARKS, :2]) ** 2).sum(-1) / (2 * (0.3 * scale) ** 2))
+    near = near + 1e-12 * (oval_of[:, None] == np.arange(ft.NUM_FACE_LANDMARKS)[None])  # never all zero
+    oval_depth = (near * lm[None, : ft.NUM_FACE_LANDMARKS, 2]).sum(1) / near.sum(1)
     depth = np.where(ring_of < len(RING_SCALES),
                      oval_depth - np.array(RING_DEPTHS + (1.0,))[ring_of] * scale, lm[:, 2].min() - scale)
     vertices = np.concatenate([lm, np.column_stack([anchor2, depth])])
-    vertices[:, 2] = _limit_slope(vertices, PARALLAX_SLOPE)
+    true_depth = vertices.copy()  # expressions are designed on the face's own depth
+    moving = np.r_[np.ones(len(lm), bool), ring_of < len(RING_SCALES)]
+    vertices[moving, 2] = _limit_slope(vertices[moving], vertices[moving], PARALLAX_SLOPE)
     n_lm = len(lm)
     is_landmark = np.arange(len(vertices)) < ft.NUM_FACE_LANDMARKS
     ring_all = np.concatenate([np.full(n_lm, -1), ring_of])
@@ -266,7 +327,7 @@ def build_rig(landmarks: np.ndarray, width: int, height: int) -> Rig:
     def to_face(p: np.ndarray) -> np.ndarray:
         return (_camera(p) - origin) @ axes.T / scale
 
-    c = to_face(vertices)
+    c = to_face(true_depth)
     designer = _Designer(c, is_landmark, ring_all)
     designer.mouth()
     designer.eyes()
@@ -277,7 +338,11 @@ def build_rig(landmarks: np.ndarray, width: int, height: int) -> Rig:
 
     below_chin = _smoothstep((c[ft.CHIN, 1] + 0.1 - c[:, 1]) / 0.6)
     ring_w = np.where(ring_all >= 0, np.array(RING_HEAD_WEIGHTS + (0.0,))[ring_all], 1.0)
-    head_weight = np.where(ring_all >= 0, ring_w * (1 - 0.7 * below_chin), 1.0)
+    # Fade to nothing toward the frame's pinned edges, over about one F.
+    x, y = vertices[:, 0], vertices[:, 1]
+    to_edge = np.minimum(np.minimum(x - frame[0], frame[2] - x), np.minimum(y - frame[1], frame[3] - y))
+    near_edge = np.clip(to_edge / scale, 0, 1)
+    head_weight = np.where(ring_all >= 0, ring_w * (1 - 0.7 * below_chin) * near_edge, 1.0)
 
     keep = np.r_[np.arange(ft.NUM_FACE_LANDMARKS), np.arange(n_lm, len(vertices))]
     tri = Delaunay(vertices[keep, :2]).simplices

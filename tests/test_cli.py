@@ -89,9 +89,14 @@ def test_usage_errors_exit_2(speech_wav, tmp_path):
     assert facecast("motion", speech_wav, "-o", tmp_path / "m.csv", "--fps", "0").returncode == 2
 
 
-def test_demo_writes_motion_here_offline(tmp_path):
+def test_demo_writes_video_and_motion_here_offline(tmp_path):
     result = facecast("demo", "-q", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert {p.name for p in tmp_path.iterdir()} == {"facecast_demo.csv", "facecast_demo.json"}
+    assert {p.name for p in tmp_path.iterdir()} == {"facecast_demo.csv", "facecast_demo.json", "facecast_demo.mp4"}
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name:format_tags=comment",
+                            "-of", "json", str(tmp_path / "facecast_demo.mp4")], capture_output=True, text=True)
+    info = json.loads(probe.stdout)
+    assert {s["codec_name"] for s in info["streams"]} == {"h264", "aac"}
+    assert "facecast" in info["format"]["tags"]["comment"]
     doc = json.loads((tmp_path / "facecast_demo.json").read_text())
     assert doc["frameCount"] > 600

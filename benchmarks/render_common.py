@@ -1,0 +1,103 @@
+"""Shared pieces of the render benchmarks: the test portraits, motion frames by name, and measurements
+on faces re-detected by mediapipe FaceMesh (a model nobody here wrote) in the rendered frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from facecast import face_topology as ft
+from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, neutral_frames
+
+PORTRAITS = Path(__file__).resolve().parents[2] / "shared" / "portraits"
+if not PORTRAITS.is_dir():
+    PORTRAITS = Path("/work/shared/portraits")
+
+
+def portrait_files() -> list[Path]:
+    return sorted(p for p in PORTRAITS.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
+
+
+def frame(**values: float) -> np.ndarray:
+    """One motion frame: blendshapes by ARKit name; yaw, pitch, roll and gaze_yaw, gaze_pitch in degrees."""
+    f = neutral_frames(1)[0]
+    for name, value in values.items():
+        if name in BLENDSHAPE_INDEX:
+            f[FIELDS["blendshapes"].offset + BLENDSHAPE_INDEX[name]] = value
+        elif name in ("pitch", "yaw", "roll"):
+            f[FIELDS["headRotation"].offset + ("pitch", "yaw", "roll").index(name)] = value
+        elif name == "gaze_yaw":
+            f[FIELDS["gaze"].offset] = f[FIELDS["gaze"].offset + 2] = value
+        elif name == "gaze_pitch":
+            f[FIELDS["gaze"].offset + 1] = f[FIELDS["gaze"].offset + 3] = value
+        else:
+            raise KeyError(name)
+    return f
+
+
+class Redetector:
+    """mediapipe FaceMesh (478 landmarks) on rendered frames; None where no face is found."""
+
+    def __init__(self) -> None:
+        from mediapipe.python.solutions import face_mesh
+
+        self._mesh = face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray | None:
+        h, w = image.shape[:2]
+        result = self._mesh.process(np.ascontiguousarray(image[..., :3]))
+        if not result.multi_face_landmarks:
+            return None
+        return np.array([[p.x * w, p.y * h, p.z * w] for p in result.multi_face_landmarks[0].landmark])
+
+
+def _scale(lm: np.ndarray) -> float:
+    return float(np.linalg.norm(lm[ft.LEFT_EYE_OUTER, :2] - lm[ft.RIGHT_EYE_OUTER, :2]))
+
+
+def lip_gap(lm: np.ndarray) -> float:
+    """Inner-lip gap at the mouth centre, in units of the outer-eye-corner distance."""
+    return float(np.linalg.norm(lm[14, :2] - lm[13, :2]) / _scale(lm))
+
+
+def eye_aperture(lm: np.ndarray) -> float:
+    """Mean eyelid opening of both eyes (upper to lower lid at the centre), same units."""
+    return float((np.linalg.norm(lm[159, :2] - lm[145, :2]) + np.linalg.norm(lm[386, :2] - lm[374, :2]))
+                 / 2 / _scale(lm))
+
+
+def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """Right-handed y-up rotation, as the renderer composes it (export/render_model.py)."""
+    y, p, r = np.radians([yaw, pitch, -roll])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    return ry @ rx @ rz
+
+
+def head_pose(neutral: np.ndarray, turned: np.ndarray) -> tuple[float, float]:
+    """(yaw, pitch) in degrees of the head in ``turned`` relative to ``neutral``, both re-detected.
+
+    The neutral face's re-detected 3D shape (rigid points: forehead, nose, eye corners, temples) is
+    rotated, scaled and shifted until its orthographic projection best fits the turned face's
+    re-detected 2D landmarks.
+    """
+    idx = list(ft.RIGID)
+    ref = neutral[idx] * np.array([1.0, -1.0, -1.0])  # x right, y up, z toward the camera
+    ref = ref - ref.mean(0)
+    obs = turned[idx, :2] * np.array([1.0, -1.0])
+
+    def residual(p: np.ndarray) -> np.ndarray:
+        proj = p[3] * ref @ _rotation(*p[:3]).T
+        return (proj[:, :2] + p[4:6] - obs).ravel()
+
+    start = np.array([0, 0, 0, 1, *obs.mean(0)])
+    fit = least_squares(residual, start)
+    return float(fit.x[0]), float(fit.x[1])
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255**2 / mse))

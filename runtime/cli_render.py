@@ -1,0 +1,174 @@
+"""``facecast prepare`` and ``facecast render``: portrait -> avatar pack, speech + portrait -> talking video.
+
+``add_commands`` adds both subcommands to the ``facecast`` parser, ``run`` carries one out, and
+``render_demo`` renders the bundled speech sample on the bundled portrait (for ``facecast demo``).
+User errors raise ``FacecastError``; the CLI prints them as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from facecast.avatar import PACK_SUFFIX, AvatarPack, load_pack
+from facecast.errors import FacecastError
+
+DEFAULT_PACK = "default_portrait.facecast"
+DEMO_VIDEO = "facecast_demo.mp4"
+RENDER_BATCH = 4  # frames per network call: larger batches gain little on CPU and delay the first frame
+
+
+def _size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 64 <= value <= 2048 or value % 4:
+        raise argparse.ArgumentTypeError(f"size must be a multiple of 4 between 64 and 2048, got {text}")
+    return value
+
+
+def _face(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("--face counts from 1 (the largest face)")
+    return value
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``prepare`` and ``render`` to the ``facecast`` subcommands."""
+    from facecast.cli import _add_motion_options
+
+    p = subparsers.add_parser("prepare", help="portrait picture -> avatar pack (.facecast); needs facecast[portrait]",
+                              description="Find the face in a portrait (photograph or painting) and store everything "
+                              "the renderer needs in one .facecast file.")
+    p.add_argument("portrait", type=Path, help="picture: JPEG, PNG, WebP... (EXIF rotation honoured)")
+    p.add_argument("-o", "--output", type=Path, default=None, help="NAME.facecast (default: the picture's name)")
+    p.add_argument("--face", type=_face, default=None, metavar="N",
+                   help="which face when there are several: 1 = the largest (default)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary")
+
+    p = subparsers.add_parser("render", help="speech + portrait -> talking-face video (.mp4)",
+                              description="Speech to an H.264 mp4 of the portrait speaking it, with the speech muxed "
+                              "in. Every video says in its metadata that it is synthetic.")
+    p.add_argument("--portrait", type=Path, default=None, metavar="IMG|PACK",
+                   help="picture (needs facecast[portrait]) or .facecast pack (default: the bundled portrait)")
+    p.add_argument("--audio", type=Path, required=True, help="speech file: wav, flac, ogg or mp3")
+    p.add_argument("-o", "--output", type=Path, required=True, help="OUT.mp4")
+    p.add_argument("--size", type=_size, default=512, help="frame size in pixels, a multiple of 4 (default 512)")
+    p.add_argument("--label", action="store_true", help='burn a small visible "AI-generated" mark into the frames')
+    p.add_argument("--face", type=_face, default=None, metavar="N", help="face to use in a picture with several")
+    _add_motion_options(p)
+    p.set_defaults(fps=30.0)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Carry out ``prepare`` or ``render``."""
+    if args.command == "prepare":
+        _prepare(args)
+    elif args.command == "render":
+        _render(args)
+    else:
+        raise ValueError(f"not a render command: {args.command}")
+
+
+def default_pack_path() -> Path:
+    return Path(str(resources.files("facecast") / "data" / DEFAULT_PACK))
+
+
+def load_portrait(path: Path | None, face: int | None = None, quiet: bool = False) -> AvatarPack:
+    """A pack from a .facecast file, a picture (prepared now) or, for None, the bundled portrait."""
+    if path is None:
+        return load_pack(default_pack_path())
+    if path.suffix.lower() == PACK_SUFFIX:
+        return load_pack(path)
+    from facecast.prepare import prepare_portrait
+
+    pack, notes = prepare_portrait(path, face=face)
+    if not quiet:
+        for note in notes:
+            print(note, file=sys.stderr)
+    return pack
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    from facecast.prepare import prepare_portrait
+
+    output = args.output or Path(args.portrait.stem + PACK_SUFFIX)
+    if output.suffix.lower() != PACK_SUFFIX:
+        raise FacecastError(f"{output}: an avatar pack is named .facecast")
+    if not (output.parent if str(output.parent) else Path(".")).is_dir():
+        raise FacecastError(f"{output}: folder {output.parent} does not exist")
+    start = time.perf_counter()
+    pack, notes = prepare_portrait(args.portrait, face=args.face)
+    pack.save(output)
+    if not args.quiet:
+        for note in notes:
+            print(note, file=sys.stderr)
+        w, h = pack.size
+        print(f"{output}: avatar of {args.portrait.name} ({w}x{h}, face {pack.meta['face_width_px']:.0f} px wide, "
+              f"{len(pack.rig.vertices)} mesh points) in {time.perf_counter() - start:.2f} s", file=sys.stderr)
+
+
+def render_video(pack: AvatarPack, audio: Path, output: Path, args: argparse.Namespace,
+                 track=None) -> tuple[Path, object]:
+    """Render ``audio`` spoken by ``pack`` to ``output``; returns the video path and the motion track used.
+
+    ``track`` (a ``MotionTrack`` at ``args.fps``) skips the speech analysis when the caller already has it.
+    """
+    from tqdm import tqdm
+
+    from facecast.render import Renderer
+    from facecast.video import VideoWriter, check_video_path
+
+    check_video_path(output)
+    if track is None:
+        from facecast.cli import motion_controls
+        from facecast.pipeline import MotionPipeline
+
+        pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=motion_controls(args))
+        track = pipeline.process_file(audio, progress=False)
+    renderer = Renderer(device=args.device)
+    avatar = renderer.avatar(pack, args.size)
+    source = str(pack.meta.get("source", "portrait"))
+    with VideoWriter(output, args.size, track.fps, audio, source, label=getattr(args, "label", False)) as video, \
+            tqdm(total=len(track), unit="frame", desc="render", disable=args.quiet, file=sys.stderr) as bar:
+        for frames in renderer.frames(avatar, np.asarray(track.data), batch=RENDER_BATCH):
+            video.write(frames)
+            bar.update(len(frames))
+    return output, track
+
+
+def _render(args: argparse.Namespace) -> None:
+    from facecast.video import check_video_path
+
+    check_video_path(args.output)  # fail before the work, not after it
+    if not args.audio.is_file():
+        raise FacecastError(f"{args.audio}: no such file")
+    start = time.perf_counter()
+    pack = load_portrait(args.portrait, args.face, args.quiet)
+    _, track = render_video(pack, args.audio, args.output, args)
+    if not args.quiet:
+        took = time.perf_counter() - start
+        seconds = len(track) / track.fps
+        print(f"{args.output}: {len(track)} frames at {args.size} px, {track.fps:g} fps ({seconds:.1f} s of speech) "
+              f"in {took:.1f} s ({seconds / took:.1f}x real time)", file=sys.stderr)
+
+
+def render_demo(out_dir: Path, args: argparse.Namespace, track=None) -> Path:
+    """Render the bundled speech sample on the bundled portrait to ``out_dir/facecast_demo.mp4``.
+
+    ``args`` carries the motion options (fps, seed, emotion...); ``size`` and ``label`` default to 512 and
+    False when absent. ``track`` reuses a motion track of the sample already computed at ``args.fps``.
+    """
+    from facecast.cli import DEMO_SPEECH
+
+    speech = Path(str(resources.files("facecast") / "data" / DEMO_SPEECH))
+    demo_args = argparse.Namespace(**{"size": 512, "label": False, **vars(args)})
+    output, _ = render_video(load_pack(default_pack_path()), speech, Path(out_dir) / DEMO_VIDEO, demo_args, track)
+    return output

@@ -1,0 +1,174 @@
+"""Avatar packs: preparing real portraits, the user errors, and the pack format (loadable without mediapipe)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from facecast import face_topology as ft
+from facecast.avatar import PACK_VERSION, AvatarError, load_pack
+from facecast.cli_render import default_pack_path
+
+
+def portraits_dir() -> Path:
+    here = Path(__file__).resolve().parents[2] / "shared" / "portraits"
+    return here if here.is_dir() else Path("/work/shared/portraits")
+
+
+PORTRAITS = portraits_dir()
+
+
+@pytest.fixture(scope="module")
+def mediapipe():
+    return pytest.importorskip("mediapipe")
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> Image.Image:
+    return Image.open(PORTRAITS / "astronaut.png").convert("RGB")
+
+
+def _prepare(path: Path, face: int | None = None):
+    from facecast.prepare import prepare_portrait
+
+    return prepare_portrait(path, face=face)
+
+
+# -- the pack format, no mediapipe ------------------------------------------------------------------
+
+def test_bundled_pack_round_trip(tmp_path):
+    pack = load_pack(default_pack_path())
+    assert pack.landmarks.shape == (ft.NUM_LANDMARKS, 3)
+    assert pack.rig.basis.shape == (52, len(pack.rig.vertices), 3)
+    assert pack.rig.triangles.max() < len(pack.rig.vertices)
+    assert pack.meta["version"] == PACK_VERSION and pack.meta["source"]
+    copy = load_pack(pack.save(tmp_path / "copy.facecast"))
+    np.testing.assert_array_equal(copy.image, pack.image)
+    for name in ("vertices", "triangles", "basis", "head_weight", "pivot", "axes"):
+        np.testing.assert_array_equal(getattr(copy.rig, name), getattr(pack.rig, name))
+    assert copy.meta["source"] == pack.meta["source"]
+    assert not list(tmp_path.glob(".*tmp"))  # the atomic write leaves nothing behind
+
+
+def test_damaged_or_foreign_packs_are_refused(tmp_path):
+    bad = tmp_path / "bad.facecast"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(AvatarError, match="damaged"):
+        load_pack(bad)
+    newer = tmp_path / "newer.facecast"
+    with zipfile.ZipFile(default_pack_path()) as src, zipfile.ZipFile(newer, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "meta.json":
+                data = json.dumps({**json.loads(data), "version": PACK_VERSION + 1}).encode()
+            dst.writestr(item, data)
+    with pytest.raises(AvatarError, match="version"):
+        load_pack(newer)
+    with pytest.raises(AvatarError, match="no such"):
+        load_pack(tmp_path / "missing.facecast")
+
+
+# -- preparing portraits (mediapipe) ------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["astronaut.png", "pearl_earring.jpg", "grant.jpg", "mona_lisa_small.jpg"])
+def test_prepare_real_portraits(mediapipe, tmp_path, name):
+    pack, notes = _prepare(PORTRAITS / name)
+    assert notes == []
+    w, h = pack.size
+    lm = pack.landmarks
+    assert lm.shape == (ft.NUM_LANDMARKS, 3) and np.isfinite(lm).all()
+    assert (lm[:, 0] > 0).all() and (lm[:, 0] < w).all() and (lm[:, 1] > 0).all() and (lm[:, 1] < h).all()
+    # The mesh covers the whole picture, corners included, so nothing outside it is left unwarped.
+    xy = pack.rig.vertices[:, :2]
+    assert xy[:, 0].min() <= 0 and xy[:, 1].min() <= 0 and xy[:, 0].max() >= w and xy[:, 1].max() >= h
+    assert pack.rig.head_weight.max() == 1 and pack.rig.head_weight.min() == 0
+    copy = load_pack(pack.save(tmp_path / "p.facecast"))
+    np.testing.assert_array_equal(copy.image, pack.image)
+    assert copy.meta["source"] == name
+
+
+def test_open_and_closed_mouths_are_told_apart(mediapipe):
+    assert _prepare(PORTRAITS / "astronaut.png")[0].mouth_opening() > 0.05  # smiling, teeth showing
+    assert _prepare(PORTRAITS / "mona_lisa_small.jpg")[0].mouth_opening() < 0.02
+
+
+def test_no_face(mediapipe, tmp_path):
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (400, 400), (200, 180, 160)).save(blank)
+    with pytest.raises(AvatarError, match="no face found"):
+        _prepare(blank)
+
+
+def test_unreadable_and_missing_files(mediapipe, tmp_path):
+    fake = tmp_path / "fake.jpg"
+    fake.write_text("this is not a picture")
+    with pytest.raises(AvatarError, match="cannot read"):
+        _prepare(fake)
+    with pytest.raises(AvatarError, match="no such file"):
+        _prepare(tmp_path / "missing.png")
+
+
+def test_huge_pictures_are_refused(mediapipe, tmp_path, astronaut, monkeypatch):
+    import facecast.prepare as prepare
+
+    monkeypatch.setattr(prepare, "MAX_PIXELS", 100_000)
+    path = tmp_path / "big.png"
+    astronaut.save(path)
+    with pytest.raises(AvatarError, match="too large"):
+        _prepare(path)
+
+
+def test_face_too_small(mediapipe, tmp_path, astronaut):
+    path = tmp_path / "small.png"
+    astronaut.resize((256, 256)).save(path)  # face about 45 px wide
+    with pytest.raises(AvatarError, match="too small"):
+        _prepare(path)
+
+
+def test_exif_rotation_is_honoured(mediapipe, tmp_path, astronaut):
+    upright = _prepare(PORTRAITS / "astronaut.png")[0].landmarks
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned: viewers rotate it 90 deg clockwise to show it upright
+    astronaut.transpose(Image.Transpose.ROTATE_90).save(path, quality=95, exif=exif)
+    pack, _ = _prepare(path)
+    assert pack.size == astronaut.size
+    assert np.abs(pack.landmarks[:, :2] - upright[:, :2]).mean() < 3.0
+
+
+def test_rgba_and_greyscale_inputs(mediapipe, tmp_path, astronaut):
+    rgba = astronaut.convert("RGBA")
+    alpha = np.full(rgba.size[::-1], 255, np.uint8)
+    alpha[:40] = 0  # a transparent band: composited over white
+    rgba.putalpha(Image.fromarray(alpha))
+    path = tmp_path / "rgba.png"
+    rgba.save(path)
+    pack, _ = _prepare(path)
+    assert pack.image.shape == (512, 512, 3) and (pack.image[:40] == 255).all()
+    grey = tmp_path / "grey.png"
+    astronaut.convert("L").save(grey)
+    pack, _ = _prepare(grey)
+    assert pack.image.ndim == 3 and (pack.image[..., 0] == pack.image[..., 1]).all()
+    assert Image.open(PORTRAITS / "grant.jpg").mode == "L"  # a greyscale original too
+    assert _prepare(PORTRAITS / "grant.jpg")[0].image.shape[2] == 3
+
+
+def test_several_faces(mediapipe, tmp_path, astronaut):
+    head = astronaut.crop((128, 40, 320, 232))
+    canvas = Image.new("RGB", (600, 600), (128, 128, 128))
+    canvas.paste(head.resize((300, 300)), (0, 0))
+    canvas.paste(ImageOps.mirror(head).resize((210, 210)), (300, 300))
+    path = tmp_path / "two.png"
+    canvas.save(path)
+    pack, notes = _prepare(path)
+    assert pack.meta["faces_found"] == 2 and "largest" in notes[0] and "--face" in notes[0]
+    assert pack.landmarks[:, 0].mean() < 300  # the larger face, top left
+    second, notes = _prepare(path, face=2)
+    assert second.landmarks[:, 0].mean() > 300 and notes == []
+    with pytest.raises(AvatarError, match="--face 3"):
+        _prepare(path, face=3)

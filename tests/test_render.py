@@ -1,0 +1,232 @@
+"""The render network: ONNX matches PyTorch, a neutral frame is the portrait, the motion shows, and
+``facecast render`` writes a playable, labelled mp4 with the speech."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from facecast.avatar import load_pack
+from facecast.cli_render import add_commands, default_pack_path, run
+from facecast.errors import FacecastError
+from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, neutral_frames
+from facecast.render import Renderer, avatar_tensors, stack_avatars
+
+
+def motion(**values: float) -> np.ndarray:
+    """One frame: blendshapes by ARKit name, plus yaw/pitch/roll and gaze_yaw in degrees."""
+    frame = neutral_frames(1)[0]
+    for name, value in values.items():
+        if name in BLENDSHAPE_INDEX:
+            frame[FIELDS["blendshapes"].offset + BLENDSHAPE_INDEX[name]] = value
+        elif name in ("pitch", "yaw", "roll"):
+            frame[FIELDS["headRotation"].offset + ("pitch", "yaw", "roll").index(name)] = value
+        elif name == "gaze_yaw":
+            frame[FIELDS["gaze"].offset] = frame[FIELDS["gaze"].offset + 2] = value
+        else:
+            raise KeyError(name)
+    return frame
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer(threads=2)
+
+
+@pytest.fixture(scope="module")
+def pack():
+    return load_pack(default_pack_path())
+
+
+@pytest.fixture(scope="module")
+def avatar(pack):
+    return avatar_tensors(pack, 256)
+
+
+def render(renderer, avatar, *frames) -> np.ndarray:
+    return renderer.render(avatar, np.stack(frames))
+
+
+def mouth_box(avatar, margin: float = 0.6) -> tuple[slice, slice]:
+    lm = avatar.tensors["vertices"][0]
+    corners = lm[[61, 291], :2]
+    centre = lm[[13, 14], :2].mean(0)
+    half = np.abs(corners[1, 0] - corners[0, 0]) / 2 * (1 + margin)
+    return (slice(int(centre[1] - half * 0.6), int(centre[1] + half * 1.2)),
+            slice(int(centre[0] - half), int(centre[0] + half)))
+
+
+def test_onnx_matches_pytorch(pack):
+    torch = pytest.importorskip("torch")
+    from facecast.export.render_export import check_motion
+    from facecast.export.render_model import INPUT_NAMES, RenderNet
+
+    one = avatar_tensors(pack, 128)
+    feed = {**stack_avatars([one, one]), "motion": check_motion(4), "avatar": np.array([0, 1, 1, 0])}
+    with torch.no_grad():
+        expected = RenderNet()(*(torch.from_numpy(np.ascontiguousarray(feed[n])) for n in INPUT_NAMES)).numpy()
+    got = Renderer(threads=2).session.run(None, feed)[0]
+    diff = np.abs(got.astype(int) - expected.astype(int))
+    assert got.shape == (4, 128, 128, 3) and got.dtype == np.uint8
+    assert (diff > 1).mean() < 1e-3  # nearest-texel ties may round either way on a handful of pixels
+
+
+@pytest.mark.parametrize("size", [256, 512])
+def test_neutral_frame_reproduces_the_portrait(renderer, pack, size):
+    avatar = avatar_tensors(pack, size)
+    frame = render(renderer, avatar, motion())[0]
+    assert psnr(frame, avatar.reference) >= 40
+
+
+def test_jaw_open_opens_the_mouth_and_nothing_else_moves(renderer, avatar):
+    frames = render(renderer, avatar, motion(), *(motion(jawOpen=j) for j in (0.25, 0.5, 0.75, 1.0)))
+    rows, cols = mouth_box(avatar)
+    lum = frames[..., :3].astype(float) @ np.array([0.299, 0.587, 0.114])
+    dark = (lum[:, rows, cols] < 80).sum(axis=(1, 2))  # the mouth cavity between the teeth
+    # This portrait smiles with its teeth apart: a slight opening first shifts its own dark mouth
+    # corners, then the new cavity grows with the jaw.
+    assert (np.diff(dark[1:]) > 0).all() and dark[-1] > dark[0] + 200
+    changed = (frames[1:] != frames[0]).any(-1).sum(axis=(1, 2))
+    assert (np.diff(changed) >= 0).all()  # the wider the jaw opens, the more of the face moves
+    corners = [(slice(0, 40), slice(0, 40)), (slice(0, 40), slice(-40, None)),
+               (slice(-40, None), slice(0, 40)), (slice(-40, None), slice(-40, None))]
+    for r, c in corners:
+        assert (frames[:, r, c] == frames[0, r, c]).all()
+
+
+def test_an_open_mouth_keeps_its_own_teeth(renderer, pack):
+    """The bundled portrait smiles with its upper teeth showing: opening the jaw keeps them in place."""
+    avatar = avatar_tensors(pack, 512)
+    teeth = float(avatar.tensors["own_teeth"][0])
+    assert teeth > 2
+    neutral, opened = render(renderer, avatar, motion(), motion(jawOpen=0.6))
+    lm = avatar.tensors["vertices"][0]
+    x, y = lm[13, :2]
+    band = (slice(int(np.ceil(y + 1)), int(y + teeth - 2)), slice(int(x - 8), int(x + 9)))
+    assert np.abs(opened[band].astype(int) - neutral[band]).mean() < 8
+    assert opened[band].mean() > 150  # still bright teeth, not cavity
+
+
+def test_eyes_blink_and_gaze_inside_the_eyes_only(renderer, avatar):
+    neutral, blink, gaze = render(renderer, avatar, motion(), motion(eyeBlinkLeft=1, eyeBlinkRight=1),
+                                  motion(gaze_yaw=20))
+    lm = avatar.tensors["vertices"][0]
+    eyes = lm[[33, 133, 263, 362, 159, 145, 386, 374], :2]
+    top, bottom = int(eyes[:, 1].min() - 20), int(eyes[:, 1].max() + 20)
+    for frame in (blink, gaze):
+        moved = (frame != neutral).any(-1)
+        assert moved[top:bottom].sum() > 20
+        assert moved[:top].sum() + moved[bottom + 20:].sum() == 0
+    # Closed lids hide the dark iris: the eye region gets brighter (skin) where it was iris.
+    iris = lm[468, :2].astype(int)
+    patch = (slice(iris[1] - 2, iris[1] + 3), slice(iris[0] - 2, iris[0] + 3))
+    assert blink[patch].mean() > neutral[patch].mean() + 20
+
+
+def test_head_turn_moves_the_face_but_not_the_frame_edges(renderer, avatar):
+    neutral, left, right = render(renderer, avatar, motion(), motion(yaw=20), motion(yaw=-20))
+    nose = avatar.tensors["vertices"][0, 1, :2].astype(int)
+    for frame in (left, right):
+        diff = np.abs(frame.astype(int) - neutral).max(-1)
+        # The frame's corners are pinned; its sides and bottom (background, shoulders) stay put. This
+        # portrait's hair reaches the top edge, and hair follows the head.
+        for corner in (diff[:16, :16], diff[:16, -16:], diff[-16:, :16], diff[-16:, -16:]):
+            assert corner.max() == 0
+        for edge in (diff[:, :8], diff[:, -8:], diff[-8:]):
+            assert edge.mean() < 0.5
+        assert (frame[nose[1] - 10:nose[1] + 10, nose[0] - 10:nose[0] + 10] != neutral[
+            nose[1] - 10:nose[1] + 10, nose[0] - 10:nose[0] + 10]).any()
+    # Turning to its left (+ yaw) carries the nose toward the image's right, and back for - yaw.
+    lm = avatar.tensors["vertices"][0]
+    rows = slice(int(lm[6, 1]), int(lm[2, 1]))  # nose bridge to nose base
+    cols = slice(int(lm[234, 0]), int(lm[454, 0]))
+    ref = neutral[rows, cols].astype(float)
+
+    def shift(frame: np.ndarray) -> int:
+        errs = {d: np.abs(frame[rows, cols.start + d:cols.stop + d].astype(float) - ref).mean() for d in range(-25, 26)}
+        return min(errs, key=errs.get)
+
+    assert shift(left) >= 3 and shift(right) <= -3
+
+
+def test_deterministic_and_batch_independent(renderer, avatar):
+    frames = np.stack([motion(jawOpen=0.4, yaw=10), motion(mouthSmileLeft=1, pitch=-8), motion(eyeBlinkLeft=0.5)])
+    a = renderer.render(avatar, frames, batch=3)
+    b = renderer.render(avatar, frames, batch=1)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, renderer.render(avatar, frames, batch=3))
+
+
+def test_extreme_motion_stays_whole(renderer, avatar):
+    frame = neutral_frames(1)
+    frame[0, FIELDS["blendshapes"].slice] = 1.0
+    frame[0, FIELDS["headRotation"].slice] = [25, -30, 15]
+    frame[0, FIELDS["headTranslation"].slice] = [0.05, -0.05, 0.2]
+    frame[0, FIELDS["gaze"].slice] = 40
+    out = renderer.render(avatar, frame)[0]
+    black = (out.max(-1) < 8).mean()
+    assert black <= (avatar.reference.max(-1) < 8).mean() + 0.02  # no holes opened to black
+    assert out.std() > 20
+
+
+def test_several_avatars_in_one_call(renderer, pack, avatar):
+    other = avatar_tensors(pack, 256)
+    other.tensors["texture"] = other.tensors["texture"][..., ::-1].copy()  # a second look: BGR swapped
+    frames = np.stack([motion(jawOpen=0.5), motion(yaw=15), motion()])
+    together = renderer.run(stack_avatars([avatar, other]), frames, np.array([0, 1, 1]))
+    np.testing.assert_array_equal(together[0], renderer.render(avatar, frames[:1])[0])
+    np.testing.assert_array_equal(together[1:], renderer.render(other, frames[1:]))
+
+
+def _cli(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="facecast")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(list(argv))
+
+
+def _probe(path) -> dict:
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration:format_tags:stream=codec_name,"
+                          "codec_type,width,height,avg_frame_rate", "-of", "json", str(path)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def test_render_command_writes_a_labelled_synthetic_mp4(tmp_path, speech_wav):
+    out = tmp_path / "talk.mp4"
+    run(_cli("render", "--audio", str(speech_wav), "-o", str(out), "--size", "128", "--fps", "25", "-q", "--label",
+             "--device", "cpu"))
+    info = _probe(out)
+    streams = {s["codec_type"]: s for s in info["streams"]}
+    assert streams["video"]["codec_name"] == "h264" and streams["video"]["width"] == 128
+    assert streams["video"]["avg_frame_rate"] == "25/1" and streams["audio"]["codec_name"] == "aac"
+    import soundfile as sf
+
+    assert abs(float(info["format"]["duration"]) - sf.info(speech_wav).duration) < 0.15
+    tags = info["format"]["tags"]
+    assert "facecast" in tags["comment"] and "astronaut.png" in tags["comment"] and "ynthetic" in tags["title"]
+    first = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt",
+                            "rgb24", "-"], check=True, capture_output=True).stdout
+    frame = np.frombuffer(first, np.uint8).reshape(128, 128, 3)
+    assert frame[-12:, -60:].std() > 25  # white text on a dark box in the corner
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_render_command_user_errors(tmp_path, speech_wav):
+    with pytest.raises(FacecastError, match="mp4"):
+        run(_cli("render", "--audio", str(speech_wav), "-o", str(tmp_path / "x.avi")))
+    with pytest.raises(FacecastError, match="no such file"):
+        run(_cli("render", "--audio", str(tmp_path / "none.wav"), "-o", str(tmp_path / "x.mp4")))
+    with pytest.raises(FacecastError, match="no such avatar pack"):
+        run(_cli("render", "--portrait", str(tmp_path / "none.facecast"), "--audio", str(speech_wav),
+                 "-o", str(tmp_path / "x.mp4")))
+    with pytest.raises(SystemExit):
+        _cli("render", "--audio", str(speech_wav), "-o", "x.mp4", "--size", "130")
