@@ -86,7 +86,7 @@ def segments_from_sampa(phones: list[tuple[float, float, str]], voice: str = "")
 
 
 def frame_count(duration_s: float) -> int:
-    return int(np.floor(duration_s / HOP_S)) + 1
+    return int(np.floor(duration_s / HOP_S + 1e-6)) + 1  # epsilon: 16000 samples is 100 hops, not 99.999
 
 
 def build_targets(segments: list[Segment], n_frames: int) -> FrameTargets:
