@@ -61,6 +61,7 @@ async def one_session(endpoint: str, audio: np.ndarray, fps: float, start: float
         meter.sent(i + CHUNK, time.monotonic())
     await client.end(session)
     await task
+    await client.close(session)
     client.close_socket()
     return meter, received, expected or 0
 
