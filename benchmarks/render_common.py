@@ -9,7 +9,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from facecast import face_topology as ft
-from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, neutral_frames
+from facecast.motion_frame import frame_from as frame  # noqa: F401 - the benchmarks' pose builder
 
 PORTRAITS = Path(__file__).resolve().parents[2] / "shared" / "portraits"
 if not PORTRAITS.is_dir():
@@ -18,23 +18,6 @@ if not PORTRAITS.is_dir():
 
 def portrait_files() -> list[Path]:
     return sorted(p for p in PORTRAITS.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
-
-
-def frame(**values: float) -> np.ndarray:
-    """One motion frame: blendshapes by ARKit name; yaw, pitch, roll and gaze_yaw, gaze_pitch in degrees."""
-    f = neutral_frames(1)[0]
-    for name, value in values.items():
-        if name in BLENDSHAPE_INDEX:
-            f[FIELDS["blendshapes"].offset + BLENDSHAPE_INDEX[name]] = value
-        elif name in ("pitch", "yaw", "roll"):
-            f[FIELDS["headRotation"].offset + ("pitch", "yaw", "roll").index(name)] = value
-        elif name == "gaze_yaw":
-            f[FIELDS["gaze"].offset] = f[FIELDS["gaze"].offset + 2] = value
-        elif name == "gaze_pitch":
-            f[FIELDS["gaze"].offset + 1] = f[FIELDS["gaze"].offset + 3] = value
-        else:
-            raise KeyError(name)
-    return f
 
 
 class Redetector:

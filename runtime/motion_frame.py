@@ -108,6 +108,24 @@ def neutral_frames(count: int) -> np.ndarray:
     return frames
 
 
+def frame_from(**values: float) -> np.ndarray:
+    """One neutral frame with named channels set: ARKit blendshapes by name; ``pitch``, ``yaw``, ``roll``
+    (head, degrees); ``gaze_yaw``, ``gaze_pitch`` (both eyes, degrees). For test poses and rig checks."""
+    frame = neutral_frames(1)[0]
+    head = ("pitch", "yaw", "roll")
+    for name, value in values.items():
+        if name in BLENDSHAPE_INDEX:
+            frame[FIELDS["blendshapes"].offset + BLENDSHAPE_INDEX[name]] = value
+        elif name in head:
+            frame[FIELDS["headRotation"].offset + head.index(name)] = value
+        elif name in ("gaze_yaw", "gaze_pitch"):
+            k = FIELDS["gaze"].offset + (name == "gaze_pitch")
+            frame[k] = frame[k + 2] = value
+        else:
+            raise KeyError(f"unknown channel {name!r}")
+    return frame
+
+
 class MotionTrack:
     """A sequence of motion frames at a fixed frame rate, with named accessors.
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from facecast import __version__
 from facecast.errors import FacecastError
+from facecast.writers import check_writable
 
 LABEL_TEXT = "AI-generated"
 
@@ -25,13 +26,7 @@ def check_video_path(path: Path) -> None:
     """Fail before any work if ``path`` is not a writable .mp4 or ffmpeg is missing."""
     if path.suffix.lower() != ".mp4":
         raise FacecastError(f"{path}: the video must be an .mp4 file")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise FacecastError(f"{path}: folder {parent} does not exist")
-    if path.is_dir():
-        raise FacecastError(f"{path}: is a folder")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise FacecastError(f"{path}: not writable")
+    check_writable(path)
     if shutil.which("ffmpeg") is None:
         raise FacecastError("writing video needs ffmpeg on the PATH (e.g. apt install ffmpeg)")
 

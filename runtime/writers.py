@@ -44,6 +44,11 @@ def check_output_path(path: Path) -> None:
     """Fail before any work if ``path`` has an unknown extension or cannot be written."""
     if path.suffix.lower() not in FORMATS:
         raise FacecastError(f"{path}: unknown output format {path.suffix!r}; use .csv, .json or .npz")
+    check_writable(path)
+
+
+def check_writable(path: Path) -> None:
+    """Fail if ``path``'s folder is missing, ``path`` is a folder, or it cannot be written."""
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise FacecastError(f"{path}: folder {parent} does not exist")

@@ -13,23 +13,9 @@ import pytest
 from facecast.avatar import load_pack
 from facecast.cli_render import add_commands, default_pack_path, run
 from facecast.errors import FacecastError
-from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, neutral_frames
+from facecast.motion_frame import FIELDS, neutral_frames
+from facecast.motion_frame import frame_from as motion
 from facecast.render import Renderer, avatar_tensors, stack_avatars
-
-
-def motion(**values: float) -> np.ndarray:
-    """One frame: blendshapes by ARKit name, plus yaw/pitch/roll and gaze_yaw in degrees."""
-    frame = neutral_frames(1)[0]
-    for name, value in values.items():
-        if name in BLENDSHAPE_INDEX:
-            frame[FIELDS["blendshapes"].offset + BLENDSHAPE_INDEX[name]] = value
-        elif name in ("pitch", "yaw", "roll"):
-            frame[FIELDS["headRotation"].offset + ("pitch", "yaw", "roll").index(name)] = value
-        elif name == "gaze_yaw":
-            frame[FIELDS["gaze"].offset] = frame[FIELDS["gaze"].offset + 2] = value
-        else:
-            raise KeyError(name)
-    return frame
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
