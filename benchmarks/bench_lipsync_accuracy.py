@@ -8,7 +8,7 @@ own phone timing through the same target builder the training used.
 
 Metrics (over 10 ms frames):
 - 15-class and 6-class viseme accuracy, on all frames and on speech frames only;
-- bilabial closure recall: share of /p b m/ segments where the predicted lips close (jawOpen -
+- bilabial closure recall: share of /p b m/ segments where the runtime's lips close (jawOpen -
   mouthClose below 0.05) on at least one frame of the segment;
 - Pearson correlation of predicted mouth aperture (jawOpen - mouthClose) with the target;
 - timing lag: the shift (ms) that maximises the cross-correlation of predicted and target aperture
@@ -69,7 +69,7 @@ def score(model: LipSyncModel, utterances) -> dict:
         acc6.append(hit6)
         acc15_speech.append(hit15[speech])
         acc6_speech.append(hit6[speech])
-        aperture = out.pose[:, JAW] - out.pose[:, CLOSE]
+        aperture = out.to_track().mouth_aperture()  # what the runtime outputs, bilabial closure included
         energy = energy_baseline(utt.audio, n)
         for seg in utt.segments:
             if seg.symbol in ("p", "b", "m"):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facecast.lip_channels import LIP_CHANNEL_INDEX, LIP_CHANNELS
+from facecast.lip_channels import CLOSED_LIPS, LIP_CHANNEL_INDEX, LIP_CHANNELS
 from facecast.motion_frame import VISEME_INDEX, VISEMES
 
 SILENCE = "_"
@@ -61,7 +61,7 @@ def _cls(viseme: str, dominance: float, bilabial: bool = False, transparent: boo
     return PhoneClass(viseme, dominance, pose, bilabial, transparent)
 
 
-_CLOSED = dict(jawOpen=0.10, mouthClose=0.10, mouthPress=0.35, mouthRollLower=0.10, mouthRollUpper=0.05)
+_CLOSED = dict(CLOSED_LIPS)
 
 _CLASSES: dict[str, PhoneClass] = {}
 

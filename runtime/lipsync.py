@@ -18,8 +18,8 @@ import onnxruntime as ort
 
 from facecast.audio import SAMPLE_RATE
 from facecast.errors import ModelError
-from facecast.lip_channels import LIP_CHANNELS, LIP_TO_BLENDSHAPES
-from facecast.motion_frame import FIELDS, VISEMES, MotionTrack, neutral_frames
+from facecast.lip_channels import LIP_CHANNELS, LIP_TO_BLENDSHAPES, close_for_bilabials
+from facecast.motion_frame import FIELDS, VISEME_INDEX, VISEMES, MotionTrack, neutral_frames
 
 HOP = SAMPLE_RATE // 100
 FRAME_RATE = 100.0
@@ -71,8 +71,12 @@ class LipFrames:
                    np.concatenate([p.pose for p in parts]), np.concatenate([p.vad for p in parts]))
 
     def to_track(self) -> MotionTrack:
-        """Motion frames at 100 Hz with the lip channels filled and everything else neutral."""
+        """Motion frames at 100 Hz with the lip channels filled and everything else neutral.
+
+        The mouth shuts wherever the network is confident of a bilabial (``close_for_bilabials``).
+        """
         data = neutral_frames(len(self))
+        pose = close_for_bilabials(self.pose, self.visemes[:, VISEME_INDEX["PP"]])
         idx = self.start + np.arange(len(self))
         data[:, FIELDS["frameIndex"].offset] = idx
         data[:, FIELDS["time"].offset] = idx / FRAME_RATE
@@ -80,7 +84,7 @@ class LipFrames:
         bs = FIELDS["blendshapes"].offset
         for ch, targets in enumerate(LIP_TO_BLENDSHAPES):
             for t in targets:
-                data[:, bs + t] = self.pose[:, ch]
+                data[:, bs + t] = pose[:, ch]
         data[:, FIELDS["voiceActivity"].offset] = self.vad
         return MotionTrack(data, FRAME_RATE)
 
