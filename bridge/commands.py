@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from facecast.bridge.protocol import DEFAULT_ENDPOINT
+from facecast.errors import FacecastError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +21,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--curve", type=Path, help="folder from `facecast keys`: encrypt and authenticate clients")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback bind without CURVE (warns)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--avatars", type=Path, help="folder of .facecast packs texture sessions may ask for by name")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
 
     p = sub.add_parser("keys", help="make CURVE key pairs for `facecast serve --curve`")
@@ -32,7 +34,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk-ms", type=float, default=20.0, help="audio chunk length (default 20 ms)")
     p.add_argument("--curve", type=Path, help="folder from `facecast keys` (uses client.key_secret, server.key)")
     p.add_argument("--save", type=Path, help="write the received motion (.csv, .json or .npz)")
-    p.add_argument("--texture", action="store_true", help="ask for rendered textures too")
+    p.add_argument("--texture", action="store_true", help="ask for rendered 512 px JPEG textures too")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -61,11 +63,11 @@ def _serve(args: argparse.Namespace) -> None:
     import zmq
 
     try:
+        if args.avatars is not None and not args.avatars.is_dir():
+            raise FacecastError(f"{args.avatars}: no such folder")
         server = BridgeServer(args.bind, LipSyncModel(device=args.device, threads=1), curve_dir=args.curve,
-                              insecure=args.insecure)
+                              insecure=args.insecure, avatars_dir=args.avatars)
     except zmq.ZMQError as exc:
-        from facecast.errors import FacecastError
-
         raise FacecastError(f"cannot bind {args.bind}: {exc}") from None
     server.serve_forever()
 
@@ -73,20 +75,17 @@ def _serve(args: argparse.Namespace) -> None:
 def _client(args: argparse.Namespace) -> None:
     from facecast.audio import load_audio
     from facecast.bridge.client import Client, LatencyMeter
-    from facecast.errors import FacecastError
     from facecast.motion_frame import MotionTrack
     from facecast.writers import check_output_path, write_motion
 
-    if args.texture:
-        raise FacecastError("texture sessions need the renderer, which this build does not have yet")
     if args.save is not None:
         check_output_path(args.save)
     audio = load_audio(args.audio)
     chunk = max(1, int(args.chunk_ms * 16))
-    meter = LatencyMeter()
+    meter, texture_meter = LatencyMeter(), LatencyMeter()
     frames: list[np.ndarray] = []
     with Client(args.endpoint, curve=args.curve, name="facecast-client") as client:
-        session = client.open(fps=args.fps)
+        session = client.open(fps=args.fps, mode="both" if args.texture else "motion", size=512, encoding="jpeg")
         start = time.monotonic()
         sent = 0
         while sent < audio.size:
@@ -96,31 +95,36 @@ def _client(args: argparse.Namespace) -> None:
                 message = client.recv(timeout=max(0.0, wait)) if wait > 0 else None
                 if message is None:
                     break
-                _take(message, meter, frames)
+                _take(message, meter, frames, texture_meter)
             part = audio[sent : sent + chunk]
             client.send_audio(session, part)
             sent += part.size
             meter.sent(sent, time.monotonic())
+            texture_meter.sent(sent, time.monotonic())
         client.end(session)
         for message in client.messages(until="ended", timeout=5.0):
-            _take(message, meter, frames)
+            _take(message, meter, frames, texture_meter)
         client.close(session)
     summary = meter.summary()
     print(f"received {summary['frames']} frames for {audio.size / 16000:.1f} s of speech")
     if summary["frames"]:
         print(f"latency p50 {summary['p50_ms']:.0f} ms, p95 {summary['p95_ms']:.0f} ms, "
               f"p99 {summary['p99_ms']:.0f} ms, max {summary['max_ms']:.0f} ms")
+    if args.texture:
+        t = texture_meter.summary()
+        print(f"received {t['frames']} textures" + (f": latency p50 {t['p50_ms']:.0f} ms, p95 {t['p95_ms']:.0f} ms"
+                                                    if t["frames"] else ""))
     if args.save is not None and frames:
         write_motion(MotionTrack(np.concatenate(frames), args.fps), args.save, source=args.audio.name)
         print(f"written {args.save}")
 
 
-def _take(message: dict, meter, frames: list[np.ndarray]) -> None:
-    if message["type"] == "motion":
+def _take(message: dict, meter, frames: list[np.ndarray], texture_meter) -> None:
+    if message["type"] == "texture":
+        texture_meter.received([message["sample_pos"]], time.monotonic())
+    elif message["type"] == "motion":
         meter.received(message["sample_pos"], time.monotonic())
         if message["utterance"] > 0:
             frames.append(message["track"].data)
     elif message["type"] == "error":
-        from facecast.errors import FacecastError
-
         raise FacecastError(f"server error {message['code']}: {message['message']}")

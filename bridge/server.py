@@ -81,15 +81,23 @@ class Session:
     utterance_frames: int = 0
     end_pending: bool = False  # "end" received; "ended" goes out once its last frame has
     outbox: list[bytes] = field(default_factory=list)
+    avatar: Any = None  # texture sessions: the avatar rendered
+    texture_pending: dict | None = None  # the newest frame waiting to be rendered (latest wins)
 
 
 class BridgeServer:
     """Serve motion frames to engine clients. ``serve_forever`` returns after ``stop`` or a signal."""
 
     def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, model: LipSyncModel | None = None,
-                 curve_dir: Path | None = None, insecure: bool = False, context: zmq.Context | None = None) -> None:
+                 curve_dir: Path | None = None, insecure: bool = False, context: zmq.Context | None = None,
+                 avatars_dir: Path | None = None, textures: bool = True) -> None:
         check_bind_safety(endpoint, curve_dir, insecure)
         self.model = model or LipSyncModel(threads=1)
+        self.textures = None
+        if textures:
+            from facecast.bridge.textures import TextureRenderer
+
+            self.textures = TextureRenderer(avatars_dir)
         self.ctx = context or zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sending to a vanished client raises instead of dropping
@@ -108,7 +116,7 @@ class BridgeServer:
         self._running = False
         self.started = time.monotonic()
         self.counters = {"messages": 0, "errors": 0, "frames_sent": 0, "inference_calls": 0,
-                         "inference_rows": 0, "clients_dropped": 0}
+                         "inference_rows": 0, "clients_dropped": 0, "textures_sent": 0, "textures_skipped": 0}
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -123,10 +131,13 @@ class BridgeServer:
         poller.register(self.sock, zmq.POLLIN)
         try:
             while self._running:
-                busy = any(s.ready.size or s.outbox or s.spec.idle for s in self.sessions.values())
+                busy = any(s.ready.size or s.outbox or s.spec.idle or s.texture_pending or s.end_pending
+                           for s in self.sessions.values())
                 if poller.poll(5 if busy else 100):
                     self._receive_all()
                 self._run_inference()
+                self._render_textures()
+                self._finish_utterances()
                 self._tick_idle()
                 self._flush_outboxes()
                 self._heartbeat()
@@ -221,7 +232,9 @@ class BridgeServer:
 
     def capabilities(self) -> dict:
         return {
-            "modes": ["motion"],
+            "modes": ["motion", "texture", "both"] if self.textures else ["motion"],
+            "avatars": self.textures.names() if self.textures else [],
+            "encodings": list(P.ENCODINGS) if self.textures else [],
             "sample_formats": list(P.SAMPLE_FORMATS),
             "sample_rates": [P.MIN_RATE, P.MAX_RATE],
             "max_fps": P.MAX_FPS,
@@ -240,9 +253,13 @@ class BridgeServer:
 
     def _open(self, client: Client, msg: dict) -> None:
         spec = SessionSpec.from_open(msg)
+        avatar = None
         if spec.mode != "motion":
-            raise ProtocolError(ErrorCode.UNSUPPORTED,
-                                f"mode {spec.mode!r} needs the renderer, which this server does not have")
+            if self.textures is None:
+                raise ProtocolError(ErrorCode.UNSUPPORTED, f"mode {spec.mode!r}: this server renders no textures")
+            if spec.size % 4:
+                raise ProtocolError(ErrorCode.BAD_FIELD, "field 'size' must be a multiple of 4")
+            avatar = self.textures.avatar(spec.avatar, spec.size)
         if len(self.sessions) >= P.MAX_SESSIONS or len(client.sessions) >= P.MAX_SESSIONS_PER_CLIENT:
             raise ProtocolError(ErrorCode.LIMIT, "too many sessions")
         controls = P.motion_controls(spec.controls)
@@ -251,6 +268,7 @@ class BridgeServer:
         self._next_session += 1
         session = Session(sid, client.identity, spec, pipeline.stream(), StreamResampler(spec.sample_rate),
                           np.zeros(0, np.float32))
+        session.avatar = avatar
         if spec.idle:
             session.idle_clock = time.monotonic()
         self.sessions[sid] = session
@@ -261,6 +279,8 @@ class BridgeServer:
             "type": "opened", "session": sid, "request": msg.get("request"), "mode": spec.mode, "fps": spec.fps,
             "frame_bytes": P.FRAME_BYTES, "layout_version": P.FRAME_VERSION,
             "lookahead_ms": self.model.lookahead * 10, "algorithmic_latency_ms": self.model.latency_ms,
+            "size": spec.size if avatar is not None else None,
+            "encoding": spec.encoding if avatar is not None else None,
         })
 
     def _audio(self, session: Session, msg: dict, recv_ns: int) -> None:
@@ -356,7 +376,11 @@ class BridgeServer:
         self.counters["inference_rows"] += len(chunks)
         for s, lf in zip(active, lips, strict=True):
             self._deliver(s, s.stream.advance(lf))
-            if s.end_pending and not s.ready.size:  # the tail silence has pushed out the last frame
+
+    def _finish_utterances(self) -> None:
+        """``ended`` goes out once the tail silence has pushed out an utterance's last frame and texture."""
+        for s in self.sessions.values():
+            if s.end_pending and not s.ready.size and s.texture_pending is None:
                 s.end_pending = False
                 s.outbox.append(P.pack({"type": "ended", "session": s.id, "utterance": s.utterance,
                                         "frames": s.utterance_frames, "samples": s.client_samples}))
@@ -383,6 +407,15 @@ class BridgeServer:
             # The audio that made these frames final arrived with the latest chunk covering them.
             arrivals = [ns for pos, ns in session.chunk_arrivals if pos >= stream_pos[mask][0]]
             recv_ns = arrivals[0] if arrivals else time.monotonic_ns()
+            if session.avatar is not None:  # latest wins: only the newest frame waits to be rendered
+                if session.texture_pending is not None:
+                    self.counters["textures_skipped"] += 1
+                session.texture_pending = {"frame": data[-1], "index": int(track.frame_index[mask][-1]),
+                                           "sample_pos": int(sample_pos[-1]), "utterance": utterance,
+                                           "recv_ns": recv_ns}
+                self.counters["textures_skipped"] += int(mask.sum()) - 1
+                if session.spec.mode == "texture":
+                    continue
             message = {
                 "type": "motion", "session": session.id, "utterance": utterance,
                 "first": int(track.frame_index[mask][0]), "count": int(mask.sum()), "fps": fps,
@@ -397,6 +430,30 @@ class BridgeServer:
         cutoff = stream_pos[-1]
         session.chunk_arrivals = [(p, ns) for p, ns in session.chunk_arrivals if p >= cutoff]
         self._flush_outbox(session)
+
+    def _render_textures(self) -> None:
+        waiting = [s for s in self.sessions.values() if s.texture_pending is not None]
+        if not waiting:
+            return
+        from facecast.bridge.textures import encode
+
+        frames = np.stack([s.texture_pending["frame"] for s in waiting])
+        images = self.textures.render([s.avatar for s in waiting], frames)
+        for s, image in zip(waiting, images, strict=True):
+            pending, s.texture_pending = s.texture_pending, None
+            message = {
+                "type": "texture", "session": s.id, "utterance": pending["utterance"], "index": pending["index"],
+                "sample_pos": pending["sample_pos"], "width": image.shape[1], "height": image.shape[0],
+                "encoding": s.spec.encoding, "data": encode(image, s.spec.encoding, s.spec.quality),
+                "server_recv_ns": pending["recv_ns"], "server_send_ns": time.monotonic_ns(),
+            }
+            try:  # a client that is not keeping up loses this texture, not the server its memory
+                self.sock.send_multipart([s.client, P.pack(message)], zmq.NOBLOCK)
+                self.counters["textures_sent"] += 1
+            except zmq.Again:
+                self.counters["textures_skipped"] += 1
+            except zmq.ZMQError:
+                self._drop_client(s.client)
 
     def _tick_idle(self) -> None:
         now = time.monotonic()

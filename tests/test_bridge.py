@@ -133,7 +133,7 @@ def test_hostile_messages_get_typed_errors_and_break_nothing(server, speech_audi
     assert ask(sock, pack({"type": "open", "fps": "fast"}))["code"] == "bad_field"
     assert ask(sock, pack({"type": "open", "fps": 1e9}))["code"] == "bad_field"
     assert ask(sock, pack({"type": "open", "sample_format": "mp3"}))["code"] == "bad_field"
-    assert ask(sock, pack({"type": "open", "mode": "texture"}))["code"] == "unsupported"
+    assert ask(sock, pack({"type": "open", "mode": "texture", "avatar": "nobody"}))["code"] == "bad_field"
     assert ask(sock, pack({"type": "audio", "session": 12345, "data": b"\0\0"}))["code"] == "unknown_session"
     session = ask(sock, pack({"type": "open"}))["session"]
     assert ask(sock, pack({"type": "audio", "session": session, "data": b"\0\0\0"}))["code"] == "bad_field"
@@ -220,8 +220,8 @@ def test_curve_encrypted_session(tmp_path, speech_audio):
 
 
 def test_client_reports_server_errors(server):
-    with Client(server.endpoint) as client, pytest.raises(BridgeError, match="unsupported"):
-        client.open(mode="both")
+    with Client(server.endpoint) as client, pytest.raises(BridgeError, match="bad_field"):
+        client.open(fps=1000)
 
 
 def test_controls_steer_the_face_and_bad_controls_are_refused(server, speech_audio):
@@ -272,3 +272,31 @@ def test_refuses_to_bind_beyond_loopback_without_keys():
     result = subprocess.run([sys.executable, "-m", "facecast.cli", "serve", "--bind", "tcp://0.0.0.0:5599"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "--curve" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_texture_sessions_stream_rendered_frames_with_their_audio_position(server, speech_audio):
+    import io
+
+    from PIL import Image
+
+    with Client(server.endpoint) as client:
+        assert "texture" in client.welcome["capabilities"]["modes"]
+        session = client.open(fps=30, mode="both", size=128, encoding="jpeg", sample_format="f32")
+        messages = stream(client, session, speech_audio[:32000], 320)
+        textures = [m for m in messages if m["type"] == "texture"]
+        motion = motion_of(messages)
+        # Audio pushed faster than real time: only the newest frame of each batch is rendered (latest
+        # wins), and the last frame always is.
+        assert 1 <= len(textures) <= len(motion)
+        assert textures[-1]["index"] == int(motion[-1, 0])
+        image = Image.open(io.BytesIO(textures[-1]["data"]))
+        assert image.size == (128, 128) and image.format == "JPEG"
+        assert all(0 <= t["sample_pos"] <= 32000 for t in textures)
+        raw = client.open(fps=30, mode="texture", size=64, encoding="rgb8", sample_format="f32")
+        raw_messages = stream(client, raw, speech_audio[:8000], 320)
+        frames = [m for m in raw_messages if m["type"] == "texture"]
+        assert frames and len(frames[0]["data"]) == 64 * 64 * 3
+        assert not [m for m in raw_messages if m["type"] == "motion"]  # texture-only sessions get no motion
+        for bad in ({"avatar": "../../etc/passwd"}, {"avatar": "nobody"}, {"size": 130}, {"encoding": "gif"}):
+            with pytest.raises(BridgeError, match="bad_field"):
+                client.open(mode="texture", **bad)

@@ -22,6 +22,8 @@ namespace Facecast
 
         /// <summary>Fires on the main thread for every motion frame (speech and idle).</summary>
         public event Action<MotionFrame> FrameReceived;
+        /// <summary>Fires on the main thread for every rendered frame of a texture session.</summary>
+        public event Action<TextureFrame> TextureReceived;
         /// <summary>Fires when the server confirms a session: (session id, fps).</summary>
         public event Action<int, float> Opened;
         /// <summary>Fires when an utterance is complete: (session, utterance, frames).</summary>
@@ -59,15 +61,18 @@ namespace Facecast
             NetMQConfig.Cleanup(false);
         }
 
-        /// <summary>Open a session. Controls: emotion ("happy:0.6"), gaze ("camera"), head_intensity, seed...</summary>
+        /// <summary>Open a session. Mode: "motion", "texture" or "both"; textures: size, encoding ("jpeg",
+        /// "png", "rgb8", "rgba8") and avatar. Controls: emotion ("happy:0.6"), gaze ("camera"), seed...</summary>
         public void Open(float fps = 60f, int sampleRate = 48000, int channels = 1, bool idle = true,
-                         Dictionary<string, object> controls = null, object request = null)
+                         Dictionary<string, object> controls = null, object request = null, string mode = "motion",
+                         int size = 512, string encoding = "jpeg", string avatar = "default")
         {
             Send(new Dictionary<string, object>
             {
-                ["type"] = "open", ["mode"] = "motion", ["fps"] = (double)fps, ["sample_rate"] = sampleRate,
+                ["type"] = "open", ["mode"] = mode, ["fps"] = (double)fps, ["sample_rate"] = sampleRate,
                 ["sample_format"] = "pcm16", ["channels"] = channels, ["idle"] = idle,
                 ["controls"] = controls ?? new Dictionary<string, object>(), ["request"] = request,
+                ["size"] = size, ["encoding"] = encoding, ["avatar"] = avatar,
             });
         }
 
@@ -164,6 +169,14 @@ namespace Facecast
                         FrameReceived?.Invoke(MotionFrame.Decode(frames, i, Convert.ToInt64(positions[i]), utterance));
                     }
                     break;
+                case "texture":
+                    TextureReceived?.Invoke(new TextureFrame
+                    {
+                        Session = ToInt(m["session"]), Index = ToInt(m["index"]),
+                        SamplePosition = Convert.ToInt64(m["sample_pos"]), Width = ToInt(m["width"]),
+                        Height = ToInt(m["height"]), Encoding = (string)m["encoding"], Data = (byte[])m["data"],
+                    });
+                    break;
                 case "ended":
                     Ended?.Invoke(ToInt(m["session"]), ToInt(m["utterance"]), ToInt(m["frames"]));
                     break;
@@ -178,5 +191,17 @@ namespace Facecast
 
         // msgpack integers arrive as the smallest fitting .NET type (byte, ushort, ...).
         static int ToInt(object value) => Convert.ToInt32(value);
+    }
+
+    /// <summary>One rendered frame of a texture session.</summary>
+    public sealed class TextureFrame
+    {
+        public int Session;
+        public int Index;
+        public long SamplePosition;  // -1 for idle frames
+        public int Width;
+        public int Height;
+        public string Encoding;      // "jpeg", "png", "rgb8" or "rgba8"
+        public byte[] Data;
     }
 }

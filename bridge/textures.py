@@ -1,0 +1,90 @@
+"""Rendered textures for the bridge's texture sessions: avatars, batched rendering, encoding.
+
+A texture session shows the newest motion frame only: when frames arrive faster than they can be
+rendered or sent, older ones are skipped (latest wins), so a slow client sees a lower frame rate, never
+a growing delay or growing memory.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from facecast.avatar import PACK_SUFFIX, AvatarError, load_pack
+from facecast.bridge.protocol import ErrorCode, ProtocolError
+from facecast.cli_render import default_pack_path
+from facecast.render import Avatar, Renderer, stack_avatars
+
+DEFAULT_AVATAR = "default"
+
+
+class TextureRenderer:
+    """Loads avatars on demand and renders one frame for each of several sessions in batched calls."""
+
+    def __init__(self, avatars_dir: Path | None = None, device: str = "cpu") -> None:
+        self.renderer = Renderer(device=device)
+        self.avatars_dir = avatars_dir
+        self._cache: dict[tuple[str, int], Avatar] = {}
+
+    def names(self) -> list[str]:
+        """Avatars a client may ask for: the bundled one and every pack in the avatars folder."""
+        found = sorted(p.stem for p in self.avatars_dir.glob(f"*{PACK_SUFFIX}")) if self.avatars_dir else []
+        return [DEFAULT_AVATAR, *found]
+
+    def avatar(self, name: str | None, size: int, session: int | None = None) -> Avatar:
+        name = name or DEFAULT_AVATAR
+        key = (name, size)
+        if key not in self._cache:
+            if name == DEFAULT_AVATAR:
+                path = default_pack_path()
+            elif self.avatars_dir is not None and "/" not in name and "\\" not in name and name not in (".", ".."):
+                path = self.avatars_dir / f"{name}{PACK_SUFFIX}"
+            else:
+                path = None
+            if path is None or not path.is_file():
+                raise ProtocolError(ErrorCode.BAD_FIELD, f"unknown avatar {name!r}; this server has "
+                                    f"{', '.join(self.names())}", session)
+            try:
+                self._cache[key] = self.renderer.avatar(load_pack(path), size)
+            except AvatarError as exc:
+                raise ProtocolError(ErrorCode.BAD_FIELD, f"avatar {name!r}: {exc}", session) from None
+        return self._cache[key]
+
+    def render(self, avatars: list[Avatar], frames: np.ndarray) -> list[np.ndarray]:
+        """Frame i on avatar i; one network call per frame size."""
+        out: list[np.ndarray | None] = [None] * len(avatars)
+        by_size: dict[int, list[int]] = {}
+        for i, avatar in enumerate(avatars):
+            by_size.setdefault(avatar.size, []).append(i)
+        for members in by_size.values():
+            ids: list[int] = []
+            distinct: list[Avatar] = []
+            for i in members:
+                if id(avatars[i]) not in ids:
+                    ids.append(id(avatars[i]))
+                    distinct.append(avatars[i])
+            index = np.array([ids.index(id(avatars[i])) for i in members], dtype=np.int64)
+            inputs = distinct[0].tensors if len(distinct) == 1 else stack_avatars(distinct)
+            images = self.renderer.run(inputs, frames[members], index)
+            for row, i in enumerate(members):
+                out[i] = images[row]
+        return out  # type: ignore[return-value]
+
+
+def encode(image: np.ndarray, encoding: str, quality: int) -> bytes:
+    """An (S, S, 3) uint8 RGB frame as raw RGB8 / RGBA8 bytes (rows top to bottom) or a JPEG / PNG file."""
+    if encoding == "rgb8":
+        return np.ascontiguousarray(image).tobytes()
+    if encoding == "rgba8":
+        alpha = np.full(image.shape[:2] + (1,), 255, dtype=np.uint8)
+        return np.concatenate([image, alpha], axis=2).tobytes()
+    from PIL import Image
+
+    buf = io.BytesIO()
+    if encoding == "jpeg":
+        Image.fromarray(image).save(buf, format="JPEG", quality=quality)
+    else:
+        Image.fromarray(image).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()

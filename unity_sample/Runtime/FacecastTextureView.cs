@@ -1,0 +1,45 @@
+// Shows a texture session's rendered portrait on a UI RawImage.
+//
+// JPEG and PNG frames are decoded with Texture2D.LoadImage; raw RGB8 / RGBA8 frames are uploaded with
+// LoadRawTextureData (flipped by the UV rect, since facecast sends rows top to bottom and Unity's
+// textures start at the bottom).
+using UnityEngine;
+using UnityEngine.UI;
+
+namespace Facecast
+{
+    public sealed class FacecastTextureView : MonoBehaviour
+    {
+        public FacecastClient client;
+        public RawImage target;
+
+        Texture2D _texture;
+
+        void OnEnable() { if (client) client.TextureReceived += OnTexture; }
+        void OnDisable() { if (client) client.TextureReceived -= OnTexture; }
+
+        void OnTexture(TextureFrame frame)
+        {
+            bool raw = frame.Encoding == "rgb8" || frame.Encoding == "rgba8";
+            var format = frame.Encoding == "rgba8" ? TextureFormat.RGBA32 : TextureFormat.RGB24;
+            if (_texture == null || _texture.width != frame.Width || _texture.height != frame.Height
+                || (raw && _texture.format != format))
+            {
+                if (_texture != null) Destroy(_texture);
+                _texture = new Texture2D(frame.Width, frame.Height, raw ? format : TextureFormat.RGB24, false);
+            }
+            if (raw)
+            {
+                _texture.LoadRawTextureData(frame.Data);
+                _texture.Apply(false);
+                target.uvRect = new Rect(0f, 1f, 1f, -1f);
+            }
+            else
+            {
+                _texture.LoadImage(frame.Data);  // decodes and uploads; keeps the texture's size in sync
+                target.uvRect = new Rect(0f, 0f, 1f, 1f);
+            }
+            target.texture = _texture;
+        }
+    }
+}
