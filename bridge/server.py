@@ -374,8 +374,8 @@ class BridgeServer:
         lips = step_batch(self.model, [s.stream.lips for s in active], chunks)
         self.counters["inference_calls"] += len({c.size for c in chunks})
         self.counters["inference_rows"] += len(chunks)
-        for s, lf in zip(active, lips, strict=True):
-            self._deliver(s, s.stream.advance(lf))
+        for s, lf, audio in zip(active, lips, chunks, strict=True):
+            self._deliver(s, s.stream.advance(lf, audio))
 
     def _finish_utterances(self) -> None:
         """``ended`` goes out once the tail silence has pushed out an utterance's last frame and texture."""

@@ -165,6 +165,11 @@ class LipSyncStream:
         self._flushed = False
 
     @property
+    def pending(self) -> np.ndarray:
+        """Samples pushed but not yet a whole 10 ms hop (they go to the network with the next push or flush)."""
+        return self._pending.copy()
+
+    @property
     def frames_emitted(self) -> int:
         return max(0, self._steps - self.model.lookahead)
 

@@ -73,8 +73,8 @@ class MotionStream:
     """One streaming session of a ``MotionPipeline`` (an utterance, or a whole live stream).
 
     ``push``/``flush`` run the lip network themselves. A server batching many sessions uses the two
-    halves instead: ``take`` (audio in, network-ready hops out) and ``advance`` (network output in,
-    motion frames out), with ``facecast.lipsync.step_batch`` in between.
+    halves instead: ``take`` (audio in, network-ready hops out) and ``advance`` (network output and the
+    hops it ran on in, motion frames out), with ``facecast.lipsync.step_batch`` in between.
     """
 
     def __init__(self, pipeline: MotionPipeline, controls: MotionControls) -> None:
@@ -90,19 +90,24 @@ class MotionStream:
     def push(self, audio: np.ndarray) -> MotionTrack:
         """Feed 16 kHz mono float32 samples; returns the motion frames that are now final."""
         hops = self.take(audio)
-        return self.advance(self.lips.run(hops))
+        return self.advance(self.lips.run(hops), hops)
 
     def flush(self) -> MotionTrack:
         """End of speech: returns the remaining frames, up to the last sample pushed."""
-        return self.advance(self.lips.flush(), final=True)
+        tail = self.lips.pending
+        return self.advance(self.lips.flush(), tail, final=True)
 
     def take(self, audio: np.ndarray) -> np.ndarray:
         """Buffer 16 kHz samples; returns the whole hops ready for the lip network."""
-        self.nonverbal.push_audio(audio)
         return self.lips.take(audio)
 
-    def advance(self, lips: LipFrames, final: bool = False) -> MotionTrack:
-        """Turn the lip network's new 100 Hz frames into motion frames at the output rate."""
+    def advance(self, lips: LipFrames, audio: np.ndarray, final: bool = False) -> MotionTrack:
+        """Turn the lip network's new 100 Hz frames into motion frames at the output rate.
+
+        ``audio`` is what the network just ran on; the non-verbal generator hears exactly that, so audio
+        dropped before it reached the network (an interrupted line) moves nothing else either.
+        """
+        self.nonverbal.push_audio(audio)
         track100 = lips.to_track()
         self.nonverbal.apply(track100)
         head = self._retimer.push(track100.data)
