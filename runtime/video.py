@@ -27,8 +27,20 @@ def check_video_path(path: Path) -> None:
     if path.suffix.lower() != ".mp4":
         raise FacecastError(f"{path}: the video must be an .mp4 file")
     check_writable(path)
-    if shutil.which("ffmpeg") is None:
-        raise FacecastError("writing video needs ffmpeg on the PATH (e.g. apt install ffmpeg)")
+    ffmpeg_exe()
+
+
+def ffmpeg_exe() -> str:
+    """The ffmpeg on the PATH, else the one the imageio-ffmpeg wheel ships (with libx264 and aac)."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        raise FacecastError("writing video needs ffmpeg: pip install imageio-ffmpeg, or apt install ffmpeg") from None
 
 
 def synthetic_metadata(source: str) -> dict[str, str]:
@@ -69,7 +81,7 @@ class VideoWriter:
         os.close(fd)
         self._label = label_overlay(size) if label else None
         self.size = size
-        cmd = ["ffmpeg", "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size}x{size}",
+        cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size}x{size}",
                "-r", f"{fps:g}", "-i", "-"]
         if audio is not None:
             cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
