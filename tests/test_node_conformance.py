@@ -24,4 +24,4 @@ def test_node_client_follows_the_protocol(tmp_path, speech_audio):
         running.stop()
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["ok"] and summary["frames"] > 100
+    assert summary["ok"] and summary["frames"] > 100 and summary["textures"] > 0

@@ -134,5 +134,29 @@ check(maxVoice > 0.5, "speech must be detected as voice");
 await send({ type: "close", session });
 const closed = await expect("closed");
 check(closed.session === session, "closed must name the session");
+
+// A texture-only session: raw RGB8 frames of the default avatar, rows top to bottom.
+let textures = 0;
+if (welcome.capabilities.modes.includes("texture")) {
+  await send({ type: "open", mode: "texture", fps, size: 64, encoding: "rgb8", avatar: "default" });
+  const tex = await expect("opened");
+  check(tex.size === 64 && tex.encoding === "rgb8", "opened must confirm the texture size and encoding");
+  for (let i = 0; i < Math.min(pcm.length, 16000); i += chunk) {
+    await send({ type: "audio", session: tex.session, data: new Uint8Array(pcm.subarray(i, i + chunk)) });
+  }
+  await send({ type: "end", session: tex.session });
+  for (;;) {
+    const message = await receive();
+    if (message.type === "ended") break;
+    check(message.type !== "motion", "a texture-only session must not get motion messages");
+    if (message.type === "texture") {
+      check(message.width === 64 && message.height === 64, "texture must be 64 x 64");
+      check(message.data instanceof Uint8Array && message.data.length === 64 * 64 * 3, "rgb8 data is 64*64*3 bytes");
+      check(Number.isInteger(message.index) && Number.isInteger(message.sample_pos), "texture index and sample_pos");
+      textures += 1;
+    }
+  }
+  check(textures > 0, "a texture session must receive textures");
+}
 sock.close();
-console.log(JSON.stringify({ ok: true, frames: frames.length, maxJaw, seconds: duration }));
+console.log(JSON.stringify({ ok: true, frames: frames.length, textures, maxJaw, seconds: duration }));
