@@ -105,7 +105,31 @@ def bump(omega: float, channels: int, order: int = 4) -> tuple[Follower, float]:
     return Follower(omega, channels, order), 1.0 / float(probe.max())
 
 
-class NoiseBank:
+class _BlockBuffer:
+    """Hands out rows of a stream generated BLOCK rows at a time, so a call costs a slice, not a draw."""
+
+    def __init__(self, width: int) -> None:
+        self._buf = np.zeros((0, width))
+        self._pos = 0  # rows of _buf already handed out
+
+    def _block(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def take(self, n: int) -> np.ndarray:
+        """The next ``n`` rows, shape ``(n, width)``."""
+        pos = self._pos
+        if pos + n > self._buf.shape[0]:
+            parts = [self._buf[pos:]]
+            left = self._buf.shape[0] - pos
+            while left < n:
+                parts.append(self._block())
+                left += BLOCK
+            self._buf, pos = np.concatenate(parts), 0
+        self._pos = pos + n
+        return self._buf[pos : pos + n]
+
+
+class NoiseBank(_BlockBuffer):
     """Independent Ornstein-Uhlenbeck processes of unit variance, one per time constant.
 
     OU noise is aperiodic by construction (its spectrum has no peak), which is what keeps idle motion
@@ -117,47 +141,26 @@ class NoiseBank:
         phis = np.exp(-DT / np.asarray(taus, dtype=np.float64))
         self._filters = [(np.array([math.sqrt(1.0 - p * p)]), np.array([1.0, -p])) for p in phis]
         self._zi = [np.zeros(1) for _ in phis]
-        self._buf = np.zeros((0, len(phis)))
-        self._pos = 0  # frames of _buf already handed out
+        super().__init__(len(phis))
 
-    def take(self, n: int) -> np.ndarray:
-        """The next ``n`` frames of every process, shape ``(n, len(taus))``."""
-        pos = self._pos
-        if pos + n > self._buf.shape[0]:
-            parts = [self._buf[pos:]]
-            left = self._buf.shape[0] - pos
-            while left < n:
-                white = self._rng.standard_normal((BLOCK, len(self._filters)))
-                block = np.empty_like(white)
-                for c, (b, a) in enumerate(self._filters):
-                    block[:, c], self._zi[c] = lfilter(b, a, white[:, c], zi=self._zi[c])
-                parts.append(block)
-                left += BLOCK
-            self._buf, pos = np.concatenate(parts), 0
-        self._pos = pos + n
-        return self._buf[pos : pos + n]
+    def _block(self) -> np.ndarray:
+        white = self._rng.standard_normal((BLOCK, len(self._filters)))
+        block = np.empty_like(white)
+        for c, (b, a) in enumerate(self._filters):
+            block[:, c], self._zi[c] = lfilter(b, a, white[:, c], zi=self._zi[c])
+        return block
 
 
-class UniformBank:
+class UniformBank(_BlockBuffer):
     """Per-frame uniform numbers in [0, 1), ``columns`` per frame, for hazard-driven events."""
 
     def __init__(self, rng: np.random.Generator, columns: int) -> None:
         self._rng = rng
         self._columns = columns
-        self._buf = np.zeros((0, columns))
-        self._pos = 0  # rows of _buf already handed out
+        super().__init__(columns)
 
-    def take(self, n: int) -> np.ndarray:
-        pos = self._pos
-        if pos + n > self._buf.shape[0]:
-            parts = [self._buf[pos:]]
-            left = self._buf.shape[0] - pos
-            while left < n:
-                parts.append(self._rng.random((BLOCK, self._columns)))
-                left += BLOCK
-            self._buf, pos = np.concatenate(parts), 0
-        self._pos = pos + n
-        return self._buf[pos : pos + n]
+    def _block(self) -> np.ndarray:
+        return self._rng.random((BLOCK, self._columns))
 
 
 def smoothstep(u: np.ndarray | float) -> np.ndarray | float:
