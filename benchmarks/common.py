@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import random
 import subprocess
@@ -23,8 +24,6 @@ def machine() -> str:
         model = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
     except (OSError, subprocess.CalledProcessError, StopIteration):
         model = platform.processor() or "unknown CPU"
-    import os
-
     return f"{model}, {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
 
 

@@ -105,6 +105,15 @@ class ProsodyTracker:
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         self._audio = np.concatenate((self._audio, samples)) if self._audio.size else samples.copy()
 
+    def _pause_frame(self, i: int, boundary: np.ndarray) -> None:
+        """One frame without speech: pause counters move, and a long enough pause ends the phrase."""
+        self._silent_run += 1
+        self._since_speech += 1
+        if self._silent_run == BOUNDARY_PAUSE:
+            if self._phrase >= MIN_PHRASE:
+                boundary[i] = min(1.0, max(0.3, self._phrase / 300.0))
+            self._phrase = 0
+
     def analyze(self, n: int) -> ProsodyFrames:
         """Prosody of the next ``n`` frames."""
         k0, k1 = self._next, self._next + n
@@ -127,12 +136,7 @@ class ProsodyTracker:
             # Silence: only the pause counters move.
             for i in range(n):
                 self._since_accent += 1
-                self._silent_run += 1
-                self._since_speech += 1
-                if self._silent_run == BOUNDARY_PAUSE:
-                    if self._phrase >= MIN_PHRASE:
-                        boundary[i] = min(1.0, max(0.3, self._phrase / 300.0))
-                    self._phrase = 0
+                self._pause_frame(i, boundary)
                 talking[i] = self._since_speech < TALKING_HANGOVER
             f0_out = np.zeros(n)
             loudness = np.zeros(n)
@@ -171,12 +175,7 @@ class ProsodyTracker:
                         accent[i] = min(1.5, strength)
                         self._since_accent = 0
                 else:
-                    self._silent_run += 1
-                    self._since_speech += 1
-                    if self._silent_run == BOUNDARY_PAUSE:
-                        if self._phrase >= MIN_PHRASE:
-                            boundary[i] = min(1.0, max(0.3, self._phrase / 300.0))
-                        self._phrase = 0
+                    self._pause_frame(i, boundary)
                 talking[i] = self._since_speech < TALKING_HANGOVER
             f0_out = np.where(raw_l, f0, 0.0)
             loudness = np.array(loud_l)
