@@ -92,31 +92,34 @@ def motion_controls(args: argparse.Namespace):
         raise FacecastError(str(exc)) from None
 
 
-def _motion(speech: Path, output: Path, args: argparse.Namespace) -> None:
+def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace) -> None:
+    """Analyse the speech once and write its motion to every output."""
     from facecast.pipeline import MotionPipeline
     from facecast.writers import check_output_path, write_motion
 
-    check_output_path(output)  # fail before the work, not after it
+    for output in outputs:
+        check_output_path(output)  # fail before the work, not after it
     controls = motion_controls(args)
     start = time.perf_counter()
     pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=controls)
     track = pipeline.process_file(speech, progress=not args.quiet)
-    write_motion(track, output, source=speech.name)
-    if not args.quiet:
-        seconds = len(track) / track.fps
-        print(f"{output}: {len(track)} frames at {track.fps:g} fps ({seconds:.1f} s of speech) "
-              f"in {time.perf_counter() - start:.2f} s", file=sys.stderr)
+    for output in outputs:
+        write_motion(track, output, source=speech.name)
+        if not args.quiet:
+            seconds = len(track) / track.fps
+            print(f"{output}: {len(track)} frames at {track.fps:g} fps ({seconds:.1f} s of speech) "
+                  f"in {time.perf_counter() - start:.2f} s", file=sys.stderr)
 
 
 def _plot(args: argparse.Namespace) -> None:
     from facecast.audio import load_audio
     from facecast.pipeline import MotionPipeline
     from facecast.plot import plot_motion
+    from facecast.writers import check_writable
 
     if args.output.suffix.lower() != ".png":
         raise FacecastError(f"{args.output}: the plot is a PNG; name it .png")
-    if not args.output.parent.is_dir():
-        raise FacecastError(f"{args.output}: folder {args.output.parent} does not exist")
+    check_writable(args.output)
     audio = load_audio(args.speech)
     pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=motion_controls(args))
     track = pipeline.process(audio, progress=not args.quiet)
@@ -132,8 +135,7 @@ def _demo(args: argparse.Namespace) -> None:
     out_dir = args.out_dir
     if not out_dir.is_dir():
         raise FacecastError(f"{out_dir}: folder does not exist")
-    for ext in (".csv", ".json"):
-        _motion(speech, out_dir / f"facecast_demo{ext}", args)
+    _motion(speech, [out_dir / f"facecast_demo{ext}" for ext in (".csv", ".json")], args)
     # The video at 30 fps: twice as fast to render as 60, and what players expect.
     render_demo(out_dir, argparse.Namespace(**{**vars(args), "fps": 30.0}))
 
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "motion":
-            _motion(args.speech, args.output, args)
+            _motion(args.speech, [args.output], args)
         elif args.command == "demo":
             _demo(args)
         elif args.command == "plot":
