@@ -32,11 +32,13 @@ def free_port() -> int:
 
 
 async def one_session(endpoint: str, audio: np.ndarray, fps: float, start: float,
-                      texture: bool = False) -> tuple[LatencyMeter, int, int]:
+                      texture: bool = False, lookahead_ms: int | None = None) -> tuple[LatencyMeter, int, int]:
     """Stream ``audio`` in real time; for a texture session the meter times the textures."""
     client = AsyncClient(endpoint, timeout=30)
     await client.connect("bench")
-    session = await client.open(fps=fps, mode="texture" if texture else "motion", size=512, encoding="jpeg")
+    extra = {} if lookahead_ms is None else {"lookahead_ms": lookahead_ms}
+    session = await client.open(fps=fps, mode="texture" if texture else "motion", size=512, encoding="jpeg",
+                                **extra)
     meter = LatencyMeter()
     received = 0
     expected = None
@@ -71,9 +73,11 @@ async def one_session(endpoint: str, audio: np.ndarray, fps: float, start: float
     return meter, received, expected or 0
 
 
-async def run(endpoint: str, audio: np.ndarray, sessions: int, fps: float, texture: bool = False) -> dict:
+async def run(endpoint: str, audio: np.ndarray, sessions: int, fps: float, texture: bool = False,
+              lookahead_ms: int | None = None) -> dict:
     start = time.monotonic() + 0.5
-    results = await asyncio.gather(*[one_session(endpoint, audio, fps, start, texture) for _ in range(sessions)])
+    results = await asyncio.gather(*[one_session(endpoint, audio, fps, start, texture, lookahead_ms)
+                                     for _ in range(sessions)])
     latencies = np.concatenate([np.asarray(m.latencies_ms) for m, _, _ in results])
     received = sum(r for _, r, _ in results)
     announced = sum(e for _, _, e in results)
@@ -97,10 +101,14 @@ def main() -> int:
                         help="512 px JPEG texture sessions at 30 fps, run after the motion ones")
     parser.add_argument("--throughput", type=int, nargs="*", default=[],
                         help="also try these session counts (20 s each) to find the most held in real time")
+    parser.add_argument("--lookahead-ms", type=int, default=None,
+                        help="lip model lookahead the sessions ask for (default: the server's least)")
     args = parser.parse_args()
     audio = speech_clip(args.seconds)
-    from facecast.lipsync import LipSyncModel
+    from facecast.lipsync import LipSyncModel, shipped_models
     from facecast.pipeline import MotionPipeline
+
+    lookahead_ms = args.lookahead_ms if args.lookahead_ms is not None else min(shipped_models())
 
     expected = len(MotionPipeline(LipSyncModel(device="cpu"), fps=args.fps).process(audio))
     endpoint = f"tcp://127.0.0.1:{free_port()}"
@@ -109,7 +117,7 @@ def main() -> int:
         time.sleep(2.0)
         rows = []
         for n in args.sessions:
-            row = asyncio.run(run(endpoint, audio, n, args.fps))
+            row = asyncio.run(run(endpoint, audio, n, args.fps, lookahead_ms=lookahead_ms))
             row["frames_lost"] = int(n * expected - row["frames"])
             rows.append(row)
             print(f"{n} sessions: p50 {row['p50_ms']:.0f} ms, p95 {row['p95_ms']:.0f} ms, "
@@ -117,7 +125,7 @@ def main() -> int:
         textures = []
         expected30 = len(MotionPipeline(LipSyncModel(device="cpu"), fps=30).process(audio))
         for n in args.texture_sessions:
-            row = asyncio.run(run(endpoint, audio, n, 30.0, texture=True))
+            row = asyncio.run(run(endpoint, audio, n, 30.0, texture=True, lookahead_ms=lookahead_ms))
             row["textures_expected"] = n * expected30
             textures.append(row)
             print(f"{n} texture sessions: p50 {row['p50_ms']:.0f} ms, p95 {row['p95_ms']:.0f} ms, "
@@ -128,7 +136,7 @@ def main() -> int:
         short_expected = len(MotionPipeline(LipSyncModel(device="cpu"), fps=args.fps).process(short))
         held = []
         for n in args.throughput:
-            row = asyncio.run(run(endpoint, short, n, args.fps))
+            row = asyncio.run(run(endpoint, short, n, args.fps, lookahead_ms=lookahead_ms))
             row["frames_lost"] = int(n * short_expected - row["frames"])
             row["real_time"] = row["frames_lost"] == 0 and row["p95_ms"] <= 150
             held.append(row)
@@ -137,7 +145,8 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(10)
-    result = {"machine": machine(), "seconds": args.seconds, "fps": args.fps, "chunk_ms": 20, "motion": rows,
+    result = {"machine": machine(), "seconds": args.seconds, "fps": args.fps, "chunk_ms": 20,
+              "lookahead_ms": lookahead_ms, "motion": rows,
               "texture_512_jpeg_30fps": textures,
               "throughput": held, "max_real_time_sessions": max([r["sessions"] for r in held if r["real_time"]],
                                                                  default=None),

@@ -1,4 +1,4 @@
-"""Lip-sync accuracy of the shipped model, with an energy baseline scored in the same run.
+"""Lip-sync accuracy of each shipped model, with an energy baseline scored in the same run.
 
     python benchmarks/bench_lipsync_accuracy.py [--slt 80] [--per-voice 4]
 
@@ -28,7 +28,7 @@ from common import heldout_set, machine, save, slt_set
 from facecast.export.phonetics import VISEME_TO_SIX_INDEX
 from facecast.export.targets import build_targets, frame_count
 from facecast.lip_channels import LIP_CHANNEL_INDEX
-from facecast.lipsync import HOP, LipSyncModel
+from facecast.lipsync import HOP, LipSyncModel, shipped_models
 from facecast.retime import CLOSED_APERTURE
 
 JAW, CLOSE = LIP_CHANNEL_INDEX["jawOpen"], LIP_CHANNEL_INDEX["mouthClose"]
@@ -104,12 +104,13 @@ def main() -> int:
     parser.add_argument("--slt", type=int, default=80, help="slt sentences")
     parser.add_argument("--per-voice", type=int, default=4, help="held-out sentences per training voice")
     args = parser.parse_args()
-    model = LipSyncModel(device="cpu")
-    results = {"machine": machine(), "model": str(model.path.name)}
-    results["slt"] = score(model, slt_set(args.slt))
-    results["heldout"] = score(model, heldout_set(args.per_voice))
+    slt, heldout = slt_set(args.slt), heldout_set(args.per_voice)
     targets = {"viseme6_acc": 0.75, "bilabial_closure_recall": 0.90, "abs_lag_ms": 20, "aperture_corr": 0.75}
-    results["targets"] = targets
+    results = {"machine": machine(), "targets": targets, "models": {}}
+    for lookahead_ms, path in shipped_models().items():
+        model = LipSyncModel(path, device="cpu")
+        results["models"][path.name] = {"lookahead_ms": lookahead_ms, "slt": score(model, slt),
+                                        "heldout": score(model, heldout)}
     path = save("lipsync_accuracy", results)
 
     rows = [
@@ -119,18 +120,23 @@ def main() -> int:
         ("aperture correlation", "aperture_corr", None, "energy_aperture_corr"),
         ("timing lag (ms)", "lag_ms", None, "energy_lag_ms"),
     ]
-    print(f"machine: {results['machine']}")
-    print("| metric | slt (unseen voice) | held-out sentences | energy baseline (slt) |")
-    print("|---|---|---|---|")
-    for label, key, alt, base in rows:
-        def fmt(d, k):
-            v = d[k]
-            return f"{v:.0f}" if "lag" in k else f"{100 * v:.0f}%" if "acc" in k or "recall" in k else f"{v:.2f}"
 
+    def fmt(d, k):
+        v = d[k]
+        return f"{v:.0f}" if "lag" in k else f"{100 * v:.0f}%" if "acc" in k or "recall" in k else f"{v:.2f}"
+
+    print(f"machine: {results['machine']}")
+    names = list(results["models"])
+    print("| metric | " + " | ".join(f"slt (unseen voice), {results['models'][n]['lookahead_ms']} ms lookahead | "
+                                    f"held-out sentences, {results['models'][n]['lookahead_ms']} ms" for n in names)
+          + " | energy baseline (slt) |")
+    print("|---" * (2 * len(names) + 2) + "|")
+    for label, key, alt, base in rows:
         cells = []
-        for d in (results["slt"], results["heldout"]):
-            cells.append(fmt(d, key) + (f" / {fmt(d, alt)}" if alt else ""))
-        cells.append(fmt(results["slt"], base) if base else "-")
+        for n in names:
+            for d in (results["models"][n]["slt"], results["models"][n]["heldout"]):
+                cells.append(fmt(d, key) + (f" / {fmt(d, alt)}" if alt else ""))
+        cells.append(fmt(results["models"][names[0]]["slt"], base) if base else "-")
         print(f"| {label} | {' | '.join(cells)} |")
     print(f"written {path}")
     return 0

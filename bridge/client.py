@@ -104,7 +104,8 @@ class Client:
 
     def open(self, mode: str = "motion", fps: float = 30, sample_rate: int = 16000, sample_format: str = "pcm16",
              channels: int = 1, controls: dict | None = None, idle: bool = False, **extra: Any) -> int:
-        """Open a session; returns its id. ``extra`` carries texture fields (size, encoding, quality, avatar)."""
+        """Open a session; returns its id. ``extra`` carries ``lookahead_ms`` and texture fields (size, encoding,
+        quality, avatar)."""
         reply = self._request({"type": "open", "mode": mode, "fps": fps, "sample_rate": sample_rate,
                                "sample_format": sample_format, "channels": channels, "controls": controls or {},
                                "idle": idle, **extra}, "opened")
@@ -188,7 +189,7 @@ class AsyncClient:
     async def open(self, mode: str = "motion", fps: float = 30, sample_rate: int = 16000,
                    sample_format: str = "pcm16", channels: int = 1, controls: dict | None = None,
                    idle: bool = False, **extra: Any) -> int:
-        """Open a session; ``extra`` carries texture fields (size, encoding, quality, avatar)."""
+        """Open a session; ``extra`` carries ``lookahead_ms`` and texture fields (size, encoding, quality, avatar)."""
         await self.sock.send(P.pack({"type": "open", "mode": mode, "fps": fps, "sample_rate": sample_rate,
                                      "sample_format": sample_format, "channels": channels,
                                      "controls": controls or {}, "idle": idle, **extra}))

@@ -35,6 +35,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--curve", type=Path, help="folder from `facecast keys` (uses client.key_secret, server.key)")
     p.add_argument("--save", type=Path, help="write the received motion (.csv, .json or .npz)")
     p.add_argument("--texture", action="store_true", help="ask for rendered 512 px JPEG textures too")
+    p.add_argument("--lookahead-ms", type=int, default=None, metavar="MS",
+                   help="lip model lookahead to ask for (default: the server's least, for the lowest latency)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> None:
 
 def _serve(args: argparse.Namespace) -> None:
     from facecast.bridge.server import BridgeServer, JsonFormatter
-    from facecast.lipsync import LipSyncModel
+    from facecast.lipsync import LipSyncModel, shipped_models
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -65,7 +67,8 @@ def _serve(args: argparse.Namespace) -> None:
     try:
         if args.avatars is not None and not args.avatars.is_dir():
             raise FacecastError(f"{args.avatars}: no such folder")
-        server = BridgeServer(args.bind, LipSyncModel(device=args.device, threads=1), curve_dir=args.curve,
+        models = [LipSyncModel(path, device=args.device, threads=1) for path in shipped_models().values()]
+        server = BridgeServer(args.bind, models, curve_dir=args.curve,
                               insecure=args.insecure, avatars_dir=args.avatars)
     except zmq.ZMQError as exc:
         raise FacecastError(f"cannot bind {args.bind}: {exc}") from None
@@ -85,7 +88,9 @@ def _client(args: argparse.Namespace) -> None:
     meter, texture_meter = LatencyMeter(), LatencyMeter()
     frames: list[np.ndarray] = []
     with Client(args.endpoint, curve=args.curve, name="facecast-client") as client:
-        session = client.open(fps=args.fps, mode="both" if args.texture else "motion", size=512, encoding="jpeg")
+        extra = {} if args.lookahead_ms is None else {"lookahead_ms": args.lookahead_ms}
+        session = client.open(fps=args.fps, mode="both" if args.texture else "motion", size=512, encoding="jpeg",
+                              **extra)
         start = time.monotonic()
         sent = 0
         while sent < audio.size:

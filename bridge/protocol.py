@@ -105,6 +105,7 @@ class SessionSpec:
     size: int
     encoding: str
     quality: int
+    lookahead_ms: int | None  # None: the server's least (lowest latency)
 
     @classmethod
     def from_open(cls, message: dict) -> SessionSpec:
@@ -120,6 +121,7 @@ class SessionSpec:
             size=field(message, "size", int, 512, low=64, high=1024),
             encoding=field(message, "encoding", str, "jpeg", choices=ENCODINGS),
             quality=field(message, "quality", int, 85, low=1, high=100),
+            lookahead_ms=field(message, "lookahead_ms", (int, type(None)), None),
         )
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
@@ -26,7 +27,7 @@ from facecast.audio import SAMPLE_RATE, StreamResampler
 from facecast.bridge import protocol as P
 from facecast.bridge.protocol import ErrorCode, ProtocolError, SessionSpec
 from facecast.errors import FacecastError
-from facecast.lipsync import HOP, LipSyncModel, step_batch
+from facecast.lipsync import HOP, LipSyncModel, shipped_models, step_batch
 from facecast.motion_frame import FRAME_DTYPE
 from facecast.pipeline import MotionPipeline, MotionStream
 
@@ -84,15 +85,23 @@ class Session:
     avatar: Any = None  # texture sessions: the avatar rendered
     texture_pending: dict | None = None  # the newest frame waiting to be rendered (latest wins)
 
+    @property
+    def model(self) -> LipSyncModel:
+        return self.stream.pipeline.model
+
 
 class BridgeServer:
     """Serve motion frames to engine clients. ``serve_forever`` returns after ``stop`` or a signal."""
 
-    def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, model: LipSyncModel | None = None,
+    def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, models: Sequence[LipSyncModel] | None = None,
                  curve_dir: Path | None = None, insecure: bool = False, context: zmq.Context | None = None,
                  avatars_dir: Path | None = None, textures: bool = True) -> None:
         check_bind_safety(endpoint, curve_dir, insecure)
-        self.model = model or LipSyncModel(threads=1)
+        if models is None:
+            models = [LipSyncModel(path, threads=1) for path in shipped_models().values()]
+        # A session picks its model by lookahead; the least is the default, as live use wants low latency.
+        self.models = {m.lookahead * 10: m for m in models}
+        self.model = self.models[min(self.models)]
         self.textures = None
         if textures:
             from facecast.bridge.textures import TextureRenderer
@@ -240,6 +249,7 @@ class BridgeServer:
             "max_fps": P.MAX_FPS,
             "lookahead_ms": self.model.lookahead * 10,
             "algorithmic_latency_ms": self.model.latency_ms,
+            "lookaheads_ms": list(self.models),
             "idle": True,
             "batched_inference": True,
         }
@@ -263,7 +273,10 @@ class BridgeServer:
         if len(self.sessions) >= P.MAX_SESSIONS or len(client.sessions) >= P.MAX_SESSIONS_PER_CLIENT:
             raise ProtocolError(ErrorCode.LIMIT, "too many sessions")
         controls = P.motion_controls(spec.controls)
-        pipeline = MotionPipeline(self.model, fps=spec.fps, controls=controls)
+        model = self.model if spec.lookahead_ms is None else self.models.get(spec.lookahead_ms)
+        if model is None:
+            raise ProtocolError(ErrorCode.BAD_FIELD, f"field 'lookahead_ms' must be one of {list(self.models)}")
+        pipeline = MotionPipeline(model, fps=spec.fps, controls=controls)
         sid = self._next_session
         self._next_session += 1
         session = Session(sid, client.identity, spec, pipeline.stream(), StreamResampler(spec.sample_rate),
@@ -278,7 +291,7 @@ class BridgeServer:
         self._send(client.identity, {
             "type": "opened", "session": sid, "request": msg.get("request"), "mode": spec.mode, "fps": spec.fps,
             "frame_bytes": P.FRAME_BYTES, "layout_version": P.FRAME_VERSION,
-            "lookahead_ms": self.model.lookahead * 10, "algorithmic_latency_ms": self.model.latency_ms,
+            "lookahead_ms": model.lookahead * 10, "algorithmic_latency_ms": model.latency_ms,
             "size": spec.size if avatar is not None else None,
             "encoding": spec.encoding if avatar is not None else None,
         })
@@ -325,7 +338,7 @@ class BridgeServer:
 
     def _tail_silence(self, session: Session) -> np.ndarray:
         """Silence that makes every frame up to now final: lookahead, analysis window and retiming reach."""
-        seconds = (self.model.lookahead + 2) * HOP / SAMPLE_RATE + 1.0 / session.spec.fps
+        seconds = (session.model.lookahead + 2) * HOP / SAMPLE_RATE + 1.0 / session.spec.fps
         return np.zeros(int(np.ceil(seconds * SAMPLE_RATE / HOP)) * HOP, np.float32)
 
     def _end(self, session: Session) -> None:
@@ -366,16 +379,20 @@ class BridgeServer:
         active = [s for s in self.sessions.values() if s.ready.size]
         if not active:
             return
-        chunks = []
-        for s in active:
-            n = min(s.ready.size, MAX_HOPS_PER_ROUND * HOP)
-            chunks.append(s.ready[:n])
-            s.ready = s.ready[n:]
-        lips = step_batch(self.model, [s.stream.lips for s in active], chunks)
-        self.counters["inference_calls"] += len({c.size for c in chunks})
-        self.counters["inference_rows"] += len(chunks)
-        for s, lf, audio in zip(active, lips, chunks, strict=True):
-            self._deliver(s, s.stream.advance(lf, audio))
+        for model in self.models.values():
+            group = [s for s in active if s.model is model]
+            if not group:
+                continue
+            chunks = []
+            for s in group:
+                n = min(s.ready.size, MAX_HOPS_PER_ROUND * HOP)
+                chunks.append(s.ready[:n])
+                s.ready = s.ready[n:]
+            lips = step_batch(model, [s.stream.lips for s in group], chunks)
+            self.counters["inference_calls"] += len({c.size for c in chunks})
+            self.counters["inference_rows"] += len(chunks)
+            for s, lf, audio in zip(group, lips, chunks, strict=True):
+                self._deliver(s, s.stream.advance(lf, audio))
 
     def _finish_utterances(self) -> None:
         """``ended`` goes out once the tail silence has pushed out an utterance's last frame and texture."""

@@ -5,5 +5,15 @@ Needs the ``export`` extra (torch, onnx); the runtime never imports this package
 
 from pathlib import Path
 
-#: The trained checkpoint committed with the repository; ``python -m facecast.export onnx`` reads it.
-DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints" / "lipsync.pt"
+#: The trained checkpoints committed with the repository, one per lookahead
+#: (``lipsync_lookahead<ms>.pt``); ``python -m facecast.export onnx`` exports each of them.
+CHECKPOINTS = Path(__file__).parent / "checkpoints"
+
+
+def checkpoint_path(lookahead_ms: int) -> Path:
+    """Where the committed checkpoint of the model with this lookahead lives."""
+    return CHECKPOINTS / f"lipsync_lookahead{lookahead_ms}.pt"
+
+
+def shipped_checkpoints() -> list[Path]:
+    return sorted(CHECKPOINTS.glob("lipsync_lookahead*.pt"))

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from facecast.export import DEFAULT_CHECKPOINT
+from facecast.export import shipped_checkpoints
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,16 +22,19 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("train", help="train the audio-to-motion network on a corpus")
     p.add_argument("--corpus", type=Path, default=Path("corpus"))
-    p.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT)
+    p.add_argument("--out", type=Path, default=None,
+                   help="default: export/checkpoints/lipsync_lookahead<ms>.pt, the committed checkpoint")
     p.add_argument("--config", choices=["full", "smoke"], default="full")
     p.add_argument("--minutes", type=float, default=None, help="stop after this much wall time")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: all cores; 1 is faster on a machine shared with other work)")
+    p.add_argument("--lookahead", type=int, default=None, help="frames of 10 ms the model hears ahead (default 3)")
 
     p = sub.add_parser("onnx", help="export a checkpoint to the streaming ONNX model and verify it")
-    p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    p.add_argument("--out", type=Path, default=None, help="default: the model shipped in the package")
+    p.add_argument("--checkpoint", type=Path, default=None, help="default: every committed checkpoint")
+    p.add_argument("--out", type=Path, default=None,
+                   help="default: the package's model of the checkpoint's lookahead (runtime/models)")
 
     p = sub.add_parser("render", help="export the render network to ONNX and verify it against PyTorch")
     p.add_argument("--out", type=Path, default=None, help="default: the model shipped in the package")
@@ -46,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "train":
         from facecast.export.train_lipsync import train
 
-        train(args.corpus, args.out, config=args.config, minutes=args.minutes, seed=args.seed, threads=args.threads)
+        train(args.corpus, args.out, config=args.config, minutes=args.minutes, seed=args.seed, threads=args.threads,
+              lookahead=args.lookahead)
     elif args.command == "render":
         from facecast.export.render_export import export_render
 
@@ -54,8 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "onnx":
         from facecast.export.onnx_export import export_onnx
 
-        report = export_onnx(args.checkpoint, args.out)
-        print(json.dumps(report, indent=2))
+        checkpoints = [args.checkpoint] if args.checkpoint else shipped_checkpoints()
+        if not checkpoints:
+            parser.error("no checkpoint in export/checkpoints; train one or pass --checkpoint")
+        if args.out and len(checkpoints) > 1:
+            parser.error("--out needs --checkpoint: there are several committed checkpoints")
+        for checkpoint in checkpoints:
+            print(json.dumps(export_onnx(checkpoint, args.out), indent=2))
     return 0
 
 

@@ -33,7 +33,7 @@ class NetConfig:
     conv_channels: int = 128
     hidden: int = 192
     gru_layers: int = 1
-    lookahead: int = 5  # frames of 10 ms
+    lookahead: int = 3  # frames of 10 ms: 40 ms of algorithmic latency with the analysis window
 
     @property
     def state_size(self) -> int:
@@ -43,9 +43,23 @@ class NetConfig:
         return asdict(self)
 
 
+def vtlp_warp(freqs: np.ndarray, alpha: float, sr: int = SAMPLE_RATE, f_hi: float = 6800.0) -> np.ndarray:
+    """Piecewise-linear vocal tract length warp (Jaitly & Hinton 2013; Kaldi's VTLN): ``f -> alpha f``
+    up to a boundary, then a straight line that keeps the Nyquist frequency where it is."""
+    nyq = sr / 2
+    boundary = f_hi * min(alpha, 1.0) / alpha
+    upper = nyq - (nyq - f_hi * min(alpha, 1.0)) / (nyq - boundary) * (nyq - freqs)
+    return np.where(freqs <= boundary, freqs * alpha, upper)
+
+
 def mel_filterbank(n_mels: int, n_fft: int = WINDOW, sr: int = SAMPLE_RATE, fmin: float = 60.0,
-                   fmax: float = 7600.0) -> np.ndarray:
-    """Slaney-style triangular mel filters, (n_fft // 2 + 1, n_mels)."""
+                   fmax: float = 7600.0, warp: float = 1.0) -> np.ndarray:
+    """Slaney-style triangular mel filters, (n_fft // 2 + 1, n_mels).
+
+    ``warp`` != 1 reads the spectrum through a vocal tract length warp: formants and harmonics land
+    ``warp`` times higher, as from a shorter (``warp`` > 1) or longer vocal tract. Training draws a
+    warp per crop so that the few synthetic voices here stand for the whole range of adult voices.
+    """
 
     def hz_to_mel(f):
         return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
@@ -54,6 +68,8 @@ def mel_filterbank(n_mels: int, n_fft: int = WINDOW, sr: int = SAMPLE_RATE, fmin
         return 700.0 * (10 ** (np.asarray(m) / 2595.0) - 1.0)
 
     freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
+    if warp != 1.0:
+        freqs = vtlp_warp(freqs, warp, sr)
     edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
     fb = np.zeros((freqs.size, n_mels))
     for i in range(n_mels):
@@ -97,8 +113,13 @@ class LipSyncNet(nn.Module):
     def initial_state(self, batch: int = 1) -> torch.Tensor:
         return torch.zeros(batch, self.config.state_size)
 
-    def log_mel(self, audio: torch.Tensor, audio_ctx: torch.Tensor) -> torch.Tensor:
-        """(B, N) audio with (B, HOP) context before it -> (B, N // HOP, n_mels) normalised log-mel."""
+    def log_mel(self, audio: torch.Tensor, audio_ctx: torch.Tensor, mel: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """(B, N) audio with (B, HOP) context before it -> (B, N // HOP, n_mels) normalised log-mel.
+
+        ``mel`` replaces the filterbank in training, with one (bins, n_mels) matrix per crop (B, bins,
+        n_mels): the vocal tract length augmentation. The exported graph always uses the plain one.
+        """
         x = torch.cat([audio_ctx, audio], dim=1)
         b = x.shape[0]
         # Frame t is the 20 ms window [t * HOP - HOP, t * HOP + HOP): two consecutive hops side by side.
@@ -106,16 +127,17 @@ class LipSyncNet(nn.Module):
         frames = torch.cat([x[:, :-HOP].reshape(b, -1, HOP), x[:, HOP:].reshape(b, -1, HOP)], dim=2)
         spec = torch.matmul(frames, self.dft)  # (B, T, 2 * bins)
         re, im = spec[..., : self._n_bins], spec[..., self._n_bins :]
-        logmel = torch.log(torch.matmul(re * re + im * im, self.mel) + 1e-6)
+        logmel = torch.log(torch.matmul(re * re + im * im, self.mel if mel is None else mel) + 1e-6)
         return (logmel - self.feat_mean) / self.feat_std
 
-    def forward_logits(self, audio: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_logits(self, audio: torch.Tensor, state: torch.Tensor, mel: torch.Tensor | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw head outputs (B, T, 31) for ``audio`` (B, T * HOP), and the next state."""
         c = self.config
         b = audio.shape[0]
         s = self._s_audio
         audio_ctx = state[:, s[0] : s[1]]
-        feats = self.log_mel(audio, audio_ctx).transpose(1, 2)  # (B, mels, T)
+        feats = self.log_mel(audio, audio_ctx, mel).transpose(1, 2)  # (B, mels, T)
         s = self._s_feat
         feat_ctx = state[:, s[0] : s[1]].reshape(b, c.n_mels, 2)
         f = torch.cat([feat_ctx, feats], dim=2)

@@ -1,6 +1,7 @@
 """Export a trained checkpoint to the streaming ONNX model shipped in the package, and verify it.
 
-``python -m facecast.export onnx [--checkpoint export/checkpoints/lipsync.pt] [--out path.onnx]``
+``python -m facecast.export onnx [--checkpoint CKPT.pt] [--out path.onnx]``: by default every checkpoint
+in ``export/checkpoints`` goes to the model of the same lookahead in ``runtime/models``.
 
 Verification runs before anything is written: onnxruntime and PyTorch must agree (max abs difference
 below 1e-4) on whole-clip inference, and chunk-by-chunk streaming must reproduce whole-clip inference.
@@ -18,10 +19,9 @@ import onnxruntime as ort
 import torch
 
 from facecast.audio import SAMPLE_RATE
-from facecast.export import DEFAULT_CHECKPOINT
 from facecast.export.model import HOP, LipSyncNet, NetConfig
 from facecast.lip_channels import LIP_CHANNELS
-from facecast.lipsync import MODEL_FORMAT, default_model_path
+from facecast.lipsync import MODEL_FORMAT, MODEL_PREFIX
 from facecast.motion_frame import VISEMES
 
 TOLERANCE = 1e-4
@@ -46,11 +46,16 @@ def _test_signal(seconds: float = 3.0, seed: int = 0) -> np.ndarray:
     return (0.2 * voiced * envelope + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
 
 
-def export_onnx(checkpoint: Path | None = None, out: Path | None = None) -> dict:
-    checkpoint = checkpoint or DEFAULT_CHECKPOINT
-    out = out or default_model_path()
+def shipped_model_path(lookahead_frames: int) -> Path:
+    """Where the package keeps the model with this lookahead (what ``facecast.lipsync`` looks for)."""
+    return Path(__file__).resolve().parents[1] / "runtime" / "models" / f"{MODEL_PREFIX}{lookahead_frames * 10}.onnx"
+
+
+def export_onnx(checkpoint: Path, out: Path | None = None) -> dict:
+    """Export ``checkpoint``, verify it, and write it (default: the shipped model of its lookahead)."""
     net, ckpt = load_checkpoint(checkpoint)
     c = net.config
+    out = out or shipped_model_path(c.lookahead)
     audio = torch.from_numpy(_test_signal()[None, : 300 * HOP])
     state = net.initial_state(1)
     dynamic = {"audio": {0: "batch", 1: "samples"}, "state": {0: "batch"}, "visemes": {0: "batch", 1: "frames"},

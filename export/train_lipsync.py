@@ -6,6 +6,9 @@ Utterances are laid end to end in one stream (each padded to whole 10 ms frames)
 cut from it, so every batch mixes voices, languages and augmentations. The schedule is sized to the
 time budget after timing the first steps, so a run ends on time at the bottom of its learning-rate
 curve. The checkpoint with the best held-out loss is kept.
+
+Every crop is heard through a random vocal tract length warp (``vtlp``): the corpus has few voices, and
+a model trained on them alone follows the formant range of those voices rather than the mouth.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from facecast.export.model import HOP, LipSyncNet, NetConfig
+from facecast.export import checkpoint_path
+from facecast.export.model import HOP, LipSyncNet, NetConfig, mel_filterbank
 from facecast.lip_channels import LIP_CHANNELS
 from facecast.motion_frame import VISEME_INDEX, VISEMES
 
@@ -38,6 +42,7 @@ class TrainConfig:
     pose_weight: float = 20.0
     closure_weight: float = 4.0  # extra pose weight on frames where the target lips are closed
     vad_weight: float = 0.3
+    vtlp: tuple[float, float] = (0.8, 1.28)  # range of the vocal tract length warp, drawn log-uniformly
     net: NetConfig | None = None
 
 
@@ -108,6 +113,17 @@ class Loss(nn.Module):
         return total, {"ce": ce.item(), "pose": pose_loss.item(), "vad": vad_loss.item()}
 
 
+class WarpBank:
+    """Mel filterbanks for a grid of vocal tract length warps, drawn one per crop."""
+
+    def __init__(self, n_mels: int, low: float, high: float, steps: int = 41) -> None:
+        warps = np.exp(np.linspace(np.log(low), np.log(high), steps))
+        self.banks = torch.from_numpy(np.stack([mel_filterbank(n_mels, warp=float(w)) for w in warps]))
+
+    def draw(self, batch: int, rng: np.random.Generator) -> torch.Tensor:
+        return self.banks[torch.from_numpy(rng.integers(0, len(self.banks), size=batch))]
+
+
 def _batch(stream: Stream, cfg: TrainConfig, lookahead: int, rng: np.random.Generator):
     """Crops whose output step i is scored against the label of frame (start + i - lookahead)."""
     audio, vis, pose, vad = [], [], [], []
@@ -146,18 +162,23 @@ def evaluate(net: LipSyncNet, stream: Stream, loss_fn: Loss) -> dict:
     return {"loss": float(np.mean(losses)), "viseme_acc": correct / total}
 
 
-def train(corpus: Path, out: Path, config: str = "full", minutes: float | None = None, seed: int = 0,
-          threads: int | None = None) -> dict:
+def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: float | None = None, seed: int = 0,
+          threads: int | None = None, lookahead: int | None = None) -> dict:
     cfg = CONFIGS[config]
     if minutes is not None:
         cfg.minutes = minutes
+    net_cfg = cfg.net or NetConfig()
+    if lookahead is not None:
+        net_cfg.lookahead = lookahead
+    out = out or checkpoint_path(net_cfg.lookahead * 10)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     if threads:
         torch.set_num_threads(threads)
     train_stream, val_stream = Stream(corpus / "train.npz"), Stream(corpus / "val.npz")
-    net = LipSyncNet(cfg.net or NetConfig())
+    net = LipSyncNet(net_cfg)
     _feature_stats(net, train_stream, rng)
+    warps = WarpBank(net_cfg.n_mels, *cfg.vtlp)
     loss_fn = Loss(cfg, np.bincount(train_stream.viseme, minlength=len(VISEMES)).astype(np.float64))
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     la = net.config.lookahead
@@ -181,7 +202,7 @@ def train(corpus: Path, out: Path, config: str = "full", minutes: float | None =
         for group in opt.param_groups:
             group["lr"] = lr
         audio, vis, pose, vad, mask = _batch(train_stream, cfg, la, rng)
-        out_logits, _ = net.forward_logits(audio, net.initial_state(cfg.batch))
+        out_logits, _ = net.forward_logits(audio, net.initial_state(cfg.batch), warps.draw(cfg.batch, rng))
         loss, parts = loss_fn(out_logits, vis, pose, vad, mask)
         opt.zero_grad()
         loss.backward()

@@ -131,7 +131,8 @@ def render_video(pack: AvatarPack, audio: Path, output: Path, args: argparse.Nam
         from facecast.cli import motion_controls
         from facecast.pipeline import MotionPipeline
 
-        pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=motion_controls(args))
+        pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=motion_controls(args),
+                                  lookahead_ms=args.lookahead_ms)
         track = pipeline.process_file(audio, progress=False)
     renderer = Renderer(device=args.device)
     avatar = renderer.avatar(pack, args.size)

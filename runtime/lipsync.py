@@ -26,9 +26,36 @@ FRAME_RATE = 100.0
 MODEL_FORMAT = 1
 
 
-def default_model_path() -> Path:
-    """The lip-sync model shipped inside the package."""
-    return Path(str(resources.files("facecast") / "models" / "lipsync.onnx"))
+MODEL_PREFIX = "lipsync_lookahead"  # shipped models are named lipsync_lookahead<ms>.onnx
+
+
+def shipped_models() -> dict[int, Path]:
+    """The lip-sync models shipped inside the package, by lookahead in milliseconds.
+
+    They differ only in how far ahead they hear: more lookahead sees more of the coming sound (better
+    anticipation of lip shapes), less lookahead answers sooner (live sessions).
+    """
+    folder = Path(str(resources.files("facecast") / "models"))
+    models = {}
+    for path in folder.glob(f"{MODEL_PREFIX}*.onnx"):
+        suffix = path.stem[len(MODEL_PREFIX) :]
+        if suffix.isdigit():
+            models[int(suffix)] = path
+    return dict(sorted(models.items()))
+
+
+def default_model_path(lookahead_ms: int | None = None) -> Path:
+    """The shipped model with ``lookahead_ms`` of lookahead; by default the one with the most
+    (files are analysed offline, where latency does not matter; the bridge asks for the least)."""
+    models = shipped_models()
+    if not models:
+        raise ModelError("no lip-sync model found in the package (runtime/models); reinstall facecast")
+    if lookahead_ms is None:
+        return models[max(models)]
+    if lookahead_ms not in models:
+        choices = ", ".join(str(ms) for ms in models)
+        raise ModelError(f"no lip-sync model with {lookahead_ms} ms lookahead; shipped: {choices} ms")
+    return models[lookahead_ms]
 
 
 def _providers(device: str) -> list[str]:
@@ -93,13 +120,16 @@ class LipSyncModel:
     """The streaming audio-to-motion network, loaded into onnxruntime.
 
     Args:
-        path: an ONNX file exported by ``facecast export``; default: the model shipped in the package.
+        path: an ONNX file exported by ``facecast export``; default: a model shipped in the package.
         device: ``"auto"`` (CUDA when onnxruntime-gpu and a GPU are present), ``"cpu"`` or ``"cuda"``.
         threads: intra-op threads; default 1, since one stream is too small to split across cores.
+        lookahead_ms: which shipped model, when ``path`` is not given (see ``shipped_models``); default:
+            the one with the most lookahead.
     """
 
-    def __init__(self, path: str | Path | None = None, device: str = "auto", threads: int | None = 1) -> None:
-        self.path = Path(path) if path is not None else default_model_path()
+    def __init__(self, path: str | Path | None = None, device: str = "auto", threads: int | None = 1,
+                 lookahead_ms: int | None = None) -> None:
+        self.path = Path(path) if path is not None else default_model_path(lookahead_ms)
         if not self.path.is_file():
             raise ModelError(f"{self.path}: lip-sync model not found")
         options = ort.SessionOptions()

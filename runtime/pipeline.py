@@ -30,13 +30,14 @@ class MotionPipeline:
         device: ``"auto"``, ``"cpu"`` or ``"cuda"`` when no model is passed.
         controls: emotion, gaze, head intensity and distance, motion intensity and seed of the
             non-verbal motion; the same audio, controls and seed always give the same frames.
+        lookahead_ms: which shipped model when no model is passed (default: the most lookahead).
     """
 
     def __init__(self, model: LipSyncModel | None = None, fps: float = 60.0, device: str = "auto",
-                 controls: MotionControls | None = None) -> None:
+                 controls: MotionControls | None = None, lookahead_ms: int | None = None) -> None:
         if not 1 <= fps <= 240:
             raise ValueError(f"fps must be between 1 and 240, got {fps}")
-        self.model = model or LipSyncModel(device=device)
+        self.model = model or LipSyncModel(device=device, lookahead_ms=lookahead_ms)
         self.fps = float(fps)
         self.controls = controls or MotionControls()
 
@@ -80,7 +81,7 @@ class MotionStream:
     def __init__(self, pipeline: MotionPipeline, controls: MotionControls) -> None:
         self.pipeline = pipeline
         self.lips: LipSyncStream = pipeline.model.stream()
-        self.nonverbal = NonverbalGenerator(controls)
+        self.nonverbal = NonverbalGenerator(controls, pipeline.model.lookahead)
         self._retimer = Retimer(pipeline.fps)
 
     def set_controls(self, controls: MotionControls) -> None:

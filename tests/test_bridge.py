@@ -14,8 +14,15 @@ from scipy.signal import resample_poly
 from facecast.bridge.client import BridgeError, Client
 from facecast.bridge.server import BridgeServer, check_bind_safety, make_keys
 from facecast.errors import FacecastError
-from facecast.lipsync import LipSyncModel
+from facecast.lipsync import LipSyncModel, shipped_models
 from facecast.pipeline import MotionPipeline
+
+LOOKAHEADS = sorted(shipped_models())
+
+
+def live_model(lookahead_ms: int = LOOKAHEADS[0]) -> LipSyncModel:
+    """The model a session gets: the least lookahead unless it asks for another."""
+    return LipSyncModel(device="cpu", lookahead_ms=lookahead_ms)
 
 
 class RunningServer:
@@ -27,7 +34,8 @@ class RunningServer:
         assert self.ready.wait(10)
 
     def _run(self) -> None:
-        self.server = BridgeServer("tcp://127.0.0.1:*", LipSyncModel(device="cpu"), **self.kwargs)
+        models = [LipSyncModel(path, device="cpu") for path in shipped_models().values()]
+        self.server = BridgeServer("tcp://127.0.0.1:*", models, **self.kwargs)
         self.endpoint = self.server.endpoint
         self.ready.set()
         self.server.serve_forever(install_signals=False)
@@ -60,7 +68,7 @@ def test_streamed_motion_equals_offline_motion(server, speech_audio):
         assert client.welcome["protocol"] == 1 and client.welcome["frame"]["frame_bytes"] == 320
         session = client.open(fps=30, sample_format="f32")
         messages = stream(client, session, speech_audio, 320)
-    offline = MotionPipeline(LipSyncModel(device="cpu"), fps=30).process(speech_audio)
+    offline = MotionPipeline(live_model(), fps=30).process(speech_audio)
     got = motion_of(messages)
     ended = messages[-1]
     assert ended["type"] == "ended" and ended["frames"] == len(got) and ended["samples"] == speech_audio.size
@@ -73,6 +81,20 @@ def test_streamed_motion_equals_offline_motion(server, speech_audio):
     assert np.array_equal(positions, np.round(np.arange(len(got)) / 30 * 16000).astype(int))
 
 
+def test_a_session_picks_its_lip_model_by_lookahead(server, speech_audio):
+    with Client(server.endpoint) as client:
+        assert client.welcome["capabilities"]["lookaheads_ms"] == LOOKAHEADS
+        assert client.welcome["capabilities"]["lookahead_ms"] == LOOKAHEADS[0]
+        with pytest.raises(BridgeError, match="lookahead_ms"):
+            client.open(fps=30, lookahead_ms=LOOKAHEADS[-1] + 1)
+        session = client.open(fps=30, sample_format="f32", lookahead_ms=LOOKAHEADS[-1])
+        messages = stream(client, session, speech_audio, 320)
+    offline = MotionPipeline(live_model(LOOKAHEADS[-1]), fps=30).process(speech_audio)
+    got = motion_of(messages)
+    assert len(got) == len(offline)
+    assert np.abs(got[:-2] - offline.data[:-2]).max() < 1e-4
+
+
 def test_48k_stereo_pcm16_is_resampled_to_the_same_motion(server, speech_audio):
     audio48 = resample_poly(speech_audio, 3, 1)
     stereo = (np.stack([audio48, audio48], axis=1) * 32767).astype(np.int16).reshape(-1)
@@ -80,7 +102,7 @@ def test_48k_stereo_pcm16_is_resampled_to_the_same_motion(server, speech_audio):
         session = client.open(fps=30, sample_rate=48000, channels=2)
         messages = stream(client, session, stereo, 960 * 2)
     got = motion_of(messages)
-    offline = MotionPipeline(LipSyncModel(device="cpu"), fps=30).process(speech_audio)
+    offline = MotionPipeline(live_model(), fps=30).process(speech_audio)
     assert abs(len(got) - len(offline)) <= 1
     n = min(len(got), len(offline))
     jaw = 2 + 17
@@ -98,7 +120,7 @@ def test_concurrent_sessions_do_not_disturb_each_other(server, speech_audio):
         b.end(sb)
         ma = motion_of(list(a.messages(until="ended", timeout=10)))
         mb = motion_of(list(b.messages(until="ended", timeout=10)))
-    offline = MotionPipeline(LipSyncModel(device="cpu"), fps=30)
+    offline = MotionPipeline(live_model(), fps=30)
     assert np.abs(ma[:-2] - offline.process(speech_audio).data[:-2]).max() < 1e-4
     assert np.abs(mb[:-2] - offline.process(speech_audio * 0.5).data[:-2]).max() < 1e-4
 

@@ -3,7 +3,7 @@
 It runs beside the lip stream at 100 Hz. Push it the same audio samples, in the same order, and hand
 it the lip stream's frames; it fills head pose, gaze, eyelids, brows, cheeks and nose, and adds the
 emotion's offsets to the mouth shapes the lips allow. Frame ``k`` uses audio only up to
-``(k + 5) / 100`` s, the lip model's own lookahead, so it never delays the stream.
+``(k + lookahead) / 100`` s, the lip model's own lookahead, so it never delays the stream.
 
 Chunking never changes the result: with the same seed, audio and controls, a stream cut into any
 chunks gives exactly the frames of the whole file.
@@ -19,7 +19,7 @@ from facecast.nonverbal.controls import MotionControls
 from facecast.nonverbal.expression import ExpressionGenerator
 from facecast.nonverbal.gaze import GazeGenerator
 from facecast.nonverbal.head import HeadMotion
-from facecast.nonverbal.prosody import LOOKAHEAD_FRAMES, ProsodyTracker
+from facecast.nonverbal.prosody import DEFAULT_LOOKAHEAD, ProsodyTracker
 from facecast.nonverbal.signals import FPS, SHORT
 from facecast.nonverbal.style import COL, StyleBlender
 
@@ -51,6 +51,8 @@ class NonverbalGenerator:
 
     Args:
         controls: emotion, gaze target, head and motion intensity, head distance and seed.
+        lookahead_frames: the lip model's lookahead (10 ms frames): how far past a frame its analysis
+            may hear.
 
     Use::
 
@@ -62,12 +64,11 @@ class NonverbalGenerator:
             gen.apply(track)  # fills the non-lip channels in place
     """
 
-    lookahead_frames: int = LOOKAHEAD_FRAMES
-
-    def __init__(self, controls: MotionControls) -> None:
+    def __init__(self, controls: MotionControls, lookahead_frames: int = DEFAULT_LOOKAHEAD) -> None:
+        self.lookahead_frames = lookahead_frames
         self._controls = controls
         head, gaze, blinks, expression = np.random.SeedSequence(controls.seed).spawn(4)
-        self._prosody = ProsodyTracker()
+        self._prosody = ProsodyTracker(lookahead_frames)
         self._style = StyleBlender(controls)
         self._head = HeadMotion(head)
         self._gaze = GazeGenerator(gaze)
@@ -103,7 +104,7 @@ class NonverbalGenerator:
         """Fill, in place, the non-lip channels of these consecutive 100 Hz frames.
 
         The frames must continue from the previous call (``track.frame_index[0] == next_frame``).
-        Audio up to ``(last frame + 5) / 100`` s should have been pushed; audio not pushed yet counts
+        Audio up to ``(last frame + lookahead_frames) / 100`` s should have been pushed; audio not pushed yet counts
         as silence, as at the end of a stream.
         """
         if track.fps != FPS:
@@ -189,10 +190,11 @@ def _arange(n: int) -> np.ndarray:
     return _ARANGE[:n] if n <= _ARANGE.size else np.arange(n)
 
 
-def animate(track100: MotionTrack, audio16k: np.ndarray, controls: MotionControls) -> MotionTrack:
+def animate(track100: MotionTrack, audio16k: np.ndarray, controls: MotionControls,
+            lookahead_frames: int = DEFAULT_LOOKAHEAD) -> MotionTrack:
     """Whole-file helper: a copy of a 100 Hz lip track (from frame 0) with every non-lip channel filled."""
     out = MotionTrack(track100.data.copy(), track100.fps)
-    generator = NonverbalGenerator(controls)
+    generator = NonverbalGenerator(controls, lookahead_frames)
     generator.push_audio(audio16k)
     generator.apply(out)
     return out

@@ -1,14 +1,15 @@
 """Streaming prosody: per-10-ms loudness and pitch, and the speech events the face reacts to.
 
-Frame ``k`` (time ``k / 100`` s) may only use audio before ``(k + 5) / 100`` s, the lip model's own
-lookahead, so the non-verbal channels never wait for more audio than the mouth does:
+Frame ``k`` (time ``k / 100`` s) may only use audio before ``(k + L) / 100`` s, where ``L`` is the lip
+model's own lookahead in frames, so the non-verbal channels never wait for more audio than the mouth
+does:
 
 - loudness of frame ``m``: RMS over the 20 ms centred on it (needs audio to ``m`` + 10 ms), so
-  frame ``k`` can use loudness up to frame ``k + 4``;
+  frame ``k`` can use loudness up to frame ``k + L - 1``;
 - pitch of frame ``m``: a YIN-style estimate over the 32 ms centred on it (to ``m`` + 16 ms), so
-  frame ``k`` can use pitch up to frame ``k + 3``;
+  frame ``k`` can use pitch up to frame ``k + L - 2``;
 - an accent (a loudness peak on a voiced syllable, made stronger by a pitch excursion) is declared at
-  frame ``k`` once the smoothed loudness has fallen for 30 ms after it (frame ``k + 3``);
+  frame ``k`` once the smoothed loudness has stopped rising for the ``L - 2`` frames after it;
 - a phrase boundary is declared 100 ms into a pause; an onset when speech resumes after one.
 
 Audio that has not been pushed when a frame is analysed counts as silence; the lip stream's ``flush``
@@ -26,16 +27,14 @@ import numpy as np
 from facecast.audio import SAMPLE_RATE
 
 HOP = SAMPLE_RATE // 100
-LOOKAHEAD_FRAMES = 5  # the lip model's lookahead: frame k sees audio before (k + 5) / 100 s
-ENERGY_AHEAD = 4  # loudness frames usable beyond the current one
-PITCH_AHEAD = 3
+DEFAULT_LOOKAHEAD = 3  # frames: the shipped lip model's; MotionPipeline passes its model's own
 PITCH_HALF = 256  # half the pitch window, samples
 YIN_THRESHOLD = 0.2
 SILENT_DB = -100.0
 FLOOR_FRAMES = 300  # the noise floor is the quietest 10 ms of the last 3 s
 SPEECH_OVER_FLOOR_DB = 15.0
 SPEECH_MIN_DB = -60.0
-BRIDGE = 4  # frames: gaps shorter than ~90 ms inside speech (stop closures) are still speech
+BRIDGE = 4  # frames: gaps up to ~90 ms inside speech (stop closures) are still speech
 PEAK_BEFORE = 12  # an accent is the loudest point of the last 120 ms ...
 ACCENT_GAP = 20  # ... at least 200 ms after the previous accent (about one stressed syllable)
 ACCENT_OVER_LEVEL_DB = 4.0  # and this much louder than the running speech level
@@ -72,7 +71,13 @@ class ProsodyTracker:
     it, so a call costs about the same whether it analyses one frame or a few.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, lookahead: int = DEFAULT_LOOKAHEAD) -> None:
+        if lookahead < 2:
+            raise ValueError(f"prosody needs a lookahead of at least 2 frames, got {lookahead}")
+        self._energy_ahead = lookahead - 1  # loudness frames usable beyond the current one
+        self._pitch_ahead = lookahead - 2
+        # Bridging looks back BRIDGE frames but only as far ahead as the loudness reaches.
+        self._bridge_ahead = min(BRIDGE, self._energy_ahead)
         self._audio = np.zeros(0, dtype=np.float32)
         self._audio_start = 0  # absolute sample index of _audio[0]
         # Per-frame features of frames [_feat_start, _energy_end), as lists of floats; frames before the
@@ -117,15 +122,16 @@ class ProsodyTracker:
     def analyze(self, n: int) -> ProsodyFrames:
         """Prosody of the next ``n`` frames."""
         k0, k1 = self._next, self._next + n
-        self._extend_energy(k1 + ENERGY_AHEAD)
-        self._extend_pitch(k1 + PITCH_AHEAD)
+        self._extend_energy(k1 + self._energy_ahead)
+        self._extend_pitch(k1 + self._pitch_ahead)
 
         a = k0 - self._feat_start  # frame k0 in the feature lists
         b = a + n
         smooth, raw, floor = self._smooth, self._raw, self._floor
         e_l, smooth_l, raw_l = self._energy[a:b], smooth[a:b], raw[a:b]
-        # Speech: raw speech anywhere within BRIDGE frames either side (short gaps bridged).
-        speech_l = [any(raw[j - BRIDGE : j + BRIDGE + 1]) for j in range(a, b)]
+        # Speech: raw speech anywhere from BRIDGE frames before to _bridge_ahead after (short gaps bridged).
+        ahead = self._bridge_ahead + 1
+        speech_l = [any(raw[j - BRIDGE : j + ahead]) for j in range(a, b)]
         f0 = self._f0[:n]
         rel_semis = np.zeros(n)
         accent = np.zeros(n)
@@ -141,8 +147,9 @@ class ProsodyTracker:
             f0_out = np.zeros(n)
             loudness = np.zeros(n)
         else:
-            # An accent candidate is the loudest point from PEAK_BEFORE frames before it to PITCH_AHEAD after.
-            peak_l = [smooth[j] >= max(smooth[j - PEAK_BEFORE : j + PITCH_AHEAD + 1]) for j in range(a, b)]
+            # An accent candidate is the loudest point from PEAK_BEFORE frames before it to _pitch_ahead after.
+            after = self._pitch_ahead + 1
+            peak_l = [smooth[j] >= max(smooth[j - PEAK_BEFORE : j + after]) for j in range(a, b)]
             # Loudness over the floor, 0..1, inside speech.
             loud_l = [min(max((smooth[j] - floor[j] - SPEECH_OVER_FLOOR_DB) / 30.0, 0.0), 1.0) if speech_l[j - a]
                       else 0.0 for j in range(a, b)]

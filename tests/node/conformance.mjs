@@ -70,6 +70,19 @@ await send({ type: "ping", t: "node" });
 const pong = await expect("pong");
 check(pong.t === "node", "pong must echo t");
 
+// A session picks its lip model by lookahead; the default is the least.
+const lookaheads = welcome.capabilities.lookaheads_ms;
+check(Array.isArray(lookaheads) && lookaheads.length > 0 && lookaheads.every(Number.isInteger), "lookaheads_ms list");
+check(welcome.capabilities.lookahead_ms === lookaheads[0], "the default lookahead must be the least");
+await send({ type: "open", mode: "motion", fps: 30, lookahead_ms: lookaheads[lookaheads.length - 1] + 1 });
+error = await expect("error");
+check(error.code === "bad_field", `an unknown lookahead must give bad_field, got ${error.code}`);
+await send({ type: "open", mode: "motion", fps: 30, lookahead_ms: lookaheads[lookaheads.length - 1] });
+const slow = await expect("opened");
+check(slow.lookahead_ms === lookaheads[lookaheads.length - 1], "opened must confirm the lookahead asked for");
+await send({ type: "close", session: slow.session });
+await expect("closed");
+
 // One utterance, streamed in 20 ms chunks of pcm16.
 const fps = 30;
 await send({ type: "open", mode: "motion", fps, sample_rate: 16000, sample_format: "pcm16", channels: 1 });

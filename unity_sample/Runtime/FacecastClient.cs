@@ -62,18 +62,22 @@ namespace Facecast
         }
 
         /// <summary>Open a session. Mode: "motion", "texture" or "both"; textures: size, encoding ("jpeg",
-        /// "png", "rgb8", "rgba8") and avatar. Controls: emotion ("happy:0.6"), gaze ("camera"), seed...</summary>
+        /// "png", "rgb8", "rgba8") and avatar. Controls: emotion ("happy:0.6"), gaze ("camera"), seed...
+        /// lookaheadMs: one of the welcome's capabilities.lookaheads_ms; 0 takes the server's least (lowest
+        /// latency).</summary>
         public void Open(float fps = 60f, int sampleRate = 48000, int channels = 1, bool idle = true,
                          Dictionary<string, object> controls = null, object request = null, string mode = "motion",
-                         int size = 512, string encoding = "jpeg", string avatar = "default")
+                         int size = 512, string encoding = "jpeg", string avatar = "default", int lookaheadMs = 0)
         {
-            Send(new Dictionary<string, object>
+            var open = new Dictionary<string, object>
             {
                 ["type"] = "open", ["mode"] = mode, ["fps"] = (double)fps, ["sample_rate"] = sampleRate,
                 ["sample_format"] = "pcm16", ["channels"] = channels, ["idle"] = idle,
                 ["controls"] = controls ?? new Dictionary<string, object>(), ["request"] = request,
                 ["size"] = size, ["encoding"] = encoding, ["avatar"] = avatar,
-            });
+            };
+            if (lookaheadMs > 0) open["lookahead_ms"] = lookaheadMs;
+            Send(open);
         }
 
         /// <summary>Send interleaved float samples in [-1, 1] as pcm16.</summary>
