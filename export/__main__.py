@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: all cores; 1 is faster on a machine shared with other work)")
     p.add_argument("--lookahead", type=int, default=None, help="frames of 10 ms the model hears ahead (default 3)")
+    p.add_argument("--ceps", type=int, default=None,
+                   help="hear this many cepstral coefficients instead of the log-mel bands (default: bands)")
 
     p = sub.add_parser("onnx", help="export a checkpoint to the streaming ONNX model and verify it")
     p.add_argument("--checkpoint", type=Path, default=None, help="default: every committed checkpoint")
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         from facecast.export.train_lipsync import train
 
         train(args.corpus, args.out, config=args.config, minutes=args.minutes, seed=args.seed, threads=args.threads,
-              lookahead=args.lookahead)
+              lookahead=args.lookahead, ceps=args.ceps)
     elif args.command == "render":
         from facecast.export.render_export import export_render
 

@@ -30,6 +30,9 @@ WINDOW = 2 * HOP  # 20 ms analysis window centred on the frame time
 @dataclass
 class NetConfig:
     n_mels: int = 64
+    # 0: the network hears the log-mel bands; n > 0: the first n cepstral coefficients of them, the
+    # spectral envelope without the voice's harmonics, so the pitch of a voice matters less.
+    n_ceps: int = 0
     conv_channels: int = 128
     hidden: int = 192
     gru_layers: int = 1
@@ -37,7 +40,11 @@ class NetConfig:
 
     @property
     def state_size(self) -> int:
-        return HOP + 2 * self.n_mels + 2 * self.conv_channels + self.gru_layers * self.hidden
+        return HOP + 2 * self.n_features + 2 * self.conv_channels + self.gru_layers * self.hidden
+
+    @property
+    def n_features(self) -> int:
+        return self.n_ceps or self.n_mels
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,6 +87,15 @@ def mel_filterbank(n_mels: int, n_fft: int = WINDOW, sr: int = SAMPLE_RATE, fmin
     return fb.astype(np.float32)
 
 
+def dct_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """Orthonormal DCT-II as a matrix (n_in, n_out): log-mel bands to cepstral coefficients."""
+    n = np.arange(n_in)[:, None]
+    k = np.arange(n_out)[None]
+    m = np.cos(np.pi * k * (2 * n + 1) / (2 * n_in)) * np.sqrt(2.0 / n_in)
+    m[:, 0] /= np.sqrt(2.0)
+    return m.astype(np.float32)
+
+
 def dft_matrix(n_fft: int = WINDOW) -> np.ndarray:
     """Hann-windowed real DFT as a matrix: (n_fft, 2 * (n_fft // 2 + 1)), cos columns then sin."""
     n = np.arange(n_fft)
@@ -96,9 +112,11 @@ class LipSyncNet(nn.Module):
         self.config = c = config or NetConfig()
         self.register_buffer("dft", torch.from_numpy(dft_matrix()))
         self.register_buffer("mel", torch.from_numpy(mel_filterbank(c.n_mels)))
-        self.register_buffer("feat_mean", torch.zeros(c.n_mels))
-        self.register_buffer("feat_std", torch.ones(c.n_mels))
-        self.conv1 = nn.Conv1d(c.n_mels, c.conv_channels, 3)
+        if c.n_ceps:
+            self.register_buffer("dct", torch.from_numpy(dct_matrix(c.n_mels, c.n_ceps)))
+        self.register_buffer("feat_mean", torch.zeros(c.n_features))
+        self.register_buffer("feat_std", torch.ones(c.n_features))
+        self.conv1 = nn.Conv1d(c.n_features, c.conv_channels, 3)
         self.conv2 = nn.Conv1d(c.conv_channels, c.conv_channels, 3)
         self.gru = nn.GRU(c.conv_channels, c.hidden, c.gru_layers, batch_first=True)
         self.head = nn.Linear(c.hidden, len(VISEMES) + len(LIP_CHANNELS) + 1)
@@ -106,7 +124,7 @@ class LipSyncNet(nn.Module):
         self._n_bins = n_bins
         # Offsets of the parts of the flat state.
         self._s_audio = (0, HOP)
-        self._s_feat = (HOP, HOP + 2 * c.n_mels)
+        self._s_feat = (HOP, HOP + 2 * c.n_features)
         self._s_conv = (self._s_feat[1], self._s_feat[1] + 2 * c.conv_channels)
         self._s_gru = (self._s_conv[1], c.state_size)
 
@@ -115,7 +133,8 @@ class LipSyncNet(nn.Module):
 
     def log_mel(self, audio: torch.Tensor, audio_ctx: torch.Tensor, mel: torch.Tensor | None = None
                 ) -> torch.Tensor:
-        """(B, N) audio with (B, HOP) context before it -> (B, N // HOP, n_mels) normalised log-mel.
+        """(B, N) audio with (B, HOP) context before it -> (B, N // HOP, n_features) normalised features:
+        log-mel bands, or their first ``n_ceps`` cepstral coefficients.
 
         ``mel`` replaces the filterbank in training, with one (bins, n_mels) matrix per crop (B, bins,
         n_mels): the vocal tract length augmentation. The exported graph always uses the plain one.
@@ -127,8 +146,10 @@ class LipSyncNet(nn.Module):
         frames = torch.cat([x[:, :-HOP].reshape(b, -1, HOP), x[:, HOP:].reshape(b, -1, HOP)], dim=2)
         spec = torch.matmul(frames, self.dft)  # (B, T, 2 * bins)
         re, im = spec[..., : self._n_bins], spec[..., self._n_bins :]
-        logmel = torch.log(torch.matmul(re * re + im * im, self.mel if mel is None else mel) + 1e-6)
-        return (logmel - self.feat_mean) / self.feat_std
+        feats = torch.log(torch.matmul(re * re + im * im, self.mel if mel is None else mel) + 1e-6)
+        if self.config.n_ceps:
+            feats = torch.matmul(feats, self.dct)
+        return (feats - self.feat_mean) / self.feat_std
 
     def forward_logits(self, audio: torch.Tensor, state: torch.Tensor, mel: torch.Tensor | None = None
                        ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -139,7 +160,7 @@ class LipSyncNet(nn.Module):
         audio_ctx = state[:, s[0] : s[1]]
         feats = self.log_mel(audio, audio_ctx, mel).transpose(1, 2)  # (B, mels, T)
         s = self._s_feat
-        feat_ctx = state[:, s[0] : s[1]].reshape(b, c.n_mels, 2)
+        feat_ctx = state[:, s[0] : s[1]].reshape(b, c.n_features, 2)
         f = torch.cat([feat_ctx, feats], dim=2)
         h1 = torch.relu(self.conv1(f))  # (B, conv, T)
         s = self._s_conv

@@ -163,13 +163,15 @@ def evaluate(net: LipSyncNet, stream: Stream, loss_fn: Loss) -> dict:
 
 
 def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: float | None = None, seed: int = 0,
-          threads: int | None = None, lookahead: int | None = None) -> dict:
+          threads: int | None = None, lookahead: int | None = None, ceps: int | None = None) -> dict:
     cfg = CONFIGS[config]
     if minutes is not None:
         cfg.minutes = minutes
     net_cfg = cfg.net or NetConfig()
     if lookahead is not None:
         net_cfg.lookahead = lookahead
+    if ceps is not None:
+        net_cfg.n_ceps = ceps
     out = out or checkpoint_path(net_cfg.lookahead * 10)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)

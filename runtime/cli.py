@@ -43,9 +43,6 @@ def _add_motion_options(p: argparse.ArgumentParser) -> None:
                    help="scale of all generated motion: head, eyes, brows, 0 to 2 (default 1)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="onnxruntime device (default auto: CUDA when available)")
-    p.add_argument("--lookahead-ms", type=int, default=None, metavar="MS",
-                   help="which shipped lip model: how far ahead it hears (facecast info lists them; default: "
-                        "the most, for files)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -104,7 +101,7 @@ def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace) -> None
         check_output_path(output)  # fail before the work, not after it
     controls = motion_controls(args)
     start = time.perf_counter()
-    pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=controls, lookahead_ms=args.lookahead_ms)
+    pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=controls)
     track = pipeline.process_file(speech, progress=not args.quiet)
     for output in outputs:
         write_motion(track, output, source=speech.name)
@@ -124,8 +121,7 @@ def _plot(args: argparse.Namespace) -> None:
         raise FacecastError(f"{args.output}: the plot is a PNG; name it .png")
     check_writable(args.output)
     audio = load_audio(args.speech)
-    pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=motion_controls(args),
-                              lookahead_ms=args.lookahead_ms)
+    pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=motion_controls(args))
     track = pipeline.process(audio, progress=not args.quiet)
     plot_motion(track, audio, args.output, title=args.speech.name)
     if not args.quiet:
@@ -150,12 +146,10 @@ def _info() -> None:
     from facecast.lipsync import LipSyncModel, shipped_models
 
     print(f"facecast {__version__}")
-    default = LipSyncModel().path
     for lookahead_ms, path in shipped_models().items():
         model = LipSyncModel(path)
-        note = " (default for files; the bridge's live default is the least lookahead)" if path == default else ""
         print(f"lip model: {path.name} ({path.stat().st_size / 1e6:.1f} MB), lookahead {lookahead_ms} ms, "
-              f"algorithmic latency {model.latency_ms:.0f} ms + chunk{note}")
+              f"algorithmic latency {model.latency_ms:.0f} ms + chunk")
     print(f"onnxruntime {ort.__version__}: providers {', '.join(ort.get_available_providers())}")
 
 

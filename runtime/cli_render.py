@@ -131,8 +131,7 @@ def render_video(pack: AvatarPack, audio: Path, output: Path, args: argparse.Nam
         from facecast.cli import motion_controls
         from facecast.pipeline import MotionPipeline
 
-        pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=motion_controls(args),
-                                  lookahead_ms=args.lookahead_ms)
+        pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=motion_controls(args))
         track = pipeline.process_file(audio, progress=False)
     renderer = Renderer(device=args.device)
     avatar = renderer.avatar(pack, args.size)

@@ -30,14 +30,13 @@ class MotionPipeline:
         device: ``"auto"``, ``"cpu"`` or ``"cuda"`` when no model is passed.
         controls: emotion, gaze, head intensity and distance, motion intensity and seed of the
             non-verbal motion; the same audio, controls and seed always give the same frames.
-        lookahead_ms: which shipped model when no model is passed (default: the most lookahead).
     """
 
     def __init__(self, model: LipSyncModel | None = None, fps: float = 60.0, device: str = "auto",
-                 controls: MotionControls | None = None, lookahead_ms: int | None = None) -> None:
+                 controls: MotionControls | None = None) -> None:
         if not 1 <= fps <= 240:
             raise ValueError(f"fps must be between 1 and 240, got {fps}")
-        self.model = model or LipSyncModel(device=device, lookahead_ms=lookahead_ms)
+        self.model = model or LipSyncModel(device=device)
         self.fps = float(fps)
         self.controls = controls or MotionControls()
 
