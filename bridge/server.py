@@ -101,6 +101,8 @@ class BridgeServer:
             models = [LipSyncModel(path, threads=1) for path in shipped_models().values()]
         # A session picks its model by lookahead; the least is the default, as live use wants low latency.
         self.models = {m.lookahead * 10: m for m in models}
+        if not self.models:
+            raise FacecastError("the server needs at least one lip-sync model")
         self.model = self.models[min(self.models)]
         self.textures = None
         if textures:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -164,10 +164,8 @@ def evaluate(net: LipSyncNet, stream: Stream, loss_fn: Loss) -> dict:
 
 def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: float | None = None, seed: int = 0,
           threads: int | None = None, lookahead: int | None = None, ceps: int | None = None) -> dict:
-    cfg = CONFIGS[config]
-    if minutes is not None:
-        cfg.minutes = minutes
-    net_cfg = cfg.net or NetConfig()
+    cfg = replace(CONFIGS[config], minutes=CONFIGS[config].minutes if minutes is None else minutes)
+    net_cfg = replace(cfg.net or NetConfig())
     if lookahead is not None:
         net_cfg.lookahead = lookahead
     if ceps is not None:
