@@ -34,6 +34,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk-ms", type=float, default=20.0, help="audio chunk length (default 20 ms)")
     p.add_argument("--curve", type=Path, help="folder from `facecast keys` (uses client.key_secret, server.key)")
     p.add_argument("--save", type=Path, help="write the received motion (.csv, .json or .npz)")
+    p.add_argument("--save-video", type=Path, metavar="OUT.mp4",
+                   help="with --texture: write the received textures as an mp4 with the speech")
     p.add_argument("--texture", action="store_true", help="ask for rendered 512 px JPEG textures too")
     p.add_argument("--lookahead-ms", type=int, default=None, metavar="MS",
                    help="lip model lookahead to ask for (default: the server's least, for the lowest latency)")
@@ -83,10 +85,17 @@ def _client(args: argparse.Namespace) -> None:
 
     if args.save is not None:
         check_output_path(args.save)
+    if args.save_video is not None:
+        if not args.texture:
+            raise FacecastError("--save-video needs --texture: without it the server sends no textures")
+        from facecast.video import check_video_path
+
+        check_video_path(args.save_video)
     audio = load_audio(args.audio)
     chunk = max(1, int(args.chunk_ms * 16))
     meter, texture_meter = LatencyMeter(), LatencyMeter()
     frames: list[np.ndarray] = []
+    textures: list[tuple[int, bytes]] = []
     with Client(args.endpoint, curve=args.curve, name="facecast-client") as client:
         extra = {} if args.lookahead_ms is None else {"lookahead_ms": args.lookahead_ms}
         session = client.open(fps=args.fps, mode="both" if args.texture else "motion", size=512, encoding="jpeg",
@@ -100,7 +109,7 @@ def _client(args: argparse.Namespace) -> None:
                 message = client.recv(timeout=max(0.0, wait)) if wait > 0 else None
                 if message is None:
                     break
-                _take(message, meter, frames, texture_meter)
+                _take(message, meter, frames, texture_meter, textures)
             part = audio[sent : sent + chunk]
             client.send_audio(session, part)
             sent += part.size
@@ -108,7 +117,7 @@ def _client(args: argparse.Namespace) -> None:
             texture_meter.sent(sent, time.monotonic())
         client.end(session)
         for message in client.messages(until="ended", timeout=5.0):
-            _take(message, meter, frames, texture_meter)
+            _take(message, meter, frames, texture_meter, textures)
         client.close(session)
     summary = meter.summary()
     print(f"received {summary['frames']} frames for {audio.size / 16000:.1f} s of speech")
@@ -122,11 +131,38 @@ def _client(args: argparse.Namespace) -> None:
     if args.save is not None and frames:
         write_motion(MotionTrack(np.concatenate(frames), args.fps), args.save, source=args.audio.name)
         print(f"written {args.save}")
+    if args.save_video is not None and textures:
+        n = sum(len(f) for f in frames) or 1 + max(round(pos * args.fps / 16000) for pos, _ in textures)
+        _write_received_video(args.save_video, textures, n, args.fps, args.audio)
+        print(f"written {args.save_video}: {len(textures)} textures received for {n} frames")
 
 
-def _take(message: dict, meter, frames: list[np.ndarray], texture_meter) -> None:
+def _write_received_video(path: Path, textures: list[tuple[int, bytes]], n_frames: int, fps: float,
+                          audio: Path) -> None:
+    """The received textures on the frame clock, each held until the next (latest-wins skips some)."""
+    import io
+
+    from PIL import Image
+
+    from facecast.video import VideoWriter
+
+    by_frame = {min(n_frames - 1, round(pos * fps / 16000)): data for pos, data in textures}
+    first = min(by_frame)
+    size = Image.open(io.BytesIO(by_frame[first])).size[0]
+    with VideoWriter(path, size, fps, audio, source=f"facecast serve ({audio.name})") as video:
+        current = None
+        for i in range(n_frames):
+            data = by_frame.get(i if i >= first else first)
+            if data is not None:
+                current = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+            video.write(current[None])
+
+
+def _take(message: dict, meter, frames: list[np.ndarray], texture_meter, textures: list[tuple[int, bytes]]) -> None:
     if message["type"] == "texture":
         texture_meter.received([message["sample_pos"]], time.monotonic())
+        if message["utterance"] > 0 and message["encoding"] in ("jpeg", "png"):
+            textures.append((message["sample_pos"], message["data"]))
     elif message["type"] == "motion":
         meter.received(message["sample_pos"], time.monotonic())
         if message["utterance"] > 0:

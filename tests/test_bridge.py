@@ -322,3 +322,25 @@ def test_texture_sessions_stream_rendered_frames_with_their_audio_position(serve
         for bad in ({"avatar": "../../etc/passwd"}, {"avatar": "nobody"}, {"size": 130}, {"encoding": "gif"}):
             with pytest.raises(BridgeError, match="bad_field"):
                 client.open(mode="texture", **bad)
+
+
+def test_client_command_saves_the_received_textures_as_a_video_with_the_speech(server, speech_wav, tmp_path, capsys):
+    import subprocess
+
+    import soundfile as sf
+
+    from facecast.cli import main
+    from facecast.video import ffmpeg_exe
+
+    clip = tmp_path / "clip.wav"
+    audio, rate = sf.read(speech_wav, dtype="float32")
+    sf.write(clip, audio[: int(1.5 * rate)], rate)
+    out, motion = tmp_path / "received.mp4", tmp_path / "received.csv"
+    assert main(["client", "--endpoint", server.endpoint, "--audio", str(clip), "--texture",
+                 "--save-video", str(out), "--save", str(motion)]) == 0
+    assert "textures received for" in capsys.readouterr().out
+    probe = subprocess.run([ffmpeg_exe(), "-i", str(out)], capture_output=True, text=True).stderr
+    assert "Video: h264" in probe and "512x512" in probe and "Audio: aac" in probe
+    rows = motion.read_text().splitlines()
+    assert len(rows) - 1 >= 40  # about 45 frames at 30 fps for 1.5 s
+    assert main(["client", "--endpoint", server.endpoint, "--audio", str(clip), "--save-video", str(out)]) == 1
