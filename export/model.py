@@ -132,7 +132,7 @@ class LipSyncNet(nn.Module):
     def initial_state(self, batch: int = 1) -> torch.Tensor:
         return torch.zeros(batch, self.config.state_size)
 
-    def log_mel(self, audio: torch.Tensor, audio_ctx: torch.Tensor, mel: torch.Tensor | None = None
+    def features(self, audio: torch.Tensor, audio_ctx: torch.Tensor, mel: torch.Tensor | None = None
                 ) -> torch.Tensor:
         """(B, N) audio with (B, HOP) context before it -> (B, N // HOP, n_features) normalised features:
         log-mel bands, or their first ``n_ceps`` cepstral coefficients.
@@ -159,7 +159,7 @@ class LipSyncNet(nn.Module):
         b = audio.shape[0]
         s = self._s_audio
         audio_ctx = state[:, s[0] : s[1]]
-        feats = self.log_mel(audio, audio_ctx, mel).transpose(1, 2)  # (B, mels, T)
+        feats = self.features(audio, audio_ctx, mel).transpose(1, 2)  # (B, features, T)
         s = self._s_feat
         feat_ctx = state[:, s[0] : s[1]].reshape(b, c.n_features, 2)
         f = torch.cat([feat_ctx, feats], dim=2)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ def _test_signal(seconds: float = 3.0, seed: int = 0) -> np.ndarray:
 
 def shipped_model_path(lookahead_frames: int) -> Path:
     """Where the package keeps the model with this lookahead (what ``facecast.lipsync`` looks for)."""
-    return Path(__file__).resolve().parents[1] / "runtime" / "models" / f"{MODEL_PREFIX}{lookahead_frames * 10}.onnx"
+    return Path(str(resources.files("facecast") / "models" / f"{MODEL_PREFIX}{lookahead_frames * 10}.onnx"))
 
 
 def export_onnx(checkpoint: Path, out: Path | None = None) -> dict:

@@ -84,7 +84,7 @@ def _feature_stats(net: LipSyncNet, stream: Stream, rng: np.random.Generator) ->
     with torch.no_grad():
         for start in rng.integers(0, stream.n_frames - 400, size=200):
             audio = stream.crop(int(start), 400)[0][None]
-            frames.append(net.log_mel(audio, torch.zeros(1, HOP))[0])
+            frames.append(net.features(audio, torch.zeros(1, HOP))[0])
     feats = torch.cat(frames)
     net.feat_mean.copy_(feats.mean(0))
     net.feat_std.copy_(feats.std(0).clamp_min(1e-3))

@@ -9,7 +9,7 @@ from facecast.export.model import LipSyncNet, NetConfig, mel_filterbank, vtlp_wa
 def _peak_band(audio: np.ndarray, warp: float) -> int:
     net = LipSyncNet(NetConfig(n_ceps=0))  # the bands themselves, to find the tone
     mel = torch.from_numpy(mel_filterbank(net.config.n_mels, warp=warp))[None]
-    feats = net.log_mel(torch.from_numpy(audio)[None], torch.zeros(1, 160), mel)
+    feats = net.features(torch.from_numpy(audio)[None], torch.zeros(1, 160), mel)
     return int(feats[0].mean(0).argmax())
 
 
