@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ import torch
 from facecast.audio import SAMPLE_RATE
 from facecast.export.model import HOP, LipSyncNet, NetConfig
 from facecast.lip_channels import LIP_CHANNELS
-from facecast.lipsync import MODEL_FORMAT, MODEL_PREFIX
+from facecast.lipsync import MODEL_FORMAT, model_file
 from facecast.motion_frame import VISEMES
 
 TOLERANCE = 1e-4
@@ -47,16 +46,11 @@ def _test_signal(seconds: float = 3.0, seed: int = 0) -> np.ndarray:
     return (0.2 * voiced * envelope + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
 
 
-def shipped_model_path(lookahead_frames: int) -> Path:
-    """Where the package keeps the model with this lookahead (what ``facecast.lipsync`` looks for)."""
-    return Path(str(resources.files("facecast") / "models" / f"{MODEL_PREFIX}{lookahead_frames * 10}.onnx"))
-
-
 def export_onnx(checkpoint: Path, out: Path | None = None) -> dict:
     """Export ``checkpoint``, verify it, and write it (default: the shipped model of its lookahead)."""
     net, ckpt = load_checkpoint(checkpoint)
     c = net.config
-    out = out or shipped_model_path(c.lookahead)
+    out = out or model_file(c.lookahead * 10)
     audio = torch.from_numpy(_test_signal()[None, : 300 * HOP])
     state = net.initial_state(1)
     dynamic = {"audio": {0: "batch", 1: "samples"}, "state": {0: "batch"}, "visemes": {0: "batch", 1: "frames"},

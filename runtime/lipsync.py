@@ -29,15 +29,23 @@ MODEL_FORMAT = 1
 MODEL_PREFIX = "lipsync_lookahead"  # shipped models are named lipsync_lookahead<ms>.onnx
 
 
+def _models_dir() -> Path:
+    return Path(str(resources.files("facecast") / "models"))
+
+
+def model_file(lookahead_ms: int) -> Path:
+    """Where the package keeps (or ``facecast export`` writes) the model with this lookahead."""
+    return _models_dir() / f"{MODEL_PREFIX}{lookahead_ms}.onnx"
+
+
 def shipped_models() -> dict[int, Path]:
     """The lip-sync models shipped inside the package, by lookahead in milliseconds.
 
     They differ only in how far ahead they hear: more lookahead sees more of the coming sound (better
     anticipation of lip shapes), less lookahead answers sooner (live sessions).
     """
-    folder = Path(str(resources.files("facecast") / "models"))
     models = {}
-    for path in folder.glob(f"{MODEL_PREFIX}*.onnx"):
+    for path in _models_dir().glob(f"{MODEL_PREFIX}*.onnx"):
         suffix = path.stem[len(MODEL_PREFIX) :]
         if suffix.isdigit():
             models[int(suffix)] = path
