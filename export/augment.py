@@ -5,6 +5,10 @@ Tempo, pitch, spectral tilt, reverberation, telephone band, coloured noise at se
 Tempo changes move the phones in time, so ``augment`` returns the time scale the caller must apply to
 the segment boundaries. Tempo and pitch go through sox (WSOLA tempo, pitch shift without tempo change);
 everything else is numpy.
+
+The pitch change moves only the voice's fundamental: the spectral envelope (the formants, which carry
+the vowel and so the mouth shape) is put back after sox's shift, which moves both. Formant scaling is a
+separate augmentation, the vocal tract length warp applied per crop in training.
 """
 
 from __future__ import annotations
@@ -32,6 +36,47 @@ def _sox(audio: np.ndarray, effects: list[str]) -> np.ndarray:
     cmd = ["sox", "-R", "-D", *fmt, "-", *fmt, "-", *effects]
     proc = subprocess.run(cmd, input=pcm, capture_output=True, check=True)
     return np.frombuffer(proc.stdout, dtype="<i2").astype(np.float32) / 32767.0
+
+
+def _envelope(log_mag: np.ndarray, lifter: int) -> np.ndarray:
+    """Smooth log spectra (frames x bins) by keeping their first cepstral coefficients."""
+    cep = np.fft.irfft(log_mag, axis=1)
+    cep[:, lifter : cep.shape[1] - lifter + 1] = 0.0
+    return np.fft.rfft(cep, axis=1).real
+
+
+def shift_f0(audio: np.ndarray, cents: float, n_fft: int = 512, hop: int = 128, lifter: int = 30) -> np.ndarray:
+    """Shift the fundamental by ``cents`` and keep the formants where they were.
+
+    sox's ``pitch`` scales the whole spectrum. Each frame of its output is divided by its own smoothed
+    spectral envelope and multiplied by the original's at the same time (sox keeps the timing), which
+    leaves the shifted harmonics under the original vocal tract. The lifter keeps quefrencies below
+    ``lifter`` samples (1.9 ms at 16 kHz), under the harmonic ripple of any voice below 500 Hz.
+    """
+    audio = audio.astype(np.float32)
+    shifted = _sox(audio, ["pitch", f"{cents:.0f}"])
+    shifted = np.pad(shifted, (0, max(0, audio.size - shifted.size)))[: audio.size]
+    window = np.hanning(n_fft + 1)[:n_fft].astype(np.float32)
+    pad = n_fft // 2
+
+    def frames(x: np.ndarray) -> np.ndarray:
+        x = np.pad(x, (pad, pad + hop))
+        idx = np.arange(n_fft)[None, :] + hop * np.arange((x.size - n_fft) // hop + 1)[:, None]
+        return np.fft.rfft(x[idx] * window, axis=1)
+
+    orig, shift = frames(audio), frames(shifted)
+    floor = 1e-5
+    gain = _envelope(np.log(np.abs(orig) + floor), lifter) - _envelope(np.log(np.abs(shift) + floor), lifter)
+    # Limit the correction (about 26 dB) so a silent frame cannot blow up its noise.
+    spec = shift * np.exp(np.clip(gain, -3.0, 3.0))
+    chunks = np.fft.irfft(spec, n_fft, axis=1) * window
+    out = np.zeros(hop * (len(chunks) - 1) + n_fft, dtype=np.float64)
+    norm = np.zeros_like(out)
+    for i, chunk in enumerate(chunks):
+        out[i * hop : i * hop + n_fft] += chunk
+        norm[i * hop : i * hop + n_fft] += window**2
+    out = out / np.maximum(norm, 1e-3)
+    return out[pad : pad + audio.size].astype(np.float32)
 
 
 def _coloured_noise(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -63,14 +108,15 @@ def augment(audio: np.ndarray, rng: np.random.Generator) -> AugmentResult:
         tempo = float(rng.uniform(0.8, 1.25))
         effects += ["tempo", "-s", f"{tempo:.3f}"]
         applied.append(f"tempo{tempo:.2f}")
-    if rng.random() < 0.5:
-        cents = float(rng.uniform(-400, 400))
-        effects += ["pitch", f"{cents:.0f}"]
-        applied.append(f"pitch{cents:+.0f}")
     if effects:
         n_in = out.size
         out = _sox(out, effects)
         scale = out.size / n_in
+    if rng.random() < 0.5:
+        # Skewed upwards: most training voices are men, and women's and children's voices sit higher.
+        cents = float(rng.uniform(-400, 900))
+        out = shift_f0(out, cents)
+        applied.append(f"f0{cents:+.0f}")
     if rng.random() < 0.3:
         wet = fftconvolve(out, _room_impulse(rng))[: out.size]
         out = (wet / (np.abs(wet).max() + 1e-9) * np.abs(out).max()).astype(np.float32)
