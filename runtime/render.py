@@ -111,7 +111,7 @@ def _colours(pack: AvatarPack) -> np.ndarray:
     base[1] *= 0.7 + 0.3 * skin_tint
     grey = base @ np.array([0.299, 0.587, 0.114])
     base = grey[:, None] + saturation * (base - grey[:, None])
-    if pack.mouth_opening() > 0.06:  # the portrait shows its teeth: new teeth match them
+    if _own_teeth(pack) > 0:  # the portrait shows its teeth: new teeth match them
         inner = (lm[list(ft.LIPS_UPPER_INNER[3:8]), :2] * 2 + lm[list(ft.LIPS_LOWER_INNER[3:8]), :2]) / 3
         teeth = at(inner)
         base[1] = np.median(teeth[np.argsort(teeth.sum(1))[len(teeth) // 2:]], axis=0)

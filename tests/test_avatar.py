@@ -97,6 +97,21 @@ def test_open_and_closed_mouths_are_told_apart(mediapipe):
     assert _prepare(PORTRAITS / "mona_lisa_small.jpg")[0].mouth_opening() < 0.02
 
 
+def test_new_teeth_match_a_portraits_own_teeth_and_are_light_when_it_shows_none(mediapipe):
+    from facecast.render import avatar_tensors
+
+    def teeth_and_cavity(name: str) -> tuple[float, float]:
+        colours = avatar_tensors(_prepare(PORTRAITS / name)[0], 256).tensors["colours"][0]
+        return float(colours[1].mean()), float(colours[0].mean())
+
+    # Pearl's lips are parted over a dark mouth with no teeth in sight: her new teeth must still be
+    # teeth, far lighter than the cavity, not the colour of the dark gap they would be sampled from.
+    teeth, cavity = teeth_and_cavity("pearl_earring.jpg")
+    assert teeth > 0.5 and teeth > cavity + 0.3
+    teeth, cavity = teeth_and_cavity("astronaut.png")  # her own teeth show: light, as sampled
+    assert teeth > 0.6 and teeth > cavity + 0.3
+
+
 def test_no_face(mediapipe, tmp_path):
     blank = tmp_path / "blank.png"
     Image.new("RGB", (400, 400), (200, 180, 160)).save(blank)
