@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lookahead", type=int, default=None, help="frames of 10 ms the model hears ahead (default 3)")
     p.add_argument("--ceps", type=int, default=None,
                    help="cepstral coefficients the network hears (default 16; 0: the log-mel bands)")
+    p.add_argument("--warmup", type=int, default=None,
+                   help="outputs left out of the loss at each crop's cold start (default 12; 0 trains cold starts too)")
 
     p = sub.add_parser("onnx", help="export a checkpoint to the streaming ONNX model and verify it")
     p.add_argument("--checkpoint", type=Path, default=None, help="default: every committed checkpoint")
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         from facecast.export.train_lipsync import train
 
         train(args.corpus, args.out, config=args.config, minutes=args.minutes, seed=args.seed, threads=args.threads,
-              lookahead=args.lookahead, ceps=args.ceps)
+              lookahead=args.lookahead, ceps=args.ceps, warmup=args.warmup)
     elif args.command == "render":
         from facecast.export.render_export import export_render
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -163,8 +163,11 @@ def evaluate(net: LipSyncNet, stream: Stream, loss_fn: Loss) -> dict:
 
 
 def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: float | None = None, seed: int = 0,
-          threads: int | None = None, lookahead: int | None = None, ceps: int | None = None) -> dict:
+          threads: int | None = None, lookahead: int | None = None, ceps: int | None = None,
+          warmup: int | None = None) -> dict:
     cfg = replace(CONFIGS[config], minutes=CONFIGS[config].minutes if minutes is None else minutes)
+    if warmup is not None:
+        cfg.warmup_frames = warmup
     net_cfg = replace(cfg.net or NetConfig())
     if lookahead is not None:
         net_cfg.lookahead = lookahead
@@ -219,7 +222,8 @@ def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: 
             if val["loss"] < best:
                 best = val["loss"]
                 torch.save({"net": net.config.to_dict(), "state_dict": net.state_dict(), "history": history,
-                            "channels": list(LIP_CHANNELS), "visemes": list(VISEMES), "step": step}, out)
+                            "channels": list(LIP_CHANNELS), "visemes": list(VISEMES), "step": step,
+                            "train": {k: v for k, v in asdict(cfg).items() if k != "net"}}, out)
     bar.close()
     ckpt = torch.load(out, weights_only=False)
     ckpt["history"] = history
