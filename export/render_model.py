@@ -293,15 +293,13 @@ class RenderNet(nn.Module):
         ix = torch.round(2 * fx + off_x).clamp(0, side - 1)
         iy = torch.round(2 * fy + off_y).clamp(0, side - 1)
         pixel = iy * side + ix + (avatar.to(gx.dtype) * (side * side))[:, None, None]
-        # The layer's colours go in the table at twice the cell resolution (blocks of CELL / 2 pixels).
-        layer = F.interpolate(torch.stack(synth, 1), scale_factor=2.0, mode="bilinear", align_corners=False)
+        # The layer's colours go in the table at full resolution, bilinear between cell centres, so the
+        # mouth interior shades smoothly instead of in blocks.
+        layer = F.interpolate(torch.stack(synth, 1), scale_factor=float(CELL), mode="bilinear", align_corners=False)
         layer = layer[:, :3] / layer[:, 3:].clamp(min=1e-3)
         layer = (layer * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).reshape(-1, 3)
-        fine_cells, block_px = 2 * cells, CELL // 2
-        block = (torch.div(fy, block_px, rounding_mode="floor") * fine_cells
-                 + torch.div(fx, block_px, rounding_mode="floor"))
-        frame_start = texture.shape[0] * side * side + torch.arange(n, dtype=gx.dtype) * (fine_cells * fine_cells)
-        own = block[None] + frame_start[:, None, None]
+        frame_start = texture.shape[0] * side * side + torch.arange(n, dtype=gx.dtype) * (size * size)
+        own = (fy * size + fx)[None] + frame_start[:, None, None]
         index = torch.where(alpha_up > 0.5, own, pixel)
         table = torch.cat([texture.reshape(-1, 3), layer], 0)
         return table.index_select(0, index.to(torch.int64).reshape(-1)).view(n, size, size, 3)
@@ -343,8 +341,8 @@ class RenderNet(nn.Module):
         alpha = (inside - was_open).clamp(0, 1)
         src = (src[0] + inside * (inner_x - src[0]), src[1] + inside * (inner_y - src[1]))
 
-        # The layer is drawn in flat blocks of CELL pixels, so its shading stays gentle: a little darker
-        # toward the middle of the mouth (the throat).
+        # The layer is computed once per CELL pixels and interpolated between, so its shading stays
+        # gentle: a little darker toward the middle of the mouth (the throat).
         au = u.abs()
         shade = 1.1 - 0.25 * (1 - au).clamp(0, 1)
         tongue_m = _ramp(v - (tl - TONGUE * f)) * (0.75 - au).mul(4).clamp(0, 1)
