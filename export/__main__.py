@@ -16,9 +16,11 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("corpus", help="synthesize the training corpus (regenerated, not committed)")
     p.add_argument("--out", type=Path, default=Path("corpus"))
-    p.add_argument("--hours", type=float, default=3.5)
+    p.add_argument("--hours", type=float, default=7.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--pitch", choices=["formants-kept", "plain"], default="formants-kept",
+                   help="pitch augmentation: move F0 only, or the whole spectrum (sox alone)")
 
     p = sub.add_parser("train", help="train the audio-to-motion network on a corpus")
     p.add_argument("--corpus", type=Path, default=Path("corpus"))
@@ -48,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "corpus":
         from facecast.export.corpus import build_corpus
 
-        summary = build_corpus(args.out, hours=args.hours, seed=args.seed, workers=args.workers)
+        summary = build_corpus(args.out, hours=args.hours, seed=args.seed, workers=args.workers,
+                               keep_formants=args.pitch == "formants-kept")
         print(json.dumps({k: summary[k] for k in ("train", "val")}, indent=2))
     elif args.command == "train":
         from facecast.export.train_lipsync import train

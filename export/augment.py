@@ -101,7 +101,9 @@ def _room_impulse(rng: np.random.Generator) -> np.ndarray:
     return rir / np.sqrt((rir**2).sum())
 
 
-def augment(audio: np.ndarray, rng: np.random.Generator) -> AugmentResult:
+def augment(audio: np.ndarray, rng: np.random.Generator, keep_formants: bool = True) -> AugmentResult:
+    """One random chain of the augmentations. ``keep_formants=False`` shifts pitch the plain way (sox
+    alone, formants moving with it, by at most 4 semitones)."""
     out, scale, applied = audio.astype(np.float32), 1.0, []
     effects = []
     if rng.random() < 0.5:
@@ -113,10 +115,15 @@ def augment(audio: np.ndarray, rng: np.random.Generator) -> AugmentResult:
         out = _sox(out, effects)
         scale = out.size / n_in
     if rng.random() < 0.5:
-        # Skewed upwards: most training voices are men, and women's and children's voices sit higher.
-        cents = float(rng.uniform(-400, 900))
-        out = shift_f0(out, cents)
-        applied.append(f"f0{cents:+.0f}")
+        if keep_formants:
+            # Skewed upwards: most training voices are men, and women's and children's voices sit higher.
+            cents = float(rng.uniform(-400, 900))
+            out = shift_f0(out, cents)
+            applied.append(f"f0{cents:+.0f}")
+        else:
+            cents = float(rng.uniform(-400, 400))
+            out = _sox(out, ["pitch", f"{cents:.0f}"])[: out.size]
+            applied.append(f"pitch{cents:+.0f}")
     if rng.random() < 0.3:
         wet = fftconvolve(out, _room_impulse(rng))[: out.size]
         out = (wet / (np.abs(wet).max() + 1e-9) * np.abs(out).max()).astype(np.float32)

@@ -1,6 +1,6 @@
 """Build the lip-sync training corpus: synthesized speech with exact phone timing, augmented.
 
-``python -m facecast.export corpus --out corpus/ --hours 3.5 --seed 0``
+``python -m facecast.export corpus --out corpus/ --hours 7 --seed 0``
 
 The corpus is regenerated, never committed. It is reproducible: every utterance's text, voice and
 augmentation come from a generator seeded by (seed, utterance number), so the result does not depend
@@ -44,6 +44,15 @@ TRAIN_VOICES: tuple[tuple[Voice, float, float], ...] = (
     (Voice("espeak", "en-us+f2", "en", 1.1, 60), 0.06, 3.8),
     (Voice("espeak", "en+m1", "en", 0.9, 40), 0.05, 4.4),
     (Voice("espeak", "en-us+f4", "en", 1.2, 70), 0.05, 3.5),
+    # More English speakers, women and men, in several accents: the held-out slt voice is a natural
+    # American woman, and the corpus's natural English voices are all men.
+    (Voice("espeak", "en-us+f1", "en", 1.0, 55), 0.04, 4.0),
+    (Voice("espeak", "en-us+f5", "en", 1.05, 68), 0.04, 3.8),
+    (Voice("espeak", "en-us+Annie", "en", 1.0, 62), 0.04, 4.0),
+    (Voice("espeak", "en-gb-x-rp+f4", "en", 1.0, 64), 0.04, 4.0),
+    (Voice("espeak", "en-us+klatt4", "en", 1.0, 58), 0.04, 4.0),
+    (Voice("espeak", "en-gb-scotland+m4", "en", 1.0, 42), 0.04, 4.2),
+    (Voice("espeak", "en-029+m2", "en", 0.95, 48), 0.04, 4.2),
     (Voice("espeak", "es+m2", "es", 1.0, 50), 0.06, 3.8),
     (Voice("espeak", "es+f3", "es", 1.1, 65), 0.05, 3.5),
     (Voice("espeak", "de+m1", "de", 1.0, 45), 0.06, 4.2),
@@ -72,8 +81,8 @@ def hash_str(text: str) -> int:
     return h
 
 
-def _make(job: tuple[Voice, int, int, str, bool]) -> tuple[Utterance, list[str]] | None:
-    voice, seed, index, split, do_augment = job
+def _make(job: tuple[Voice, int, int, str, bool, bool]) -> tuple[Utterance, list[str]] | None:
+    voice, seed, index, split, do_augment, keep_formants = job
     text_rng, aug_rng = _job_rng(seed, split, index)
     text = sentence(text_rng, voice.language)
     try:
@@ -82,7 +91,7 @@ def _make(job: tuple[Voice, int, int, str, bool]) -> tuple[Utterance, list[str]]
         return None
     applied: list[str] = []
     if do_augment and aug_rng.random() < 0.8:
-        res = augment(utt.audio, aug_rng)
+        res = augment(utt.audio, aug_rng, keep_formants)
         s = res.time_scale
         utt = Utterance(
             res.audio, [Segment(g.start * s, g.end * s, g.symbol) for g in utt.segments], utt.voice, text
@@ -92,7 +101,7 @@ def _make(job: tuple[Voice, int, int, str, bool]) -> tuple[Utterance, list[str]]
 
 
 def synthesize_set(
-    jobs: list[tuple[Voice, int, int, str, bool]], workers: int, desc: str
+    jobs: list[tuple[Voice, int, int, str, bool, bool]], workers: int, desc: str
 ) -> list[tuple[Utterance, list[str]]]:
     out = []
     with Pool(workers) as pool:
@@ -147,8 +156,12 @@ def save_split(path: Path, items: list[tuple[Utterance, list[str]]]) -> dict:
     }
 
 
-def build_corpus(out: Path, hours: float = 3.5, seed: int = 0, workers: int = 2, val_per_voice: int = 8) -> dict:
-    """Synthesize the training split (augmented) and a clean held-out split of unseen sentences."""
+def build_corpus(out: Path, hours: float = 7.0, seed: int = 0, workers: int = 2, val_per_voice: int = 8,
+                 keep_formants: bool = True) -> dict:
+    """Synthesize the training split (augmented) and a clean held-out split of unseen sentences.
+
+    ``keep_formants``: pitch augmentation moves only F0 (True) or, the plain way, the whole spectrum.
+    """
     out.mkdir(parents=True, exist_ok=True)
     total_share = sum(share for _, share, _ in TRAIN_VOICES)
     train_jobs, val_jobs = [], []
@@ -157,13 +170,13 @@ def build_corpus(out: Path, hours: float = 3.5, seed: int = 0, workers: int = 2,
         assert f"{voice.engine}:{voice.name}" not in RESERVED_VOICES
         count = math.ceil(hours * 3600 * share / total_share / typical_s)
         for _ in range(count):
-            train_jobs.append((voice, seed, index, "train", True))
+            train_jobs.append((voice, seed, index, "train", True, keep_formants))
             index += 1
         for _ in range(val_per_voice):
-            val_jobs.append((voice, seed, index, "val", False))
+            val_jobs.append((voice, seed, index, "val", False, keep_formants))
             index += 1
     train = synthesize_set(train_jobs, workers, "train corpus")
-    summary = {"seed": seed, "train": save_split(out / "train.npz", train)}
+    summary = {"seed": seed, "keep_formants": keep_formants, "train": save_split(out / "train.npz", train)}
     val = synthesize_set(val_jobs, workers, "held-out sentences")
     summary["val"] = save_split(out / "val.npz", val)
     summary["voices"] = [asdict(v) for v, _, _ in TRAIN_VOICES]

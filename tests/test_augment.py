@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from facecast.export.augment import _sox, shift_f0
+from facecast.export.augment import _sox, augment, shift_f0
 from facecast.export.model import mel_filterbank
 
 
@@ -53,3 +53,16 @@ def test_a_pitch_shift_keeps_the_length_and_the_formants_that_a_plain_resampling
 
 def test_a_pitch_shift_of_silence_stays_silent():
     assert np.abs(shift_f0(np.zeros(8000, dtype=np.float32), 600)).max() < 1e-4
+
+
+def test_the_augmentation_chain_shifts_pitch_the_chosen_way_and_reproducibly():
+    vowel = _vowel(110.0, seconds=0.5)
+    labels = {True: set(), False: set()}
+    for keep in (True, False):
+        for seed in range(12):
+            result = augment(vowel, np.random.default_rng(seed), keep_formants=keep)
+            again = augment(vowel, np.random.default_rng(seed), keep_formants=keep)
+            assert np.array_equal(result.audio, again.audio)
+            labels[keep].update(a.split("+")[0].split("-")[0] for a in result.applied)
+    assert "f0" in labels[True] and "pitch" not in labels[True]
+    assert "pitch" in labels[False] and "f0" not in labels[False]
