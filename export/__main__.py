@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="torch threads (default: all cores; 1 is faster on a machine shared with other work)")
     p.add_argument("--lookahead", type=int, default=None, help="frames of 10 ms the model hears ahead (default 3)")
     p.add_argument("--ceps", type=int, default=None,
-                   help="cepstral coefficients the network hears (default 16; 0: the log-mel bands)")
+                   help="cepstral coefficients the network hears (default 12; 0: the log-mel bands)")
     p.add_argument("--warmup", type=int, default=None,
-                   help="outputs left out of the loss at each crop's cold start (default 12; 0 trains cold starts too)")
+                   help="outputs left out of the loss at each crop's cold start (default 0: all trained)")
 
     p = sub.add_parser("onnx", help="export a checkpoint to the streaming ONNX model and verify it")
     p.add_argument("--checkpoint", type=Path, default=None, help="default: every committed checkpoint")

@@ -33,7 +33,7 @@ class NetConfig:
     # The network hears the first n_ceps cepstral coefficients of the log-mel bands: the spectral
     # envelope without most of the voice's harmonics, so the pitch of a voice matters less (it lifted
     # every accuracy figure on the unseen slt voice over the bands themselves). 0: the bands.
-    n_ceps: int = 16
+    n_ceps: int = 12
     conv_channels: int = 128
     hidden: int = 192
     gru_layers: int = 1

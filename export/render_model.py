@@ -50,14 +50,11 @@ DEG = math.pi / 180
 Planes = tuple[torch.Tensor, torch.Tensor]  # x and y, one (B,H,W) plane each
 EYEBALL_PER_IRIS = 2.1  # eyeball radius / iris radius (12 mm / 5.8 mm)
 
-# Tooth sizes in F (9 cm): the part of the upper incisors below the upper lip line (4.5 mm: a
-# speaking mouth shows the lower half of the 10 mm crowns), of the lower ones above the lower lip line
-# (2.7 mm), and the tongue's reach above the lower lip line. The lip's shadow falls on the top of the
-# upper teeth.
-UPPER_TEETH = 0.05
-LOWER_TEETH = 0.03
+# Tooth sizes in F: the part of the upper incisors below the upper lip line, of the lower ones above
+# the lower lip line, and the tongue's reach above the lower lip line.
+UPPER_TEETH = 0.08
+LOWER_TEETH = 0.045
 TONGUE = 0.1
-LIP_SHADOW = 0.025
 
 JAW_SHAPES = tuple(BLENDSHAPE_INDEX[n] for n in ("jawOpen", "jawForward", "jawLeft", "jawRight"))
 BS = FIELDS["blendshapes"].slice
@@ -348,13 +345,12 @@ class RenderNet(nn.Module):
         tongue_m = _ramp(v - (tl - TONGUE * f)) * (0.75 - au).mul(4).clamp(0, 1)
         lower_m = _ramp(v - (tl - LOWER_TEETH * f)) * (0.8 - au).mul(5).clamp(0, 1)
         upper_m = _ramp(tu + UPPER_TEETH * f - v) * (0.85 - au).mul(5).clamp(0, 1)
-        lit = 1 - 0.4 * (1 - (v - tu) / (LIP_SHADOW * f)).clamp(0, 1)
         synth = []
         for c in range(3):
             colour = colours[:, 0, c, None, None] * shade
             colour = colour + tongue_m * (colours[:, 2, c, None, None] - colour)
             colour = colour + lower_m * (0.75 * colours[:, 1, c, None, None] - colour)  # in the upper teeth's shadow
-            colour = colour + upper_m * (colours[:, 1, c, None, None] * lit - colour)
+            colour = colour + upper_m * (colours[:, 1, c, None, None] - colour)
             synth.append(colour * alpha)
         return src, synth + [alpha]
 

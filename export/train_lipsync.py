@@ -34,7 +34,7 @@ from facecast.motion_frame import VISEME_INDEX, VISEMES
 class TrainConfig:
     batch: int = 32
     crop_frames: int = 400
-    warmup_frames: int = 12  # outputs ignored at a crop's start, where the state is still cold
+    warmup_frames: int = 0  # outputs left out of the loss at a crop's cold start (every stream starts cold)
     lr: float = 2e-3
     minutes: float = 35.0
     max_steps: int = 100_000
