@@ -1,20 +1,10 @@
 """The corpus augmentation that moves a voice's pitch and leaves its vowels where they were."""
 
 import numpy as np
+from sounds import vowel as make_vowel
 
 from facecast.export.augment import _sox, augment, shift_f0
 from facecast.export.model import mel_filterbank
-
-
-def _vowel(f0: float, seconds: float = 1.0) -> np.ndarray:
-    """A vowel-like sound: harmonics of ``f0`` under fixed formants at 700, 1200 and 2600 Hz."""
-    t = np.arange(int(16000 * seconds)) / 16000
-    out = np.zeros_like(t)
-    for k in range(1, int(7000 / f0)):
-        f = k * f0
-        gain = sum(1.0 / (1.0 + ((f - fc) / 90.0) ** 2) for fc in (700.0, 1200.0, 2600.0))
-        out += gain * np.sin(2 * np.pi * f * t)
-    return (0.2 * out / np.abs(out).max()).astype(np.float32)
 
 
 def _f0(audio: np.ndarray) -> float:
@@ -32,14 +22,14 @@ def _log_mel(audio: np.ndarray) -> np.ndarray:
 
 
 def test_a_pitch_shift_moves_the_fundamental_by_the_asked_interval():
-    vowel = _vowel(110.0)
+    vowel = make_vowel(110.0)
     for cents in (-300, 500, 900):
         expected = 110.0 * 2 ** (cents / 1200)
         assert abs(_f0(shift_f0(vowel, cents)) / expected - 1) < 0.04
 
 
 def test_a_pitch_shift_keeps_the_length_and_the_formants_that_a_plain_resampling_shift_moves():
-    vowel = _vowel(110.0)
+    vowel = make_vowel(110.0)
     kept, moved = shift_f0(vowel, 700), _sox(vowel, ["pitch", "700"])
     assert kept.shape == vowel.shape and np.isfinite(kept).all()
     reference = _log_mel(vowel)
@@ -56,7 +46,7 @@ def test_a_pitch_shift_of_silence_stays_silent():
 
 
 def test_the_augmentation_chain_shifts_pitch_the_chosen_way_and_reproducibly():
-    vowel = _vowel(110.0, seconds=0.5)
+    vowel = make_vowel(110.0, seconds=0.5)
     labels = {True: set(), False: set()}
     for keep in (True, False):
         for seed in range(12):

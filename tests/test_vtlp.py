@@ -2,6 +2,7 @@
 
 import numpy as np
 import torch
+from sounds import vowel
 
 from facecast.export.model import LipSyncNet, NetConfig, mel_filterbank, vtlp_warp
 
@@ -31,21 +32,10 @@ def test_the_warp_keeps_zero_and_nyquist_and_never_folds():
     assert np.array_equal(mel_filterbank(64, warp=1.0), mel_filterbank(64))
 
 
-def _vowel(f0: float) -> np.ndarray:
-    """One second of a vowel-like sound: harmonics of ``f0`` under fixed formants at 700, 1200, 2600 Hz."""
-    t = np.arange(16000) / 16000
-    out = np.zeros_like(t)
-    for k in range(1, int(7000 / f0)):
-        f = k * f0
-        gain = sum(1.0 / (1.0 + ((f - fc) / 90.0) ** 2) for fc in (700.0, 1200.0, 2600.0))
-        out += gain * np.sin(2 * np.pi * f * t)
-    return (0.2 * out / np.abs(out).max()).astype(np.float32)
-
-
 def test_cepstral_features_hear_the_same_vowel_at_two_pitches_as_more_alike_than_the_bands_do():
     def spread(n_ceps: int) -> float:
         net = LipSyncNet(NetConfig(n_ceps=n_ceps))
-        low, high = (net.features(torch.from_numpy(_vowel(f0))[None], torch.zeros(1, 160))[0, 10:].mean(0)
+        low, high = (net.features(torch.from_numpy(vowel(f0))[None], torch.zeros(1, 160))[0, 10:].mean(0)
                      for f0 in (110.0, 220.0))
         low, high = low - low.mean(), high - high.mean()  # loudness aside
         return float(torch.linalg.norm(low - high) / torch.linalg.norm(low))
