@@ -84,8 +84,11 @@ def rasterise(vertices: np.ndarray, triangles: np.ndarray, size: int, cells: int
     return index, weight
 
 
-def _colours(pack: AvatarPack) -> np.ndarray:
-    """Cavity, teeth, tongue and sclera colours (4, 3) in 0..1, matched to the portrait's light and palette."""
+def _colours(pack: AvatarPack, shows_teeth: bool) -> np.ndarray:
+    """Cavity, teeth, tongue and sclera colours (4, 3) in 0..1, matched to the portrait's light and palette.
+
+    ``shows_teeth``: the portrait shows its own upper teeth (``_own_teeth`` > 0), whose colour new teeth take.
+    """
     lm = pack.landmarks
     h, w = pack.image.shape[:2]
 
@@ -111,7 +114,7 @@ def _colours(pack: AvatarPack) -> np.ndarray:
     base[1] *= 0.7 + 0.3 * skin_tint
     grey = base @ np.array([0.299, 0.587, 0.114])
     base = grey[:, None] + saturation * (base - grey[:, None])
-    if _own_teeth(pack) > 0:  # the portrait shows its teeth: new teeth match them
+    if shows_teeth:
         inner = (lm[list(ft.LIPS_UPPER_INNER[3:8]), :2] * 2 + lm[list(ft.LIPS_LOWER_INNER[3:8]), :2]) / 3
         teeth = at(inner)
         base[1] = np.median(teeth[np.argsort(teeth.sum(1))[len(teeth) // 2:]], axis=0)
@@ -177,6 +180,7 @@ def avatar_tensors(pack: AvatarPack, size: int) -> Avatar:
     vertices = to_output(rig.vertices)
     crop = _crop_image(pack, box, size)
     index, weight = rasterise(vertices, rig.triangles, size, size // CELL)
+    own_teeth = _own_teeth(pack)
     tensors = {
         "texture": half_pixel_texture(crop)[None],
         "vertices": vertices[None].astype(np.float32),
@@ -187,8 +191,8 @@ def avatar_tensors(pack: AvatarPack, size: int) -> Avatar:
         "face_scale": np.array([rig.face_scale * k], dtype=np.float32),
         "tri_index": index.transpose(2, 0, 1)[None].copy(),  # (1, 3, G, G): one plane per triangle corner
         "tri_weight": weight.transpose(2, 0, 1)[None].copy(),
-        "colours": _colours(pack)[None],
-        "own_teeth": np.array([_own_teeth(pack) * k], dtype=np.float32),
+        "colours": _colours(pack, own_teeth > 0)[None],
+        "own_teeth": np.array([own_teeth * k], dtype=np.float32),
     }
     return Avatar(tensors=tensors, crop=box, reference=crop)
 
