@@ -9,7 +9,8 @@ own phone timing through the same target builder the training used.
 Metrics (over 10 ms frames):
 - 15-class and 6-class viseme accuracy, on all frames and on speech frames only;
 - bilabial closure recall: share of /p b m/ segments where the runtime's lips close (jawOpen -
-  mouthClose below 0.05) on at least one frame of the segment;
+  mouthClose below 0.05) on at least one frame of the segment; and its price, false closures: share of
+  the other speech segments (not /p b m f v/, not silence) where the lips close in the middle half;
 - Pearson correlation of predicted mouth aperture (jawOpen - mouthClose) with the target;
 - timing lag: the shift (ms) that maximises the cross-correlation of predicted and target aperture
   (positive: the prediction is late).
@@ -25,13 +26,14 @@ import sys
 import numpy as np
 from common import heldout_set, machine, save, slt_set
 
-from facecast.export.phonetics import VISEME_TO_SIX_INDEX
+from facecast.export.phonetics import SILENCE, VISEME_TO_SIX_INDEX
 from facecast.export.targets import build_targets, frame_count
 from facecast.lip_channels import LIP_CHANNEL_INDEX
 from facecast.lipsync import HOP, LipSyncModel, shipped_models
 from facecast.retime import CLOSED_APERTURE
 
 JAW, CLOSE = LIP_CHANNEL_INDEX["jawOpen"], LIP_CHANNEL_INDEX["mouthClose"]
+NOT_SCORED_FOR_FALSE_CLOSURE = {"p", "b", "m", "f", "v", SILENCE}  # lips meet or nearly so, or no speech
 MAX_LAG = 20  # frames searched either side for the timing lag
 
 
@@ -55,6 +57,7 @@ def lag_ms(pred: np.ndarray, target: np.ndarray) -> float:
 def score(model: LipSyncModel, utterances) -> dict:
     acc15, acc6, acc15_speech, acc6_speech = [], [], [], []
     closures = {"model": [], "energy": []}
+    false_closures = {"model": [], "energy": []}
     ap_pred, ap_true, ap_energy = [], [], []
     for utt in utterances:
         n = frame_count(utt.audio.size / 16000)
@@ -76,6 +79,11 @@ def score(model: LipSyncModel, utterances) -> dict:
                 a, b = int(np.floor(seg.start * 100)), int(np.ceil(seg.end * 100)) + 1
                 closures["model"].append(aperture[a:b].min() < CLOSED_APERTURE)
                 closures["energy"].append(energy[a:b].min() < CLOSED_APERTURE)
+            elif seg.symbol not in NOT_SCORED_FOR_FALSE_CLOSURE:
+                quarter = (seg.end - seg.start) / 4
+                a, b = int(np.floor((seg.start + quarter) * 100)), int(np.ceil((seg.end - quarter) * 100)) + 1
+                false_closures["model"].append(aperture[a:b].min() < CLOSED_APERTURE)
+                false_closures["energy"].append(energy[a:b].min() < CLOSED_APERTURE)
         ap_pred.append(aperture)
         ap_true.append(target.pose[:, JAW] - target.pose[:, CLOSE])
         ap_energy.append(energy)
@@ -91,9 +99,11 @@ def score(model: LipSyncModel, utterances) -> dict:
         "viseme6_acc_speech": float(np.concatenate(acc6_speech).mean()),
         "bilabial_segments": len(closures["model"]),
         "bilabial_closure_recall": float(np.mean(closures["model"])),
+        "false_closure_rate": float(np.mean(false_closures["model"])),
         "aperture_corr": corr_model,
         "lag_ms": lag_ms(pred, true),
         "energy_bilabial_closure_recall": float(np.mean(closures["energy"])),
+        "energy_false_closure_rate": float(np.mean(false_closures["energy"])),
         "energy_aperture_corr": corr_energy,
         "energy_lag_ms": lag_ms(energy, true),
     }
@@ -117,13 +127,16 @@ def main() -> int:
         ("15-class viseme accuracy (all frames / speech frames)", "viseme15_acc", "viseme15_acc_speech", None),
         ("6-class viseme accuracy (all frames / speech frames)", "viseme6_acc", "viseme6_acc_speech", None),
         ("bilabial closure recall", "bilabial_closure_recall", None, "energy_bilabial_closure_recall"),
+        ("false closures (other speech segments)", "false_closure_rate", None, "energy_false_closure_rate"),
         ("aperture correlation", "aperture_corr", None, "energy_aperture_corr"),
         ("timing lag (ms)", "lag_ms", None, "energy_lag_ms"),
     ]
 
     def fmt(d, k):
         v = d[k]
-        return f"{v:.0f}" if "lag" in k else f"{100 * v:.0f}%" if "acc" in k or "recall" in k else f"{v:.2f}"
+        if "lag" in k:
+            return f"{v:.0f}"
+        return f"{100 * v:.0f}%" if any(word in k for word in ("acc", "recall", "rate")) else f"{v:.2f}"
 
     print(f"machine: {results['machine']}")
     names = list(results["models"])

@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="cepstral coefficients the network hears (default 12; 0: the log-mel bands)")
     p.add_argument("--warmup", type=int, default=None,
                    help="outputs left out of the loss at each crop's cold start (default 0: all trained)")
+    p.add_argument("--segment-close", type=float, default=None,
+                   help="weight of the per-segment loss that shuts the lips once in every /p b m/")
+    p.add_argument("--segment-pp", type=float, default=None,
+                   help="weight of the per-segment loss on the most confident PP viseme of every /p b m/")
 
     p = sub.add_parser("onnx", help="export a checkpoint to the streaming ONNX model and verify it")
     p.add_argument("--checkpoint", type=Path, default=None, help="default: every committed checkpoint")
@@ -57,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         from facecast.export.train_lipsync import train
 
         train(args.corpus, args.out, config=args.config, minutes=args.minutes, seed=args.seed, threads=args.threads,
-              lookahead=args.lookahead, ceps=args.ceps, warmup=args.warmup)
+              lookahead=args.lookahead, ceps=args.ceps, warmup=args.warmup, segment_close=args.segment_close,
+              segment_pp=args.segment_pp)
     elif args.command == "render":
         from facecast.export.render_export import export_render
 

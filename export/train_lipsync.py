@@ -41,6 +41,11 @@ class TrainConfig:
     eval_every: int = 500
     pose_weight: float = 20.0
     closure_weight: float = 4.0  # extra pose weight on frames where the target lips are closed
+    # Every /p b m/ must shut the lips on at least one frame; a per-frame squared error is content to
+    # leave them half open where it is unsure. These terms score each bilabial segment by its best frame:
+    # the smallest predicted aperture (hinged at CLOSED_MARGIN) and the most confident PP probability.
+    segment_close_weight: float = 30.0
+    segment_pp_weight: float = 0.5
     vad_weight: float = 0.3
     vtlp: tuple[float, float] = (0.8, 1.28)  # range of the vocal tract length warp, drawn log-uniformly
     net: NetConfig | None = None
@@ -90,6 +95,24 @@ def _feature_stats(net: LipSyncNet, stream: Stream, rng: np.random.Generator) ->
     net.feat_std.copy_(feats.std(0).clamp_min(1e-3))
 
 
+CLOSED_MARGIN = 0.02  # below the runtime's 0.05 closed-lips threshold (facecast.retime.CLOSED_APERTURE)
+_JAW, _CLOSE = LIP_CHANNELS.index("jawOpen"), LIP_CHANNELS.index("mouthClose")
+
+
+def segment_ids(inside: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Number the runs of True in each row of ``inside`` (B, T) from 1 across the batch; 0 outside."""
+    starts = inside.clone()
+    starts[:, 1:] &= ~inside[:, :-1]
+    ids = torch.cumsum(starts.flatten().long(), 0).view_as(inside)
+    return ids * inside, int(starts.sum())
+
+
+def segment_best(values: torch.Tensor, ids: torch.Tensor, n: int, reduce: str) -> torch.Tensor:
+    """Per segment, the ``reduce`` ("amin" or "amax") of ``values`` over its frames; (n,)."""
+    out = values.new_zeros(n + 1).scatter_reduce(0, ids.flatten(), values.flatten(), reduce, include_self=False)
+    return out[1:]
+
+
 class Loss(nn.Module):
     def __init__(self, cfg: TrainConfig, viseme_counts: np.ndarray) -> None:
         super().__init__()
@@ -110,7 +133,18 @@ class Loss(nn.Module):
         bce = nn.functional.binary_cross_entropy_with_logits(out[..., b], vad, reduction="none")
         vad_loss = (bce * mask).sum() / mask.sum()
         total = ce + self.cfg.pose_weight * pose_loss + self.cfg.vad_weight * vad_loss
-        return total, {"ce": ce.item(), "pose": pose_loss.item(), "vad": vad_loss.item()}
+        parts = {"ce": ce.item(), "pose": pose_loss.item(), "vad": vad_loss.item()}
+        if self.cfg.segment_close_weight or self.cfg.segment_pp_weight:
+            ids, n = segment_ids((closed * mask) > 0)
+            if n:
+                pose_out = torch.sigmoid(out[..., a:b])
+                aperture = pose_out[..., _JAW] - pose_out[..., _CLOSE]
+                shut = torch.relu(segment_best(aperture, ids, n, "amin") - CLOSED_MARGIN) ** 2
+                log_pp = torch.log_softmax(out[..., :a], -1)[..., VISEME_INDEX["PP"]]
+                sure = -segment_best(log_pp, ids, n, "amax")
+                total = total + self.cfg.segment_close_weight * shut.mean() + self.cfg.segment_pp_weight * sure.mean()
+                parts.update(shut=shut.mean().item(), sure=sure.mean().item())
+        return total, parts
 
 
 class WarpBank:
@@ -164,10 +198,14 @@ def evaluate(net: LipSyncNet, stream: Stream, loss_fn: Loss) -> dict:
 
 def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: float | None = None, seed: int = 0,
           threads: int | None = None, lookahead: int | None = None, ceps: int | None = None,
-          warmup: int | None = None) -> dict:
+          warmup: int | None = None, segment_close: float | None = None, segment_pp: float | None = None) -> dict:
     cfg = replace(CONFIGS[config], minutes=CONFIGS[config].minutes if minutes is None else minutes)
     if warmup is not None:
         cfg.warmup_frames = warmup
+    if segment_close is not None:
+        cfg.segment_close_weight = segment_close
+    if segment_pp is not None:
+        cfg.segment_pp_weight = segment_pp
     net_cfg = replace(cfg.net or NetConfig())
     if lookahead is not None:
         net_cfg.lookahead = lookahead
