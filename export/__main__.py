@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=None,
                    help="outputs left out of the loss at each crop's cold start (default 0: all trained)")
     p.add_argument("--segment-close", type=float, default=None,
-                   help="weight of the per-segment loss that shuts the lips once in every /p b m/")
+                   help="weight of the per-segment loss that shuts the lips once in every /p b m/ (default 30)")
     p.add_argument("--segment-pp", type=float, default=None,
-                   help="weight of the per-segment loss on the most confident PP viseme of every /p b m/")
+                   help="weight of the per-segment loss on the most confident PP viseme of every /p b m/ (default 0.5)")
 
     p = sub.add_parser("onnx", help="export a checkpoint to the streaming ONNX model and verify it")
     p.add_argument("--checkpoint", type=Path, default=None, help="default: every committed checkpoint")
