@@ -95,8 +95,8 @@ def test_a_confident_bilabial_shuts_the_lips_and_an_unlikely_one_changes_nothing
 
 def test_lips_stay_apart_in_the_middle_of_vowels(model, speech_audio, speech_phones):
     # The price of closing every bilabial must not be lips that shut at random in the middle of speech.
-    _, segments, _ = segment_apertures(model, speech_audio, speech_phones)
-    aperture = model.infer(speech_audio).to_track().mouth_aperture()
+    track, segments, _ = segment_apertures(model, speech_audio, speech_phones)
+    aperture = track.mouth_aperture()
     vowels = [s for s in segments if s.symbol in ("ɑ", "æ", "a", "ʌ", "ɛ", "ɪ", "i", "e", "o", "ɔ", "u", "ʊ", "ə")]
     middles = [aperture[int((s.start * 3 + s.end) * 25) : int(np.ceil((s.start + s.end * 3) * 25)) + 1] for s in vowels]
     assert len(vowels) >= 15
