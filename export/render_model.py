@@ -3,7 +3,8 @@
 Nothing in it is learned: it is a fixed, differentiable graph (so that a learned refinement can be
 trained through it later), built from the avatar's rig (see ``facecast.rig``):
 
-1. Motion to geometry: blendshape weights times the rig's per-vertex basis, then a 3D head rotation
+1. Motion to geometry: blendshape weights times the rig's per-vertex basis (plus the lip seal, which
+   shuts the portrait's own lip gap as mouthClose catches up with jawOpen), then a 3D head rotation
    and translation about the neck pivot, blended per vertex by how much each follows the head.
 2. A dense backward warp: the vertex displacements are interpolated over the mesh once per 4x4 pixels
    (per-pixel triangle and barycentric weights are avatar inputs, so the graph only gathers), and the
@@ -57,6 +58,14 @@ LOWER_TEETH = 0.045
 TONGUE = 0.1
 
 JAW_SHAPES = tuple(BLENDSHAPE_INDEX[n] for n in ("jawOpen", "jawForward", "jawLeft", "jawRight"))
+JAW_OPEN, MOUTH_CLOSE = BLENDSHAPE_INDEX["jawOpen"], BLENDSHAPE_INDEX["mouthClose"]
+SEAL_FLOOR = 0.05  # jawOpen below this counts as this much when sealing, so a neutral frame stays neutral
+# Sealing the lips, per unit of each inner-lip pair's rest gap: how far each inner lip moves (a little past
+# half, because FaceMesh puts the inner-lip points of a smile a pixel or two onto the teeth and the warp
+# is smooth over a cell, so lips that only just met would leave more teeth between them), and how far the
+# outer lip line follows (the lips thicken a little as they press rather than stretch thin).
+SEAL_INNER = 0.6
+SEAL_OUTER = 0.15
 BS = FIELDS["blendshapes"].slice
 ROT = FIELDS["headRotation"].slice
 TRANS = FIELDS["headTranslation"].slice
@@ -191,8 +200,32 @@ class RenderNet(nn.Module):
         jaw_mask = torch.zeros(len(BLENDSHAPE_INDEX))
         jaw_mask[list(JAW_SHAPES)] = 1.0
         self.register_buffer("jaw_mask", jaw_mask, persistent=False)
+        # How each face landmark moves per unit of each inner-lip pair's rest gap (the upper and lower
+        # point at the same place along the mouth) when the lips seal.
+        seal = torch.zeros(ft.NUM_FACE_LANDMARKS, len(ft.LIPS_UPPER_INNER))
+        pairs = zip(ft.LIPS_UPPER_INNER, ft.LIPS_LOWER_INNER, ft.LIPS_UPPER_OUTER, ft.LIPS_LOWER_OUTER, strict=True)
+        for i, (upper_in, lower_in, upper_out, lower_out) in enumerate(pairs):
+            seal[upper_in, i] += SEAL_INNER
+            seal[lower_in, i] -= SEAL_INNER
+            seal[upper_out, i] += SEAL_OUTER
+            seal[lower_out, i] -= SEAL_OUTER
+        self.register_buffer("seal_matrix", seal, persistent=False)
 
     # -- geometry ---------------------------------------------------------------------------------
+    def _seal(self, verts: torch.Tensor, shapes: torch.Tensor) -> torch.Tensor:
+        """Displacement (B,V,3) that shuts the portrait's own lip gap as mouthClose catches up with jawOpen.
+
+        The blendshapes move the lips relative to the portrait, so on a portrait with parted lips or a
+        smile that shows its teeth, lips closed over the jaw (mouthClose = jawOpen, as in every /p b m/)
+        would stay as far apart as in the picture. ARKit's mouthClose brings the lips together in
+        proportion to the jaw's opening; a neutral frame (both 0) leaves the portrait as it is, and a
+        closed-mouth portrait (no gap) is not moved at all.
+        """
+        seal = (shapes[:, MOUTH_CLOSE] / shapes[:, JAW_OPEN].clamp_min(SEAL_FLOOR)).clamp(0, 1)
+        gap = verts.index_select(1, self.lip_lo) - verts.index_select(1, self.lip_up)  # (B,11,3), rest pose
+        face = self.seal_matrix @ (gap * seal[:, None, None])  # (B,468,3)
+        return torch.cat([face, torch.zeros_like(verts[:, ft.NUM_FACE_LANDMARKS :])], 1)
+
     @staticmethod
     def _head(points: torch.Tensor, weight: torch.Tensor, rot: torch.Tensor, pivot: torch.Tensor,
               shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -224,7 +257,7 @@ class RenderNet(nn.Module):
         shift = torch.stack([trans[:, 0], -trans[:, 1], trans[:, 2]], -1) * px_per_m[:, None]
         zoom = CAMERA_DISTANCE / (CAMERA_DISTANCE - trans[:, 2].clamp(-0.3, 0.3))
         flat_basis = basis_b.reshape(n, basis_b.shape[1], n_vert * 3)
-        expression = (shapes[:, None] @ flat_basis).view(n, n_vert, 3)
+        expression = (shapes[:, None] @ flat_basis).view(n, n_vert, 3) + self._seal(verts, shapes)
         jaw_only = ((shapes * self.jaw_mask)[:, None] @ flat_basis).view(n, n_vert, 3)
 
         posed = self._head(verts + expression, weight, rot, pivot_b, shift, zoom)

@@ -102,6 +102,23 @@ def test_an_open_mouth_keeps_its_own_teeth(renderer, pack):
     assert opened[band].mean() > 150  # still bright teeth, not cavity
 
 
+def test_lips_closed_over_the_jaw_cover_the_smiles_own_teeth(renderer, pack):
+    """A /p b m/ (mouthClose = jawOpen) brings the bundled portrait's parted, smiling lips together."""
+    avatar = avatar_tensors(pack, 512)
+    lm = avatar.tensors["vertices"][0]
+    band = (slice(int(lm[13, 1] - 25), int(lm[13, 1] + 25)), slice(int(lm[81, 0]), int(lm[311, 0])))
+
+    def teeth(frame: np.ndarray) -> int:  # bright, nearly grey pixels between the lips' middles
+        rgb = frame[band].astype(int)
+        return int(((rgb.min(-1) > 150) & (rgb.max(-1) - rgb.min(-1) < 45)).sum())
+
+    neutral, sealed, jaw_only, half = render(renderer, avatar, motion(), motion(jawOpen=0.1, mouthClose=0.1),
+                                             motion(jawOpen=0.1), motion(jawOpen=0.3, mouthClose=0.15))
+    assert teeth(sealed) < 0.6 * teeth(neutral)
+    assert teeth(jaw_only) > teeth(neutral)  # the jaw alone parts the lips further
+    assert teeth(sealed) < teeth(half)  # half sealed over a wider jaw: in between
+
+
 def test_eyes_blink_and_gaze_inside_the_eyes_only(renderer, avatar):
     neutral, blink, gaze = render(renderer, avatar, motion(), motion(eyeBlinkLeft=1, eyeBlinkRight=1),
                                   motion(gaze_yaw=20))
