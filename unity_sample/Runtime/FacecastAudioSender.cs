@@ -2,7 +2,7 @@
 //
 // Clip mode sends the clip's samples as the wall clock reaches them and starts playback `playbackDelay`
 // seconds later; ArkitBlendshapeDriver then shows each frame when its sample is heard. The delay must
-// cover the bridge latency (facecast measures 42-73 ms p50-p95 on loopback with 1-32 sessions, and 75 ms
+// cover the bridge latency (facecast measures 42-73 ms p50-p95 on loopback with 1-32 sessions, and 74 ms
 // p95 for one 512 px texture session); 0.1 s leaves margin; raise it over a network or with textures.
 using UnityEngine;
 
