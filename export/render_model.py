@@ -61,9 +61,9 @@ JAW_SHAPES = tuple(BLENDSHAPE_INDEX[n] for n in ("jawOpen", "jawForward", "jawLe
 JAW_OPEN, MOUTH_CLOSE = BLENDSHAPE_INDEX["jawOpen"], BLENDSHAPE_INDEX["mouthClose"]
 SEAL_FLOOR = 0.05  # jawOpen below this counts as this much when sealing, so a neutral frame stays neutral
 # Sealing the lips, per unit of each inner-lip pair's rest gap: how far each inner lip moves (a little past
-# half, because FaceMesh puts the inner-lip points of a smile a pixel or two onto the teeth and the warp
-# is smooth over a cell, so lips that only just met would leave more teeth between them), and how far the
-# outer lip line follows (the lips thicken a little as they press rather than stretch thin).
+# half: lips that only just meet leave a seam, which the warp smooths over a cell; the Pearl Earring's
+# re-detected gap is 0.022 at half and 0.010 at 0.6), and how far the outer lip line follows (the lips
+# thicken a little as they press rather than stretch thin).
 SEAL_INNER = 0.6
 SEAL_OUTER = 0.15
 BS = FIELDS["blendshapes"].slice
