@@ -9,6 +9,9 @@ curve. The checkpoint with the best held-out loss is kept.
 
 Every crop is heard through a random vocal tract length warp (``vtlp``): the corpus has few voices, and
 a model trained on them alone follows the formant range of those voices rather than the mouth.
+
+Besides the per-frame losses, every /p b m/ segment is scored by its best frame (the most shut lips, the
+most confident PP): a bilabial the lips never close is the error viewers notice first.
 """
 
 from __future__ import annotations
