@@ -131,7 +131,8 @@ class Loss(nn.Module):
         a, b = self.split
         ce = (self.ce(out[..., :a].transpose(1, 2), viseme) * mask).sum() / mask.sum()
         closed = (viseme == VISEME_INDEX["PP"]).float()
-        err = ((torch.sigmoid(out[..., a:b]) - pose) ** 2).mean(-1)
+        pose_out = torch.sigmoid(out[..., a:b])
+        err = ((pose_out - pose) ** 2).mean(-1)
         pose_loss = (err * mask * (1 + self.cfg.closure_weight * closed)).sum() / mask.sum()
         bce = nn.functional.binary_cross_entropy_with_logits(out[..., b], vad, reduction="none")
         vad_loss = (bce * mask).sum() / mask.sum()
@@ -140,7 +141,6 @@ class Loss(nn.Module):
         if self.cfg.segment_close_weight or self.cfg.segment_pp_weight:
             ids, n = segment_ids((closed * mask) > 0)
             if n:
-                pose_out = torch.sigmoid(out[..., a:b])
                 aperture = pose_out[..., _JAW] - pose_out[..., _CLOSE]
                 shut = torch.relu(segment_best(aperture, ids, n, "amin") - CLOSED_MARGIN) ** 2
                 log_pp = torch.log_softmax(out[..., :a], -1)[..., VISEME_INDEX["PP"]]
