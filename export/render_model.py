@@ -117,8 +117,12 @@ def _bilinear(channels: list[torch.Tensor], width: int, height: int, x: torch.Te
     return out
 
 
-def _tabulate(u: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+def _tabulate(u: torch.Tensor, values: torch.Tensor, fold: int = 0) -> torch.Tensor:
     """Piecewise-linear curves through knots (u (B,K), values (B,C,K)) at CURVE_SAMPLES even u.
+
+    ``fold`` says which value to keep where the curve doubles back over itself in u: +1 the largest, -1
+    the smallest; 0 for curves that cannot fold. A lip folds on a turned face whose jaw opens: the far
+    mouth corner moves back with the jaw and passes behind the lip beside it.
 
     Returns (B, C+1, CURVE_SAMPLES): the values, then a coverage channel (1 between the end knots, 0 beyond).
     """
@@ -128,7 +132,13 @@ def _tabulate(u: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     inside = ((t >= lo) & (t < hi)).to(values.dtype)  # (B, K-1, N)
     frac = ((t - a) / (b - a + 1e-6)).clamp(0, 1)
     va, vb = values[:, :, :-1, None], values[:, :, 1:, None]
-    curve = ((va + frac[:, None] * (vb - va)) * inside[:, None]).sum(2)
+    segment = va + frac[:, None] * (vb - va)  # (B, C, K-1, N)
+    if fold:
+        # Finite rather than infinite, so that uncovered entries (times coverage 0) stay 0.
+        far = torch.where(inside[:, None] > 0, fold * segment, torch.full_like(segment, -1e4))
+        curve = fold * far.amax(2) * inside.amax(1, keepdim=True)
+    else:
+        curve = (segment * inside[:, None]).sum(2)
     # Zero at both ends of the table, so that a lookup held beyond the ends is never inside.
     ends = torch.ones(CURVE_SAMPLES)
     ends[0] = ends[-1] = 0.0
@@ -339,7 +349,9 @@ class RenderNet(nn.Module):
                head_only: torch.Tensor, on_jaw: torch.Tensor, scale_px: torch.Tensor, colours: torch.Tensor,
                own_teeth: torch.Tensor) -> tuple[Planes, list[torch.Tensor]]:
         up, lo = self.lip_up, self.lip_lo
-        frame = _Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
+        # The frame runs between the posed corners, so that the lips span u = -1..1 however far the jaw
+        # drags the corners (on a turned face they slide sideways with it).
+        frame = _Frame(posed[:, up[0], :2], posed[:, up[-1], :2])
         rest = _Frame(verts[:, up[0], :2], verts[:, up[-1], :2])
         u_up, v_up = frame.points(posed[:, up, :2])
         u_lo, v_lo = frame.points(posed[:, lo, :2])
@@ -347,8 +359,8 @@ class RenderNet(nn.Module):
         u_tl, v_tl = frame.points(on_jaw[:, lo, :2])
         d_tu = (head_only - verts)[:, up, :2].permute(0, 2, 1)
         d_tl = (on_jaw - verts)[:, lo, :2].permute(0, 2, 1)
-        t_up = _tabulate(u_up, v_up[:, None])
-        t_lo = _tabulate(u_lo, v_lo[:, None])
+        t_up = _tabulate(u_up, v_up[:, None], fold=1)  # where the upper lip folds, its lower edge hides the mouth
+        t_lo = _tabulate(u_lo, v_lo[:, None], fold=-1)
         t_teeth_up = _tabulate(u_tu, torch.cat([v_tu[:, None], d_tu], 1))
         t_teeth_lo = _tabulate(u_tl, torch.cat([v_tl[:, None], d_tl], 1))
         u, v = frame.pixels(gx, gy)

@@ -112,6 +112,26 @@ def test_new_teeth_match_a_portraits_own_teeth_and_are_light_when_it_shows_none(
     assert teeth > 0.6 and teeth > cavity + 0.3
 
 
+def test_a_turned_faces_mouth_opens_between_its_lips_all_the_way(mediapipe):
+    """On the 3/4-turned Pearl Earring the jaw drags the far mouth corner sideways, past the lip beside it.
+    The mouth must still open between the lips: FaceMesh, re-run on the frames, reads a wider gap at
+    jawOpen 1 than at 0.5 (it read the mouth as shut when the opening spilled over the lower lip)."""
+    from mediapipe.python.solutions import face_mesh
+
+    from facecast.motion_frame import frame_from
+    from facecast.render import Renderer, avatar_tensors
+
+    avatar = avatar_tensors(_prepare(PORTRAITS / "pearl_earring.jpg")[0], 512)
+    frames = Renderer(threads=2).render(avatar, np.stack([frame_from(jawOpen=j) for j in (0.5, 1.0)]))
+    gaps = []
+    with face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True) as mesh:
+        for frame in frames:
+            lm = mesh.process(frame).multi_face_landmarks[0].landmark
+            eyes = np.hypot(lm[33].x - lm[263].x, lm[33].y - lm[263].y)
+            gaps.append(np.hypot(lm[13].x - lm[14].x, lm[13].y - lm[14].y) / eyes)
+    assert gaps[0] > 0.15 and gaps[1] > gaps[0]
+
+
 def test_no_face(mediapipe, tmp_path):
     blank = tmp_path / "blank.png"
     Image.new("RGB", (400, 400), (200, 180, 160)).save(blank)
