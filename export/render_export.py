@@ -50,7 +50,7 @@ def export_render(out: Path | None = None, pack_path: Path | None = None) -> dic
     net = RenderNet().eval()
     small = avatar_tensors(pack, 128)
     inputs = {**stack_avatars([small, small]), "motion": check_motion(4), "avatar": np.array([0, 1, 0, 1])}
-    dynamic = {"texture": {0: "avatars", 1: "side", 2: "side"}, "vertices": {0: "avatars", 1: "vertices"},
+    dynamic = {"texture": {0: "avatars", 2: "side", 3: "side"}, "vertices": {0: "avatars", 1: "vertices"},
                "basis": {0: "avatars", 2: "vertices"}, "head_weight": {0: "avatars", 1: "vertices"},
                "pivot": {0: "avatars"}, "axes": {0: "avatars"}, "face_scale": {0: "avatars"},
                "tri_index": {0: "avatars", 2: "cells", 3: "cells"},

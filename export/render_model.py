@@ -17,7 +17,8 @@ trained through it later), built from the avatar's rig (see ``facecast.rig``):
 4. One gather per output pixel, from the portrait (sampled at half-pixel precision) or the layers.
 
 Inputs (A avatars, B frames, V vertices, S output size, G = S / CELL):
-texture (A,2S-1,2S-1,3) uint8, the framed portrait at every half pixel; vertices (A,V,3) and pivot (A,3)
+texture (A,2,2S-1,2S-1,3) uint8, two pictures at every half pixel: the framed portrait, and the same
+with its own mouth opening filled by its lips (``facecast.render.sealed_image``); vertices (A,V,3) and pivot (A,3)
 in output pixels (x, y down, depth toward camera); basis (A,52,V,3); head_weight (A,V); axes (A,3,3)
 face axes; face_scale (A,) pixels between the outer eye corners; tri_index (A,3,G,G) int64 and
 tri_weight (A,3,G,G); colours (A,4,3) cavity, teeth, tongue, sclera in 0..1; own_teeth (A,) pixels of the
@@ -66,6 +67,9 @@ SEAL_FLOOR = 0.05  # jawOpen below this counts as this much when sealing, so a n
 # thicken a little as they press rather than stretch thin).
 SEAL_INNER = 0.6
 SEAL_OUTER = 0.15
+# Pixels by which the sealed picture's mask reaches past the opening's edge; under CELL / 2, so that on a
+# neutral frame it stays below 1/2 beyond the portrait's own mask and the frame stays exact.
+COVER_MARGIN = 1.5
 BS = FIELDS["blendshapes"].slice
 ROT = FIELDS["headRotation"].slice
 TRANS = FIELDS["headTranslation"].slice
@@ -304,50 +308,52 @@ class RenderNet(nn.Module):
                 sx, sy = sx + 0.5 * (gx - dx - sx), sy + 0.5 * (gy - dy - sy)
 
         src = (sx, sy)
-        src, synth = self._mouth(gx, gy, src, verts, posed, head_only, on_jaw, scale_px, colours_b,
-                                 own_teeth.index_select(0, avatar))
+        src, synth, covered = self._mouth(gx, gy, src, verts, posed, head_only, on_jaw, scale_px, colours_b,
+                                          own_teeth.index_select(0, avatar))
         src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, colours_b)
-        return self._compose(texture, avatar, gx, gy, src, synth, size, cells)
+        return self._compose(texture, avatar, gx, gy, src, synth, covered, size, cells)
 
     @staticmethod
     def _compose(texture: torch.Tensor, avatar: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, src: Planes,
-                 synth: list[torch.Tensor], size: int,
-                 cells: int) -> torch.Tensor:
-        """Full-resolution frames: one gather per pixel from the portrait's texture or the synthetic layer.
+                 synth: list[torch.Tensor], covered: torch.Tensor, size: int, cells: int) -> torch.Tensor:
+        """Full-resolution frames: one gather per pixel from the portrait or its sealed picture, then the
+        synthetic layer over them.
 
-        The texture holds the portrait at every half pixel, so the nearest entry is at most a quarter
-        pixel from the exact source point, and a neutral frame picks every original pixel exactly. The
-        synthetic layer (premultiplied colour, alpha) is made opaque where its upsampled alpha passes 1/2.
-        Indices are computed in float32, exact while the table has fewer than 2**24 entries.
+        The pictures are stored at every half pixel, so the nearest entry is at most a quarter pixel from
+        the exact source point, and a neutral frame picks every original pixel exactly. The sealed picture
+        is used where the upsampled ``covered`` mask passes 1/2, the synthetic layer (premultiplied colour,
+        alpha) where its upsampled alpha does.
         """
         n = gx.shape[0]
-        side = texture.shape[1]
+        side = texture.shape[2]
         # The offset is zero at rest, so upsampling it (not the coordinates) keeps a neutral frame exact.
         # Each plane is upsampled on its own: slicing one upsampled stack would copy every plane again.
         # Offsets are doubled before upsampling: texture entries are half pixels.
-        off_x, off_y, alpha_up = (F.interpolate(plane[:, None], scale_factor=float(CELL), mode="bilinear",
-                                                align_corners=False).view(n, size, size)
-                                  for plane in (2 * (src[0] - gx), 2 * (src[1] - gy), synth[3]))
+        off_x, off_y, alpha_up, covered_up = (
+            F.interpolate(plane[:, None], scale_factor=float(CELL), mode="bilinear", align_corners=False).view(
+                n, size, size) for plane in (2 * (src[0] - gx), 2 * (src[1] - gy), synth[3], covered))
         full = torch.arange(size, dtype=gx.dtype)
         fy, fx = torch.meshgrid(full, full, indexing="ij")
-        ix = torch.round(2 * fx + off_x).clamp(0, side - 1)
-        iy = torch.round(2 * fy + off_y).clamp(0, side - 1)
-        pixel = iy * side + ix + (avatar.to(gx.dtype) * (side * side))[:, None, None]
+        # Indices in int32: several avatars' pictures at 512 px outgrow float32's exact integers.
+        ix = torch.round(2 * fx + off_x).clamp(0, side - 1).to(torch.int32)
+        iy = torch.round(2 * fy + off_y).clamp(0, side - 1).to(torch.int32)
+        picture = (avatar.to(torch.int32) * 2).view(n, 1, 1) + (covered_up > 0.5).to(torch.int32)
+        pixel = (picture * side + iy) * side + ix
         # The layer's colours go in the table at full resolution, bilinear between cell centres, so the
         # mouth interior shades smoothly instead of in blocks.
         layer = F.interpolate(torch.stack(synth, 1), scale_factor=float(CELL), mode="bilinear", align_corners=False)
         layer = layer[:, :3] / layer[:, 3:].clamp(min=1e-3)
         layer = (layer * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).reshape(-1, 3)
-        frame_start = texture.shape[0] * side * side + torch.arange(n, dtype=gx.dtype) * (size * size)
-        own = (fy * size + fx)[None] + frame_start[:, None, None]
+        frame_start = texture.shape[0] * 2 * side * side + torch.arange(n, dtype=torch.int32) * (size * size)
+        own = torch.arange(size * size, dtype=torch.int32).view(1, size, size) + frame_start.view(n, 1, 1)
         index = torch.where(alpha_up > 0.5, own, pixel)
         table = torch.cat([texture.reshape(-1, 3), layer], 0)
-        return table.index_select(0, index.to(torch.int64).reshape(-1)).view(n, size, size, 3)
+        return table.index_select(0, index.reshape(-1)).view(n, size, size, 3)
 
     # -- layers -----------------------------------------------------------------------------------
     def _mouth(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, verts: torch.Tensor, posed: torch.Tensor,
                head_only: torch.Tensor, on_jaw: torch.Tensor, scale_px: torch.Tensor, colours: torch.Tensor,
-               own_teeth: torch.Tensor) -> tuple[Planes, list[torch.Tensor]]:
+               own_teeth: torch.Tensor) -> tuple[Planes, list[torch.Tensor], torch.Tensor]:
         up, lo = self.lip_up, self.lip_lo
         # The frame runs between the posed corners, so that the lips span u = -1..1 however far the jaw
         # drags the corners (on a turned face they slide sideways with it).
@@ -381,6 +387,14 @@ class RenderNet(nn.Module):
         r_top, r_cu, r_bottom, r_cl = _lookup(torch.cat([r_up, r_lo], 1), ru)
         was_open = _between(rv, r_top, r_bottom, r_cu * r_cl)
         alpha = (inside - was_open).clamp(0, 1)
+        # Where parted lips come together the warp folds, and between the meeting lips it also finds the
+        # portrait's own mouth interior (a line of its teeth would show): outside the posed opening, that
+        # interior is taken from the sealed picture, where the lips cover it.
+        su, sv = rest.pixels(*src)
+        s_top, s_cu, s_bottom, s_cl = _lookup(torch.cat([r_up, r_lo], 1), su)
+        # The opening is widened by COVER_MARGIN, as the mask is made per cell: at its edge, where the two
+        # pictures agree, the sealed one is always safe.
+        covered = (_between(sv, s_top - COVER_MARGIN, s_bottom + COVER_MARGIN, s_cu * s_cl) - inside).clamp(0, 1)
         src = (src[0] + inside * (inner_x - src[0]), src[1] + inside * (inner_y - src[1]))
 
         # The layer is computed once per CELL pixels and interpolated between, so its shading stays
@@ -397,7 +411,7 @@ class RenderNet(nn.Module):
             colour = colour + lower_m * (0.75 * colours[:, 1, c, None, None] - colour)  # in the upper teeth's shadow
             colour = colour + upper_m * (colours[:, 1, c, None, None] - colour)
             synth.append(colour * alpha)
-        return src, synth + [alpha]
+        return src, synth + [alpha], covered
 
     def _eyes(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, synth: list[torch.Tensor], verts: torch.Tensor,
               posed: torch.Tensor, head_only: torch.Tensor, gaze: torch.Tensor, axes: torch.Tensor,

@@ -150,6 +150,64 @@ def _own_teeth(pack: AvatarPack) -> float:
     return gap * run / steps
 
 
+def sealed_image(image: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """The framed portrait with its own mouth opening filled by its lips, for lips that close over it.
+
+    When parted lips come together (a /p b m/, a press) the warp folds, and between the meeting lips it
+    also finds the portrait's mouth interior; the network samples this picture there instead. Each half
+    of the opening takes its own lip: its edge at the opening's edge, reaching into the lip's inner
+    half at the opening's middle, where the two lips meet. ``vertices`` are the landmarks in the
+    image's pixels (centres at integers). A closed mouth comes back unchanged.
+    """
+    up = vertices[list(ft.LIPS_UPPER_INNER), :2].astype(np.float64)
+    lo = vertices[list(ft.LIPS_LOWER_INNER), :2].astype(np.float64)
+    up_out = vertices[list(ft.LIPS_UPPER_OUTER), :2].astype(np.float64)
+    lo_out = vertices[list(ft.LIPS_LOWER_OUTER), :2].astype(np.float64)
+    origin = (up[0] + up[-1]) / 2
+    half = np.linalg.norm(up[-1] - up[0]) / 2
+    if half < 1:
+        return image
+    ex = (up[-1] - up[0]) / (2 * half)
+    ey = np.array([-ex[1], ex[0]])  # down the face, as image y runs
+
+    def curve(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rel = points - origin
+        u, v = rel @ ex / half, rel @ ey
+        order = np.argsort(u)
+        return u[order], v[order]
+
+    (u_up, v_up), (u_lo, v_lo) = curve(up), curve(lo)
+    (u_uo, v_uo), (u_lo_out, v_lo_out) = curve(up_out), curve(lo_out)
+    h, w = image.shape[:2]
+    box = np.concatenate([up, lo])
+    x0, y0 = np.clip(np.floor(box.min(0)).astype(int) - 1, 0, None)
+    x1, y1 = np.minimum(np.ceil(box.max(0)).astype(int) + 2, [w, h])
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    rel = np.stack([xs, ys], -1) - origin
+    u, v = rel @ ex / half, rel @ ey
+    top, bottom = np.interp(u, u_up, v_up), np.interp(u, u_lo, v_lo)
+    # A pixel's margin each side: the landmarks often sit a little inside the teeth.
+    gap = (np.abs(u) < 1) & (v > top - 1) & (v < bottom + 1)
+    if not gap.any():
+        return image
+    mid = (top + bottom) / 2
+    frac = np.clip(np.where(v < mid, (v - top) / (mid - top + 1e-6), (bottom - v) / (bottom - mid + 1e-6)), 0, 1)
+    upper_lip = np.maximum(top - np.interp(u, u_uo, v_uo), 3.0)  # each lip's thickness, in pixels
+    lower_lip = np.maximum(np.interp(u, u_lo_out, v_lo_out) - bottom, 3.0)
+    source_v = np.where(v < mid, top - 2 - frac * 0.5 * (upper_lip - 2), bottom + 2 + frac * 0.5 * (lower_lip - 2))
+    src = origin + (u * half)[..., None] * ex + source_v[..., None] * ey
+    sx, sy = np.clip(src[..., 0], 0, w - 1.001), np.clip(src[..., 1], 0, h - 1.001)
+    ix, iy = sx.astype(int), sy.astype(int)
+    fx, fy = (sx - ix)[..., None], (sy - iy)[..., None]
+    img = image.astype(np.float32)
+    fill = ((img[iy, ix] * (1 - fx) + img[iy, ix + 1] * fx) * (1 - fy)
+            + (img[iy + 1, ix] * (1 - fx) + img[iy + 1, ix + 1] * fx) * fy)
+    out = image.copy()
+    region = out[y0:y1, x0:x1]
+    region[gap] = np.round(fill[gap]).astype(np.uint8)
+    return out
+
+
 def half_pixel_texture(image: np.ndarray) -> np.ndarray:
     """(2H-1, 2W-1, 3) uint8: the image's own pixels at even positions, bilinear midpoints between."""
     img = image.astype(np.uint16)
@@ -182,7 +240,8 @@ def avatar_tensors(pack: AvatarPack, size: int) -> Avatar:
     index, weight = rasterise(vertices, rig.triangles, size, size // CELL)
     own_teeth = _own_teeth(pack)
     tensors = {
-        "texture": half_pixel_texture(crop)[None],
+        # The portrait, and the portrait with its lips closed over its own mouth opening.
+        "texture": np.stack([half_pixel_texture(crop), half_pixel_texture(sealed_image(crop, vertices))])[None],
         "vertices": vertices[None].astype(np.float32),
         "basis": (rig.basis * k)[None].astype(np.float32),
         "head_weight": rig.head_weight[None].astype(np.float32),

@@ -10,6 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from facecast import face_topology as ft
 from facecast.avatar import load_pack
 from facecast.cli_render import add_commands, default_pack_path, run
 from facecast.errors import FacecastError
@@ -117,6 +118,19 @@ def test_lips_closed_over_the_jaw_cover_the_smiles_own_teeth(renderer, pack):
     assert teeth(sealed) < 0.6 * teeth(neutral)
     assert teeth(jaw_only) > teeth(neutral)  # the jaw alone parts the lips further
     assert teeth(sealed) < teeth(half)  # half sealed over a wider jaw: in between
+
+    # Where the lips meet, no line of the smile's teeth is left between them.
+    meet = (lm[list(ft.LIPS_UPPER_INNER), :2] + lm[list(ft.LIPS_LOWER_INNER), :2]) / 2
+    xs = np.arange(int(meet[0, 0]) + 3, int(meet[-1, 0]) - 2)
+    ys = np.round(np.interp(xs, meet[:, 0], meet[:, 1])).astype(int)
+    rows = ys[:, None] + np.arange(-3, 4)[None]
+
+    def teeth_on_the_line(frame: np.ndarray) -> int:
+        rgb = frame[rows, xs[:, None]].astype(int)
+        return int(((rgb.min(-1) > 150) & (rgb.max(-1) - rgb.min(-1) < 45)).sum())
+
+    assert teeth_on_the_line(neutral) > 150
+    assert teeth_on_the_line(sealed) < 0.15 * teeth_on_the_line(neutral)
 
 
 def test_eyes_blink_and_gaze_inside_the_eyes_only(renderer, avatar):
