@@ -57,6 +57,7 @@ EYEBALL_PER_IRIS = 2.1  # eyeball radius / iris radius (12 mm / 5.8 mm)
 UPPER_TEETH = 0.08
 LOWER_TEETH = 0.045
 TONGUE = 0.1
+LIP_SHADOW = 0.05  # F: how far inside the lips their shadow reaches
 
 JAW_SHAPES = tuple(BLENDSHAPE_INDEX[n] for n in ("jawOpen", "jawForward", "jawLeft", "jawRight"))
 JAW_OPEN, MOUTH_CLOSE = BLENDSHAPE_INDEX["jawOpen"], BLENDSHAPE_INDEX["mouthClose"]
@@ -400,6 +401,9 @@ class RenderNet(nn.Module):
         # gentle: a little darker toward the middle of the mouth (the throat).
         au = u.abs()
         shade = 1.1 - 0.25 * (1 - au).clamp(0, 1)
+        # The lips shade what lies just inside them, so teeth and tongue never meet a lip in full light.
+        near_lip = ((v - top) / (LIP_SHADOW * f)).clamp(0, 1) * ((bottom - v) / (LIP_SHADOW * f)).clamp(0, 1)
+        lit = 0.6 + 0.4 * near_lip
         tongue_m = _ramp(v - (tl - TONGUE * f)) * (0.75 - au).mul(4).clamp(0, 1)
         lower_m = _ramp(v - (tl - LOWER_TEETH * f)) * (0.8 - au).mul(5).clamp(0, 1)
         upper_m = _ramp(tu + UPPER_TEETH * f - v) * (0.85 - au).mul(5).clamp(0, 1)
@@ -409,7 +413,7 @@ class RenderNet(nn.Module):
             colour = colour + tongue_m * (colours[:, 2, c, None, None] - colour)
             colour = colour + lower_m * (0.75 * colours[:, 1, c, None, None] - colour)  # in the upper teeth's shadow
             colour = colour + upper_m * (colours[:, 1, c, None, None] - colour)
-            synth.append(colour * alpha)
+            synth.append(colour * lit * alpha)
         return src, synth + [alpha], covered
 
     def _eyes(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, synth: list[torch.Tensor], verts: torch.Tensor,
