@@ -133,6 +133,25 @@ def test_lips_closed_over_the_jaw_cover_the_smiles_own_teeth(renderer, pack):
     assert teeth_on_the_line(sealed) < 0.15 * teeth_on_the_line(neutral)
 
 
+def test_the_sealed_picture_fills_only_the_mouth_opening_with_lips(pack):
+    """The avatar's second picture, used where parted lips close, differs from the portrait only between
+    its inner lips, and shows lips there, not the smile's teeth."""
+    avatar = avatar_tensors(pack, 512)
+    portrait, sealed = avatar.tensors["texture"][0, :, ::2, ::2]  # whole pixels of the two pictures
+    np.testing.assert_array_equal(portrait, avatar.reference)
+    lips = avatar.tensors["vertices"][0, list(ft.LIPS_UPPER_INNER + ft.LIPS_LOWER_INNER), :2]
+    (x0, y0), (x1, y1) = np.floor(lips.min(0)).astype(int) - 2, np.ceil(lips.max(0)).astype(int) + 3
+    changed = (portrait != sealed).any(-1)
+    assert changed.sum() > 200 and changed[y0:y1, x0:x1].sum() == changed.sum()
+
+    def teeth(picture: np.ndarray) -> int:
+        rgb = picture[y0:y1, x0:x1].astype(int)
+        return int(((rgb.min(-1) > 170) & (rgb.max(-1) - rgb.min(-1) < 40)).sum())
+
+    # What stays bright and pale is the lower lip's own highlight (40 of 274 pixels when written).
+    assert teeth(portrait) > 200 and teeth(sealed) < 0.2 * teeth(portrait)
+
+
 def test_eyes_blink_and_gaze_inside_the_eyes_only(renderer, avatar):
     neutral, blink, gaze = render(renderer, avatar, motion(), motion(eyeBlinkLeft=1, eyeBlinkRight=1),
                                   motion(gaze_yaw=20))
