@@ -68,13 +68,19 @@ SEAL_FLOOR = 0.05  # jawOpen below this counts as this much when sealing, so a n
 # thicken a little as they press rather than stretch thin).
 SEAL_INNER = 0.6
 SEAL_OUTER = 0.15
-# Pixels by which the sealed picture's mask reaches past the opening's edge; under CELL / 2, so that on a
-# neutral frame it stays below 1/2 beyond the portrait's own mask and the frame stays exact.
+# Pixels by which the sealed picture's mask reaches past the opening's edge when the lips are sealed (in
+# proportion to the seal: none on a neutral frame, which must pick the portrait itself).
 COVER_MARGIN = 1.5
 BS = FIELDS["blendshapes"].slice
 ROT = FIELDS["headRotation"].slice
 TRANS = FIELDS["headTranslation"].slice
 GAZE = FIELDS["gaze"].slice
+
+
+def seal_amount(shapes: torch.Tensor) -> torch.Tensor:
+    """(B,) how far the lips are sealed, 0..1: mouthClose as a share of jawOpen (ARKit closes the lips in
+    proportion to the jaw's opening); jawOpen counts as at least SEAL_FLOOR, so a neutral frame is 0."""
+    return (shapes[:, MOUTH_CLOSE] / shapes[:, JAW_OPEN].clamp_min(SEAL_FLOOR)).clamp(0, 1)
 
 
 def rotation_matrix(pitch: torch.Tensor, yaw: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
@@ -227,16 +233,15 @@ class RenderNet(nn.Module):
         self.register_buffer("seal_matrix", seal, persistent=False)
 
     # -- geometry ---------------------------------------------------------------------------------
-    def _seal(self, verts: torch.Tensor, shapes: torch.Tensor) -> torch.Tensor:
+    def _seal(self, verts: torch.Tensor, seal: torch.Tensor) -> torch.Tensor:
         """Displacement (B,V,3) that shuts the portrait's own lip gap as mouthClose catches up with jawOpen.
 
         The blendshapes move the lips relative to the portrait, so on a portrait with parted lips or a
         smile that shows its teeth, lips closed over the jaw (mouthClose = jawOpen, as in every /p b m/)
         would stay as far apart as in the picture. ARKit's mouthClose brings the lips together in
         proportion to the jaw's opening; a neutral frame (both 0) leaves the portrait as it is, and a
-        closed-mouth portrait (no gap) is not moved at all.
+        closed-mouth portrait (no gap) is not moved at all. ``seal`` (B,) is from ``seal_amount``.
         """
-        seal = (shapes[:, MOUTH_CLOSE] / shapes[:, JAW_OPEN].clamp_min(SEAL_FLOOR)).clamp(0, 1)
         gap = verts.index_select(1, self.lip_lo) - verts.index_select(1, self.lip_up)  # (B,11,3), rest pose
         face = self.seal_matrix @ (gap * seal[:, None, None])  # (B,468,3)
         return torch.cat([face, torch.zeros_like(verts[:, ft.NUM_FACE_LANDMARKS :])], 1)
@@ -272,7 +277,8 @@ class RenderNet(nn.Module):
         shift = torch.stack([trans[:, 0], -trans[:, 1], trans[:, 2]], -1) * px_per_m[:, None]
         zoom = CAMERA_DISTANCE / (CAMERA_DISTANCE - trans[:, 2].clamp(-0.3, 0.3))
         flat_basis = basis_b.reshape(n, basis_b.shape[1], n_vert * 3)
-        expression = (shapes[:, None] @ flat_basis).view(n, n_vert, 3) + self._seal(verts, shapes)
+        seal = seal_amount(shapes)
+        expression = (shapes[:, None] @ flat_basis).view(n, n_vert, 3) + self._seal(verts, seal)
         jaw_only = ((shapes * self.jaw_mask)[:, None] @ flat_basis).view(n, n_vert, 3)
 
         posed = self._head(verts + expression, weight, rot, pivot_b, shift, zoom)
@@ -310,7 +316,7 @@ class RenderNet(nn.Module):
 
         src = (sx, sy)
         src, synth, covered = self._mouth(gx, gy, src, verts, posed, head_only, on_jaw, scale_px, colours_b,
-                                          own_teeth.index_select(0, avatar))
+                                          own_teeth.index_select(0, avatar), seal)
         src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, colours_b)
         return self._compose(texture, avatar, gx, gy, src, synth, covered, size, cells)
 
@@ -353,7 +359,7 @@ class RenderNet(nn.Module):
     # -- layers -----------------------------------------------------------------------------------
     def _mouth(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, verts: torch.Tensor, posed: torch.Tensor,
                head_only: torch.Tensor, on_jaw: torch.Tensor, scale_px: torch.Tensor, colours: torch.Tensor,
-               own_teeth: torch.Tensor) -> tuple[Planes, list[torch.Tensor], torch.Tensor]:
+               own_teeth: torch.Tensor, seal: torch.Tensor) -> tuple[Planes, list[torch.Tensor], torch.Tensor]:
         up, lo = self.lip_up, self.lip_lo
         # The frame runs between the posed corners, so that the lips span u = -1..1 however far the jaw
         # drags the corners (on a turned face they slide sideways with it).
@@ -392,9 +398,10 @@ class RenderNet(nn.Module):
         # interior is taken from the sealed picture, where the lips cover it.
         su, sv = rest.pixels(*src)
         s_top, s_cu, s_bottom, s_cl = _lookup(torch.cat([r_up, r_lo], 1), su)
-        # The opening is widened by COVER_MARGIN, as the mask is made per cell: at its edge, where the two
-        # pictures agree, the sealed one is always safe.
-        covered = (_between(sv, s_top - COVER_MARGIN, s_bottom + COVER_MARGIN, s_cu * s_cl) - inside).clamp(0, 1)
+        # As the lips seal, the opening is widened by up to COVER_MARGIN, as the mask is made per cell: at its
+        # edge, where the two pictures agree, the sealed one is safe.
+        margin = COVER_MARGIN * seal[:, None, None]
+        covered = (_between(sv, s_top - margin, s_bottom + margin, s_cu * s_cl) - inside).clamp(0, 1)
         src = (src[0] + inside * (inner_x - src[0]), src[1] + inside * (inner_y - src[1]))
 
         # The layer is computed once per CELL pixels and interpolated between, so its shading stays

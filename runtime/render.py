@@ -22,6 +22,7 @@ from facecast.motion_frame import FRAME_SIZE
 from facecast.rig import framing
 
 CELL = 4  # the network computes geometry once per CELL x CELL pixels (export/render_model.py)
+MIN_OPENING = 2.0  # pixels between the inner lips below which a mouth counts as closed (sealed_image)
 
 
 def default_model_path() -> Path:
@@ -157,7 +158,8 @@ def sealed_image(image: np.ndarray, vertices: np.ndarray) -> np.ndarray:
     also finds the portrait's mouth interior; the network samples this picture there instead. Each half
     of the opening takes its own lip: its edge at the opening's edge, reaching into the lip's inner
     half at the opening's middle, where the two lips meet. ``vertices`` are the landmarks in the
-    image's pixels (centres at integers). A closed mouth comes back unchanged.
+    image's pixels (centres at integers). A closed mouth (lips nowhere MIN_OPENING pixels apart) comes back
+    unchanged.
     """
     up = vertices[list(ft.LIPS_UPPER_INNER), :2].astype(np.float64)
     lo = vertices[list(ft.LIPS_LOWER_INNER), :2].astype(np.float64)
@@ -187,9 +189,9 @@ def sealed_image(image: np.ndarray, vertices: np.ndarray) -> np.ndarray:
     u, v = rel @ ex / half, rel @ ey
     top, bottom = np.interp(u, u_up, v_up), np.interp(u, u_lo, v_lo)
     # A pixel's margin each side: the landmarks often sit a little inside the teeth.
+    if (bottom - top).max() < MIN_OPENING:
+        return image  # lips that touch: nothing of the mouth to hide
     gap = (np.abs(u) < 1) & (v > top - 1) & (v < bottom + 1)
-    if not gap.any():
-        return image
     mid = (top + bottom) / 2
     frac = np.clip(np.where(v < mid, (v - top) / (mid - top + 1e-6), (bottom - v) / (bottom - mid + 1e-6)), 0, 1)
     upper_lip = np.maximum(top - np.interp(u, u_uo, v_uo), 3.0)  # each lip's thickness, in pixels

@@ -93,8 +93,14 @@ def test_prepare_real_portraits(mediapipe, tmp_path, name):
 
 
 def test_open_and_closed_mouths_are_told_apart(mediapipe):
+    from facecast.render import avatar_tensors
+
     assert _prepare(PORTRAITS / "astronaut.png")[0].mouth_opening() > 0.05  # smiling, teeth showing
-    assert _prepare(PORTRAITS / "mona_lisa_small.jpg")[0].mouth_opening() < 0.02
+    closed = _prepare(PORTRAITS / "mona_lisa_small.jpg")[0]
+    assert closed.mouth_opening() < 0.02
+    # Lips that already touch have nothing to hide when they seal: the second picture is the portrait.
+    portrait, sealed = avatar_tensors(closed, 256).tensors["texture"][0]
+    np.testing.assert_array_equal(portrait, sealed)
 
 
 def test_new_teeth_match_a_portraits_own_teeth_and_are_light_when_it_shows_none(mediapipe):
