@@ -13,13 +13,15 @@ trained through it later), built from the avatar's rig (see ``facecast.rig``):
    the mouth interior (dark cavity, upper teeth fixed to the head, lower teeth and tongue on the jaw)
    where the deformed inner lips part beyond the portrait's own opening, and the eyeball (the
    portrait's own eye, its iris moved by the gaze, the uncovered sclera filled) between the deformed
-   eyelids.
-4. One gather per output pixel, from the portrait (sampled at half-pixel precision) or the layers.
+   eyelids. Where parted lips close over the portrait's own mouth opening, the warp's fold would show
+   that opening between them; there the portrait's sealed picture is used, its opening filled by lips.
+4. One gather per output pixel, from the portrait or its sealed picture (sampled at half-pixel
+   precision) or the layers.
 
 Inputs (A avatars, B frames, V vertices, S output size, G = S / CELL):
 texture (A,2,2S-1,2S-1,3) uint8, two pictures at every half pixel: the framed portrait, and the same
-with its own mouth opening filled by its lips (``facecast.render.sealed_image``); vertices (A,V,3) and pivot (A,3)
-in output pixels (x, y down, depth toward camera); basis (A,52,V,3); head_weight (A,V); axes (A,3,3)
+with its own mouth opening filled by its lips (``facecast.render.sealed_image``); vertices (A,V,3) and
+pivot (A,3) in output pixels (x, y down, depth toward camera); basis (A,52,V,3); head_weight (A,V); axes (A,3,3)
 face axes; face_scale (A,) pixels between the outer eye corners; tri_index (A,3,G,G) int64 and
 tri_weight (A,3,G,G); colours (A,4,3) cavity, teeth, tongue, sclera in 0..1; own_teeth (A,) pixels of the
 portrait's own upper teeth below its upper lip (0 for a closed mouth); motion (B,80) motion frames;
@@ -318,11 +320,11 @@ class RenderNet(nn.Module):
         src, synth, covered = self._mouth(gx, gy, src, verts, posed, head_only, on_jaw, scale_px, colours_b,
                                           own_teeth.index_select(0, avatar), seal)
         src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, colours_b)
-        return self._compose(texture, avatar, gx, gy, src, synth, covered, size, cells)
+        return self._compose(texture, avatar, gx, gy, src, synth, covered, size)
 
     @staticmethod
     def _compose(texture: torch.Tensor, avatar: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, src: Planes,
-                 synth: list[torch.Tensor], covered: torch.Tensor, size: int, cells: int) -> torch.Tensor:
+                 synth: list[torch.Tensor], covered: torch.Tensor, size: int) -> torch.Tensor:
         """Full-resolution frames: one gather per pixel from the portrait, its sealed picture or the synthetic
         layer.
 
