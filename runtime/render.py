@@ -188,9 +188,9 @@ def sealed_image(image: np.ndarray, vertices: np.ndarray) -> np.ndarray:
     rel = np.stack([xs, ys], -1) - origin
     u, v = rel @ ex / half, rel @ ey
     top, bottom = np.interp(u, u_up, v_up), np.interp(u, u_lo, v_lo)
-    # A pixel's margin each side: the landmarks often sit a little inside the teeth.
     if (bottom - top).max() < MIN_OPENING:
         return image  # lips that touch: nothing of the mouth to hide
+    # A pixel's margin each side: the landmarks often sit a little inside the teeth.
     gap = (np.abs(u) < 1) & (v > top - 1) & (v < bottom + 1)
     mid = (top + bottom) / 2
     frac = np.clip(np.where(v < mid, (v - top) / (mid - top + 1e-6), (bottom - v) / (bottom - mid + 1e-6)), 0, 1)
