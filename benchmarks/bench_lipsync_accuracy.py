@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 from common import heldout_set, machine, save, slt_set
 
+from facecast.audio import SAMPLE_RATE
 from facecast.export.phonetics import SILENCE, VISEME_TO_SIX_INDEX
 from facecast.export.targets import build_targets, frame_count
 from facecast.lip_channels import LIP_CHANNEL_INDEX
@@ -113,15 +115,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--slt", type=int, default=80, help="slt sentences")
     parser.add_argument("--per-voice", type=int, default=4, help="held-out sentences per training voice")
+    parser.add_argument("--model", type=Path, help="score this ONNX model (an ablation) instead of the shipped "
+                        "ones; its results go to lipsync_accuracy_<name>.json")
     args = parser.parse_args()
     slt, heldout = slt_set(args.slt), heldout_set(args.per_voice)
     targets = {"viseme6_acc": 0.75, "bilabial_closure_recall": 0.90, "abs_lag_ms": 20, "aperture_corr": 0.75}
     results = {"machine": machine(), "targets": targets, "models": {}}
-    for lookahead_ms, path in shipped_models().items():
+    for path in [args.model] if args.model else shipped_models().values():
         model = LipSyncModel(path, device="cpu")
-        results["models"][path.name] = {"lookahead_ms": lookahead_ms, "slt": score(model, slt),
-                                        "heldout": score(model, heldout)}
-    path = save("lipsync_accuracy", results)
+        results["models"][path.name] = {"lookahead_ms": round(1000 * model.lookahead * HOP / SAMPLE_RATE),
+                                        "slt": score(model, slt), "heldout": score(model, heldout)}
+    path = save(f"lipsync_accuracy_{args.model.stem}" if args.model else "lipsync_accuracy", results)
 
     rows = [
         ("15-class viseme accuracy (all frames / speech frames)", "viseme15_acc", "viseme15_acc_speech", None),
