@@ -102,7 +102,6 @@ def commanded_lip_gap(avatar, motion: np.ndarray) -> np.ndarray:
     """
     import torch
 
-    from facecast import face_topology as ft
     from facecast.export.render_model import RenderNet, seal_amount
 
     verts = torch.from_numpy(avatar.tensors["vertices"]).expand(len(motion), -1, -1)
@@ -110,8 +109,7 @@ def commanded_lip_gap(avatar, motion: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         posed = verts + torch.einsum("bk,kvc->bvc", shapes, torch.from_numpy(avatar.tensors["basis"][0]))
         posed = (posed + RenderNet()._seal(verts, seal_amount(shapes))).numpy()
-    eyes = np.linalg.norm(posed[:, ft.LEFT_EYE_OUTER, :2] - posed[:, ft.RIGHT_EYE_OUTER, :2], axis=1)
-    return np.linalg.norm(posed[:, 14, :2] - posed[:, 13, :2], axis=1) / eyes
+    return np.array([lip_gap(landmarks) for landmarks in posed])
 
 
 def faithful(renderer: Renderer, avatar) -> dict:

@@ -389,17 +389,17 @@ class RenderNet(nn.Module):
         inner_x = gx - (tu_x + on_jaw_band * (tl_x - tu_x))
         inner_y = gy - (tu_y + on_jaw_band * (tl_y - tu_y))
         # Where that source point lies outside the portrait's own mouth opening, the mouth is newly open.
-        r_up = _tabulate(*_unsqueeze(rest.points(verts[:, up, :2])))
-        r_lo = _tabulate(*_unsqueeze(rest.points(verts[:, lo, :2])))
+        rest_lips = torch.cat([_tabulate(*_unsqueeze(rest.points(verts[:, up, :2]))),
+                               _tabulate(*_unsqueeze(rest.points(verts[:, lo, :2])))], 1)
         ru, rv = rest.pixels(inner_x, inner_y)
-        r_top, r_cu, r_bottom, r_cl = _lookup(torch.cat([r_up, r_lo], 1), ru)
+        r_top, r_cu, r_bottom, r_cl = _lookup(rest_lips, ru)
         was_open = _between(rv, r_top, r_bottom, r_cu * r_cl)
         alpha = (inside - was_open).clamp(0, 1)
         # Where parted lips come together the warp folds, and between the meeting lips it also finds the
         # portrait's own mouth interior (a line of its teeth would show): outside the posed opening, that
         # interior is taken from the sealed picture, where the lips cover it.
         su, sv = rest.pixels(*src)
-        s_top, s_cu, s_bottom, s_cl = _lookup(torch.cat([r_up, r_lo], 1), su)
+        s_top, s_cu, s_bottom, s_cl = _lookup(rest_lips, su)
         # As the lips seal, the opening is widened by up to COVER_MARGIN, as the mask is made per cell: at its
         # edge, where the two pictures agree, the sealed one is safe.
         margin = COVER_MARGIN * seal[:, None, None]

@@ -43,6 +43,12 @@ def render(renderer, avatar, *frames) -> np.ndarray:
     return renderer.render(avatar, np.stack(frames))
 
 
+def teeth_like(pixels: np.ndarray, floor: int = 150, spread: int = 45) -> int:
+    """How many of ``pixels`` (..., 3) look like teeth: every channel above ``floor``, nearly grey."""
+    rgb = pixels.astype(int)
+    return int(((rgb.min(-1) > floor) & (rgb.max(-1) - rgb.min(-1) < spread)).sum())
+
+
 def mouth_box(avatar, margin: float = 0.6) -> tuple[slice, slice]:
     lm = avatar.tensors["vertices"][0]
     corners = lm[[61, 291], :2]
@@ -109,9 +115,8 @@ def test_lips_closed_over_the_jaw_cover_the_smiles_own_teeth(renderer, pack):
     lm = avatar.tensors["vertices"][0]
     band = (slice(int(lm[13, 1] - 25), int(lm[13, 1] + 25)), slice(int(lm[81, 0]), int(lm[311, 0])))
 
-    def teeth(frame: np.ndarray) -> int:  # bright, nearly grey pixels between the lips' middles
-        rgb = frame[band].astype(int)
-        return int(((rgb.min(-1) > 150) & (rgb.max(-1) - rgb.min(-1) < 45)).sum())
+    def teeth(frame: np.ndarray) -> int:  # between the lips' middles
+        return teeth_like(frame[band])
 
     neutral, sealed, jaw_only, half = render(renderer, avatar, motion(), motion(jawOpen=0.1, mouthClose=0.1),
                                              motion(jawOpen=0.1), motion(jawOpen=0.3, mouthClose=0.15))
@@ -126,8 +131,7 @@ def test_lips_closed_over_the_jaw_cover_the_smiles_own_teeth(renderer, pack):
     rows = ys[:, None] + np.arange(-3, 4)[None]
 
     def teeth_on_the_line(frame: np.ndarray) -> int:
-        rgb = frame[rows, xs[:, None]].astype(int)
-        return int(((rgb.min(-1) > 150) & (rgb.max(-1) - rgb.min(-1) < 45)).sum())
+        return teeth_like(frame[rows, xs[:, None]])
 
     assert teeth_on_the_line(neutral) > 150
     assert teeth_on_the_line(sealed) < 0.15 * teeth_on_the_line(neutral)
@@ -145,8 +149,7 @@ def test_the_sealed_picture_fills_only_the_mouth_opening_with_lips(pack):
     assert changed.sum() > 200 and changed[y0:y1, x0:x1].sum() == changed.sum()
 
     def teeth(picture: np.ndarray) -> int:
-        rgb = picture[y0:y1, x0:x1].astype(int)
-        return int(((rgb.min(-1) > 170) & (rgb.max(-1) - rgb.min(-1) < 40)).sum())
+        return teeth_like(picture[y0:y1, x0:x1], floor=170, spread=40)
 
     # What stays bright and pale is the lower lip's own highlight (40 of 274 pixels when written).
     assert teeth(portrait) > 200 and teeth(sealed) < 0.2 * teeth(portrait)
