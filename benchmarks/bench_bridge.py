@@ -1,6 +1,6 @@
 """Bridge latency over loopback: N sessions streaming speech in real time in 20 ms chunks.
 
-    python benchmarks/bench_bridge.py [--seconds 60] [--sessions 1 8 32] [--fps 60]
+    python benchmarks/bench_bridge.py [--seconds 60] [--sessions 1 8 32] [--fps 60] [--device cpu|cuda]
 
 A `facecast serve` process is started on a free loopback port. Each session is its own DEALER
 connection (asyncio) that sends 20 ms of pcm16 audio every 20 ms by the wall clock. Latency per frame =
@@ -16,9 +16,10 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
-from common import machine, save, speech_clip
+from common import gpu_name, machine, save, speech_clip
 
 from facecast.bridge.client import AsyncClient, LatencyMeter
 
@@ -103,8 +104,16 @@ def main() -> int:
                         help="also try these session counts (20 s each) to find the most held in real time")
     parser.add_argument("--lookahead-ms", type=int, default=None,
                         help="lip model lookahead the sessions ask for (default: the server's least)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="the server's device (default cpu; cuda writes bridge_latency_cuda.json)")
+    parser.add_argument("--speech", type=Path, help="a speech file to stream (default: flite speech)")
     args = parser.parse_args()
-    audio = speech_clip(args.seconds)
+    if args.speech is not None:
+        from facecast.audio import load_audio
+
+        audio = load_audio(args.speech)[: int(args.seconds * 16000)]
+    else:
+        audio = speech_clip(args.seconds)
     from facecast.lipsync import LipSyncModel, shipped_models
     from facecast.pipeline import MotionPipeline
 
@@ -112,7 +121,8 @@ def main() -> int:
 
     expected = len(MotionPipeline(LipSyncModel(device="cpu"), fps=args.fps).process(audio))
     endpoint = f"tcp://127.0.0.1:{free_port()}"
-    server = subprocess.Popen(["facecast", "serve", "--bind", endpoint, "--log-level", "warning"])
+    server = subprocess.Popen(["facecast", "serve", "--bind", endpoint, "--log-level", "warning",
+                               "--device", args.device])
     try:
         time.sleep(2.0)
         rows = []
@@ -145,13 +155,14 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(10)
-    result = {"machine": machine(), "seconds": args.seconds, "fps": args.fps, "chunk_ms": 20,
+    result = {"machine": machine(), "device": args.device if args.device == "cpu" else gpu_name(),
+              "seconds": audio.size / 16000, "fps": args.fps, "chunk_ms": 20,
               "lookahead_ms": lookahead_ms, "motion": rows,
               "texture_512_jpeg_30fps": textures,
               "throughput": held, "max_real_time_sessions": max([r["sessions"] for r in held if r["real_time"]],
                                                                  default=None),
               "targets": {"motion_p95_ms_32_sessions": 80, "frames_lost": 0, "texture_p95_ms_4_sessions": 150}}
-    path = save("bridge_latency", result)
+    path = save("bridge_latency" if args.device == "cpu" else f"bridge_latency_{args.device}", result)
     print("| motion sessions | p50 | p95 | p99 | frames lost |")
     print("|---|---|---|---|---|")
     for r in rows:

@@ -27,6 +27,15 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
 
 
+def gpu_name() -> str:
+    """The GPU and its driver, as nvidia-smi names them."""
+    try:
+        return subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown GPU"
+
+
 def slt_set(n: int, seed: int = 2024) -> list[Utterance]:
     """The reserved festival slt voice (never trained on) reading new English sentences."""
     rng = random.Random(f"bench-slt-{seed}")

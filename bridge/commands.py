@@ -20,7 +20,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bind", default=DEFAULT_ENDPOINT, help=f"endpoint (default {DEFAULT_ENDPOINT}: loopback only)")
     p.add_argument("--curve", type=Path, help="folder from `facecast keys`: encrypt and authenticate clients")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback bind without CURVE (warns)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="onnxruntime device of the lip and render networks (default auto: CUDA when available)")
     p.add_argument("--avatars", type=Path, help="folder of .facecast packs texture sessions may ask for by name")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
 
@@ -71,7 +72,7 @@ def _serve(args: argparse.Namespace) -> None:
             raise FacecastError(f"{args.avatars}: no such folder")
         models = [LipSyncModel(path, device=args.device, threads=1) for path in shipped_models().values()]
         server = BridgeServer(args.bind, models, curve_dir=args.curve,
-                              insecure=args.insecure, avatars_dir=args.avatars)
+                              insecure=args.insecure, avatars_dir=args.avatars, device=args.device)
     except zmq.ZMQError as exc:
         raise FacecastError(f"cannot bind {args.bind}: {exc}") from None
     server.serve_forever()

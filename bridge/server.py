@@ -95,7 +95,7 @@ class BridgeServer:
 
     def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, models: Sequence[LipSyncModel] | None = None,
                  curve_dir: Path | None = None, insecure: bool = False, context: zmq.Context | None = None,
-                 avatars_dir: Path | None = None, textures: bool = True) -> None:
+                 avatars_dir: Path | None = None, textures: bool = True, device: str = "auto") -> None:
         check_bind_safety(endpoint, curve_dir, insecure)
         if models is None:
             models = [LipSyncModel(path, threads=1) for path in shipped_models().values()]
@@ -108,7 +108,7 @@ class BridgeServer:
         if textures:
             from facecast.bridge.textures import TextureRenderer
 
-            self.textures = TextureRenderer(avatars_dir)
+            self.textures = TextureRenderer(avatars_dir, device)
         self.ctx = context or zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sending to a vanished client raises instead of dropping

@@ -23,7 +23,7 @@ DEFAULT_AVATAR = "default"
 class TextureRenderer:
     """Loads avatars on demand and renders one frame for each of several sessions in batched calls."""
 
-    def __init__(self, avatars_dir: Path | None = None, device: str = "cpu") -> None:
+    def __init__(self, avatars_dir: Path | None = None, device: str = "auto") -> None:
         self.renderer = Renderer(device=device)
         self.avatars_dir = avatars_dir
         self._cache: dict[tuple[str, int], Avatar] = {}

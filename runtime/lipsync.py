@@ -17,6 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from facecast.audio import SAMPLE_RATE
+from facecast.device import providers
 from facecast.errors import ModelError
 from facecast.lip_channels import LIP_CHANNELS, LIP_TO_BLENDSHAPES, close_for_bilabials
 from facecast.motion_frame import FIELDS, VISEME_INDEX, VISEMES, MotionTrack, neutral_frames
@@ -64,21 +65,6 @@ def default_model_path(lookahead_ms: int | None = None) -> Path:
         choices = ", ".join(str(ms) for ms in models)
         raise ModelError(f"no lip-sync model with {lookahead_ms} ms lookahead; shipped: {choices} ms")
     return models[lookahead_ms]
-
-
-def _providers(device: str) -> list[str]:
-    available = ort.get_available_providers()
-    if device == "cpu":
-        return ["CPUExecutionProvider"]
-    if device == "cuda":
-        if "CUDAExecutionProvider" not in available:
-            raise ModelError(
-                "device 'cuda' asked for, but onnxruntime has no CUDA provider (pip install onnxruntime-gpu)"
-            )
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    if device != "auto":
-        raise ModelError(f"unknown device {device!r}: use auto, cpu or cuda")
-    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 
 @dataclass
@@ -146,7 +132,7 @@ class LipSyncModel:
             options.inter_op_num_threads = 1
         options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=_providers(device))
+            self.session = ort.InferenceSession(str(self.path), options, providers=providers(device))
         except Exception as exc:  # onnxruntime raises several unrelated types for a bad file
             raise ModelError(f"{self.path}: cannot load the lip-sync model: {exc}") from None
         meta = self.session.get_modelmeta().custom_metadata_map

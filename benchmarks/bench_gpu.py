@@ -1,0 +1,182 @@
+"""The GPU path: the render and lip networks on onnxruntime's CUDA provider, against its CPU provider.
+
+    python benchmarks/bench_gpu.py [--packs DIR] [--speech WAV] [--seconds 3]
+
+Needs onnxruntime-gpu and a CUDA GPU; everything is measured in one process on one machine:
+
+- render frames per second at 512 and 256 px, batches 1, 4 and 8, and four avatars in one batch of 8,
+  through ``Renderer.run`` (avatar tensors resident in GPU memory) and through a plain ``session.run``
+  that feeds them from host memory on every call, to show what keeping them resident buys;
+- agreement of the CUDA frames with the CPU provider's on the same speech motion (largest and mean
+  absolute difference in 8-bit levels);
+- the lip network streaming 20 ms chunks (per-chunk compute p50 / p95) and whole-file, on CUDA and on
+  the CPU (one thread), with their largest output difference;
+- ``facecast render --device cuda`` of the speech at 512 px, whole process with encoding (needs an ffmpeg).
+
+``--packs`` takes a folder of ``.facecast`` packs (default: the bundled avatar); ``--speech`` a wav
+(default: 20 s synthesized with flite, as the other benchmarks do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from facecast.avatar import load_pack
+from facecast.cli_render import default_pack_path
+from facecast.lipsync import HOP, LipSyncModel, shipped_models
+from facecast.pipeline import MotionPipeline
+from facecast.render import Renderer, avatar_tensors, stack_avatars
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import gpu_name, machine, save  # noqa: E402
+
+FPS = 30
+
+
+def timed(call, seconds: float) -> float:
+    """Calls per second of ``call`` over ``seconds``, after one warm-up call."""
+    call()
+    runs, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        call()
+        runs += 1
+    return runs / (time.perf_counter() - start)
+
+
+def render_speed(gpu: Renderer, packs: list, motion: np.ndarray, seconds: float) -> dict:
+    out = {}
+    for size in (512, 256):
+        avatar = avatar_tensors(packs[0], size)
+        for batch in (1, 4, 8):
+            rows, index = motion[:batch], np.zeros(batch, np.int64)
+            resident = timed(lambda: gpu.run(avatar.tensors, rows, index), seconds) * batch  # noqa: B023
+            feed = {**avatar.tensors, "motion": rows, "avatar": index}
+            from_host = timed(lambda: gpu.session.run(None, feed), seconds) * batch  # noqa: B023
+            out[f"{size}_batch{batch}"] = {"fps": resident, "fps_inputs_from_host": from_host}
+        stacked = stack_avatars([avatar_tensors(p, size) for p in packs])
+        n = 2 * len(packs)
+        index = np.arange(n) % len(packs)
+        out[f"{size}_{len(packs)}_avatars_batch{n}"] = {
+            "fps": timed(lambda: gpu.run(stacked, motion[:n], index), seconds) * n}  # noqa: B023
+    return out
+
+
+def render_agreement(gpu: Renderer, cpu: Renderer, pack, motion: np.ndarray) -> dict:
+    avatar = avatar_tensors(pack, 512)
+    a = gpu.render(avatar, motion).astype(np.int16)
+    b = cpu.render(avatar, motion).astype(np.int16)
+    diff = np.abs(a - b)
+    return {"frames": len(motion), "max_abs_levels": int(diff.max()), "mean_abs_levels": float(diff.mean()),
+            "pixels_over_8_levels": float((diff.max(-1) > 8).mean())}
+
+
+def lip_speed(audio: np.ndarray, device: str) -> dict:
+    model = LipSyncModel(device=device, threads=1, lookahead_ms=min(shipped_models()))
+    stream = model.stream()
+    stream.push(audio[: 50 * HOP])  # warm up the provider's allocator
+    stream = model.stream()
+    times = []
+    for i in range(0, audio.size, 2 * HOP):
+        start = time.perf_counter()
+        stream.push(audio[i : i + 2 * HOP])
+        times.append(time.perf_counter() - start)
+    t = np.array(times)
+    start = time.perf_counter()
+    frames = model.infer(audio)
+    whole = time.perf_counter() - start
+    return {"providers": model.providers, "chunk_20ms_p50_us": float(np.percentile(t, 50) * 1e6),
+            "chunk_20ms_p95_us": float(np.percentile(t, 95) * 1e6),
+            "stream_rtf": float(audio.size / 16000 / t.sum()), "whole_file_rtf": float(audio.size / 16000 / whole),
+            "_pose": frames.pose}
+
+
+def whole_render(wav: Path, seconds: float, device: str) -> dict:
+    if not shutil.which("ffmpeg") and not _has_imageio_ffmpeg():
+        return {"skipped": "no ffmpeg"}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "talk.mp4"
+        cmd = ["facecast", "render", "--audio", str(wav), "-o", str(out), "--size", "512", "--fps", str(FPS),
+               "--device", device, "-q"]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        wall = time.perf_counter() - start
+        probe = subprocess.run([shutil.which("ffmpeg") or "ffmpeg", "-i", str(out)], capture_output=True, text=True)
+        h, m, s = re.search(r"Duration: (\d+):(\d+):([\d.]+)", probe.stderr).groups()
+    video = int(h) * 3600 + int(m) * 60 + float(s)
+    return {"speech_seconds": seconds, "wall_seconds": wall, "video_seconds": video, "realtime_factor": seconds / wall}
+
+
+def _has_imageio_ffmpeg() -> bool:
+    try:
+        import imageio_ffmpeg
+
+        return Path(imageio_ffmpeg.get_ffmpeg_exe()).is_file()
+    except (ImportError, RuntimeError):
+        return False
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--packs", type=Path, help="folder of .facecast packs (default: the bundled avatar)")
+    parser.add_argument("--speech", type=Path, help="16 kHz mono wav (default: 20 s synthesized with flite)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="timing window per measurement (default 3)")
+    parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda",
+                        help="the device measured (default cuda; cpu runs the same script without a GPU)")
+    args = parser.parse_args()
+    packs = [load_pack(p) for p in sorted(args.packs.glob("*.facecast"))] if args.packs else []
+    packs = packs or [load_pack(default_pack_path())]
+    packs = (packs * 4)[:4]  # four avatars in the batch test, repeating when fewer are given
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = args.speech
+        if wav is None:
+            import soundfile as sf
+            from common import speech_clip
+
+            wav = Path(tmp) / "speech.wav"
+            sf.write(wav, speech_clip(20), 16000)
+        from facecast.audio import load_audio
+
+        audio = load_audio(wav)
+        speech_seconds = audio.size / 16000
+        motion = MotionPipeline(fps=FPS, device="cpu").process(audio).data.astype(np.float32)
+
+        gpu = Renderer(device=args.device, threads=2)
+        cpu = Renderer(device="cpu", threads=min(os.cpu_count() or 1, 8))
+        result = {"machine": machine(), "gpu": gpu_name(), "providers": gpu.providers,
+                  "render_fps": render_speed(gpu, packs, motion, args.seconds),
+                  "render_agreement": render_agreement(gpu, cpu, packs[0], motion[::10])}
+        lips = {"gpu": lip_speed(audio, args.device), "cpu": lip_speed(audio, "cpu")}
+        lips["max_abs_difference"] = float(np.abs(lips["gpu"].pop("_pose") - lips["cpu"].pop("_pose")).max())
+        result["lipsync"] = lips
+        result["whole_render"] = whole_render(Path(wav), speech_seconds, args.device)
+    path = save("gpu" if args.device == "cuda" else "gpu_script_on_cpu", result)
+
+    print(f"{result['gpu']} ({result['machine']}), providers {', '.join(result['providers'])}")
+    print("| render | fps (avatar resident on the GPU) | fps (avatar fed from host memory) |")
+    print("|---|---|---|")
+    for key, value in result["render_fps"].items():
+        print(f"| {key} | {value['fps']:.0f} | {value.get('fps_inputs_from_host', float('nan')):.0f} |")
+    print(f"GPU vs CPU frames: {result['render_agreement']}")
+    for device in ("gpu", "cpu"):
+        v = lips[device]
+        print(f"lip network on {device}: 20 ms chunk p50 {v['chunk_20ms_p50_us']:.0f} us, p95 "
+              f"{v['chunk_20ms_p95_us']:.0f} us, stream {v['stream_rtf']:.0f}x, whole file {v['whole_file_rtf']:.0f}x")
+    print(f"lip network GPU vs CPU largest difference: {lips['max_abs_difference']:.2e}")
+    print(f"facecast render --device {args.device}: {result['whole_render']}")
+    print(f"written {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The device choice, and the GPU path where onnxruntime-gpu and a CUDA GPU are present: the CUDA provider
+renders the frames the CPU provider renders, keeps an avatar in GPU memory while it lives, and runs the
+lip network alike. Without a GPU the GPU tests skip and the error paths are checked instead."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from facecast.avatar import load_pack
+from facecast.cli_render import default_pack_path
+from facecast.device import CPU, CUDA, providers
+from facecast.errors import ModelError
+from facecast.lipsync import LipSyncModel
+from facecast.motion_frame import frame_from as motion
+from facecast.motion_frame import neutral_frames
+from facecast.render import Renderer, avatar_tensors
+
+HAS_CUDA_PROVIDER = CUDA in ort.get_available_providers()
+needs_gpu = pytest.mark.skipif(not HAS_CUDA_PROVIDER, reason="needs onnxruntime-gpu and a CUDA GPU")
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+def test_cpu_is_always_available_and_auto_falls_back_to_it():
+    assert providers("cpu") == [CPU]
+    assert providers("auto")[-1] == CPU
+
+
+def test_an_unknown_device_is_refused():
+    with pytest.raises(ModelError, match="unknown device"):
+        providers("tpu")
+
+
+@pytest.mark.skipif(HAS_CUDA_PROVIDER, reason="onnxruntime-gpu is installed here")
+def test_cuda_without_onnxruntime_gpu_says_what_to_install():
+    with pytest.raises(ModelError, match="onnxruntime-gpu"):
+        Renderer(device="cuda")
+    with pytest.raises(ModelError, match="onnxruntime-gpu"):
+        LipSyncModel(device="cuda")
+
+
+@pytest.fixture(scope="module")
+def gpu() -> Renderer:
+    renderer = Renderer(device="cuda")
+    if renderer.providers[0] != CUDA:
+        pytest.skip(f"the CUDA provider did not load (providers {renderer.providers}): no usable GPU")
+    return renderer
+
+
+@pytest.fixture(scope="module")
+def pack():
+    return load_pack(default_pack_path())
+
+
+@needs_gpu
+@pytest.mark.parametrize("size", [256, 512])
+def test_cuda_renders_the_frames_the_cpu_renders(gpu, pack, size):
+    avatar = avatar_tensors(pack, size)
+    frames = np.concatenate([neutral_frames(1), np.stack([
+        motion(jawOpen=0.8), motion(mouthFunnel=0.7, jawOpen=0.3), motion(eyeBlinkLeft=1, eyeBlinkRight=1),
+        motion(yaw=20, pitch=-10), motion(mouthClose=0.6, jawOpen=0.15), motion(mouthSmileLeft=0.8, roll=8)])])
+    on_gpu = gpu.render(avatar, frames)
+    on_cpu = Renderer(device="cpu", threads=2).render(avatar, frames)
+    assert np.isfinite(on_gpu).all() and on_gpu.shape == on_cpu.shape
+    assert psnr(on_gpu[0], avatar.reference) >= 40  # a neutral frame is the portrait on the GPU too
+    for a, b in zip(on_gpu, on_cpu, strict=True):
+        assert psnr(a, b) >= 40
+
+
+@needs_gpu
+def test_an_avatar_is_uploaded_once_and_freed_with_it(gpu, pack):
+    before = len(gpu._resident)  # the renderer's GPU copies of avatar inputs
+    avatar = avatar_tensors(pack, 256)
+    rows, index = np.stack([motion(jawOpen=0.5)] * 2), np.zeros(2, np.int64)
+    first = gpu.run(avatar.tensors, rows, index)
+    assert len(gpu._resident) == before + len(avatar.tensors)
+    again = gpu.run(avatar.tensors, rows, index)
+    assert len(gpu._resident) == before + len(avatar.tensors)
+    assert (first == again).all()
+    del avatar
+    gc.collect()
+    assert len(gpu._resident) == before
+
+
+@needs_gpu
+def test_the_lip_network_on_cuda_gives_the_cpus_motion(speech_audio):
+    on_gpu = LipSyncModel(device="cuda")
+    if on_gpu.providers[0] != CUDA:
+        pytest.skip("the CUDA provider did not load")
+    a = on_gpu.infer(speech_audio)
+    b = LipSyncModel(device="cpu").infer(speech_audio)
+    np.testing.assert_allclose(a.pose, b.pose, atol=2e-3)
+    np.testing.assert_allclose(a.visemes, b.visemes, atol=2e-3)
