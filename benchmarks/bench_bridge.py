@@ -1,6 +1,6 @@
 """Bridge latency over loopback: N sessions streaming speech in real time in 20 ms chunks.
 
-    python benchmarks/bench_bridge.py [--seconds 60] [--sessions 1 8 32] [--fps 60] [--device cpu|cuda]
+    python benchmarks/bench_bridge.py [--seconds 60] [--sessions 1 8 32] [--fps 60] [--device cpu|auto|cuda]
 
 A `facecast serve` process is started on a free loopback port. Each session is its own DEALER
 connection (asyncio) that sends 20 ms of pcm16 audio every 20 ms by the wall clock. Latency per frame =
@@ -104,8 +104,8 @@ def main() -> int:
                         help="also try these session counts (20 s each) to find the most held in real time")
     parser.add_argument("--lookahead-ms", type=int, default=None,
                         help="lip model lookahead the sessions ask for (default: the server's least)")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
-                        help="the server's device (default cpu; cuda writes bridge_latency_cuda.json)")
+    parser.add_argument("--device", choices=["cpu", "auto", "cuda"], default="cpu",
+                        help="the server's --device (default cpu; another writes bridge_latency_DEVICE.json)")
     parser.add_argument("--speech", type=Path, help="a speech file to stream (default: flite speech)")
     args = parser.parse_args()
     if args.speech is not None:
@@ -155,7 +155,7 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(10)
-    result = {"machine": machine(), "device": args.device if args.device == "cpu" else gpu_name(),
+    result = {"machine": machine(), "device": args.device if args.device == "cpu" else f"{args.device} on {gpu_name()}",
               "seconds": audio.size / 16000, "fps": args.fps, "chunk_ms": 20,
               "lookahead_ms": lookahead_ms, "motion": rows,
               "texture_512_jpeg_30fps": textures,

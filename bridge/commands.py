@@ -21,7 +21,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--curve", type=Path, help="folder from `facecast keys`: encrypt and authenticate clients")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback bind without CURVE (warns)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="onnxruntime device of the lip and render networks (default auto: CUDA when available)")
+                   help="onnxruntime device (default auto: textures rendered on CUDA when onnxruntime-gpu "
+                   "finds a GPU; the lip network stays on the CPU, where it runs faster)")
     p.add_argument("--avatars", type=Path, help="folder of .facecast packs texture sessions may ask for by name")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
 

@@ -42,7 +42,8 @@ def _add_motion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--motion-intensity", type=float, default=1.0, metavar="F",
                    help="scale of all generated motion: head, eyes, brows, 0 to 2 (default 1)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="onnxruntime device (default auto: CUDA when available)")
+                   help="onnxruntime device (default auto: the render network on CUDA when onnxruntime-gpu "
+                   "finds a GPU; the small lip network stays on the CPU, where it runs faster)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 

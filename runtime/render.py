@@ -8,7 +8,6 @@ RGB frames, in batches, for one avatar or several at once.
 from __future__ import annotations
 
 import os
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -283,7 +282,7 @@ class Renderer:
     def __init__(self, model_path: Path | None = None, device: str = "cpu", threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        from facecast.device import CUDA, providers
+        from facecast.device import providers
 
         self.path = Path(model_path) if model_path else default_model_path()
         if not self.path.is_file():
@@ -296,11 +295,6 @@ class Renderer:
         except Exception as e:  # onnxruntime raises its own exception types
             raise ModelError(f"{self.path}: cannot load the render model ({e})") from None
         self.providers: list[str] = self.session.get_providers()
-        self._output = self.session.get_outputs()[0].name
-        # On a GPU the avatar tensors (tens of MB at 512 px) stay in GPU memory while their arrays live,
-        # so that a frame uploads only its motion row; an array's copy is dropped when the array is.
-        self._on_gpu = self.providers[0] == CUDA
-        self._resident: dict[int, tuple[weakref.ref, object]] = {}
 
     def avatar(self, pack: AvatarPack, size: int = 512) -> Avatar:
         return avatar_tensors(pack, size)
@@ -310,28 +304,10 @@ class Renderer:
         motion = np.ascontiguousarray(motion, dtype=np.float32)
         if motion.ndim != 2 or motion.shape[1] != FRAME_SIZE:
             raise FacecastError(f"motion must have shape (n, {FRAME_SIZE}), got {motion.shape}")
-        index = np.asarray(avatar_index, dtype=np.int64)
-        if not self._on_gpu:
-            return self.session.run(None, {**inputs, "motion": motion, "avatar": index})[0]
-        binding = self.session.io_binding()
-        for name, value in inputs.items():
-            binding.bind_ortvalue_input(name, self._on_device(value))
-        binding.bind_cpu_input("motion", motion)
-        binding.bind_cpu_input("avatar", index)
-        binding.bind_output(self._output, "cpu")
-        self.session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()[0]
-
-    def _on_device(self, array: np.ndarray):
-        import onnxruntime as ort
-
-        key = id(array)
-        held = self._resident.get(key)
-        if held is not None and held[0]() is array:
-            return held[1]
-        value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array), "cuda", 0)
-        self._resident[key] = (weakref.ref(array, lambda _, key=key: self._resident.pop(key, None)), value)
-        return value
+        # Plain numpy inputs on a GPU too: keeping the avatar tensors in GPU memory (io_binding) measured
+        # 138 against 135 fps at 512 px on an H200, so the upload is not what a frame waits on.
+        feed = {**inputs, "motion": motion, "avatar": np.asarray(avatar_index, dtype=np.int64)}
+        return self.session.run(None, feed)[0]
 
     def frames(self, avatar: Avatar, motion: np.ndarray, batch: int = 4) -> Iterator[np.ndarray]:
         """Render motion frames (n, 80) on one avatar, yielding batches of frames."""

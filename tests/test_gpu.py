@@ -1,10 +1,8 @@
 """The device choice, and the GPU path where onnxruntime-gpu and a CUDA GPU are present: the CUDA provider
-renders the frames the CPU provider renders, keeps an avatar in GPU memory while it lives, and runs the
-lip network alike. Without a GPU the GPU tests skip and the error paths are checked instead."""
+renders the frames the CPU provider renders and runs the lip network alike. Without a GPU the GPU tests
+skip and the error paths are checked instead."""
 
 from __future__ import annotations
-
-import gc
 
 import numpy as np
 import onnxruntime as ort
@@ -72,21 +70,6 @@ def test_cuda_renders_the_frames_the_cpu_renders(gpu, pack, size):
     assert psnr(on_gpu[0], avatar.reference) >= 40  # a neutral frame is the portrait on the GPU too
     for a, b in zip(on_gpu, on_cpu, strict=True):
         assert psnr(a, b) >= 40
-
-
-@needs_gpu
-def test_an_avatar_is_uploaded_once_and_freed_with_it(gpu, pack):
-    before = len(gpu._resident)  # the renderer's GPU copies of avatar inputs
-    avatar = avatar_tensors(pack, 256)
-    rows, index = np.stack([motion(jawOpen=0.5)] * 2), np.zeros(2, np.int64)
-    first = gpu.run(avatar.tensors, rows, index)
-    assert len(gpu._resident) == before + len(avatar.tensors)
-    again = gpu.run(avatar.tensors, rows, index)
-    assert len(gpu._resident) == before + len(avatar.tensors)
-    assert (first == again).all()
-    del avatar
-    gc.collect()
-    assert len(gpu._resident) == before
 
 
 @needs_gpu
