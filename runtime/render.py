@@ -97,7 +97,10 @@ def _colours(pack: AvatarPack, shows_teeth: bool) -> np.ndarray:
         xy = np.clip(np.round(points - 0.5).astype(int), 0, [w - 1, h - 1])
         return pack.image[xy[:, 1], xy[:, 0]].astype(np.float32) / 255
 
-    skin = at(lm[: ft.NUM_FACE_LANDMARKS, :2])
+    # Skin light and tint are read above the nose tip: a beard, a moustache or the jaw's shadow darkens
+    # the lower face, and teeth lit like a beard turn a bearded mouth into a grey smudge.
+    face = lm[: ft.NUM_FACE_LANDMARKS, :2]
+    skin = at(face[face[:, 1] < lm[ft.NOSE_TIP, 1]])
     skin_lum = float(np.median(skin @ np.array([0.299, 0.587, 0.114])))
     light = float(np.clip(skin_lum / 0.55, 0.45, 1.0))
     chroma = float(np.median(skin.max(1) - skin.min(1)))

@@ -155,6 +155,20 @@ def test_the_sealed_picture_fills_only_the_mouth_opening_with_lips(pack):
     assert teeth(portrait) > 200 and teeth(sealed) < 0.2 * teeth(portrait)
 
 
+def test_a_beard_does_not_darken_the_new_teeth(pack):
+    # The light the mouth interior is lit by is read on the upper face: a dark beard over the lower face
+    # (simulated here by darkening everything below the nose tip) leaves the teeth as they were.
+    from dataclasses import replace
+
+    from facecast.render import _colours
+
+    bearded = pack.image.copy()
+    below_nose = int(pack.landmarks[ft.NOSE_TIP, 1]) + 1
+    bearded[below_nose:] //= 4
+    clean, dark = _colours(pack, False), _colours(replace(pack, image=bearded), False)
+    np.testing.assert_allclose(dark[1], clean[1], atol=0.02)
+
+
 def test_eyes_blink_and_gaze_inside_the_eyes_only(renderer, avatar):
     neutral, blink, gaze = render(renderer, avatar, motion(), motion(eyeBlinkLeft=1, eyeBlinkRight=1),
                                   motion(gaze_yaw=20))

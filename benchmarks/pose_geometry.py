@@ -1,0 +1,74 @@
+"""Where the head-pose error comes from: the renderer's geometry, or mediapipe's reading of the picture.
+
+    python benchmarks/pose_geometry.py [PORTRAIT_NAME ...]   (needs mediapipe, like bench_render.py)
+
+For each shared portrait and each commanded yaw (+-20 deg) and pitch (+-15 deg), the head pose of
+``render_common.head_pose`` is fitted twice against the re-detected neutral face: to the rig's own
+landmarks moved by the head exactly as the render network moves them ("geometry"), and to the
+landmarks mediapipe re-detects in the rendered frame ("re-detected"). It also reports how many of the
+rigid points the rig's depth cap (``facecast.rig.PARALLAX_SLOPE``) lowers, and by how much.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from render_common import Redetector, frame, head_pose, portrait_files  # noqa: E402
+
+from facecast import face_topology as ft  # noqa: E402
+from facecast.export.render_model import RenderNet, rotation_matrix  # noqa: E402
+from facecast.prepare import prepare_portrait  # noqa: E402
+from facecast.render import Renderer, avatar_tensors  # noqa: E402
+
+POSES = (("yaw", -20), ("yaw", 20), ("pitch", -15), ("pitch", 15))
+
+
+def moved_landmarks(tensors: dict, yaw: float, pitch: float) -> np.ndarray:
+    """The rig's vertices turned by the head pose alone, as the network turns them."""
+    t = {k: torch.from_numpy(v) for k, v in tensors.items() if k in ("vertices", "head_weight", "pivot")}
+    rot = rotation_matrix(torch.tensor([float(pitch)]), torch.tensor([float(yaw)]), torch.zeros(1))
+    moved = RenderNet._head(t["vertices"], t["head_weight"], rot, t["pivot"], torch.zeros(1, 3), torch.ones(1))
+    return moved[0].numpy()
+
+
+def depth_cap(pack, tensors: dict) -> tuple[float, float]:
+    """Share of rigid points whose depth the rig lowered, and the largest cut in eye widths."""
+    rig = tensors["vertices"][0][: ft.NUM_LANDMARKS]
+    raw = pack.landmarks.astype(np.float64)
+    k = np.polyfit(raw[:, 0], rig[:, 0], 1)[0]  # the crop's scale from portrait to output pixels
+    true = -raw[:, 2] * k
+    cut = true + np.median(rig[:, 2] - true) - rig[:, 2]
+    rigid = list(ft.RIGID)
+    eye = np.linalg.norm(rig[ft.RIGHT_EYE_OUTER, :2] - rig[ft.LEFT_EYE_OUTER, :2])
+    return float(np.mean(cut[rigid] > 1)), float(cut[rigid].max() / eye)
+
+
+def main() -> int:
+    names = set(sys.argv[1:])
+    renderer, detect = Renderer(threads=2), Redetector()
+    print("| portrait | command | geometry reads (yaw / pitch) | re-detected reads | rigid points capped |")
+    print("|---|---|---|---|---|")
+    for path in portrait_files():
+        if names and path.name not in names:
+            continue
+        pack, _ = prepare_portrait(path)
+        avatar = avatar_tensors(pack, 512)
+        neutral = detect(renderer.render(avatar, frame()[None])[0])
+        capped, worst = depth_cap(pack, avatar.tensors)
+        for kind, value in POSES:
+            yaw, pitch = (value, 0) if kind == "yaw" else (0, value)
+            geometry = head_pose(neutral, moved_landmarks(avatar.tensors, yaw, pitch))
+            found = detect(renderer.render(avatar, frame(yaw=yaw, pitch=pitch)[None])[0])
+            seen = head_pose(neutral, found) if found is not None else (float("nan"),) * 2
+            print(f"| {path.name} | {kind} {value:+d} | {geometry[0]:+.1f} / {geometry[1]:+.1f} | "
+                  f"{seen[0]:+.1f} / {seen[1]:+.1f} | {capped:.0%}, up to {worst:.2f} eye widths |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
