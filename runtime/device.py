@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from pathlib import Path
 
 import onnxruntime as ort
 
@@ -34,6 +35,20 @@ def providers(device: str) -> list[str]:
         return [CPU]
     _preload_cuda()
     return [CUDA, CPU]
+
+
+def open_session(path: Path, options: ort.SessionOptions, device: str) -> ort.InferenceSession:
+    """An onnxruntime session of the model at ``path`` on ``device``.
+
+    With ``"cuda"`` it fails when the CUDA provider did not load (no GPU, or its CUDA and cuDNN libraries
+    missing), where onnxruntime itself would warn and quietly run on the CPU. Other load errors are
+    onnxruntime's own.
+    """
+    session = ort.InferenceSession(str(path), options, providers=providers(device))
+    if device == "cuda" and session.get_providers()[0] != CUDA:
+        raise ModelError("device 'cuda': onnxruntime's CUDA provider did not load (no usable GPU, or the CUDA 13 "
+                         "and cuDNN 9 libraries missing: pip install 'onnxruntime-gpu[cuda,cudnn]')")
+    return session
 
 
 def _preload_cuda() -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from facecast.audio import SAMPLE_RATE
-from facecast.device import providers
+from facecast.device import open_session
 from facecast.errors import ModelError
 from facecast.lip_channels import LIP_CHANNELS, LIP_TO_BLENDSHAPES, close_for_bilabials
 from facecast.motion_frame import FIELDS, VISEME_INDEX, VISEMES, MotionTrack, neutral_frames
@@ -133,11 +133,12 @@ class LipSyncModel:
             options.inter_op_num_threads = 1
         options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=providers(
-                # A 20 ms streaming step took 92 us on one CPU core against 474 us on an H200's CUDA
-                # provider, and whole files ran 834x against 251x real time: launches and copies dominate
-                # a network this small, so "auto" keeps it on the CPU.
-                "cpu" if device == "auto" else device))
+            # A 20 ms streaming step took 92 us on one CPU core against 474 us on an H200's CUDA provider,
+            # and whole files ran 834x against 251x real time: launches and copies dominate a network this
+            # small, so "auto" keeps it on the CPU.
+            self.session = open_session(self.path, options, "cpu" if device == "auto" else device)
+        except ModelError:
+            raise
         except Exception as exc:  # onnxruntime raises several unrelated types for a bad file
             raise ModelError(f"{self.path}: cannot load the lip-sync model: {exc}") from None
         meta = self.session.get_modelmeta().custom_metadata_map

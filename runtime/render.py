@@ -285,7 +285,7 @@ class Renderer:
     def __init__(self, model_path: Path | None = None, device: str = "cpu", threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        from facecast.device import providers
+        from facecast.device import open_session
 
         self.path = Path(model_path) if model_path else default_model_path()
         if not self.path.is_file():
@@ -294,7 +294,9 @@ class Renderer:
         options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=providers(device))
+            self.session = open_session(self.path, options, device)
+        except ModelError:
+            raise
         except Exception as e:  # onnxruntime raises its own exception types
             raise ModelError(f"{self.path}: cannot load the render model ({e})") from None
         self.providers: list[str] = self.session.get_providers()

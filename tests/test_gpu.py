@@ -46,10 +46,10 @@ def test_cuda_without_onnxruntime_gpu_says_what_to_install():
 
 @pytest.fixture(scope="module")
 def gpu() -> Renderer:
-    renderer = Renderer(device="cuda")
-    if renderer.providers[0] != CUDA:
-        pytest.skip(f"the CUDA provider did not load (providers {renderer.providers}): no usable GPU")
-    return renderer
+    try:
+        return Renderer(device="cuda")
+    except ModelError as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +74,10 @@ def test_cuda_renders_the_frames_the_cpu_renders(gpu, pack, size):
 
 @needs_gpu
 def test_the_lip_network_on_cuda_gives_the_cpus_motion(speech_audio):
-    on_gpu = LipSyncModel(device="cuda")
-    if on_gpu.providers[0] != CUDA:
-        pytest.skip("the CUDA provider did not load")
+    try:
+        on_gpu = LipSyncModel(device="cuda")
+    except ModelError as exc:
+        pytest.skip(str(exc))
     a = on_gpu.infer(speech_audio)
     b = LipSyncModel(device="cpu").infer(speech_audio)
     np.testing.assert_allclose(a.pose, b.pose, atol=2e-3)
