@@ -80,5 +80,7 @@ def test_the_lip_network_on_cuda_gives_the_cpus_motion(speech_audio):
         pytest.skip(str(exc))
     a = on_gpu.infer(speech_audio)
     b = LipSyncModel(device="cpu").infer(speech_audio)
-    np.testing.assert_allclose(a.pose, b.pose, atol=2e-3)
-    np.testing.assert_allclose(a.visemes, b.visemes, atol=2e-3)
+    # onnxruntime's CUDA provider multiplies in TF32 on Ampere and later GPUs (about 3 decimal digits):
+    # on an H200 the pose differed by up to 0.0022 and the viseme probabilities by up to 0.0064.
+    np.testing.assert_allclose(a.pose, b.pose, atol=0.01)
+    np.testing.assert_allclose(a.visemes, b.visemes, atol=0.01)
