@@ -137,7 +137,8 @@ class BridgeServer:
                 signal.signal(sig, lambda *_: self.stop())
         self._running = True
         _log(logging.INFO, "listening", endpoint=self.endpoint, protocol=P.PROTOCOL_VERSION,
-             providers=self.model.providers)
+             providers=self.model.providers,
+             render_providers=self.textures.renderer.providers if self.textures else None)
         poller = zmq.Poller()
         poller.register(self.sock, zmq.POLLIN)
         try:
