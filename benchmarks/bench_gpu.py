@@ -92,7 +92,7 @@ def lip_speed(audio: np.ndarray, device: str) -> dict:
     return {"providers": model.providers, "chunk_20ms_p50_us": float(np.percentile(t, 50) * 1e6),
             "chunk_20ms_p95_us": float(np.percentile(t, 95) * 1e6),
             "stream_rtf": float(audio.size / 16000 / t.sum()), "whole_file_rtf": float(audio.size / 16000 / whole),
-            "_pose": frames.pose}
+            "_pose": frames.pose, "_visemes": frames.visemes}
 
 
 def whole_render(wav: Path, seconds: float, device: str) -> dict:
@@ -153,6 +153,8 @@ def main() -> int:
                   "render_agreement": render_agreement(gpu, cpu, packs[0], motion[::10])}
         lips = {"gpu": lip_speed(audio, args.device), "cpu": lip_speed(audio, "cpu")}
         lips["max_abs_difference"] = float(np.abs(lips["gpu"].pop("_pose") - lips["cpu"].pop("_pose")).max())
+        lips["max_abs_viseme_difference"] = float(np.abs(lips["gpu"].pop("_visemes")
+                                                         - lips["cpu"].pop("_visemes")).max())
         result["lipsync"] = lips
         result["whole_render"] = whole_render(Path(wav), speech_seconds, args.device)
     path = save("gpu" if args.device == "cuda" else "gpu_script_on_cpu", result)
@@ -167,7 +169,8 @@ def main() -> int:
         v = lips[device]
         print(f"lip network on {device}: 20 ms chunk p50 {v['chunk_20ms_p50_us']:.0f} us, p95 "
               f"{v['chunk_20ms_p95_us']:.0f} us, stream {v['stream_rtf']:.0f}x, whole file {v['whole_file_rtf']:.0f}x")
-    print(f"lip network GPU vs CPU largest difference: {lips['max_abs_difference']:.2e}")
+    print(f"lip network GPU vs CPU largest difference: pose {lips['max_abs_difference']:.2e}, "
+          f"visemes {lips['max_abs_viseme_difference']:.2e}")
     print(f"facecast render --device {args.device}: {result['whole_render']}")
     print(f"written {path}")
     return 0

@@ -1,6 +1,9 @@
 """Where the head-pose error comes from: the renderer's geometry, or mediapipe's reading of the picture.
 
-    python benchmarks/pose_geometry.py [PORTRAIT_NAME ...]   (needs mediapipe, like bench_render.py)
+    python benchmarks/pose_geometry.py [PORTRAIT_NAME ...]
+
+Needs mediapipe (like bench_render.py) and torch (the render network's PyTorch definition, for the
+head motion alone): the environment `.ci/run` makes for the portrait tests has both.
 
 For each shared portrait and each commanded yaw (+-20 deg) and pitch (+-15 deg), the head pose of
 ``render_common.head_pose`` is fitted twice against the re-detected neutral face: to the rig's own
@@ -59,6 +62,9 @@ def main() -> int:
         pack, _ = prepare_portrait(path)
         avatar = avatar_tensors(pack, 512)
         neutral = detect(renderer.render(avatar, frame()[None])[0])
+        if neutral is None:
+            print(f"| {path.name} | mediapipe finds no face in the neutral frame | | | |")
+            continue
         capped, worst = depth_cap(pack, avatar.tensors)
         for kind, value in POSES:
             yaw, pitch = (value, 0) if kind == "yaw" else (0, value)

@@ -26,9 +26,10 @@ from facecast import __version__
 from facecast.audio import SAMPLE_RATE, StreamResampler
 from facecast.bridge import protocol as P
 from facecast.bridge.protocol import ErrorCode, ProtocolError, SessionSpec
+from facecast.device import CPU
 from facecast.errors import FacecastError
 from facecast.lipsync import HOP, LipSyncModel, shipped_models, step_batch
-from facecast.motion_frame import FRAME_DTYPE
+from facecast.motion_frame import FRAME_DTYPE, neutral_frames
 from facecast.pipeline import MotionPipeline, MotionStream
 
 log = logging.getLogger("facecast.serve")
@@ -91,14 +92,19 @@ class Session:
 
 
 class BridgeServer:
-    """Serve motion frames to engine clients. ``serve_forever`` returns after ``stop`` or a signal."""
+    """Serve motion frames to engine clients. ``serve_forever`` returns after ``stop`` or a signal.
+
+    ``models``: the lip-sync models sessions choose from by lookahead (default: every shipped one, on
+    ``device``). ``textures``: render 512 px textures for texture sessions, on ``device`` ("auto": a
+    GPU when onnxruntime-gpu has one; the lip models stay on the CPU, see ``LipSyncModel``).
+    """
 
     def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, models: Sequence[LipSyncModel] | None = None,
                  curve_dir: Path | None = None, insecure: bool = False, context: zmq.Context | None = None,
                  avatars_dir: Path | None = None, textures: bool = True, device: str = "auto") -> None:
         check_bind_safety(endpoint, curve_dir, insecure)
         if models is None:
-            models = [LipSyncModel(path, threads=1) for path in shipped_models().values()]
+            models = [LipSyncModel(path, device=device, threads=1) for path in shipped_models().values()]
         # A session picks its model by lookahead; the least is the default, as live use wants low latency.
         self.models = {m.lookahead * 10: m for m in models}
         if not self.models:
@@ -109,6 +115,10 @@ class BridgeServer:
             from facecast.bridge.textures import TextureRenderer
 
             self.textures = TextureRenderer(avatars_dir, device)
+            if self.textures.renderer.providers[0] != CPU:
+                # A GPU's first frame pays for its kernels and memory (a 287 ms texture on an H200, against
+                # about 80 after): pay it at start-up rather than in the first texture session.
+                self.textures.render([self.textures.avatar(None, 512)], neutral_frames(1))
         self.ctx = context or zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sending to a vanished client raises instead of dropping

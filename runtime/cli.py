@@ -152,6 +152,13 @@ def _info() -> None:
         print(f"lip model: {path.name} ({path.stat().st_size / 1e6:.1f} MB), lookahead {lookahead_ms} ms, "
               f"algorithmic latency {model.latency_ms:.0f} ms + chunk")
     print(f"onnxruntime {ort.__version__}: providers {', '.join(ort.get_available_providers())}")
+    from facecast.render import Renderer
+
+    # What --device auto gets here, which the installed providers alone do not say (a CUDA provider is
+    # listed whenever onnxruntime-gpu is installed, GPU or not).
+    lips, render = LipSyncModel().providers[0], Renderer(device="auto").providers[0]
+    print(f"--device auto: lip network on {lips.removesuffix('ExecutionProvider')}, "
+          f"render network on {render.removesuffix('ExecutionProvider')}")
 
 
 def main(argv: list[str] | None = None) -> int:

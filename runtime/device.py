@@ -40,15 +40,27 @@ def providers(device: str) -> list[str]:
 def open_session(path: Path, options: ort.SessionOptions, device: str) -> ort.InferenceSession:
     """An onnxruntime session of the model at ``path`` on ``device``.
 
-    With ``"cuda"`` it fails when the CUDA provider did not load (no GPU, or its CUDA and cuDNN libraries
-    missing), where onnxruntime itself would warn and quietly run on the CPU. Other load errors are
-    onnxruntime's own.
+    When onnxruntime-gpu is installed but CUDA cannot run (no GPU, a container without one, or the CUDA
+    and cuDNN libraries its release names missing), ``"auto"`` says so on stderr and runs on the CPU,
+    and ``"cuda"`` fails with that reason; onnxruntime itself would either raise a bare CUDA error or
+    quietly fall back. Other load errors are onnxruntime's own.
     """
-    session = ort.InferenceSession(str(path), options, providers=providers(device))
-    if device == "cuda" and session.get_providers()[0] != CUDA:
-        raise ModelError("device 'cuda': onnxruntime's CUDA provider did not load (no usable GPU, or the CUDA 13 "
-                         "and cuDNN 9 libraries missing: pip install 'onnxruntime-gpu[cuda,cudnn]')")
-    return session
+    chosen = providers(device)
+    try:
+        session = ort.InferenceSession(str(path), options, providers=chosen)
+        failure = None if session.get_providers()[0] == chosen[0] else "its provider did not load"
+    except Exception as exc:  # onnxruntime raises its own types; without CUDA, "CUDA failure 100: ..."
+        if chosen[0] != CUDA:
+            raise
+        session, failure = None, str(exc).strip().splitlines()[-1]
+    if failure is None:
+        return session
+    reason = (f"onnxruntime's CUDA provider cannot run ({failure}): no usable GPU, or the CUDA and cuDNN "
+              "libraries of this onnxruntime-gpu release missing (pip install 'onnxruntime-gpu[cuda,cudnn]')")
+    if device == "cuda":
+        raise ModelError(f"device 'cuda': {reason}")
+    print(f"facecast: {reason}; running {Path(path).name} on the CPU", file=sys.stderr)
+    return session if session is not None else ort.InferenceSession(str(path), options, providers=[CPU])
 
 
 def _preload_cuda() -> None:

@@ -133,8 +133,8 @@ class LipSyncModel:
             options.inter_op_num_threads = 1
         options.log_severity_level = 3
         try:
-            # A 20 ms streaming step took 92 us on one CPU core against 474 us on an H200's CUDA provider,
-            # and whole files ran 834x against 251x real time: launches and copies dominate a network this
+            # A 20 ms streaming step took 91 us on one CPU core against 481 us on an H200's CUDA provider,
+            # and whole files ran 824x against 222x real time: launches and copies dominate a network this
             # small, so "auto" keeps it on the CPU.
             self.session = open_session(self.path, options, "cpu" if device == "auto" else device)
         except ModelError:

@@ -36,6 +36,35 @@ def test_an_unknown_device_is_refused():
         providers("tpu")
 
 
+def test_the_lip_network_stays_on_the_cpu_under_auto():
+    assert LipSyncModel(device="auto").providers == [CPU]
+
+
+@pytest.fixture
+def cuda_that_cannot_run(monkeypatch):
+    """onnxruntime-gpu installed on a machine without a usable GPU: CUDA is listed, sessions with it fail."""
+    real = ort.InferenceSession
+
+    def session(path, options=None, providers=None):
+        if providers and CUDA in providers:
+            raise RuntimeError("CUDA failure 100: no CUDA-capable device is detected ; GPU=0")
+        return real(path, options, providers=providers)
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: [CUDA, CPU])
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    monkeypatch.setattr("facecast.device._preloaded", True)
+
+
+def test_auto_runs_on_the_cpu_and_says_why_when_cuda_cannot_run(cuda_that_cannot_run, capsys):
+    assert Renderer(device="auto").providers == [CPU]
+    assert "CUDA failure 100" in capsys.readouterr().err
+
+
+def test_cuda_that_cannot_run_is_an_error_that_gives_the_reason(cuda_that_cannot_run):
+    with pytest.raises(ModelError, match="device 'cuda'.*no CUDA-capable device"):
+        Renderer(device="cuda")
+
+
 @pytest.mark.skipif(HAS_CUDA_PROVIDER, reason="onnxruntime-gpu is installed here")
 def test_cuda_without_onnxruntime_gpu_says_what_to_install():
     with pytest.raises(ModelError, match="onnxruntime-gpu"):
@@ -84,3 +113,14 @@ def test_the_lip_network_on_cuda_gives_the_cpus_motion(speech_audio):
     # on an H200 the pose differed by up to 0.0022 and the viseme probabilities by up to 0.0064.
     np.testing.assert_allclose(a.pose, b.pose, atol=0.01)
     np.testing.assert_allclose(a.visemes, b.visemes, atol=0.01)
+
+
+def test_the_bridge_renders_textures_on_the_device_it_is_given(cuda_that_cannot_run):
+    from facecast.bridge.server import BridgeServer
+
+    models = [LipSyncModel(device="cpu")]
+    with pytest.raises(ModelError, match="device 'cuda'"):
+        BridgeServer("tcp://127.0.0.1:*", models, device="cuda")
+    server = BridgeServer("tcp://127.0.0.1:*", models, device="cpu")
+    assert server.textures.renderer.providers == [CPU]
+    server.close()
