@@ -26,9 +26,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
-def test_cpu_is_always_available_and_auto_falls_back_to_it():
+def test_auto_is_cuda_then_the_cpu_with_onnxruntime_gpu_and_the_cpu_alone_without():
     assert providers("cpu") == [CPU]
-    assert providers("auto")[-1] == CPU
+    assert providers("auto") == ([CUDA, CPU] if HAS_CUDA_PROVIDER else [CPU])
 
 
 def test_an_unknown_device_is_refused():
