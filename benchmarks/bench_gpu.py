@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,9 +31,11 @@ import numpy as np
 
 from facecast.avatar import load_pack
 from facecast.cli_render import default_pack_path
+from facecast.errors import FacecastError
 from facecast.lipsync import HOP, LipSyncModel, shipped_models
 from facecast.pipeline import MotionPipeline
 from facecast.render import Renderer, avatar_tensors, stack_avatars
+from facecast.video import ffmpeg_exe
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import gpu_name, machine, save  # noqa: E402
@@ -96,7 +97,9 @@ def lip_speed(audio: np.ndarray, device: str) -> dict:
 
 
 def whole_render(wav: Path, seconds: float, device: str) -> dict:
-    if not shutil.which("ffmpeg") and not _has_imageio_ffmpeg():
+    try:
+        ffmpeg = ffmpeg_exe()  # the one `facecast render` itself will use
+    except FacecastError:
         return {"skipped": "no ffmpeg"}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "talk.mp4"
@@ -105,19 +108,10 @@ def whole_render(wav: Path, seconds: float, device: str) -> dict:
         start = time.perf_counter()
         subprocess.run(cmd, check=True)
         wall = time.perf_counter() - start
-        probe = subprocess.run([shutil.which("ffmpeg") or "ffmpeg", "-i", str(out)], capture_output=True, text=True)
+        probe = subprocess.run([ffmpeg, "-i", str(out)], capture_output=True, text=True)
         h, m, s = re.search(r"Duration: (\d+):(\d+):([\d.]+)", probe.stderr).groups()
     video = int(h) * 3600 + int(m) * 60 + float(s)
     return {"speech_seconds": seconds, "wall_seconds": wall, "video_seconds": video, "realtime_factor": seconds / wall}
-
-
-def _has_imageio_ffmpeg() -> bool:
-    try:
-        import imageio_ffmpeg
-
-        return Path(imageio_ffmpeg.get_ffmpeg_exe()).is_file()
-    except (ImportError, RuntimeError):
-        return False
 
 
 def main() -> int:
