@@ -60,6 +60,12 @@ UPPER_TEETH = 0.08
 LOWER_TEETH = 0.045
 TONGUE = 0.1
 LIP_SHADOW = 0.05  # F: how far inside the lips their shadow reaches
+# Where neighbouring front teeth meet, along the mouth (u, corners at +-1, a mouth about 50 mm wide): the
+# k-th edge from the middle lies where |u| (TEETH_LINEAR + TEETH_SQUARE |u|) = k, at |u| = 0, 0.3, 0.5, 0.67,
+# 0.83: central incisors 8.5 mm wide, then narrower teeth as the arch turns away from the camera.
+TEETH_LINEAR = 2.49
+TEETH_SQUARE = 2.8
+TOOTH_SEAM = 0.3  # how much darker a tooth is at its edges than across its middle
 
 JAW_SHAPES = tuple(BLENDSHAPE_INDEX[n] for n in ("jawOpen", "jawForward", "jawLeft", "jawRight"))
 JAW_OPEN, MOUTH_CLOSE = BLENDSHAPE_INDEX["jawOpen"], BLENDSHAPE_INDEX["mouthClose"]
@@ -179,6 +185,21 @@ def _ramp(distance: torch.Tensor) -> torch.Tensor:
     return (distance / CELL + 0.5).clamp(0, 1)
 
 
+def _tooth_seams(u: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
+    """Brightness (0..1 planes) of teeth at u along a mouth ``half`` (B,1,1) pixels wide each side: each tooth
+    lit across its middle and shaded toward the lines where it meets its neighbours.
+
+    The layer is sampled once per CELL pixels, so the shading fades out where a tooth is narrower than
+    two cells (the side teeth, small faces) instead of aliasing into stripes that flicker as the head moves.
+    """
+    au = u.abs()
+    slope = TEETH_LINEAR + 2 * TEETH_SQUARE * au  # teeth per unit of u
+    tooth = au * (TEETH_LINEAR + TEETH_SQUARE * au)  # integers on the lines between teeth
+    width = half / slope  # pixels
+    depth = TOOTH_SEAM * ((width - 2 * CELL) * (1 / CELL)).clamp(0, 1)
+    return 1 - depth * torch.cos(math.pi * tooth).square()
+
+
 def _between(v: torch.Tensor, top: torch.Tensor, bottom: torch.Tensor, coverage: torch.Tensor) -> torch.Tensor:
     """Soft mask of points below ``top`` and above ``bottom`` (pixels, y down)."""
     return _ramp(v - top) * _ramp(bottom - v) * coverage
@@ -198,6 +219,12 @@ class _Frame:
         """Knots (B,K,2) -> u (B,K), v (B,K)."""
         rel = xy - self.origin[:, None]
         return (rel * self.ex[:, None]).sum(-1) / self.half, (rel * self.ey[:, None]).sum(-1)
+
+    def along(self, other: _Frame, u: torch.Tensor) -> torch.Tensor:
+        """This frame's u planes (B,H,W) as u in ``other``, a frame along nearly the same line (the
+        across-line term is left out, so it costs two operations per plane)."""
+        shift = ((self.origin - other.origin) * other.ex).sum(-1, keepdim=True) / other.half
+        return u * (self.half / other.half)[:, :, None] + shift[:, :, None]
 
     def pixels(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pixel positions (planes (B,H,W)) -> u, v (B,H,W)."""
@@ -367,6 +394,8 @@ class RenderNet(nn.Module):
         # drags the corners (on a turned face they slide sideways with it).
         frame = _Frame(posed[:, up[0], :2], posed[:, up[-1], :2])
         rest = _Frame(verts[:, up[0], :2], verts[:, up[-1], :2])
+        frame_head = _Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
+        frame_jaw = _Frame(on_jaw[:, lo[0], :2], on_jaw[:, lo[-1], :2])
         u_up, v_up = frame.points(posed[:, up, :2])
         u_lo, v_lo = frame.points(posed[:, lo, :2])
         u_tu, v_tu = frame.points(head_only[:, up, :2])
@@ -416,12 +445,17 @@ class RenderNet(nn.Module):
         tongue_m = _ramp(v - (tl - TONGUE * f)) * (0.75 - au).mul(4).clamp(0, 1)
         lower_m = _ramp(v - (tl - LOWER_TEETH * f)) * (0.8 - au).mul(5).clamp(0, 1)
         upper_m = _ramp(tu + UPPER_TEETH * f - v) * (0.85 - au).mul(5).clamp(0, 1)
+        # Separate teeth, not a white band: the seams stay on the head (upper teeth) or on the jaw (lower).
+        half = frame.half[:, :, None]
+        upper_seam = _tooth_seams(frame.along(frame_head, u), half)
+        lower_seam = _tooth_seams(frame.along(frame_jaw, u), half)
         synth = []
         for c in range(3):
             colour = colours[:, 0, c, None, None] * shade
             colour = colour + tongue_m * (colours[:, 2, c, None, None] - colour)
-            colour = colour + lower_m * (0.75 * colours[:, 1, c, None, None] - colour)  # in the upper teeth's shadow
-            colour = colour + upper_m * (colours[:, 1, c, None, None] - colour)
+            teeth = colours[:, 1, c, None, None]
+            colour = colour + lower_m * (0.75 * teeth * lower_seam - colour)  # in the upper teeth's shadow
+            colour = colour + upper_m * (teeth * upper_seam - colour)
             synth.append(colour * lit * alpha)
         return src, synth + [alpha], covered
 

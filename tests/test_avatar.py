@@ -118,6 +118,34 @@ def test_new_teeth_match_a_portraits_own_teeth_and_are_light_when_it_shows_none(
     assert teeth > 0.6 and teeth > cavity + 0.3
 
 
+def test_new_teeth_are_separate_teeth_on_a_large_face_and_plain_on_a_small_one(mediapipe):
+    """The Mona Lisa's closed mouth opens onto new teeth: at 512 px the two front teeth meet on a darker
+    line at the mouth's middle; at 128 px, where a tooth is narrower than the layer's sampling, the row is
+    plain rather than striped."""
+    from facecast.export.render_model import UPPER_TEETH
+    from facecast.motion_frame import frame_from
+    from facecast.render import Renderer, avatar_tensors
+
+    pack = _prepare(PORTRAITS / "mona_lisa_small.jpg")[0]
+    spans = []
+    for size in (512, 128):
+        avatar = avatar_tensors(pack, size)
+        frame = Renderer(threads=2).render(avatar, frame_from(jawOpen=0.6)[None])[0]
+        lum = frame.astype(float) @ np.array([0.299, 0.587, 0.114])
+        verts, face = avatar.tensors["vertices"][0], float(avatar.tensors["face_scale"][0])
+        left, right = verts[ft.LIPS_UPPER_INNER[0], :2], verts[ft.LIPS_UPPER_INNER[-1], :2]
+        y = int(round(verts[ft.LIPS_UPPER_INNER[5], 1] + UPPER_TEETH * face / 2))  # across the upper teeth
+
+        def row(u0: float, u1: float, left=left, right=right, y=y, lum=lum) -> np.ndarray:
+            xs = (left[0] + right[0]) / 2 + np.linspace(u0, u1, 9) * (right[0] - left[0]) / 2
+            return lum[y, np.round(xs).astype(int)]
+
+        middle, incisors = row(-0.06, 0.06).min(), min(row(-0.25, -0.12).max(), row(0.12, 0.25).max())
+        spans.append(incisors - middle)
+    assert spans[0] > 15  # a line between the front teeth
+    assert abs(spans[1]) < 8  # no stripes where they cannot be drawn
+
+
 def test_a_turned_faces_mouth_opens_between_its_lips_all_the_way(mediapipe):
     """On the 3/4-turned Pearl Earring the jaw drags the far mouth corner sideways, past the lip beside it.
     The mouth must still open between the lips: FaceMesh, re-run on the frames, reads a wider gap at
