@@ -10,7 +10,8 @@ trained through it later), built from the avatar's rig (see ``facecast.rig``):
    (per-pixel triangle and barycentric weights are avatar inputs, so the graph only gathers), and the
    inverse map is found by fixed-point iteration.
 3. Layers in each feature's local frame (the mouth between its corners, each eye between its corners):
-   the mouth interior (dark cavity, upper teeth fixed to the head, lower teeth and tongue on the jaw)
+   the mouth interior (dark cavity, upper teeth fixed to the head, lower teeth and tongue on the jaw,
+   each tooth shaded on its own)
    where the deformed inner lips part beyond the portrait's own opening, and the eyeball (the
    portrait's own eye, its iris moved by the gaze, the uncovered sclera filled) between the deformed
    eyelids. Where parted lips close over the portrait's own mouth opening, the warp's fold would show
