@@ -8,8 +8,9 @@ head motion alone): the environment `.ci/run` makes for the portrait tests has b
 For each shared portrait and each commanded yaw (+-20 deg) and pitch (+-15 deg), the head pose of
 ``render_common.head_pose`` is fitted twice against the re-detected neutral face: to the rig's own
 landmarks moved by the head exactly as the render network moves them ("geometry"), and to the
-landmarks mediapipe re-detects in the rendered frame ("re-detected"). It also reports how many of the
-rigid points the rig's depth cap (``facecast.rig.PARALLAX_SLOPE``) lowers, and by how much.
+landmarks mediapipe re-detects in the rendered frame ("re-detected"). The re-detected face is also read
+in 3D, as mediapipe's face-geometry module reads a pose (``render_common.head_pose_3d``). It also reports
+how many of the rigid points the rig's depth cap (``facecast.rig.PARALLAX_SLOPE``) lowers, and by how much.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from render_common import Redetector, frame, head_pose, portrait_files  # noqa: E402
+from render_common import Redetector, frame, head_pose, head_pose_3d, portrait_files  # noqa: E402
 
 from facecast import face_topology as ft  # noqa: E402
 from facecast.export.render_model import RenderNet, rotation_matrix  # noqa: E402
@@ -54,8 +55,9 @@ def depth_cap(pack, tensors: dict) -> tuple[float, float]:
 def main() -> int:
     names = set(sys.argv[1:])
     renderer, detect = Renderer(threads=2), Redetector()
-    print("| portrait | command | geometry reads (yaw / pitch) | re-detected reads | rigid points capped |")
-    print("|---|---|---|---|---|")
+    print("| portrait | command | geometry reads (yaw / pitch) | re-detected reads | re-detected, 3D | "
+          "rigid points capped |")
+    print("|---|---|---|---|---|---|")
     for path in portrait_files():
         if names and path.name not in names:
             continue
@@ -63,16 +65,19 @@ def main() -> int:
         avatar = avatar_tensors(pack, 512)
         neutral = detect(renderer.render(avatar, frame()[None])[0])
         if neutral is None:
-            print(f"| {path.name} | mediapipe finds no face in the neutral frame | | | |")
+            print(f"| {path.name} | mediapipe finds no face in the neutral frame | | | | |")
             continue
         capped, worst = depth_cap(pack, avatar.tensors)
         for kind, value in POSES:
             yaw, pitch = (value, 0) if kind == "yaw" else (0, value)
             geometry = head_pose(neutral, moved_landmarks(avatar.tensors, yaw, pitch))
             found = detect(renderer.render(avatar, frame(yaw=yaw, pitch=pitch)[None])[0])
-            seen = head_pose(neutral, found) if found is not None else (float("nan"),) * 2
+            missing = (float("nan"),) * 2
+            seen = head_pose(neutral, found) if found is not None else missing
+            seen_3d = head_pose_3d(neutral, found) if found is not None else missing
             print(f"| {path.name} | {kind} {value:+d} | {geometry[0]:+.1f} / {geometry[1]:+.1f} | "
-                  f"{seen[0]:+.1f} / {seen[1]:+.1f} | {capped:.0%}, up to {worst:.2f} eye widths |")
+                  f"{seen[0]:+.1f} / {seen[1]:+.1f} | {seen_3d[0]:+.1f} / {seen_3d[1]:+.1f} | "
+                  f"{capped:.0%}, up to {worst:.2f} eye widths |")
     return 0
 
 

@@ -81,6 +81,40 @@ def head_pose(neutral: np.ndarray, turned: np.ndarray) -> tuple[float, float]:
     return float(fit.x[0]), float(fit.x[1])
 
 
+# The landmarks and weights by which mediapipe's own face-geometry module fits a face's pose (a weighted
+# Procrustes fit of the 3D landmarks): `procrustes_landmark_basis` in mediapipe/modules/face_geometry/data/
+# geometry_pipeline_metadata_landmarks.pbtxt (Apache-2.0). Pairs of mirror landmarks share a weight.
+FACE_GEOMETRY_BASIS = {
+    4: 0.070909939706326, 6: 0.032100144773722, 10: 0.008446550928056, (33, 263): 0.058724168688059,
+    (54, 284): 0.007667080033571, (67, 297): 0.009078059345484, (117, 346): 0.009791937656701,
+    (119, 348): 0.014565368182957, (121, 350): 0.018591361120343, (127, 356): 0.005197994410992,
+    (129, 358): 0.120625205338001, (132, 361): 0.005560018587857, (133, 362): 0.05328618362546,
+    (136, 365): 0.066890455782413, (143, 372): 0.014816547743976, (147, 376): 0.014262833632529,
+    (198, 420): 0.025462191551924, (205, 425): 0.047252278774977,
+}
+_BASIS = [(i, w) for key, w in FACE_GEOMETRY_BASIS.items() for i in (key if isinstance(key, tuple) else (key,))]
+_BASIS_INDEX = np.array([i for i, _ in _BASIS])
+_BASIS_WEIGHT = np.array([w for _, w in _BASIS])
+
+
+def head_pose_3d(neutral: np.ndarray, turned: np.ndarray) -> tuple[float, float]:
+    """(yaw, pitch) in degrees of the head in ``turned`` relative to ``neutral``, as mediapipe's face-geometry
+    module reads a pose: the rotation of a weighted Procrustes fit between the two faces' re-detected 3D
+    landmarks (its own depth included), on its landmark basis.
+
+    Where ``head_pose`` fits only the turned face's 2D points, this one also takes the depth mediapipe
+    re-detects, which carries most of what it sees of a pitch.
+    """
+    flip = np.array([1.0, -1.0, -1.0])  # x right, y up, z toward the camera
+    w = _BASIS_WEIGHT[:, None] / _BASIS_WEIGHT.sum()
+    a, b = neutral[_BASIS_INDEX] * flip, turned[_BASIS_INDEX] * flip
+    a, b = a - (w * a).sum(0), b - (w * b).sum(0)
+    u, _, vt = np.linalg.svd((w * b).T @ a)
+    rot = u @ np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))]) @ vt  # maps neutral onto turned
+    # rot = Ry(yaw) Rx(pitch) Rz(roll), as ``_rotation`` composes it.
+    return float(np.degrees(np.arctan2(rot[0, 2], rot[2, 2]))), float(np.degrees(np.arcsin(-rot[1, 2])))
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else float(10 * np.log10(255**2 / mse))
