@@ -448,9 +448,8 @@ class RenderNet(nn.Module):
         lower_m = _ramp(v - (tl - LOWER_TEETH * f)) * (0.8 - au).mul(5).clamp(0, 1)
         upper_m = _ramp(tu + UPPER_TEETH * f - v) * (0.85 - au).mul(5).clamp(0, 1)
         # Separate teeth, not a white band: the seams stay on the head (upper teeth) or on the jaw (lower).
-        half = frame.half[:, :, None]
-        upper_seam = _tooth_seams(frame.along(frame_head, u), half)
-        lower_seam = _tooth_seams(frame.along(frame_jaw, u), half)
+        upper_seam = _tooth_seams(frame.along(frame_head, u), frame_head.half[:, :, None])
+        lower_seam = _tooth_seams(frame.along(frame_jaw, u), frame_jaw.half[:, :, None])
         synth = []
         for c in range(3):
             colour = colours[:, 0, c, None, None] * shade

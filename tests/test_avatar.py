@@ -126,9 +126,8 @@ def test_new_teeth_are_separate_teeth_on_a_large_face_and_plain_on_a_small_one(m
     from facecast.motion_frame import frame_from
     from facecast.render import Renderer, avatar_tensors
 
-    pack = _prepare(PORTRAITS / "mona_lisa_small.jpg")[0]
-    spans = []
-    for size in (512, 128):
+    def incisors_over_middle(size: int) -> float:
+        """How much brighter the two front teeth are than the line between them, in 8-bit levels."""
         avatar = avatar_tensors(pack, size)
         frame = Renderer(threads=2).render(avatar, frame_from(jawOpen=0.6)[None])[0]
         lum = frame.astype(float) @ np.array([0.299, 0.587, 0.114])
@@ -136,12 +135,14 @@ def test_new_teeth_are_separate_teeth_on_a_large_face_and_plain_on_a_small_one(m
         left, right = verts[ft.LIPS_UPPER_INNER[0], :2], verts[ft.LIPS_UPPER_INNER[-1], :2]
         y = int(round(verts[ft.LIPS_UPPER_INNER[5], 1] + UPPER_TEETH * face / 2))  # across the upper teeth
 
-        def row(u0: float, u1: float, left=left, right=right, y=y, lum=lum) -> np.ndarray:
+        def row(u0: float, u1: float) -> np.ndarray:  # u along the mouth, its corners at -1 and 1
             xs = (left[0] + right[0]) / 2 + np.linspace(u0, u1, 9) * (right[0] - left[0]) / 2
             return lum[y, np.round(xs).astype(int)]
 
-        middle, incisors = row(-0.06, 0.06).min(), min(row(-0.25, -0.12).max(), row(0.12, 0.25).max())
-        spans.append(incisors - middle)
+        return min(row(-0.25, -0.12).max(), row(0.12, 0.25).max()) - row(-0.06, 0.06).min()
+
+    pack = _prepare(PORTRAITS / "mona_lisa_small.jpg")[0]
+    spans = [incisors_over_middle(size) for size in (512, 128)]
     assert spans[0] > 15  # a line between the front teeth
     assert abs(spans[1]) < 8  # no stripes where they cannot be drawn
 
