@@ -62,10 +62,10 @@ LOWER_TEETH = 0.045
 TONGUE = 0.1
 LIP_SHADOW = 0.05  # F: how far inside the lips their shadow reaches
 # Where neighbouring front teeth meet, along the mouth (u, corners at +-1, a mouth about 50 mm wide): the
-# k-th edge from the middle lies where |u| (TEETH_LINEAR + TEETH_SQUARE |u|) = k, at |u| = 0, 0.3, 0.5, 0.67,
-# 0.83: central incisors 8.5 mm wide, then narrower teeth as the arch turns away from the camera.
-TEETH_LINEAR = 2.49
-TEETH_SQUARE = 2.8
+# k-th edge from the middle lies where |u| (TEETH_LINEAR + TEETH_SQUARE |u|) = k, at |u| = 0, 0.34, 0.56,
+# 0.74, 0.9: central incisors 8.5 mm wide, then narrower teeth as the arch turns away from the camera.
+TEETH_LINEAR = 2.03
+TEETH_SQUARE = 2.69
 TOOTH_SEAM = 0.3  # how much darker a tooth is at its edges than across its middle
 
 JAW_SHAPES = tuple(BLENDSHAPE_INDEX[n] for n in ("jawOpen", "jawForward", "jawLeft", "jawRight"))
@@ -198,8 +198,8 @@ def _tooth_seams(u: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
     tooth = au * (TEETH_LINEAR + TEETH_SQUARE * au)  # integers on the lines between teeth
     width = half / slope  # pixels
     depth = TOOTH_SEAM * ((width - 2 * CELL) * (1 / CELL)).clamp(0, 1)
-    edge = 1 - 4 * (tooth - tooth.round()).square()  # 1 on a line, 0 across a tooth's middle (about cos^2)
-    return 1 - depth * edge.square()
+    edge = 1 - 4 * (tooth - tooth.round()).square()  # 1 on a line, 0 across a tooth's middle
+    return 1 - depth * edge.square()  # edge^2: about cos^2 of the phase across a tooth
 
 
 def _between(v: torch.Tensor, top: torch.Tensor, bottom: torch.Tensor, coverage: torch.Tensor) -> torch.Tensor:
