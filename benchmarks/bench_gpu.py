@@ -38,19 +38,9 @@ from facecast.render import Renderer, avatar_tensors, stack_avatars
 from facecast.video import ffmpeg_exe
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import gpu_name, machine, save  # noqa: E402
+from common import gpu_name, machine, save, timed  # noqa: E402
 
 FPS = 30
-
-
-def timed(call, seconds: float) -> float:
-    """Calls per second of ``call`` over ``seconds``, after one warm-up call."""
-    call()
-    runs, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        call()
-        runs += 1
-    return runs / (time.perf_counter() - start)
 
 
 def render_speed(gpu: Renderer, packs: list, motion: np.ndarray, seconds: float) -> dict:

@@ -18,13 +18,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, save, speech_clip  # noqa: E402
+from common import machine, save, speech_clip, timed  # noqa: E402
 from render_common import (  # noqa: E402
     Redetector,
     eye_aperture,
@@ -141,12 +142,7 @@ def speed(renderer: Renderer, avatars_256: list, pack_512) -> dict:
     """Frames per second of the network alone, by size and batch, and for several avatars at once."""
     def fps(inputs, n, index) -> float:
         motion = np.stack([frame(jawOpen=0.3 + 0.05 * i, yaw=i) for i in range(n)])
-        renderer.run(inputs, motion, index)
-        runs, start = 0, time.perf_counter()
-        while time.perf_counter() - start < 3:
-            renderer.run(inputs, motion, index)
-            runs += 1
-        return runs * n / (time.perf_counter() - start)
+        return timed(partial(renderer.run, inputs, motion, index), 3) * n
 
     out = {}
     big = avatar_tensors(pack_512, 512)

@@ -7,6 +7,8 @@ import os
 import platform
 import random
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,16 @@ from facecast.export.text import sentence
 from facecast.export.tts import Utterance, synthesize
 
 RESULTS = Path(__file__).parent / "results"
+
+
+def timed(call: Callable[[], object], seconds: float) -> float:
+    """Calls per second of ``call`` over ``seconds``, after one warm-up call."""
+    call()
+    runs, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        call()
+        runs += 1
+    return runs / (time.perf_counter() - start)
 
 
 def machine() -> str:
