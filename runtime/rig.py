@@ -24,11 +24,14 @@ from facecast.motion_frame import ARKIT_BLENDSHAPES, BLENDSHAPE_INDEX
 
 # Anchor rings: the face oval scaled about its centre, with how much each ring follows the head and how
 # far behind the oval it lies (in F). The falloff is spread over about two face radii so that a 20 deg
-# head turn bends the hair and the background gently instead of tearing them.
+# head turn bends the hair and the background gently instead of tearing them. The depths follow a
+# head's shape (F is about 9 cm): an ellipsoid 15.5 cm wide and 20 cm deep whose face oval is 14 cm
+# wide is widest 4-5 cm behind the oval's sides, and the neck lies as far behind the chin, so the
+# first ring, a fifth of a face radius outside the oval, already lies about 3 cm behind it.
 RING_SCALES = (1.2, 1.5, 2.0, 2.7)
 RING_HEAD_WEIGHTS = (1.0, 0.8, 0.4, 0.1)
 RING_JAW_WEIGHTS = (0.5, 0.15, 0.0, 0.0)
-RING_DEPTHS = (0.0, 0.15, 0.3, 0.45)
+RING_DEPTHS = (0.3, 0.5, 0.7, 0.9)
 BACKGROUND_SPACING = 0.5  # F between pinned background points
 PARALLAX_SLOPE = 2.0  # most depth per pixel of distance between moving points: fold-free up to about 25 deg
 
@@ -317,7 +320,11 @@ def build_rig(landmarks: np.ndarray, width: int, height: int) -> Rig:
     depth = np.where(ring_of < len(RING_SCALES),
                      oval_depth - np.array(RING_DEPTHS + (1.0,))[ring_of] * scale, lm[:, 2].min() - scale)
     vertices = np.concatenate([lm, np.column_stack([anchor2, depth])])
-    true_depth = vertices.copy()  # expressions are designed on the face's own depth
+    # Expressions are designed on the face's own depth, with each ring point at the depth of the face
+    # beside it: skin under the chin follows the jaw as the chin does, scaled by its jaw weight, where
+    # its depth behind the chin would swing it about the hinge on an arc of its own.
+    ring_design_depth = np.where(ring_of < len(RING_SCALES), oval_depth, depth)
+    true_depth = np.concatenate([lm, np.column_stack([anchor2, ring_design_depth])])
     moving = np.r_[np.ones(len(lm), bool), ring_of < len(RING_SCALES)]
     vertices[moving, 2] = _limit_slope(vertices[moving], vertices[moving], PARALLAX_SLOPE)
     n_lm = len(lm)
