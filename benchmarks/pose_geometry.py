@@ -8,9 +8,12 @@ head motion alone): the environment `.ci/run` makes for the portrait tests has b
 For each shared portrait and each commanded yaw (+-20 deg) and pitch (+-15 deg), the head pose of
 ``render_common.head_pose`` is fitted twice against the re-detected neutral face: to the rig's own
 landmarks moved by the head exactly as the render network moves them ("geometry"), and to the
-landmarks mediapipe re-detects in the rendered frame ("re-detected"). The re-detected face is also read
-in 3D, as mediapipe's face-geometry module reads a pose (``render_common.head_pose_3d``). It also reports
-how many of the rigid points the rig's depth cap (``facecast.rig.PARALLAX_SLOPE``) lowers, and by how much.
+landmarks mediapipe re-detects in the rendered frame ("re-detected"). The geometry is fitted on the
+rigid points the rig keeps at their own place: a landmark the picture does not show (the far side of a
+turned face) is moved by the surface in front of it. The re-detected face is also read in 3D, as
+mediapipe's face-geometry module reads a pose (``render_common.head_pose_3d``). It also reports how many
+of the rigid points the rig's depth cap (``facecast.rig.PARALLAX_SLOPE``) lowers, and by how much, and
+how many landmarks it brings forward as hidden.
 """
 
 from __future__ import annotations
@@ -40,24 +43,24 @@ def moved_landmarks(tensors: dict, yaw: float, pitch: float) -> np.ndarray:
     return moved[0].numpy()
 
 
-def depth_cap(pack, tensors: dict) -> tuple[float, float]:
-    """Share of rigid points whose depth the rig lowered, and the largest cut in eye widths."""
+def depth_changes(pack, tensors: dict) -> tuple[np.ndarray, float, float]:
+    """How the rig changed the landmarks' depth: which landmarks it brought forward as hidden, the share of
+    rigid points it lowered (the cap), and the largest cut among them in eye widths."""
     rig = tensors["vertices"][0][: ft.NUM_LANDMARKS]
     raw = pack.landmarks.astype(np.float64)
     k = np.polyfit(raw[:, 0], rig[:, 0], 1)[0]  # the crop's scale from portrait to output pixels
-    true = -raw[:, 2] * k
-    cut = true + np.median(rig[:, 2] - true) - rig[:, 2]
+    cut = -raw[:, 2] * k - rig[:, 2]  # > 0 lowered, < 0 brought forward
     rigid = list(ft.RIGID)
     eye = np.linalg.norm(rig[ft.RIGHT_EYE_OUTER, :2] - rig[ft.LEFT_EYE_OUTER, :2])
-    return float(np.mean(cut[rigid] > 1)), float(cut[rigid].max() / eye)
+    return cut < -1, float(np.mean(cut[rigid] > 1)), float(max(cut[rigid].max(), 0) / eye)
 
 
 def main() -> int:
     names = set(sys.argv[1:])
     renderer, detect = Renderer(threads=2), Redetector()
     print("| portrait | command | geometry reads (yaw / pitch) | re-detected reads | re-detected, 3D | "
-          "rigid points capped |")
-    print("|---|---|---|---|---|---|")
+          "rigid points capped | landmarks brought forward |")
+    print("|---|---|---|---|---|---|---|")
     for path in portrait_files():
         if names and path.name not in names:
             continue
@@ -65,19 +68,20 @@ def main() -> int:
         avatar = avatar_tensors(pack, 512)
         neutral = detect(renderer.render(avatar, frame()[None])[0])
         if neutral is None:
-            print(f"| {path.name} | mediapipe finds no face in the neutral frame | | | | |")
+            print(f"| {path.name} | mediapipe finds no face in the neutral frame | | | | | |")
             continue
-        capped, worst = depth_cap(pack, avatar.tensors)
+        hidden, capped, worst = depth_changes(pack, avatar.tensors)
+        own = [i for i in ft.RIGID if not hidden[i]]
         for kind, value in POSES:
             yaw, pitch = (value, 0) if kind == "yaw" else (0, value)
-            geometry = head_pose(neutral, moved_landmarks(avatar.tensors, yaw, pitch))
+            geometry = head_pose(neutral, moved_landmarks(avatar.tensors, yaw, pitch), own)
             found = detect(renderer.render(avatar, frame(yaw=yaw, pitch=pitch)[None])[0])
             missing = (float("nan"),) * 2
             seen = head_pose(neutral, found) if found is not None else missing
             seen_3d = head_pose_3d(neutral, found) if found is not None else missing
             print(f"| {path.name} | {kind} {value:+d} | {geometry[0]:+.1f} / {geometry[1]:+.1f} | "
                   f"{seen[0]:+.1f} / {seen[1]:+.1f} | {seen_3d[0]:+.1f} / {seen_3d[1]:+.1f} | "
-                  f"{capped:.0%}, up to {worst:.2f} eye widths |")
+                  f"{capped:.0%}, up to {worst:.2f} eye widths | {hidden.sum()} |")
     return 0
 
 

@@ -3,6 +3,7 @@ on faces re-detected by mediapipe FaceMesh (a model nobody here wrote) in the re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -60,14 +61,14 @@ def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     return ry @ rx @ rz
 
 
-def head_pose(neutral: np.ndarray, turned: np.ndarray) -> tuple[float, float]:
+def head_pose(neutral: np.ndarray, turned: np.ndarray, points: Sequence[int] = ft.RIGID) -> tuple[float, float]:
     """(yaw, pitch) in degrees of the head in ``turned`` relative to ``neutral``, both re-detected.
 
-    The neutral face's re-detected 3D shape (rigid points: forehead, nose, eye corners, temples) is
-    rotated, scaled and shifted until its orthographic projection best fits the turned face's
-    re-detected 2D landmarks.
+    The neutral face's re-detected 3D shape (``points``, by default the rigid ones: forehead, nose, eye
+    corners, temples) is rotated, scaled and shifted until its orthographic projection best fits the
+    turned face's re-detected 2D landmarks.
     """
-    idx = list(ft.RIGID)
+    idx = list(points)
     ref = neutral[idx] * np.array([1.0, -1.0, -1.0])  # x right, y up, z toward the camera
     ref = ref - ref.mean(0)
     obs = turned[idx, :2] * np.array([1.0, -1.0])

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import Delaunay
+from scipy.spatial import Delaunay, cKDTree
 
 from facecast import face_topology as ft
 from facecast.motion_frame import ARKIT_BLENDSHAPES, BLENDSHAPE_INDEX
@@ -299,6 +299,29 @@ def _limit_slope(vertices: np.ndarray, outline: np.ndarray, slope: float) -> np.
     return np.minimum(z, (outline[None, :, 2] + slope * dist).min(axis=1))
 
 
+def _seen_depth(face: np.ndarray, forward: np.ndarray, slope: float) -> np.ndarray:
+    """Depth of the surface the picture shows at each face landmark (x, y down, depth toward camera).
+
+    FaceMesh places every landmark, also those on the far side of a turned face, which the picture
+    does not show: at their place on the picture it shows the cheek or the nose in front of them. Such
+    a landmark is found by its surface facing away from the camera (the normal of a plane through it
+    and its nearest landmarks, turned to the face's ``forward`` side), and brought forward until it lies
+    at most ``slope`` per pixel behind every landmark that faces the camera.
+    """
+    _, near = cKDTree(face).query(face, 10)
+    rel = face[near] - face[near].mean(1, keepdims=True)
+    normal = np.linalg.svd(rel)[2][:, -1]  # (N, 3): the direction of least spread
+    hidden = normal[:, 2] * np.sign(normal @ forward) < 0
+    z = face[:, 2]
+    if not hidden.any():
+        return z
+    dist = np.sqrt(((face[hidden, None, :2] - face[None, ~hidden, :2]) ** 2).sum(-1))
+    front = (z[None, ~hidden] - slope * dist).max(1)
+    seen = z.copy()
+    seen[hidden] = np.maximum(z[hidden], front)
+    return seen
+
+
 def build_rig(landmarks: np.ndarray, width: int, height: int) -> Rig:
     """The rig of a portrait of ``width`` x ``height`` pixels from its (478, 3) landmarks.
 
@@ -316,16 +339,21 @@ def build_rig(landmarks: np.ndarray, width: int, height: int) -> Rig:
     # instead of tearing from it, and neighbouring ring points never jump in depth.
     near = np.exp(-((anchor2[:, None] - lm[None, : ft.NUM_FACE_LANDMARKS, :2]) ** 2).sum(-1) / (2 * (0.3 * scale) ** 2))
     near = near + 1e-12 * (oval_of[:, None] == np.arange(ft.NUM_FACE_LANDMARKS)[None])  # never all zero
-    oval_depth = (near * lm[None, : ft.NUM_FACE_LANDMARKS, 2]).sum(1) / near.sum(1)
-    depth = np.where(ring_of < len(RING_SCALES),
-                     oval_depth - np.array(RING_DEPTHS + (1.0,))[ring_of] * scale, lm[:, 2].min() - scale)
-    vertices = np.concatenate([lm, np.column_stack([anchor2, depth])])
-    # Expressions are designed on the face's own depth, with each ring point at the depth of the face
-    # beside it: skin under the chin follows the jaw as the chin does, scaled by its jaw weight, where
-    # its depth behind the chin would swing it about the hinge on an arc of its own.
-    ring_design_depth = np.where(ring_of < len(RING_SCALES), oval_depth, depth)
-    true_depth = np.concatenate([lm, np.column_stack([anchor2, ring_design_depth])])
-    moving = np.r_[np.ones(len(lm), bool), ring_of < len(RING_SCALES)]
+    near /= near.sum(1, keepdims=True)
+    # The picture moves with the surface it shows, and the expressions are designed on the face's own
+    # depth, hidden parts included.
+    seen = lm.copy()
+    seen[: ft.NUM_FACE_LANDMARKS, 2] = _seen_depth(lm[: ft.NUM_FACE_LANDMARKS], _camera(axes[2]), PARALLAX_SLOPE)
+    is_ring = ring_of < len(RING_SCALES)
+    oval_depth = near @ seen[: ft.NUM_FACE_LANDMARKS, 2]
+    depth = np.where(is_ring, oval_depth - np.array(RING_DEPTHS + (1.0,))[ring_of] * scale, lm[:, 2].min() - scale)
+    vertices = np.concatenate([seen, np.column_stack([anchor2, depth])])
+    # Each ring point is designed at the depth of the face beside it: skin under the chin follows the
+    # jaw as the chin does, scaled by its jaw weight, where its depth behind the chin would swing it
+    # about the hinge on an arc of its own.
+    design_depth = np.where(is_ring, near @ lm[: ft.NUM_FACE_LANDMARKS, 2], depth)
+    true_depth = np.concatenate([lm, np.column_stack([anchor2, design_depth])])
+    moving = np.r_[np.ones(len(lm), bool), is_ring]
     vertices[moving, 2] = _limit_slope(vertices[moving], vertices[moving], PARALLAX_SLOPE)
     n_lm = len(lm)
     is_landmark = np.arange(len(vertices)) < ft.NUM_FACE_LANDMARKS
