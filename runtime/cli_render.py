@@ -136,8 +136,10 @@ def render_video(pack: AvatarPack, audio: Path, output: Path, args: argparse.Nam
     renderer = Renderer(device=args.device)
     avatar = renderer.avatar(pack, args.size)
     source = str(pack.meta.get("source", "portrait"))
+    # disable=None shows the bar on a terminal only, so logs and pipes do not fill with its redraws.
     with VideoWriter(output, args.size, track.fps, audio, source, label=getattr(args, "label", False)) as video, \
-            tqdm(total=len(track), unit="frame", desc="render", disable=args.quiet, file=sys.stderr) as bar:
+            tqdm(total=len(track), unit="frame", desc="render", disable=True if args.quiet else None,
+                 file=sys.stderr) as bar:
         for frames in renderer.frames(avatar, np.asarray(track.data), batch=RENDER_BATCH):
             video.write(frames)
             bar.update(len(frames))

@@ -53,7 +53,7 @@ class MotionPipeline:
         if progress and audio.size > LONG_AUDIO_S * SAMPLE_RATE:
             from tqdm import tqdm
 
-            chunks = tqdm(chunks, desc="motion", unit="chunk", leave=False)
+            chunks = tqdm(chunks, desc="motion", unit="chunk", leave=False, disable=None)  # None: terminals only
         parts = [stream.push(audio[i : i + step]) for i in chunks]
         parts.append(stream.flush())
         return MotionTrack(np.concatenate([p.data for p in parts]), self.fps)
