@@ -169,7 +169,6 @@ def test_a_turned_faces_mouth_opens_between_its_lips_all_the_way(mediapipe):
     assert gaps[0] > 0.15 and gaps[1] > gaps[0]
 
 
-
 @pytest.mark.parametrize("name", ["astronaut.png", "pearl_earring.jpg"])
 def test_a_head_turn_moves_the_nose_across_the_eyes_frontal_or_turned(mediapipe, name):
     """A turned face turns as a head, not as a flat card. FaceMesh places landmarks on the far side of the
