@@ -13,7 +13,8 @@ rigid points the rig keeps at their own place: a landmark the picture does not s
 turned face) is moved by the surface in front of it. The re-detected face is also read in 3D, as
 mediapipe's face-geometry module reads a pose (``render_common.head_pose_3d``). It also reports how many
 of the rigid points the rig's depth cap (``facecast.rig.PARALLAX_SLOPE``) lowers, and by how much, and
-how many landmarks it brings forward as hidden.
+how many landmarks the rig brings forward as hidden. The table it prints is kept in
+``benchmarks/results/pose_geometry.md`` (``python benchmarks/pose_geometry.py > benchmarks/results/pose_geometry.md``).
 """
 
 from __future__ import annotations

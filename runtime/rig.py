@@ -26,14 +26,16 @@ from facecast.motion_frame import ARKIT_BLENDSHAPES, BLENDSHAPE_INDEX
 # far behind the oval it lies (in F). The falloff is spread over about two face radii so that a 20 deg
 # head turn bends the hair and the background gently instead of tearing them. The depths follow a
 # head's shape (F is about 9 cm): an ellipsoid 15.5 cm wide and 20 cm deep whose face oval is 14 cm
-# wide is widest 4-5 cm behind the oval's sides, and the neck lies as far behind the chin, so the
-# first ring, a fifth of a face radius outside the oval, already lies about 3 cm behind it.
+# wide is widest 4-5 cm behind the oval's sides, where the first ring, a fifth of a face radius outside
+# the oval, already lies outside the head's outline; the neck lies about as far behind the chin. The
+# first ring's 0.3 F (about 3 cm) stays on the shallow side of that.
 RING_SCALES = (1.2, 1.5, 2.0, 2.7)
 RING_HEAD_WEIGHTS = (1.0, 0.8, 0.4, 0.1)
 RING_JAW_WEIGHTS = (0.5, 0.15, 0.0, 0.0)
 RING_DEPTHS = (0.3, 0.5, 0.7, 0.9)
 BACKGROUND_SPACING = 0.5  # F between pinned background points
 PARALLAX_SLOPE = 2.0  # most depth per pixel of distance between moving points: fold-free up to about 25 deg
+SURFACE_NEIGHBOURS = 10  # landmarks (itself included) through which a landmark's surface plane is fitted
 
 JAW_HINGE = np.array([0.0, -0.3, -0.9])  # in front of the ears, behind the face
 JAW_OPEN_DEG = 22.0  # jawOpen = 1: a wide-open mouth
@@ -306,20 +308,21 @@ def _seen_depth(face: np.ndarray, forward: np.ndarray, slope: float) -> np.ndarr
     does not show: at their place on the picture it shows the cheek or the nose in front of them. Such
     a landmark is found by its surface facing away from the camera (the normal of a plane through it
     and its nearest landmarks, turned to the face's ``forward`` side), and brought forward until it lies
-    at most ``slope`` per pixel behind every landmark that faces the camera.
+    at most ``slope`` per pixel behind every landmark that faces the camera. Returns a new array.
     """
-    _, near = cKDTree(face).query(face, 10)
+    # A plane through few neighbours: on edge-on or strongly curved patches (the lips) the call is
+    # loose, but such a landmark lies next to its neighbours' depth and is hardly moved.
+    _, near = cKDTree(face).query(face, SURFACE_NEIGHBOURS)
     rel = face[near] - face[near].mean(1, keepdims=True)
     normal = np.linalg.svd(rel)[2][:, -1]  # (N, 3): the direction of least spread
     hidden = normal[:, 2] * np.sign(normal @ forward) < 0
-    z = face[:, 2]
-    if not hidden.any():
+    z = face[:, 2].copy()
+    if not hidden.any() or hidden.all():  # nothing hidden, or nothing seen to bring it to
         return z
     dist = np.sqrt(((face[hidden, None, :2] - face[None, ~hidden, :2]) ** 2).sum(-1))
     front = (z[None, ~hidden] - slope * dist).max(1)
-    seen = z.copy()
-    seen[hidden] = np.maximum(z[hidden], front)
-    return seen
+    z[hidden] = np.maximum(z[hidden], front)
+    return z
 
 
 def build_rig(landmarks: np.ndarray, width: int, height: int) -> Rig:
@@ -349,8 +352,8 @@ def build_rig(landmarks: np.ndarray, width: int, height: int) -> Rig:
     depth = np.where(is_ring, oval_depth - np.array(RING_DEPTHS + (1.0,))[ring_of] * scale, lm[:, 2].min() - scale)
     vertices = np.concatenate([seen, np.column_stack([anchor2, depth])])
     # Each ring point is designed at the depth of the face beside it: skin under the chin follows the
-    # jaw as the chin does, scaled by its jaw weight, where its depth behind the chin would swing it
-    # about the hinge on an arc of its own.
+    # jaw as the chin does, scaled by its jaw weight, whereas designed at its own depth behind the chin
+    # it would swing about the hinge on an arc of its own.
     design_depth = np.where(is_ring, near @ lm[: ft.NUM_FACE_LANDMARKS, 2], depth)
     true_depth = np.concatenate([lm, np.column_stack([anchor2, design_depth])])
     moving = np.r_[np.ones(len(lm), bool), is_ring]
