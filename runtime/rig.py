@@ -9,7 +9,9 @@ Expressions are designed in a face-aligned frame, so that they work on faces tur
 camera: x runs from the subject's right eye to its left eye (the image's right for a frontal face),
 y up the face, z out of the face, all in units of ``F``, the distance between the outer eye corners.
 Vertex positions and displacements are stored in image coordinates: x right and y down in pixels,
-depth toward the camera in pixels (mediapipe's z, which shares x's scale, negated).
+depth toward the camera in pixels (mediapipe's z, which shares x's scale, negated). A vertex's depth is
+that of the surface the picture shows at its place (a landmark hidden behind a turned face takes the
+depth in front of it), capped where it rises so fast across the picture that a head turn would fold it.
 """
 
 from __future__ import annotations
