@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from facecast.bridge.protocol import DEFAULT_ENDPOINT
+from facecast.device import DEVICES
 from facecast.errors import FacecastError
 
 
@@ -20,7 +21,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bind", default=DEFAULT_ENDPOINT, help=f"endpoint (default {DEFAULT_ENDPOINT}: loopback only)")
     p.add_argument("--curve", type=Path, help="folder from `facecast keys`: encrypt and authenticate clients")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback bind without CURVE (warns)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+    p.add_argument("--device", choices=DEVICES, default="auto",
                    help="onnxruntime device (default auto: textures rendered on CUDA when onnxruntime-gpu "
                    "finds a GPU; the lip network stays on the CPU, where it runs faster)")
     p.add_argument("--avatars", type=Path, help="folder of .facecast packs texture sessions may ask for by name")

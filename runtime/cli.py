@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from facecast import __version__
+from facecast.device import DEVICES
 from facecast.errors import FacecastError
 
 DEMO_SPEECH = "sample_speech.flac"
@@ -41,7 +42,7 @@ def _add_motion_options(p: argparse.ArgumentParser) -> None:
                    help="metres toward (+) or away from (-) the camera, at most 0.3 (default 0)")
     p.add_argument("--motion-intensity", type=float, default=1.0, metavar="F",
                    help="scale of all generated motion: head, eyes, brows, 0 to 2 (default 1)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+    p.add_argument("--device", choices=DEVICES, default="auto",
                    help="onnxruntime device (default auto: the render network on CUDA when onnxruntime-gpu "
                    "finds a GPU; the small lip network stays on the CPU, where it runs faster)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")

@@ -1,14 +1,20 @@
-"""Which onnxruntime execution providers a ``--device`` choice means, for every network facecast runs."""
+"""Which onnxruntime execution providers a ``--device`` choice means, for every network facecast runs.
+
+onnxruntime is imported where a session is made, not with this module, so that the command line can
+offer ``DEVICES`` without loading it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import sys
 from pathlib import Path
-
-import onnxruntime as ort
+from typing import TYPE_CHECKING
 
 from facecast.errors import ModelError
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 DEVICES = ("auto", "cpu", "cuda")
 CUDA = "CUDAExecutionProvider"
@@ -27,6 +33,8 @@ def providers(device: str) -> list[str]:
         raise ModelError(f"unknown device {device!r}: use auto, cpu or cuda")
     if device == "cpu":
         return [CPU]
+    import onnxruntime as ort
+
     available = ort.get_available_providers()
     if CUDA not in available:
         if device == "cuda":
@@ -45,6 +53,8 @@ def open_session(path: Path, options: ort.SessionOptions, device: str) -> ort.In
     and ``"cuda"`` fails with that reason; onnxruntime itself would either raise a bare CUDA error or
     quietly fall back. Other load errors are onnxruntime's own.
     """
+    import onnxruntime as ort
+
     chosen = providers(device)
     try:
         session = ort.InferenceSession(str(path), options, providers=chosen)
@@ -67,6 +77,8 @@ def _preload_cuda() -> None:
     # onnxruntime-gpu finds the CUDA libraries that pip installs (the [cuda,cudnn] extras, or torch's) only
     # when they are loaded first; without this the provider fails to load and onnxruntime silently runs
     # on the CPU. Older releases lack preload_dlls and need the libraries on LD_LIBRARY_PATH.
+    import onnxruntime as ort
+
     global _preloaded
     if not _preloaded and hasattr(ort, "preload_dlls"):
         with contextlib.redirect_stdout(sys.stderr):  # it prints what it misses; stdout may carry motion
