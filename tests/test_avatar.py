@@ -171,23 +171,31 @@ def test_new_teeth_are_separate_teeth_on_a_large_face_and_plain_on_a_small_one(m
     assert abs(small - small_line) < 8  # no stripes where they cannot be drawn
 
 
-def test_a_turned_faces_mouth_opens_between_its_lips_all_the_way(mediapipe):
-    """On the 3/4-turned Pearl Earring the jaw drags the far mouth corner sideways, past the lip beside it.
-    The mouth must still open between the lips: FaceMesh, re-run on the frames, reads a wider gap at
-    jawOpen 1 than at 0.5 (it read the mouth as shut when the opening spilled over the lower lip)."""
+def _redetected(name: str, *poses: dict) -> list[np.ndarray]:
+    """FaceMesh's landmarks (478, 2), in image fractions, re-detected on the portrait ``name`` rendered at
+    512 px in each pose (motion channels by name)."""
     from mediapipe.python.solutions import face_mesh
 
     from facecast.motion_frame import frame_from
     from facecast.render import Renderer, avatar_tensors
 
-    avatar = avatar_tensors(_prepare(PORTRAITS / "pearl_earring.jpg")[0], 512)
-    frames = Renderer(threads=2).render(avatar, np.stack([frame_from(jawOpen=j) for j in (0.5, 1.0)]))
-    gaps = []
+    avatar = avatar_tensors(_prepare(PORTRAITS / name)[0], 512)
+    frames = Renderer(threads=2).render(avatar, np.stack([frame_from(**pose) for pose in poses]))
+    found = []
     with face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True) as mesh:
         for frame in frames:
-            lm = mesh.process(frame).multi_face_landmarks[0].landmark
-            eyes = np.hypot(lm[33].x - lm[263].x, lm[33].y - lm[263].y)
-            gaps.append(np.hypot(lm[13].x - lm[14].x, lm[13].y - lm[14].y) / eyes)
+            faces = mesh.process(frame).multi_face_landmarks
+            assert faces, f"no face found in {name} rendered at {poses[len(found)]}"
+            found.append(np.array([(p.x, p.y) for p in faces[0].landmark]))
+    return found
+
+
+def test_a_turned_faces_mouth_opens_between_its_lips_all_the_way(mediapipe):
+    """On the 3/4-turned Pearl Earring the jaw drags the far mouth corner sideways, past the lip beside it.
+    The mouth must still open between the lips: FaceMesh, re-run on the frames, reads a wider gap at
+    jawOpen 1 than at 0.5 (it read the mouth as shut when the opening spilled over the lower lip)."""
+    gaps = [np.linalg.norm(lm[13] - lm[14]) / np.linalg.norm(lm[33] - lm[263])
+            for lm in _redetected("pearl_earring.jpg", {"jawOpen": 0.5}, {"jawOpen": 1.0})]
     assert gaps[0] > 0.15 and gaps[1] > gaps[0]
 
 
@@ -198,21 +206,10 @@ def test_a_head_turn_moves_the_nose_across_the_eyes_frontal_or_turned(mediapipe,
     turn (what a nose about 0.37 F in front of the eye line does: 2 sin 20 x 0.37). A rig that flattens
     the 3/4-turned Pearl Earring, as one that kept the landmarks hidden on her far side at their own
     depth did, turns her like a flat card and fails."""
-    from mediapipe.python.solutions import face_mesh
-
-    from facecast.motion_frame import frame_from
-    from facecast.render import Renderer, avatar_tensors
-
-    avatar = avatar_tensors(_prepare(PORTRAITS / name)[0], 512)
-    frames = Renderer(threads=2).render(avatar, np.stack([frame_from(yaw=y) for y in (-20.0, 20.0)]))
     offsets = []
-    with face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True) as mesh:
-        for frame in frames:
-            found = mesh.process(frame).multi_face_landmarks
-            assert found, "no face found in a turned frame"
-            lm = np.array([(p.x, p.y) for p in found[0].landmark])
-            left, right = lm[ft.LEFT_EYE_OUTER], lm[ft.RIGHT_EYE_OUTER]
-            offsets.append((lm[ft.NOSE_TIP] - (left + right) / 2) @ (left - right) / np.sum((left - right) ** 2))
+    for lm in _redetected(name, {"yaw": -20.0}, {"yaw": 20.0}):
+        left, right = lm[ft.LEFT_EYE_OUTER], lm[ft.RIGHT_EYE_OUTER]
+        offsets.append((lm[ft.NOSE_TIP] - (left + right) / 2) @ (left - right) / np.sum((left - right) ** 2))
     assert offsets[1] - offsets[0] > 0.25
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 import pytest
+from pictures import psnr
 
 from facecast.avatar import load_pack
 from facecast.cli_render import default_pack_path
@@ -19,11 +20,6 @@ from facecast.render import Renderer, avatar_tensors
 
 HAS_CUDA_PROVIDER = CUDA in ort.get_available_providers()
 needs_gpu = pytest.mark.skipif(not HAS_CUDA_PROVIDER, reason="needs onnxruntime-gpu and a CUDA GPU")
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 def test_auto_is_cuda_then_the_cpu_with_onnxruntime_gpu_and_the_cpu_alone_without():

@@ -9,6 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from pictures import psnr
 
 from facecast import face_topology as ft
 from facecast.avatar import load_pack
@@ -17,11 +18,6 @@ from facecast.errors import FacecastError
 from facecast.motion_frame import FIELDS, neutral_frames
 from facecast.motion_frame import frame_from as motion
 from facecast.render import Renderer, avatar_tensors, stack_avatars
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 @pytest.fixture(scope="module")
