@@ -17,7 +17,7 @@ trained through it later), built from the avatar's rig (see ``facecast.rig``):
    eyelids. Where parted lips close over the portrait's own mouth opening, the warp's fold would show
    that opening between them; there the portrait's sealed picture is used, its opening filled by lips.
 4. One gather per output pixel, from the portrait or its sealed picture (sampled at half-pixel
-   precision) or the layers.
+   precision), blended with the layers across their edges.
 
 Inputs (A avatars, B frames, V vertices, S output size, G = S / CELL):
 texture (A,2,2S-1,2S-1,3) uint8, two pictures at every half pixel: the framed portrait, and the same
@@ -49,6 +49,7 @@ CURVE_SAMPLES = 32
 CURVE_RANGE = 1.3  # curves are tabulated over u in [-1.3, 1.3] (corners at -1 and 1)
 FIXED_POINT_STEPS = 5
 CELL = 4  # geometry and layers are computed once per CELL x CELL block of output pixels
+EDGE_PIXELS = 2.0  # output pixels over which a synthetic layer's edge blends into the picture
 METRES_PER_F = 0.09  # typical distance between the outer eye corners
 CAMERA_DISTANCE = 0.6  # metres, for the scale change of a head moving toward the camera
 DEG = math.pi / 180
@@ -354,13 +355,14 @@ class RenderNet(nn.Module):
     @staticmethod
     def _compose(texture: torch.Tensor, avatar: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, src: Planes,
                  synth: list[torch.Tensor], covered: torch.Tensor, size: int) -> torch.Tensor:
-        """Full-resolution frames: one gather per pixel from the portrait, its sealed picture or the synthetic
-        layer.
+        """Full-resolution frames: one gather per pixel from the portrait or its sealed picture, blended with
+        the synthetic layer (premultiplied colour, alpha) across its edge.
 
         The pictures are stored at every half pixel, so the nearest entry is at most a quarter pixel from
         the exact source point, and a neutral frame picks every original pixel exactly. The sealed picture
-        is used where the upsampled ``covered`` mask passes 1/2, the synthetic layer (premultiplied colour,
-        alpha) where its upsampled alpha does.
+        is used where the upsampled ``covered`` mask passes 1/2 (at that edge the two pictures agree). The
+        layer's edge is blended over EDGE_PIXELS rather than cut where its alpha passes 1/2: a cut is a
+        staircase, as the alpha is made per cell.
         """
         n = gx.shape[0]
         side = texture.shape[2]
@@ -377,15 +379,15 @@ class RenderNet(nn.Module):
         iy = torch.round(2 * fy + off_y).clamp(0, side - 1).to(torch.int32)
         picture = (avatar.to(torch.int32) * 2).view(n, 1, 1) + (covered_up > 0.5).to(torch.int32)
         pixel = (picture * side + iy) * side + ix
-        # The layer's colours go in the table at full resolution, bilinear between cell centres, so the
-        # mouth interior shades smoothly instead of in blocks.
-        layer = layer[:, :3] / alpha_up[:, None].clamp(min=1e-3)
-        layer = (layer * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).reshape(-1, 3)
-        frame_start = texture.shape[0] * 2 * side * side + torch.arange(n, dtype=torch.int32) * (size * size)
-        own = torch.arange(size * size, dtype=torch.int32).view(1, size, size) + frame_start.view(n, 1, 1)
-        index = torch.where(alpha_up > 0.5, own, pixel)
-        table = torch.cat([texture.reshape(-1, 3), layer], 0)
-        return table.index_select(0, index.reshape(-1)).view(n, size, size, 3)
+        warped = texture.reshape(-1, 3).index_select(0, pixel.reshape(-1)).view(n, size, size, 3)
+        # Blended one colour plane at a time (onnxruntime broadcasts over a trailing axis of 3 slowly), with
+        # the layer's colours bilinear between cell centres, so the mouth interior shades smoothly instead of
+        # in blocks. The blend is exactly 0 away from the layer, so a neutral frame stays the portrait.
+        warped = warped.permute(0, 3, 1, 2).to(gx.dtype)
+        colour = layer[:, :3] * (255 / alpha_up.clamp(min=1e-3))[:, None]
+        blend = ((alpha_up - 0.5) * (CELL / EDGE_PIXELS) + 0.5).clamp(0, 1)[:, None]
+        out = (warped + blend * (colour - warped) + 0.5).clamp(0, 255).to(torch.uint8)
+        return out.permute(0, 2, 3, 1)
 
     # -- layers -----------------------------------------------------------------------------------
     def _mouth(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, verts: torch.Tensor, posed: torch.Tensor,
