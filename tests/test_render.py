@@ -69,6 +69,30 @@ def test_onnx_matches_pytorch(pack):
     assert (diff > 1).mean() < 1e-3  # nearest-texel ties may round either way on a handful of pixels
 
 
+def test_a_layers_edge_blends_into_the_picture_over_two_pixels():
+    """The mouth and eye layers are made once per 4x4 cell; cut where their alpha passes 1/2 their rim
+    would be a staircase, so the network blends them with the picture across EDGE_PIXELS instead."""
+    torch = pytest.importorskip("torch")
+    from facecast.export.render_model import CELL, EDGE_PIXELS, RenderNet, _ramp
+
+    size, edge = 64, 30.3  # a vertical edge between cell centres
+    cells = size // CELL
+    centres = (torch.arange(cells, dtype=torch.float32) + 0.5) * CELL - 0.5
+    gy, gx = (g[None] for g in torch.meshgrid(centres, centres, indexing="ij"))
+    alpha = _ramp(gx - edge)  # as the layers make their masks
+    texture = torch.full((1, 2, 2 * size - 1, 2 * size - 1, 3), 100, dtype=torch.uint8)
+    frame = RenderNet._compose(texture, torch.zeros(1, dtype=torch.int64), gx, gy, (gx, gy),
+                               [alpha, alpha, alpha, alpha], torch.zeros_like(alpha), size)[0].numpy()
+    row = frame[size // 2, :, 0].astype(int)
+    assert (frame == frame[:1]).all() and (frame == frame[..., :1]).all()  # rows alike, colours alike
+    assert (row[: int(edge) - 2] == 100).all() and (row[int(edge) + 3:] == 255).all()
+    mixed = np.flatnonzero((row > 100) & (row < 255))
+    assert 2 <= len(mixed) <= EDGE_PIXELS + 2  # a cut would mix none
+    assert (np.diff(row) >= 0).all()
+    halfway = np.interp(177.5, row, np.arange(size))  # where the blend is half picture, half layer
+    assert abs(halfway - edge) < 1
+
+
 @pytest.mark.parametrize("size", [256, 512])
 def test_neutral_frame_reproduces_the_portrait(renderer, pack, size):
     avatar = avatar_tensors(pack, size)
