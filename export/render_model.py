@@ -11,11 +11,11 @@ trained through it later), built from the avatar's rig (see ``facecast.rig``):
    inverse map is found by fixed-point iteration.
 3. Layers in each feature's local frame (the mouth between its corners, each eye between its corners):
    the mouth interior (dark cavity, upper teeth fixed to the head, lower teeth and tongue on the jaw,
-   each tooth shaded on its own)
-   where the deformed inner lips part beyond the portrait's own opening, and the eyeball (the
-   portrait's own eye, its iris moved by the gaze, the uncovered sclera filled) between the deformed
-   eyelids. Where parted lips close over the portrait's own mouth opening, the warp's fold would show
-   that opening between them; there the portrait's sealed picture is used, its opening filled by lips.
+   each tooth shaded on its own) where the deformed inner lips part beyond the portrait's own opening,
+   and the eyeball (the portrait's own eye, its iris moved by the gaze, the eye white it uncovers copied
+   from beyond the iris's old rim) between the deformed eyelids. Where parted lips close over the
+   portrait's own mouth opening, the warp's fold would show that opening between them; there the
+   portrait's sealed picture is used, its opening filled by lips.
 4. One gather per output pixel, from the portrait or its sealed picture (sampled at half-pixel
    precision), blended with the layers across their edges.
 
@@ -24,7 +24,7 @@ texture (A,2,2S-1,2S-1,3) uint8, two pictures at every half pixel: the framed po
 with its own mouth opening filled by its lips (``facecast.render.sealed_image``); vertices (A,V,3) and
 pivot (A,3) in output pixels (x, y down, depth toward camera); basis (A,52,V,3); head_weight (A,V); axes (A,3,3)
 face axes; face_scale (A,) pixels between the outer eye corners; tri_index (A,3,G,G) int64 and
-tri_weight (A,3,G,G); colours (A,4,3) cavity, teeth, tongue, sclera in 0..1; own_teeth (A,) pixels of the
+tri_weight (A,3,G,G); colours (A,3,3) cavity, teeth, tongue in 0..1; own_teeth (A,) pixels of the
 portrait's own upper teeth below its upper lip (0 for a closed mouth); motion (B,80) motion frames;
 avatar (B,) int64, the avatar of each frame.
 Output: frames (B,S,S,3) uint8.
@@ -55,6 +55,8 @@ CAMERA_DISTANCE = 0.6  # metres, for the scale change of a head moving toward th
 DEG = math.pi / 180
 Planes = tuple[torch.Tensor, torch.Tensor]  # x and y, one (B,H,W) plane each
 EYEBALL_PER_IRIS = 2.1  # eyeball radius / iris radius (12 mm / 5.8 mm)
+LIMBUS = 0.2  # iris radii of dark rim beyond FaceMesh's iris radius, which moves with the iris
+SCLERA_GAP = 0.15  # iris radii beyond that rim to the eye white that an uncovered one copies
 
 # Tooth sizes in F: the part of the upper incisors below the upper lip line, of the lower ones above
 # the lower lip line, and the tongue's reach above the lower lip line.
@@ -349,7 +351,7 @@ class RenderNet(nn.Module):
         src = (sx, sy)
         src, synth, covered = self._mouth(gx, gy, src, verts, posed, head_only, on_jaw, scale_px, colours_b,
                                           own_teeth.index_select(0, avatar), seal)
-        src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, colours_b)
+        src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, texture, avatar)
         return self._compose(texture, avatar, gx, gy, src, synth, covered, size)
 
     @staticmethod
@@ -464,8 +466,11 @@ class RenderNet(nn.Module):
 
     def _eyes(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, synth: list[torch.Tensor], verts: torch.Tensor,
               posed: torch.Tensor, head_only: torch.Tensor, gaze: torch.Tensor, axes: torch.Tensor,
-              colours: torch.Tensor) -> tuple[Planes, list[torch.Tensor]]:
+              texture: torch.Tensor, avatar: torch.Tensor) -> tuple[Planes, list[torch.Tensor]]:
         sx, sy = src
+        side = texture.shape[2]
+        portrait = texture.reshape(-1, 3)
+        first = (avatar.to(torch.int32) * (2 * side * side)).view(-1, 1, 1)  # the portrait's entries, not the sealed
         for e in range(2):
             up, lo, iris = self.eyes_up[e], self.eyes_lo[e], self.irises[e]
             frame = _Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
@@ -486,17 +491,31 @@ class RenderNet(nn.Module):
             old = centre + ball
             new = old + turn
             r = radius[:, None, None]
-            iris_new = _ramp(r - ((gx - new[:, 0, None, None]) ** 2 + (gy - new[:, 1, None, None]) ** 2).sqrt())
-            iris_old = _ramp(r - ((gx - old[:, 0, None, None]) ** 2 + (gy - old[:, 1, None, None]) ** 2).sqrt())
+            # The iris carries its dark rim (beyond FaceMesh's iris radius) with it, so none is left behind.
+            rim = r * (1 + LIMBUS)
+            iris_new = _ramp(rim - ((gx - new[:, 0, None, None]) ** 2 + (gy - new[:, 1, None, None]) ** 2).sqrt())
+            iris_old = _ramp(rim - ((gx - old[:, 0, None, None]) ** 2 + (gy - old[:, 1, None, None]) ** 2).sqrt())
             eye_x = gx - ball[:, 0, None, None] - iris_new * turn[:, 0, None, None]
             eye_y = gy - ball[:, 1, None, None] - iris_new * turn[:, 1, None, None]
             sx, sy = sx + inside * (eye_x - sx), sy + inside * (eye_y - sy)
             bare = (iris_old - iris_new).clamp(0, 1) * inside
-            # Fill the uncovered sclera, a little darker under the upper lid as in a real eye.
-            lid_shade = 1 - 0.25 * ((bottom - v) / (bottom - top + 1e-3)).clamp(0, 1)
+            # Where the iris left, the eye white shows: the portrait's own, found by going back from each
+            # point along the iris's motion until past its old rim. Along one direction that point moves
+            # smoothly over the uncovered patch, so the copy has no seam.
+            back = -turn / (turn.norm(dim=-1, keepdim=True) + 1e-6)
+            bx, by = back[:, 0, None, None], back[:, 1, None, None]
+            px, py = gx - ball[:, 0, None, None], gy - ball[:, 1, None, None]  # in the portrait
+            dx, dy = px - centre[:, 0, None, None], py - centre[:, 1, None, None]
+            along = dx * bx + dy * by
+            out = -along + (along.square() - dx.square() - dy.square() + rim.square()).clamp_min(0).sqrt()
+            fill_x, fill_y = px + (out + SCLERA_GAP * r) * bx, py + (out + SCLERA_GAP * r) * by
+            ix = torch.round(2 * fill_x).clamp(0, side - 1).to(torch.int32)
+            iy = torch.round(2 * fill_y).clamp(0, side - 1).to(torch.int32)
+            fill = portrait.index_select(0, (first + iy * side + ix).reshape(-1)).view(*ix.shape, 3).to(gx.dtype)
             keep = 1 - bare
-            synth = [synth[c] * keep + colours[:, 3, c, None, None] * lid_shade * bare for c in range(3)] + [
-                synth[3] * keep + bare]
+            synth = [synth[c] * keep + fill[..., c] * (bare / 255) for c in range(3)] + [synth[3] * keep + bare]
+            # The picture under the patch's soft edge is that eye white too, not the old iris.
+            sx, sy = sx + bare * (fill_x - sx), sy + bare * (fill_y - sy)
         return (sx, sy), synth
 
 

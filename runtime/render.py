@@ -86,7 +86,7 @@ def rasterise(vertices: np.ndarray, triangles: np.ndarray, size: int, cells: int
 
 
 def _colours(pack: AvatarPack, shows_teeth: bool) -> np.ndarray:
-    """Cavity, teeth, tongue and sclera colours (4, 3) in 0..1, matched to the portrait's light and palette.
+    """Cavity, teeth and tongue colours (3, 3) in 0..1, matched to the portrait's light and palette.
 
     ``shows_teeth``: the portrait shows its own upper teeth (``_own_teeth`` > 0), whose colour new teeth take.
     """
@@ -105,13 +105,6 @@ def _colours(pack: AvatarPack, shows_teeth: bool) -> np.ndarray:
     light = float(np.clip(skin_lum / 0.55, 0.45, 1.0))
     chroma = float(np.median(skin.max(1) - skin.min(1)))
     saturation = float(np.clip(chroma / 0.15, 0, 1))  # greyscale photographs get grey teeth and tongue
-    eye_pts = []
-    for up, lo in ((ft.RIGHT_EYE_UPPER, ft.RIGHT_EYE_LOWER), (ft.LEFT_EYE_UPPER, ft.LEFT_EYE_LOWER)):
-        mid = (lm[list(up), :2] + lm[list(lo), :2]) / 2
-        eye_pts.append(mid[[1, 2, 6, 7]])  # beside the iris, inside the opening
-    eye = at(np.concatenate(eye_pts))
-    bright = eye[np.argsort(eye.sum(1))[len(eye) // 2:]]
-    sclera = np.median(bright, axis=0)
     base = np.array([[0.2, 0.06, 0.06], [0.92, 0.89, 0.8], [0.38, 0.17, 0.19]]) * light
     # Teeth take half the skin's tint: the light and the varnish of a painting fall on both. Half, as the
     # whites a portrait shows have it: the astronaut's own teeth (G/R, B/R) 0.86 / 0.80 and eye whites
@@ -124,7 +117,7 @@ def _colours(pack: AvatarPack, shows_teeth: bool) -> np.ndarray:
         inner = (lm[list(ft.LIPS_UPPER_INNER[3:8]), :2] * 2 + lm[list(ft.LIPS_LOWER_INNER[3:8]), :2]) / 3
         teeth = at(inner)
         base[1] = np.median(teeth[np.argsort(teeth.sum(1))[len(teeth) // 2:]], axis=0)
-    return np.clip(np.concatenate([base, sclera[None]]), 0, 1).astype(np.float32)
+    return np.clip(base, 0, 1).astype(np.float32)
 
 
 def _own_teeth(pack: AvatarPack) -> float:

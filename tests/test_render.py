@@ -205,6 +205,25 @@ def test_eyes_blink_and_gaze_inside_the_eyes_only(renderer, avatar):
     assert blink[patch].mean() > neutral[patch].mean() + 20
 
 
+def test_an_iris_that_looks_away_uncovers_eye_white(renderer, pack):
+    # Where the iris was, the eye white shows: nearly as bright as the brightest white beside the iris on
+    # that side (0.81 and 0.90 of it; the layer is made per 4x4 cell, a few pixels across here), not a
+    # grey disc of one colour as before (0.72).
+    avatar = avatar_tensors(pack, 512)
+    neutral, away = render(renderer, avatar, motion(), motion(gaze_yaw=25))
+    lm = avatar.tensors["vertices"][0]
+    right = avatar.tensors["axes"][0][0, :2]  # the face's x axis: + gaze yaw moves the irises along it
+    for iris in (ft.RIGHT_IRIS, ft.LEFT_IRIS):
+        centre = lm[iris[0], :2]
+        radius = np.linalg.norm(lm[list(iris[1:]), :2] - centre, axis=1).mean()
+        x, y = np.round(centre - 0.6 * radius * right).astype(int)
+        was = neutral[y - 1:y + 2, x - 1:x + 2].mean()
+        now = away[y - 1:y + 2, x - 1:x + 2].mean()
+        beside = [neutral[y, int(round(centre[0] - d * right[0]))].mean() for d in np.arange(1.2, 2.0, 0.1) * radius]
+        assert was < 0.5 * max(beside)  # it was iris
+        assert now > 0.77 * max(beside)
+
+
 def test_head_turn_moves_the_face_but_not_the_frame_edges(renderer, avatar):
     neutral, left, right = render(renderer, avatar, motion(), motion(yaw=20), motion(yaw=-20))
     nose = avatar.tensors["vertices"][0, 1, :2].astype(int)
