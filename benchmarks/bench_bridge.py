@@ -22,6 +22,7 @@ import numpy as np
 from common import gpu_name, machine, save, speech_clip
 
 from facecast.bridge.client import AsyncClient, LatencyMeter
+from facecast.device import DEVICES
 
 CHUNK = 320  # 20 ms at 16 kHz
 
@@ -104,7 +105,7 @@ def main() -> int:
                         help="also try these session counts (20 s each) to find the most held in real time")
     parser.add_argument("--lookahead-ms", type=int, default=None,
                         help="lip model lookahead the sessions ask for (default: the server's least)")
-    parser.add_argument("--device", choices=["cpu", "auto", "cuda"], default="cpu",
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
                         help="the server's --device (default cpu; another writes bridge_latency_DEVICE.json)")
     parser.add_argument("--speech", type=Path, help="a speech file to stream (default: flite speech)")
     args = parser.parse_args()
