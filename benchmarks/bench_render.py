@@ -213,9 +213,10 @@ def main() -> int:
 
 
 def table(result: dict) -> str:
+    within = f"within_{HeadLimits().pitch:g}"
     rows = ["| portrait | neutral PSNR dB | jaw sweep r | speech jaw r | speech commanded-gap r | blink r | "
-            "yaw / pitch max err deg, 2D fit (pitch within 15) | same, mediapipe 3D | faces re-detected | "
-            "still corners | deterministic |",
+            f"yaw / pitch max err deg, 2D fit (pitch {within.replace('_', ' ')}) | same, mediapipe 3D | "
+            "faces re-detected | still corners | deterministic |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     nan = float("nan")
     for name, m in result["portraits"].items():
@@ -223,9 +224,9 @@ def table(result: dict) -> str:
         rows.append(f"| {name} | {psnr_text} | {m['jaw_sweep_pearson']:.2f} | {m['speech_jaw_pearson']:.2f} | "
                     f"{m['speech_commanded_gap_pearson']:.2f} | {m['blink_sweep_pearson']:.2f} | "
                     f"{m.get('yaw_max_error_deg', nan):.1f} / {m.get('pitch_max_error_deg', nan):.1f} "
-                    f"({m.get('pitch_max_error_deg_within_15', nan):.1f}) | "
+                    f"({m.get(f'pitch_max_error_deg_{within}', nan):.1f}) | "
                     f"{m.get('yaw_max_error_deg_3d', nan):.1f} / {m.get('pitch_max_error_deg_3d', nan):.1f} "
-                    f"({m.get('pitch_max_error_deg_3d_within_15', nan):.1f}) | "
+                    f"({m.get(f'pitch_max_error_deg_3d_{within}', nan):.1f}) | "
                     f"{m['faces_redetected']} | "
                     f"{'yes' if m['corner_max_diff'] == 0 else 'no'} | {'yes' if m['deterministic'] else 'no'} |")
     s, w = result["speed"], result["whole_render"]
