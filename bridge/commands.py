@@ -31,7 +31,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("directory", type=Path)
 
     p = sub.add_parser("client", help="stream a speech file to a server in real time and report latency")
-    p.add_argument("--audio", type=Path, required=True, help="speech file (wav, flac, ogg, mp3)")
+    p.add_argument("--audio", type=Path, required=True, help="speech file (wav, flac, ogg, mp3, m4a, ...)")
     p.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--chunk-ms", type=float, default=20.0, help="audio chunk length (default 20 ms)")

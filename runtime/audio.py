@@ -6,6 +6,8 @@ can act on; the CLI prints that line and exits non-zero.
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
 from math import gcd
 from pathlib import Path
 
@@ -68,28 +70,67 @@ def check_not_silent(audio: np.ndarray) -> None:
 
 
 def load_audio(path: str | Path) -> np.ndarray:
-    """Read wav, flac, ogg or mp3 as 16 kHz mono float32 in [-1, 1]."""
+    """Read a speech file as 16 kHz mono float32 in [-1, 1].
+
+    wav, flac, ogg and mp3 are read directly; anything else ffmpeg decodes (m4a, aac, opus, the sound of
+    an mp4, mov or webm video) is decoded by ffmpeg first, from the PATH or the imageio-ffmpeg wheel.
+    """
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: no such file")
     if path.is_dir():
         raise AudioError(f"{path}: is a folder, not an audio file")
     try:
-        info = sf.info(str(path))
+        sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise AudioError(f"{path}: not a readable audio file (wav, flac, ogg or mp3): {_reason(exc)}") from None
+        return _load_with_ffmpeg(path, _reason(exc))
+    return _load_with_soundfile(path, path)
+
+
+def _load_with_soundfile(path: Path, named: Path) -> np.ndarray:
+    """``path`` read by libsndfile; errors name ``named`` (the user's file)."""
+    info = sf.info(str(path))
     if not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
-        raise AudioError(f"{path}: sample rate {info.samplerate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
+        raise AudioError(f"{named}: sample rate {info.samplerate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
     if info.channels > MAX_CHANNELS:
-        raise AudioError(f"{path}: {info.channels} channels is more than the {MAX_CHANNELS} supported")
+        raise AudioError(f"{named}: {info.channels} channels is more than the {MAX_CHANNELS} supported")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(f"{path}: could not decode the audio: {_reason(exc)}") from None
+        raise AudioError(f"{named}: could not decode the audio: {_reason(exc)}") from None
     try:
         return to_mono_16k(data, rate)
     except AudioError as exc:
-        raise AudioError(f"{path}: {exc}") from None
+        raise AudioError(f"{named}: {exc}") from None
+
+
+def _load_with_ffmpeg(path: Path, reason: str) -> np.ndarray:
+    """A file libsndfile cannot open, decoded by ffmpeg to a float wav at its own rate and channels, so
+    that it is checked, mixed down and resampled exactly as the formats read directly are."""
+    from facecast.errors import FacecastError
+    from facecast.video import ffmpeg_exe
+
+    unreadable = f"{path}: not a readable audio file (wav, flac, ogg, mp3, or anything ffmpeg decodes)"
+    try:
+        ffmpeg = ffmpeg_exe()
+    except FacecastError:
+        raise AudioError(f"{unreadable}: {reason}; ffmpeg, which reads other formats, is not installed") from None
+    with tempfile.TemporaryDirectory(prefix="facecast-audio-") as tmp:
+        wav = Path(tmp) / "decoded.wav"
+        run = subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn",
+                              "-c:a", "pcm_f32le", "-f", "wav", str(wav)], capture_output=True, text=True)
+        if run.returncode != 0 or not wav.exists():
+            raise AudioError(f"{unreadable}: {_ffmpeg_reason(run.stderr, path)}")
+        return _load_with_soundfile(wav, path)
+
+
+def _ffmpeg_reason(stderr: str, path: Path) -> str:
+    """ffmpeg's complaint in a few words: its last line, without the file name it starts with."""
+    if "matches no streams" in stderr:
+        return "it holds no audio"
+    lines = stderr.strip().splitlines()
+    line = lines[-1] if lines else "ffmpeg could not decode it"
+    return line.removeprefix(f"{path}: ")
 
 
 def _reason(exc: Exception) -> str:

@@ -54,9 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("motion", help="speech file -> per-frame facial motion (.csv, .json or .npz)",
-                       description="Speech file (wav, flac, ogg, mp3) to per-frame facial motion. The format "
-                       "follows the output's extension: .csv (Live Link Face layout), .json, .npz.")
-    p.add_argument("speech", type=Path, help="speech file: wav, flac, ogg or mp3, any rate and channels")
+                       description="Speech file (wav, flac, ogg, mp3, or anything ffmpeg decodes: m4a, opus, "
+                       "the sound of a video) to per-frame facial motion. The format follows the output's "
+                       "extension: .csv (Live Link Face layout), .json, .npz.")
+    p.add_argument("speech", type=Path, help="speech file: wav, flac, ogg, mp3, m4a, ...; any rate and channels")
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.csv, OUT.json or OUT.npz")
     _add_motion_options(p)
 
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_motion_options(p)
 
     p = sub.add_parser("plot", help="draw the motion of a speech file over its waveform (PNG; needs matplotlib)")
-    p.add_argument("speech", type=Path, help="speech file: wav, flac, ogg or mp3")
+    p.add_argument("speech", type=Path, help="speech file: wav, flac, ogg, mp3, m4a, ...")
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.png")
     _add_motion_options(p)
 

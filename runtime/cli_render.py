@@ -58,7 +58,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                               "in. Every video says in its metadata that it is synthetic.")
     p.add_argument("--portrait", type=Path, default=None, metavar="IMG|PACK",
                    help="picture (needs facecast[portrait]) or .facecast pack (default: the bundled portrait)")
-    p.add_argument("--audio", type=Path, required=True, help="speech file: wav, flac, ogg or mp3")
+    p.add_argument("--audio", type=Path, required=True, help="speech file: wav, flac, ogg, mp3, m4a, ...")
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.mp4")
     p.add_argument("--size", type=_size, default=512, help="frame size in pixels, a multiple of 4 (default 512)")
     p.add_argument("--label", action="store_true", help='burn a small visible "AI-generated" mark into the frames')

@@ -59,7 +59,7 @@ class MotionPipeline:
         return MotionTrack(np.concatenate([p.data for p in parts]), self.fps)
 
     def process_file(self, path: str | Path, progress: bool = False) -> MotionTrack:
-        """Motion for a speech file (wav, flac, ogg, mp3; any rate and channel count)."""
+        """Motion for a speech file (any format ``facecast.audio.load_audio`` reads; any rate and channels)."""
         audio = load_audio(path)
         try:
             check_not_silent(audio)

@@ -53,7 +53,8 @@ def speech_audio(speech_wav) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def speech_formats(speech_dir, speech_wav) -> dict[str, Path]:
-    """The same speech as 44.1 kHz stereo wav, flac, ogg and mp3 (mp3 made by ffmpeg)."""
+    """The same speech as 44.1 kHz stereo wav, flac, ogg and mp3, and, made by ffmpeg for ffmpeg to read
+    back, an AAC m4a and the sound of an mp4 video."""
     audio, rate = sf.read(speech_wav, dtype="float32")
     stereo = np.stack([audio, audio * 0.8], axis=1)
     files = {}
@@ -67,4 +68,11 @@ def speech_formats(speech_dir, speech_wav) -> dict[str, Path]:
     mp3 = speech_dir / "speech.mp3"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav44), "-ar", "44100", str(mp3)], check=True)
     files["mp3"] = mp3
+    m4a = speech_dir / "speech.m4a"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav44), "-c:a", "aac", str(m4a)], check=True)
+    files["m4a"] = m4a
+    video = speech_dir / "speech.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=10",
+                    "-i", str(wav44), "-shortest", "-c:v", "libx264", "-c:a", "aac", str(video)], check=True)
+    files["mp4"] = video
     return files

@@ -8,16 +8,29 @@ from facecast.audio import SAMPLE_RATE, check_not_silent, load_audio, to_mono_16
 from facecast.errors import AudioError
 
 
-@pytest.mark.parametrize("fmt", ["wav", "flac", "ogg", "mp3"])
+@pytest.mark.parametrize("fmt", ["wav", "flac", "ogg", "mp3", "m4a", "mp4"])
 def test_every_format_loads_as_the_same_16k_mono_speech(speech_formats, speech_audio, fmt):
     audio = load_audio(speech_formats[fmt])
     assert audio.dtype == np.float32 and audio.ndim == 1
-    # mp3 encoders add a little padding; the length stays within 60 ms of the original.
+    # mp3 and AAC encoders add a little padding; the length stays within 60 ms of the original.
     assert abs(audio.size - speech_audio.size) < 0.06 * SAMPLE_RATE
     n = min(audio.size, speech_audio.size)
     if fmt in ("wav", "flac"):
         ref = speech_audio[:n] * 0.9  # the stereo files mix a full and a 0.8 copy
         assert np.corrcoef(audio[:n], ref)[0, 1] > 0.99
+    else:  # lossy: the same speech, perhaps shifted by the encoder's padding
+        lag = int(np.argmax(np.correlate(audio[:n], speech_audio[: n - 2000], mode="valid")[:2000]))
+        assert np.corrcoef(audio[lag:lag + n - 2000], speech_audio[: n - 2000])[0, 1] > 0.95
+
+
+def test_a_video_without_sound_says_so(tmp_path):
+    import subprocess
+
+    silent_film = tmp_path / "silent.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=10:d=1",
+                    "-c:v", "libx264", str(silent_film)], check=True)
+    with pytest.raises(AudioError, match="holds no audio"):
+        load_audio(silent_film)
 
 
 def test_resampling_keeps_a_tone_at_its_frequency():
