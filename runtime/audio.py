@@ -117,7 +117,8 @@ def _load_with_ffmpeg(path: Path, reason: str) -> np.ndarray:
         raise AudioError(f"{unreadable}: {reason}; ffmpeg, which reads other formats, is not installed") from None
     with tempfile.TemporaryDirectory(prefix="facecast-audio-") as tmp:
         wav = Path(tmp) / "decoded.wav"
-        run = subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn",
+        # "file:" so that a name such as "pipe:1" or "x|y" is read as the file it is.
+        run = subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", f"file:{path}", "-map", "0:a:0", "-vn",
                               "-c:a", "pcm_f32le", "-f", "wav", str(wav)], capture_output=True, text=True)
         if run.returncode != 0 or not wav.exists():
             raise AudioError(f"{unreadable}: {_ffmpeg_reason(run.stderr, path)}")
@@ -130,7 +131,7 @@ def _ffmpeg_reason(stderr: str, path: Path) -> str:
         return "it holds no audio"
     lines = stderr.strip().splitlines()
     line = lines[-1] if lines else "ffmpeg could not decode it"
-    return line.removeprefix(f"{path}: ")
+    return line.removeprefix(f"file:{path}: ")
 
 
 def _reason(exc: Exception) -> str:
