@@ -81,15 +81,15 @@ def load_audio(path: str | Path) -> np.ndarray:
     if path.is_dir():
         raise AudioError(f"{path}: is a folder, not an audio file")
     try:
-        sf.info(str(path))
+        info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         return _load_with_ffmpeg(path, _reason(exc))
-    return _load_with_soundfile(path, path)
+    return _load_with_soundfile(path, info, path)
 
 
-def _load_with_soundfile(path: Path, named: Path) -> np.ndarray:
-    """``path`` read by libsndfile; errors name ``named`` (the user's file)."""
-    info = sf.info(str(path))
+def _load_with_soundfile(path: Path, info: sf._SoundFileInfo, named: Path) -> np.ndarray:
+    """``path``, whose header libsndfile read as ``info``, read by libsndfile; errors name ``named`` (the
+    user's file)."""
     if not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
         raise AudioError(f"{named}: sample rate {info.samplerate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
     if info.channels > MAX_CHANNELS:
@@ -122,7 +122,7 @@ def _load_with_ffmpeg(path: Path, reason: str) -> np.ndarray:
                               "-c:a", "pcm_f32le", "-f", "wav", str(wav)], capture_output=True, text=True)
         if run.returncode != 0 or not wav.exists():
             raise AudioError(f"{unreadable}: {_ffmpeg_reason(run.stderr, path)}")
-        return _load_with_soundfile(wav, path)
+        return _load_with_soundfile(wav, sf.info(str(wav)), path)
 
 
 def _ffmpeg_reason(stderr: str, path: Path) -> str:

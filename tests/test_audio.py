@@ -1,5 +1,7 @@
 """Any speech file becomes 16 kHz mono float32; anything unusable fails with one clear message."""
 
+import subprocess
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -24,8 +26,6 @@ def test_every_format_loads_as_the_same_16k_mono_speech(speech_formats, speech_a
 
 
 def test_a_video_without_sound_says_so(tmp_path):
-    import subprocess
-
     silent_film = tmp_path / "silent.mp4"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=10:d=1",
                     "-c:v", "libx264", str(silent_film)], check=True)

@@ -73,7 +73,6 @@ def test_damaged_or_foreign_packs_are_refused(tmp_path):
         load_pack(tmp_path / "missing.facecast")
 
 
-
 @pytest.mark.parametrize("yaw", [-20.0, -10.0, 0.0, 10.0, 20.0])
 def test_a_turned_faces_rig_keeps_the_nose_in_front_of_the_eyes(yaw):
     """The rig moves each landmark with the surface the picture shows there, yet a turned face keeps its
@@ -94,6 +93,7 @@ def test_a_turned_faces_rig_keeps_the_nose_in_front_of_the_eyes(yaw):
     own = -turned[ft.NOSE_TIP, 2] + turned[eyes, 2]
     kept = rig.vertices[ft.NOSE_TIP, 2] - rig.vertices[eyes, 2]
     assert np.abs(kept - own).max() < 0.25 * rig.face_scale
+
 
 # -- preparing portraits (mediapipe) ------------------------------------------------------------------
 
