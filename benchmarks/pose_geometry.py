@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from render_common import Redetector, frame, head_pose, head_pose_3d, portrait_files  # noqa: E402
 
 from facecast import face_topology as ft  # noqa: E402
-from facecast.export.render_model import RenderNet, rotation_matrix  # noqa: E402
+from facecast.export.render_model import CAMERA_DISTANCE, CELL, METRES_PER_F, RenderNet, rotation_matrix  # noqa: E402
 from facecast.prepare import prepare_portrait  # noqa: E402
 from facecast.render import Renderer, avatar_tensors  # noqa: E402
 
@@ -37,10 +37,13 @@ POSES = (("yaw", -20), ("yaw", 20), ("pitch", -15), ("pitch", 15))
 
 
 def moved_landmarks(tensors: dict, yaw: float, pitch: float) -> np.ndarray:
-    """The rig's vertices turned by the head pose alone, as the network turns them."""
-    t = {k: torch.from_numpy(v) for k, v in tensors.items() if k in ("vertices", "head_weight", "pivot")}
+    """The rig's vertices turned by the head pose alone, as the network turns them (in perspective)."""
+    t = {k: torch.from_numpy(v) for k, v in tensors.items() if k in ("vertices", "head_weight", "pivot", "face_scale")}
     rot = rotation_matrix(torch.tensor([float(pitch)]), torch.tensor([float(yaw)]), torch.zeros(1))
-    moved = RenderNet._head(t["vertices"], t["head_weight"], rot, t["pivot"], torch.zeros(1, 3), torch.ones(1))
+    size = tensors["tri_index"].shape[-1] * CELL
+    distance = CAMERA_DISTANCE * t["face_scale"] / METRES_PER_F
+    moved = RenderNet._head(t["vertices"], t["head_weight"], rot, t["pivot"], torch.zeros(1, 3), size / 2 - 0.5,
+                            distance)
     return moved[0].numpy()
 
 

@@ -5,7 +5,8 @@ trained through it later), built from the avatar's rig (see ``facecast.rig``):
 
 1. Motion to geometry: blendshape weights times the rig's per-vertex basis (plus the lip seal, which
    shuts the portrait's own lip gap as mouthClose catches up with jawOpen), then a 3D head rotation
-   and translation about the neck pivot, blended per vertex by how much each follows the head.
+   and translation about the neck pivot, blended per vertex by how much each follows the head, seen
+   in perspective from a camera CAMERA_DISTANCE in front of the face.
 2. A dense backward warp: the vertex displacements are interpolated over the mesh once per 4x4 pixels
    (per-pixel triangle and barycentric weights are avatar inputs, so the graph only gathers), and the
    inverse map is found by fixed-point iteration.
@@ -51,7 +52,7 @@ FIXED_POINT_STEPS = 5
 CELL = 4  # geometry and layers are computed once per CELL x CELL block of output pixels
 EDGE_PIXELS = 2.0  # output pixels over which a synthetic layer's edge blends into the picture
 METRES_PER_F = 0.09  # typical distance between the outer eye corners
-CAMERA_DISTANCE = 0.6  # metres, for the scale change of a head moving toward the camera
+CAMERA_DISTANCE = 0.6  # metres from camera to face, a webcam's distance: sets the perspective of head motion
 DEG = math.pi / 180
 Planes = tuple[torch.Tensor, torch.Tensor]  # x and y, one (B,H,W) plane each
 EYEBALL_PER_IRIS = 2.1  # eyeball radius / iris radius (12 mm / 5.8 mm)
@@ -282,11 +283,20 @@ class RenderNet(nn.Module):
 
     @staticmethod
     def _head(points: torch.Tensor, weight: torch.Tensor, rot: torch.Tensor, pivot: torch.Tensor,
-              shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        """Points (B,V,3) moved by the head pose, each by its head weight (B,V)."""
-        moved = scale[:, None, None] * ((points - pivot[:, None]) @ rot.transpose(1, 2)) + pivot[:, None]
-        moved = moved + shift[:, None]
-        return points + weight[..., None] * (moved - points)
+              shift: torch.Tensor, centre: float, distance: torch.Tensor) -> torch.Tensor:
+        """Points (B,V,3) moved by the head pose, each by its head weight (B,V), as a camera ``distance``
+        (B,) pixels in front of the picture's ``centre`` sees them.
+
+        The portrait was taken through a lens, so what the head brings nearer the camera grows and what it
+        takes away shrinks: a turned face's near cheek is wider than its far one, a head that looks down
+        shows a larger forehead. Without that the head turned like a picture on a card, with no
+        perspective of its own, and mediapipe read its turns short.
+        """
+        moved = (points - pivot[:, None]) @ rot.transpose(1, 2) + pivot[:, None] + shift[:, None]
+        moved = points + weight[..., None] * (moved - points)
+        nearer = moved[..., 2] - points[..., 2]
+        grow = distance[:, None, None] / (distance[:, None, None] - nearer[..., None])
+        return torch.cat([centre + (moved[..., :2] - centre) * grow, moved[..., 2:]], -1)
 
     def forward(self, texture: torch.Tensor, vertices: torch.Tensor, basis: torch.Tensor, head_weight: torch.Tensor,
                 pivot: torch.Tensor, axes: torch.Tensor, face_scale: torch.Tensor, tri_index: torch.Tensor,
@@ -308,16 +318,17 @@ class RenderNet(nn.Module):
         rot_deg, trans, gaze = motion[:, ROT], motion[:, TRANS], motion[:, GAZE]
         rot = rotation_matrix(rot_deg[:, 0], rot_deg[:, 1], rot_deg[:, 2])
         px_per_m = scale_px / METRES_PER_F
-        shift = torch.stack([trans[:, 0], -trans[:, 1], trans[:, 2]], -1) * px_per_m[:, None]
-        zoom = CAMERA_DISTANCE / (CAMERA_DISTANCE - trans[:, 2].clamp(-0.3, 0.3))
+        shift = torch.stack([trans[:, 0], -trans[:, 1], trans[:, 2].clamp(-0.3, 0.3)], -1) * px_per_m[:, None]
+        distance = CAMERA_DISTANCE * px_per_m
+        centre = size / 2 - 0.5  # the camera looks at the middle of the frame
         flat_basis = basis_b.reshape(n, basis_b.shape[1], n_vert * 3)
         seal = seal_amount(shapes)
         expression = (shapes[:, None] @ flat_basis).view(n, n_vert, 3) + self._seal(verts, seal)
         jaw_only = ((shapes * self.jaw_mask)[:, None] @ flat_basis).view(n, n_vert, 3)
 
-        posed = self._head(verts + expression, weight, rot, pivot_b, shift, zoom)
-        head_only = self._head(verts, weight, rot, pivot_b, shift, zoom)
-        on_jaw = self._head(verts + jaw_only, weight, rot, pivot_b, shift, zoom)
+        posed = self._head(verts + expression, weight, rot, pivot_b, shift, centre, distance)
+        head_only = self._head(verts, weight, rot, pivot_b, shift, centre, distance)
+        on_jaw = self._head(verts + jaw_only, weight, rot, pivot_b, shift, centre, distance)
 
         # Dense displacement over the source picture, one value per CELL x CELL block of pixels: gather
         # the three vertices of each cell's triangle and blend by its barycentric weights.
