@@ -289,8 +289,8 @@ class RenderNet(nn.Module):
 
         The portrait was taken through a lens, so what the head brings nearer the camera grows and what it
         takes away shrinks: a turned face's near cheek is wider than its far one, a head that looks down
-        shows a larger forehead. Without that the head turned like a picture on a card, with no
-        perspective of its own, and mediapipe read its turns short.
+        shows a larger forehead. Seen orthographically (every point keeping its size at any depth),
+        mediapipe read the turns short.
         """
         moved = (points - pivot[:, None]) @ rot.transpose(1, 2) + pivot[:, None] + shift[:, None]
         moved = points + weight[..., None] * (moved - points)
