@@ -362,7 +362,9 @@ class RenderNet(nn.Module):
         src = (sx, sy)
         src, synth, covered = self._mouth(gx, gy, src, verts, posed, head_only, on_jaw, scale_px, colours_b,
                                           own_teeth.index_select(0, avatar), seal)
-        src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, texture, avatar)
+        # The gaze is relative to the head, so the iris moves along the face's axes as the head has turned them.
+        head_axes = axes_b @ rot.transpose(1, 2)
+        src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, head_axes, texture, avatar)
         return self._compose(texture, avatar, gx, gy, src, synth, covered, size)
 
     @staticmethod

@@ -224,6 +224,38 @@ def test_an_iris_that_looks_away_uncovers_eye_white(renderer, pack):
         assert now > 0.77 * max(beside)
 
 
+
+def test_the_gaze_turns_with_the_head(renderer, pack):
+    """Gaze is relative to the head: with the head rolled, a sideways look moves each iris along its
+    tilted eye, not along the picture's rows. Between roll -20 and +20 the direction in which the irises
+    move turns by 53 deg (the eyelids, clipping the iris, add to the 40); irises that moved along the
+    picture's rows turned by 18-20 (the clipping alone)."""
+    avatar = avatar_tensors(pack, 512)
+    ys, xs = np.mgrid[:512, :512]
+
+    def centroid(weight: np.ndarray) -> np.ndarray:
+        return np.array([(xs * weight).sum(), (ys * weight).sum()]) / weight.sum()
+
+    def iris_directions(roll: float) -> list[float]:
+        still, blink, look = (frame.astype(float).mean(-1) for frame in render(
+            renderer, avatar, motion(roll=roll), motion(roll=roll, eyeBlinkLeft=1, eyeBlinkRight=1),
+            motion(roll=roll, gaze_yaw=25)))
+        # Where each eye is in the rolled frame: where closing the lids changes the picture.
+        lids = np.abs(blink - still)
+        middle = centroid(lids)[0]
+        angles = []
+        for side in (xs < middle, xs >= middle):
+            eye = centroid(lids * side)
+            near = ((xs - eye[0]) ** 2 + (ys - eye[1]) ** 2 < 30**2).astype(float)
+            dark_before, dark_after = (np.clip(110 - lum, 0, None) * near for lum in (still, look))
+            move = centroid(dark_after) - centroid(dark_before)
+            angles.append(np.degrees(np.arctan2(move[1], move[0])))
+        return angles
+
+    turned = np.subtract(iris_directions(20.0), iris_directions(-20.0))
+    assert (np.abs(turned) > 35).all(), turned
+
+
 def test_head_turn_moves_the_face_but_not_the_frame_edges(renderer, avatar):
     neutral, left, right = render(renderer, avatar, motion(), motion(yaw=20), motion(yaw=-20))
     nose = avatar.tensors["vertices"][0, 1, :2].astype(int)
