@@ -362,9 +362,7 @@ class RenderNet(nn.Module):
         src = (sx, sy)
         src, synth, covered = self._mouth(gx, gy, src, verts, posed, head_only, on_jaw, scale_px, colours_b,
                                           own_teeth.index_select(0, avatar), seal)
-        # The gaze is relative to the head, so the iris moves along the face's axes as the head has turned them.
-        head_axes = axes_b @ rot.transpose(1, 2)
-        src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, head_axes, texture, avatar)
+        src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, texture, avatar)
         return self._compose(texture, avatar, gx, gy, src, synth, covered, size)
 
     @staticmethod
@@ -493,23 +491,32 @@ class RenderNet(nn.Module):
             top, c_up, bottom, c_lo = _lookup(torch.cat([t_up, t_lo], 1), u)
             # The image's lower lid runs below its upper lid: v grows downward.
             inside = _between(v, top, bottom, c_up * c_lo)
-            # The eyeball moves with the head only; its iris turns by the gaze.
-            ball = (head_only - verts)[:, torch.cat([up, lo]), :2].mean(1)
+            # The eyeball moves with the head only: each point inside the lids comes from the portrait's eye
+            # through the turn, tilt and growth the head gives the eye (the similarity that takes the eye's
+            # corners to where the head puts them). Shifted only, a tilted head showed skin from beyond the
+            # portrait's eye corners inside its own.
+            rest = _Frame(verts[:, up[0], :2], verts[:, up[-1], :2])
+            along = u * rest.half[:, :, None]
+            across = v * (rest.half / frame.half)[:, :, None]
+            px = rest.origin[:, 0, None, None] + along * rest.ex[:, 0, None, None] + across * rest.ey[:, 0, None, None]
+            py = rest.origin[:, 1, None, None] + along * rest.ex[:, 1, None, None] + across * rest.ey[:, 1, None, None]
+            # In the portrait's frame the iris turns by the gaze along the face's own axes: the gaze is
+            # relative to the head.
             centre = verts[:, iris[0], :2]
             radius = (verts[:, iris[1:], :2] - centre[:, None]).norm(dim=-1).mean(1)
             yaw = gaze[:, 2 * (1 - e)] * DEG  # gaze lists the left eye first; e=0 is the right eye
             pitch = gaze[:, 2 * (1 - e) + 1] * DEG
             turn = EYEBALL_PER_IRIS * radius[:, None] * (torch.sin(yaw)[:, None] * axes[:, 0, :2]
                                                          + torch.sin(pitch)[:, None] * axes[:, 1, :2])
-            old = centre + ball
-            new = old + turn
+            new = centre + turn
             r = radius[:, None, None]
             # The iris carries its dark rim (beyond FaceMesh's iris radius) with it, so none is left behind.
             rim = r * (1 + LIMBUS)
-            iris_new = _ramp(rim - ((gx - new[:, 0, None, None]) ** 2 + (gy - new[:, 1, None, None]) ** 2).sqrt())
-            iris_old = _ramp(rim - ((gx - old[:, 0, None, None]) ** 2 + (gy - old[:, 1, None, None]) ** 2).sqrt())
-            eye_x = gx - ball[:, 0, None, None] - iris_new * turn[:, 0, None, None]
-            eye_y = gy - ball[:, 1, None, None] - iris_new * turn[:, 1, None, None]
+            dx, dy = px - centre[:, 0, None, None], py - centre[:, 1, None, None]
+            iris_new = _ramp(rim - ((px - new[:, 0, None, None]) ** 2 + (py - new[:, 1, None, None]) ** 2).sqrt())
+            iris_old = _ramp(rim - (dx.square() + dy.square()).sqrt())
+            eye_x = px - iris_new * turn[:, 0, None, None]
+            eye_y = py - iris_new * turn[:, 1, None, None]
             sx, sy = sx + inside * (eye_x - sx), sy + inside * (eye_y - sy)
             bare = (iris_old - iris_new).clamp(0, 1) * inside
             # Where the iris left, the eye white shows: the portrait's own, found by going back from each
@@ -517,10 +524,8 @@ class RenderNet(nn.Module):
             # smoothly over the uncovered patch, so the copy has no seam.
             back = -turn / (turn.norm(dim=-1, keepdim=True) + 1e-6)
             bx, by = back[:, 0, None, None], back[:, 1, None, None]
-            px, py = gx - ball[:, 0, None, None], gy - ball[:, 1, None, None]  # in the portrait
-            dx, dy = px - centre[:, 0, None, None], py - centre[:, 1, None, None]
-            along = dx * bx + dy * by
-            out = -along + (along.square() - dx.square() - dy.square() + rim.square()).clamp_min(0).sqrt()
+            ahead = dx * bx + dy * by
+            out = -ahead + (ahead.square() - dx.square() - dy.square() + rim.square()).clamp_min(0).sqrt()
             fill_x, fill_y = px + (out + SCLERA_GAP * r) * bx, py + (out + SCLERA_GAP * r) * by
             ix = torch.round(2 * fill_x).clamp(0, side - 1).to(torch.int32)
             iy = torch.round(2 * fill_y).clamp(0, side - 1).to(torch.int32)

@@ -228,8 +228,8 @@ def test_an_iris_that_looks_away_uncovers_eye_white(renderer, pack):
 def test_the_gaze_turns_with_the_head(renderer, pack):
     """Gaze is relative to the head: with the head rolled, a sideways look moves each iris along its
     tilted eye, not along the picture's rows. Between roll -20 and +20 the direction in which the irises
-    move turns by 53 deg (the eyelids, clipping the iris, add to the 40); irises that moved along the
-    picture's rows turned by 18-20 (the clipping alone)."""
+    move turns by 38-41 deg (the eye is taken through the head's tilt); irises that moved along the
+    picture's rows turned by 18-22 (the eyelids, tilted, clipping them)."""
     avatar = avatar_tensors(pack, 512)
     ys, xs = np.mgrid[:512, :512]
 
@@ -247,13 +247,14 @@ def test_the_gaze_turns_with_the_head(renderer, pack):
         for side in (xs < middle, xs >= middle):
             eye = centroid(lids * side)
             near = ((xs - eye[0]) ** 2 + (ys - eye[1]) ** 2 < 30**2).astype(float)
-            dark_before, dark_after = (np.clip(110 - lum, 0, None) * near for lum in (still, look))
-            move = centroid(dark_after) - centroid(dark_before)
+            # From where the eye got lighter (the iris left) to where it got darker (the iris came).
+            darker = still - look
+            move = centroid(np.clip(darker, 0, None) * near) - centroid(np.clip(-darker, 0, None) * near)
             angles.append(np.degrees(np.arctan2(move[1], move[0])))
         return angles
 
     turned = np.subtract(iris_directions(20.0), iris_directions(-20.0))
-    assert (np.abs(turned) > 35).all(), turned
+    assert (np.abs(turned) > 30).all(), turned
 
 
 def test_head_turn_moves_the_face_but_not_the_frame_edges(renderer, avatar):
