@@ -13,8 +13,9 @@ trained through it later), built from the avatar's rig (see ``facecast.rig``):
 3. Layers in each feature's local frame (the mouth between its corners, each eye between its corners):
    the mouth interior (dark cavity, upper teeth fixed to the head, lower teeth and tongue on the jaw,
    each tooth shaded on its own) where the deformed inner lips part beyond the portrait's own opening,
-   and the eyeball (the portrait's own eye, its iris moved by the gaze, the eye white it uncovers copied
-   from beyond the iris's old rim) between the deformed eyelids. Where parted lips close over the
+   and the eyeball (the portrait's own eye, turned, tilted and grown as the head moves it, its iris moved
+   by the gaze, the eye white it uncovers copied from beyond the iris's old rim) between the deformed
+   eyelids. Where parted lips close over the
    portrait's own mouth opening, the warp's fold would show that opening between them; there the
    portrait's sealed picture is used, its opening filled by lips.
 4. One gather per output pixel, from the portrait or its sealed picture (sampled at half-pixel
