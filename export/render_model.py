@@ -361,14 +361,16 @@ class RenderNet(nn.Module):
                 sx, sy = sx + 0.5 * (gx - dx - sx), sy + 0.5 * (gy - dy - sy)
 
         src = (sx, sy)
-        src, synth, covered = self._mouth(gx, gy, src, verts, posed, head_only, on_jaw, scale_px, colours_b,
-                                          own_teeth.index_select(0, avatar), seal)
+        src, jaw, teeth_end, synth, covered = self._mouth(gx, gy, src, verts, posed, head_only, on_jaw, scale_px,
+                                                          colours_b, own_teeth.index_select(0, avatar), seal)
+        # The eyes leave ``jaw`` as it is: it is zero outside the mouth.
         src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, texture, avatar)
-        return self._compose(texture, avatar, gx, gy, src, synth, covered, size)
+        return self._compose(texture, avatar, gx, gy, src, jaw, teeth_end, synth, covered, size)
 
     @staticmethod
     def _compose(texture: torch.Tensor, avatar: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, src: Planes,
-                 synth: list[torch.Tensor], covered: torch.Tensor, size: int) -> torch.Tensor:
+                 jaw: Planes, teeth_end: torch.Tensor, synth: list[torch.Tensor], covered: torch.Tensor,
+                 size: int) -> torch.Tensor:
         """Full-resolution frames: one gather per pixel from the portrait or its sealed picture, blended with
         the synthetic layer (premultiplied colour, alpha) across its edge.
 
@@ -377,15 +379,22 @@ class RenderNet(nn.Module):
         is used where the upsampled ``covered`` mask passes 1/2 (at that edge the two pictures agree). The
         layer's edge is blended over EDGE_PIXELS rather than cut where its alpha passes 1/2: a cut is a
         staircase, as the alpha is made per cell.
+
+        Inside the mouth, below the line where the portrait's own upper teeth end (``teeth_end`` > 0,
+        pixels), the source also moves by ``jaw``, the jaw's motion. That line is found per pixel from
+        its upsampled distance: picked per cell, it was a staircase wherever the head tilted it.
         """
         n = gx.shape[0]
         side = texture.shape[2]
         # One upsampling of every per-cell plane (the layer, its masks, the source offsets), measured faster
         # than one per plane. The offset is zero at rest, so upsampling it (not the coordinates) keeps a
         # neutral frame exact; it is doubled first, as picture entries are half pixels.
-        layer = F.interpolate(torch.stack(synth + [covered, 2 * (src[0] - gx), 2 * (src[1] - gy)], 1),
+        layer = F.interpolate(torch.stack(synth + [covered, 2 * (src[0] - gx), 2 * (src[1] - gy), 2 * jaw[0],
+                                                   2 * jaw[1], teeth_end], 1),
                               scale_factor=float(CELL), mode="bilinear", align_corners=False)
-        alpha_up, covered_up, off_x, off_y = layer[:, 3], layer[:, 4], layer[:, 5], layer[:, 6]
+        alpha_up, covered_up = layer[:, 3], layer[:, 4]
+        on_jaw = (layer[:, 9] + 0.5).clamp(0, 1)  # sharp: the teeth end there
+        off_x, off_y = layer[:, 5] + on_jaw * layer[:, 7], layer[:, 6] + on_jaw * layer[:, 8]
         full = torch.arange(size, dtype=gx.dtype)
         fy, fx = torch.meshgrid(full, full, indexing="ij")
         # Indices in int32: several avatars' pictures at 512 px outgrow float32's exact integers.
@@ -406,7 +415,8 @@ class RenderNet(nn.Module):
     # -- layers -----------------------------------------------------------------------------------
     def _mouth(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, verts: torch.Tensor, posed: torch.Tensor,
                head_only: torch.Tensor, on_jaw: torch.Tensor, scale_px: torch.Tensor, colours: torch.Tensor,
-               own_teeth: torch.Tensor, seal: torch.Tensor) -> tuple[Planes, list[torch.Tensor], torch.Tensor]:
+               own_teeth: torch.Tensor, seal: torch.Tensor
+               ) -> tuple[Planes, Planes, torch.Tensor, list[torch.Tensor], torch.Tensor]:
         up, lo = self.lip_up, self.lip_lo
         # The frame runs between the posed corners, so that the lips span u = -1..1 however far the jaw
         # drags the corners (on a turned face they slide sideways with it).
@@ -432,7 +442,8 @@ class RenderNet(nn.Module):
         # stay with the head and everything below them goes with the jaw: a portrait's own teeth stay
         # its own, and what opens between them is new.
         f = scale_px[:, None, None]
-        on_jaw_band = (v - (tu + own_teeth[:, None, None]) + 0.5).clamp(0, 1)  # sharp: the teeth end there
+        teeth_end = v - (tu + own_teeth[:, None, None])
+        on_jaw_band = (teeth_end + 0.5).clamp(0, 1)  # sharp: the teeth end there
         inner_x = gx - (tu_x + on_jaw_band * (tl_x - tu_x))
         inner_y = gy - (tu_y + on_jaw_band * (tl_y - tu_y))
         # Where that source point lies outside the portrait's own mouth opening, the mouth is newly open.
@@ -451,7 +462,9 @@ class RenderNet(nn.Module):
         # edge, where the two pictures agree, the sealed one is safe.
         margin = COVER_MARGIN * seal[:, None, None]
         covered = (_between(sv, s_top - margin, s_bottom + margin, s_cu * s_cl) - inside).clamp(0, 1)
-        src = (src[0] + inside * (inner_x - src[0]), src[1] + inside * (inner_y - src[1]))
+        # The source inside the mouth as the head alone moves it; the jaw's share is added per pixel (``_compose``).
+        src = (src[0] + inside * (gx - tu_x - src[0]), src[1] + inside * (gy - tu_y - src[1]))
+        jaw = (inside * (tu_x - tl_x), inside * (tu_y - tl_y))
 
         # The layer is computed once per CELL pixels and interpolated between, so its shading stays
         # gentle: a little darker toward the middle of the mouth (the throat).
@@ -474,7 +487,7 @@ class RenderNet(nn.Module):
             colour = colour + lower_m * (0.75 * teeth * lower_seam - colour)  # in the upper teeth's shadow
             colour = colour + upper_m * (teeth * upper_seam - colour)
             synth.append(colour * lit * alpha)
-        return src, synth + [alpha], covered
+        return src, jaw, teeth_end, synth + [alpha], covered
 
     def _eyes(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, synth: list[torch.Tensor], verts: torch.Tensor,
               posed: torch.Tensor, head_only: torch.Tensor, gaze: torch.Tensor, axes: torch.Tensor,

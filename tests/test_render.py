@@ -81,8 +81,9 @@ def test_a_layers_edge_blends_into_the_picture_over_two_pixels():
     gy, gx = (g[None] for g in torch.meshgrid(centres, centres, indexing="ij"))
     alpha = _ramp(gx - edge)  # as the layers make their masks
     texture = torch.full((1, 2, 2 * size - 1, 2 * size - 1, 3), 100, dtype=torch.uint8)
-    frame = RenderNet._compose(texture, torch.zeros(1, dtype=torch.int64), gx, gy, (gx, gy),
-                               [alpha, alpha, alpha, alpha], torch.zeros_like(alpha), size)[0].numpy()
+    still = torch.zeros_like(alpha)
+    frame = RenderNet._compose(texture, torch.zeros(1, dtype=torch.int64), gx, gy, (gx, gy), (still, still), still,
+                               [alpha, alpha, alpha, alpha], still, size)[0].numpy()
     row = frame[size // 2, :, 0].astype(int)
     assert (frame == frame[:1]).all() and (frame == frame[..., :1]).all()  # rows alike, colours alike
     assert (row[: int(edge) - 2] == 100).all() and (row[int(edge) + 3:] == 255).all()
@@ -92,6 +93,36 @@ def test_a_layers_edge_blends_into_the_picture_over_two_pixels():
     halfway = np.interp(177.5, row, np.arange(size))  # where the blend is half picture, half layer
     assert abs(halfway - edge) < 1
 
+
+
+def test_the_jaw_parts_own_teeth_along_a_straight_line_per_pixel():
+    """Below the line where a portrait's own upper teeth end, the picture moves with the jaw. The line comes
+    per cell (every 4 pixels) but is drawn per pixel: tilted with the head, it stays straight. Picked per
+    cell it was a staircase, and the teeth beside it looked jumbled."""
+    torch = pytest.importorskip("torch")
+    from facecast.export.render_model import CELL, RenderNet
+
+    size, drop = 64, 8.0
+    cells = size // CELL
+    centres = (torch.arange(cells, dtype=torch.float32) + 0.5) * CELL - 0.5
+    gy, gx = (g[None] for g in torch.meshgrid(centres, centres, indexing="ij"))
+
+    def line(x):  # where the teeth end, tilted as a head rolled by 17 deg tilts it
+        return 30.3 + 0.3 * (x - 32)
+
+    rows = torch.arange(2 * size - 1, dtype=torch.float32)  # picture entries are half pixels
+    texture = (rows[:, None] * 2).clamp(max=255).to(torch.uint8)[None, None, :, :, None].expand(
+        1, 2, -1, 2 * size - 1, 3).contiguous()  # brightness 4 per pixel down the picture
+    still = torch.zeros_like(gx)
+    frame = RenderNet._compose(texture, torch.zeros(1, dtype=torch.int64), gx, gy, (gx, gy), (still, still - drop),
+                               gy - line(gx), [still] * 4, still, size)[0, ..., 0].numpy().astype(int)
+    y = np.arange(size)
+    for x in range(8, size - 8):
+        kept = frame[:, x] == 4 * y
+        moved = frame[:, x] == 4 * (y - drop)  # shows what lay `drop` pixels above
+        above, below = int(np.floor(line(x))), int(np.ceil(line(x)))
+        assert kept[:above].all() and moved[below + 1:].all(), x  # a pixel's width of blend on the line
+        assert (kept | moved).sum() >= size - 1, x
 
 @pytest.mark.parametrize("size", [256, 512])
 def test_neutral_frame_reproduces_the_portrait(renderer, pack, size):
