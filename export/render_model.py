@@ -15,9 +15,8 @@ trained through it later), built from the avatar's rig (see ``facecast.rig``):
    each tooth shaded on its own) where the deformed inner lips part beyond the portrait's own opening,
    and the eyeball (the portrait's own eye, turned, tilted and grown as the head moves it, its iris moved
    by the gaze, the eye white it uncovers copied from beyond the iris's old rim) between the deformed
-   eyelids. Where parted lips close over the
-   portrait's own mouth opening, the warp's fold would show that opening between them; there the
-   portrait's sealed picture is used, its opening filled by lips.
+   eyelids. Where parted lips close over the portrait's own mouth opening, the warp's fold would show
+   that opening between them; there the portrait's sealed picture is used, its opening filled by lips.
 4. One gather per output pixel, from the portrait or its sealed picture (sampled at half-pixel
    precision), blended with the layers across their edges.
 
@@ -442,7 +441,7 @@ class RenderNet(nn.Module):
         inside = _between(v, top, bottom, cov_up * cov_lo)
         # Inside the mouth the portrait's own upper teeth (own_teeth pixels below the upper lip line)
         # stay with the head and everything below them goes with the jaw: a portrait's own teeth stay
-        # its own, and what opens between them is new.
+        # its own.
         f = scale_px[:, None, None]
         teeth_end = v - (tu + own_teeth[:, None, None])
         on_jaw_band = (teeth_end + 0.5).clamp(0, 1)  # sharp: the teeth end there
