@@ -283,7 +283,7 @@ class RenderNet(nn.Module):
 
     @staticmethod
     def _head(points: torch.Tensor, weight: torch.Tensor, rot: torch.Tensor, pivot: torch.Tensor,
-              shift: torch.Tensor, centre: float, distance: torch.Tensor) -> torch.Tensor:
+              shift: torch.Tensor, centre: float | torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
         """Points (B,V,3) moved by the head pose, each by its head weight (B,V), as a camera ``distance``
         (B,) pixels in front of the picture's ``centre`` sees them.
 
@@ -447,7 +447,8 @@ class RenderNet(nn.Module):
         on_jaw_band = (teeth_end + 0.5).clamp(0, 1)  # sharp: the teeth end there
         inner_x = gx - (tu_x + on_jaw_band * (tl_x - tu_x))
         inner_y = gy - (tu_y + on_jaw_band * (tl_y - tu_y))
-        # Where that source point lies outside the portrait's own mouth opening, the mouth is newly open.
+        # Where that source point lies outside the portrait's own mouth opening, the mouth is newly open. (This
+        # mask is per cell, as the layer is; the picture itself switches to the jaw per pixel, in ``_compose``.)
         rest_lips = torch.cat([_tabulate(*_unsqueeze(rest.points(verts[:, up, :2]))),
                                _tabulate(*_unsqueeze(rest.points(verts[:, lo, :2])))], 1)
         ru, rv = rest.pixels(inner_x, inner_y)

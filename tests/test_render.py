@@ -94,6 +94,27 @@ def test_a_layers_edge_blends_into_the_picture_over_two_pixels():
     assert abs(halfway - edge) < 1
 
 
+def test_the_camera_sees_head_motion_in_perspective():
+    """The head's motion is seen by a camera CAMERA_DISTANCE in front, looking at the frame's middle: what
+    it brings nearer grows about that middle by the distance over the distance less the approach; what
+    does not follow the head (weight 0) does not move at all, and a neutral pose moves nothing."""
+    torch = pytest.importorskip("torch")
+    from facecast.export.render_model import RenderNet, rotation_matrix
+
+    points = torch.tensor([[[100.0, 80.0, 5.0], [300.0, 260.0, -20.0], [40.0, 400.0, 0.0]]])
+    weight = torch.tensor([[1.0, 1.0, 0.0]])
+    pivot, centre, distance = torch.tensor([[200.0, 300.0, -60.0]]), 255.5, torch.tensor([1000.0])
+    still = rotation_matrix(torch.zeros(1), torch.zeros(1), torch.zeros(1))
+    moved = RenderNet._head(points, weight, still, pivot, torch.zeros(1, 3), centre, distance)
+    assert torch.allclose(moved, points)
+    toward = RenderNet._head(points, weight, still, pivot, torch.tensor([[0.0, 0.0, 100.0]]), centre, distance)
+    grown = centre + (points[0, :2, :2] - centre) * 1000 / 900
+    assert torch.allclose(toward[0, :2, :2], grown) and torch.allclose(toward[0, 2], points[0, 2])
+    nod = RenderNet._head(points, weight, rotation_matrix(torch.tensor([20.0]), torch.zeros(1), torch.zeros(1)),
+                          pivot, torch.zeros(1, 3), centre, distance)
+    # Looking down (+ pitch) about a pivot below and behind brings the upper point nearer: it spreads out.
+    assert nod[0, 0, 2] > points[0, 0, 2] and abs(nod[0, 0, 0] - centre) > abs(points[0, 0, 0] - centre)
+
 
 def test_the_jaw_parts_own_teeth_along_a_straight_line_per_pixel():
     """Below the line where a portrait's own upper teeth end, the picture moves with the jaw. The line comes
@@ -123,6 +144,7 @@ def test_the_jaw_parts_own_teeth_along_a_straight_line_per_pixel():
         above, below = int(np.floor(line(x))), int(np.ceil(line(x)))
         assert kept[:above].all() and moved[below + 1:].all(), x  # a pixel's width of blend on the line
         assert (kept | moved).sum() >= size - 1, x
+
 
 @pytest.mark.parametrize("size", [256, 512])
 def test_neutral_frame_reproduces_the_portrait(renderer, pack, size):
@@ -253,7 +275,6 @@ def test_an_iris_that_looks_away_uncovers_eye_white(renderer, pack):
         beside = [neutral[y, int(round(centre[0] - d * right[0]))].mean() for d in np.arange(1.2, 2.0, 0.1) * radius]
         assert was < 0.5 * max(beside)  # it was iris
         assert now > 0.77 * max(beside)
-
 
 
 def test_the_gaze_turns_with_the_head(renderer, pack):
