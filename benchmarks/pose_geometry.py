@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from render_common import Redetector, frame, head_pose, head_pose_3d, portrait_files  # noqa: E402
 
 from facecast import face_topology as ft  # noqa: E402
-from facecast.export.render_model import CAMERA_DISTANCE, CELL, METRES_PER_F, RenderNet, rotation_matrix  # noqa: E402
+from facecast.export.render_model import CELL, RenderNet, rotation_matrix  # noqa: E402
 from facecast.prepare import prepare_portrait  # noqa: E402
 from facecast.render import Renderer, avatar_tensors  # noqa: E402
 
@@ -40,10 +40,8 @@ def moved_landmarks(tensors: dict, yaw: float, pitch: float) -> np.ndarray:
     """The rig's vertices turned by the head pose alone, as the network turns them (in perspective)."""
     t = {k: torch.from_numpy(v) for k, v in tensors.items() if k in ("vertices", "head_weight", "pivot", "face_scale")}
     rot = rotation_matrix(torch.tensor([float(pitch)]), torch.tensor([float(yaw)]), torch.zeros(1))
-    size = tensors["tri_index"].shape[-1] * CELL
-    distance = CAMERA_DISTANCE * t["face_scale"] / METRES_PER_F
-    moved = RenderNet._head(t["vertices"], t["head_weight"], rot, t["pivot"], torch.zeros(1, 3), size / 2 - 0.5,
-                            distance)
+    centre, distance = RenderNet.camera(tensors["tri_index"].shape[-1] * CELL, t["face_scale"])
+    moved = RenderNet._head(t["vertices"], t["head_weight"], rot, t["pivot"], torch.zeros(1, 3), centre, distance)
     return moved[0].numpy()
 
 

@@ -282,6 +282,12 @@ class RenderNet(nn.Module):
         return torch.cat([face, torch.zeros_like(verts[:, ft.NUM_FACE_LANDMARKS :])], 1)
 
     @staticmethod
+    def camera(size: int | torch.Tensor, face_scale: torch.Tensor) -> tuple[float | torch.Tensor, torch.Tensor]:
+        """Where the camera that sees the head looks (the middle of a ``size`` frame, in its pixels) and how
+        far it is (B,), in pixels of faces ``face_scale`` (B,) pixels between the outer eye corners."""
+        return size / 2 - 0.5, CAMERA_DISTANCE * face_scale / METRES_PER_F
+
+    @staticmethod
     def _head(points: torch.Tensor, weight: torch.Tensor, rot: torch.Tensor, pivot: torch.Tensor,
               shift: torch.Tensor, centre: float | torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
         """Points (B,V,3) moved by the head pose, each by its head weight (B,V), as a camera ``distance``
@@ -319,8 +325,7 @@ class RenderNet(nn.Module):
         rot = rotation_matrix(rot_deg[:, 0], rot_deg[:, 1], rot_deg[:, 2])
         px_per_m = scale_px / METRES_PER_F
         shift = torch.stack([trans[:, 0], -trans[:, 1], trans[:, 2].clamp(-0.3, 0.3)], -1) * px_per_m[:, None]
-        distance = CAMERA_DISTANCE * px_per_m
-        centre = size / 2 - 0.5  # the camera looks at the middle of the frame
+        centre, distance = self.camera(size, scale_px)
         flat_basis = basis_b.reshape(n, basis_b.shape[1], n_vert * 3)
         seal = seal_amount(shapes)
         expression = (shapes[:, None] @ flat_basis).view(n, n_vert, 3) + self._seal(verts, seal)
