@@ -8,8 +8,8 @@ trained through it later), built from the avatar's rig (see ``facecast.rig``):
    and translation about the neck pivot, blended per vertex by how much each follows the head, seen
    in perspective from a camera CAMERA_DISTANCE in front of the face.
 2. A dense backward warp: the vertex displacements are interpolated over the mesh once per 4x4 pixels
-   (per-pixel triangle and barycentric weights are avatar inputs, so the graph only gathers), and the
-   inverse map is found by fixed-point iteration.
+   (per-pixel triangle and barycentric weights are avatar inputs, so the graph only gathers), smoothed
+   beyond the face landmarks, and the inverse map is found by fixed-point iteration.
 3. Layers in each feature's local frame (the mouth between its corners, each eye between its corners):
    the mouth interior (dark cavity, upper teeth fixed to the head, lower teeth and tongue on the jaw,
    each tooth shaded on its own) where the deformed inner lips part beyond the portrait's own opening,
@@ -50,6 +50,7 @@ CURVE_SAMPLES = 32
 CURVE_RANGE = 1.3  # curves are tabulated over u in [-1.3, 1.3] (corners at -1 and 1)
 FIXED_POINT_STEPS = 5
 CELL = 4  # geometry and layers are computed once per CELL x CELL block of output pixels
+OUTSIDE_SMOOTHING = 5  # cells: the warp beyond the face landmarks is averaged over this many cells square
 EDGE_PIXELS = 2.0  # output pixels over which a synthetic layer's edge blends into the picture
 METRES_PER_F = 0.09  # typical distance between the outer eye corners
 CAMERA_DISTANCE = 0.6  # metres from camera to face, a webcam's distance: sets the perspective of head motion
@@ -344,6 +345,15 @@ class RenderNet(nn.Module):
             return corner[:, 0] + corner[:, 1] + corner[:, 2]
 
         field = [interpolate(posed[..., c] - verts[..., c]) for c in range(2)]
+        # Beyond the face landmarks the field is averaged over OUTSIDE_SMOOTHING cells. There long triangles
+        # run from the face oval to sparse anchors, each bending the field its own way, and a turned face's
+        # outline, where the field changes fastest, came out notched (up to 5 px at 512 px, one notch per
+        # oval landmark). Inside the face the field stays sharp for the lips and eyelids.
+        is_face = (torch.ones_like(weight).cumsum(1) <= ft.NUM_FACE_LANDMARKS).to(weight.dtype)  # V is dynamic
+        outside = (8 * (1 - interpolate(is_face))).clamp(0, 1)
+        smooth = F.avg_pool2d(torch.stack(field, 1).view(n, 2, cells, cells), OUTSIDE_SMOOTHING, 1,
+                              OUTSIDE_SMOOTHING // 2, count_include_pad=False).view(n, 2, cells * cells)
+        field = [f + outside * (smooth[:, c] - f) for c, f in enumerate(field)]
         follow = interpolate(weight).view(n, cells, cells)
         # The head's own motion (at the nose bridge), spread by the head weight: a start close to the
         # answer, so that the iteration only has to resolve parallax and expressions.
