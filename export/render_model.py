@@ -11,7 +11,7 @@ trained through it later), built from the avatar's rig (see ``facecast.rig``):
    (per-pixel triangle and barycentric weights are avatar inputs, so the graph only gathers), smoothed
    beyond the face landmarks, and the inverse map is found by fixed-point iteration.
 3. Layers in each feature's local frame (the mouth between its corners, each eye between its corners):
-   the mouth interior (dark cavity, upper teeth fixed to the head, lower teeth and tongue on the jaw,
+   the mouth interior (dark cavity, upper teeth fixed to the head, lower teeth, gum and tongue on the jaw,
    each tooth shaded on its own) where the deformed inner lips part beyond the portrait's own opening,
    and the eyeball (the portrait's own eye, turned, tilted and grown as the head moves it, its iris moved
    by the gaze, the eye white it uncovers copied from beyond the iris's old rim) between the deformed
@@ -61,9 +61,11 @@ LIMBUS = 0.2  # iris radii of dark rim beyond FaceMesh's iris radius, which move
 SCLERA_GAP = 0.15  # iris radii beyond that rim to the eye white that an uncovered one copies
 
 # Tooth sizes in F: the part of the upper incisors below the upper lip line, of the lower ones above
-# the lower lip line, and the tongue's reach above the lower lip line.
+# the lower lip line, a lower incisor's crown, and the tongue's reach above the lower lip line.
 UPPER_TEETH = 0.08
 LOWER_TEETH = 0.045
+LOWER_CROWN = 0.1  # tip to gum, 9 mm
+GUM = 1.8  # the gum below the lower teeth: the tongue's colour, this much lighter
 TONGUE = 0.1
 LIP_SHADOW = 0.05  # F: how far inside the lips their shadow reaches
 # Where neighbouring front teeth meet, along the mouth (u, corners at +-1, a mouth about 50 mm wide): the
@@ -487,11 +489,17 @@ class RenderNet(nn.Module):
         # gentle: a little darker toward the middle of the mouth (the throat).
         au = u.abs()
         shade = 1.1 - 0.25 * (1 - au).clamp(0, 1)
-        # The lips shade what lies just inside them, so teeth and tongue never meet a lip in full light.
-        near_lip = ((v - top) / (LIP_SHADOW * f)).clamp(0, 1) * ((bottom - v) / (LIP_SHADOW * f)).clamp(0, 1)
-        lit = 0.6 + 0.4 * near_lip
+        # The lips shade what lies just inside them, so teeth and tongue never meet a lip in full light; the
+        # lower lip less, as the light comes from above.
+        below_upper = ((v - top) / (LIP_SHADOW * f)).clamp(0, 1)
+        above_lower = ((bottom - v) / (LIP_SHADOW * f)).clamp(0, 1)
+        lit = 0.6 + 0.4 * below_upper * (0.75 + 0.25 * above_lower)
         tongue_m = _ramp(v - (tl - TONGUE * f)) * (0.75 - au).mul(4).clamp(0, 1)
-        lower_m = _ramp(v - (tl - LOWER_TEETH * f)) * (0.8 - au).mul(5).clamp(0, 1)
+        lower_w = (0.8 - au).mul(5).clamp(0, 1)
+        lower_m = _ramp(v - (tl - LOWER_TEETH * f)) * lower_w
+        # Below the lower teeth's crown, the gum: a lower lip dropped or funnelled further than that
+        # (mouthLowerDown, mouthFunnel) uncovers it.
+        gum_m = _ramp(v - (tl + (LOWER_CROWN - LOWER_TEETH) * f)) * lower_w
         upper_m = _ramp(tu + UPPER_TEETH * f - v) * (0.85 - au).mul(5).clamp(0, 1)
         # Separate teeth, not a white band: the seams stay on the head (upper teeth) or on the jaw (lower).
         upper_seam = _tooth_seams(frame.along(frame_head, u), frame_head.half[:, :, None])
@@ -501,7 +509,8 @@ class RenderNet(nn.Module):
             colour = colours[:, 0, c, None, None] * shade
             colour = colour + tongue_m * (colours[:, 2, c, None, None] - colour)
             teeth = colours[:, 1, c, None, None]
-            colour = colour + lower_m * (0.75 * teeth * lower_seam - colour)  # in the upper teeth's shadow
+            colour = colour + lower_m * (0.85 * teeth * lower_seam - colour)  # in the upper teeth's shadow
+            colour = colour + gum_m * (GUM * colours[:, 2, c, None, None] - colour)
             colour = colour + upper_m * (teeth * upper_seam - colour)
             synth.append(colour * lit * alpha)
         return src, jaw, teeth_end, synth + [alpha], covered

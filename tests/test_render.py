@@ -182,6 +182,27 @@ def test_an_open_mouth_keeps_its_own_teeth(renderer, pack):
     assert opened[band].mean() > 150  # still bright teeth, not cavity
 
 
+
+def test_a_dropped_lower_lip_uncovers_the_lower_teeth_then_the_gum(renderer, pack):
+    """The bundled portrait shows only her upper teeth. With the lower lip dropped by its full reach and the
+    jaw a little open, the mouth's middle shows, from the top: her own upper teeth, the new lower teeth
+    (a lower incisor's crown, about 9 mm), and the pink gum above the lower lip, far redder than the
+    teeth (R - G: about 70 against 25 levels). Teeth that ran all the way down to the lip drew a grey band
+    there instead."""
+    avatar = avatar_tensors(pack, 512)
+    frame = render(renderer, avatar, motion(mouthLowerDownLeft=1, mouthLowerDownRight=1, jawOpen=0.2))[0]
+    verts, face = avatar.tensors["vertices"][0], float(avatar.tensors["face_scale"][0])
+    x, top = np.round(verts[ft.LIPS_UPPER_INNER[5], :2] + [5, 0]).astype(int)  # a central incisor's middle
+    column = frame[top : top + int(0.45 * face), x].astype(int)
+    redness = column[:, 0] - column[:, 1]
+    lum = column @ np.array([0.299, 0.587, 0.114])
+    lip = int(np.argmax((np.arange(len(column)) > 0.25 * face) & (redness > 50) & (lum > 150)))  # lower lip
+    assert lip > 0
+    teeth = redness[(lum > 150) & (np.arange(len(column)) < lip) & (np.arange(len(column)) > 0.1 * face)]
+    gum = redness[lip - int(0.04 * face) : lip]
+    assert len(teeth) and teeth.mean() < 40
+    assert gum.max() > teeth.mean() + 25
+
 def test_lips_closed_over_the_jaw_cover_the_smiles_own_teeth(renderer, pack):
     """A /p b m/ (mouthClose = jawOpen) brings the bundled portrait's parted, smiling lips together."""
     avatar = avatar_tensors(pack, 512)
