@@ -509,7 +509,7 @@ class RenderNet(nn.Module):
             colour = colours[:, 0, c, None, None] * shade
             colour = colour + tongue_m * (colours[:, 2, c, None, None] - colour)
             teeth = colours[:, 1, c, None, None]
-            colour = colour + lower_m * (0.85 * teeth * lower_seam - colour)  # in the upper teeth's shadow
+            colour = colour + lower_m * (0.75 * teeth * lower_seam - colour)  # in the upper teeth's shadow
             colour = colour + gum_m * (GUM * colours[:, 2, c, None, None] - colour)
             colour = colour + upper_m * (teeth * upper_seam - colour)
             synth.append(colour * lit * alpha)
