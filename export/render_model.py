@@ -198,6 +198,35 @@ def _entry(picture: torch.Tensor, fx: torch.Tensor, fy: torch.Tensor, off_x: tor
     return (picture * side + iy) * side + ix
 
 
+
+def _box(points: torch.Tensor, cells: int) -> tuple[torch.Tensor, ...]:
+    """Cells y0, y1, x0, x1 ([y0, y1) x [x0, x1)) that hold every one of ``points`` (B,K,2), in pixels, of the
+    whole batch, with a margin, within the grid; one cell at least.
+
+    A feature's layer is zero, and its picture untouched, beyond its outline's tabulated curves (which
+    reach a table step, a twelfth of the feature's half width, past its ends) and half a cell more, so it
+    is worked out in this box alone: the eyes and the mouth are a few percent of the frame, and worked out
+    everywhere they took half the network's time. The margin, two cells and a tenth of the box's size,
+    holds both.
+    """
+    xy = points.reshape(-1, 2)
+    low, high = xy.amin(0), xy.amax(0)
+    margin = 2 * CELL + 0.1 * (high - low).amax()
+    low = torch.floor((low - margin + 0.5) / CELL).to(torch.int64)
+    high = torch.floor((high + margin + 0.5) / CELL).to(torch.int64) + 1
+    start = low.clamp(0, cells - 1)
+    stop = torch.maximum(high.clamp(max=cells), start + 1)
+    return start[1], stop[1], start[0], stop[0]
+
+
+def _paste(whole: torch.Tensor, part: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+    """``whole`` (B,G,G) with ``part`` (B,h,w) written over it from cell (y0, x0)."""
+    n, cells = whole.shape[0], whole.shape[2]
+    ys = torch.arange(part.shape[1]) + y0
+    xs = torch.arange(part.shape[2]) + x0
+    where = (ys[:, None] * cells + xs[None, :]).reshape(1, -1).expand(n, -1)
+    return whole.reshape(n, -1).scatter(1, where, part.reshape(n, -1)).view(whole.shape)
+
 def _span(line: torch.Tensor, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The cells [start, stop) that hold every non-zero entry of ``line`` (G,) and one more on each side, within
     the grid; one cell where there are none."""
@@ -397,9 +426,20 @@ class RenderNet(nn.Module):
             else:
                 sx, sy = sx + 0.5 * (gx - dx - sx), sy + 0.5 * (gy - dy - sy)
 
-        src = (sx, sy)
-        src, jaw, teeth_end, synth, covered = self._mouth(gx, gy, src, verts, posed, head_only, on_jaw, scale_px,
-                                                          colours_b, own_teeth.index_select(0, avatar), seal)
+        # The mouth's layers are worked out only in the cells about the lips, for the whole batch (see ``_box``):
+        # beyond them the picture is untouched, the layers and the jaw's motion are zero.
+        lips = torch.cat([self.lip_up, self.lip_lo])
+        y0, y1, x0, x1 = _box(torch.cat([posed[:, lips, :2], head_only[:, lips, :2], on_jaw[:, lips, :2]], 1), cells)
+        part = (slice(None), slice(y0, y1), slice(x0, x1))
+        m_src, m_jaw, m_teeth, m_synth, m_covered = self._mouth(
+            gx[part], gy[part], (sx[part], sy[part]), verts, posed, head_only, on_jaw, scale_px, colours_b,
+            own_teeth.index_select(0, avatar), seal)
+        zero = torch.zeros_like(gx)
+        src = (_paste(sx, m_src[0], y0, x0), _paste(sy, m_src[1], y0, x0))
+        jaw = (_paste(zero, m_jaw[0], y0, x0), _paste(zero, m_jaw[1], y0, x0))
+        teeth_end = _paste(zero, m_teeth, y0, x0)
+        synth = [_paste(zero, plane, y0, x0) for plane in m_synth]
+        covered = _paste(zero, m_covered, y0, x0)
         # The eyes leave ``jaw`` as it is: it is zero outside the mouth.
         src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, texture, avatar)
         return self._compose(texture, avatar, gx, gy, src, jaw, teeth_end, synth, covered, size)
@@ -564,12 +604,19 @@ class RenderNet(nn.Module):
         side = texture.shape[2]
         portrait = texture.reshape(-1, 3)
         first = (avatar.to(torch.int32) * (2 * side * side)).view(-1, 1, 1)  # the portrait's entries, not the sealed
+        cells = gx.shape[1]
         for e in range(2):
             up, lo, iris = self.eyes_up[e], self.eyes_lo[e], self.irises[e]
+            # Worked out only in the cells about this eye's lids, for the whole batch (see ``_box``).
+            y0, y1, x0, x1 = _box(torch.cat([posed[:, up, :2], posed[:, lo, :2]], 1), cells)
+            full = (sx, sy, synth)
+            gx_e, gy_e = gx[:, y0:y1, x0:x1], gy[:, y0:y1, x0:x1]
+            sx, sy = sx[:, y0:y1, x0:x1], sy[:, y0:y1, x0:x1]
+            synth = [plane[:, y0:y1, x0:x1] for plane in synth]
             frame = _Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
             t_up = _tabulate(*_unsqueeze(frame.points(posed[:, up, :2])))
             t_lo = _tabulate(*_unsqueeze(frame.points(posed[:, lo, :2])))
-            u, v = frame.pixels(gx, gy)
+            u, v = frame.pixels(gx_e, gy_e)
             top, c_up, bottom, c_lo = _lookup(torch.cat([t_up, t_lo], 1), u)
             # The image's lower lid runs below its upper lid: v grows downward.
             inside = _between(v, top, bottom, c_up * c_lo)
@@ -611,11 +658,13 @@ class RenderNet(nn.Module):
             fill_x, fill_y = px + (out + SCLERA_GAP * r) * bx, py + (out + SCLERA_GAP * r) * by
             ix = torch.round(2 * fill_x).clamp(0, side - 1).to(torch.int32)
             iy = torch.round(2 * fill_y).clamp(0, side - 1).to(torch.int32)
-            fill = portrait.index_select(0, (first + iy * side + ix).reshape(-1)).view(*ix.shape, 3).to(gx.dtype)
+            fill = portrait.index_select(0, (first + iy * side + ix).reshape(-1)).view(*ix.shape, 3).to(gx_e.dtype)
             keep = 1 - bare
             synth = [synth[c] * keep + fill[..., c] * (bare / 255) for c in range(3)] + [synth[3] * keep + bare]
             # The picture under the patch's soft edge is that eye white too, not the old iris.
             sx, sy = sx + bare * (fill_x - sx), sy + bare * (fill_y - sy)
+            sx, sy = _paste(full[0], sx, y0, x0), _paste(full[1], sy, y0, x0)
+            synth = [_paste(whole, part, y0, x0) for whole, part in zip(full[2], synth, strict=True)]
         return (sx, sy), synth
 
 
