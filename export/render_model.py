@@ -10,7 +10,8 @@ trained through it later), built from the avatar's rig (see ``facecast.rig``):
 2. A dense backward warp: the vertex displacements are interpolated over the mesh once per 4x4 pixels
    (per-pixel triangle and barycentric weights are avatar inputs, so the graph only gathers), smoothed
    beyond the face landmarks, and the inverse map is found by fixed-point iteration.
-3. Layers in each feature's local frame (the mouth between its corners, each eye between its corners):
+3. Layers in each feature's local frame (the mouth between its corners, each eye between its corners),
+   worked out only in the cells about the feature:
    the mouth interior (dark cavity, upper teeth fixed to the head, lower teeth, gum and tongue on the jaw,
    each tooth shaded on its own) where the deformed inner lips part beyond the portrait's own opening,
    and the eyeball (the portrait's own eye, turned, tilted and grown as the head moves it, its iris moved
@@ -18,7 +19,7 @@ trained through it later), built from the avatar's rig (see ``facecast.rig``):
    eyelids. Where parted lips close over the portrait's own mouth opening, the warp's fold would show
    that opening between them; there the portrait's sealed picture is used, its opening filled by lips.
 4. One gather per output pixel, from the portrait or its sealed picture (sampled at half-pixel
-   precision), blended with the layers across their edges.
+   precision), blended with the layers across their edges in the one box that holds them.
 
 Inputs (A avatars, B frames, V vertices, S output size, G = S / CELL):
 texture (A,2,2S-1,2S-1,3) uint8, two pictures at every half pixel: the framed portrait, and the same
@@ -187,7 +188,6 @@ def _lookup(table: torch.Tensor, u: torch.Tensor) -> list[torch.Tensor]:
     return out
 
 
-
 def _entry(picture: torch.Tensor, fx: torch.Tensor, fy: torch.Tensor, off_x: torch.Tensor, off_y: torch.Tensor,
            side: int) -> torch.Tensor:
     """Flat index (int32) of the nearest entry of the half-pixel pictures: entry ``f + offset`` of picture
@@ -196,7 +196,6 @@ def _entry(picture: torch.Tensor, fx: torch.Tensor, fy: torch.Tensor, off_x: tor
     ix = (fx + off_x).clamp(0, side - 0.5).to(torch.int32)
     iy = (fy + off_y).clamp(0, side - 0.5).to(torch.int32)
     return (picture * side + iy) * side + ix
-
 
 
 def _box(points: torch.Tensor, cells: int) -> tuple[torch.Tensor, ...]:
@@ -227,6 +226,7 @@ def _paste(whole: torch.Tensor, part: torch.Tensor, y0: torch.Tensor, x0: torch.
     where = (ys[:, None] * cells + xs[None, :]).reshape(1, -1).expand(n, -1)
     return whole.reshape(n, -1).scatter(1, where, part.reshape(n, -1)).view(whole.shape)
 
+
 def _span(line: torch.Tensor, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The cells [start, stop) that hold every non-zero entry of ``line`` (G,) and one more on each side, within
     the grid; one cell where there are none."""
@@ -236,6 +236,7 @@ def _span(line: torch.Tensor, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
     start = torch.where(found, (first - 1).clamp(min=0), torch.zeros_like(first))
     stop = torch.where(found, (last + 2).clamp(max=cells), torch.ones_like(last))
     return start, stop
+
 
 def _ramp(distance: torch.Tensor) -> torch.Tensor:
     """0..1 across one cell around distance 0: sampled per cell and upsampled bilinearly, its 1/2 level
@@ -463,9 +464,9 @@ class RenderNet(nn.Module):
 
         Only the source offsets are needed over the whole frame. The layer, the sealed picture's mask and
         the jaw are zero beyond the mouth and the eyes, so they are upsampled and blended in one box that
-        holds every cell where any of them is not, for the whole batch (a seventh of a 512 px frame for
-        one speaking face): outside it the frame is the portrait through the warp, exactly as if they
-        had been upsampled there too.
+        holds every cell where any of them is not, for the whole batch (5-7 % of the frame for the bundled
+        portrait's speech, four frames at a time; more where the irises move): outside it the frame is the
+        portrait through the warp, exactly as if they had been upsampled there too.
         """
         n = gx.shape[0]
         cells = gx.shape[1]
