@@ -51,7 +51,7 @@ CURVE_SAMPLES = 32
 CURVE_RANGE = 1.3  # curves are tabulated over u in [-1.3, 1.3] (corners at -1 and 1)
 FIXED_POINT_STEPS = 5
 CELL = 4  # geometry and layers are computed once per CELL x CELL block of output pixels
-OUTSIDE_SMOOTHING = 5  # cells: the warp beyond the face landmarks is averaged over this many cells square
+OUTSIDE_SMOOTHING = 0.04  # of the frame's side: the square the warp beyond the face landmarks is averaged over
 EDGE_PIXELS = 2.0  # output pixels over which a synthetic layer's edge blends into the picture
 METRES_PER_F = 0.09  # typical distance between the outer eye corners
 CAMERA_DISTANCE = 0.6  # metres from camera to face, a webcam's distance: sets the perspective of head motion
@@ -188,6 +188,16 @@ def _lookup(table: torch.Tensor, u: torch.Tensor) -> list[torch.Tensor]:
     return out
 
 
+def _square_mean(planes: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Mean of (B,C,G,G) planes over the square of 2 ``radius`` + 1 cells about each cell, counting only the
+    cells inside the grid: one banded averaging matrix on each side, as the square's size follows the
+    frame's (a pooling kernel's is fixed in the graph)."""
+    index = torch.arange(planes.shape[-1])
+    band = ((index[:, None] - index[None, :]).abs() <= radius).to(planes.dtype)
+    band = band / band.sum(1, keepdim=True)
+    return band @ planes @ band.transpose(0, 1)
+
+
 def _entry(picture: torch.Tensor, fx: torch.Tensor, fy: torch.Tensor, off_x: torch.Tensor, off_y: torch.Tensor,
            side: int) -> torch.Tensor:
     """Flat index (int32) of the nearest entry of the half-pixel pictures: entry ``f + offset`` of picture
@@ -228,8 +238,8 @@ def _paste(whole: torch.Tensor, part: torch.Tensor, y0: torch.Tensor, x0: torch.
 
 
 def _span(line: torch.Tensor, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The cells [start, stop) that hold every non-zero entry of ``line`` (G,) and one more on each side, within
-    the grid; one cell where there are none."""
+    """The cells [start, stop) that hold every non-zero entry of ``line`` (G,) and one more on each side (which
+    the upsampling reaches), within the grid; one cell where there are none."""
     found = line.amax() > 0
     first = torch.argmax(line)
     last = cells - 1 - torch.argmax(line.flip(0))
@@ -398,14 +408,16 @@ class RenderNet(nn.Module):
             return corner[:, 0] + corner[:, 1] + corner[:, 2]
 
         field = [interpolate(posed[..., c] - verts[..., c]) for c in range(2)]
-        # Beyond the face landmarks the field is averaged over OUTSIDE_SMOOTHING cells. There long triangles
-        # run from the face oval to sparse anchors, each bending the field its own way, and a turned face's
-        # outline, where the field changes fastest, came out notched (up to 5 px at 512 px, one notch per
-        # oval landmark). Inside the face the field stays sharp for the lips and eyelids.
+        # Beyond the face landmarks the field is averaged over a square OUTSIDE_SMOOTHING of the frame wide
+        # (5 cells at 512 px). There long triangles run from the face oval to sparse anchors, each bending
+        # the field its own way, and a turned face's outline, where the field changes fastest, came out
+        # notched (up to 5 px at 512 px, one notch per oval landmark). Inside the face the field stays sharp
+        # for the lips and eyelids.
         is_face = (torch.ones_like(weight).cumsum(1) <= ft.NUM_FACE_LANDMARKS).to(weight.dtype)  # V is dynamic
         outside = (8 * (1 - interpolate(is_face))).clamp(0, 1)
-        smooth = F.avg_pool2d(torch.stack(field, 1).view(n, 2, cells, cells), OUTSIDE_SMOOTHING, 1,
-                              OUTSIDE_SMOOTHING // 2, count_include_pad=False).view(n, 2, cells * cells)
+        grid_side = torch.ones_like(tri_weight[0, 0, 0]).sum()  # ``cells`` as a tensor: the size is dynamic
+        radius = (grid_side * (OUTSIDE_SMOOTHING / 2)).floor().to(torch.int64)
+        smooth = _square_mean(torch.stack(field, 1).view(n, 2, cells, cells), radius).view(n, 2, cells * cells)
         field = [f + outside * (smooth[:, c] - f) for c, f in enumerate(field)]
         follow = interpolate(weight).view(n, cells, cells)
         # The head's own motion (at the nose bridge), spread by the head weight: a start close to the
@@ -428,7 +440,10 @@ class RenderNet(nn.Module):
                 sx, sy = sx + 0.5 * (gx - dx - sx), sy + 0.5 * (gy - dy - sy)
 
         # The mouth's layers are worked out only in the cells about the lips, for the whole batch (see ``_box``):
-        # beyond them the picture is untouched, the layers and the jaw's motion are zero.
+        # beyond them the picture is untouched and the layer, the sealed picture's mask and the jaw's motion
+        # are zero. (The sealed picture's mask is where the warp takes a pixel from inside the portrait's own
+        # opening; the opening's triangles are the inner lips', so the warp puts it between the posed lips.)
+        # ``teeth_end`` is left 0 beyond them: it only counts where the jaw moves.
         lips = torch.cat([self.lip_up, self.lip_lo])
         y0, y1, x0, x1 = _box(torch.cat([posed[:, lips, :2], head_only[:, lips, :2], on_jaw[:, lips, :2]], 1), cells)
         part = (slice(None), slice(y0, y1), slice(x0, x1))
@@ -484,15 +499,12 @@ class RenderNet(nn.Module):
         active = ((synth[3] > 0) | (covered > 0) | (jaw[0] != 0) | (jaw[1] != 0)).to(gx.dtype).amax(0)
         y0, y1 = _span(active.amax(1), cells)
         x0, x1 = _span(active.amax(0), cells)
-        # Upsampled with a cell more on each side (where there is one), so that the box's edge pixels are
-        # interpolated as they would be in the whole frame.
-        sy0, sy1 = (y0 - 1).clamp(min=0), (y1 + 1).clamp(max=cells)
-        sx0, sx1 = (x0 - 1).clamp(min=0), (x1 + 1).clamp(max=cells)
         # One upsampling of every per-cell plane, measured faster than one per plane. (Constants are added
-        # per cell, before upsampling, where they cost a sixteenth as much.)
-        planes = torch.stack(synth + [covered, 2 * jaw[0], 2 * jaw[1], teeth_end + 0.5], 1)[:, :, sy0:sy1, sx0:sx1]
+        # per cell, before upsampling, where they cost a sixteenth as much.) The box's edge cells are zero
+        # in the layer and the jaw, as are the cells beyond, so upsampled on its own the box comes out as
+        # it would in the whole frame (``teeth_end`` differs there, but only counts where the jaw moves).
+        planes = torch.stack(synth + [covered, 2 * jaw[0], 2 * jaw[1], teeth_end + 0.5], 1)[:, :, y0:y1, x0:x1]
         layer = F.interpolate(planes, scale_factor=float(CELL), mode="bilinear", align_corners=False)
-        layer = layer[:, :, (y0 - sy0) * CELL : (y1 - sy0) * CELL, (x0 - sx0) * CELL : (x1 - sx0) * CELL]
         box = offsets[:, :, y0 * CELL : y1 * CELL, x0 * CELL : x1 * CELL]
         alpha, cover = layer[:, 3], layer[:, 4]
         on_jaw = layer[:, 7].clamp(0, 1)  # sharp: the teeth end there

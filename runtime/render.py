@@ -118,8 +118,9 @@ def _colours(pack: AvatarPack, shows_teeth: bool) -> np.ndarray:
         # and the gap fall below it. (Sampled at a few points near the lips' edge, the bundled astronaut's
         # came out a shade of lip, 0.87 / 0.75 / 0.69; this gives 0.96 / 0.85 / 0.79.)
         teeth = _teeth_pixels(pack)
-        lum = teeth @ np.array([0.299, 0.587, 0.114])
-        base[1] = np.median(teeth[lum >= np.median(lum)], axis=0)
+        if len(teeth):
+            lum = teeth @ np.array([0.299, 0.587, 0.114])
+            base[1] = np.median(teeth[lum >= np.median(lum)], axis=0)
     return np.clip(base, 0, 1).astype(np.float32)
 
 

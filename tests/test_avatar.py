@@ -136,10 +136,10 @@ def test_new_teeth_match_a_portraits_own_teeth_and_are_light_when_it_shows_none(
     # teeth, far lighter than the cavity, not the colour of the dark gap they would be sampled from.
     teeth, cavity = teeth_and_cavity("pearl_earring.jpg")
     assert teeth > 0.5 and teeth > cavity + 0.3
-    # Her own teeth show, and new teeth take their colour: as light as they are (0.88), not a shade of the
-    # lips around them (0.78, sampled at a few points near the lips' edge).
+    # Her own teeth show, and new teeth take their colour: as light as they are (0.88 on average over R, G
+    # and B), not a shade of the lips around them (0.78, sampled at a few points near the lips' edge).
     teeth, cavity = teeth_and_cavity("astronaut.png")
-    assert teeth > 0.85 and teeth > cavity + 0.3
+    assert teeth > 0.83 and teeth > cavity + 0.3
 
 
 def test_new_teeth_are_separate_teeth_on_a_large_face_and_plain_on_a_small_one(mediapipe):
@@ -201,27 +201,29 @@ def test_a_turned_faces_mouth_opens_between_its_lips_all_the_way(mediapipe):
     assert gaps[0] > 0.15 and gaps[1] > gaps[0]
 
 
-
+@pytest.mark.parametrize("size", [512, 1024])
 @pytest.mark.parametrize("yaw", [15.0, 20.0])
-def test_a_turned_faces_outline_stays_smooth(mediapipe, yaw):
+def test_a_turned_faces_outline_stays_smooth(mediapipe, yaw, size):
     """Turned toward her hidden side, the Pearl Earring's far cheek is stretched over the dark background,
-    and its outline from the eye to the chin stays smooth: at 512 px no row's edge strays more than 2 px
-    from the running median over a quarter F of rows (1-2 px; the painting's own, unturned: 0). Where each
-    long triangle from the face oval to the anchors beyond it bent the warp its own way, the outline came
-    out notched, 5 px deep, once per oval landmark."""
+    and its outline from the eye to the chin stays smooth: no row's edge strays more than 2 px per 512 px
+    of frame from the running median over a quarter F of rows (at 512 px 1-2 px, at 1024 px 3 px; the
+    painting's own, unturned: 0). Where each long triangle from the face oval to the anchors beyond it bent
+    the warp its own way, the outline came out notched, once per oval landmark: 5 px deep at 512 px, and
+    7-10 px at 1024 px while the warp was smoothed over a fixed 20 px."""
     from scipy.ndimage import median_filter
 
     from facecast.motion_frame import frame_from
     from facecast.render import Renderer, avatar_tensors
 
-    avatar = avatar_tensors(_prepare(PORTRAITS / "pearl_earring.jpg")[0], 512)
+    avatar = avatar_tensors(_prepare(PORTRAITS / "pearl_earring.jpg")[0], size)
     frame = Renderer(threads=2).render(avatar, frame_from(yaw=yaw)[None])[0]
     lum = frame.astype(float) @ np.array([0.299, 0.587, 0.114])
     verts, face = avatar.tensors["vertices"][0], float(avatar.tensors["face_scale"][0])
     rows = range(int(verts[ft.RIGHT_EYE_UPPER[0], 1]), int(verts[ft.CHIN, 1]))
     edge = np.array([np.argmax(lum[y] > 60) for y in rows], dtype=float)  # the first skin from the dark left
     assert edge.min() > 0
-    assert np.abs(edge - median_filter(edge, int(face / 4) | 1, mode="nearest")).max() <= 2
+    assert np.abs(edge - median_filter(edge, int(face / 4) | 1, mode="nearest")).max() <= 2 * size / 512
+
 
 @pytest.mark.parametrize("name", ["astronaut.png", "pearl_earring.jpg"])
 def test_a_head_turn_moves_the_nose_across_the_eyes_frontal_or_turned(mediapipe, name):

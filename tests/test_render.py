@@ -69,6 +69,36 @@ def test_onnx_matches_pytorch(pack):
     assert (diff > 1).mean() < 1e-3  # nearest-texel ties may round either way on a handful of pixels
 
 
+@pytest.mark.parametrize("size", [96, 128, 256])
+def test_layers_worked_out_in_their_boxes_are_those_worked_out_everywhere(pack, monkeypatch, size):
+    """The mouth and each eye are worked out only in the cells about their lips and lids (``_box``), and the
+    layers blended only in the box that holds them (``_span``). That must change no pixel: with every box
+    opened to the whole frame, random motion (any blendshape, head turns to 35 deg, moves, gaze to 40 deg)
+    renders the same frames, also at small sizes, where the margins are thinnest."""
+    torch = pytest.importorskip("torch")
+    import facecast.export.render_model as rm
+
+    rng = np.random.default_rng(size)
+    frames = neutral_frames(6)
+    shapes = FIELDS["blendshapes"].slice
+    count = shapes.stop - shapes.start
+    frames[:, shapes] = rng.uniform(0, 1, (6, count)) * (rng.uniform(0, 1, (6, count)) < 0.3)
+    frames[:, FIELDS["headRotation"].slice] = rng.uniform(-35, 35, (6, 3))
+    frames[:, FIELDS["headTranslation"].slice] = rng.uniform(-0.08, 0.08, (6, 3))
+    frames[:, FIELDS["gaze"].slice] = rng.uniform(-40, 40, (6, 4))
+    one = avatar_tensors(pack, size)
+    feed = {**stack_avatars([one, one]), "motion": frames.astype(np.float32), "avatar": np.array([0, 1, 1, 0, 0, 1])}
+
+    def rendered() -> np.ndarray:
+        with torch.no_grad():
+            return rm.RenderNet()(*(torch.from_numpy(np.ascontiguousarray(feed[n])) for n in rm.INPUT_NAMES)).numpy()
+
+    boxed = rendered()
+    monkeypatch.setattr(rm, "_box", lambda points, cells: (torch.tensor(0), torch.tensor(cells)) * 2)
+    monkeypatch.setattr(rm, "_span", lambda line, cells: (torch.tensor(0), torch.tensor(cells)))
+    np.testing.assert_array_equal(boxed, rendered())
+
+
 def test_a_layers_edge_blends_into_the_picture_over_two_pixels():
     """The mouth and eye layers are made once per 4x4 cell; cut where their alpha passes 1/2 their rim
     would be a staircase, so the network blends them with the picture across EDGE_PIXELS instead."""
@@ -182,12 +212,11 @@ def test_an_open_mouth_keeps_its_own_teeth(renderer, pack):
     assert opened[band].mean() > 150  # still bright teeth, not cavity
 
 
-
 def test_a_dropped_lower_lip_uncovers_the_lower_teeth_then_the_gum(renderer, pack):
     """The bundled portrait shows only her upper teeth. With the lower lip dropped by its full reach and the
     jaw a little open, the mouth's middle shows, from the top: her own upper teeth, the new lower teeth
     (a lower incisor's crown, about 9 mm), and the pink gum above the lower lip, far redder than the
-    teeth (R - G: about 70 against 25 levels). Teeth that ran all the way down to the lip drew a grey band
+    teeth (R - G: a median of about 76 against 26 levels). Teeth that ran all the way down to the lip drew a grey band
     there instead."""
     avatar = avatar_tensors(pack, 512)
     frame = render(renderer, avatar, motion(mouthLowerDownLeft=1, mouthLowerDownRight=1, jawOpen=0.2))[0]
@@ -199,9 +228,10 @@ def test_a_dropped_lower_lip_uncovers_the_lower_teeth_then_the_gum(renderer, pac
     lip = int(np.argmax((np.arange(len(column)) > 0.25 * face) & (redness > 50) & (lum > 150)))  # lower lip
     assert lip > 0
     teeth = redness[(lum > 150) & (np.arange(len(column)) < lip) & (np.arange(len(column)) > 0.1 * face)]
-    gum = redness[lip - int(0.04 * face) : lip]
+    gum = redness[lip - int(0.04 * face) : lip - 1]  # the last row blends into the lip
     assert len(teeth) and teeth.mean() < 40
-    assert gum.max() > teeth.mean() + 25
+    assert np.median(gum) > teeth.mean() + 25
+
 
 def test_lips_closed_over_the_jaw_cover_the_smiles_own_teeth(renderer, pack):
     """A /p b m/ (mouthClose = jawOpen) brings the bundled portrait's parted, smiling lips together."""
