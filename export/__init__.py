@@ -1,4 +1,5 @@
-"""facecast.export: corpus synthesis, training and ONNX export of the audio-to-motion network.
+"""facecast.export: corpus synthesis, training and ONNX export of the audio-to-motion network, and the
+render network's definition and export (``render_model``, ``render_ops``, ``render_export``).
 
 Needs the ``export`` extra (torch, onnx); the runtime never imports this package.
 """

@@ -1,7 +1,8 @@
 """The render network: avatar tensors + motion frames -> RGB frames, as a PyTorch module exported to ONNX.
 
 Nothing in it is learned: it is a fixed, differentiable graph (so that a learned refinement can be
-trained through it later), built from the avatar's rig (see ``facecast.rig``):
+trained through it later), built from the avatar's rig (see ``facecast.rig``) and from the tensor
+building blocks in ``facecast.export.render_ops``:
 
 1. Motion to geometry: blendshape weights times the rig's per-vertex basis (plus the lip seal, which
    shuts the portrait's own lip gap as mouthClose catches up with jawOpen), then a 3D head rotation
@@ -41,22 +42,34 @@ import torch.nn.functional as F
 from torch import nn
 
 from facecast import face_topology as ft
+from facecast.export.render_ops import (
+    CELL,
+    Frame,
+    Planes,
+    between,
+    bilinear,
+    box,
+    entry,
+    lookup,
+    paste,
+    ramp,
+    span,
+    square_mean,
+    tabulate,
+    unsqueeze,
+)
 from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS
 
 INPUT_NAMES = ("texture", "vertices", "basis", "head_weight", "pivot", "axes", "face_scale", "tri_index", "tri_weight",
                "colours", "own_teeth", "motion", "avatar")
 OUTPUT_NAMES = ("frames",)
 
-CURVE_SAMPLES = 32
-CURVE_RANGE = 1.3  # curves are tabulated over u in [-1.3, 1.3] (corners at -1 and 1)
 FIXED_POINT_STEPS = 5
-CELL = 4  # geometry and layers are computed once per CELL x CELL block of output pixels
 OUTSIDE_SMOOTHING = 0.04  # of the frame's side: the square the warp beyond the face landmarks is averaged over
 EDGE_PIXELS = 2.0  # output pixels over which a synthetic layer's edge blends into the picture
 METRES_PER_F = 0.09  # typical distance between the outer eye corners
 CAMERA_DISTANCE = 0.6  # metres from camera to face, a webcam's distance: sets the perspective of head motion
 DEG = math.pi / 180
-Planes = tuple[torch.Tensor, torch.Tensor]  # x and y, one (B,H,W) plane each
 EYEBALL_PER_IRIS = 2.1  # eyeball radius / iris radius (12 mm / 5.8 mm)
 LIMBUS = 0.2  # iris radii of dark rim beyond FaceMesh's iris radius, which moves with the iris
 SCLERA_GAP = 0.15  # iris radii beyond that rim to the eye white that an uncovered one copies
@@ -117,143 +130,6 @@ def rotation_matrix(pitch: torch.Tensor, yaw: torch.Tensor, roll: torch.Tensor) 
     return (ry @ rx @ rz) * flip[None, :, None] * flip[None, None, :]
 
 
-def _gather(channel: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Values of a flat per-frame channel (B, R) at integer positions (B, H, W) -> (B, H, W)."""
-    n = index.shape[0]
-    return channel.gather(1, index.reshape(n, -1)).view(index.shape)
-
-
-def _bilinear(channels: list[torch.Tensor], width: int, height: int, x: torch.Tensor,
-              y: torch.Tensor) -> list[torch.Tensor]:
-    """Sample flat (B, height*width) fields at (B,H,W) positions in their own cells (centres at integers).
-
-    Gathers rather than GridSample, which onnxruntime runs several times slower on CPU; every tensor is
-    one plane per frame, as broadcasting over small trailing dimensions is slow there too.
-    """
-    x = x.clamp(0, width - 1)
-    y = y.clamp(0, height - 1)
-    x0 = x.floor().clamp(max=width - 2)
-    y0 = y.floor().clamp(max=height - 2)
-    fx, fy = x - x0, y - y0
-    base = (y0 * width + x0).to(torch.int64)
-    out = []
-    for ch in channels:
-        a, b = _gather(ch, base), _gather(ch, base + 1)
-        d, e = _gather(ch, base + width), _gather(ch, base + width + 1)
-        top = a + fx * (b - a)
-        out.append(top + fy * (d + fx * (e - d) - top))
-    return out
-
-
-def _tabulate(u: torch.Tensor, values: torch.Tensor, fold: int = 0) -> torch.Tensor:
-    """Piecewise-linear curves through knots (u (B,K), values (B,C,K)) at CURVE_SAMPLES even u.
-
-    ``fold`` says which value to keep where the curve doubles back over itself in u: +1 the largest, -1
-    the smallest; 0 for curves that cannot fold. A lip folds on a turned face whose jaw opens: the far
-    mouth corner moves back with the jaw and passes behind the lip beside it.
-
-    Returns (B, C+1, CURVE_SAMPLES): the values, then a coverage channel (1 between the end knots, 0 beyond).
-    """
-    t = torch.linspace(-CURVE_RANGE, CURVE_RANGE, CURVE_SAMPLES)[None, None, :]
-    a, b = u[:, :-1, None], u[:, 1:, None]
-    lo, hi = torch.minimum(a, b), torch.maximum(a, b)
-    inside = ((t >= lo) & (t < hi)).to(values.dtype)  # (B, K-1, N)
-    frac = ((t - a) / (b - a + 1e-6)).clamp(0, 1)
-    va, vb = values[:, :, :-1, None], values[:, :, 1:, None]
-    segment = va + frac[:, None] * (vb - va)  # (B, C, K-1, N)
-    if fold:
-        # Finite rather than infinite, so that uncovered entries (times coverage 0) stay 0.
-        far = torch.where(inside[:, None] > 0, fold * segment, torch.full_like(segment, -1e4))
-        curve = fold * far.amax(2) * inside.amax(1, keepdim=True)
-    else:
-        curve = (segment * inside[:, None]).sum(2)
-    # Zero at both ends of the table, so that a lookup held beyond the ends is never inside.
-    ends = torch.ones(CURVE_SAMPLES)
-    ends[0] = ends[-1] = 0.0
-    coverage = inside.sum(1, keepdim=True).clamp(0, 1) * ends
-    return torch.cat([curve, coverage], 1)
-
-
-def _lookup(table: torch.Tensor, u: torch.Tensor) -> list[torch.Tensor]:
-    """The tabulated curves (B,C,N) at every pixel's u (B,H,W): C planes (B,H,W), held beyond the ends."""
-    count = table.shape[2]
-    pos = ((u / CURVE_RANGE + 1) * (0.5 * (count - 1))).clamp(0, count - 1)
-    k = pos.floor().clamp(max=count - 2)
-    frac = pos - k
-    index = k.to(torch.int64)
-    out = []
-    for ch in table.unbind(1):
-        lo = _gather(ch, index)
-        out.append(lo + frac * (_gather(ch, index + 1) - lo))
-    return out
-
-
-def _square_mean(planes: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
-    """Mean of (B,C,G,G) planes over the square of 2 ``radius`` + 1 cells about each cell, counting only the
-    cells inside the grid: one banded averaging matrix on each side, as the square's size follows the
-    frame's (a pooling kernel's is fixed in the graph)."""
-    index = torch.arange(planes.shape[-1])
-    band = ((index[:, None] - index[None, :]).abs() <= radius).to(planes.dtype)
-    band = band / band.sum(1, keepdim=True)
-    return band @ planes @ band.transpose(0, 1)
-
-
-def _entry(picture: torch.Tensor, fx: torch.Tensor, fy: torch.Tensor, off_x: torch.Tensor, off_y: torch.Tensor,
-           side: int) -> torch.Tensor:
-    """Flat index (int32) of the nearest entry of the half-pixel pictures: entry ``f + offset`` of picture
-    ``picture``, truncated (the nearest, as ``f`` holds the half). Int32: several avatars' pictures at 512 px
-    outgrow float32's exact integers."""
-    ix = (fx + off_x).clamp(0, side - 0.5).to(torch.int32)
-    iy = (fy + off_y).clamp(0, side - 0.5).to(torch.int32)
-    return (picture * side + iy) * side + ix
-
-
-def _box(points: torch.Tensor, cells: int) -> tuple[torch.Tensor, ...]:
-    """Cells y0, y1, x0, x1 ([y0, y1) x [x0, x1)) that hold every one of ``points`` (B,K,2), in pixels, of the
-    whole batch, with a margin, within the grid; one cell at least.
-
-    A feature's layer is zero, and its picture untouched, beyond its outline's tabulated curves (which
-    reach a table step, a twelfth of the feature's half width, past its ends) and half a cell more, so it
-    is worked out in this box alone: the eyes and the mouth are a few percent of the frame, and worked out
-    everywhere they took half the network's time. The margin, two cells and a tenth of the box's size,
-    holds both.
-    """
-    xy = points.reshape(-1, 2)
-    low, high = xy.amin(0), xy.amax(0)
-    margin = 2 * CELL + 0.1 * (high - low).amax()
-    low = torch.floor((low - margin + 0.5) / CELL).to(torch.int64)
-    high = torch.floor((high + margin + 0.5) / CELL).to(torch.int64) + 1
-    start = low.clamp(0, cells - 1)
-    stop = torch.maximum(high.clamp(max=cells), start + 1)
-    return start[1], stop[1], start[0], stop[0]
-
-
-def _paste(whole: torch.Tensor, part: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-    """``whole`` (B,G,G) with ``part`` (B,h,w) written over it from cell (y0, x0)."""
-    n, cells = whole.shape[0], whole.shape[2]
-    ys = torch.arange(part.shape[1]) + y0
-    xs = torch.arange(part.shape[2]) + x0
-    where = (ys[:, None] * cells + xs[None, :]).reshape(1, -1).expand(n, -1)
-    return whole.reshape(n, -1).scatter(1, where, part.reshape(n, -1)).view(whole.shape)
-
-
-def _span(line: torch.Tensor, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The cells [start, stop) that hold every non-zero entry of ``line`` (G,) and one more on each side (which
-    the upsampling reaches), within the grid; one cell where there are none."""
-    found = line.amax() > 0
-    first = torch.argmax(line)
-    last = cells - 1 - torch.argmax(line.flip(0))
-    start = torch.where(found, (first - 1).clamp(min=0), torch.zeros_like(first))
-    stop = torch.where(found, (last + 2).clamp(max=cells), torch.ones_like(last))
-    return start, stop
-
-
-def _ramp(distance: torch.Tensor) -> torch.Tensor:
-    """0..1 across one cell around distance 0: sampled per cell and upsampled bilinearly, its 1/2 level
-    falls on the exact edge."""
-    return (distance / CELL + 0.5).clamp(0, 1)
-
-
 def _tooth_seams(u: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
     """Brightness (0..1 planes) of teeth at u along a mouth ``half`` (B,1,1) pixels wide each side: each tooth
     lit across its middle and shaded toward the lines where it meets its neighbours.
@@ -268,42 +144,6 @@ def _tooth_seams(u: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
     depth = TOOTH_SEAM * ((width - 2 * CELL) * (1 / CELL)).clamp(0, 1)
     edge = 1 - 4 * (tooth - tooth.round()).square()  # 1 on a line, 0 across a tooth's middle
     return 1 - depth * edge.square()  # edge^2: about cos^2 of the phase across a tooth
-
-
-def _between(v: torch.Tensor, top: torch.Tensor, bottom: torch.Tensor, coverage: torch.Tensor) -> torch.Tensor:
-    """Soft mask of points below ``top`` and above ``bottom`` (pixels, y down)."""
-    return _ramp(v - top) * _ramp(bottom - v) * coverage
-
-
-class _Frame:
-    """A feature's local frame: u = -1..1 between its two corners, v in pixels down from the corner line."""
-
-    def __init__(self, left: torch.Tensor, right: torch.Tensor) -> None:
-        self.origin = (left + right) / 2  # (B,2)
-        axis = right - left
-        self.half = axis.norm(dim=-1, keepdim=True) / 2 + 1e-6
-        self.ex = axis / (2 * self.half)
-        self.ey = torch.stack([-self.ex[:, 1], self.ex[:, 0]], -1)
-
-    def points(self, xy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Knots (B,K,2) -> u (B,K), v (B,K)."""
-        rel = xy - self.origin[:, None]
-        return (rel * self.ex[:, None]).sum(-1) / self.half, (rel * self.ey[:, None]).sum(-1)
-
-    def along(self, other: _Frame, u: torch.Tensor) -> torch.Tensor:
-        """This frame's u planes (B,H,W) as u in ``other``, a frame along nearly the same line (the
-        across-line term is left out, so it costs two operations per plane)."""
-        shift = ((self.origin - other.origin) * other.ex).sum(-1, keepdim=True) / other.half
-        return u * (self.half / other.half)[:, :, None] + shift[:, :, None]
-
-    def pixels(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pixel positions (planes (B,H,W)) -> u, v (B,H,W)."""
-        def col(t: torch.Tensor, i: int) -> torch.Tensor:
-            return t[:, i, None, None]
-
-        rx, ry = x - col(self.origin, 0), y - col(self.origin, 1)
-        u = (rx * col(self.ex, 0) + ry * col(self.ex, 1)) / self.half[:, :, None]
-        return u, rx * col(self.ey, 0) + ry * col(self.ey, 1)
 
 
 class RenderNet(nn.Module):
@@ -417,7 +257,7 @@ class RenderNet(nn.Module):
         outside = (8 * (1 - interpolate(is_face))).clamp(0, 1)
         grid_side = torch.ones_like(tri_weight[0, 0, 0]).sum()  # ``cells`` as a tensor: the size is dynamic
         radius = (grid_side * (OUTSIDE_SMOOTHING / 2)).floor().to(torch.int64)
-        smooth = _square_mean(torch.stack(field, 1).view(n, 2, cells, cells), radius).view(n, 2, cells * cells)
+        smooth = square_mean(torch.stack(field, 1).view(n, 2, cells, cells), radius).view(n, 2, cells * cells)
         field = [f + outside * (smooth[:, c] - f) for c, f in enumerate(field)]
         follow = interpolate(weight).view(n, cells, cells)
         # The head's own motion (at the nose bridge), spread by the head weight: a start close to the
@@ -433,29 +273,29 @@ class RenderNet(nn.Module):
         sx = gx - follow * head_shift[:, 0, None, None]
         sy = gy - follow * head_shift[:, 1, None, None]
         for k in range(FIXED_POINT_STEPS):
-            dx, dy = _bilinear(field, cells, cells, (sx + 0.5) / CELL - 0.5, (sy + 0.5) / CELL - 0.5)
+            dx, dy = bilinear(field, cells, cells, (sx + 0.5) / CELL - 0.5, (sy + 0.5) / CELL - 0.5)
             if k == 0:
                 sx, sy = gx - dx, gy - dy
             else:
                 sx, sy = sx + 0.5 * (gx - dx - sx), sy + 0.5 * (gy - dy - sy)
 
-        # The mouth's layers are worked out only in the cells about the lips, for the whole batch (see ``_box``):
+        # The mouth's layers are worked out only in the cells about the lips, for the whole batch (see ``box``):
         # beyond them the picture is untouched and the layer, the sealed picture's mask and the jaw's motion
         # are zero. (The sealed picture's mask is where the warp takes a pixel from inside the portrait's own
         # opening; the opening's triangles are the inner lips', so the warp puts it between the posed lips.)
         # ``teeth_end`` is left 0 beyond them: it only counts where the jaw moves.
         lips = torch.cat([self.lip_up, self.lip_lo])
-        y0, y1, x0, x1 = _box(torch.cat([posed[:, lips, :2], head_only[:, lips, :2], on_jaw[:, lips, :2]], 1), cells)
+        y0, y1, x0, x1 = box(torch.cat([posed[:, lips, :2], head_only[:, lips, :2], on_jaw[:, lips, :2]], 1), cells)
         part = (slice(None), slice(y0, y1), slice(x0, x1))
         m_src, m_jaw, m_teeth, m_synth, m_covered = self._mouth(
             gx[part], gy[part], (sx[part], sy[part]), verts, posed, head_only, on_jaw, scale_px, colours_b,
             own_teeth.index_select(0, avatar), seal)
         zero = torch.zeros_like(gx)
-        src = (_paste(sx, m_src[0], y0, x0), _paste(sy, m_src[1], y0, x0))
-        jaw = (_paste(zero, m_jaw[0], y0, x0), _paste(zero, m_jaw[1], y0, x0))
-        teeth_end = _paste(zero, m_teeth, y0, x0)
-        synth = [_paste(zero, plane, y0, x0) for plane in m_synth]
-        covered = _paste(zero, m_covered, y0, x0)
+        src = (paste(sx, m_src[0], y0, x0), paste(sy, m_src[1], y0, x0))
+        jaw = (paste(zero, m_jaw[0], y0, x0), paste(zero, m_jaw[1], y0, x0))
+        teeth_end = paste(zero, m_teeth, y0, x0)
+        synth = [paste(zero, plane, y0, x0) for plane in m_synth]
+        covered = paste(zero, m_covered, y0, x0)
         # The eyes leave ``jaw`` as it is: it is zero outside the mouth.
         src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, texture, avatar)
         return self._compose(texture, avatar, gx, gy, src, jaw, teeth_end, synth, covered, size)
@@ -493,12 +333,12 @@ class RenderNet(nn.Module):
         offsets = F.interpolate(torch.stack([2 * (src[0] - gx), 2 * (src[1] - gy)], 1), scale_factor=float(CELL),
                                 mode="bilinear", align_corners=False)
         entries = torch.arange(size, dtype=gx.dtype) * 2 + 0.5
-        pixel = _entry(portrait, entries[None, None, :], entries[None, :, None], offsets[:, 0], offsets[:, 1], side)
+        pixel = entry(portrait, entries[None, None, :], entries[None, :, None], offsets[:, 0], offsets[:, 1], side)
         frames = flat.index_select(0, pixel.reshape(-1)).view(n, size, size, 3)
 
         active = ((synth[3] > 0) | (covered > 0) | (jaw[0] != 0) | (jaw[1] != 0)).to(gx.dtype).amax(0)
-        y0, y1 = _span(active.amax(1), cells)
-        x0, x1 = _span(active.amax(0), cells)
+        y0, y1 = span(active.amax(1), cells)
+        x0, x1 = span(active.amax(0), cells)
         # One upsampling of every per-cell plane, measured faster than one per plane. (Constants are added
         # per cell, before upsampling, where they cost a sixteenth as much.) The box's edge cells are zero
         # in the layer and the jaw, as are the cells beyond, so upsampled on its own the box comes out as
@@ -510,7 +350,7 @@ class RenderNet(nn.Module):
         on_jaw = layer[:, 7].clamp(0, 1)  # sharp: the teeth end there
         picture = portrait + (cover > 0.5).to(torch.int32)
         ys, xs = torch.arange(y0 * CELL, y1 * CELL), torch.arange(x0 * CELL, x1 * CELL)
-        pixel = _entry(picture, (xs * 2 + 0.5).to(gx.dtype)[None, None, :], (ys * 2 + 0.5).to(gx.dtype)[None, :, None],
+        pixel = entry(picture, (xs * 2 + 0.5).to(gx.dtype)[None, None, :], (ys * 2 + 0.5).to(gx.dtype)[None, :, None],
                        box[:, 0] + on_jaw * layer[:, 5], box[:, 1] + on_jaw * layer[:, 6], side)
         warped = flat.index_select(0, pixel.reshape(-1)).view(*pixel.shape, 3)
         # Blended one colour plane at a time (onnxruntime broadcasts over a trailing axis of 3 slowly), with
@@ -533,24 +373,24 @@ class RenderNet(nn.Module):
         up, lo = self.lip_up, self.lip_lo
         # The frame runs between the posed corners, so that the lips span u = -1..1 however far the jaw
         # drags the corners (on a turned face they slide sideways with it).
-        frame = _Frame(posed[:, up[0], :2], posed[:, up[-1], :2])
-        rest = _Frame(verts[:, up[0], :2], verts[:, up[-1], :2])
-        frame_head = _Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
-        frame_jaw = _Frame(on_jaw[:, lo[0], :2], on_jaw[:, lo[-1], :2])
+        frame = Frame(posed[:, up[0], :2], posed[:, up[-1], :2])
+        rest = Frame(verts[:, up[0], :2], verts[:, up[-1], :2])
+        frame_head = Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
+        frame_jaw = Frame(on_jaw[:, lo[0], :2], on_jaw[:, lo[-1], :2])
         u_up, v_up = frame.points(posed[:, up, :2])
         u_lo, v_lo = frame.points(posed[:, lo, :2])
         u_tu, v_tu = frame.points(head_only[:, up, :2])
         u_tl, v_tl = frame.points(on_jaw[:, lo, :2])
         d_tu = (head_only - verts)[:, up, :2].permute(0, 2, 1)
         d_tl = (on_jaw - verts)[:, lo, :2].permute(0, 2, 1)
-        t_up = _tabulate(u_up, v_up[:, None], fold=1)  # where the upper lip folds, its lower edge hides the mouth
-        t_lo = _tabulate(u_lo, v_lo[:, None], fold=-1)
-        t_teeth_up = _tabulate(u_tu, torch.cat([v_tu[:, None], d_tu], 1))
-        t_teeth_lo = _tabulate(u_tl, torch.cat([v_tl[:, None], d_tl], 1))
+        t_up = tabulate(u_up, v_up[:, None], fold=1)  # where the upper lip folds, its lower edge hides the mouth
+        t_lo = tabulate(u_lo, v_lo[:, None], fold=-1)
+        t_teeth_up = tabulate(u_tu, torch.cat([v_tu[:, None], d_tu], 1))
+        t_teeth_lo = tabulate(u_tl, torch.cat([v_tl[:, None], d_tl], 1))
         u, v = frame.pixels(gx, gy)
-        top, cov_up, bottom, cov_lo, tu, tu_x, tu_y, _, tl, tl_x, tl_y, _ = _lookup(
+        top, cov_up, bottom, cov_lo, tu, tu_x, tu_y, _, tl, tl_x, tl_y, _ = lookup(
             torch.cat([t_up, t_lo, t_teeth_up, t_teeth_lo], 1), u)
-        inside = _between(v, top, bottom, cov_up * cov_lo)
+        inside = between(v, top, bottom, cov_up * cov_lo)
         # Inside the mouth the portrait's own upper teeth (own_teeth pixels below the upper lip line)
         # stay with the head and everything below them goes with the jaw: a portrait's own teeth stay
         # its own.
@@ -561,21 +401,21 @@ class RenderNet(nn.Module):
         inner_y = gy - (tu_y + on_jaw_band * (tl_y - tu_y))
         # Where that source point lies outside the portrait's own mouth opening, the mouth is newly open. (This
         # mask is per cell, as the layer is; the picture itself switches to the jaw per pixel, in ``_compose``.)
-        rest_lips = torch.cat([_tabulate(*_unsqueeze(rest.points(verts[:, up, :2]))),
-                               _tabulate(*_unsqueeze(rest.points(verts[:, lo, :2])))], 1)
+        rest_lips = torch.cat([tabulate(*unsqueeze(rest.points(verts[:, up, :2]))),
+                               tabulate(*unsqueeze(rest.points(verts[:, lo, :2])))], 1)
         ru, rv = rest.pixels(inner_x, inner_y)
-        r_top, r_cu, r_bottom, r_cl = _lookup(rest_lips, ru)
-        was_open = _between(rv, r_top, r_bottom, r_cu * r_cl)
+        r_top, r_cu, r_bottom, r_cl = lookup(rest_lips, ru)
+        was_open = between(rv, r_top, r_bottom, r_cu * r_cl)
         alpha = (inside - was_open).clamp(0, 1)
         # Where parted lips come together the warp folds, and between the meeting lips it also finds the
         # portrait's own mouth interior (a line of its teeth would show): outside the posed opening, that
         # interior is taken from the sealed picture, where the lips cover it.
         su, sv = rest.pixels(*src)
-        s_top, s_cu, s_bottom, s_cl = _lookup(rest_lips, su)
+        s_top, s_cu, s_bottom, s_cl = lookup(rest_lips, su)
         # As the lips seal, the opening is widened by up to COVER_MARGIN, as the mask is made per cell: at its
         # edge, where the two pictures agree, the sealed one is safe.
         margin = COVER_MARGIN * seal[:, None, None]
-        covered = (_between(sv, s_top - margin, s_bottom + margin, s_cu * s_cl) - inside).clamp(0, 1)
+        covered = (between(sv, s_top - margin, s_bottom + margin, s_cu * s_cl) - inside).clamp(0, 1)
         # The source inside the mouth as the head alone moves it; the jaw's share is added per pixel (``_compose``).
         src = (src[0] + inside * (gx - tu_x - src[0]), src[1] + inside * (gy - tu_y - src[1]))
         jaw = (inside * (tu_x - tl_x), inside * (tu_y - tl_y))
@@ -589,13 +429,13 @@ class RenderNet(nn.Module):
         below_upper = ((v - top) / (LIP_SHADOW * f)).clamp(0, 1)
         above_lower = ((bottom - v) / (LIP_SHADOW * f)).clamp(0, 1)
         lit = 0.6 + 0.4 * below_upper * (0.75 + 0.25 * above_lower)
-        tongue_m = _ramp(v - (tl - TONGUE * f)) * (0.75 - au).mul(4).clamp(0, 1)
+        tongue_m = ramp(v - (tl - TONGUE * f)) * (0.75 - au).mul(4).clamp(0, 1)
         lower_w = (0.8 - au).mul(5).clamp(0, 1)
-        lower_m = _ramp(v - (tl - LOWER_TEETH * f)) * lower_w
+        lower_m = ramp(v - (tl - LOWER_TEETH * f)) * lower_w
         # Below the lower teeth's crown, the gum: a lower lip dropped or funnelled further than that
         # (mouthLowerDown, mouthFunnel) uncovers it.
-        gum_m = _ramp(v - (tl + (LOWER_CROWN - LOWER_TEETH) * f)) * lower_w
-        upper_m = _ramp(tu + UPPER_TEETH * f - v) * (0.85 - au).mul(5).clamp(0, 1)
+        gum_m = ramp(v - (tl + (LOWER_CROWN - LOWER_TEETH) * f)) * lower_w
+        upper_m = ramp(tu + UPPER_TEETH * f - v) * (0.85 - au).mul(5).clamp(0, 1)
         # Separate teeth, not a white band: the seams stay on the head (upper teeth) or on the jaw (lower).
         upper_seam = _tooth_seams(frame.along(frame_head, u), frame_head.half[:, :, None])
         lower_seam = _tooth_seams(frame.along(frame_jaw, u), frame_jaw.half[:, :, None])
@@ -620,24 +460,24 @@ class RenderNet(nn.Module):
         cells = gx.shape[1]
         for e in range(2):
             up, lo, iris = self.eyes_up[e], self.eyes_lo[e], self.irises[e]
-            # Worked out only in the cells about this eye's lids, for the whole batch (see ``_box``).
-            y0, y1, x0, x1 = _box(torch.cat([posed[:, up, :2], posed[:, lo, :2]], 1), cells)
+            # Worked out only in the cells about this eye's lids, for the whole batch (see ``box``).
+            y0, y1, x0, x1 = box(torch.cat([posed[:, up, :2], posed[:, lo, :2]], 1), cells)
             full = (sx, sy, synth)
             gx_e, gy_e = gx[:, y0:y1, x0:x1], gy[:, y0:y1, x0:x1]
             sx, sy = sx[:, y0:y1, x0:x1], sy[:, y0:y1, x0:x1]
             synth = [plane[:, y0:y1, x0:x1] for plane in synth]
-            frame = _Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
-            t_up = _tabulate(*_unsqueeze(frame.points(posed[:, up, :2])))
-            t_lo = _tabulate(*_unsqueeze(frame.points(posed[:, lo, :2])))
+            frame = Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
+            t_up = tabulate(*unsqueeze(frame.points(posed[:, up, :2])))
+            t_lo = tabulate(*unsqueeze(frame.points(posed[:, lo, :2])))
             u, v = frame.pixels(gx_e, gy_e)
-            top, c_up, bottom, c_lo = _lookup(torch.cat([t_up, t_lo], 1), u)
+            top, c_up, bottom, c_lo = lookup(torch.cat([t_up, t_lo], 1), u)
             # The image's lower lid runs below its upper lid: v grows downward.
-            inside = _between(v, top, bottom, c_up * c_lo)
+            inside = between(v, top, bottom, c_up * c_lo)
             # The eyeball moves with the head only: each point inside the lids comes from the portrait's eye
             # through the turn, tilt and growth the head gives the eye (the similarity that takes the eye's
             # corners to where the head puts them). Shifted only, a tilted head showed skin from beyond the
             # portrait's eye corners inside its own.
-            rest = _Frame(verts[:, up[0], :2], verts[:, up[-1], :2])
+            rest = Frame(verts[:, up[0], :2], verts[:, up[-1], :2])
             along = u * rest.half[:, :, None]
             across = v * (rest.half / frame.half)[:, :, None]
             px = rest.origin[:, 0, None, None] + along * rest.ex[:, 0, None, None] + across * rest.ey[:, 0, None, None]
@@ -655,8 +495,8 @@ class RenderNet(nn.Module):
             # The iris carries its dark rim (beyond FaceMesh's iris radius) with it, so none is left behind.
             rim = r * (1 + LIMBUS)
             dx, dy = px - centre[:, 0, None, None], py - centre[:, 1, None, None]
-            iris_new = _ramp(rim - ((px - new[:, 0, None, None]) ** 2 + (py - new[:, 1, None, None]) ** 2).sqrt())
-            iris_old = _ramp(rim - (dx.square() + dy.square()).sqrt())
+            iris_new = ramp(rim - ((px - new[:, 0, None, None]) ** 2 + (py - new[:, 1, None, None]) ** 2).sqrt())
+            iris_old = ramp(rim - (dx.square() + dy.square()).sqrt())
             eye_x = px - iris_new * turn[:, 0, None, None]
             eye_y = py - iris_new * turn[:, 1, None, None]
             sx, sy = sx + inside * (eye_x - sx), sy + inside * (eye_y - sy)
@@ -676,11 +516,7 @@ class RenderNet(nn.Module):
             synth = [synth[c] * keep + fill[..., c] * (bare / 255) for c in range(3)] + [synth[3] * keep + bare]
             # The picture under the patch's soft edge is that eye white too, not the old iris.
             sx, sy = sx + bare * (fill_x - sx), sy + bare * (fill_y - sy)
-            sx, sy = _paste(full[0], sx, y0, x0), _paste(full[1], sy, y0, x0)
-            synth = [_paste(whole, part, y0, x0) for whole, part in zip(full[2], synth, strict=True)]
+            sx, sy = paste(full[0], sx, y0, x0), paste(full[1], sy, y0, x0)
+            synth = [paste(whole, part, y0, x0) for whole, part in zip(full[2], synth, strict=True)]
         return (sx, sy), synth
 
-
-def _unsqueeze(uv: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    u, v = uv
-    return u, v[:, None]

@@ -71,8 +71,8 @@ def test_onnx_matches_pytorch(pack):
 
 @pytest.mark.parametrize("size", [96, 128, 256])
 def test_layers_worked_out_in_their_boxes_are_those_worked_out_everywhere(pack, monkeypatch, size):
-    """The mouth and each eye are worked out only in the cells about their lips and lids (``_box``), and the
-    layers blended only in the box that holds them (``_span``). That must change no pixel: with every box
+    """The mouth and each eye are worked out only in the cells about their lips and lids (``box``), and the
+    layers blended only in the box that holds them (``span``). That must change no pixel: with every box
     opened to the whole frame, random motion (any blendshape, head turns to 35 deg, moves, gaze to 40 deg)
     renders the same frames, also at small sizes, where the margins are thinnest."""
     torch = pytest.importorskip("torch")
@@ -94,8 +94,8 @@ def test_layers_worked_out_in_their_boxes_are_those_worked_out_everywhere(pack, 
             return rm.RenderNet()(*(torch.from_numpy(np.ascontiguousarray(feed[n])) for n in rm.INPUT_NAMES)).numpy()
 
     boxed = rendered()
-    monkeypatch.setattr(rm, "_box", lambda points, cells: (torch.tensor(0), torch.tensor(cells)) * 2)
-    monkeypatch.setattr(rm, "_span", lambda line, cells: (torch.tensor(0), torch.tensor(cells)))
+    monkeypatch.setattr(rm, "box", lambda points, cells: (torch.tensor(0), torch.tensor(cells)) * 2)
+    monkeypatch.setattr(rm, "span", lambda line, cells: (torch.tensor(0), torch.tensor(cells)))
     np.testing.assert_array_equal(boxed, rendered())
 
 
@@ -103,13 +103,14 @@ def test_a_layers_edge_blends_into_the_picture_over_two_pixels():
     """The mouth and eye layers are made once per 4x4 cell; cut where their alpha passes 1/2 their rim
     would be a staircase, so the network blends them with the picture across EDGE_PIXELS instead."""
     torch = pytest.importorskip("torch")
-    from facecast.export.render_model import CELL, EDGE_PIXELS, RenderNet, _ramp
+    from facecast.export.render_model import CELL, EDGE_PIXELS, RenderNet
+    from facecast.export.render_ops import ramp
 
     size, edge = 64, 30.3  # a vertical edge between cell centres
     cells = size // CELL
     centres = (torch.arange(cells, dtype=torch.float32) + 0.5) * CELL - 0.5
     gy, gx = (g[None] for g in torch.meshgrid(centres, centres, indexing="ij"))
-    alpha = _ramp(gx - edge)  # as the layers make their masks
+    alpha = ramp(gx - edge)  # as the layers make their masks
     texture = torch.full((1, 2, 2 * size - 1, 2 * size - 1, 3), 100, dtype=torch.uint8)
     still = torch.zeros_like(alpha)
     frame = RenderNet._compose(texture, torch.zeros(1, dtype=torch.int64), gx, gy, (gx, gy), (still, still), still,
