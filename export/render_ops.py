@@ -21,7 +21,7 @@ def gather(channel: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 def bilinear(channels: list[torch.Tensor], width: int, height: int, x: torch.Tensor,
-              y: torch.Tensor) -> list[torch.Tensor]:
+             y: torch.Tensor) -> list[torch.Tensor]:
     """Sample flat (B, height*width) fields at (B,H,W) positions in their own cells (centres at integers).
 
     Gathers rather than GridSample, which onnxruntime runs several times slower on CPU; every tensor is
@@ -96,7 +96,7 @@ def square_mean(planes: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
 
 
 def entry(picture: torch.Tensor, fx: torch.Tensor, fy: torch.Tensor, off_x: torch.Tensor, off_y: torch.Tensor,
-           side: int) -> torch.Tensor:
+          side: int) -> torch.Tensor:
     """Flat index (int32) of the nearest entry of the half-pixel pictures: entry ``f + offset`` of picture
     ``picture``, truncated (the nearest, as ``f`` holds the half). Int32: several avatars' pictures at 512 px
     outgrow float32's exact integers."""
