@@ -345,13 +345,13 @@ class RenderNet(nn.Module):
         # it would in the whole frame (``teeth_end`` differs there, but only counts where the jaw moves).
         planes = torch.stack(synth + [covered, 2 * jaw[0], 2 * jaw[1], teeth_end + 0.5], 1)[:, :, y0:y1, x0:x1]
         layer = F.interpolate(planes, scale_factor=float(CELL), mode="bilinear", align_corners=False)
-        box = offsets[:, :, y0 * CELL : y1 * CELL, x0 * CELL : x1 * CELL]
+        boxed = offsets[:, :, y0 * CELL : y1 * CELL, x0 * CELL : x1 * CELL]
         alpha, cover = layer[:, 3], layer[:, 4]
         on_jaw = layer[:, 7].clamp(0, 1)  # sharp: the teeth end there
         picture = portrait + (cover > 0.5).to(torch.int32)
         ys, xs = torch.arange(y0 * CELL, y1 * CELL), torch.arange(x0 * CELL, x1 * CELL)
         pixel = entry(picture, (xs * 2 + 0.5).to(gx.dtype)[None, None, :], (ys * 2 + 0.5).to(gx.dtype)[None, :, None],
-                       box[:, 0] + on_jaw * layer[:, 5], box[:, 1] + on_jaw * layer[:, 6], side)
+                      boxed[:, 0] + on_jaw * layer[:, 5], boxed[:, 1] + on_jaw * layer[:, 6], side)
         warped = flat.index_select(0, pixel.reshape(-1)).view(*pixel.shape, 3)
         # Blended one colour plane at a time (onnxruntime broadcasts over a trailing axis of 3 slowly), with
         # the layer's colours bilinear between cell centres, so the mouth interior shades smoothly instead of
