@@ -385,11 +385,15 @@ class RenderNet(nn.Module):
         d_tl = (on_jaw - verts)[:, lo, :2].permute(0, 2, 1)
         t_up = tabulate(u_up, v_up[:, None], fold=1)  # where the upper lip folds, its lower edge hides the mouth
         t_lo = tabulate(u_lo, v_lo[:, None], fold=-1)
-        t_teeth_up = tabulate(u_tu, torch.cat([v_tu[:, None], d_tu], 1))
-        t_teeth_lo = tabulate(u_tl, torch.cat([v_tl[:, None], d_tl], 1))
+        # The teeth hang from the lips as the head alone and the jaw alone move them. Those lips can end
+        # short of the posed corners (on a turned face the jaw drags the near corner sideways): beyond
+        # them the teeth keep to the posed lips, and move as the lips' ends do.
+        t_teeth_up = tabulate(u_tu, torch.cat([v_tu[:, None], d_tu], 1), hold=True)
+        t_teeth_lo = tabulate(u_tl, torch.cat([v_tl[:, None], d_tl], 1), hold=True)
         u, v = frame.pixels(gx, gy)
-        top, cov_up, bottom, cov_lo, tu, tu_x, tu_y, _, tl, tl_x, tl_y, _ = lookup(
+        top, cov_up, bottom, cov_lo, tu, tu_x, tu_y, tu_cov, tl, tl_x, tl_y, tl_cov = lookup(
             torch.cat([t_up, t_lo, t_teeth_up, t_teeth_lo], 1), u)
+        tu, tl = top + tu_cov * (tu - top), bottom + tl_cov * (tl - bottom)
         inside = between(v, top, bottom, cov_up * cov_lo)
         # Inside the mouth the portrait's own upper teeth (own_teeth pixels below the upper lip line)
         # stay with the head and everything below them goes with the jaw: a portrait's own teeth stay

@@ -42,12 +42,14 @@ def bilinear(channels: list[torch.Tensor], width: int, height: int, x: torch.Ten
     return out
 
 
-def tabulate(u: torch.Tensor, values: torch.Tensor, fold: int = 0) -> torch.Tensor:
+def tabulate(u: torch.Tensor, values: torch.Tensor, fold: int = 0, hold: bool = False) -> torch.Tensor:
     """Piecewise-linear curves through knots (u (B,K), values (B,C,K)) at CURVE_SAMPLES even u.
 
     ``fold`` says which value to keep where the curve doubles back over itself in u: +1 the largest, -1
     the smallest; 0 for curves that cannot fold. A lip folds on a turned face whose jaw opens: the far
     mouth corner moves back with the jaw and passes behind the lip beside it.
+
+    ``hold``: beyond the end knots the curve keeps its end values (else it is 0 there).
 
     Returns (B, C+1, CURVE_SAMPLES): the values, then a coverage channel (1 between the end knots, 0 beyond).
     """
@@ -55,6 +57,10 @@ def tabulate(u: torch.Tensor, values: torch.Tensor, fold: int = 0) -> torch.Tens
     a, b = u[:, :-1, None], u[:, 1:, None]
     lo, hi = torch.minimum(a, b), torch.maximum(a, b)
     inside = ((t >= lo) & (t < hi)).to(values.dtype)  # (B, K-1, N)
+    covered = inside.sum(1, keepdim=True).clamp(0, 1)
+    if hold:
+        t = torch.minimum(torch.maximum(t, u.amin(1)[:, None, None]), u.amax(1)[:, None, None] - 1e-4)
+        inside = ((t >= lo) & (t < hi)).to(values.dtype)
     frac = ((t - a) / (b - a + 1e-6)).clamp(0, 1)
     va, vb = values[:, :, :-1, None], values[:, :, 1:, None]
     segment = va + frac[:, None] * (vb - va)  # (B, C, K-1, N)
@@ -67,7 +73,7 @@ def tabulate(u: torch.Tensor, values: torch.Tensor, fold: int = 0) -> torch.Tens
     # Zero at both ends of the table, so that a lookup held beyond the ends is never inside.
     ends = torch.ones(CURVE_SAMPLES)
     ends[0] = ends[-1] = 0.0
-    coverage = inside.sum(1, keepdim=True).clamp(0, 1) * ends
+    coverage = covered * ends
     return torch.cat([curve, coverage], 1)
 
 

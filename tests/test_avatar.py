@@ -201,6 +201,28 @@ def test_a_turned_faces_mouth_opens_between_its_lips_all_the_way(mediapipe):
     assert gaps[0] > 0.15 and gaps[1] > gaps[0]
 
 
+def test_a_turned_faces_teeth_keep_their_size_at_the_dragged_corner(mediapipe):
+    """Opened wide, the Pearl Earring's jaw drags her near mouth corner sideways, past the end of her lips
+    as the head alone moves them. Beyond that end the upper teeth hung from the line between the mouth
+    corners, far below her upper lip: a white bar down the corner of the mouth, 0.14 F tall. They now
+    hang from the lip, so no run of teeth down the frame is much taller than an upper tooth below the
+    lip (0.08 F) or a lower one's crown (0.1 F). The teeth are painted pure green to be told apart."""
+    from facecast.motion_frame import frame_from
+    from facecast.render import Renderer, avatar_tensors
+
+    avatar = avatar_tensors(_prepare(PORTRAITS / "pearl_earring.jpg")[0], 512)
+    avatar.tensors["colours"][0, 1] = (0.0, 1.0, 0.0)
+    frame = Renderer(threads=2).render(avatar, frame_from(jawOpen=1.0)[None])[0].astype(int)
+    r, g, b = frame[..., 0], frame[..., 1], frame[..., 2]
+    teeth = (g > 60) & (g > 2 * r) & (g > 2 * b)
+    assert teeth.sum() > 100  # the mouth is open onto new teeth
+    run, longest = np.zeros(teeth.shape[1], int), 0
+    for row in teeth:  # the longest run of teeth down any column
+        run = (run + 1) * row
+        longest = max(longest, int(run.max()))
+    assert longest < 0.12 * float(avatar.tensors["face_scale"][0])
+
+
 @pytest.mark.parametrize("size", [512, 1024])
 @pytest.mark.parametrize("yaw", [15.0, 20.0])
 def test_a_turned_faces_outline_stays_smooth(mediapipe, yaw, size):
