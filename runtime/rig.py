@@ -223,9 +223,13 @@ class _Designer:
             self.set(f"eyeBlink{s}", self.vec(upper_lid * gap, (0, -0.88, 0)) + self.vec(lower_lid * gap, (0, 0.12, 0)))
             self.set(f"eyeSquint{s}", self.vec(lower_lid * gap, (0, 0.3, 0)) + self.vec(upper_lid * gap, (0, -0.1, 0)))
             self.set(f"eyeWide{s}", self.vec(upper_lid * height, (0, 0.3, 0)))
-            brows = _gauss(c, c[list(brow)].mean(0), 0.18) * self.is_landmark
-            inner = _gauss(c, c[list(brow_inner)].mean(0), 0.12) * self.is_landmark
-            outer = _gauss(c, c[list(brow_outer)].mean(0), 0.14) * self.is_landmark
+            # The brows move the forehead and stretch the lid skin below them; the lid's margin, its lashes
+            # and the eye stay (eyeWide opens them). Moved with the brows, the lash line smeared upward
+            # into a dark band over the eye.
+            off_lid = 1 - inside_x * np.exp(-((np.maximum(above, 0) / (1.2 * height)) ** 2))
+            brows = _gauss(c, c[list(brow)].mean(0), 0.18) * self.is_landmark * off_lid
+            inner = _gauss(c, c[list(brow_inner)].mean(0), 0.12) * self.is_landmark * off_lid
+            outer = _gauss(c, c[list(brow_outer)].mean(0), 0.14) * self.is_landmark * off_lid
             toward_nose = -0.02 if s == "Left" else 0.02
             self.set(f"browDown{s}", self.vec(brows, (toward_nose, -0.06, 0)))
             self.set(f"browOuterUp{s}", self.vec(outer, (0, 0.08, 0)))
