@@ -386,7 +386,7 @@ class RenderNet(nn.Module):
         t_up = tabulate(u_up, v_up[:, None], fold=1)  # where the upper lip folds, its lower edge hides the mouth
         t_lo = tabulate(u_lo, v_lo[:, None], fold=-1)
         # The teeth hang from the lips as the head alone and the jaw alone move them. Those lips can end
-        # short of the posed corners (on a turned face the jaw drags the near corner sideways): beyond
+        # short of the posed corners (on a turned face the jaw drags a corner sideways): beyond
         # them the teeth keep to the posed lips, and move as the lips' ends do.
         t_teeth_up = tabulate(u_tu, torch.cat([v_tu[:, None], d_tu], 1), hold=True)
         t_teeth_lo = tabulate(u_tl, torch.cat([v_tl[:, None], d_tl], 1), hold=True)

@@ -202,7 +202,7 @@ def test_a_turned_faces_mouth_opens_between_its_lips_all_the_way(mediapipe):
 
 
 def test_a_turned_faces_teeth_keep_their_size_at_the_dragged_corner(mediapipe):
-    """Opened wide, the Pearl Earring's jaw drags her near mouth corner sideways, past the end of her lips
+    """Opened wide, the Pearl Earring's jaw drags one of her mouth corners sideways, past the end of her lips
     as the head alone moves them. Beyond that end the upper teeth hung from the line between the mouth
     corners, far below her upper lip: a white bar down the corner of the mouth, 0.14 F tall. They now
     hang from the lip, so no run of teeth down the frame is much taller than an upper tooth below the
