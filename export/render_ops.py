@@ -46,10 +46,12 @@ def tabulate(u: torch.Tensor, values: torch.Tensor, fold: int = 0, hold: bool = 
     """Piecewise-linear curves through knots (u (B,K), values (B,C,K)) at CURVE_SAMPLES even u.
 
     ``fold`` says which value to keep where the curve doubles back over itself in u: +1 the largest, -1
-    the smallest; 0 for curves that cannot fold. A lip folds on a turned face whose jaw opens: the far
-    mouth corner moves back with the jaw and passes behind the lip beside it.
+    the smallest; 0 for curves that are not expected to fold (where they do, the values are averaged). A
+    lip folds on a turned face whose jaw opens: the far mouth corner moves back with the jaw and passes
+    behind the lip beside it.
 
-    ``hold``: beyond the end knots the curve keeps its end values (else it is 0 there).
+    ``hold``: beyond the knots the curve keeps its value at the outermost knot on each side (else it is 0
+    there).
 
     Returns (B, C+1, CURVE_SAMPLES): the values, then a coverage channel (1 between the end knots, 0 beyond).
     """
@@ -69,7 +71,9 @@ def tabulate(u: torch.Tensor, values: torch.Tensor, fold: int = 0, hold: bool = 
         far = torch.where(inside[:, None] > 0, fold * segment, torch.full_like(segment, -1e4))
         curve = fold * far.amax(2) * inside.amax(1, keepdim=True)
     else:
-        curve = (segment * inside[:, None]).sum(2)
+        # Where such a curve does double back (a turned face's lip as the jaw alone moves it, at the corner
+        # the jaw drags), the segments over a point are averaged rather than added.
+        curve = (segment * inside[:, None]).sum(2) / inside.sum(1, keepdim=True).clamp(min=1)
     # Zero at both ends of the table, so that a lookup held beyond the ends is never inside.
     ends = torch.ones(CURVE_SAMPLES)
     ends[0] = ends[-1] = 0.0
