@@ -225,8 +225,10 @@ class _Designer:
             self.set(f"eyeWide{s}", self.vec(upper_lid * height, (0, 0.3, 0)))
             # The brows move the forehead and stretch the lid skin below them; the lid's margin, its lashes
             # and the eye stay (eyeWide opens them). Moved with the brows, the lash line smeared upward
-            # into a dark band over the eye.
-            off_lid = 1 - inside_x * np.exp(-((np.maximum(above, 0) / (1.2 * height)) ** 2))
+            # into a dark band over the eye. The brows themselves move in full: the share rises from 0 at
+            # the margin to 1 at the brow's lowest landmark.
+            to_brow = max(float(above[list(brow)].min()), 0.5 * height)
+            off_lid = 1 - inside_x * (1 - _smoothstep(above / to_brow) ** 2)
             brows = _gauss(c, c[list(brow)].mean(0), 0.18) * self.is_landmark * off_lid
             inner = _gauss(c, c[list(brow_inner)].mean(0), 0.12) * self.is_landmark * off_lid
             outer = _gauss(c, c[list(brow_outer)].mean(0), 0.14) * self.is_landmark * off_lid

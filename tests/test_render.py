@@ -313,8 +313,8 @@ def test_eyes_blink_and_gaze_inside_the_eyes_only(renderer, avatar):
 def test_raised_brows_leave_the_lash_line_where_it_is(renderer, pack):
     """Raised brows lift the forehead and stretch the lid skin below them; the upper lid's margin and its
     lashes stay (eyeWide is what opens the eye). Moved with the brows, the lash line smeared upward into
-    a dark band over each eye: the 0.8 eye heights above the margin darkened by 47 and 29 levels on
-    average, against 12 and 8 now."""
+    a dark band over each eye: the 0.8 eye heights above the margin changed by 48 and 37 levels on
+    average, against 16 and 14 now."""
     avatar = avatar_tensors(pack, 512)
     verts = avatar.tensors["vertices"][0]
     frames = render(renderer, avatar, motion(), motion(browInnerUp=1, browOuterUpLeft=1, browOuterUpRight=1))
@@ -325,9 +325,9 @@ def test_raised_brows_leave_the_lash_line_where_it_is(renderer, pack):
         height = float(low[:, 1].max() - lid[:, 1].min())
         xs = np.arange(int(lid[:, 0].min()) + 2, int(lid[:, 0].max()) - 1)
         margin = np.interp(xs, *lid[np.argsort(lid[:, 0])].T)
-        darkening = np.mean([(neutral - raised)[int(y - 0.8 * height) : int(y) + 1, x].mean()
-                             for x, y in zip(xs, margin, strict=True)])
-        assert darkening < 20
+        change = np.mean([np.abs(neutral - raised)[int(y - 0.8 * height) : int(y) + 1, x].mean()
+                          for x, y in zip(xs, margin, strict=True)])
+        assert change < 20
         brows = verts[list(brow), :2]
         y, x0, x1 = int(brows[:, 1].mean()), int(brows[:, 0].min()), int(brows[:, 0].max())
         assert np.abs(neutral - raised)[y - 6 : y + 6, x0:x1].mean() > 20  # the brows did go up
