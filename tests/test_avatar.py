@@ -191,6 +191,43 @@ def _redetected(name: str, *poses: dict) -> list[np.ndarray]:
             found.append(np.array([(p.x, p.y) for p in faces[0].landmark]))
     return found
 
+@pytest.mark.parametrize("name", ["mona_lisa_small.jpg", "grant.jpg"])
+def test_a_closed_mouth_opens_onto_teeth_cavity_tongue_and_teeth_that_move_with_their_jaws(mediapipe, name):
+    """A closed-mouth portrait's new mouth interior, read down the middle of the mouth: the upper teeth, the
+    dark cavity, the tongue, the lower teeth, then the lower lip. The upper teeth stay with the head as
+    the jaw opens further (jawOpen 0.4 to 0.8); the lower teeth go down with the jaw. The layer's colours
+    are painted pure blue (cavity), green (teeth) and red (tongue) to be told apart."""
+    from facecast.motion_frame import frame_from
+    from facecast.render import Renderer, avatar_tensors
+
+    avatar = avatar_tensors(_prepare(PORTRAITS / name)[0], 512)
+    avatar.tensors["colours"][0] = np.eye(3, dtype=np.float32)[[2, 1, 0]]  # cavity, teeth, tongue
+    verts, face = avatar.tensors["vertices"][0], float(avatar.tensors["face_scale"][0])
+    x = int(round((verts[ft.LIPS_UPPER_INNER[0], 0] + verts[ft.LIPS_UPPER_INNER[-1], 0]) / 2))
+    top = int(verts[ft.LIPS_UPPER_INNER[5], 1] - 0.1 * face)
+    frames = Renderer(threads=2).render(avatar, np.stack([frame_from(jawOpen=j) for j in (0.4, 0.8)]))
+
+    def layers(frame: np.ndarray) -> list[tuple[str, int, int]]:
+        """(layer, first row, last row) of each run of a pure layer colour down the column."""
+        column = frame[top : top + int(0.7 * face), x].astype(int)
+        runs: list[tuple[str, int, int]] = []
+        for row, (r, g, b) in enumerate(column):
+            pure = {"teeth": g > 2 * max(r, b), "cavity": b > 2 * max(r, g), "tongue": r > 2 * max(g, b)}
+            label = next((k for k, v in pure.items() if v and max(r, g, b) > 40), None)
+            if label and runs and runs[-1][0] == label and runs[-1][2] >= row - 2:
+                runs[-1] = (label, runs[-1][1], row)
+            elif label:
+                runs.append((label, row, row))
+        return [run for run in runs if run[2] - run[1] >= 1]  # two rows or more
+
+    half, wide = layers(frames[0]), layers(frames[1])
+    assert [run[0] for run in wide] == ["teeth", "cavity", "tongue", "teeth"], wide
+    upper, lower = half[0], half[-1]
+    assert upper[0] == lower[0] == "teeth" and upper != lower, half
+    assert abs(wide[0][1] - upper[1]) <= 1 and abs(wide[0][2] - upper[2]) <= 1  # the upper teeth stay
+    assert wide[-1][1] - lower[1] > 0.05 * face  # the lower teeth go down with the jaw
+
+
 
 def test_a_turned_faces_mouth_opens_between_its_lips_all_the_way(mediapipe):
     """On the 3/4-turned Pearl Earring the jaw drags the far mouth corner sideways, past the lip beside it.
