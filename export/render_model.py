@@ -360,10 +360,9 @@ class RenderNet(nn.Module):
         colour = layer[:, :3] * (255 / alpha.clamp(min=1e-3))[:, None]
         blend = (alpha * (CELL / EDGE_PIXELS) - (0.5 * CELL / EDGE_PIXELS - 0.5)).clamp(0, 1)[:, None]
         mixed = (warped + blend * (colour - warped) + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
-        # Into the frames, at the box's entries of the flat (y, x, colour) frame.
-        where = ((ys[:, None] * size + xs[None, :]) * 3)[..., None] + torch.arange(3)
-        where = where.reshape(1, -1).expand(n, -1)
-        return frames.reshape(n, -1).scatter(1, where, mixed.reshape(n, -1)).view(n, size, size, 3)
+        # Into the frames, seen as rows of (x, colour) entries.
+        rows = mixed.reshape(n, mixed.shape[1], -1)
+        return paste(frames.view(n, size, 3 * size), rows, y0 * CELL, 3 * CELL * x0).view(n, size, size, 3)
 
     # -- layers -----------------------------------------------------------------------------------
     def _mouth(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, verts: torch.Tensor, posed: torch.Tensor,

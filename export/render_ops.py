@@ -136,11 +136,11 @@ def box(points: torch.Tensor, cells: int) -> tuple[torch.Tensor, ...]:
 
 
 def paste(whole: torch.Tensor, part: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-    """``whole`` (B,G,G) with ``part`` (B,h,w) written over it from cell (y0, x0)."""
-    n, cells = whole.shape[0], whole.shape[2]
+    """``whole`` (B,H,W) with ``part`` (B,h,w) written over it from entry (y0, x0)."""
+    n, width = whole.shape[0], whole.shape[2]
     ys = torch.arange(part.shape[1]) + y0
     xs = torch.arange(part.shape[2]) + x0
-    where = (ys[:, None] * cells + xs[None, :]).reshape(1, -1).expand(n, -1)
+    where = (ys[:, None] * width + xs[None, :]).reshape(1, -1).expand(n, -1)
     return whole.reshape(n, -1).scatter(1, where, part.reshape(n, -1)).view(whole.shape)
 
 
