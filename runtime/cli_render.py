@@ -45,8 +45,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     from facecast.cli import _add_motion_options
 
     p = subparsers.add_parser("prepare", help="portrait picture -> avatar pack (.facecast); needs facecast[portrait]",
-                              description="Find the face in a portrait (photograph or painting) and store everything "
-                              "the renderer needs in one .facecast file.")
+                              description="Find the face in a portrait (photograph or painting; a close-up, a wide "
+                              "shot or a group, the face at least 64 px wide) and store everything the renderer "
+                              "needs in one .facecast file.")
     p.add_argument("portrait", type=Path, help="picture: JPEG, PNG, WebP... (EXIF rotation honoured)")
     p.add_argument("-o", "--output", type=Path, default=None, help="NAME.facecast (default: the picture's name)")
     p.add_argument("--face", type=_face, default=None, metavar="N",

@@ -53,19 +53,81 @@ def read_portrait(path: Path) -> tuple[np.ndarray, bytes | None]:
 
 
 def detect_faces(image: np.ndarray) -> list[np.ndarray]:
-    """All faces FaceMesh finds, largest first, each (478, 3): x, y in pixels, z times the width."""
+    """All faces found, largest first (at most MAX_FACES), each (478, 3): x, y in pixels, z times the width.
+
+    FaceMesh alone only finds faces that fill a good part of the picture (its detector is the short-range
+    one, made for selfies). So the full-range detector also looks over the picture and over overlapping
+    windows down to ``_SMALLEST_WINDOW`` pixels, and FaceMesh is run again on the surroundings of each
+    face found that way: a face in a wide shot, a large photo or a group is found as long as it is wide
+    enough to animate.
+    """
     try:
-        from mediapipe.python.solutions import face_mesh
+        from mediapipe.python.solutions import face_detection, face_mesh
     except ImportError:
         raise AvatarError("preparing a portrait needs mediapipe: pip install 'facecast[portrait]'") from None
-    h, w = image.shape[:2]
     with face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=MAX_FACES,
                             min_detection_confidence=0.5) as mesh:
-        result = mesh.process(np.ascontiguousarray(image))
-    faces = []
-    for face in result.multi_face_landmarks or []:
-        faces.append(np.array([[p.x * w, p.y * h, p.z * w] for p in face.landmark], dtype=np.float32))
+        faces = _mesh_faces(mesh, image, 0, 0)
+        with face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as detector:
+            boxes = _face_boxes(detector, image)
+        for x, y, size in boxes:
+            if len(faces) >= MAX_FACES:
+                break
+            if any(_inside(face, x, y) for face in faces):
+                continue
+            # FaceMesh again on the face's surroundings, where the face is large enough for it.
+            h, w = image.shape[:2]
+            x0, y0 = max(int(x - 1.5 * size), 0), max(int(y - 1.5 * size), 0)
+            x1, y1 = min(int(x + 1.5 * size), w), min(int(y + 1.5 * size), h)
+            near = [f for f in _mesh_faces(mesh, image[y0:y1, x0:x1], x0, y0) if _inside(f, x, y)]
+            faces += near[:1]
     return sorted(faces, key=lambda f: -_face_width(f))
+
+
+_SMALLEST_WINDOW = 6 * MIN_FACE_PX  # a face MIN_FACE_PX wide fills a sixth of it, enough for the detector
+
+
+def _mesh_faces(mesh, image: np.ndarray, x0: int, y0: int) -> list[np.ndarray]:
+    """FaceMesh's faces in ``image``, a part of the picture whose top left corner is at (x0, y0)."""
+    h, w = image.shape[:2]
+    result = mesh.process(np.ascontiguousarray(image))
+    return [np.array([[x0 + p.x * w, y0 + p.y * h, p.z * w] for p in face.landmark], dtype=np.float32)
+            for face in result.multi_face_landmarks or []]
+
+
+def _face_boxes(detector, image: np.ndarray) -> list[tuple[float, float, float]]:
+    """Faces the full-range detector finds in the picture or in any of its overlapping square windows
+    (each scale half the last, down to ``_SMALLEST_WINDOW``), as (centre x, centre y, width) in pixels,
+    most confident first, each face once."""
+    h, w = image.shape[:2]
+    found = []
+    side = max(h, w)
+    while True:
+        step = side // 2
+        for y0 in range(0, max(h - side, 0) + step, step):
+            for x0 in range(0, max(w - side, 0) + step, step):
+                window = image[y0:y0 + side, x0:x0 + side]
+                wh, ww = window.shape[:2]
+                if min(wh, ww) < side // 2 and (wh, ww) != (h, w):
+                    continue  # a sliver at the edge, already inside its neighbour
+                for d in detector.process(np.ascontiguousarray(window)).detections or []:
+                    box = d.location_data.relative_bounding_box
+                    found.append((d.score[0], x0 + (box.xmin + box.width / 2) * ww,
+                                  y0 + (box.ymin + box.height / 2) * wh, box.width * ww))
+        side //= 2
+        if side < _SMALLEST_WINDOW:
+            break
+    kept: list[tuple[float, float, float]] = []
+    for _, x, y, size in sorted(found, reverse=True):
+        if all(abs(x - kx) > ks / 2 or abs(y - ky) > ks / 2 for kx, ky, ks in kept):
+            kept.append((x, y, size))
+    return kept
+
+
+def _inside(face: np.ndarray, x: float, y: float) -> bool:
+    """Whether (x, y) lies within the box of the face's landmarks."""
+    lo, hi = face[:, :2].min(0), face[:, :2].max(0)
+    return bool(lo[0] <= x <= hi[0] and lo[1] <= y <= hi[1])
 
 
 def _face_width(landmarks: np.ndarray) -> float:

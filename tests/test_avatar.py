@@ -375,6 +375,42 @@ def test_several_faces(mediapipe, tmp_path, astronaut):
         _prepare(path, face=3)
 
 
+def test_a_face_that_fills_a_small_part_of_a_large_picture_is_found_where_it_is(mediapipe, tmp_path, astronaut):
+    """FaceMesh's own detector is made for selfies: it misses a face a tenth of a wide shot across."""
+    canvas = Image.new("RGB", (2000, 1500), (90, 110, 120))
+    canvas.paste(astronaut, (666, 400))
+    path = tmp_path / "wide.png"
+    canvas.save(path)
+    pack, notes = _prepare(path)
+    close_up = _prepare(PORTRAITS / "astronaut.png")[0].landmarks
+    assert notes == [] and pack.meta["faces_found"] == 1
+    assert np.abs(pack.landmarks[:, :2] - (close_up[:, :2] + (666, 400))).max() < 3
+    assert np.abs(pack.landmarks[:, 2] - close_up[:, 2]).max() < 3  # depth on the same scale
+    small = Image.new("RGB", (1600, 1200), (90, 110, 120))
+    small.paste(astronaut.resize((256, 256)), (700, 300))  # found, but about 45 px wide
+    small.save(path)
+    with pytest.raises(AvatarError, match="too small"):
+        _prepare(path)
+
+
+def test_every_face_of_a_group_is_found_and_each_can_be_chosen(mediapipe, tmp_path, astronaut):
+    grant = Image.open(PORTRAITS / "grant.jpg").convert("RGB").resize((310, 483))
+    pearl = Image.open(PORTRAITS / "pearl_earring.jpg").convert("RGB")
+    canvas = Image.new("RGB", (1600, 900), (60, 60, 60))
+    canvas.paste(astronaut.resize((400, 400)), (50, 250))
+    canvas.paste(grant, (600, 200))
+    canvas.paste(pearl.resize((pearl.width * 400 // pearl.height, 400)), (1100, 250))
+    path = tmp_path / "group.png"
+    canvas.save(path)
+    pack, notes = _prepare(path)
+    assert pack.meta["faces_found"] == 3 and "3 faces found" in notes[0]
+    chosen = [pack] + [_prepare(path, face=n)[0] for n in (2, 3)]
+    widths = [p.meta["face_width_px"] for p in chosen]
+    assert widths == sorted(widths, reverse=True)
+    where = [p.landmarks[:, 0].mean() for p in chosen]
+    assert 600 < where[0] < 910 and 1100 < where[1] < 1600 and 50 < where[2] < 450  # Grant, Pearl, astronaut
+
+
 def test_the_camera_sees_the_head_in_perspective(mediapipe):
     """The head pivots at the top of the neck, so looking down brings the face nearer the camera and
     looking up takes it away. A camera 0.6 m off (``CAMERA_DISTANCE``) sees the eyes' span grow and
