@@ -29,18 +29,25 @@ def _fps(text: str) -> float:
     return value
 
 
-def _add_motion_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--fps", type=_fps, default=60.0, help="output frame rate (default 60)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the non-verbal motion (default 0)")
-    p.add_argument("--emotion", default="neutral", metavar="NAME[:I]",
+# The motion controls' defaults, once: ``render --motion`` refuses controls moved off them.
+MOTION_CONTROL_DEFAULTS = {"seed": 0, "emotion": "neutral", "gaze": "camera", "head_intensity": 1.0,
+                           "head_distance": 0.0, "motion_intensity": 1.0}
+
+
+def _add_motion_options(p: argparse.ArgumentParser, fps: float | None = 60.0,
+                        fps_help: str = "output frame rate (default 60)") -> None:
+    d = MOTION_CONTROL_DEFAULTS
+    p.add_argument("--fps", type=_fps, default=fps, help=fps_help)
+    p.add_argument("--seed", type=int, default=d["seed"], help="seed of the non-verbal motion (default 0)")
+    p.add_argument("--emotion", default=d["emotion"], metavar="NAME[:I]",
                    help="neutral, happy, sad, angry or surprised, with intensity 0-1 (e.g. happy:0.6)")
-    p.add_argument("--gaze", default="camera", metavar="camera|free|YAW,PITCH",
+    p.add_argument("--gaze", default=d["gaze"], metavar="camera|free|YAW,PITCH",
                    help="where the eyes look: the camera (with natural aversions), free, or a direction in degrees")
-    p.add_argument("--head-intensity", type=float, default=1.0, metavar="F",
+    p.add_argument("--head-intensity", type=float, default=d["head_intensity"], metavar="F",
                    help="head motion, 0 (still) to 2 (default 1)")
-    p.add_argument("--head-distance", type=float, default=0.0, metavar="M",
+    p.add_argument("--head-distance", type=float, default=d["head_distance"], metavar="M",
                    help="metres toward (+) or away from (-) the camera, at most 0.3 (default 0)")
-    p.add_argument("--motion-intensity", type=float, default=1.0, metavar="F",
+    p.add_argument("--motion-intensity", type=float, default=d["motion_intensity"], metavar="F",
                    help="scale of all generated motion: head, eyes, brows, 0 to 2 (default 1)")
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="onnxruntime device (default auto: the render network on CUDA when onnxruntime-gpu "

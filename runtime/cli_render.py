@@ -20,6 +20,7 @@ from facecast.errors import FacecastError
 
 DEFAULT_PACK = "default_portrait.facecast"
 DEMO_VIDEO = "facecast_demo.mp4"
+DEFAULT_RENDER_FPS = 30.0  # what players expect, and half the work of 60
 RENDER_BATCH = 4  # frames per network call: larger batches gain little on CPU and delay the first frame
 
 
@@ -56,16 +57,20 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("render", help="speech + portrait -> talking-face video (.mp4)",
                               description="Speech to an H.264 mp4 of the portrait speaking it, with the speech muxed "
-                              "in. Every video says in its metadata that it is synthetic.")
+                              "in; or a motion file (facecast's .json or .npz, or Live Link Face .csv, recorded or "
+                              "edited), rendered as it is, with the speech or silent. Every video says in its "
+                              "metadata that it is synthetic.")
     p.add_argument("--portrait", type=Path, default=None, metavar="IMG|PACK",
                    help="picture (needs facecast[portrait]) or .facecast pack (default: the bundled portrait)")
-    p.add_argument("--audio", type=Path, required=True, help="speech file: wav, flac, ogg, mp3, m4a, ...")
+    p.add_argument("--audio", type=Path, default=None, help="speech file: wav, flac, ogg, mp3, m4a, ...")
+    p.add_argument("--motion", type=Path, default=None, metavar="FILE",
+                   help="render this motion (.json, .npz or Live Link Face .csv) instead of motion made from the "
+                   "speech; at the file's frame rate; --audio is then optional (its sound is muxed in)")
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.mp4")
     p.add_argument("--size", type=_size, default=512, help="frame size in pixels, a multiple of 4 (default 512)")
     p.add_argument("--label", action="store_true", help='burn a small visible "AI-generated" mark into the frames')
     p.add_argument("--face", type=_face, default=None, metavar="N", help="face to use in a picture with several")
-    _add_motion_options(p)
-    p.set_defaults(fps=30.0)
+    _add_motion_options(p, fps=None, fps_help="output frame rate (default 30; with --motion, the file's)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -116,11 +121,12 @@ def _prepare(args: argparse.Namespace) -> None:
               f"{len(pack.rig.vertices)} mesh points) in {time.perf_counter() - start:.2f} s", file=sys.stderr)
 
 
-def render_video(pack: AvatarPack, audio: Path, output: Path, args: argparse.Namespace,
+def render_video(pack: AvatarPack, audio: Path | None, output: Path, args: argparse.Namespace,
                  track=None) -> tuple[Path, object]:
     """Render ``audio`` spoken by ``pack`` to ``output``; returns the video path and the motion track used.
 
-    ``track`` (a ``MotionTrack`` at ``args.fps``) skips the speech analysis when the caller already has it.
+    ``track`` (a ``MotionTrack``; the video takes its frame rate) is rendered instead of motion made from
+    ``audio``: a caller that already has it, or a motion file. ``audio`` None makes a silent video.
     """
     from tqdm import tqdm
 
@@ -151,16 +157,45 @@ def _render(args: argparse.Namespace) -> None:
     from facecast.video import check_video_path
 
     check_video_path(args.output)  # fail before the work, not after it
-    if not args.audio.is_file():
+    if args.audio is None and args.motion is None:
+        raise FacecastError("render needs --audio SPEECH, --motion FILE, or both")
+    if args.audio is not None and not args.audio.is_file():
         raise FacecastError(f"{args.audio}: no such file")
+    track = _motion_file(args) if args.motion is not None else None
+    if track is None and args.fps is None:
+        args.fps = DEFAULT_RENDER_FPS
     start = time.perf_counter()
     pack = load_portrait(args.portrait, args.face, args.quiet)
-    _, track = render_video(pack, args.audio, args.output, args)
+    _, track = render_video(pack, args.audio, args.output, args, track)
     if not args.quiet:
         took = time.perf_counter() - start
         seconds = len(track) / track.fps
-        print(f"{args.output}: {len(track)} frames at {args.size} px, {track.fps:g} fps ({seconds:.1f} s of speech) "
+        print(f"{args.output}: {len(track)} frames at {args.size} px, {track.fps:g} fps ({seconds:.1f} s) "
               f"in {took:.1f} s ({seconds / took:.1f}x real time)", file=sys.stderr)
+
+
+def _motion_file(args: argparse.Namespace):
+    """The track of ``--motion``, after refusing the options that only shape motion made from speech."""
+    from facecast.cli import MOTION_CONTROL_DEFAULTS
+    from facecast.readers import read_motion
+
+    given = [f"--{name.replace('_', '-')}" for name, default in MOTION_CONTROL_DEFAULTS.items()
+             if getattr(args, name) != default]
+    if args.fps is not None:
+        given.insert(0, "--fps")
+    if given:
+        raise FacecastError(f"{', '.join(given)}: these shape motion made from speech; --motion renders the "
+                            "file's motion as it is, at its own frame rate")
+    track = read_motion(args.motion)
+    if args.audio is not None and not args.quiet:
+        from facecast.audio import SAMPLE_RATE, load_audio
+
+        speech = len(load_audio(args.audio)) / SAMPLE_RATE
+        motion = len(track) / track.fps
+        if abs(speech - motion) > 0.5:
+            print(f"{args.motion}: {motion:.1f} s of motion for {speech:.1f} s of speech; the video runs as "
+                  "long as the motion", file=sys.stderr)
+    return track
 
 
 def render_demo(out_dir: Path, args: argparse.Namespace, track=None) -> Path:

@@ -482,3 +482,42 @@ def test_render_command_user_errors(tmp_path, speech_wav):
                  "-o", str(tmp_path / "x.mp4")))
     with pytest.raises(SystemExit):
         _cli("render", "--audio", str(speech_wav), "-o", "x.mp4", "--size", "130")
+
+
+def _decoded(path, size: int) -> np.ndarray:
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         check=True, capture_output=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, size, size, 3).astype(np.int16)
+
+
+def test_render_command_renders_a_motion_file_as_it_is(tmp_path, speech_wav):
+    """Motion edited by an animator, or a Live Link Face take, is rendered as it is, at its own frame rate;
+    without --audio the video is silent."""
+    from facecast.motion_frame import MotionTrack
+    from facecast.writers import write_motion
+
+    still = MotionTrack.neutral(50, fps=25)
+    opening = MotionTrack.neutral(50, fps=25)
+    opening.blendshape("jawOpen")[:] = np.linspace(0, 1, 50)
+    write_motion(still, tmp_path / "still.json")
+    write_motion(opening, tmp_path / "opening.csv")
+    run(_cli("render", "--motion", str(tmp_path / "still.json"), "-o", str(tmp_path / "still.mp4"), "--size", "128",
+             "-q", "--device", "cpu"))
+    run(_cli("render", "--motion", str(tmp_path / "opening.csv"), "--audio", str(speech_wav), "-o",
+             str(tmp_path / "opening.mp4"), "--size", "128", "-q", "--device", "cpu"))
+    silent = {s["codec_type"]: s for s in _probe(tmp_path / "still.mp4")["streams"]}
+    spoken = {s["codec_type"]: s for s in _probe(tmp_path / "opening.mp4")["streams"]}
+    assert set(silent) == {"video"} and silent["video"]["avg_frame_rate"] == "25/1"
+    assert set(spoken) == {"video", "audio"} and spoken["video"]["avg_frame_rate"] == "25/1"
+    a, b = _decoded(tmp_path / "still.mp4", 128), _decoded(tmp_path / "opening.mp4", 128)
+    assert len(a) == len(b) == 50
+    assert np.abs(a[-1] - a[0]).mean() < 1  # the still face stays still
+    assert np.abs(b[0] - a[0]).mean() < 1 and np.abs(b[-1] - b[0]).max() > 100  # the file's jaw opens
+    with pytest.raises(FacecastError, match="--emotion"):
+        run(_cli("render", "--motion", str(tmp_path / "still.json"), "--emotion", "happy", "-o",
+                 str(tmp_path / "x.mp4")))
+    with pytest.raises(FacecastError, match="--fps"):
+        run(_cli("render", "--motion", str(tmp_path / "still.json"), "--fps", "30", "-o", str(tmp_path / "x.mp4")))
+    with pytest.raises(FacecastError, match="needs --audio"):
+        run(_cli("render", "-o", str(tmp_path / "x.mp4")))
+    assert not (tmp_path / "x.mp4").exists()

@@ -1,0 +1,119 @@
+"""Motion files read back: what ``facecast motion`` writes comes back as it was, a Live Link Face recording
+(timecodes of the day, dropped frames) comes back on an even clock, and a foreign or damaged file is one
+clear error."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from facecast.errors import FacecastError
+from facecast.motion_frame import FIELDS, FRAME_SIZE, MotionTrack
+from facecast.pipeline import MotionPipeline
+from facecast.readers import read_motion
+from facecast.writers import write_motion
+
+CSV_FIELDS = ("frameIndex", "time", "blendshapes", "headRotation", "gaze")  # what a Live Link Face CSV holds
+
+
+@pytest.fixture(scope="module")
+def spoken(speech_audio) -> MotionTrack:
+    """The motion of real speech at 25 fps, head and eyes moving."""
+    return MotionPipeline(fps=25).process(speech_audio)
+
+
+def _part(track: MotionTrack, *names: str) -> np.ndarray:
+    return np.concatenate([track.data[:, FIELDS[n].slice] for n in names], axis=1)
+
+
+def test_what_facecast_writes_reads_back_as_it_was(tmp_path, spoken):
+    assert np.abs(spoken.head_rotation).max() > 1 and np.abs(spoken.gaze).max() > 1
+    npz = read_motion(write_motion(spoken, tmp_path / "m.npz"))
+    np.testing.assert_array_equal(npz.data, spoken.data)
+    doc = read_motion(write_motion(spoken, tmp_path / "m.json"))
+    np.testing.assert_allclose(doc.data, spoken.data, atol=1e-4)  # the JSON keeps 4-5 decimals
+    table = read_motion(write_motion(spoken, tmp_path / "m.csv"))
+    np.testing.assert_allclose(_part(table, *CSV_FIELDS), _part(spoken, *CSV_FIELDS), atol=1e-4)
+    assert (table.head_translation == 0).all() and (table.viseme_labels() == ["sil"] * len(table))
+    assert npz.fps == doc.fps == table.fps == 25 and len(npz) == len(doc) == len(table) == len(spoken)
+
+
+@pytest.mark.parametrize("fps", [24, 30, 60])
+def test_a_csv_tells_its_frame_rate_by_its_timecodes(tmp_path, spoken, fps):
+    track = MotionTrack(spoken.data.copy(), fps)
+    track.time[:] = np.arange(len(track)) / fps
+    table = read_motion(write_motion(track, tmp_path / "m.csv"))
+    assert table.fps == fps and len(table) == len(track)
+    np.testing.assert_allclose(table.time, track.time, atol=1e-6)
+
+
+def test_a_json_edited_by_hand_is_read_by_names(tmp_path, spoken):
+    doc = json.loads(write_motion(spoken, tmp_path / "m.json").read_text())
+    doc["blendshapeNames"].reverse()
+    for frame in doc["frames"]:
+        frame["blendshapes"].reverse()
+        frame["headRotation"][1] = 12.5  # the head turned to its left all along
+    (tmp_path / "edited.json").write_text(json.dumps(doc))
+    edited = read_motion(tmp_path / "edited.json")
+    np.testing.assert_allclose(edited.blendshapes, spoken.blendshapes, atol=1e-4)
+    assert (edited.head_rotation[:, 1] == 12.5).all()
+
+
+def _recording(path, stamps: list[str], values: list[dict[str, float]]) -> None:
+    """A CSV laid out as the Live Link Face app writes it (the header facecast writes), one row per
+    timecode, with the named columns set and the others 0."""
+    header = next(csv.reader(write_motion(MotionTrack.neutral(1, 60), path).open()))
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(header)
+        for stamp, row in zip(stamps, values, strict=True):
+            out.writerow([stamp, "61", *(str(row.get(name, 0.0)) for name in header[2:])])
+
+
+def test_a_recording_with_dropped_frames_comes_back_on_an_even_clock(tmp_path):
+    """Timecodes of the day with sub-frame fractions, 60 fps, two frames missing: the track starts at 0,
+    keeps its length in time, and each tick takes the nearest frame recorded."""
+    kept = [k for k in range(150) if k not in (70, 71)]  # 2.5 s at 60 fps from 14:03:52:28
+    stamps = [f"14:03:{52 + (28 + k) // 60:02d}:{(28 + k) % 60:02d}.207" for k in kept]
+    path = tmp_path / "take.csv"
+    _recording(path, stamps, [{"JawOpen": k / 149, "HeadYaw": np.radians(10.0)} for k in kept])
+    take = read_motion(path)
+    assert take.fps == 60 and len(take) == 150
+    np.testing.assert_allclose(take.time, np.arange(150) / 60, atol=1e-6)
+    jaw = take.blendshape("jawOpen")
+    recorded = np.array(kept) / 149
+    assert np.abs(jaw[:, None] - recorded[None]).min(1).max() < 1e-6  # every tick holds a recorded frame
+    assert np.abs(jaw - np.arange(150) / 149).max() <= 1.01 / 149  # and the nearest one
+    np.testing.assert_allclose(take.head_rotation[:, 1], 10.0, atol=1e-4)  # radians in the file, degrees here
+
+
+def test_foreign_and_damaged_files_are_one_clear_error(tmp_path, spoken):
+    def fails(name: str, content: str | bytes, match: str) -> None:
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        with pytest.raises(FacecastError, match=match):
+            read_motion(path)
+
+    with pytest.raises(FacecastError, match="no such file"):
+        read_motion(tmp_path / "absent.json")
+    fails("m.mp4", b"\x00\x00", "unknown motion format")
+    fails("other.json", '{"frames": []}', "not a facecast motion JSON")
+    fails("broken.json", '{"format": "facecast.mot', "not a facecast motion file")
+    doc = json.loads(write_motion(spoken, tmp_path / "m.json").read_text())
+    fails("later.json", json.dumps({**doc, "version": 2}), "layout version 2")
+    fails("empty.json", json.dumps({**doc, "frames": []}), "holds no frames")
+    doc["frames"][3]["headRotation"][0] = float("nan")
+    fails("nan.json", json.dumps(doc), "not numbers")
+    fails("words.csv", "name,score\nbob,3\n", "no 'Timecode' column")
+    table = write_motion(spoken, tmp_path / "m.csv").read_text().splitlines()
+    fails("short.csv", "\n".join(table[:10]), "shorter than a second")
+    fails("backwards.csv", "\n".join([table[0], *table[30:60], *table[1:30]]), "go backwards")
+    few = ",".join(["Timecode", "JawOpen"]) + "\n00:00:00:00.000,0.5\n00:00:01:00.000,0.5\n"
+    fails("few.csv", few, "only 1 of the 52")
+    np.savez(tmp_path / "wrong.npz", frames=np.zeros((5, FRAME_SIZE - 1), np.float32), fps=np.float32(30))
+    with pytest.raises(FacecastError, match="not \\(n, 80\\)"):
+        read_motion(tmp_path / "wrong.npz")
+    fails("zero.npz", b"PK\x03\x04 broken", "not a facecast motion file")
