@@ -20,12 +20,14 @@ DEMO_SPEECH = "sample_speech.flac"
 
 
 def _fps(text: str) -> float:
+    from facecast.motion_frame import MAX_FPS, MIN_FPS
+
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 1 <= value <= 240:
-        raise argparse.ArgumentTypeError(f"frame rate must be between 1 and 240, got {text}")
+    if not MIN_FPS <= value <= MAX_FPS:
+        raise argparse.ArgumentTypeError(f"frame rate must be between {MIN_FPS:g} and {MAX_FPS:g}, got {text}")
     return value
 
 

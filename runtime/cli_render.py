@@ -122,11 +122,12 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def render_video(pack: AvatarPack, audio: Path | None, output: Path, args: argparse.Namespace,
-                 track=None) -> tuple[Path, object]:
+                 track=None, cut_sound: bool = False) -> tuple[Path, object]:
     """Render ``audio`` spoken by ``pack`` to ``output``; returns the video path and the motion track used.
 
     ``track`` (a ``MotionTrack``; the video takes its frame rate) is rendered instead of motion made from
-    ``audio``: a caller that already has it, or a motion file. ``audio`` None makes a silent video.
+    ``audio``: a caller that already has it, or a motion file. ``audio`` None makes a silent video;
+    ``cut_sound`` ends a longer sound with the last frame.
     """
     from tqdm import tqdm
 
@@ -144,7 +145,9 @@ def render_video(pack: AvatarPack, audio: Path | None, output: Path, args: argpa
     avatar = renderer.avatar(pack, args.size)
     source = str(pack.meta.get("source", "portrait"))
     # disable=None shows the bar on a terminal only, so logs and pipes do not fill with its redraws.
-    with VideoWriter(output, args.size, track.fps, audio, source, label=getattr(args, "label", False)) as video, \
+    duration = len(track) / track.fps if cut_sound else None
+    with VideoWriter(output, args.size, track.fps, audio, source, label=getattr(args, "label", False),
+                     duration=duration) as video, \
             tqdm(total=len(track), unit="frame", desc="render", disable=True if args.quiet else None,
                  file=sys.stderr) as bar:
         for frames in renderer.frames(avatar, np.asarray(track.data), batch=RENDER_BATCH):
@@ -166,7 +169,7 @@ def _render(args: argparse.Namespace) -> None:
         args.fps = DEFAULT_RENDER_FPS
     start = time.perf_counter()
     pack = load_portrait(args.portrait, args.face, args.quiet)
-    _, track = render_video(pack, args.audio, args.output, args, track)
+    _, track = render_video(pack, args.audio, args.output, args, track, cut_sound=args.motion is not None)
     if not args.quiet:
         took = time.perf_counter() - start
         seconds = len(track) / track.fps
@@ -192,9 +195,11 @@ def _motion_file(args: argparse.Namespace):
 
         speech = len(load_audio(args.audio)) / SAMPLE_RATE
         motion = len(track) / track.fps
-        if abs(speech - motion) > 0.5:
+        # Motion made from this very speech is within a frame of it; more than that, a likely mix-up.
+        if abs(speech - motion) > max(0.1, 2 / track.fps):
+            ends = "the speech is cut there" if speech > motion else "the rest is silent"
             print(f"{args.motion}: {motion:.1f} s of motion for {speech:.1f} s of speech; the video runs as "
-                  "long as the motion", file=sys.stderr)
+                  f"long as the motion ({ends})", file=sys.stderr)
     return track
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from facecast.audio import SAMPLE_RATE, check_not_silent, load_audio
 from facecast.errors import AudioError
 from facecast.lipsync import LipFrames, LipSyncModel, LipSyncStream
-from facecast.motion_frame import MotionTrack
+from facecast.motion_frame import MAX_FPS, MIN_FPS, MotionTrack
 from facecast.nonverbal import MotionControls, NonverbalGenerator
 from facecast.retime import Retimer
 
@@ -34,8 +34,8 @@ class MotionPipeline:
 
     def __init__(self, model: LipSyncModel | None = None, fps: float = 60.0, device: str = "auto",
                  controls: MotionControls | None = None) -> None:
-        if not 1 <= fps <= 240:
-            raise ValueError(f"fps must be between 1 and 240, got {fps}")
+        if not MIN_FPS <= fps <= MAX_FPS:
+            raise ValueError(f"fps must be between {MIN_FPS:g} and {MAX_FPS:g}, got {fps}")
         self.model = model or LipSyncModel(device=device)
         self.fps = float(fps)
         self.controls = controls or MotionControls()

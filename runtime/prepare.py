@@ -16,7 +16,7 @@ from facecast.rig import build_rig
 
 MAX_PIXELS = 40_000_000
 MIN_FACE_PX = 64  # face width below which the landmarks are too coarse to animate
-MAX_FACES = 8
+MAX_FACES = 8  # faces FaceMesh reads in its pass over the whole picture; the detector's windows find more
 
 
 def read_portrait(path: Path) -> tuple[np.ndarray, bytes | None]:
@@ -53,7 +53,7 @@ def read_portrait(path: Path) -> tuple[np.ndarray, bytes | None]:
 
 
 def detect_faces(image: np.ndarray) -> list[np.ndarray]:
-    """All faces found, largest first (at most MAX_FACES), each (478, 3): x, y in pixels, z times the width.
+    """All faces found, largest first, each (478, 3): x, y in pixels, z times the width.
 
     FaceMesh alone only finds faces that fill a good part of the picture (its detector is the short-range
     one, made for selfies). So the full-range detector also looks over the picture and over overlapping
@@ -71,8 +71,6 @@ def detect_faces(image: np.ndarray) -> list[np.ndarray]:
         with face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as detector:
             boxes = _face_boxes(detector, image)
         for x, y, size in boxes:
-            if len(faces) >= MAX_FACES:
-                break
             if any(_inside(face, x, y) for face in faces):
                 continue
             # FaceMesh again on the face's surroundings, where the face is large enough for it.
@@ -109,7 +107,7 @@ def _face_boxes(detector, image: np.ndarray) -> list[tuple[float, float, float]]
                 window = image[y0:y0 + side, x0:x0 + side]
                 wh, ww = window.shape[:2]
                 if min(wh, ww) < side // 2 and (wh, ww) != (h, w):
-                    continue  # a sliver at the edge, already inside its neighbour
+                    continue  # a band of a wide picture far thinner than the window: the next scale's fit it
                 for d in detector.process(np.ascontiguousarray(window)).detections or []:
                     box = d.location_data.relative_bounding_box
                     found.append((d.score[0], x0 + (box.xmin + box.width / 2) * ww,

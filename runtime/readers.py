@@ -18,13 +18,19 @@ from facecast.motion_frame import (
     FIELDS,
     FRAME_SIZE,
     FRAME_VERSION,
+    MAX_FPS,
+    MIN_FPS,
     VISEMES,
     MotionTrack,
     neutral_frames,
 )
 
-READ_FORMATS = (".csv", ".json", ".npz")
-MAX_FPS = 240.0
+_KINDS = {".json": "facecast motion JSON", ".npz": "facecast motion npz", ".csv": "Live Link Face CSV"}
+# The npz's named arrays are copies of parts of ``frames``, there for reading; ``frames`` is what is read.
+_NPZ_COPIES = {"time": "time", "blendshapes": "blendshapes", "visemes": "visemes", "head_rotation": "headRotation",
+               "head_translation": "headTranslation", "gaze": "gaze", "voice_activity": "voiceActivity"}
+_DAY = 86400
+_STANDARD_RATES = (24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 144, 240)
 
 
 def read_motion(path: str | Path) -> MotionTrack:
@@ -35,16 +41,17 @@ def read_motion(path: str | Path) -> MotionTrack:
     path = Path(path)
     if not path.is_file():
         raise FacecastError(f"{path}: no such file")
-    readers = {".json": _read_json, ".npz": _read_npz, ".csv": _read_csv}
-    reader = readers.get(path.suffix.lower())
-    if reader is None:
+    kind = _KINDS.get(path.suffix.lower())
+    if kind is None:
         raise FacecastError(f"{path}: unknown motion format {path.suffix!r}; use .csv, .json or .npz")
+    reader = {".json": _read_json, ".npz": _read_npz, ".csv": _read_csv}[path.suffix.lower()]
     try:
         track = reader(path)
     except FacecastError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile, UnicodeDecodeError) as e:
-        raise FacecastError(f"{path}: not a facecast motion file ({e.__class__.__name__}: {e})") from None
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, zipfile.BadZipFile,
+            UnicodeDecodeError) as e:
+        raise FacecastError(f"{path}: cannot be read as a {kind} ({e.__class__.__name__}: {e})") from None
     if len(track) == 0:
         raise FacecastError(f"{path}: holds no frames")
     if not np.isfinite(track.data).all():
@@ -54,34 +61,48 @@ def read_motion(path: str | Path) -> MotionTrack:
 
 def _check_fps(path: Path, fps: float) -> float:
     fps = float(fps)
-    if not 0 < fps <= MAX_FPS:
-        raise FacecastError(f"{path}: frame rate {fps:g} is out of range (above 0, at most {MAX_FPS:g})")
+    if not MIN_FPS <= fps <= MAX_FPS:
+        raise FacecastError(f"{path}: frame rate {fps:g} is out of range ({MIN_FPS:g} to {MAX_FPS:g})")
     return fps
 
 
+def _positions(path: Path, names: list, known: tuple[str, ...], what: str) -> np.ndarray:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise FacecastError(f"{path}: unknown {what} {unknown[0]!r}")
+    return np.array([known.index(n) for n in names], dtype=int)
+
+
 def _read_json(path: Path) -> MotionTrack:
+    """Columns are matched by name, so a file whose lists were reordered by hand still reads right. Each
+    frame needs its ``blendshapes``; its other entries, when missing, are at rest (time: index / fps)."""
     doc = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(doc, dict) or doc.get("format") != "facecast.motion":
         raise FacecastError(f"{path}: not a facecast motion JSON (its \"format\" is not \"facecast.motion\")")
     if doc.get("version") != FRAME_VERSION:
         raise FacecastError(f"{path}: motion layout version {doc.get('version')}, this facecast reads "
                             f"{FRAME_VERSION}")
-    # Columns are matched by name, so a file whose lists were reordered by hand still reads right.
-    shapes = [ARKIT_BLENDSHAPES.index(n) for n in doc["blendshapeNames"]]
-    visemes = [VISEMES.index(n) for n in doc["visemeNames"]]
+    fps = _check_fps(path, doc["fps"])
+    shapes = _positions(path, doc["blendshapeNames"], ARKIT_BLENDSHAPES, "blendshape")
+    visemes = _positions(path, doc.get("visemeNames", list(VISEMES)), VISEMES, "viseme")
     frames = doc["frames"]
     data = neutral_frames(len(frames))
     f = FIELDS
     for i, frame in enumerate(frames):
+        if not isinstance(frame, dict):
+            raise FacecastError(f"{path}: frame {i} is not an object")
         row = data[i]
         row[f["frameIndex"].offset] = frame.get("index", i)
-        row[f["time"].offset] = frame["time"]
-        row[f["blendshapes"].offset + np.array(shapes, dtype=int)] = frame["blendshapes"]
-        row[f["visemes"].offset + np.array(visemes, dtype=int)] = frame["visemes"]
+        row[f["time"].offset] = frame.get("time", i / fps)
+        row[f["blendshapes"].offset + shapes] = frame["blendshapes"]
+        if "visemes" in frame:
+            row[f["visemes"].slice] = 0.0
+            row[f["visemes"].offset + visemes] = frame["visemes"]
         for name in ("headRotation", "headTranslation", "gaze"):
-            row[f[name].slice] = frame[name]
+            if name in frame:
+                row[f[name].slice] = frame[name]
         row[f["voiceActivity"].offset] = frame.get("voiceActivity", 0.0)
-    return MotionTrack(data, _check_fps(path, doc["fps"]))
+    return MotionTrack(data, fps)
 
 
 def _read_npz(path: Path) -> MotionTrack:
@@ -94,6 +115,13 @@ def _read_npz(path: Path) -> MotionTrack:
         frames = np.asarray(npz["frames"], dtype=np.float32)
         if frames.ndim != 2 or frames.shape[1] != FRAME_SIZE:
             raise FacecastError(f"{path}: 'frames' has shape {frames.shape}, not (n, {FRAME_SIZE})")
+        for name, field in _NPZ_COPIES.items():
+            if name not in npz.files:
+                continue
+            part, copy = frames[:, FIELDS[field].slice], np.asarray(npz[name], dtype=np.float32)
+            if copy.size != part.size or not np.allclose(copy.reshape(part.shape), part, equal_nan=True):
+                raise FacecastError(f"{path}: its '{name}' array differs from 'frames', which is what is read; "
+                                    "edit 'frames' (the named arrays are copies of its parts)")
         return MotionTrack(frames.copy(), _check_fps(path, npz["fps"]))
 
 
@@ -105,46 +133,60 @@ def _timecode(text: str) -> tuple[int, float]:
 
 def _read_csv(path: Path) -> MotionTrack:
     """Live Link Face CSV: its timecodes give the frame rate (FF counts frames within each second), and its
-    rows are put on an even grid at that rate, so a recording that dropped frames stays in time with its
+    rows are put on an even clock at that rate, so a recording that dropped frames stays in time with its
     sound. Head and eye angles are read as radians, as ARKit reports them and ``facecast motion`` writes
-    them. A blendshape column a file lacks stays at 0."""
+    them. A blendshape column a file lacks stays at 0; columns facecast does not use are not read."""
     with path.open(newline="", encoding="utf-8-sig") as fh:
-        rows = [r for r in csv.reader(fh) if any(cell.strip() for cell in r)]
-    header = [name.strip() for name in rows[0]] if rows else []
+        rows = [(n + 1, r) for n, r in enumerate(csv.reader(fh)) if any(cell.strip() for cell in r)]
+    header = [name.strip() for name in rows[0][1]] if rows else []
     if "Timecode" not in header:
         raise FacecastError(f"{path}: not a Live Link Face CSV (no 'Timecode' column in its first row)")
-    columns = {n: n[0].upper() + n[1:] for n in ARKIT_BLENDSHAPES}
-    present = [n for n in ARKIT_BLENDSHAPES if columns[n] in header]
+    shape_columns = {n: n[0].upper() + n[1:] for n in ARKIT_BLENDSHAPES}
+    present = [n for n in ARKIT_BLENDSHAPES if shape_columns[n] in header]
     if len(present) < len(ARKIT_BLENDSHAPES) // 2:
         raise FacecastError(f"{path}: has columns for only {len(present)} of the 52 ARKit blendshapes")
+    angles = [n for n in ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "RightEyeYaw",
+                          "RightEyePitch") if n in header]
+    used = [shape_columns[n] for n in present] + angles
+    index = [header.index(name) for name in used]
+    stamp = header.index("Timecode")
     body = rows[1:]
     if not body:
         raise FacecastError(f"{path}: holds no frames")
-    stamp = header.index("Timecode")
-    stamps = [_timecode(r[stamp]) for r in body]
+    stamps, table = [], []
+    for line, r in body:
+        try:
+            stamps.append(_timecode(r[stamp]))
+            table.append([float(r[i]) for i in index])
+        except (IndexError, ValueError) as e:
+            raise FacecastError(f"{path}: line {line} is not a frame ({e.__class__.__name__}: {e})") from None
     seconds = np.array([s for s, _ in stamps], dtype=np.float64)
+    seconds += _DAY * np.cumsum(np.diff(seconds, prepend=seconds[0]) < -_DAY / 2)  # a take across midnight
     frame_in_second = np.array([ff for _, ff in stamps], dtype=np.float64)
     if seconds.max() == seconds.min():
         raise FacecastError(f"{path}: shorter than a second, so its frame rate cannot be told from its "
-                            "timecodes (FF counts frames within each second)")
-    fps = _check_fps(path, np.floor(frame_in_second.max()) + 1)
+                            "timecodes (FF counts frames within each second); keep short motion as .json or .npz")
+    # Two counts that fall short of the rate only where frames were dropped: the highest FF seen, and the
+    # rows within one second. A short take may have dropped the frames that would tell, so a count a few
+    # frames short of a standard rate is taken as that rate.
+    seen = max(np.floor(frame_in_second.max()) + 1, np.unique(seconds, return_counts=True)[1].max())
+    fps = _check_fps(path, min((r for r in _STANDARD_RATES if seen <= r <= seen * 1.05), default=seen))
     times = seconds - seconds[0] + (frame_in_second - frame_in_second[0]) / fps
-    if (np.diff(times) < 0).any():
-        raise FacecastError(f"{path}: its timecodes go backwards (row {int(np.argmax(np.diff(times) < 0)) + 3})")
-    numeric = [i for i, name in enumerate(header) if name != "Timecode"]
-    table = np.array([[float(r[i]) for i in numeric] for r in body])
+    back = np.flatnonzero(np.diff(times) < 0)
+    if len(back):
+        raise FacecastError(f"{path}: its timecodes go backwards at line {body[back[0] + 1][0]}")
     # The row nearest each tick of an even clock at the file's rate.
     grid = np.arange(int(round(times[-1] * fps)) + 1) / fps
     after = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
     pick = np.where(grid - times[after - 1] <= times[after] - grid, after - 1, after)
-    values = {header[i]: table[pick, k] for k, i in enumerate(numeric)}
+    values = dict(zip(used, np.array(table)[pick].T, strict=True))
 
     data = neutral_frames(len(grid))
     f = FIELDS
     data[:, f["frameIndex"].offset] = np.arange(len(grid))
     data[:, f["time"].offset] = grid
     for name in present:
-        data[:, f["blendshapes"].offset + ARKIT_BLENDSHAPES.index(name)] = values[columns[name]]
+        data[:, f["blendshapes"].offset + ARKIT_BLENDSHAPES.index(name)] = values[shape_columns[name]]
 
     def degrees(name: str) -> np.ndarray:  # an angle column a file lacks stays 0
         return np.degrees(values[name]) if name in values else np.zeros(len(grid))

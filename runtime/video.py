@@ -69,11 +69,12 @@ def label_overlay(size: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
 class VideoWriter:
     """Stream frames (n, S, S, 3) uint8 to ffmpeg; ``close()`` moves the finished mp4 into place.
 
-    Used as a context manager, an exception leaves no output and no temporary file behind.
+    Used as a context manager, an exception leaves no output and no temporary file behind. ``duration``
+    (seconds) cuts a longer sound at that length.
     """
 
     def __init__(self, path: Path, size: int, fps: float, audio: Path | None, source: str,
-                 label: bool = False, crf: int = 18) -> None:
+                 label: bool = False, crf: int = 18, duration: float | None = None) -> None:
         self.path = Path(path)
         check_video_path(self.path)
         parent = self.path.parent if str(self.path.parent) else Path(".")
@@ -87,6 +88,8 @@ class VideoWriter:
             cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
         cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p",
                 "-movflags", "+faststart"]
+        if duration is not None:  # the sound is cut where the pictures end
+            cmd += ["-t", f"{duration:.6f}"]
         for key, value in synthetic_metadata(source).items():
             cmd += ["-metadata", f"{key}={value}"]
         cmd += ["-f", "mp4", self._tmp]

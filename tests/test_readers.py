@@ -62,15 +62,38 @@ def test_a_json_edited_by_hand_is_read_by_names(tmp_path, spoken):
     assert (edited.head_rotation[:, 1] == 12.5).all()
 
 
-def _recording(path, stamps: list[str], values: list[dict[str, float]]) -> None:
+def test_an_npz_is_read_from_its_frames_and_an_edit_to_a_copy_is_refused(tmp_path, spoken):
+    path = write_motion(spoken, tmp_path / "m.npz")
+    arrays = dict(np.load(path))
+    arrays["blendshapes"][:, 17] = 1.0  # jawOpen, edited where it is only a copy
+    np.savez(tmp_path / "edited.npz", **arrays)
+    with pytest.raises(FacecastError, match="'blendshapes' array differs from 'frames'"):
+        read_motion(tmp_path / "edited.npz")
+    np.savez(tmp_path / "bare.npz", frames=arrays["frames"], fps=arrays["fps"])  # only what is needed
+    np.testing.assert_array_equal(read_motion(tmp_path / "bare.npz").data, spoken.data)
+
+
+def test_a_json_written_by_another_tool_needs_only_the_blendshapes(tmp_path):
+    doc = {"format": "facecast.motion", "version": 1, "fps": 30, "blendshapeNames": ["jawOpen", "eyeBlinkLeft"],
+           "frames": [{"blendshapes": [k / 9, 0.5]} for k in range(10)]}
+    (tmp_path / "tool.json").write_text(json.dumps(doc))
+    track = read_motion(tmp_path / "tool.json")
+    np.testing.assert_allclose(track.blendshape("jawOpen"), np.arange(10) / 9, atol=1e-6)
+    np.testing.assert_allclose(track.time, np.arange(10) / 30, atol=1e-6)
+    assert (track.blendshape("eyeBlinkLeft") == 0.5).all() and (track.head_rotation == 0).all()
+    assert track.viseme_labels() == ["sil"] * 10
+
+
+def _recording(path, stamps: list[str], values: list[dict[str, float]], extra: str | None = None) -> None:
     """A CSV laid out as the Live Link Face app writes it (the header facecast writes), one row per
-    timecode, with the named columns set and the others 0."""
+    timecode, with the named columns set and the others 0; ``extra`` adds a text column at the end."""
     header = next(csv.reader(write_motion(MotionTrack.neutral(1, 60), path).open()))
     with path.open("w", newline="") as fh:
         out = csv.writer(fh)
-        out.writerow(header)
+        out.writerow(header + ([extra] if extra else []))
         for stamp, row in zip(stamps, values, strict=True):
-            out.writerow([stamp, "61", *(str(row.get(name, 0.0)) for name in header[2:])])
+            cells = [stamp, "61", *(str(row.get(name, 0.0)) for name in header[2:])]
+            out.writerow(cells + (["take 3"] if extra else []))
 
 
 def test_a_recording_with_dropped_frames_comes_back_on_an_even_clock(tmp_path):
@@ -90,6 +113,25 @@ def test_a_recording_with_dropped_frames_comes_back_on_an_even_clock(tmp_path):
     np.testing.assert_allclose(take.head_rotation[:, 1], 10.0, atol=1e-4)  # radians in the file, degrees here
 
 
+@pytest.mark.parametrize("start", ["23:59:59", "10:00:00"])
+def test_a_short_take_keeps_its_rate_when_a_seconds_last_frame_was_dropped(tmp_path, start):
+    """90 frames at 60 fps, the only FF 59 among them dropped, and an extra column of the app's that
+    facecast does not use; one take runs across midnight."""
+    h, m, sec = map(int, start.split(":"))
+    base = (h * 3600 + m * 60 + sec) * 60 + 10  # in frames, from FF 10
+    kept = [k for k in range(90) if (base + k) % 60 != 59]
+    stamps = []
+    for k in kept:
+        day_seconds, ff = divmod(base + k, 60)
+        day_seconds %= 86400
+        stamps.append(f"{day_seconds // 3600:02d}:{day_seconds // 60 % 60:02d}:{day_seconds % 60:02d}:{ff:02d}.000")
+    path = tmp_path / "take.csv"
+    _recording(path, stamps, [{"JawOpen": k / 89} for k in kept], extra="Notes")
+    take = read_motion(path)
+    assert take.fps == 60 and len(take) == 90
+    assert np.abs(take.blendshape("jawOpen") - np.arange(90) / 89).max() <= 1.01 / 89
+
+
 def test_foreign_and_damaged_files_are_one_clear_error(tmp_path, spoken):
     def fails(name: str, content: str | bytes, match: str) -> None:
         path = tmp_path / name
@@ -101,19 +143,23 @@ def test_foreign_and_damaged_files_are_one_clear_error(tmp_path, spoken):
         read_motion(tmp_path / "absent.json")
     fails("m.mp4", b"\x00\x00", "unknown motion format")
     fails("other.json", '{"frames": []}', "not a facecast motion JSON")
-    fails("broken.json", '{"format": "facecast.mot', "not a facecast motion file")
+    fails("broken.json", '{"format": "facecast.mot', "cannot be read as a facecast motion JSON")
     doc = json.loads(write_motion(spoken, tmp_path / "m.json").read_text())
     fails("later.json", json.dumps({**doc, "version": 2}), "layout version 2")
     fails("empty.json", json.dumps({**doc, "frames": []}), "holds no frames")
+    fails("listed.json", json.dumps({**doc, "frames": [[0.1] * 52]}), "frame 0 is not an object")
+    fails("renamed.json", json.dumps({**doc, "blendshapeNames": ["jawOpened", *doc["blendshapeNames"][1:]]}),
+          "unknown blendshape 'jawOpened'")
     doc["frames"][3]["headRotation"][0] = float("nan")
     fails("nan.json", json.dumps(doc), "not numbers")
     fails("words.csv", "name,score\nbob,3\n", "no 'Timecode' column")
     table = write_motion(spoken, tmp_path / "m.csv").read_text().splitlines()
     fails("short.csv", "\n".join(table[:10]), "shorter than a second")
-    fails("backwards.csv", "\n".join([table[0], *table[30:60], *table[1:30]]), "go backwards")
+    fails("backwards.csv", "\n".join([table[0], *table[30:60], *table[1:30]]), "go backwards at line 32")
+    fails("ragged.csv", "\n".join([*table[:40], table[40][:50], *table[41:]]), "line 41 is not a frame")
     few = ",".join(["Timecode", "JawOpen"]) + "\n00:00:00:00.000,0.5\n00:00:01:00.000,0.5\n"
     fails("few.csv", few, "only 1 of the 52")
     np.savez(tmp_path / "wrong.npz", frames=np.zeros((5, FRAME_SIZE - 1), np.float32), fps=np.float32(30))
     with pytest.raises(FacecastError, match="not \\(n, 80\\)"):
         read_motion(tmp_path / "wrong.npz")
-    fails("zero.npz", b"PK\x03\x04 broken", "not a facecast motion file")
+    fails("zero.npz", b"PK\x03\x04 broken", "cannot be read as a facecast motion npz")

@@ -490,7 +490,7 @@ def _decoded(path, size: int) -> np.ndarray:
     return np.frombuffer(raw, np.uint8).reshape(-1, size, size, 3).astype(np.int16)
 
 
-def test_render_command_renders_a_motion_file_as_it_is(tmp_path, speech_wav):
+def test_render_command_renders_a_motion_file_as_it_is(tmp_path, speech_wav, capsys):
     """Motion edited by an animator, or a Live Link Face take, is rendered as it is, at its own frame rate;
     without --audio the video is silent."""
     from facecast.motion_frame import MotionTrack
@@ -504,11 +504,13 @@ def test_render_command_renders_a_motion_file_as_it_is(tmp_path, speech_wav):
     run(_cli("render", "--motion", str(tmp_path / "still.json"), "-o", str(tmp_path / "still.mp4"), "--size", "128",
              "-q", "--device", "cpu"))
     run(_cli("render", "--motion", str(tmp_path / "opening.csv"), "--audio", str(speech_wav), "-o",
-             str(tmp_path / "opening.mp4"), "--size", "128", "-q", "--device", "cpu"))
+             str(tmp_path / "opening.mp4"), "--size", "128", "--device", "cpu"))
+    assert "2.0 s of motion for" in capsys.readouterr().err  # the speech is longer: said, and cut
     silent = {s["codec_type"]: s for s in _probe(tmp_path / "still.mp4")["streams"]}
     spoken = {s["codec_type"]: s for s in _probe(tmp_path / "opening.mp4")["streams"]}
     assert set(silent) == {"video"} and silent["video"]["avg_frame_rate"] == "25/1"
     assert set(spoken) == {"video", "audio"} and spoken["video"]["avg_frame_rate"] == "25/1"
+    assert abs(float(_probe(tmp_path / "opening.mp4")["format"]["duration"]) - 2.0) < 0.05
     a, b = _decoded(tmp_path / "still.mp4", 128), _decoded(tmp_path / "opening.mp4", 128)
     assert len(a) == len(b) == 50
     assert np.abs(a[-1] - a[0]).mean() < 1  # the still face stays still
