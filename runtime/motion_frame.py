@@ -17,8 +17,7 @@ import numpy as np
 
 FRAME_VERSION = 1
 
-# Frame rates facecast makes and reads: from a slideshow's 1 fps to a 240 Hz display's; beyond that the
-# speech features (100 per second) would repeat frames, below it there is no motion left to see.
+# Frame rates facecast makes and reads, up to a 240 Hz display's; below 1 fps no speech motion is left.
 MIN_FPS, MAX_FPS = 1.0, 240.0
 
 #: The 52 ARKit blendshapes, under Apple's names and in Apple's order (ARFaceAnchor.BlendShapeLocation).

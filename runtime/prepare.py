@@ -68,13 +68,13 @@ def detect_faces(image: np.ndarray) -> list[np.ndarray]:
     with face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=MAX_FACES,
                             min_detection_confidence=0.5) as mesh:
         faces = _mesh_faces(mesh, image, 0, 0)
+        h, w = image.shape[:2]
         with face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as detector:
             boxes = _face_boxes(detector, image)
         for x, y, size in boxes:
             if any(_inside(face, x, y) for face in faces):
                 continue
             # FaceMesh again on the face's surroundings, where the face is large enough for it.
-            h, w = image.shape[:2]
             x0, y0 = max(int(x - 1.5 * size), 0), max(int(y - 1.5 * size), 0)
             x1, y1 = min(int(x + 1.5 * size), w), min(int(y + 1.5 * size), h)
             near = [f for f in _mesh_faces(mesh, image[y0:y1, x0:x1], x0, y0) if _inside(f, x, y)]
@@ -107,7 +107,7 @@ def _face_boxes(detector, image: np.ndarray) -> list[tuple[float, float, float]]
                 window = image[y0:y0 + side, x0:x0 + side]
                 wh, ww = window.shape[:2]
                 if min(wh, ww) < side // 2 and (wh, ww) != (h, w):
-                    continue  # a band of a wide picture far thinner than the window: the next scale's fit it
+                    continue  # a band far thinner than the window: the smaller windows that follow fit it
                 for d in detector.process(np.ascontiguousarray(window)).detections or []:
                     box = d.location_data.relative_bounding_box
                     found.append((d.score[0], x0 + (box.xmin + box.width / 2) * ww,
