@@ -319,6 +319,7 @@ class Renderer:
         self.providers: list[str] = self.session.get_providers()
 
     def avatar(self, pack: AvatarPack, size: int = 512) -> Avatar:
+        """The network's inputs for ``pack`` at ``size`` px: worked out once, reused for every frame."""
         return avatar_tensors(pack, size)
 
     def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
