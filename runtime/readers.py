@@ -25,7 +25,6 @@ from facecast.motion_frame import (
     neutral_frames,
 )
 
-_KINDS = {".json": "facecast motion JSON", ".npz": "facecast motion npz", ".csv": "Live Link Face CSV"}
 # The npz's named arrays are copies of parts of ``frames``, there for reading; ``frames`` is what is read.
 _NPZ_COPIES = {"time": "time", "blendshapes": "blendshapes", "visemes": "visemes", "head_rotation": "headRotation",
                "head_translation": "headTranslation", "gaze": "gaze", "voice_activity": "voiceActivity"}
@@ -41,10 +40,11 @@ def read_motion(path: str | Path) -> MotionTrack:
     path = Path(path)
     if not path.is_file():
         raise FacecastError(f"{path}: no such file")
-    kind = _KINDS.get(path.suffix.lower())
-    if kind is None:
+    readers = {".json": ("facecast motion JSON", _read_json), ".npz": ("facecast motion npz", _read_npz),
+               ".csv": ("Live Link Face CSV", _read_csv)}
+    if path.suffix.lower() not in readers:
         raise FacecastError(f"{path}: unknown motion format {path.suffix!r}; use .csv, .json or .npz")
-    reader = {".json": _read_json, ".npz": _read_npz, ".csv": _read_csv}[path.suffix.lower()]
+    kind, reader = readers[path.suffix.lower()]
     try:
         track = reader(path)
     except FacecastError:
