@@ -116,9 +116,14 @@ def _prepare(args: argparse.Namespace) -> None:
     if not args.quiet:
         for note in notes:
             print(note, file=sys.stderr)
+        from facecast.rig import framing
+
         w, h = pack.size
+        # The frame's crop of the picture: larger frames enlarge it, and show no more detail than it holds.
+        side = framing(pack.landmarks, w, h)[2]
         print(f"{output}: avatar of {args.portrait.name} ({w}x{h}, face {pack.meta['face_width_px']:.0f} px wide, "
-              f"{len(pack.rig.vertices)} mesh points) in {time.perf_counter() - start:.2f} s", file=sys.stderr)
+              f"{len(pack.rig.vertices)} mesh points; full detail in frames up to {side:.0f} px) in "
+              f"{time.perf_counter() - start:.2f} s", file=sys.stderr)
 
 
 def render_video(pack: AvatarPack, audio: Path | None, output: Path, args: argparse.Namespace,

@@ -420,3 +420,18 @@ def test_the_camera_sees_the_head_in_perspective(mediapipe):
     spans = [np.linalg.norm(lm[ft.LEFT_EYE_OUTER] - lm[ft.RIGHT_EYE_OUTER])
              for lm in _redetected("astronaut.png", {"pitch": -20.0}, {"pitch": 20.0})]
     assert spans[1] / spans[0] > 1.06  # 1.00 without perspective, 1.11 with
+
+
+def test_prepare_command_says_how_large_a_frame_keeps_full_detail(mediapipe, tmp_path, capsys):
+    """A small painting, or a face far off in a large photo, is enlarged in a 512 px frame: the summary
+    says up to which frame size the picture still has the detail."""
+    import argparse
+
+    from facecast.cli_render import add_commands, run
+
+    parser = argparse.ArgumentParser(prog="facecast")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    out = tmp_path / "mona.facecast"
+    run(parser.parse_args(["prepare", str(PORTRAITS / "mona_lisa_small.jpg"), "-o", str(out)]))
+    assert "full detail in frames up to 197 px" in capsys.readouterr().err  # the whole 197 px picture
+    assert load_pack(out).size == (197, 197)
