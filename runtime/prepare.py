@@ -46,7 +46,9 @@ def read_portrait(path: Path) -> tuple[np.ndarray, bytes | None]:
             else:
                 rgb = upright.convert("RGB")
             image = np.asarray(rgb, dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as e:
+    except UnidentifiedImageError:
+        raise AvatarError(f"{path}: not a picture facecast can read (JPEG, PNG, WebP, BMP, TIFF, GIF...)") from None
+    except (OSError, Image.DecompressionBombError, SyntaxError) as e:
         raise AvatarError(f"{path}: cannot read the picture ({e.__class__.__name__}: {e})") from None
     keep = data if fmt == "JPEG" and mode == "RGB" and orientation == 1 else None
     return image, keep

@@ -308,7 +308,7 @@ def test_no_face(mediapipe, tmp_path):
 def test_unreadable_and_missing_files(mediapipe, tmp_path):
     fake = tmp_path / "fake.jpg"
     fake.write_text("this is not a picture")
-    with pytest.raises(AvatarError, match="cannot read"):
+    with pytest.raises(AvatarError, match="not a picture facecast can read"):
         _prepare(fake)
     with pytest.raises(AvatarError, match="no such file"):
         _prepare(tmp_path / "missing.png")
