@@ -195,13 +195,13 @@ def _motion_file(args: argparse.Namespace):
         raise FacecastError(f"{', '.join(given)}: these shape motion made from speech; --motion renders the "
                             "file's motion as it is, at its own frame rate")
     track = read_motion(args.motion)
-    if args.audio is not None and not args.quiet:
+    if args.audio is not None:
         from facecast.audio import SAMPLE_RATE, load_audio
 
-        speech = len(load_audio(args.audio)) / SAMPLE_RATE
+        speech = len(load_audio(args.audio)) / SAMPLE_RATE  # also a clear error for sound it cannot read
         motion = len(track) / track.fps
         # Motion made from this very speech is within a frame of it; more than that, a likely mix-up.
-        if abs(speech - motion) > max(0.1, 2 / track.fps):
+        if abs(speech - motion) > max(0.1, 2 / track.fps) and not args.quiet:
             ends = "the speech is cut there" if speech > motion else "the rest is silent"
             print(f"{args.motion}: {motion:.1f} s of motion for {speech:.1f} s of speech; the video runs as "
                   f"long as the motion ({ends})", file=sys.stderr)
