@@ -121,7 +121,10 @@ def _prepare(args: argparse.Namespace) -> None:
         w, h = pack.size
         # The frame's crop of the picture: larger frames enlarge it, and show no more detail than it holds.
         side = framing(pack.landmarks, w, h)[2]
-        print(f"{output}: avatar of {args.portrait.name} ({w}x{h}, face {pack.meta['face_width_px']:.0f} px wide, "
+        picture = f"{w}x{h}"
+        if "cropped_from" in pack.meta:
+            picture = "{}x{}, the {}x{} about the head kept".format(*pack.meta["cropped_from"]["size"], w, h)
+        print(f"{output}: avatar of {args.portrait.name} ({picture}, face {pack.meta['face_width_px']:.0f} px wide, "
               f"{len(pack.rig.vertices)} mesh points; full detail in frames up to {side:.0f} px) in "
               f"{time.perf_counter() - start:.2f} s", file=sys.stderr)
 

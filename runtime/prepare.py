@@ -12,7 +12,7 @@ import numpy as np
 
 from facecast import face_topology as ft
 from facecast.avatar import AvatarError, AvatarPack
-from facecast.rig import build_rig
+from facecast.rig import build_rig, framing
 
 MAX_PIXELS = 40_000_000
 MIN_FACE_PX = 64  # face width below which the landmarks are too coarse to animate
@@ -160,9 +160,29 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
     if width < MIN_FACE_PX:
         raise AvatarError(f"{path}: the face is too small ({width:.0f} px wide; at least {MIN_FACE_PX} px "
                           f"needed): use a larger or closer picture")
-    rig = build_rig(landmarks, image.shape[1], image.shape[0])
     meta = {"source": path.name, "faces_found": len(faces), "face": chosen + 1, "face_width_px": round(width, 1),
             "detector": "mediapipe FaceMesh 478 (refine_landmarks)"}
+    kept = _around_the_head(landmarks, image.shape[1], image.shape[0])
+    if kept is not None:
+        x0, y0, x1, y1 = kept
+        # The picture's size before, and where the kept part's top left corner was in it.
+        meta["cropped_from"] = {"size": [image.shape[1], image.shape[0]], "offset": [x0, y0]}
+        image, landmarks, original = image[y0:y1, x0:x1].copy(), landmarks - np.float32([x0, y0, 0]), None
+    rig = build_rig(landmarks, image.shape[1], image.shape[0])
     pack = AvatarPack(image=image, landmarks=landmarks, rig=rig, meta=meta, image_bytes=original,
                       image_format="jpeg" if original is not None else "png")
     return pack, notes
+
+
+HEAD_ROOM = 0.5  # of the frame's side, kept on each side of it: more than any head motion reaches
+
+
+def _around_the_head(landmarks: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The part of the picture (x0, y0, x1, y1) a pack needs when the face fills a small part of it: the
+    frame the renderer shows and HEAD_ROOM around it. The rest is never seen, but its mesh points would be
+    moved for every frame (a 91 px face in a 2000x1500 photo: 4,001 points, 18 % slower at 512 px).
+    None when that part is over half the picture: then the whole picture is kept, as it was."""
+    x, y, side = framing(landmarks, width, height)
+    x0, y0 = max(int(x - HEAD_ROOM * side), 0), max(int(y - HEAD_ROOM * side), 0)
+    x1, y1 = min(int(np.ceil(x + (1 + HEAD_ROOM) * side)), width), min(int(np.ceil(y + (1 + HEAD_ROOM) * side)), height)
+    return (x0, y0, x1, y1) if (x1 - x0) * (y1 - y0) <= 0.5 * width * height else None

@@ -384,13 +384,37 @@ def test_a_face_that_fills_a_small_part_of_a_large_picture_is_found_where_it_is(
     pack, notes = _prepare(path)
     close_up = _prepare(PORTRAITS / "astronaut.png")[0].landmarks
     assert notes == [] and pack.meta["faces_found"] == 1
-    assert np.abs(pack.landmarks[:, :2] - (close_up[:, :2] + (666, 400))).max() < 3
+    offset = pack.meta["cropped_from"]["offset"]  # only the part about the head is kept
+    assert pack.meta["cropped_from"]["size"] == [2000, 1500] and pack.size[0] * pack.size[1] < 0.1 * 2000 * 1500
+    assert np.abs(pack.landmarks[:, :2] + offset - (close_up[:, :2] + (666, 400))).max() < 3
     assert np.abs(pack.landmarks[:, 2] - close_up[:, 2]).max() < 3  # depth on the same scale
     small = Image.new("RGB", (1600, 1200), (90, 110, 120))
     small.paste(astronaut.resize((256, 256)), (700, 300))  # found, but about 45 px wide
     small.save(path)
     with pytest.raises(AvatarError, match="too small"):
         _prepare(path)
+
+
+def test_what_a_pack_leaves_of_a_large_picture_is_never_seen(mediapipe, tmp_path, astronaut, monkeypatch):
+    """A face far off in a large photo keeps only the part about its head: its frames, head turned and
+    jaw open, are those of a pack that kept the whole picture."""
+    import facecast.prepare as prepare
+    from facecast.motion_frame import frame_from
+    from facecast.render import Renderer, avatar_tensors
+
+    canvas = Image.new("RGB", (2000, 1500), (90, 110, 120))
+    canvas.paste(astronaut, (666, 400))
+    path = tmp_path / "wide.png"
+    canvas.save(path)
+    kept = _prepare(path)[0]
+    monkeypatch.setattr(prepare, "_around_the_head", lambda *args: None)
+    whole = _prepare(path)[0]
+    assert len(kept.rig.vertices) < len(whole.rig.vertices) / 3
+    motion = np.stack([frame_from(), frame_from(yaw=20, jawOpen=0.6), frame_from(pitch=-15, yaw=-10)])
+    renderer = Renderer()
+    a, b = (renderer.render(avatar_tensors(p, 256), motion).astype(int) for p in (kept, whole))
+    assert np.abs(a - b).max(axis=(1, 2, 3)).tolist()[0] <= 1  # the neutral frame: the same pixels
+    assert np.abs(a - b).mean() < 0.05 and (np.abs(a - b) > 8).mean() < 1e-4
 
 
 def test_every_face_of_a_group_is_found_and_each_can_be_chosen(mediapipe, tmp_path, astronaut):
@@ -407,7 +431,7 @@ def test_every_face_of_a_group_is_found_and_each_can_be_chosen(mediapipe, tmp_pa
     chosen = [pack] + [_prepare(path, face=n)[0] for n in (2, 3)]
     widths = [p.meta["face_width_px"] for p in chosen]
     assert widths == sorted(widths, reverse=True)
-    where = [p.landmarks[:, 0].mean() for p in chosen]
+    where = [p.landmarks[:, 0].mean() + p.meta.get("cropped_from", {"offset": [0, 0]})["offset"][0] for p in chosen]
     assert 600 < where[0] < 910 and 1100 < where[1] < 1600 and 50 < where[2] < 450  # Grant, Pearl, astronaut
 
 
