@@ -1,7 +1,9 @@
 """Avatar packs: one portrait prepared once for the renderer, in one versioned ``.facecast`` file.
 
 A pack is a zip archive holding ``meta.json`` (format, version, source file name, size, detection
-notes), the portrait (``image.jpg`` when the source was a plain JPEG, else ``image.png``) and
+notes, and ``cropped_from`` when only the part of a large picture about the head was kept), the portrait
+(``image.jpg`` when the source was a plain JPEG, that JPEG itself unless a part was kept; else
+``image.png``) and
 ``arrays.npz``: the 478 FaceMesh landmarks and the rig built from them (see ``facecast.rig``): mesh
 vertices and triangles, the per-vertex blendshape basis, head weights and pivot, the face frame, and
 the eye and mouth contours with the portrait's own mouth opening. Loading needs numpy and Pillow only,
@@ -40,7 +42,7 @@ class AvatarPack:
     """A prepared portrait: the picture, its landmarks and its rig."""
 
     image: np.ndarray  # (H, W, 3) uint8 RGB
-    landmarks: np.ndarray  # (478, 3) float32: x, y in pixels, mediapipe z times the width
+    landmarks: np.ndarray  # (478, 3) float32: x, y in pixels, z mediapipe's depth, in pixels as x is
     rig: Rig
     meta: dict = field(default_factory=dict)
     image_bytes: bytes | None = None  # the encoded picture as stored, kept to save it again losslessly

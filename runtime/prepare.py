@@ -55,7 +55,7 @@ def read_portrait(path: Path) -> tuple[np.ndarray, bytes | None]:
 
 
 def detect_faces(image: np.ndarray) -> list[np.ndarray]:
-    """All faces found, largest first, each (478, 3): x, y in pixels, z times the width.
+    """All faces found, largest first, each (478, 3): x, y in pixels, z mediapipe's depth in pixels as x is.
 
     FaceMesh alone only finds faces that fill a good part of the picture (its detector is the short-range
     one, made for selfies). So the full-range detector also looks over the picture and over overlapping
@@ -163,18 +163,36 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
     meta = {"source": path.name, "faces_found": len(faces), "face": chosen + 1, "face_width_px": round(width, 1),
             "detector": "mediapipe FaceMesh 478 (refine_landmarks)"}
     kept = _around_the_head(landmarks, image.shape[1], image.shape[0])
+    whole = None
     if kept is not None:
         x0, y0, x1, y1 = kept
-        # The picture's size before, and where the kept part's top left corner was in it.
+        # The picture's size before, and where the kept part's top left corner was in it (upright pixels).
         meta["cropped_from"] = {"size": [image.shape[1], image.shape[0]], "offset": [x0, y0]}
-        image, landmarks, original = image[y0:y1, x0:x1].copy(), landmarks - np.float32([x0, y0, 0]), None
-    rig = build_rig(landmarks, image.shape[1], image.shape[0])
+        whole = (-x0, -y0, image.shape[1] - x0, image.shape[0] - y0)
+        image, landmarks = image[y0:y1, x0:x1].copy(), landmarks - np.float32([x0, y0, 0])
+        if original is not None:  # the pack's picture is what its JPEG decodes to
+            from PIL import Image
+
+            original = _reencoded_jpeg(image)
+            image = np.asarray(Image.open(io.BytesIO(original)).convert("RGB"))
+    rig = build_rig(landmarks, image.shape[1], image.shape[0], whole)
     pack = AvatarPack(image=image, landmarks=landmarks, rig=rig, meta=meta, image_bytes=original,
                       image_format="jpeg" if original is not None else "png")
     return pack, notes
 
 
-HEAD_ROOM = 0.5  # of the frame's side, kept on each side of it: more than any head motion reaches
+# Of the frame's side, kept on each side of it. The renderer never looks beyond the frame; the room keeps
+# the mesh's triangles about the frame's edge, and the resampling of the frame, as they were.
+HEAD_ROOM = 0.5
+JPEG_QUALITY = 95  # a kept part of a JPEG is stored as a JPEG again: as a PNG it took 4-6 times the bytes
+
+
+def _reencoded_jpeg(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
+    return buf.getvalue()
 
 
 def _around_the_head(landmarks: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:

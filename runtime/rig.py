@@ -254,19 +254,29 @@ def _inside(points: np.ndarray, box: tuple[float, float, float, float], margin: 
             & (points[:, 1] > y0 + margin) & (points[:, 1] < y1 - margin))
 
 
-def _edge(box: tuple[float, float, float, float], step: float) -> np.ndarray:
-    """Points every ``step`` or less along the sides of ``box`` (x0, y0, x1, y1), corners included."""
+def _sides(box: tuple[float, float, float, float], step: float) -> list[np.ndarray]:
+    """Points every ``step`` or less along the top, bottom, left and right sides of ``box`` (x0, y0, x1, y1);
+    the corners are on the top and bottom."""
     x0, y0, x1, y1 = box
     xs = np.linspace(x0, x1, max(2, int(np.ceil((x1 - x0) / step)) + 1))
     ys = np.linspace(y0, y1, max(2, int(np.ceil((y1 - y0) / step)) + 1))
-    return np.concatenate([np.column_stack([xs, np.full_like(xs, y0)]), np.column_stack([xs, np.full_like(xs, y1)]),
-                           np.column_stack([np.full_like(ys[1:-1], x0), ys[1:-1]]),
-                           np.column_stack([np.full_like(ys[1:-1], x1), ys[1:-1]])])
+    return [np.column_stack([xs, np.full_like(xs, y0)]), np.column_stack([xs, np.full_like(xs, y1)]),
+            np.column_stack([np.full_like(ys[1:-1], x0), ys[1:-1]]),
+            np.column_stack([np.full_like(ys[1:-1], x1), ys[1:-1]])]
+
+
+def _edge(box: tuple[float, float, float, float], step: float) -> np.ndarray:
+    """Points every ``step`` or less along the sides of ``box`` (x0, y0, x1, y1), corners included."""
+    return np.concatenate(_sides(box, step))
 
 
 def _anchors(lm2: np.ndarray, centre: np.ndarray, width: int, height: int, scale: float,
-             frame: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Anchor points (2D), their ring (0..3, or 4 for the pinned background) and face-oval point."""
+             frame: tuple[float, float, float, float], whole: tuple[float, float, float, float]
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Anchor points (2D), their ring (0..3, or 4 for the pinned background) and face-oval point.
+
+    ``whole`` is the whole picture (x0, y0, x1, y1) in this picture's pixels, when this one was cut from it:
+    the background grid is laid out over the whole picture, so the part keeps the points it had there."""
     oval = lm2[list(ft.FACE_OVAL)]
     step = max(BACKGROUND_SPACING * scale, 8.0)
     pts, rings, oval_of = [], [], []
@@ -279,16 +289,22 @@ def _anchors(lm2: np.ndarray, centre: np.ndarray, width: int, height: int, scale
         oval_of.append(np.nonzero(keep)[0])
     # The background grid covers the image; points within the outer ring are dropped so the rings alone
     # shape the falloff, except on the border, which is always pinned so the frame's edges never move.
-    xs = np.linspace(0, width, max(2, int(np.ceil(width / step)) + 1))
-    ys = np.linspace(0, height, max(2, int(np.ceil(height / step)) + 1))
+    wx0, wy0, wx1, wy1 = whole
+    xs = np.linspace(wx0, wx1, max(2, int(np.ceil((wx1 - wx0) / step)) + 1))
+    ys = np.linspace(wy0, wy1, max(2, int(np.ceil((wy1 - wy0) / step)) + 1))
     grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+    grid = grid[(grid[:, 0] >= 0) & (grid[:, 1] >= 0) & (grid[:, 0] <= width) & (grid[:, 1] <= height)]
+    # Where the part was cut from inside the whole picture, its cut edges are pinned too (far from the frame).
+    cuts = [side for side, cut in zip(_sides((0, 0, width, height), step), (wy0 < 0, wy1 > height, wx0 < 0,
+                                                                          wx1 > width), strict=True) if cut]
     ang_oval = np.arctan2(*(oval - centre).T[::-1])
     rad_oval = np.linalg.norm(oval - centre, axis=1)
     ang = np.arctan2(*(grid - centre).T[::-1])
     nearest = np.abs(np.angle(np.exp(1j * (ang[:, None] - ang_oval[None, :])))).argmin(1)
     rel = np.linalg.norm(grid - centre, axis=1) / rad_oval[nearest]
-    border = (grid[:, 0] <= 0) | (grid[:, 1] <= 0) | (grid[:, 0] >= width) | (grid[:, 1] >= height)
-    grid = grid[((rel > RING_SCALES[-1] + 0.35) & ~_inside(grid, frame, -step / 2)) | border]
+    border = (grid[:, 0] <= wx0) | (grid[:, 1] <= wy0) | (grid[:, 0] >= wx1) | (grid[:, 1] >= wy1)
+    grid = np.concatenate([grid[((rel > RING_SCALES[-1] + 0.35) & ~_inside(grid, frame, -step / 2)) | border],
+                           *cuts])
     # The rendered frame's own border is pinned too, so its edges never move.
     grid = np.concatenate([grid, _edge(frame, step)])
     pts.append(grid)
@@ -333,10 +349,13 @@ def _seen_depth(face: np.ndarray, forward: np.ndarray, slope: float) -> np.ndarr
     return z
 
 
-def build_rig(landmarks: np.ndarray, width: int, height: int) -> Rig:
+def build_rig(landmarks: np.ndarray, width: int, height: int,
+              whole: tuple[float, float, float, float] | None = None) -> Rig:
     """The rig of a portrait of ``width`` x ``height`` pixels from its (478, 3) landmarks.
 
-    ``landmarks`` are in pixels: x, y (down) and mediapipe's z times the image width.
+    ``landmarks`` are in pixels: x, y (down) and mediapipe's depth z, in pixels as x is. ``whole``: when the
+    portrait was cut from a larger picture, that picture (x0, y0, x1, y1) in the portrait's pixels; the
+    background's anchors are then those the whole picture would have had.
     """
     lm = np.asarray(landmarks, dtype=np.float64).copy()
     lm[:, 2] *= -1  # depth toward the camera
@@ -344,7 +363,8 @@ def build_rig(landmarks: np.ndarray, width: int, height: int) -> Rig:
     centre = lm[list(ft.FACE_OVAL), :2].mean(0)
     x0, y0, side = framing(landmarks, width, height)
     frame = (x0, y0, x0 + side, y0 + side)
-    anchor2, ring_of, oval_of = _anchors(lm[:, :2], centre, width, height, scale, frame)
+    anchor2, ring_of, oval_of = _anchors(lm[:, :2], centre, width, height, scale, frame,
+                                         whole or (0, 0, width, height))
     # Each ring point starts at the depth of the face beside it on the picture (a smooth average over
     # about a third of F), so the hair or background next to a nose seen in profile moves with that nose
     # instead of tearing from it, and neighbouring ring points never jump in depth.
