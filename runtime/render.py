@@ -85,10 +85,11 @@ def rasterise(vertices: np.ndarray, triangles: np.ndarray, size: int, cells: int
     return index, weight
 
 
-def _colours(pack: AvatarPack, shows_teeth: bool) -> np.ndarray:
+def _colours(pack: AvatarPack, teeth: np.ndarray | None) -> np.ndarray:
     """Cavity, teeth and tongue colours (3, 3) in 0..1, matched to the portrait's light and palette.
 
-    ``shows_teeth``: the portrait shows its own upper teeth (``_own_teeth`` > 0), whose colour new teeth take.
+    ``teeth``: the bright pixels (N,3) of the portrait's own upper teeth, whose colour new teeth take, when
+    it shows them (``_own_teeth`` > 0); else None.
     """
     lm = pack.landmarks
     h, w = pack.image.shape[:2]
@@ -113,11 +114,10 @@ def _colours(pack: AvatarPack, shows_teeth: bool) -> np.ndarray:
     base[1] *= 0.5 + 0.5 * skin_tint
     grey = base @ np.array([0.299, 0.587, 0.114])
     base = grey[:, None] + saturation * (base - grey[:, None])
-    if shows_teeth:
+    if teeth is not None:
         # The middle of the bright half of the teeth pixels in the opening: the lips' edges, their shadow
         # and the gap fall below it. (Sampled at a few points near the lips' edge, the bundled astronaut's
         # came out a shade of lip, 0.87 / 0.75 / 0.69; this gives 0.96 / 0.85 / 0.79.)
-        teeth = _teeth_pixels(pack)
         if len(teeth):
             lum = teeth @ np.array([0.299, 0.587, 0.114])
             base[1] = np.median(teeth[lum >= np.median(lum)], axis=0)
@@ -144,17 +144,17 @@ def _inner_lip_lines(pack: AvatarPack, pairs: Sequence[int]) -> list[tuple[np.nd
     return lines
 
 
-def _own_teeth(pack: AvatarPack) -> float:
+def _own_teeth(pack: AvatarPack, bright: np.ndarray) -> float:
     """How far (portrait pixels) the portrait's own upper teeth reach below its upper inner lip.
 
-    Samples the mouth's centre line from the upper to the lower inner lip: the run of bright pixels
-    from the top is teeth; whatever lies below them (lower lip, dark gap) moves with the jaw.
+    ``bright``: which pixels of the mouth's centre line (inner-lip pair 5, from ``_inner_lip_lines``)
+    are as bright as teeth. The run of bright pixels from the top is teeth; whatever lies below them
+    (lower lip, dark gap) moves with the jaw.
     """
     lm = pack.landmarks
     gap = float(np.linalg.norm(lm[ft.LIPS_LOWER_INNER[5], :2] - lm[ft.LIPS_UPPER_INNER[5], :2]))
     if gap < 2:
         return 0.0
-    (_, bright), = _inner_lip_lines(pack, [5])
     steps = len(bright)
     # The first pixels under the lip may be its shadow; upper teeth start within the top half.
     if not bright[: max(steps // 2, 1)].any():
@@ -163,12 +163,6 @@ def _own_teeth(pack: AvatarPack) -> float:
     while run < steps and bright[run]:
         run += 1
     return gap * run / steps
-
-
-def _teeth_pixels(pack: AvatarPack) -> np.ndarray:
-    """(N,3) the bright pixels in the middle of a portrait's own mouth opening (inner-lip pairs 2-8, where
-    its front teeth show), in 0..1."""
-    return np.concatenate([pixels[bright] for pixels, bright in _inner_lip_lines(pack, range(2, 9))])
 
 
 def sealed_image(image: np.ndarray, vertices: np.ndarray) -> np.ndarray:
@@ -260,7 +254,10 @@ def avatar_tensors(pack: AvatarPack, size: int) -> Avatar:
     vertices = to_output(rig.vertices)
     crop = _crop_image(pack, box, size)
     index, weight = rasterise(vertices, rig.triangles, size, size // CELL)
-    own_teeth = _own_teeth(pack)
+    # The middle of the mouth opening, where a portrait's front teeth show (inner-lip pairs 2-8; 5 its centre).
+    mouth = _inner_lip_lines(pack, range(2, 9))
+    own_teeth = _own_teeth(pack, mouth[5 - 2][1])
+    teeth = np.concatenate([pixels[bright] for pixels, bright in mouth]) if own_teeth > 0 else None
     tensors = {
         # The portrait, and the portrait with its lips closed over its own mouth opening.
         "texture": np.stack([half_pixel_texture(crop), half_pixel_texture(sealed_image(crop, vertices))])[None],
@@ -272,7 +269,7 @@ def avatar_tensors(pack: AvatarPack, size: int) -> Avatar:
         "face_scale": np.array([rig.face_scale * k], dtype=np.float32),
         "tri_index": index.transpose(2, 0, 1)[None].copy(),  # (1, 3, G, G): one plane per triangle corner
         "tri_weight": weight.transpose(2, 0, 1)[None].copy(),
-        "colours": _colours(pack, own_teeth > 0)[None],
+        "colours": _colours(pack, teeth)[None],
         "own_teeth": np.array([own_teeth * k], dtype=np.float32),
     }
     return Avatar(tensors=tensors, crop=box, reference=crop)
