@@ -24,6 +24,7 @@ from facecast.motion_frame import (
     MotionTrack,
     neutral_frames,
 )
+from facecast.writers import LLF_COLUMN, LLF_POSE_COLUMNS
 
 # The npz's named arrays are copies of parts of ``frames``, there for reading; ``frames`` is what is read.
 _NPZ_COPIES = {"time": "time", "blendshapes": "blendshapes", "visemes": "visemes", "head_rotation": "headRotation",
@@ -141,13 +142,10 @@ def _read_csv(path: Path) -> MotionTrack:
     header = [name.strip() for name in rows[0][1]] if rows else []
     if "Timecode" not in header:
         raise FacecastError(f"{path}: not a Live Link Face CSV (no 'Timecode' column in its first row)")
-    shape_columns = {n: n[0].upper() + n[1:] for n in ARKIT_BLENDSHAPES}
-    present = [n for n in ARKIT_BLENDSHAPES if shape_columns[n] in header]
+    present = [n for n in ARKIT_BLENDSHAPES if LLF_COLUMN[n] in header]
     if len(present) < len(ARKIT_BLENDSHAPES) // 2:
         raise FacecastError(f"{path}: has columns for only {len(present)} of the 52 ARKit blendshapes")
-    angles = [n for n in ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "RightEyeYaw",
-                          "RightEyePitch") if n in header]
-    used = [shape_columns[n] for n in present] + angles
+    used = [LLF_COLUMN[n] for n in present] + [n for n in LLF_POSE_COLUMNS if n in header]
     index = [header.index(name) for name in used]
     stamp = header.index("Timecode")
     body = rows[1:]
@@ -186,7 +184,7 @@ def _read_csv(path: Path) -> MotionTrack:
     data[:, f["frameIndex"].offset] = np.arange(len(grid))
     data[:, f["time"].offset] = grid
     for name in present:
-        data[:, f["blendshapes"].offset + ARKIT_BLENDSHAPES.index(name)] = values[shape_columns[name]]
+        data[:, f["blendshapes"].offset + ARKIT_BLENDSHAPES.index(name)] = values[LLF_COLUMN[name]]
 
     def degrees(name: str) -> np.ndarray:  # an angle column a file lacks stays 0
         return np.degrees(values[name]) if name in values else np.zeros(len(grid))

@@ -35,7 +35,8 @@ _LLF_ORDER = list(ARKIT_BLENDSHAPES)
 for _a, _b in (("jawLeft", "jawRight"), ("mouthLeft", "mouthRight")):
     _i, _j = _LLF_ORDER.index(_a), _LLF_ORDER.index(_b)
     _LLF_ORDER[_i], _LLF_ORDER[_j] = _LLF_ORDER[_j], _LLF_ORDER[_i]
-LLF_BLENDSHAPE_COLUMNS = [n[0].upper() + n[1:] for n in _LLF_ORDER]
+LLF_COLUMN: dict[str, str] = {n: n[0].upper() + n[1:] for n in ARKIT_BLENDSHAPES}  # Live Link Face's names
+LLF_BLENDSHAPE_COLUMNS = [LLF_COLUMN[n] for n in _LLF_ORDER]
 LLF_POSE_COLUMNS = ["HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
                     "RightEyeYaw", "RightEyePitch", "RightEyeRoll"]  # fmt: skip
 
