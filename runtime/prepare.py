@@ -170,11 +170,8 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
         meta["cropped_from"] = {"size": [image.shape[1], image.shape[0]], "offset": [x0, y0]}
         whole = (-x0, -y0, image.shape[1] - x0, image.shape[0] - y0)
         image, landmarks = image[y0:y1, x0:x1].copy(), landmarks - np.float32([x0, y0, 0])
-        if original is not None:  # the pack's picture is what its JPEG decodes to
-            from PIL import Image
-
-            original = _reencoded_jpeg(image)
-            image = np.asarray(Image.open(io.BytesIO(original)).convert("RGB"))
+        if original is not None:
+            image, original = _as_jpeg(image)
     rig = build_rig(landmarks, image.shape[1], image.shape[0], whole)
     pack = AvatarPack(image=image, landmarks=landmarks, rig=rig, meta=meta, image_bytes=original,
                       image_format="jpeg" if original is not None else "png")
@@ -187,12 +184,13 @@ HEAD_ROOM = 0.5
 JPEG_QUALITY = 95  # a kept part of a JPEG is stored as a JPEG again: as a PNG it took 4-6 times the bytes
 
 
-def _reencoded_jpeg(image: np.ndarray) -> bytes:
+def _as_jpeg(image: np.ndarray) -> tuple[np.ndarray, bytes]:
+    """``image`` stored as a JPEG, and what that decodes to: the pack's picture is what it stores."""
     from PIL import Image
 
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
-    return buf.getvalue()
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")), buf.getvalue()
 
 
 def _around_the_head(landmarks: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
