@@ -375,12 +375,18 @@ def test_several_faces(mediapipe, tmp_path, astronaut):
         _prepare(path, face=3)
 
 
-def test_a_face_that_fills_a_small_part_of_a_large_picture_is_found_where_it_is(mediapipe, tmp_path, astronaut):
-    """FaceMesh's own detector is made for selfies: it misses a face a tenth of a wide shot across."""
+def _wide_shot(tmp_path: Path, portrait: Image.Image, where: tuple[int, int]) -> Path:
+    """A 2000x1500 picture with ``portrait`` pasted at ``where`` on a plain background."""
     canvas = Image.new("RGB", (2000, 1500), (90, 110, 120))
-    canvas.paste(astronaut, (666, 400))
+    canvas.paste(portrait, where)
     path = tmp_path / "wide.png"
     canvas.save(path)
+    return path
+
+
+def test_a_face_that_fills_a_small_part_of_a_large_picture_is_found_where_it_is(mediapipe, tmp_path, astronaut):
+    """FaceMesh's own detector is made for selfies: it misses a face a tenth of a wide shot across."""
+    path = _wide_shot(tmp_path, astronaut, (666, 400))
     pack, notes = _prepare(path)
     close_up = _prepare(PORTRAITS / "astronaut.png")[0].landmarks
     assert notes == [] and pack.meta["faces_found"] == 1
@@ -404,10 +410,7 @@ def test_what_a_pack_leaves_of_a_large_picture_is_never_seen(mediapipe, tmp_path
     from facecast.motion_frame import frame_from
     from facecast.render import Renderer, avatar_tensors
 
-    canvas = Image.new("RGB", (2000, 1500), (90, 110, 120))
-    canvas.paste(astronaut, where)
-    path = tmp_path / "wide.png"
-    canvas.save(path)
+    path = _wide_shot(tmp_path, astronaut, where)
     kept = _prepare(path)[0]
     monkeypatch.setattr(prepare, "_around_the_head", lambda *args: None)
     whole = _prepare(path)[0]
