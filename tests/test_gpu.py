@@ -42,7 +42,7 @@ def cuda_that_cannot_run(monkeypatch):
     real = ort.InferenceSession
 
     def session(path, options=None, providers=None):
-        if providers and CUDA in providers:
+        if any(CUDA in entry for entry in providers or []):  # a name, or a (name, options) pair
             raise RuntimeError("CUDA failure 100: no CUDA-capable device is detected ; GPU=0")
         return real(path, options, providers=providers)
 
@@ -109,10 +109,10 @@ def test_the_lip_network_on_cuda_gives_the_cpus_motion(speech_audio):
         pytest.skip(str(exc))
     a = on_gpu.infer(speech_audio)
     b = LipSyncModel(device="cpu").infer(speech_audio)
-    # onnxruntime's CUDA provider multiplies in TF32 on Ampere and later GPUs (about 3 decimal digits):
-    # on an H200 the pose differed by up to 0.0022 and the viseme probabilities by up to 0.0064.
-    np.testing.assert_allclose(a.pose, b.pose, atol=0.01)
-    np.testing.assert_allclose(a.visemes, b.visemes, atol=0.01)
+    # With TF32 (onnxruntime's default on Ampere and later GPUs) the viseme probabilities differed by up to
+    # 0.014 on an H100; facecast turns it off (device.CUDA_OPTIONS), and they differ by 1.4e-5.
+    np.testing.assert_allclose(a.pose, b.pose, atol=1e-3)
+    np.testing.assert_allclose(a.visemes, b.visemes, atol=1e-3)
 
 
 def test_the_bridge_renders_textures_on_the_device_it_is_given(cuda_that_cannot_run):
