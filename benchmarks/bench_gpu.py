@@ -4,8 +4,7 @@
 
 Needs onnxruntime-gpu and a CUDA GPU; everything is measured in one process on one machine:
 
-- render frames per second at 512 and 256 px, batches 1, 4 and 8, and four avatars in one batch of 8, for
-  the network the device runs by default (``render_gpu.onnx`` on CUDA) and for the boxed ``render.onnx``;
+- render frames per second at 512 and 256 px, batches 1, 4 and 8, and four avatars in one batch of 8;
 - agreement of the CUDA frames with the CPU provider's on the same speech motion (largest and mean
   absolute difference in 8-bit levels);
 - the lip network streaming 20 ms chunks (per-chunk compute p50 / p95) and whole-file, on CUDA and on
@@ -35,7 +34,7 @@ from facecast.cli_render import default_pack_path
 from facecast.errors import FacecastError
 from facecast.lipsync import HOP, LipSyncModel, shipped_models
 from facecast.pipeline import MotionPipeline
-from facecast.render import Renderer, avatar_tensors, default_model_path, stack_avatars
+from facecast.render import Renderer, avatar_tensors, stack_avatars
 from facecast.video import ffmpeg_exe
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -132,11 +131,9 @@ def main() -> int:
         motion = MotionPipeline(fps=FPS, device="cpu").process(audio).data.astype(np.float32)
 
         gpu = Renderer(device=args.device, threads=2)
-        boxed = Renderer(default_model_path(), device=args.device, threads=2)
         cpu = Renderer(device="cpu", threads=min(os.cpu_count() or 1, 8))
-        result = {"machine": machine(), "gpu": gpu_name(), "providers": gpu.providers, "model": gpu.path.name,
+        result = {"machine": machine(), "gpu": gpu_name(), "providers": gpu.providers,
                   "render_fps": render_speed(gpu, packs, motion, args.seconds),
-                  "render_fps_boxed": render_speed(boxed, packs, motion, args.seconds),
                   "render_agreement": render_agreement(gpu, cpu, packs[0], motion[::10])}
         lips = {"gpu": lip_speed(audio, args.device), "cpu": lip_speed(audio, "cpu")}
         lips["max_abs_difference"] = float(np.abs(lips["gpu"].pop("_pose") - lips["cpu"].pop("_pose")).max())
@@ -147,10 +144,10 @@ def main() -> int:
     path = save("gpu" if args.device == "cuda" else "gpu_script_on_cpu", result)
 
     print(f"{result['gpu']} ({result['machine']}), providers {', '.join(result['providers'])}")
-    print(f"| render | {result['model']} | render.onnx |")
-    print("|---|---|---|")
+    print("| render | frames per second |")
+    print("|---|---|")
     for key, value in result["render_fps"].items():
-        print(f"| {key} | {value:.0f} | {result['render_fps_boxed'][key]:.0f} |")
+        print(f"| {key} | {value:.0f} |")
     print(f"GPU vs CPU frames: {result['render_agreement']}")
     for device in ("gpu", "cpu"):
         v = lips[device]

@@ -47,10 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="default: the package's model of the checkpoint's lookahead (runtime/models)")
 
     p = sub.add_parser("render", help="export the render network to ONNX and verify it against PyTorch")
-    p.add_argument("--out", type=Path, default=None,
-                   help="default: both models shipped in the package (render.onnx and render_gpu.onnx)")
-    p.add_argument("--whole-frame", action="store_true",
-                   help="with --out: the variant that works over the whole frame, for CUDA (render_gpu.onnx)")
+    p.add_argument("--out", type=Path, default=None, help="default: the model shipped in the package")
     p.add_argument("--pack", type=Path, default=None, help="avatar pack used for the check (default: the bundled one)")
 
     args = parser.parse_args(argv)
@@ -69,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "render":
         from facecast.export.render_export import export_render
 
-        variants = [args.whole_frame] if args.out else [False, True]
-        reports = [export_render(args.out, args.pack, whole_frame) for whole_frame in variants]
-        print(json.dumps(reports, indent=2, default=str))
+        print(json.dumps(export_render(args.out, args.pack), indent=2, default=str))
     elif args.command == "onnx":
         from facecast.export.onnx_export import export_onnx
 

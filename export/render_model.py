@@ -147,16 +147,10 @@ def _tooth_seams(u: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
 
 
 class RenderNet(nn.Module):
-    """Renders motion frames on avatars; see the module docstring for inputs and outputs.
+    """Renders motion frames on avatars; see the module docstring for inputs and outputs."""
 
-    ``whole_frame`` works the mouth and the eyes out over the whole frame instead of in the boxes about
-    them (``box``, ``span``): the same frames, for CUDA. There the boxes cost more than they save, since
-    their corners, computed from the motion, must reach the CPU before the next operator can be sized.
-    """
-
-    def __init__(self, whole_frame: bool = False) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.whole_frame = whole_frame
         idx = lambda seq: torch.tensor(seq, dtype=torch.long)  # noqa: E731
         self.register_buffer("lip_up", idx(ft.LIPS_UPPER_INNER), persistent=False)
         self.register_buffer("lip_lo", idx(ft.LIPS_LOWER_INNER), persistent=False)
@@ -176,12 +170,6 @@ class RenderNet(nn.Module):
             seal[upper_out, i] += SEAL_OUTER
             seal[lower_out, i] -= SEAL_OUTER
         self.register_buffer("seal_matrix", seal, persistent=False)
-
-    def _box(self, points: torch.Tensor, cells: int) -> tuple[torch.Tensor | int, ...]:
-        return (0, cells, 0, cells) if self.whole_frame else box(points, cells)
-
-    def _span(self, line: torch.Tensor, cells: int) -> tuple[torch.Tensor | int, ...]:
-        return (0, cells) if self.whole_frame else span(line, cells)
 
     # -- geometry ---------------------------------------------------------------------------------
     def _seal(self, verts: torch.Tensor, seal: torch.Tensor) -> torch.Tensor:
@@ -297,8 +285,7 @@ class RenderNet(nn.Module):
         # opening; the opening's triangles are the inner lips', so the warp puts it between the posed lips.)
         # ``teeth_end`` is left 0 beyond them: it only counts where the jaw moves.
         lips = torch.cat([self.lip_up, self.lip_lo])
-        points = torch.cat([posed[:, lips, :2], head_only[:, lips, :2], on_jaw[:, lips, :2]], 1)
-        y0, y1, x0, x1 = self._box(points, cells)
+        y0, y1, x0, x1 = box(torch.cat([posed[:, lips, :2], head_only[:, lips, :2], on_jaw[:, lips, :2]], 1), cells)
         part = (slice(None), slice(y0, y1), slice(x0, x1))
         m_src, m_jaw, m_teeth, m_synth, m_covered = self._mouth(
             gx[part], gy[part], (sx[part], sy[part]), verts, posed, head_only, on_jaw, scale_px, colours_b,
@@ -313,7 +300,8 @@ class RenderNet(nn.Module):
         src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, texture, avatar)
         return self._compose(texture, avatar, gx, gy, src, jaw, teeth_end, synth, covered, size)
 
-    def _compose(self, texture: torch.Tensor, avatar: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, src: Planes,
+    @staticmethod
+    def _compose(texture: torch.Tensor, avatar: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, src: Planes,
                  jaw: Planes, teeth_end: torch.Tensor, synth: list[torch.Tensor], covered: torch.Tensor,
                  size: int) -> torch.Tensor:
         """Full-resolution frames: one gather per pixel from the portrait or its sealed picture, blended with
@@ -349,8 +337,8 @@ class RenderNet(nn.Module):
         frames = flat.index_select(0, pixel.reshape(-1)).view(n, size, size, 3)
 
         active = ((synth[3] > 0) | (covered > 0) | (jaw[0] != 0) | (jaw[1] != 0)).to(gx.dtype).amax(0)
-        y0, y1 = self._span(active.amax(1), cells)
-        x0, x1 = self._span(active.amax(0), cells)
+        y0, y1 = span(active.amax(1), cells)
+        x0, x1 = span(active.amax(0), cells)
         # One upsampling of every per-cell plane, measured faster than one per plane. (Constants are added
         # per cell, before upsampling, where they cost a sixteenth as much.) The box's edge cells are zero
         # in the layer and the jaw, as are the cells beyond, so upsampled on its own the box comes out as
@@ -476,7 +464,7 @@ class RenderNet(nn.Module):
         for e in range(2):
             up, lo, iris = self.eyes_up[e], self.eyes_lo[e], self.irises[e]
             # Worked out only in the cells about this eye's lids, for the whole batch (see ``box``).
-            y0, y1, x0, x1 = self._box(torch.cat([posed[:, up, :2], posed[:, lo, :2]], 1), cells)
+            y0, y1, x0, x1 = box(torch.cat([posed[:, up, :2], posed[:, lo, :2]], 1), cells)
             full = (sx, sy, synth)
             gx_e, gy_e = gx[:, y0:y1, x0:x1], gy[:, y0:y1, x0:x1]
             sx, sy = sx[:, y0:y1, x0:x1], sy[:, y0:y1, x0:x1]

@@ -48,15 +48,13 @@ def providers(device: str) -> list[str]:
     return [CUDA, CPU]
 
 
-def open_session(path: Path, options: ort.SessionOptions, device: str,
-                 fallback: Path | None = None) -> ort.InferenceSession:
+def open_session(path: Path, options: ort.SessionOptions, device: str) -> ort.InferenceSession:
     """An onnxruntime session of the model at ``path`` on ``device``.
 
     When onnxruntime-gpu is installed but CUDA cannot run (no GPU, a container without one, or the CUDA
-    and cuDNN libraries its release names missing), ``"auto"`` says so on stderr and runs on the CPU
-    (the model at ``fallback`` where one is given, else the same), and ``"cuda"`` fails with that
-    reason; onnxruntime itself would either raise a bare CUDA error or quietly fall back. Other load
-    errors are onnxruntime's own.
+    and cuDNN libraries its release names missing), ``"auto"`` says so on stderr and runs on the CPU,
+    and ``"cuda"`` fails with that reason; onnxruntime itself would either raise a bare CUDA error or
+    quietly fall back. Other load errors are onnxruntime's own.
     """
     import onnxruntime as ort
 
@@ -75,11 +73,8 @@ def open_session(path: Path, options: ort.SessionOptions, device: str,
               "libraries of this onnxruntime-gpu release missing (pip install 'onnxruntime-gpu[cuda,cudnn]')")
     if device == "cuda":
         raise ModelError(f"device 'cuda': {reason}")
-    on_cpu = Path(fallback or path)
-    print(f"facecast: {reason}; running {on_cpu.name} on the CPU", file=sys.stderr)
-    if session is not None and on_cpu == Path(path):
-        return session
-    return ort.InferenceSession(str(on_cpu), options, providers=[CPU])
+    print(f"facecast: {reason}; running {Path(path).name} on the CPU", file=sys.stderr)
+    return session if session is not None else ort.InferenceSession(str(path), options, providers=[CPU])
 
 
 def _preload_cuda() -> None:

@@ -25,11 +25,8 @@ CELL = 4  # the network computes geometry once per CELL x CELL pixels (export/re
 MIN_OPENING = 2.0  # pixels between the inner lips below which a mouth counts as closed (sealed_image)
 
 
-def default_model_path(whole_frame: bool = False) -> Path:
-    """The shipped render network: ``render.onnx``, which works out the mouth and the eyes only in boxes
-    about them, or ``render_gpu.onnx``, the same network over the whole frame (the same frames; see
-    ``Renderer`` for which runs where)."""
-    return Path(str(resources.files("facecast") / "models" / ("render_gpu.onnx" if whole_frame else "render.onnx")))
+def default_model_path() -> Path:
+    return Path(str(resources.files("facecast") / "models" / "render.onnx"))
 
 
 @dataclass
@@ -302,28 +299,21 @@ class Renderer:
     def __init__(self, model_path: Path | None = None, device: str = "cpu", threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        from facecast.device import CUDA, open_session, providers
+        from facecast.device import open_session
 
-        # Without a model named, CUDA runs the network that works over the whole frame. The boxes' corners
-        # depend on the motion, so onnxruntime copies them to the CPU mid-graph, and each copy waits for
-        # the GPU: on an H100 the boxed network drew 58 frames a second at 512 px one at a time, the whole
-        # frame 2x as many (benchmarks/bench_gpu.py). On the CPU the boxes make it 4 times as fast.
-        fallback = None if model_path else default_model_path()
-        self.path = Path(model_path) if model_path else default_model_path(CUDA in providers(device))
+        self.path = Path(model_path) if model_path else default_model_path()
         if not self.path.is_file():
             raise ModelError(f"{self.path}: render model missing; run python -m facecast.export render")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self.session = open_session(self.path, options, device, fallback)
+            self.session = open_session(self.path, options, device)
         except ModelError:
             raise
         except Exception as e:  # onnxruntime raises its own exception types
             raise ModelError(f"{self.path}: cannot load the render model ({e})") from None
         self.providers: list[str] = self.session.get_providers()
-        if fallback is not None and CUDA not in self.providers:
-            self.path = fallback
 
     def avatar(self, pack: AvatarPack, size: int = 512) -> Avatar:
         """The network's inputs for ``pack`` at ``size`` px: worked out once, reused for every frame."""

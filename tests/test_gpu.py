@@ -52,11 +52,8 @@ def cuda_that_cannot_run(monkeypatch):
 
 
 def test_auto_runs_on_the_cpu_and_says_why_when_cuda_cannot_run(cuda_that_cannot_run, capsys):
-    renderer = Renderer(device="auto")
-    assert renderer.providers == [CPU]
-    assert renderer.path.name == "render.onnx"  # the boxed network, the fast one on a CPU
-    err = capsys.readouterr().err
-    assert "CUDA failure 100" in err and "running render.onnx on the CPU" in err
+    assert Renderer(device="auto").providers == [CPU]
+    assert "CUDA failure 100" in capsys.readouterr().err
 
 
 def test_cuda_that_cannot_run_is_an_error_that_gives_the_reason(cuda_that_cannot_run):
@@ -92,7 +89,6 @@ def test_cuda_renders_the_frames_the_cpu_renders(gpu, pack, size):
     frames = np.concatenate([neutral_frames(1), np.stack([
         motion(jawOpen=0.8), motion(mouthFunnel=0.7, jawOpen=0.3), motion(eyeBlinkLeft=1, eyeBlinkRight=1),
         motion(yaw=20, pitch=-10), motion(mouthClose=0.6, jawOpen=0.15), motion(mouthSmileLeft=0.8, roll=8)])])
-    assert gpu.path.name == "render_gpu.onnx"  # the network without boxes: no copies to the CPU mid-graph
     on_gpu = gpu.render(avatar, frames)
     on_cpu = Renderer(device="cpu", threads=2).render(avatar, frames)
     assert np.isfinite(on_gpu).all() and on_gpu.shape == on_cpu.shape
