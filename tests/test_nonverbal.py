@@ -126,6 +126,18 @@ def test_head_stays_within_limits_even_when_pushed(speech):
     assert np.all(np.abs(default) <= np.array([15.0, 20.0, 10.0]))
 
 
+@pytest.mark.parametrize("still", [{"head_intensity": 0.0}, {"motion_intensity": 0.0}])
+def test_intensity_zero_holds_the_head_still_and_motion_zero_the_eyes_too(speech, still):
+    """``head_intensity 0`` keeps the head still (the eyes then make every gaze shift alone);
+    ``motion_intensity 0`` stills the eyes as well. Blinks go on."""
+    for gaze in ("camera", "free", (15.0, -5.0)):
+        out = animate(lip_track(speech), speech, MotionControls(gaze=gaze, seed=3, **still))
+        assert np.ptp(out.head_rotation, axis=0).max() < 1e-6 and np.ptp(out.head_translation, axis=0).max() < 1e-9
+        moving_eyes = np.ptp(out.gaze, axis=0).max()
+        assert (moving_eyes < 1e-6) if "motion_intensity" in still else (moving_eyes > 5.0), gaze
+        assert out.blendshape("eyeBlinkLeft").max() > 0.5
+
+
 def test_head_motion_is_smooth(speech):
     rotation = animate(lip_track(speech), speech, MotionControls(emotion="angry", seed=4)).head_rotation
     speed = np.abs(np.diff(rotation, axis=0)) * 100.0

@@ -47,7 +47,8 @@ DRIFT_DEG = 0.12
 
 
 #: The style columns ``render`` reads, in this order.
-_COLUMNS = [COL[name] for name in ("gaze_yaw", "gaze_pitch", "gaze_pitch_bias", "gaze_free", "aversion", "gaze_camera")]
+_COLUMNS = [COL[name] for name in ("gaze_yaw", "gaze_pitch", "gaze_pitch_bias", "gaze_free", "aversion", "gaze_camera",
+                                    "motion")]
 
 
 def saccade_frames(amplitude_deg: float) -> float:
@@ -90,7 +91,7 @@ class GazeGenerator:
         for i in range(n):
             k = self._frame + i
             talk = talking[i]
-            _, _, _, free_weight, aversion, camera = st[i]
+            _, _, _, free_weight, aversion, camera, _ = st[i]
             self._free_weight = free_weight
             ready = k - self._last_saccade >= MIN_FIXATION_FRAMES
             camera = camera >= 0.5
@@ -128,19 +129,22 @@ class GazeGenerator:
         self._frame += n
 
         drift = self._drift.take(n) * DRIFT_DEG
+        # The motion intensity scales what the eyes do on their own (saccades, scanning, drift), not where
+        # they were told to look nor the emotion's downcast eyes.
         if n <= SHORT:
             world = []
-            for (yaw, pitch, bias, free_weight, _, _), offset, (drift_yaw, drift_pitch) in zip(
+            for (yaw, pitch, bias, free_weight, _, _, motion), offset, (drift_yaw, drift_pitch) in zip(
                     st, offsets, drift.tolist(), strict=True):
-                world.append([yaw + offset[0] + free_weight * offset[2] + drift_yaw,
-                              pitch + bias + offset[1] + free_weight * offset[3] + drift_pitch])
+                world.append([yaw + motion * (offset[0] + free_weight * offset[2] + drift_yaw),
+                              pitch + bias + motion * (offset[1] + free_weight * offset[3] + drift_pitch)])
             return np.array(world), thinking, saccades
         offset_a = np.array(offsets)
         free_w = style[:, COL["gaze_free"]]
+        motion = style[:, COL["motion"]]
         world = np.empty((n, 2))
-        world[:, 0] = style[:, COL["gaze_yaw"]] + offset_a[:, 0] + free_w * offset_a[:, 2] + drift[:, 0]
-        world[:, 1] = (style[:, COL["gaze_pitch"]] + style[:, COL["gaze_pitch_bias"]] + offset_a[:, 1]
-                       + free_w * offset_a[:, 3] + drift[:, 1])
+        world[:, 0] = style[:, COL["gaze_yaw"]] + motion * (offset_a[:, 0] + free_w * offset_a[:, 2] + drift[:, 0])
+        world[:, 1] = (style[:, COL["gaze_pitch"]] + style[:, COL["gaze_pitch_bias"]]
+                       + motion * (offset_a[:, 1] + free_w * offset_a[:, 3] + drift[:, 1]))
         return world, thinking, saccades
 
     # -- transitions: each sets a new goal and returns the saccade (frame, amplitude) -------------

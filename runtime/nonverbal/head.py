@@ -28,7 +28,7 @@ JITTER_DEG = 0.8  # small fast motion while speaking, scaled by loudness
 POSTURE_DEG = (1.5, 4.0, 2.5)  # pitch, yaw, roll spread of the posture taken at a phrase boundary
 LISTEN_POSTURE_RATE = 0.1  # posture shifts per second while not speaking
 PITCH_PER_SEMITONE = 0.35  # degrees the head rises per semitone of pitch above the speaker's average
-GAZE_FOLLOW = 0.3  # share of a gaze shift the head takes over
+GAZE_FOLLOW = 0.3  # share of a gaze shift the head takes over, at head and motion intensity 1
 NECK_PIVOT = (0.08, 0.05, 0.02)  # metres: head-centre travel per radian of yaw (x), pitch (y, z)
 SWAY_M = (0.006, 0.003, 0.006)  # metres, slow translation sway
 LEAN_M = 0.004  # metres toward the camera at the peak of a nod
@@ -112,8 +112,9 @@ class HeadMotion:
         intensity = style[:, _INTENSITY] * style[:, _MOTION]
         amount = style[:, _AMP] * style[:, _INTENSITY] * style[:, _MOTION]
         bias_in = np.empty((n, 3))
-        bias_in[:, 0] = style[:, _PITCH_BIAS] - GAZE_FOLLOW * gaze_world[:, 1]
-        bias_in[:, 1] = GAZE_FOLLOW * gaze_world[:, 0]
+        follow = GAZE_FOLLOW * intensity  # a still head (intensity 0) leaves every gaze shift to the eyes
+        bias_in[:, 0] = style[:, _PITCH_BIAS] - follow * gaze_world[:, 1]
+        bias_in[:, 1] = follow * gaze_world[:, 0]
         bias_in[:, 2] = style[:, _ROLL_BIAS]
         pose = self._bias(bias_in) + amount[:, None] * motion
         rotation = soft_limit(pose, style[:, _LIMITS])
@@ -175,7 +176,8 @@ class HeadMotion:
             wander_in[i][0] -= PITCH_PER_SEMITONE * semitones[i]
         slow = self._slow.rows(posture_in)
         wander = self._motion.rows(wander_in)
-        bias_in = [[st[i][5] - GAZE_FOLLOW * gaze[i][1], GAZE_FOLLOW * gaze[i][0], st[i][6]] for i in range(n)]
+        follow = [GAZE_FOLLOW * st[i][3] * st[i][4] for i in range(n)]  # as in ``render``
+        bias_in = [[st[i][5] - follow[i] * gaze[i][1], follow[i] * gaze[i][0], st[i][6]] for i in range(n)]
         bias = self._bias.rows(bias_in)
         pose, extra = [], []
         for i in range(n):
