@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
 
 from facecast.export import shipped_checkpoints
 
+# What each command imports beyond the core install: the export extra.
+NEEDS = {"corpus": ("pocketsphinx",), "train": ("torch",), "onnx": ("torch", "onnx"), "render": ("torch", "onnx")}
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m facecast.export", description=__doc__)
+
+def main(argv: list[str] | None = None, prog: str = "python -m facecast.export") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("corpus", help="synthesize the training corpus (regenerated, not committed)")
@@ -51,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pack", type=Path, default=None, help="avatar pack used for the check (default: the bundled one)")
 
     args = parser.parse_args(argv)
+    missing = [name for name in NEEDS[args.command] if importlib.util.find_spec(name) is None]
+    if missing:
+        print(f"{prog} {args.command} needs {', '.join(missing)}, from facecast's export extra: pip install "
+              "torch==2.13.0 onnx pocketsphinx (or pip install '.[export]' in facecast's source folder)",
+              file=sys.stderr)
+        return 1
     if args.command == "corpus":
         from facecast.export.corpus import build_corpus
 

@@ -175,13 +175,9 @@ def _info() -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "export":
-        try:
-            from facecast.export.__main__ import main as export_main
-        except ImportError as exc:
-            print(f"facecast export: needs the export extra (pip install 'facecast[export]'): {exc}",
-                  file=sys.stderr)
-            return 1
-        return export_main(argv[1:])
+        from facecast.export.__main__ import main as export_main
+
+        return export_main(argv[1:], prog="facecast export")
     args = build_parser().parse_args(argv)
     try:
         if args.command == "motion":

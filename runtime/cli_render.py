@@ -45,7 +45,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``prepare`` and ``render`` to the ``facecast`` subcommands."""
     from facecast.cli import _add_motion_options
 
-    p = subparsers.add_parser("prepare", help="portrait picture -> avatar pack (.facecast); needs facecast[portrait]",
+    p = subparsers.add_parser("prepare",
+                              help="portrait picture -> avatar pack (.facecast); needs the portrait extra (mediapipe)",
                               description="Find the face in a portrait (photograph or painting; a close-up, a wide "
                               "shot or a group, the face at least 64 px wide) and store everything the renderer "
                               "needs in one .facecast file.")
@@ -61,7 +62,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                               "edited), rendered as it is, with the speech or silent. Every video says in its "
                               "metadata that it is synthetic.")
     p.add_argument("--portrait", type=Path, default=None, metavar="IMG|PACK",
-                   help="picture (needs facecast[portrait]) or .facecast pack (default: the bundled portrait)")
+                   help="picture (needs the portrait extra, mediapipe) or .facecast pack "
+                   "(default: the bundled portrait)")
     p.add_argument("--audio", type=Path, default=None, help="speech file: wav, flac, ogg, mp3, m4a, ...")
     p.add_argument("--motion", type=Path, default=None, metavar="FILE",
                    help="render this motion (.json, .npz or Live Link Face .csv) instead of motion made from the "

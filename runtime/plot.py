@@ -1,6 +1,6 @@
 """Draw what the face does over time against the waveform, as a PNG a person can read at a glance.
 
-matplotlib is an optional extra (``pip install 'facecast[plot]'``); it is imported only when a plot is
+matplotlib is an optional extra (``plot``); it is imported only when a plot is
 drawn, and its absence is reported as one line.
 """
 
@@ -31,7 +31,7 @@ def plot_motion(track: MotionTrack, audio16k: np.ndarray, path_png: str | Path, 
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise FacecastError("plotting needs matplotlib: pip install 'facecast[plot]'") from None
+        raise FacecastError("plotting needs matplotlib (facecast's plot extra): pip install matplotlib") from None
 
     path = Path(path_png)
     t = track.time.astype(np.float64)

@@ -84,6 +84,19 @@ def test_unwritable_output_fails_before_the_work(tmp_path, speech_wav):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
+@pytest.mark.parametrize("command, missing", [("corpus", "pocketsphinx"), ("render", "onnx"), ("train", "torch")])
+def test_export_without_its_extra_says_what_to_install(monkeypatch, capsys, command, missing):
+    import importlib.util
+
+    from facecast.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == missing else real(name, *a))
+    assert main(["export", command]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"facecast export {command} needs {missing}" in err[0] and "pip install" in err[0]
+
+
 def test_usage_errors_exit_2(speech_wav, tmp_path):
     assert facecast("motion", speech_wav).returncode == 2
     assert facecast("motion", speech_wav, "-o", tmp_path / "m.csv", "--fps", "0").returncode == 2
