@@ -75,16 +75,21 @@ def _positions(path: Path, names: list, known: tuple[str, ...], what: str) -> np
 
 
 def _read_json(path: Path) -> MotionTrack:
-    """Columns are matched by name, so a file whose lists were reordered by hand still reads right. Each
-    frame needs its ``blendshapes``; its other entries, when missing, are at rest (time: index / fps)."""
+    """Columns are matched by name, so a file whose lists were reordered by hand still reads right. The
+    document needs ``format``, ``version``, ``fps`` and ``frames``, the name lists default to the
+    standard order, and each frame needs its ``blendshapes``; its other entries, when missing, are at rest
+    (time: index / fps)."""
     doc = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(doc, dict) or doc.get("format") != "facecast.motion":
         raise FacecastError(f"{path}: not a facecast motion JSON (its \"format\" is not \"facecast.motion\")")
     if doc.get("version") != FRAME_VERSION:
         raise FacecastError(f"{path}: motion layout version {doc.get('version')}, this facecast reads "
                             f"{FRAME_VERSION}")
+    missing = [key for key in ("fps", "frames") if key not in doc]
+    if missing:
+        raise FacecastError(f"{path}: a facecast motion JSON needs {' and '.join(repr(k) for k in missing)}")
     fps = _check_fps(path, doc["fps"])
-    shapes = _positions(path, doc["blendshapeNames"], ARKIT_BLENDSHAPES, "blendshape")
+    shapes = _positions(path, doc.get("blendshapeNames", list(ARKIT_BLENDSHAPES)), ARKIT_BLENDSHAPES, "blendshape")
     visemes = _positions(path, doc.get("visemeNames", list(VISEMES)), VISEMES, "viseme")
     frames = doc["frames"]
     data = neutral_frames(len(frames))
@@ -121,8 +126,9 @@ def _read_npz(path: Path) -> MotionTrack:
                 continue
             part, copy = frames[:, FIELDS[field].slice], np.asarray(npz[name], dtype=np.float32)
             if copy.size != part.size or not np.allclose(copy.reshape(part.shape), part, equal_nan=True):
-                raise FacecastError(f"{path}: its '{name}' array differs from 'frames', which is what is read; "
-                                    "edit 'frames' (the named arrays are copies of its parts)")
+                raise FacecastError(f"{path}: its '{name}' array differs from 'frames'. facecast reads 'frames' and "
+                                    "the named arrays are copies of its parts, so it cannot tell which was edited: "
+                                    "save the edited frames with 'fps' alone (np.savez(path, frames=..., fps=...))")
         return MotionTrack(frames.copy(), _check_fps(path, npz["fps"]))
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from facecast.errors import FacecastError
-from facecast.motion_frame import FIELDS, FRAME_SIZE, MotionTrack
+from facecast.motion_frame import ARKIT_BLENDSHAPES, FIELDS, FRAME_SIZE, MotionTrack
 from facecast.pipeline import MotionPipeline
 from facecast.readers import read_motion
 from facecast.writers import write_motion
@@ -82,6 +82,16 @@ def test_a_json_written_by_another_tool_needs_only_the_blendshapes(tmp_path):
     np.testing.assert_allclose(track.time, np.arange(10) / 30, atol=1e-6)
     assert (track.blendshape("eyeBlinkLeft") == 0.5).all() and (track.head_rotation == 0).all()
     assert track.viseme_labels() == ["sil"] * 10
+    # Without names, all 52 in the standard order; without a frame rate, one clear line.
+    rows = np.zeros((3, len(ARKIT_BLENDSHAPES)))
+    rows[:, ARKIT_BLENDSHAPES.index("jawOpen")] = 0.7
+    bare = {"format": "facecast.motion", "version": 1, "fps": 24, "frames": [{"blendshapes": r} for r in rows.tolist()]}
+    (tmp_path / "bare.json").write_text(json.dumps(bare))
+    assert (read_motion(tmp_path / "bare.json").blendshape("jawOpen") == np.float32(0.7)).all()
+    del bare["fps"]
+    (tmp_path / "no_rate.json").write_text(json.dumps(bare))
+    with pytest.raises(FacecastError, match="needs 'fps'"):
+        read_motion(tmp_path / "no_rate.json")
 
 
 def _recording(path, stamps: list[str], values: list[dict[str, float]], extra: str | None = None) -> None:
