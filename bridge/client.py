@@ -41,7 +41,16 @@ def _decode(payload: bytes) -> dict[str, Any]:
     return message
 
 
-def _audio_bytes(samples: np.ndarray, sample_format: str) -> bytes:
+def _audio_bytes(samples: np.ndarray | bytes, sample_format: str) -> bytes:
+    """The wire bytes of a chunk: samples as numbers (int16, or floats in [-1, 1]) are converted to the
+    session's format; bytes (what ``wave.readframes`` or a microphone API hands over) are taken as already
+    in it, little-endian."""
+    if isinstance(samples, (bytes, bytearray, memoryview)):
+        data = bytes(samples)
+        width = 2 if sample_format == "pcm16" else 4
+        if len(data) % width:
+            raise ValueError(f"{len(data)} bytes of {sample_format} audio: not a whole number of samples")
+        return data
     samples = np.asarray(samples)
     if sample_format == "pcm16":
         if samples.dtype != np.int16:
@@ -112,7 +121,9 @@ class Client:
         self._formats[reply["session"]] = sample_format
         return reply["session"]
 
-    def send_audio(self, session: int, samples: np.ndarray) -> None:
+    def send_audio(self, session: int, samples: np.ndarray | bytes) -> None:
+        """Pushes a chunk: int16 or float samples in [-1, 1] (interleaved when the session has several
+        channels), or bytes already in the session's format."""
         data = _audio_bytes(samples, self._formats.get(session, "pcm16"))
         self.sock.send(P.pack({"type": "audio", "session": session, "data": data}))
 
@@ -197,7 +208,7 @@ class AsyncClient:
         self._formats[reply["session"]] = sample_format
         return reply["session"]
 
-    async def send_audio(self, session: int, samples: np.ndarray) -> None:
+    async def send_audio(self, session: int, samples: np.ndarray | bytes) -> None:
         data = _audio_bytes(samples, self._formats.get(session, "pcm16"))
         await self.sock.send(P.pack({"type": "audio", "session": session, "data": data}))
 

@@ -100,7 +100,12 @@ def test_48k_stereo_pcm16_is_resampled_to_the_same_motion(server, speech_audio):
     stereo = (np.stack([audio48, audio48], axis=1) * 32767).astype(np.int16).reshape(-1)
     with Client(server.endpoint) as client:
         session = client.open(fps=30, sample_rate=48000, channels=2)
-        messages = stream(client, session, stereo, 960 * 2)
+        for k, i in enumerate(range(0, stereo.size, 960 * 2)):
+            chunk = stereo[i : i + 960 * 2]
+            # int16 samples, and every other chunk the raw bytes a wav reader or microphone hands over
+            client.send_audio(session, chunk.astype("<i2").tobytes() if k % 2 else chunk)
+        client.end(session)
+        messages = list(client.messages(until="ended", timeout=10))
     got = motion_of(messages)
     offline = MotionPipeline(live_model(), fps=30).process(speech_audio)
     assert abs(len(got) - len(offline)) <= 1
