@@ -57,6 +57,17 @@ def to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.clip(out, -1.0, 1.0)
 
 
+def float_samples(audio: np.ndarray) -> np.ndarray:
+    """Mono samples as float32 in [-1, 1]: int16 (pcm16, as a microphone or wav reader hands it over) is
+    scaled by 1/32768 and float data kept; other types are refused rather than read as full-scale noise."""
+    audio = np.asarray(audio)
+    if audio.dtype == np.int16:
+        return audio.reshape(-1).astype(np.float32) / 32768.0
+    if audio.dtype.kind != "f":
+        raise AudioError(f"audio samples must be float (in [-1, 1]) or int16, not {audio.dtype}")
+    return audio.astype(np.float32, copy=False).reshape(-1)
+
+
 def check_not_silent(audio: np.ndarray) -> None:
     """Raise if 16 kHz audio holds no sound at all (digital silence or near it)."""
     hop = SAMPLE_RATE // 100

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from facecast.audio import SAMPLE_RATE
+from facecast.audio import SAMPLE_RATE, float_samples
 from facecast.device import open_session
 from facecast.errors import ModelError
 from facecast.lip_channels import LIP_CHANNELS, LIP_TO_BLENDSHAPES, close_for_bilabials
@@ -204,14 +204,14 @@ class LipSyncStream:
         return max(0, self._steps - self.model.lookahead)
 
     def push(self, audio: np.ndarray) -> LipFrames:
-        """Feed 16 kHz mono float32 samples; returns the frames whose lookahead is now complete."""
+        """Feed 16 kHz mono samples (float in [-1, 1], or int16); returns the frames now complete."""
         return self.run(self.take(audio))
 
     def take(self, audio: np.ndarray) -> np.ndarray:
         """Buffer ``audio`` and return the whole 10 ms hops now ready for the network (for batching)."""
         if self._flushed:
             raise RuntimeError("stream already flushed; start a new one")
-        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        audio = float_samples(audio)
         self._samples += audio.size
         buf = np.concatenate([self._pending, audio]) if self._pending.size else audio
         usable = buf.size // HOP * HOP

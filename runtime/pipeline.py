@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facecast.audio import SAMPLE_RATE, check_not_silent, load_audio
+from facecast.audio import SAMPLE_RATE, check_not_silent, float_samples, load_audio
 from facecast.errors import AudioError
 from facecast.lipsync import LipFrames, LipSyncModel, LipSyncStream
 from facecast.motion_frame import MAX_FPS, MIN_FPS, MotionTrack
@@ -45,7 +45,9 @@ class MotionPipeline:
         return MotionStream(self, controls or self.controls)
 
     def process(self, audio: np.ndarray, progress: bool = False) -> MotionTrack:
-        """Whole-clip motion for 16 kHz mono float32 audio (the same frames streaming would give)."""
+        """Whole-clip motion for 16 kHz mono audio, float in [-1, 1] or int16 (the same frames streaming
+        would give)."""
+        audio = float_samples(audio)
         check_not_silent(audio)
         stream = self.stream()
         step = int(CHUNK_S * SAMPLE_RATE)
@@ -88,7 +90,7 @@ class MotionStream:
         self.nonverbal.set_controls(controls)
 
     def push(self, audio: np.ndarray) -> MotionTrack:
-        """Feed 16 kHz mono float32 samples; returns the motion frames that are now final."""
+        """Feed 16 kHz mono samples (float in [-1, 1], or int16); returns the motion frames now final."""
         hops = self.take(audio)
         return self.advance(self.lips.run(hops), hops)
 

@@ -34,3 +34,15 @@ def test_frames_cover_the_clip_at_the_frame_rate(pipeline, speech_audio):
 def test_silence_is_refused(pipeline):
     with pytest.raises(AudioError, match="silent"):
         pipeline.process(np.zeros(16000, dtype=np.float32))
+
+
+def test_pcm16_samples_give_the_motion_of_their_float_values_and_other_integers_are_refused(pipeline, speech_audio):
+    pcm16 = np.round(np.clip(speech_audio, -1, 1) * 32767).astype(np.int16)
+    as_float = pipeline.process(pcm16.astype(np.float32) / 32768)
+    np.testing.assert_allclose(pipeline.process(pcm16).data, as_float.data, atol=1e-6)
+    stream = pipeline.stream()
+    streamed = np.concatenate([stream.push(pcm16[i : i + 320]).data for i in range(0, pcm16.size, 320)]
+                              + [stream.flush().data])
+    np.testing.assert_allclose(streamed, as_float.data, atol=1e-5)
+    with pytest.raises(AudioError, match="float .* or int16, not int32"):
+        pipeline.process(pcm16.astype(np.int32))
