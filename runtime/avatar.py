@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from facecast import __version__
 from facecast import face_topology as ft
 from facecast.errors import FacecastError
 from facecast.rig import Rig
+from facecast.writers import temp_beside
 
 PACK_FORMAT = "facecast-avatar"
 PACK_VERSION = 1
@@ -76,8 +76,7 @@ class AvatarPack:
                 "width": self.size[0], "height": self.size[1], "face_scale": self.rig.face_scale,
                 "image": f"image.{'jpg' if self.image_format == 'jpeg' else 'png'}",
                 "mouth_opening": round(self.mouth_opening(), 4)}
-        parent = path.parent if str(path.parent) else Path(".")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        fd, tmp = temp_beside(path, ".tmp")
         try:
             with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
                 z.writestr("meta.json", json.dumps(meta, indent=2))

@@ -7,8 +7,11 @@ with 2 (argparse); an interrupt exits with 130. No traceback reaches the user.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -172,6 +175,22 @@ def _info() -> None:
           f"render network on {render.removesuffix('ExecutionProvider')}")
 
 
+@contextlib.contextmanager
+def _interrupted_on_termination() -> Iterator[None]:
+    """A terminal closed or a job killed (SIGHUP, SIGTERM) stops the work as Ctrl-C does, so the partial
+    output is removed by the same cleanup instead of being left beside the finished files."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signals = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]  # no HUP on Windows
+    saved = {sig: signal.signal(sig, interrupt) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "export":
@@ -179,23 +198,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return export_main(argv[1:], prog="facecast export")
     args = build_parser().parse_args(argv)
+    bridge = args.command in ("serve", "keys", "client")  # the bridge commands handle signals themselves
     try:
-        if args.command == "motion":
-            _motion(args.speech, [args.output], args)
-        elif args.command == "demo":
-            _demo(args)
-        elif args.command == "plot":
-            _plot(args)
-        elif args.command == "info":
-            _info()
-        elif args.command in ("prepare", "render"):
-            from facecast.cli_render import run as run_render
-
-            run_render(args)
-        elif args.command in ("serve", "keys", "client"):
-            from facecast.bridge.commands import run as run_bridge
-
-            run_bridge(args)
+        with contextlib.nullcontext() if bridge else _interrupted_on_termination():
+            _run(args)
     except FacecastError as exc:
         print(f"facecast: error: {exc}", file=sys.stderr)
         return 1
@@ -204,6 +210,24 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     return 0
 
+
+def _run(args: argparse.Namespace) -> None:
+    if args.command == "motion":
+        _motion(args.speech, [args.output], args)
+    elif args.command == "demo":
+        _demo(args)
+    elif args.command == "plot":
+        _plot(args)
+    elif args.command == "info":
+        _info()
+    elif args.command in ("prepare", "render"):
+        from facecast.cli_render import run as run_render
+
+        run_render(args)
+    elif args.command in ("serve", "keys", "client"):
+        from facecast.bridge.commands import run as run_bridge
+
+        run_bridge(args)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from facecast import __version__
 from facecast.errors import FacecastError
-from facecast.writers import check_writable
+from facecast.writers import check_writable, temp_beside
 
 LABEL_TEXT = "AI-generated"
 
@@ -77,8 +76,7 @@ class VideoWriter:
                  label: bool = False, crf: int = 18, duration: float | None = None) -> None:
         self.path = Path(path)
         check_video_path(self.path)
-        parent = self.path.parent if str(self.path.parent) else Path(".")
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp.mp4", dir=parent)
+        fd, self._tmp = temp_beside(self.path, ".tmp.mp4")
         os.close(fd)
         self._label = label_overlay(size) if label else None
         self.size = size

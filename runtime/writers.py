@@ -48,6 +48,17 @@ def check_output_path(path: Path) -> None:
     check_writable(path)
 
 
+def temp_beside(path: Path, suffix: str) -> tuple[int, str]:
+    """A private temporary file in ``path``'s folder, so that ``os.replace`` puts it in place at once, as
+    (descriptor, name). A folder that refuses it (its permissions, a read-only or virtual file system)
+    is one clear error."""
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=parent)
+    except OSError as exc:
+        raise FacecastError(f"{path}: cannot write there: {exc.strerror or exc}") from None
+
+
 def check_writable(path: Path) -> None:
     """Fail if ``path``'s folder is missing, ``path`` is a folder, or it cannot be written."""
     parent = path.parent if str(path.parent) else Path(".")
@@ -151,8 +162,7 @@ def write_motion(track: MotionTrack, path: str | Path, source: str | None = None
         ".npz": lambda: _npz_bytes(track, source),
     }
     payload = encoders[path.suffix.lower()]()
-    parent = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+    fd, tmp = temp_beside(path, ".part")
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
         with os.fdopen(fd, "wb") as fh:

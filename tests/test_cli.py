@@ -2,8 +2,10 @@
 
 import csv
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -95,6 +97,25 @@ def test_export_without_its_extra_says_what_to_install(monkeypatch, capsys, comm
     assert main(["export", command]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"facecast export {command} needs {missing}" in err[0] and "pip install" in err[0]
+
+
+def test_a_folder_that_refuses_files_is_one_clear_line(speech_wav):
+    result = facecast("motion", speech_wav, "-o", "/proc/m.csv")  # refused even to root
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1 and "Traceback" not in result.stderr, lines
+
+
+def test_a_render_killed_midway_leaves_nothing_behind(tmp_path, speech_wav):
+    out = tmp_path / "talk.mp4"
+    job = subprocess.Popen([sys.executable, "-m", "facecast.cli", "render", "--audio", str(speech_wav), "-o", str(out),
+                            "-q"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".talk.mp4.*")) and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert job.poll() is None, "the render ended before it could be stopped"
+    job.send_signal(signal.SIGTERM)
+    assert job.wait(30) == 130 and "interrupted" in job.stderr.read()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_usage_errors_exit_2(speech_wav, tmp_path):
