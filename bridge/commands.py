@@ -152,7 +152,8 @@ def _write_received_video(path: Path, textures: list[tuple[int, bytes]], n_frame
     by_frame = {min(n_frames - 1, round(pos * fps / 16000)): data for pos, data in textures}
     first = min(by_frame)
     size = Image.open(io.BytesIO(by_frame[first])).size[0]
-    with VideoWriter(path, size, fps, audio, source=f"facecast serve ({audio.name})") as video:
+    # The textures show the server's default avatar (the client asks for no other); the speech is not a portrait.
+    with VideoWriter(path, size, fps, audio, source="the default avatar of facecast serve") as video:
         current = None
         for i in range(n_frames):
             data = by_frame.get(i if i >= first else first)

@@ -91,6 +91,8 @@ def default_pack_path() -> Path:
 
 def load_portrait(path: Path | None, face: int | None = None, quiet: bool = False) -> AvatarPack:
     """A pack from a .facecast file, a picture (prepared now) or, for None, the bundled portrait."""
+    if face is not None and (path is None or path.suffix.lower() == PACK_SUFFIX):
+        raise FacecastError("--face chooses a face in a picture; an avatar pack holds one face already")
     if path is None:
         return load_pack(default_pack_path())
     if path.suffix.lower() == PACK_SUFFIX:

@@ -346,6 +346,7 @@ def test_client_command_saves_the_received_textures_as_a_video_with_the_speech(s
     assert "textures received for" in capsys.readouterr().out
     probe = subprocess.run([ffmpeg_exe(), "-i", str(out)], capture_output=True, text=True).stderr
     assert "Video: h264" in probe and "512x512" in probe and "Audio: aac" in probe
+    assert "default avatar of facecast serve" in probe and "clip.wav" not in probe  # the speech is no portrait
     rows = motion.read_text().splitlines()
     assert len(rows) - 1 >= 40  # about 45 frames at 30 fps for 1.5 s
     assert main(["client", "--endpoint", server.endpoint, "--audio", str(clip), "--save-video", str(out)]) == 1

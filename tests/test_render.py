@@ -482,6 +482,9 @@ def test_render_command_user_errors(tmp_path, speech_wav):
                  "-o", str(tmp_path / "x.mp4")))
     with pytest.raises(SystemExit):
         _cli("render", "--audio", str(speech_wav), "-o", "x.mp4", "--size", "130")
+    with pytest.raises(FacecastError, match="--face chooses a face in a picture"):
+        run(_cli("render", "--audio", str(speech_wav), "-o", str(tmp_path / "x.mp4"), "--face", "2"))
+    assert list(tmp_path.iterdir()) == []
 
 
 def _decoded(path, size: int) -> np.ndarray:
