@@ -67,6 +67,7 @@ OUTPUT_NAMES = ("frames",)
 FIXED_POINT_STEPS = 5
 OUTSIDE_SMOOTHING = 0.04  # of the frame's side: the square the warp beyond the face landmarks is averaged over
 EDGE_PIXELS = 2.0  # output pixels over which a synthetic layer's edge blends into the picture
+LID_MARGIN_PX = 0.75  # how far beyond the portrait's eye opening a lid pixel squeezed over it is taken from
 METRES_PER_F = 0.09  # typical distance between the outer eye corners
 CAMERA_DISTANCE = 0.6  # metres from camera to face, a webcam's distance: sets the perspective of head motion
 DEG = math.pi / 180
@@ -144,6 +145,13 @@ def _tooth_seams(u: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
     depth = TOOTH_SEAM * ((width - 2 * CELL) * (1 / CELL)).clamp(0, 1)
     edge = 1 - 4 * (tooth - tooth.round()).square()  # 1 on a line, 0 across a tooth's middle
     return 1 - depth * edge.square()  # edge^2: about cos^2 of the phase across a tooth
+
+
+def _margins(frame: Frame, upper: torch.Tensor, lower: torch.Tensor, u: torch.Tensor) -> list[torch.Tensor]:
+    """An eye's upper margin, its coverage, lower margin and its coverage (planes, v in ``frame``) at each u,
+    from the lids' points (B,K,2)."""
+    return lookup(torch.cat([tabulate(*unsqueeze(frame.points(upper))), tabulate(*unsqueeze(frame.points(lower)))], 1),
+                  u)
 
 
 class RenderNet(nn.Module):
@@ -298,12 +306,20 @@ class RenderNet(nn.Module):
         covered = paste(zero, m_covered, y0, x0)
         # The eyes leave ``jaw`` as it is: it is zero outside the mouth.
         src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, texture, avatar)
-        return self._compose(texture, avatar, gx, gy, src, jaw, teeth_end, synth, covered, size)
+        offsets = self._lids(self._offsets(src, gx, gy), verts, posed, head_only, cells)
+        return self._compose(texture, avatar, gx, offsets, jaw, teeth_end, synth, covered, size)
 
     @staticmethod
-    def _compose(texture: torch.Tensor, avatar: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, src: Planes,
-                 jaw: Planes, teeth_end: torch.Tensor, synth: list[torch.Tensor], covered: torch.Tensor,
-                 size: int) -> torch.Tensor:
+    def _offsets(src: Planes, gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
+        """The source offsets (B,2,S,S) of every output pixel, in half pixels (the pictures' entries).
+
+        The offset is zero at rest, so upsampling it (not the coordinates) keeps a neutral frame exact."""
+        return F.interpolate(torch.stack([2 * (src[0] - gx), 2 * (src[1] - gy)], 1), scale_factor=float(CELL),
+                             mode="bilinear", align_corners=False)
+
+    @staticmethod
+    def _compose(texture: torch.Tensor, avatar: torch.Tensor, gx: torch.Tensor, offsets: torch.Tensor, jaw: Planes,
+                 teeth_end: torch.Tensor, synth: list[torch.Tensor], covered: torch.Tensor, size: int) -> torch.Tensor:
         """Full-resolution frames: one gather per pixel from the portrait or its sealed picture, blended with
         the synthetic layer (premultiplied colour, alpha) across its edge.
 
@@ -328,10 +344,6 @@ class RenderNet(nn.Module):
         side = texture.shape[2]
         flat = texture.reshape(-1, 3)
         portrait = (avatar.to(torch.int32) * 2).view(n, 1, 1)  # the portrait's entries; the sealed picture's follow
-        # The offset is zero at rest, so upsampling it (not the coordinates) keeps a neutral frame exact; it is
-        # doubled first, as picture entries are half pixels.
-        offsets = F.interpolate(torch.stack([2 * (src[0] - gx), 2 * (src[1] - gy)], 1), scale_factor=float(CELL),
-                                mode="bilinear", align_corners=False)
         entries = torch.arange(size, dtype=gx.dtype) * 2 + 0.5
         pixel = entry(portrait, entries[None, None, :], entries[None, :, None], offsets[:, 0], offsets[:, 1], side)
         frames = flat.index_select(0, pixel.reshape(-1)).view(n, size, size, 3)
@@ -363,6 +375,42 @@ class RenderNet(nn.Module):
         # Into the frames, seen as rows of (x, colour) entries.
         rows = mixed.reshape(n, mixed.shape[1], -1)
         return paste(frames.view(n, size, 3 * size), rows, y0 * CELL, 3 * CELL * x0).view(n, size, size, 3)
+
+    def _lids(self, offsets: torch.Tensor, verts: torch.Tensor, posed: torch.Tensor, head_only: torch.Tensor,
+              cells: int) -> torch.Tensor:
+        """The source offsets (B,2,S,S, half pixels) with no lid pixel taking the portrait's eye.
+
+        The warp is a displacement per cell and cannot fold: where the lids close over the eye, it squeezes
+        the opening into a band a cell or two tall and finds the portrait's eye there, a slit of iris and eye
+        white in a full blink. So per pixel, about each eye: a pixel outside the posed lids whose source
+        falls inside the portrait's eye opening takes the portrait's lid margin instead, the upper one above
+        the line where the posed lids meet and the lower one below it, just beyond the opening at the same
+        place along the eye. Where the warp's source reaches the margin this changes nothing, so the band
+        joins the lids it lies between; a neutral frame is untouched (no lid pixel's source is in the eye).
+        """
+        n, size = offsets.shape[0], offsets.shape[2]
+        for e in range(2):
+            up, lo = self.eyes_up[e], self.eyes_lo[e]
+            y0, y1, x0, x1 = box(torch.cat([posed[:, up, :2], posed[:, lo, :2]], 1), cells)
+            ys = torch.arange(size)[y0 * CELL : y1 * CELL].to(offsets.dtype)[None, :, None]
+            xs = torch.arange(size)[x0 * CELL : x1 * CELL].to(offsets.dtype)[None, None, :]
+            part = offsets[:, :, y0 * CELL : y1 * CELL, x0 * CELL : x1 * CELL]
+            frame = Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
+            u, v = frame.pixels(xs.expand(n, -1, -1), ys.expand(n, -1, -1))
+            top, c_up, bottom, c_lo = _margins(frame, posed[:, up, :2], posed[:, lo, :2], u)
+            rest = Frame(verts[:, up[0], :2], verts[:, up[-1], :2])
+            su, sv = rest.pixels(xs + 0.5 * part[:, 0], ys + 0.5 * part[:, 1])  # the pixel's source
+            r_top, r_cu, r_bottom, r_cl = _margins(rest, verts[:, up, :2], verts[:, lo, :2], su)
+            on_lid = (v <= top) | (v >= bottom) | (c_up * c_lo < 0.5)
+            in_eye = (sv > r_top) & (sv < r_bottom) & (r_cu * r_cl >= 0.5)
+            upper = v < (top + bottom) / 2
+            to = torch.where(upper, r_top - LID_MARGIN_PX, r_bottom + LID_MARGIN_PX)
+            moved = (on_lid & in_eye).to(offsets.dtype) * (to - sv)  # pixels, across the portrait's eye
+            fixed = part + 2 * moved[:, None] * rest.ey[:, :, None, None]
+            # Both planes in one paste; eye by eye, as their boxes may overlap.
+            offsets = paste(offsets.reshape(n * 2, size, size), fixed.reshape(n * 2, *fixed.shape[2:]),
+                            y0 * CELL, x0 * CELL).view(n, 2, size, size)
+        return offsets
 
     # -- layers -----------------------------------------------------------------------------------
     def _mouth(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, verts: torch.Tensor, posed: torch.Tensor,
@@ -470,10 +518,8 @@ class RenderNet(nn.Module):
             sx, sy = sx[:, y0:y1, x0:x1], sy[:, y0:y1, x0:x1]
             synth = [plane[:, y0:y1, x0:x1] for plane in synth]
             frame = Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
-            t_up = tabulate(*unsqueeze(frame.points(posed[:, up, :2])))
-            t_lo = tabulate(*unsqueeze(frame.points(posed[:, lo, :2])))
             u, v = frame.pixels(gx_e, gy_e)
-            top, c_up, bottom, c_lo = lookup(torch.cat([t_up, t_lo], 1), u)
+            top, c_up, bottom, c_lo = _margins(frame, posed[:, up, :2], posed[:, lo, :2], u)
             # The image's lower lid runs below its upper lid: v grows downward.
             inside = between(v, top, bottom, c_up * c_lo)
             # The eyeball moves with the head only: each point inside the lids comes from the portrait's eye
