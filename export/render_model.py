@@ -391,7 +391,7 @@ class RenderNet(nn.Module):
         n, size = offsets.shape[0], offsets.shape[2]
         for e in range(2):
             up, lo = self.eyes_up[e], self.eyes_lo[e]
-            y0, y1, x0, x1 = box(torch.cat([posed[:, up, :2], posed[:, lo, :2]], 1), cells)
+            y0, y1, x0, x1 = box(torch.cat([posed[:, up, :2], posed[:, lo, :2]], 1), cells, spread=0.0)
             ys = torch.arange(size)[y0 * CELL : y1 * CELL].to(offsets.dtype)[None, :, None]
             xs = torch.arange(size)[x0 * CELL : x1 * CELL].to(offsets.dtype)[None, None, :]
             part = offsets[:, :, y0 * CELL : y1 * CELL, x0 * CELL : x1 * CELL]

@@ -115,7 +115,7 @@ def entry(picture: torch.Tensor, fx: torch.Tensor, fy: torch.Tensor, off_x: torc
     return (picture * side + iy) * side + ix
 
 
-def box(points: torch.Tensor, cells: int) -> tuple[torch.Tensor, ...]:
+def box(points: torch.Tensor, cells: int, spread: float = 0.1) -> tuple[torch.Tensor, ...]:
     """Cells y0, y1, x0, x1 ([y0, y1) x [x0, x1)) that hold every one of ``points`` (B,K,2), in pixels, of the
     whole batch, with a margin, within the grid; one cell at least.
 
@@ -127,7 +127,7 @@ def box(points: torch.Tensor, cells: int) -> tuple[torch.Tensor, ...]:
     """
     xy = points.reshape(-1, 2)
     low, high = xy.amin(0), xy.amax(0)
-    margin = 2 * CELL + 0.1 * (high - low).amax()
+    margin = 2 * CELL + spread * (high - low).amax()
     low = torch.floor((low - margin + 0.5) / CELL).to(torch.int64)
     high = torch.floor((high + margin + 0.5) / CELL).to(torch.int64) + 1
     start = low.clamp(0, cells - 1)
