@@ -74,7 +74,8 @@ def test_layers_worked_out_in_their_boxes_are_those_worked_out_everywhere(pack, 
     """The mouth and each eye are worked out only in the cells about their lips and lids (``box``), the lids'
     per-pixel pass only about them, and the layers blended only in the box that holds them (``span``). That
     must change no pixel: with every box opened to the whole frame, random motion (any blendshape, head
-    turns to 35 deg, moves, gaze to 40 deg) renders the same frames, also at small sizes, where the margins are thinnest."""
+    turns to 35 deg, moves, gaze to 40 deg) renders the same frames, also at small sizes, where the margins
+    are thinnest."""
     torch = pytest.importorskip("torch")
     import facecast.export.render_model as rm
 
