@@ -122,8 +122,9 @@ def box(points: torch.Tensor, cells: int, spread: float = 0.1) -> tuple[torch.Te
     A feature's layer is zero, and its picture untouched, beyond its outline's tabulated curves (which
     reach a table step, a twelfth of the feature's half width, past its ends) and half a cell more, so it
     is worked out in this box alone: the eyes and the mouth are a few percent of the frame, and worked out
-    everywhere they took half the network's time. The margin, two cells and a tenth of the box's size,
-    holds both.
+    everywhere they took half the network's time. The margin, two cells and ``spread`` (a tenth) of the
+    box's size, holds both. The lids' per-pixel pass needs two cells alone (``spread=0``): the band the
+    warp squeezes lies within them.
     """
     xy = points.reshape(-1, 2)
     low, high = xy.amin(0), xy.amax(0)

@@ -229,5 +229,6 @@ def _run(args: argparse.Namespace) -> None:
 
         run_bridge(args)
 
+
 if __name__ == "__main__":
     sys.exit(main())
