@@ -306,7 +306,7 @@ class RenderNet(nn.Module):
         covered = paste(zero, m_covered, y0, x0)
         # The eyes leave ``jaw`` as it is: it is zero outside the mouth.
         src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, texture, avatar)
-        offsets = self._lids(self._offsets(src, gx, gy), verts, posed, head_only, cells)
+        offsets = self._lids(self._offsets(src, gx, gy), src, gx, gy, verts, posed, head_only)
         return self._compose(texture, avatar, gx, offsets, jaw, teeth_end, synth, covered, size)
 
     @staticmethod
@@ -376,8 +376,8 @@ class RenderNet(nn.Module):
         rows = mixed.reshape(n, mixed.shape[1], -1)
         return paste(frames.view(n, size, 3 * size), rows, y0 * CELL, 3 * CELL * x0).view(n, size, size, 3)
 
-    def _lids(self, offsets: torch.Tensor, verts: torch.Tensor, posed: torch.Tensor, head_only: torch.Tensor,
-              cells: int) -> torch.Tensor:
+    def _lids(self, offsets: torch.Tensor, src: Planes, gx: torch.Tensor, gy: torch.Tensor, verts: torch.Tensor,
+              posed: torch.Tensor, head_only: torch.Tensor) -> torch.Tensor:
         """The source offsets (B,2,S,S, half pixels) with no lid pixel taking the portrait's eye.
 
         The warp is a displacement per cell and cannot fold: where the lids close over the eye, it squeezes
@@ -387,25 +387,30 @@ class RenderNet(nn.Module):
         the line where the posed lids meet and the lower one below it, just beyond the opening at the same
         place along the eye. Where the warp's source reaches the margin this changes nothing, so the band
         joins the lids it lies between; a neutral frame is untouched (no lid pixel's source is in the eye).
+
+        The distances are worked out per cell (from each cell's centre to the posed margins, and from its
+        source to the portrait's) and upsampled: they are smooth, and per pixel only the tests remain, as
+        for the line where a portrait's own teeth part.
         """
-        n, size = offsets.shape[0], offsets.shape[2]
+        n, size, cells = offsets.shape[0], offsets.shape[2], gx.shape[1]
         for e in range(2):
             up, lo = self.eyes_up[e], self.eyes_lo[e]
             y0, y1, x0, x1 = box(torch.cat([posed[:, up, :2], posed[:, lo, :2]], 1), cells, spread=0.0)
-            ys = torch.arange(size)[y0 * CELL : y1 * CELL].to(offsets.dtype)[None, :, None]
-            xs = torch.arange(size)[x0 * CELL : x1 * CELL].to(offsets.dtype)[None, None, :]
-            part = offsets[:, :, y0 * CELL : y1 * CELL, x0 * CELL : x1 * CELL]
             frame = Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
-            u, v = frame.pixels(xs.expand(n, -1, -1), ys.expand(n, -1, -1))
+            u, v = frame.pixels(gx[:, y0:y1, x0:x1], gy[:, y0:y1, x0:x1])
             top, c_up, bottom, c_lo = _margins(frame, posed[:, up, :2], posed[:, lo, :2], u)
             rest = Frame(verts[:, up[0], :2], verts[:, up[-1], :2])
-            su, sv = rest.pixels(xs + 0.5 * part[:, 0], ys + 0.5 * part[:, 1])  # the pixel's source
+            su, sv = rest.pixels(src[0][:, y0:y1, x0:x1], src[1][:, y0:y1, x0:x1])  # each cell's source
             r_top, r_cu, r_bottom, r_cl = _margins(rest, verts[:, up, :2], verts[:, lo, :2], su)
-            on_lid = (v <= top) | (v >= bottom) | (c_up * c_lo < 0.5)
-            in_eye = (sv > r_top) & (sv < r_bottom) & (r_cu * r_cl >= 0.5)
-            upper = v < (top + bottom) / 2
-            to = torch.where(upper, r_top - LID_MARGIN_PX, r_bottom + LID_MARGIN_PX)
-            moved = (on_lid & in_eye).to(offsets.dtype) * (to - sv)  # pixels, across the portrait's eye
+            planes = torch.stack([v - top, bottom - v, c_up * c_lo, sv - r_top, r_bottom - sv, r_cu * r_cl], 1)
+            d_top, d_bottom, cover, e_top, e_bottom, r_cover = F.interpolate(
+                planes, scale_factor=float(CELL), mode="bilinear", align_corners=False).unbind(1)
+            on_lid = (d_top <= 0) | (d_bottom <= 0) | (cover < 0.5)
+            in_eye = (e_top > 0) & (e_bottom > 0) & (r_cover >= 0.5)
+            # Above the meeting line up to the upper margin, below it down to the lower one (pixels).
+            to = torch.where(d_top < d_bottom, -(e_top + LID_MARGIN_PX), e_bottom + LID_MARGIN_PX)
+            moved = (on_lid & in_eye).to(offsets.dtype) * to
+            part = offsets[:, :, y0 * CELL : y1 * CELL, x0 * CELL : x1 * CELL]
             fixed = part + 2 * moved[:, None] * rest.ey[:, :, None, None]
             # Both planes in one paste; eye by eye, as their boxes may overlap.
             offsets = paste(offsets.reshape(n * 2, size, size), fixed.reshape(n * 2, *fixed.shape[2:]),
