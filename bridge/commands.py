@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facecast.bridge.protocol import DEFAULT_ENDPOINT
+from facecast.bridge.protocol import DEFAULT_AVATAR, DEFAULT_ENDPOINT
 from facecast.device import DEVICES
 from facecast.errors import FacecastError
 
@@ -39,7 +39,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save", type=Path, help="write the received motion (.csv, .json or .npz)")
     p.add_argument("--save-video", type=Path, metavar="OUT.mp4",
                    help="with --texture: write the received textures as an mp4 with the speech")
-    p.add_argument("--texture", action="store_true", help="ask for rendered 512 px JPEG textures too")
+    p.add_argument("--texture", action="store_true", help="ask for rendered JPEG textures too")
+    p.add_argument("--avatar", default=None, metavar="NAME",
+                   help="with --texture: the server's avatar to render (one of `serve --avatars`; default: its own)")
+    p.add_argument("--size", type=int, default=512, help="with --texture: texture size in pixels (default 512)")
     p.add_argument("--lookahead-ms", type=int, default=None, metavar="MS",
                    help="lip model lookahead to ask for (default: the server's least, for the lowest latency)")
 
@@ -88,9 +91,10 @@ def _client(args: argparse.Namespace) -> None:
 
     if args.save is not None:
         check_output_path(args.save)
+    if not args.texture and (args.avatar is not None or args.save_video is not None):
+        raise FacecastError(f"{'--avatar' if args.avatar is not None else '--save-video'} needs --texture: "
+                            "without it the server sends no textures")
     if args.save_video is not None:
-        if not args.texture:
-            raise FacecastError("--save-video needs --texture: without it the server sends no textures")
         from facecast.video import check_video_path
 
         check_video_path(args.save_video)
@@ -101,8 +105,9 @@ def _client(args: argparse.Namespace) -> None:
     textures: list[tuple[int, bytes]] = []
     with Client(args.endpoint, curve=args.curve, name="facecast-client") as client:
         extra = {} if args.lookahead_ms is None else {"lookahead_ms": args.lookahead_ms}
-        session = client.open(fps=args.fps, mode="both" if args.texture else "motion", size=512, encoding="jpeg",
-                              **extra)
+        if args.texture:
+            extra.update(size=args.size, encoding="jpeg", **({} if args.avatar is None else {"avatar": args.avatar}))
+        session = client.open(fps=args.fps, mode="both" if args.texture else "motion", **extra)
         start = time.monotonic()
         sent = 0
         while sent < audio.size:
@@ -136,12 +141,12 @@ def _client(args: argparse.Namespace) -> None:
         print(f"written {args.save}")
     if args.save_video is not None and textures:
         n = sum(len(f) for f in frames) or 1 + max(round(pos * args.fps / 16000) for pos, _ in textures)
-        _write_received_video(args.save_video, textures, n, args.fps, args.audio)
+        _write_received_video(args.save_video, textures, n, args.fps, args.audio, args.avatar or DEFAULT_AVATAR)
         print(f"written {args.save_video}: {len(textures)} textures received for {n} frames")
 
 
 def _write_received_video(path: Path, textures: list[tuple[int, bytes]], n_frames: int, fps: float,
-                          audio: Path) -> None:
+                          audio: Path, avatar: str) -> None:
     """The received textures on the frame clock, each held until the next (latest-wins skips some)."""
     import io
 
@@ -152,8 +157,8 @@ def _write_received_video(path: Path, textures: list[tuple[int, bytes]], n_frame
     by_frame = {min(n_frames - 1, round(pos * fps / 16000)): data for pos, data in textures}
     first = min(by_frame)
     size = Image.open(io.BytesIO(by_frame[first])).size[0]
-    # The textures show the server's default avatar (the client asks for no other); the speech is not a portrait.
-    with VideoWriter(path, size, fps, audio, source="the default avatar of facecast serve") as video:
+    # The portrait is the server's avatar, not the speech file.
+    with VideoWriter(path, size, fps, audio, source=f"avatar '{avatar}' of facecast serve") as video:
         current = None
         for i in range(n_frames):
             data = by_frame.get(i if i >= first else first)

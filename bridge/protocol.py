@@ -16,6 +16,7 @@ from facecast.motion_frame import FRAME_BYTES, FRAME_VERSION
 
 PROTOCOL_VERSION = 1
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+DEFAULT_AVATAR = "default"  # a texture session's avatar when it names none: the bundled portrait
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 MAX_SESSIONS = 64
 MAX_SESSIONS_PER_CLIENT = 32

@@ -13,11 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from facecast.avatar import PACK_SUFFIX, AvatarError, load_pack
-from facecast.bridge.protocol import ErrorCode, ProtocolError
+from facecast.bridge.protocol import DEFAULT_AVATAR, ErrorCode, ProtocolError
 from facecast.cli_render import default_pack_path
 from facecast.render import Avatar, Renderer, stack_avatars
-
-DEFAULT_AVATAR = "default"
 
 
 class TextureRenderer:

@@ -341,12 +341,16 @@ def test_client_command_saves_the_received_textures_as_a_video_with_the_speech(s
     audio, rate = sf.read(speech_wav, dtype="float32")
     sf.write(clip, audio[: int(1.5 * rate)], rate)
     out, motion = tmp_path / "received.mp4", tmp_path / "received.csv"
-    assert main(["client", "--endpoint", server.endpoint, "--audio", str(clip), "--texture",
-                 "--save-video", str(out), "--save", str(motion)]) == 0
+    assert main(["client", "--endpoint", server.endpoint, "--audio", str(clip), "--texture", "--avatar", "default",
+                 "--size", "256", "--save-video", str(out), "--save", str(motion)]) == 0
     assert "textures received for" in capsys.readouterr().out
     probe = subprocess.run([ffmpeg_exe(), "-i", str(out)], capture_output=True, text=True).stderr
-    assert "Video: h264" in probe and "512x512" in probe and "Audio: aac" in probe
-    assert "default avatar of facecast serve" in probe and "clip.wav" not in probe  # the speech is no portrait
+    assert "Video: h264" in probe and "256x256" in probe and "Audio: aac" in probe
+    assert "avatar 'default' of facecast serve" in probe and "clip.wav" not in probe  # the speech is no portrait
     rows = motion.read_text().splitlines()
     assert len(rows) - 1 >= 40  # about 45 frames at 30 fps for 1.5 s
     assert main(["client", "--endpoint", server.endpoint, "--audio", str(clip), "--save-video", str(out)]) == 1
+    assert main(["client", "--endpoint", server.endpoint, "--audio", str(clip), "--avatar", "default"]) == 1
+    assert main(["client", "--endpoint", server.endpoint, "--audio", str(clip), "--texture", "--avatar", "nobody"]) == 1
+    err = capsys.readouterr().err
+    assert "--avatar needs --texture" in err and "unknown avatar 'nobody'" in err
