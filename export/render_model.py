@@ -382,40 +382,52 @@ class RenderNet(nn.Module):
 
         The warp is a displacement per cell and cannot fold: where the lids close over the eye, it squeezes
         the opening into a band a cell or two tall and finds the portrait's eye there, a slit of iris and eye
-        white in a full blink. So per pixel, about each eye: a pixel outside the posed lids whose source
+        white in a full blink. So per pixel, about the eyes: a pixel outside the posed lids whose source
         falls inside the portrait's eye opening takes the portrait's lid margin instead, the upper one above
         the line where the posed lids meet and the lower one below it, just beyond the opening at the same
         place along the eye. Where the warp's source reaches the margin this changes nothing, so the band
         joins the lids it lies between; a neutral frame is untouched (no lid pixel's source is in the eye).
 
-        The distances are worked out per cell (from each cell's centre to the posed margins, and from its
-        source to the portrait's) and upsampled: they are smooth, and per pixel only the tests remain, as
-        for the line where a portrait's own teeth part.
+        The distances it tests are worked out per cell (from each cell's centre to the posed margins, and
+        from its source to the portrait's), in one box that holds both eyes, both eyes at once (each cell
+        then takes its nearer eye's), and upsampled: they are smooth, and per pixel only the tests remain,
+        as for the line where a portrait's own teeth part.
         """
         n, size, cells = offsets.shape[0], offsets.shape[2], gx.shape[1]
-        for e in range(2):
-            up, lo = self.eyes_up[e], self.eyes_lo[e]
-            y0, y1, x0, x1 = box(torch.cat([posed[:, up, :2], posed[:, lo, :2]], 1), cells, spread=0.0)
-            frame = Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
-            u, v = frame.pixels(gx[:, y0:y1, x0:x1], gy[:, y0:y1, x0:x1])
-            top, c_up, bottom, c_lo = _margins(frame, posed[:, up, :2], posed[:, lo, :2], u)
-            rest = Frame(verts[:, up[0], :2], verts[:, up[-1], :2])
-            su, sv = rest.pixels(src[0][:, y0:y1, x0:x1], src[1][:, y0:y1, x0:x1])  # each cell's source
-            r_top, r_cu, r_bottom, r_cl = _margins(rest, verts[:, up, :2], verts[:, lo, :2], su)
-            planes = torch.stack([v - top, bottom - v, c_up * c_lo, sv - r_top, r_bottom - sv, r_cu * r_cl], 1)
-            d_top, d_bottom, cover, e_top, e_bottom, r_cover = F.interpolate(
-                planes, scale_factor=float(CELL), mode="bilinear", align_corners=False).unbind(1)
-            on_lid = (d_top <= 0) | (d_bottom <= 0) | (cover < 0.5)
-            in_eye = (e_top > 0) & (e_bottom > 0) & (r_cover >= 0.5)
-            # Above the meeting line up to the upper margin, below it down to the lower one (pixels).
-            to = torch.where(d_top < d_bottom, -(e_top + LID_MARGIN_PX), e_bottom + LID_MARGIN_PX)
-            moved = (on_lid & in_eye).to(offsets.dtype) * to
-            part = offsets[:, :, y0 * CELL : y1 * CELL, x0 * CELL : x1 * CELL]
-            fixed = part + 2 * moved[:, None] * rest.ey[:, :, None, None]
-            # Both planes in one paste; eye by eye, as their boxes may overlap.
-            offsets = paste(offsets.reshape(n * 2, size, size), fixed.reshape(n * 2, *fixed.shape[2:]),
-                            y0 * CELL, x0 * CELL).view(n, 2, size, size)
-        return offsets
+        up, lo = self.eyes_up, self.eyes_lo  # (2, K): both eyes side by side, as a batch of 2n
+        y0, y1, x0, x1 = box(torch.cat([posed[:, up.reshape(-1), :2], posed[:, lo.reshape(-1), :2]], 1), cells,
+                             spread=0.0)
+
+        def per_eye(t: torch.Tensor) -> torch.Tensor:  # (n, ...) -> (2n, ...), frame-major
+            return t.repeat_interleave(2, 0)
+
+        def points(xy: torch.Tensor, index: torch.Tensor) -> torch.Tensor:  # (n,V,2) -> (2n,K,2)
+            return xy[:, index.reshape(-1), :2].reshape(n * 2, *index.shape[1:], 2)
+
+        p_up, p_lo, r_up, r_lo = points(posed, up), points(posed, lo), points(verts, up), points(verts, lo)
+        frame = Frame(points(head_only, up)[:, 0], points(head_only, up)[:, -1])
+        u, v = frame.pixels(per_eye(gx[:, y0:y1, x0:x1]), per_eye(gy[:, y0:y1, x0:x1]))
+        top, c_up, bottom, c_lo = _margins(frame, p_up, p_lo, u)
+        rest = Frame(r_up[:, 0], r_up[:, -1])
+        su, sv = rest.pixels(per_eye(src[0][:, y0:y1, x0:x1]), per_eye(src[1][:, y0:y1, x0:x1]))  # cells' sources
+        r_top, r_cu, r_bottom, r_cl = _margins(rest, r_up, r_lo, su)
+        ey = rest.ey[:, :, None, None].expand(-1, -1, *u.shape[1:])
+        planes = torch.cat([torch.stack([v - top, bottom - v, c_up * c_lo, sv - r_top, r_bottom - sv, r_cu * r_cl], 1),
+                            ey], 1).view(n, 2, 8, *u.shape[1:])
+        near = (u.square() * frame.half[:, :, None].square() + v.square()).view(n, 2, *u.shape[1:])
+        planes = torch.where((near[:, 1] < near[:, 0])[:, None], planes[:, 1], planes[:, 0])
+        d_top, d_bottom, cover, e_top, e_bottom, r_cover, ey_x, ey_y = F.interpolate(
+            planes, scale_factor=float(CELL), mode="bilinear", align_corners=False).unbind(1)
+        on_lid = (d_top <= 0) | (d_bottom <= 0) | (cover < 0.5)
+        in_eye = (e_top > 0) & (e_bottom > 0) & (r_cover >= 0.5)
+        # Above the meeting line up to the upper margin, below it down to the lower one (pixels).
+        to = torch.where(d_top < d_bottom, -(e_top + LID_MARGIN_PX), e_bottom + LID_MARGIN_PX)
+        moved = 2 * (on_lid & in_eye).to(offsets.dtype) * to  # half pixels
+        part = offsets[:, :, y0 * CELL : y1 * CELL, x0 * CELL : x1 * CELL]
+        fixed = part + moved[:, None] * torch.stack([ey_x, ey_y], 1)
+        # Both planes in one paste.
+        return paste(offsets.reshape(n * 2, size, size), fixed.reshape(n * 2, *fixed.shape[2:]), y0 * CELL, x0 * CELL
+                     ).view(n, 2, size, size)
 
     # -- layers -----------------------------------------------------------------------------------
     def _mouth(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, verts: torch.Tensor, posed: torch.Tensor,
