@@ -405,7 +405,8 @@ class RenderNet(nn.Module):
             return xy[:, index.reshape(-1), :2].reshape(n * 2, *index.shape[1:], 2)
 
         p_up, p_lo, r_up, r_lo = points(posed, up), points(posed, lo), points(verts, up), points(verts, lo)
-        frame = Frame(points(head_only, up)[:, 0], points(head_only, up)[:, -1])
+        corners = points(head_only, up)
+        frame = Frame(corners[:, 0], corners[:, -1])
         u, v = frame.pixels(per_eye(gx[:, y0:y1, x0:x1]), per_eye(gy[:, y0:y1, x0:x1]))
         top, c_up, bottom, c_lo = _margins(frame, p_up, p_lo, u)
         rest = Frame(r_up[:, 0], r_up[:, -1])
