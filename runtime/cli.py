@@ -20,6 +20,7 @@ from facecast.device import DEVICES
 from facecast.errors import FacecastError
 
 DEMO_SPEECH = "sample_speech.flac"
+BRIDGE_COMMANDS = ("serve", "keys", "client")  # in facecast.bridge.commands
 
 
 def _fps(text: str) -> float:
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return export_main(argv[1:], prog="facecast export")
     args = build_parser().parse_args(argv)
-    bridge = args.command in ("serve", "keys", "client")  # the bridge commands handle signals themselves
+    bridge = args.command in BRIDGE_COMMANDS  # they handle signals themselves
     try:
         with contextlib.nullcontext() if bridge else _interrupted_on_termination():
             _run(args)
@@ -224,7 +225,7 @@ def _run(args: argparse.Namespace) -> None:
         from facecast.cli_render import run as run_render
 
         run_render(args)
-    elif args.command in ("serve", "keys", "client"):
+    elif args.command in BRIDGE_COMMANDS:
         from facecast.bridge.commands import run as run_bridge
 
         run_bridge(args)

@@ -112,7 +112,7 @@ def _prepare(args: argparse.Namespace) -> None:
     output = args.output or Path(args.portrait.stem + PACK_SUFFIX)
     if output.suffix.lower() != PACK_SUFFIX:
         raise FacecastError(f"{output}: an avatar pack is named .facecast")
-    if not (output.parent if str(output.parent) else Path(".")).is_dir():
+    if not output.parent.is_dir():
         raise FacecastError(f"{output}: folder {output.parent} does not exist")
     start = time.perf_counter()
     pack, notes = prepare_portrait(args.portrait, face=args.face)

@@ -52,16 +52,15 @@ def temp_beside(path: Path, suffix: str) -> tuple[int, str]:
     """A private temporary file in ``path``'s folder, so that ``os.replace`` puts it in place at once, as
     (descriptor, name). A folder that refuses it (its permissions, a read-only or virtual file system)
     is one clear error."""
-    parent = path.parent if str(path.parent) else Path(".")
     try:
-        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=parent)
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     except OSError as exc:
         raise FacecastError(f"{path}: cannot write there: {exc.strerror or exc}") from None
 
 
 def check_writable(path: Path) -> None:
     """Fail if ``path``'s folder is missing, ``path`` is a folder, or it cannot be written."""
-    parent = path.parent if str(path.parent) else Path(".")
+    parent = path.parent
     if not parent.is_dir():
         raise FacecastError(f"{path}: folder {parent} does not exist")
     if path.is_dir():
