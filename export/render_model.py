@@ -36,6 +36,7 @@ Output: frames (B,S,S,3) uint8.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -147,11 +148,40 @@ def _tooth_seams(u: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
     return 1 - depth * edge.square()  # edge^2: about cos^2 of the phase across a tooth
 
 
-def _margins(frame: Frame, upper: torch.Tensor, lower: torch.Tensor, u: torch.Tensor) -> list[torch.Tensor]:
-    """An eye's upper margin, its coverage, lower margin and its coverage (planes, v in ``frame``) at each u,
-    from the lids' points (B,K,2)."""
-    return lookup(torch.cat([tabulate(*unsqueeze(frame.points(upper))), tabulate(*unsqueeze(frame.points(lower)))], 1),
-                  u)
+def _margin_table(frame: Frame, upper: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
+    """An eye's tabulated margins (B,4,N), to ``lookup`` at any u in ``frame``: its upper margin (v), that
+    margin's coverage, its lower margin and that one's coverage, from the lids' points (B,K,2)."""
+    return torch.cat([tabulate(*unsqueeze(frame.points(upper))), tabulate(*unsqueeze(frame.points(lower)))], 1)
+
+
+def _per_eye(t: torch.Tensor) -> torch.Tensor:
+    """(n, ...) -> (2n, ...): each frame's entry for both of its eyes, frame-major."""
+    return t.repeat_interleave(2, 0)
+
+
+def _eye_points(xy: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Points (n,V,>=2) at both eyes' landmark ``index`` (2,K) -> (2n,K,2), frame-major."""
+    n = xy.shape[0]
+    return xy[:, index.reshape(-1), :2].reshape(n * 2, *index.shape[1:], 2)
+
+
+@dataclass
+class EyeGeometry:
+    """Both eyes of every frame, as a batch of 2n (frame-major: a frame's right eye, then its left), as the
+    eyeball layer and the lid pass both use them."""
+
+    upper: torch.Tensor  # (2n,K,2) posed lid points
+    lower: torch.Tensor
+    frame: Frame  # between the eye's corners as the head alone moves them
+    rest: Frame  # between the portrait's own corners
+    margins: torch.Tensor  # (2n,4,N) the posed lids' ``_margin_table`` in ``frame``
+    outline: torch.Tensor  # (n,4K,2) every posed lid point of a frame's two eyes, for ``box``
+
+    def nearer_second(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """(n,1,H,W) bool: whether the frame's second eye is nearer than its first, at points given as u, v
+        (2n,H,W) in each eye's ``frame``."""
+        near = (u.square() * self.frame.half[:, :, None].square() + v.square()).view(-1, 2, *u.shape[1:])
+        return (near[:, 1] < near[:, 0])[:, None]
 
 
 class RenderNet(nn.Module):
@@ -305,8 +335,9 @@ class RenderNet(nn.Module):
         synth = [paste(zero, plane, y0, x0) for plane in m_synth]
         covered = paste(zero, m_covered, y0, x0)
         # The eyes leave ``jaw`` as it is: it is zero outside the mouth.
-        src, synth = self._eyes(gx, gy, src, synth, verts, posed, head_only, gaze, axes_b, texture, avatar)
-        offsets = self._lids(self._offsets(src, gx, gy), src, gx, gy, verts, posed, head_only)
+        eyes = self._eye_geometry(verts, posed, head_only)
+        src, synth = self._eyes(gx, gy, src, synth, eyes, verts, gaze, axes_b, texture, avatar)
+        offsets = self._lids(self._offsets(src, gx, gy), src, gx, gy, eyes, verts)
         return self._compose(texture, avatar, gx, offsets, jaw, teeth_end, synth, covered, size)
 
     @staticmethod
@@ -376,8 +407,8 @@ class RenderNet(nn.Module):
         rows = mixed.reshape(n, mixed.shape[1], -1)
         return paste(frames.view(n, size, 3 * size), rows, y0 * CELL, 3 * CELL * x0).view(n, size, size, 3)
 
-    def _lids(self, offsets: torch.Tensor, src: Planes, gx: torch.Tensor, gy: torch.Tensor, verts: torch.Tensor,
-              posed: torch.Tensor, head_only: torch.Tensor) -> torch.Tensor:
+    def _lids(self, offsets: torch.Tensor, src: Planes, gx: torch.Tensor, gy: torch.Tensor, eyes: EyeGeometry,
+              verts: torch.Tensor) -> torch.Tensor:
         """The source offsets (B,2,S,S, half pixels) with no lid pixel taking the portrait's eye.
 
         The warp is a displacement per cell and cannot fold: where the lids close over the eye, it squeezes
@@ -394,29 +425,17 @@ class RenderNet(nn.Module):
         as for the line where a portrait's own teeth part.
         """
         n, size, cells = offsets.shape[0], offsets.shape[2], gx.shape[1]
-        up, lo = self.eyes_up, self.eyes_lo  # (2, K): both eyes side by side, as a batch of 2n
-        y0, y1, x0, x1 = box(torch.cat([posed[:, up.reshape(-1), :2], posed[:, lo.reshape(-1), :2]], 1), cells,
-                             spread=0.0)
-
-        def per_eye(t: torch.Tensor) -> torch.Tensor:  # (n, ...) -> (2n, ...), frame-major
-            return t.repeat_interleave(2, 0)
-
-        def points(xy: torch.Tensor, index: torch.Tensor) -> torch.Tensor:  # (n,V,2) -> (2n,K,2)
-            return xy[:, index.reshape(-1), :2].reshape(n * 2, *index.shape[1:], 2)
-
-        p_up, p_lo, r_up, r_lo = points(posed, up), points(posed, lo), points(verts, up), points(verts, lo)
-        corners = points(head_only, up)
-        frame = Frame(corners[:, 0], corners[:, -1])
-        u, v = frame.pixels(per_eye(gx[:, y0:y1, x0:x1]), per_eye(gy[:, y0:y1, x0:x1]))
-        top, c_up, bottom, c_lo = _margins(frame, p_up, p_lo, u)
-        rest = Frame(r_up[:, 0], r_up[:, -1])
-        su, sv = rest.pixels(per_eye(src[0][:, y0:y1, x0:x1]), per_eye(src[1][:, y0:y1, x0:x1]))  # cells' sources
-        r_top, r_cu, r_bottom, r_cl = _margins(rest, r_up, r_lo, su)
+        y0, y1, x0, x1 = box(eyes.outline, cells, spread=0.0)
+        frame, rest = eyes.frame, eyes.rest
+        u, v = frame.pixels(_per_eye(gx[:, y0:y1, x0:x1]), _per_eye(gy[:, y0:y1, x0:x1]))
+        top, c_up, bottom, c_lo = lookup(eyes.margins, u)
+        su, sv = rest.pixels(_per_eye(src[0][:, y0:y1, x0:x1]), _per_eye(src[1][:, y0:y1, x0:x1]))  # cells' sources
+        r_top, r_cu, r_bottom, r_cl = lookup(_margin_table(rest, _eye_points(verts, self.eyes_up),
+                                                           _eye_points(verts, self.eyes_lo)), su)
         ey = rest.ey[:, :, None, None].expand(-1, -1, *u.shape[1:])
         planes = torch.cat([torch.stack([v - top, bottom - v, c_up * c_lo, sv - r_top, r_bottom - sv, r_cu * r_cl], 1),
                             ey], 1).view(n, 2, 8, *u.shape[1:])
-        near = (u.square() * frame.half[:, :, None].square() + v.square()).view(n, 2, *u.shape[1:])
-        planes = torch.where((near[:, 1] < near[:, 0])[:, None], planes[:, 1], planes[:, 0])
+        planes = torch.where(eyes.nearer_second(u, v), planes[:, 1], planes[:, 0])
         d_top, d_bottom, cover, e_top, e_bottom, r_cover, ey_x, ey_y = F.interpolate(
             planes, scale_factor=float(CELL), mode="bilinear", align_corners=False).unbind(1)
         on_lid = (d_top <= 0) | (d_bottom <= 0) | (cover < 0.5)
@@ -519,71 +538,82 @@ class RenderNet(nn.Module):
             synth.append(colour * lit * alpha)
         return src, jaw, teeth_end, synth + [alpha], covered
 
-    def _eyes(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, synth: list[torch.Tensor], verts: torch.Tensor,
-              posed: torch.Tensor, head_only: torch.Tensor, gaze: torch.Tensor, axes: torch.Tensor,
-              texture: torch.Tensor, avatar: torch.Tensor) -> tuple[Planes, list[torch.Tensor]]:
-        sx, sy = src
+    def _eye_geometry(self, verts: torch.Tensor, posed: torch.Tensor, head_only: torch.Tensor) -> EyeGeometry:
+        up, lo = self.eyes_up, self.eyes_lo
+        upper, lower = _eye_points(posed, up), _eye_points(posed, lo)
+        corners, own = _eye_points(head_only, up), _eye_points(verts, up)
+        frame = Frame(corners[:, 0], corners[:, -1])
+        return EyeGeometry(upper, lower, frame, Frame(own[:, 0], own[:, -1]), _margin_table(frame, upper, lower),
+                           torch.cat([posed[:, up.reshape(-1), :2], posed[:, lo.reshape(-1), :2]], 1))
+
+    def _eyes(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, synth: list[torch.Tensor], eyes: EyeGeometry,
+              verts: torch.Tensor, gaze: torch.Tensor, axes: torch.Tensor, texture: torch.Tensor,
+              avatar: torch.Tensor) -> tuple[Planes, list[torch.Tensor]]:
+        """The eyeballs between the posed lids: the source points and the layer (eye white uncovered by a
+        moving iris), worked out in one box about both eyes for the whole batch (see ``box``), both eyes at
+        once; each cell takes its nearer eye's (an eye changes nothing beyond its own lids)."""
+        n, cells = gx.shape[0], gx.shape[1]
         side = texture.shape[2]
         portrait = texture.reshape(-1, 3)
-        first = (avatar.to(torch.int32) * (2 * side * side)).view(-1, 1, 1)  # the portrait's entries, not the sealed
-        cells = gx.shape[1]
-        for e in range(2):
-            up, lo, iris = self.eyes_up[e], self.eyes_lo[e], self.irises[e]
-            # Worked out only in the cells about this eye's lids, for the whole batch (see ``box``).
-            y0, y1, x0, x1 = box(torch.cat([posed[:, up, :2], posed[:, lo, :2]], 1), cells)
-            full = (sx, sy, synth)
-            gx_e, gy_e = gx[:, y0:y1, x0:x1], gy[:, y0:y1, x0:x1]
-            sx, sy = sx[:, y0:y1, x0:x1], sy[:, y0:y1, x0:x1]
-            synth = [plane[:, y0:y1, x0:x1] for plane in synth]
-            frame = Frame(head_only[:, up[0], :2], head_only[:, up[-1], :2])
-            u, v = frame.pixels(gx_e, gy_e)
-            top, c_up, bottom, c_lo = _margins(frame, posed[:, up, :2], posed[:, lo, :2], u)
-            # The image's lower lid runs below its upper lid: v grows downward.
-            inside = between(v, top, bottom, c_up * c_lo)
-            # The eyeball moves with the head only: each point inside the lids comes from the portrait's eye
-            # through the turn, tilt and growth the head gives the eye (the similarity that takes the eye's
-            # corners to where the head puts them). Shifted only, a tilted head showed skin from beyond the
-            # portrait's eye corners inside its own.
-            rest = Frame(verts[:, up[0], :2], verts[:, up[-1], :2])
-            along = u * rest.half[:, :, None]
-            across = v * (rest.half / frame.half)[:, :, None]
-            px = rest.origin[:, 0, None, None] + along * rest.ex[:, 0, None, None] + across * rest.ey[:, 0, None, None]
-            py = rest.origin[:, 1, None, None] + along * rest.ex[:, 1, None, None] + across * rest.ey[:, 1, None, None]
-            # In the portrait's frame the iris turns by the gaze along the face's own axes: the gaze is
-            # relative to the head.
-            centre = verts[:, iris[0], :2]
-            radius = (verts[:, iris[1:], :2] - centre[:, None]).norm(dim=-1).mean(1)
-            yaw = gaze[:, 2 * (1 - e)] * DEG  # gaze lists the left eye first; e=0 is the right eye
-            pitch = gaze[:, 2 * (1 - e) + 1] * DEG
-            turn = EYEBALL_PER_IRIS * radius[:, None] * (torch.sin(yaw)[:, None] * axes[:, 0, :2]
-                                                         + torch.sin(pitch)[:, None] * axes[:, 1, :2])
-            new = centre + turn
-            r = radius[:, None, None]
-            # The iris carries its dark rim (beyond FaceMesh's iris radius) with it, so none is left behind.
-            rim = r * (1 + LIMBUS)
-            dx, dy = px - centre[:, 0, None, None], py - centre[:, 1, None, None]
-            iris_new = ramp(rim - ((px - new[:, 0, None, None]) ** 2 + (py - new[:, 1, None, None]) ** 2).sqrt())
-            iris_old = ramp(rim - (dx.square() + dy.square()).sqrt())
-            eye_x = px - iris_new * turn[:, 0, None, None]
-            eye_y = py - iris_new * turn[:, 1, None, None]
-            sx, sy = sx + inside * (eye_x - sx), sy + inside * (eye_y - sy)
-            bare = (iris_old - iris_new).clamp(0, 1) * inside
-            # Where the iris left, the eye white shows: the portrait's own, found by going back from each
-            # point along the iris's motion until past its old rim. Along one direction that point moves
-            # smoothly over the uncovered patch, so the copy has no seam.
-            back = -turn / (turn.norm(dim=-1, keepdim=True) + 1e-6)
-            bx, by = back[:, 0, None, None], back[:, 1, None, None]
-            ahead = dx * bx + dy * by
-            out = -ahead + (ahead.square() - dx.square() - dy.square() + rim.square()).clamp_min(0).sqrt()
-            fill_x, fill_y = px + (out + SCLERA_GAP * r) * bx, py + (out + SCLERA_GAP * r) * by
-            ix = torch.round(2 * fill_x).clamp(0, side - 1).to(torch.int32)
-            iy = torch.round(2 * fill_y).clamp(0, side - 1).to(torch.int32)
-            fill = portrait.index_select(0, (first + iy * side + ix).reshape(-1)).view(*ix.shape, 3).to(gx_e.dtype)
-            keep = 1 - bare
-            synth = [synth[c] * keep + fill[..., c] * (bare / 255) for c in range(3)] + [synth[3] * keep + bare]
-            # The picture under the patch's soft edge is that eye white too, not the old iris.
-            sx, sy = sx + bare * (fill_x - sx), sy + bare * (fill_y - sy)
-            sx, sy = paste(full[0], sx, y0, x0), paste(full[1], sy, y0, x0)
-            synth = [paste(whole, part, y0, x0) for whole, part in zip(full[2], synth, strict=True)]
-        return (sx, sy), synth
+        first = _per_eye((avatar.to(torch.int32) * (2 * side * side)).view(-1, 1, 1))  # the portrait's, not the sealed
+        y0, y1, x0, x1 = box(eyes.outline, cells)
 
+        def crop(plane: torch.Tensor) -> torch.Tensor:
+            return _per_eye(plane[:, y0:y1, x0:x1])
+
+        sx, sy = crop(src[0]), crop(src[1])
+        layer = [crop(plane) for plane in synth]
+        frame, rest = eyes.frame, eyes.rest
+        u, v = frame.pixels(crop(gx), crop(gy))
+        top, c_up, bottom, c_lo = lookup(eyes.margins, u)
+        # The image's lower lid runs below its upper lid: v grows downward.
+        inside = between(v, top, bottom, c_up * c_lo)
+        # The eyeball moves with the head only: each point inside the lids comes from the portrait's eye
+        # through the turn, tilt and growth the head gives the eye (the similarity that takes the eye's
+        # corners to where the head puts them). Shifted only, a tilted head showed skin from beyond the
+        # portrait's eye corners inside its own.
+        along = u * rest.half[:, :, None]
+        across = v * (rest.half / frame.half)[:, :, None]
+        px = rest.origin[:, 0, None, None] + along * rest.ex[:, 0, None, None] + across * rest.ey[:, 0, None, None]
+        py = rest.origin[:, 1, None, None] + along * rest.ex[:, 1, None, None] + across * rest.ey[:, 1, None, None]
+        # In the portrait's frame the iris turns by the gaze along the face's own axes: the gaze is
+        # relative to the head.
+        iris = _eye_points(verts, self.irises)
+        centre = iris[:, 0]
+        radius = (iris[:, 1:] - centre[:, None]).norm(dim=-1).mean(1)
+        turns = (gaze.view(n, 2, 2).flip(1).reshape(2 * n, 2) * DEG).sin()  # gaze lists the left eye first
+        face = _per_eye(axes)
+        turn = EYEBALL_PER_IRIS * radius[:, None] * (turns[:, :1] * face[:, 0, :2] + turns[:, 1:] * face[:, 1, :2])
+        new = centre + turn
+        r = radius[:, None, None]
+        # The iris carries its dark rim (beyond FaceMesh's iris radius) with it, so none is left behind.
+        rim = r * (1 + LIMBUS)
+        dx, dy = px - centre[:, 0, None, None], py - centre[:, 1, None, None]
+        iris_new = ramp(rim - ((px - new[:, 0, None, None]) ** 2 + (py - new[:, 1, None, None]) ** 2).sqrt())
+        iris_old = ramp(rim - (dx.square() + dy.square()).sqrt())
+        eye_x = px - iris_new * turn[:, 0, None, None]
+        eye_y = py - iris_new * turn[:, 1, None, None]
+        sx, sy = sx + inside * (eye_x - sx), sy + inside * (eye_y - sy)
+        bare = (iris_old - iris_new).clamp(0, 1) * inside
+        # Where the iris left, the eye white shows: the portrait's own, found by going back from each
+        # point along the iris's motion until past its old rim. Along one direction that point moves
+        # smoothly over the uncovered patch, so the copy has no seam.
+        back = -turn / (turn.norm(dim=-1, keepdim=True) + 1e-6)
+        bx, by = back[:, 0, None, None], back[:, 1, None, None]
+        ahead = dx * bx + dy * by
+        out = -ahead + (ahead.square() - dx.square() - dy.square() + rim.square()).clamp_min(0).sqrt()
+        fill_x, fill_y = px + (out + SCLERA_GAP * r) * bx, py + (out + SCLERA_GAP * r) * by
+        ix = torch.round(2 * fill_x).clamp(0, side - 1).to(torch.int32)
+        iy = torch.round(2 * fill_y).clamp(0, side - 1).to(torch.int32)
+        fill = portrait.index_select(0, (first + iy * side + ix).reshape(-1)).view(*ix.shape, 3).to(gx.dtype)
+        keep = 1 - bare
+        layer = [layer[c] * keep + fill[..., c] * (bare / 255) for c in range(3)] + [layer[3] * keep + bare]
+        # The picture under the patch's soft edge is that eye white too, not the old iris.
+        sx, sy = sx + bare * (fill_x - sx), sy + bare * (fill_y - sy)
+        planes = torch.stack([sx, sy, *layer], 1).view(n, 2, 6, *u.shape[1:])
+        planes = torch.where(eyes.nearer_second(u, v), planes[:, 1], planes[:, 0])
+        # All six planes in one paste.
+        whole = torch.stack([*src, *synth], 1).view(n * 6, cells, cells)
+        whole = paste(whole, planes.reshape(n * 6, *u.shape[1:]), y0, x0).view(n, 6, cells, cells)
+        sx, sy, *synth = whole.unbind(1)
+        return (sx, sy), synth
