@@ -5,7 +5,7 @@ trained through it later), built from the avatar's rig (see ``facecast.rig``) an
 building blocks in ``facecast.export.render_ops``:
 
 1. Motion to geometry: blendshape weights times the rig's per-vertex basis (plus the lip seal, which
-   shuts the portrait's own lip gap as mouthClose catches up with jawOpen), then a 3D head rotation
+   shuts the portrait's own lip gap as mouthClose catches up with jawOpen or the lips pucker), then a 3D head rotation
    and translation about the neck pivot, blended per vertex by how much each follows the head, seen
    in perspective from a camera CAMERA_DISTANCE in front of the face.
 2. A dense backward warp: the vertex displacements are interpolated over the mesh once per 4x4 pixels
@@ -93,6 +93,8 @@ TOOTH_SEAM = 0.3  # how much darker a tooth is at its edges than across its midd
 
 JAW_SHAPES = tuple(BLENDSHAPE_INDEX[n] for n in ("jawOpen", "jawForward", "jawLeft", "jawRight"))
 JAW_OPEN, MOUTH_CLOSE = BLENDSHAPE_INDEX["jawOpen"], BLENDSHAPE_INDEX["mouthClose"]
+MOUTH_PUCKER = BLENDSHAPE_INDEX["mouthPucker"]
+PUCKER_SEAL = 1.0  # share of the portrait's own lip gap a full pucker shuts
 SEAL_FLOOR = 0.05  # jawOpen below this counts as this much when sealing, so a neutral frame stays neutral
 # Sealing the lips, per unit of each inner-lip pair's rest gap: how far each inner lip moves (a little past
 # half: lips that only just meet leave a seam, which the warp smooths over a cell; the Pearl Earring's
@@ -111,8 +113,11 @@ GAZE = FIELDS["gaze"].slice
 
 def seal_amount(shapes: torch.Tensor) -> torch.Tensor:
     """(B,) how far the lips are sealed, 0..1: mouthClose as a share of jawOpen (ARKit closes the lips in
-    proportion to the jaw's opening); jawOpen counts as at least SEAL_FLOOR, so a neutral frame is 0."""
-    return (shapes[:, MOUTH_CLOSE] / shapes[:, JAW_OPEN].clamp_min(SEAL_FLOOR)).clamp(0, 1)
+    proportion to the jaw's opening), plus PUCKER_SEAL times mouthPucker (puckered lips press together:
+    the portrait's own opening closes, and only what the jaw opens stays open); jawOpen counts as at least
+    SEAL_FLOOR, so a neutral frame is 0."""
+    close = shapes[:, MOUTH_CLOSE] / shapes[:, JAW_OPEN].clamp_min(SEAL_FLOOR)
+    return (close + PUCKER_SEAL * shapes[:, MOUTH_PUCKER]).clamp(0, 1)
 
 
 def rotation_matrix(pitch: torch.Tensor, yaw: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
@@ -216,7 +221,8 @@ class RenderNet(nn.Module):
         The blendshapes move the lips relative to the portrait, so on a portrait with parted lips or a
         smile that shows its teeth, lips closed over the jaw (mouthClose = jawOpen, as in every /p b m/)
         would stay as far apart as in the picture. ARKit's mouthClose brings the lips together in
-        proportion to the jaw's opening; a neutral frame (both 0) leaves the portrait as it is, and a
+        proportion to the jaw's opening, and puckered lips press together (an "oo" on a smile that shows
+        its teeth covers them); a neutral frame leaves the portrait as it is, and a
         closed-mouth portrait (no gap) is not moved at all. ``seal`` (B,) is from ``seal_amount``.
         """
         gap = verts.index_select(1, self.lip_lo) - verts.index_select(1, self.lip_up)  # (B,11,3), rest pose
