@@ -112,20 +112,26 @@ def obeys(renderer: Renderer, detector: Redetector, avatar, speech_track) -> dic
 
 def commanded_lip_gap(avatar, motion: np.ndarray) -> np.ndarray:
     """The inner-lip gap (same units as ``lip_gap``) that the motion commands on this avatar's rig, head
-    pose aside: the blendshapes and the lip seal of the render network (export/render_model.py).
+    pose aside: the blendshapes and the lips' closure of the render network (export/render_model.py).
 
     On a portrait with parted lips neither jawOpen nor jawOpen - mouthClose says how far apart the lips
     should be: both are 0 at rest, where its lips stay parted, and in a /p b m/, where they close.
     """
     import torch
 
-    from facecast.export.render_model import RenderNet, seal_amount
+    from facecast.export.render_model import RenderNet
 
-    verts = torch.from_numpy(avatar.tensors["vertices"]).expand(len(motion), -1, -1)
+    def per_frame(name: str) -> torch.Tensor:  # the avatar's input, once for every frame
+        value = torch.from_numpy(avatar.tensors[name])
+        return value.expand(len(motion), *value.shape[1:])
+
+    verts = per_frame("vertices")
     shapes = torch.from_numpy(np.ascontiguousarray(motion[:, FIELDS["blendshapes"].slice], dtype=np.float32))
     with torch.no_grad():
-        posed = verts + torch.einsum("bk,kvc->bvc", shapes, torch.from_numpy(avatar.tensors["basis"][0]))
-        posed = (posed + RenderNet()._seal(verts, seal_amount(shapes))).numpy()
+        expression = torch.einsum("bk,kvc->bvc", shapes, torch.from_numpy(avatar.tensors["basis"][0]))
+        closing, _ = RenderNet().closure(verts, expression, shapes, per_frame("own_teeth"), per_frame("face_scale"),
+                                         per_frame("axes"))
+        posed = (verts + expression + closing).numpy()
     return np.array([lip_gap(landmarks) for landmarks in posed])
 
 

@@ -95,6 +95,8 @@ JAW_SHAPES = tuple(BLENDSHAPE_INDEX[n] for n in ("jawOpen", "jawForward", "jawLe
 JAW_OPEN, MOUTH_CLOSE = BLENDSHAPE_INDEX["jawOpen"], BLENDSHAPE_INDEX["mouthClose"]
 MOUTH_PUCKER = BLENDSHAPE_INDEX["mouthPucker"]
 PUCKER_SEAL = 1.0  # share of the portrait's own lip gap a full pucker shuts
+ROLL_LOWER = BLENDSHAPE_INDEX["mouthRollLower"]
+TUCK_PER_ROLL = 2.0  # the lower lip is all the way up under the upper teeth at mouthRollLower 0.5 (an /f/ is 0.45)
 SEAL_FLOOR = 0.05  # jawOpen below this counts as this much when sealing, so a neutral frame stays neutral
 # Sealing the lips, per unit of each inner-lip pair's rest gap: how far each inner lip moves (a little past
 # half: lips that only just meet leave a seam, which the warp smooths over a cell; the Pearl Earring's
@@ -118,6 +120,11 @@ def seal_amount(shapes: torch.Tensor) -> torch.Tensor:
     SEAL_FLOOR, so a neutral frame is 0."""
     close = shapes[:, MOUTH_CLOSE] / shapes[:, JAW_OPEN].clamp_min(SEAL_FLOOR)
     return (close + PUCKER_SEAL * shapes[:, MOUTH_PUCKER]).clamp(0, 1)
+
+
+def tuck_amount(shapes: torch.Tensor) -> torch.Tensor:
+    """(B,) how far the lower lip tucks up under the upper teeth, 0..1: TUCK_PER_ROLL times mouthRollLower."""
+    return (TUCK_PER_ROLL * shapes[:, ROLL_LOWER]).clamp(0, 1)
 
 
 def rotation_matrix(pitch: torch.Tensor, yaw: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
@@ -213,21 +220,43 @@ class RenderNet(nn.Module):
             seal[upper_out, i] += SEAL_OUTER
             seal[lower_out, i] -= SEAL_OUTER
         self.register_buffer("seal_matrix", seal, persistent=False)
+        # How each face landmark moves per pixel each inner lower-lip point rises to the upper teeth (an /f v/).
+        tuck = torch.zeros_like(seal)
+        for i, (lower_in, lower_out) in enumerate(zip(ft.LIPS_LOWER_INNER, ft.LIPS_LOWER_OUTER, strict=True)):
+            tuck[lower_in, i] -= 1.0
+            tuck[lower_out, i] -= SEAL_OUTER
+        self.register_buffer("tuck_matrix", tuck, persistent=False)
 
     # -- geometry ---------------------------------------------------------------------------------
-    def _seal(self, verts: torch.Tensor, seal: torch.Tensor) -> torch.Tensor:
-        """Displacement (B,V,3) that shuts the portrait's own lip gap as mouthClose catches up with jawOpen.
+    def closure(self, verts: torch.Tensor, expression: torch.Tensor, shapes: torch.Tensor, own_teeth: torch.Tensor,
+                face_scale: torch.Tensor, axes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Displacement (B,V,3) that closes the portrait's own lip gap as the motion closes the lips, and the
+        seal (B,) (``seal_amount``), from the rest vertices (B,V,3), the blendshapes' ``expression``
+        (B,V,3), the blendshape weights (B,52) and each frame's avatar's ``own_teeth``, ``face_scale`` (B,)
+        and face ``axes`` (B,3,3).
 
         The blendshapes move the lips relative to the portrait, so on a portrait with parted lips or a
         smile that shows its teeth, lips closed over the jaw (mouthClose = jawOpen, as in every /p b m/)
         would stay as far apart as in the picture. ARKit's mouthClose brings the lips together in
         proportion to the jaw's opening, and puckered lips press together (an "oo" on a smile that shows
-        its teeth covers them); a neutral frame leaves the portrait as it is, and a
-        closed-mouth portrait (no gap) is not moved at all. ``seal`` (B,) is from ``seal_amount``.
+        its teeth covers them); a neutral frame leaves the portrait as it is, and a closed-mouth portrait
+        (no gap) is not moved by the seal at all.
+
+        A lower lip that rolls in (an /f v/) rises to the upper teeth's edge from wherever the jaw put it
+        (``tuck_amount``, less what the seal has already closed): a smile's own teeth end ``own_teeth``
+        pixels below its upper lip, and a closed mouth's new teeth UPPER_TEETH F below it. Otherwise a
+        smile's lower teeth stayed bare through an /f/; a lip already above that edge stays where it is.
         """
-        gap = verts.index_select(1, self.lip_lo) - verts.index_select(1, self.lip_up)  # (B,11,3), rest pose
-        face = self.seal_matrix @ (gap * seal[:, None, None])  # (B,468,3)
-        return torch.cat([face, torch.zeros_like(verts[:, ft.NUM_FACE_LANDMARKS :])], 1)
+        seal = seal_amount(shapes)
+        upper, lower = verts.index_select(1, self.lip_up), verts.index_select(1, self.lip_lo)  # (B,11,3), rest pose
+        face = self.seal_matrix @ ((lower - upper) * seal[:, None, None])  # (B,468,3)
+        down = -axes[:, 1]  # the face's own down, in the picture (the axes' y points to the forehead)
+        reach = torch.where(own_teeth > 0, own_teeth, UPPER_TEETH * face_scale)
+        edge = upper + down[:, None] * reach[:, None, None]
+        below = ((lower + expression.index_select(1, self.lip_lo) - edge) * down[:, None]).sum(-1).clamp_min(0)
+        rise = below * (tuck_amount(shapes) * (1 - seal))[:, None]  # (B,11)
+        face = face + self.tuck_matrix @ (down[:, None] * rise[..., None])
+        return torch.cat([face, torch.zeros_like(verts[:, ft.NUM_FACE_LANDMARKS :])], 1), seal
 
     @staticmethod
     def camera(size: int | torch.Tensor, face_scale: torch.Tensor) -> tuple[float | torch.Tensor, torch.Tensor]:
@@ -275,8 +304,10 @@ class RenderNet(nn.Module):
         shift = torch.stack([trans[:, 0], -trans[:, 1], trans[:, 2].clamp(-0.3, 0.3)], -1) * px_per_m[:, None]
         centre, distance = self.camera(size, scale_px)
         flat_basis = basis_b.reshape(n, basis_b.shape[1], n_vert * 3)
-        seal = seal_amount(shapes)
-        expression = (shapes[:, None] @ flat_basis).view(n, n_vert, 3) + self._seal(verts, seal)
+        teeth_b = own_teeth.index_select(0, avatar)
+        expression = (shapes[:, None] @ flat_basis).view(n, n_vert, 3)
+        closing, seal = self.closure(verts, expression, shapes, teeth_b, scale_px, axes_b)
+        expression = expression + closing
         jaw_only = ((shapes * self.jaw_mask)[:, None] @ flat_basis).view(n, n_vert, 3)
 
         posed = self._head(verts + expression, weight, rot, pivot_b, shift, centre, distance)
@@ -333,7 +364,7 @@ class RenderNet(nn.Module):
         part = (slice(None), slice(y0, y1), slice(x0, x1))
         m_src, m_jaw, m_teeth, m_synth, m_covered = self._mouth(
             gx[part], gy[part], (sx[part], sy[part]), verts, posed, head_only, on_jaw, scale_px, colours_b,
-            own_teeth.index_select(0, avatar), seal)
+            teeth_b, seal)
         zero = torch.zeros_like(gx)
         src = (paste(sx, m_src[0], y0, x0), paste(sy, m_src[1], y0, x0))
         jaw = (paste(zero, m_jaw[0], y0, x0), paste(zero, m_jaw[1], y0, x0))

@@ -277,6 +277,22 @@ def test_puckered_lips_cover_the_smiles_own_teeth(renderer, pack):
     assert teeth_like(oo[band]) < 0.7 * teeth_like(unrounded[band])
 
 
+def test_an_f_tucks_the_lower_lip_under_the_smiles_upper_teeth(renderer, pack):
+    """An /f/ on a portrait that smiles with its teeth: the lower lip rolls in and rises to the upper
+    teeth, from wherever the jaw put it, covering the lower teeth; the upper teeth still show."""
+    avatar = avatar_tensors(pack, 512)
+    lm = avatar.tensors["vertices"][0]
+    x = slice(int(lm[81, 0]), int(lm[311, 0]))
+    top, bottom = lm[13, 1], lm[14, 1]
+    middle = int((top + bottom) / 2)
+    upper, lower = (slice(int(top) - 3, middle), x), (slice(middle, int(bottom) + 6), x)
+    unrolled = dict(jawOpen=0.1, mouthClose=0.02, mouthUpperUpLeft=0.2, mouthUpperUpRight=0.2)
+    neutral, f, without_roll = render(renderer, avatar, motion(), motion(**unrolled, mouthRollLower=0.45),
+                                      motion(**unrolled))
+    assert teeth_like(f[lower]) < 0.75 * teeth_like(without_roll[lower])
+    assert teeth_like(f[upper]) > 0.9 * teeth_like(neutral[upper]) > 100
+
+
 def test_the_sealed_picture_fills_only_the_mouth_opening_with_lips(pack):
     """The avatar's second picture, used where parted lips close, differs from the portrait only between
     its inner lips, and shows lips there, not the smile's teeth."""
