@@ -56,7 +56,7 @@ from facecast.export.render_ops import (
     ramp,
     span,
     square_mean,
-    tabulate,
+    tabulate_pair,
     unsqueeze,
 )
 from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS
@@ -163,7 +163,7 @@ def _tooth_seams(u: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
 def _margin_table(frame: Frame, upper: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
     """An eye's tabulated margins (B,4,N), to ``lookup`` at any u in ``frame``: its upper margin (v), that
     margin's coverage, its lower margin and that one's coverage, from the lids' points (B,K,2)."""
-    return torch.cat([tabulate(*unsqueeze(frame.points(upper))), tabulate(*unsqueeze(frame.points(lower)))], 1)
+    return torch.cat(tabulate_pair(unsqueeze(frame.points(upper)), unsqueeze(frame.points(lower))), 1)
 
 
 def _per_eye(t: torch.Tensor) -> torch.Tensor:
@@ -504,13 +504,13 @@ class RenderNet(nn.Module):
         u_tl, v_tl = frame.points(on_jaw[:, lo, :2])
         d_tu = (head_only - verts)[:, up, :2].permute(0, 2, 1)
         d_tl = (on_jaw - verts)[:, lo, :2].permute(0, 2, 1)
-        t_up = tabulate(u_up, v_up[:, None], fold=1)  # where the upper lip folds, its lower edge hides the mouth
-        t_lo = tabulate(u_lo, v_lo[:, None], fold=-1)
+        # Where the upper lip folds, its lower edge hides the mouth; where the lower one does, its upper edge.
+        t_up, t_lo = tabulate_pair((u_up, v_up[:, None]), (u_lo, v_lo[:, None]), fold=True)
         # The teeth hang from the lips as the head alone and the jaw alone move them. Those lips can end
         # short of the posed corners (on a turned face the jaw drags a corner sideways): beyond
         # them the teeth keep to the posed lips, and move as the lips' ends do.
-        t_teeth_up = tabulate(u_tu, torch.cat([v_tu[:, None], d_tu], 1), hold=True)
-        t_teeth_lo = tabulate(u_tl, torch.cat([v_tl[:, None], d_tl], 1), hold=True)
+        t_teeth_up, t_teeth_lo = tabulate_pair((u_tu, torch.cat([v_tu[:, None], d_tu], 1)),
+                                               (u_tl, torch.cat([v_tl[:, None], d_tl], 1)), hold=True)
         u, v = frame.pixels(gx, gy)
         top, cov_up, bottom, cov_lo, tu, tu_x, tu_y, tu_cov, tl, tl_x, tl_y, tl_cov = lookup(
             torch.cat([t_up, t_lo, t_teeth_up, t_teeth_lo], 1), u)
@@ -526,8 +526,8 @@ class RenderNet(nn.Module):
         inner_y = gy - (tu_y + on_jaw_band * (tl_y - tu_y))
         # Where that source point lies outside the portrait's own mouth opening, the mouth is newly open. (This
         # mask is per cell, as the layer is; the picture itself switches to the jaw per pixel, in ``_compose``.)
-        rest_lips = torch.cat([tabulate(*unsqueeze(rest.points(verts[:, up, :2]))),
-                               tabulate(*unsqueeze(rest.points(verts[:, lo, :2])))], 1)
+        rest_lips = torch.cat(tabulate_pair(unsqueeze(rest.points(verts[:, up, :2])),
+                                            unsqueeze(rest.points(verts[:, lo, :2]))), 1)
         ru, rv = rest.pixels(inner_x, inner_y)
         r_top, r_cu, r_bottom, r_cl = lookup(rest_lips, ru)
         was_open = between(rv, r_top, r_bottom, r_cu * r_cl)
@@ -564,15 +564,15 @@ class RenderNet(nn.Module):
         # Separate teeth, not a white band: the seams stay on the head (upper teeth) or on the jaw (lower).
         upper_seam = _tooth_seams(frame.along(frame_head, u), frame_head.half[:, :, None])
         lower_seam = _tooth_seams(frame.along(frame_jaw, u), frame_jaw.half[:, :, None])
-        synth = []
-        for c in range(3):
-            colour = colours[:, 0, c, None, None] * shade
-            colour = colour + tongue_m * (colours[:, 2, c, None, None] - colour)
-            teeth = colours[:, 1, c, None, None]
-            colour = colour + lower_m * (0.75 * teeth * lower_seam - colour)  # in the upper teeth's shadow
-            colour = colour + gum_m * (GUM * colours[:, 2, c, None, None] - colour)
-            colour = colour + upper_m * (teeth * upper_seam - colour)
-            synth.append(colour * lit * alpha)
+        # All three colour planes at once (B,3,h,w): the cavity's, the teeth's and the tongue's colour (B,3,1,1)
+        # over each mask (B,1,h,w).
+        cavity, teeth, tongue = (colours[:, k, :, None, None] for k in range(3))
+        colour = cavity * shade[:, None]
+        colour = colour + tongue_m[:, None] * (tongue - colour)
+        colour = colour + lower_m[:, None] * (0.75 * teeth * lower_seam[:, None] - colour)  # in the upper teeth's shade
+        colour = colour + gum_m[:, None] * (GUM * tongue - colour)
+        colour = colour + upper_m[:, None] * (teeth * upper_seam[:, None] - colour)
+        synth = list((colour * lit[:, None] * alpha[:, None]).unbind(1))
         return src, jaw, teeth_end, synth + [alpha], covered
 
     def _eye_geometry(self, verts: torch.Tensor, posed: torch.Tensor, head_only: torch.Tensor) -> EyeGeometry:

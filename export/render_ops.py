@@ -81,6 +81,21 @@ def tabulate(u: torch.Tensor, values: torch.Tensor, fold: int = 0, hold: bool = 
     return torch.cat([curve, coverage], 1)
 
 
+def tabulate_pair(first: tuple[torch.Tensor, torch.Tensor], second: tuple[torch.Tensor, torch.Tensor],
+                  fold: bool = False, hold: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """``tabulate`` of two outlines with as many knots (each (u (B,K), values (B,C,K))) in one call: an upper
+    and a lower lip or lid, where a call's every graph node counts. With ``fold`` the first keeps its
+    largest values where it doubles back and the second its smallest (each edge nearest the middle)."""
+    (u_a, v_a), (u_b, v_b) = first, second
+    n = u_a.shape[0]
+    # Negated, the second curve's smallest values are its largest: exactly, as negation rounds nothing.
+    table = tabulate(torch.cat([u_a, u_b]), torch.cat([v_a, -v_b if fold else v_b]), fold=int(fold), hold=hold)
+    a, b = table[:n], table[n:]
+    if fold:
+        b = torch.cat([-b[:, :-1], b[:, -1:]], 1)  # the coverage channel is last
+    return a, b
+
+
 def lookup(table: torch.Tensor, u: torch.Tensor) -> list[torch.Tensor]:
     """The tabulated curves (B,C,N) at every pixel's u (B,H,W): C planes (B,H,W), held beyond the ends."""
     count = table.shape[2]
