@@ -14,7 +14,6 @@ over the +-15 deg the motion generator keeps to by default). Speed is onnxruntim
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -175,16 +174,7 @@ def whole_render(seconds: int) -> dict:
         wav = Path(tmp) / "speech.wav"
         sf.write(wav, speech_clip(seconds), 16000)
         out = Path(tmp) / "talk.mp4"
-        args = ["render", "--audio", str(wav), "-o", str(out), "--size", "512", "--fps", str(FPS), "-q"]
-        if shutil.which("facecast") and subprocess.run(["facecast", "render", "--help"],
-                                                       capture_output=True).returncode == 0:
-            cmd = ["facecast", *args]
-        else:  # the subcommand is not wired into the CLI yet: the same code through cli_render
-            code = ("import argparse, sys\nfrom facecast.cli_render import add_commands, run\n"
-                    "p = argparse.ArgumentParser(prog='facecast')\n"
-                    "add_commands(p.add_subparsers(dest='command', required=True))\n"
-                    "run(p.parse_args(sys.argv[1:]))\n")
-            cmd = [sys.executable, "-c", code, *args]
+        cmd = ["facecast", "render", "--audio", str(wav), "-o", str(out), "--size", "512", "--fps", str(FPS), "-q"]
         start = time.perf_counter()
         subprocess.run(cmd, check=True)
         wall = time.perf_counter() - start
