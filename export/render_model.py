@@ -4,10 +4,11 @@ Nothing in it is learned: it is a fixed, differentiable graph (so that a learned
 trained through it later), built from the avatar's rig (see ``facecast.rig``) and from the tensor
 building blocks in ``facecast.export.render_ops``:
 
-1. Motion to geometry: blendshape weights times the rig's per-vertex basis (plus the lip seal, which
-   shuts the portrait's own lip gap as mouthClose catches up with jawOpen or the lips pucker), then a 3D head rotation
-   and translation about the neck pivot, blended per vertex by how much each follows the head, seen
-   in perspective from a camera CAMERA_DISTANCE in front of the face.
+1. Motion to geometry: blendshape weights times the rig's per-vertex basis (plus the lips' closure, which
+   shuts the portrait's own lip gap as mouthClose catches up with jawOpen or the lips pucker or press, and
+   tucks the lower lip under the upper teeth for an /f v/), then a 3D head rotation and translation about
+   the neck pivot, blended per vertex by how much each follows the head, seen in perspective from a camera
+   CAMERA_DISTANCE in front of the face.
 2. A dense backward warp: the vertex displacements are interpolated over the mesh once per 4x4 pixels
    (per-pixel triangle and barycentric weights are avatar inputs, so the graph only gathers), smoothed
    beyond the face landmarks, and the inverse map is found by fixed-point iteration.
@@ -94,7 +95,7 @@ TOOTH_SEAM = 0.3  # how much darker a tooth is at its edges than across its midd
 JAW_SHAPES = tuple(BLENDSHAPE_INDEX[n] for n in ("jawOpen", "jawForward", "jawLeft", "jawRight"))
 JAW_OPEN, MOUTH_CLOSE = BLENDSHAPE_INDEX["jawOpen"], BLENDSHAPE_INDEX["mouthClose"]
 MOUTH_PUCKER = BLENDSHAPE_INDEX["mouthPucker"]
-PUCKER_SEAL = 1.0  # share of the portrait's own lip gap a full pucker shuts
+MOUTH_PRESS = (BLENDSHAPE_INDEX["mouthPressLeft"], BLENDSHAPE_INDEX["mouthPressRight"])
 ROLL_LOWER = BLENDSHAPE_INDEX["mouthRollLower"]
 TUCK_PER_ROLL = 2.0  # the lower lip is all the way up under the upper teeth at mouthRollLower 0.5 (an /f/ is 0.45)
 SEAL_FLOOR = 0.05  # jawOpen below this counts as this much when sealing, so a neutral frame stays neutral
@@ -115,11 +116,12 @@ GAZE = FIELDS["gaze"].slice
 
 def seal_amount(shapes: torch.Tensor) -> torch.Tensor:
     """(B,) how far the lips are sealed, 0..1: mouthClose as a share of jawOpen (ARKit closes the lips in
-    proportion to the jaw's opening), plus PUCKER_SEAL times mouthPucker (puckered lips press together:
-    the portrait's own opening closes, and only what the jaw opens stays open); jawOpen counts as at least
-    SEAL_FLOOR, so a neutral frame is 0."""
+    proportion to the jaw's opening), plus mouthPucker and the mean of mouthPressLeft and mouthPressRight
+    (lips that pucker or press are together: the portrait's own opening closes, and only what the jaw
+    opens stays open); jawOpen counts as at least SEAL_FLOOR, so a neutral frame is 0."""
     close = shapes[:, MOUTH_CLOSE] / shapes[:, JAW_OPEN].clamp_min(SEAL_FLOOR)
-    return (close + PUCKER_SEAL * shapes[:, MOUTH_PUCKER]).clamp(0, 1)
+    press = 0.5 * (shapes[:, MOUTH_PRESS[0]] + shapes[:, MOUTH_PRESS[1]])
+    return (close + shapes[:, MOUTH_PUCKER] + press).clamp(0, 1)
 
 
 def tuck_amount(shapes: torch.Tensor) -> torch.Tensor:
@@ -238,9 +240,9 @@ class RenderNet(nn.Module):
         The blendshapes move the lips relative to the portrait, so on a portrait with parted lips or a
         smile that shows its teeth, lips closed over the jaw (mouthClose = jawOpen, as in every /p b m/)
         would stay as far apart as in the picture. ARKit's mouthClose brings the lips together in
-        proportion to the jaw's opening, and puckered lips press together (an "oo" on a smile that shows
-        its teeth covers them); a neutral frame leaves the portrait as it is, and a closed-mouth portrait
-        (no gap) is not moved by the seal at all.
+        proportion to the jaw's opening, and lips that pucker or press are together (an "oo" on a smile
+        that shows its teeth covers them); a neutral frame leaves the portrait as it is, and a closed-mouth
+        portrait (no gap) is not moved by the seal at all.
 
         A lower lip that rolls in (an /f v/) rises to the upper teeth's edge from wherever the jaw put it
         (``tuck_amount``, less what the seal has already closed): a smile's own teeth end ``own_teeth``

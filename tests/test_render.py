@@ -264,16 +264,18 @@ def test_lips_closed_over_the_jaw_cover_the_smiles_own_teeth(renderer, pack):
     assert teeth_on_the_line(sealed) < 0.15 * teeth_on_the_line(neutral)
 
 
-def test_puckered_lips_cover_the_smiles_own_teeth(renderer, pack):
+def test_puckered_or_pressed_lips_cover_the_smiles_own_teeth(renderer, pack):
     """An "oo" on a portrait that smiles with its teeth: pressed forward and together, the lips close over
-    them, and only what the jaw opens stays open."""
+    them, and only what the jaw opens stays open. Lips pressed together close over them too."""
     avatar = avatar_tensors(pack, 512)
     lm = avatar.tensors["vertices"][0]
     band = (slice(int(lm[13, 1] - 25), int(lm[13, 1] + 25)), slice(int(lm[81, 0]), int(lm[311, 0])))
-    neutral, pucker, oo, unrounded = render(renderer, avatar, motion(), motion(mouthPucker=1.0),
-                                            motion(jawOpen=0.15, mouthPucker=0.75, mouthFunnel=0.4),
-                                            motion(jawOpen=0.15, mouthFunnel=0.4))
+    neutral, pucker, press, oo, unrounded = render(renderer, avatar, motion(), motion(mouthPucker=1.0),
+                                                   motion(mouthPressLeft=1.0, mouthPressRight=1.0),
+                                                   motion(jawOpen=0.15, mouthPucker=0.75, mouthFunnel=0.4),
+                                                   motion(jawOpen=0.15, mouthFunnel=0.4))
     assert teeth_like(pucker[band]) < 0.3 * teeth_like(neutral[band])
+    assert teeth_like(press[band]) < 0.3 * teeth_like(neutral[band])
     assert teeth_like(oo[band]) < 0.7 * teeth_like(unrounded[band])
 
 
