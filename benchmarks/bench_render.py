@@ -182,7 +182,7 @@ def whole_render(seconds: int) -> dict:
             ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", str(out)],
             check=True, capture_output=True, text=True).stdout)["format"]["duration"])
     return {"speech_seconds": seconds, "wall_seconds": wall, "video_seconds": duration,
-            "realtime_factor": seconds / wall, "command": cmd[0] if cmd[0] == "facecast" else "cli_render"}
+            "realtime_factor": seconds / wall}
 
 
 def main() -> int:
