@@ -12,6 +12,7 @@ import os
 import pickle
 import subprocess
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,7 +180,10 @@ class _Espeak:
 
         espeak-ng carries state from one utterance to the next (the same text comes out a few samples
         longer or shorter depending on what was said before), which would make the corpus depend on the
-        order in which worker processes happen to receive their jobs.
+        order in which worker processes happen to receive their jobs. Its breath noise (the voice
+        variants') also draws on the C library's ``rand``, whose state a process inherits with
+        everything else: the child seeds it from the voice and the text, or the same corpus came out
+        different after a test run had moved that state.
         """
         read_fd, write_fd = os.pipe()
         pid = os.fork()
@@ -201,6 +205,7 @@ class _Espeak:
         return result
 
     def _synth_here(self, voice: Voice, text: str) -> Utterance:
+        ctypes.CDLL(None).srand(zlib.crc32(f"{voice.id}|{text}".encode()))
         if self.lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
             raise SynthesisError(f"espeak-ng has no voice {voice.name!r}")
         self.lib.espeak_SetParameter(_PARAM_RATE, int(175 * voice.rate), 0)
