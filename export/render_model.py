@@ -184,8 +184,6 @@ class EyeGeometry:
     """Both eyes of every frame, as a batch of 2n (frame-major: a frame's right eye, then its left), as the
     eyeball layer and the lid pass both use them."""
 
-    upper: torch.Tensor  # (2n,K,2) posed lid points
-    lower: torch.Tensor
     frame: Frame  # between the eye's corners as the head alone moves them
     rest: Frame  # between the portrait's own corners
     margins: torch.Tensor  # (2n,4,N) the posed lids' ``_margin_table`` in ``frame``
@@ -578,11 +576,12 @@ class RenderNet(nn.Module):
         return src, jaw, teeth_end, synth + [alpha], covered
 
     def _eye_geometry(self, verts: torch.Tensor, posed: torch.Tensor, head_only: torch.Tensor) -> EyeGeometry:
+        """Both eyes' frames, posed lid tables and outline, from the rest, posed and head-only vertices."""
         up, lo = self.eyes_up, self.eyes_lo
-        upper, lower = _eye_points(posed, up), _eye_points(posed, lo)
         corners, own = _eye_points(head_only, up), _eye_points(verts, up)
         frame = Frame(corners[:, 0], corners[:, -1])
-        return EyeGeometry(upper, lower, frame, Frame(own[:, 0], own[:, -1]), _margin_table(frame, upper, lower),
+        margins = _margin_table(frame, _eye_points(posed, up), _eye_points(posed, lo))
+        return EyeGeometry(frame, Frame(own[:, 0], own[:, -1]), margins,
                            torch.cat([posed[:, up.reshape(-1), :2], posed[:, lo.reshape(-1), :2]], 1))
 
     def _eyes(self, gx: torch.Tensor, gy: torch.Tensor, src: Planes, synth: list[torch.Tensor], eyes: EyeGeometry,
