@@ -98,6 +98,8 @@ MOUTH_PUCKER = BLENDSHAPE_INDEX["mouthPucker"]
 MOUTH_PRESS = (BLENDSHAPE_INDEX["mouthPressLeft"], BLENDSHAPE_INDEX["mouthPressRight"])
 ROLL_LOWER = BLENDSHAPE_INDEX["mouthRollLower"]
 TUCK_PER_ROLL = 2.0  # the lower lip is all the way up under the upper teeth at mouthRollLower 0.5 (an /f/ is 0.45)
+TUCK_JAW = (0.15, 0.3)  # jawOpen over which the tuck fades out (an /f/ is 0.10)
+TUCK_REACH = 0.07  # F: the most a lower lip rises above where the jaw puts it (an /f/ needs up to 0.07 F)
 SEAL_FLOOR = 0.05  # jawOpen below this counts as this much when sealing, so a neutral frame stays neutral
 # Sealing the lips, per unit of each inner-lip pair's rest gap: how far each inner lip moves (a little past
 # half: lips that only just meet leave a seam, which the warp smooths over a cell; the Pearl Earring's
@@ -125,8 +127,11 @@ def seal_amount(shapes: torch.Tensor) -> torch.Tensor:
 
 
 def tuck_amount(shapes: torch.Tensor) -> torch.Tensor:
-    """(B,) how far the lower lip tucks up under the upper teeth, 0..1: TUCK_PER_ROLL times mouthRollLower."""
-    return (TUCK_PER_ROLL * shapes[:, ROLL_LOWER]).clamp(0, 1)
+    """(B,) how far the lower lip tucks up under the upper teeth, 0..1: TUCK_PER_ROLL times mouthRollLower,
+    fading out as jawOpen goes from TUCK_JAW[0] to TUCK_JAW[1] (a lip reaches the upper teeth over a jaw
+    that is nearly shut, as in every /f v/; pulled up over a wide-open jaw it smeared over the mouth)."""
+    jaw = ((TUCK_JAW[1] - shapes[:, JAW_OPEN]) / (TUCK_JAW[1] - TUCK_JAW[0])).clamp(0, 1)
+    return (TUCK_PER_ROLL * shapes[:, ROLL_LOWER]).clamp(0, 1) * jaw
 
 
 def rotation_matrix(pitch: torch.Tensor, yaw: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
@@ -245,7 +250,8 @@ class RenderNet(nn.Module):
         A lower lip that rolls in (an /f v/) rises to the upper teeth's edge from wherever the jaw put it
         (``tuck_amount``, less what the seal has already closed): a smile's own teeth end ``own_teeth``
         pixels below its upper lip, and a closed mouth's new teeth UPPER_TEETH F below it. Otherwise a
-        smile's lower teeth stayed bare through an /f/; a lip already above that edge stays where it is.
+        smile's lower teeth stayed bare through an /f/; a lip already above that edge stays where it is,
+        and none rises more than TUCK_REACH F.
         """
         seal = seal_amount(shapes)
         upper, lower = verts.index_select(1, self.lip_up), verts.index_select(1, self.lip_lo)  # (B,11,3), rest pose
@@ -253,7 +259,8 @@ class RenderNet(nn.Module):
         down = -axes[:, 1]  # the face's own down, in the picture (the axes' y points to the forehead)
         reach = torch.where(own_teeth > 0, own_teeth, UPPER_TEETH * face_scale)
         edge = upper + down[:, None] * reach[:, None, None]
-        below = ((lower + expression.index_select(1, self.lip_lo) - edge) * down[:, None]).sum(-1).clamp_min(0)
+        below = ((lower + expression.index_select(1, self.lip_lo) - edge) * down[:, None]).sum(-1)
+        below = torch.minimum(below.clamp_min(0), TUCK_REACH * face_scale[:, None])
         rise = below * (tuck_amount(shapes) * (1 - seal))[:, None]  # (B,11)
         face = face + self.tuck_matrix @ (down[:, None] * rise[..., None])
         return torch.cat([face, torch.zeros_like(verts[:, ft.NUM_FACE_LANDMARKS :])], 1), seal

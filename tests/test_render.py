@@ -294,6 +294,15 @@ def test_an_f_tucks_the_lower_lip_under_the_smiles_upper_teeth(renderer, pack):
     assert teeth_like(f[lower]) < 0.75 * teeth_like(without_roll[lower])
     assert teeth_like(f[upper]) > 0.9 * teeth_like(neutral[upper]) > 100
 
+    # Over a wide-open jaw a lip cannot reach the upper teeth: rolled in, it leaves the mouth open.
+    mouth = (slice(int(top) - 10, int(bottom) + 60), slice(int(lm[61, 0]), int(lm[291, 0])))
+    wide, wide_rolled = render(renderer, avatar, motion(jawOpen=0.8), motion(jawOpen=0.8, mouthRollLower=0.5))
+
+    def dark(frame: np.ndarray) -> int:
+        return int((frame[mouth].astype(int).sum(-1) < 150).sum())
+
+    assert dark(wide_rolled) > 0.9 * dark(wide) > 500
+
 
 def test_the_sealed_picture_fills_only_the_mouth_opening_with_lips(pack):
     """The avatar's second picture, used where parted lips close, differs from the portrait only between
