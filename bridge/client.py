@@ -47,8 +47,7 @@ def _audio_bytes(samples: np.ndarray | bytes, sample_format: str) -> bytes:
     in it, little-endian."""
     if isinstance(samples, (bytes, bytearray, memoryview)):
         data = bytes(samples)
-        width = 2 if sample_format == "pcm16" else 4
-        if len(data) % width:
+        if len(data) % P.SAMPLE_FORMATS[sample_format]:
             raise ValueError(f"{len(data)} bytes of {sample_format} audio: not a whole number of samples")
         return data
     samples = np.asarray(samples)

@@ -8,7 +8,6 @@ batch, on poses that exercise every part of the graph.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from facecast.avatar import load_pack
 from facecast.export.render_model import INPUT_NAMES, OUTPUT_NAMES, RenderNet
 from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, neutral_frames
 from facecast.render import avatar_tensors, default_model_path, stack_avatars
+from facecast.writers import temp_beside
 
 OPSET = 17
 DEFAULT_PACK = "default_portrait.facecast"
@@ -57,8 +57,7 @@ def export_render(out: Path | None = None, pack_path: Path | None = None) -> dic
                "tri_weight": {0: "avatars", 2: "cells", 3: "cells"},
                "colours": {0: "avatars"}, "own_teeth": {0: "avatars"}, "motion": {0: "frames"}, "avatar": {0: "frames"},
                "frames": {0: "frames", 1: "size", 2: "size"}}
-    parent = out.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
+    fd, tmp = temp_beside(out, ".tmp")
     os.close(fd)
     try:
         with torch.no_grad():
