@@ -86,34 +86,56 @@ class Retimer:
         return MotionTrack(out, self.fps)
 
     def _frame(self, j: int, src: np.ndarray, base: int) -> np.ndarray:
+        # Source frame i of ``src`` is at (base + i) / source_fps. A live chunk emits a frame or two, so
+        # the indices and weights are worked out on plain floats, with the same arithmetic numpy would do.
+        sf, half = self.source_fps, self.half
         t = j / self.fps
-        n_in = self._n_in
-        times = (base + np.arange(len(src))) / self.source_fps
-        a = max(int(np.searchsorted(times, t - self.half, side="right")), 0)
-        b = int(np.searchsorted(times, t + self.half, side="left"))
-        a, b = min(a, len(src) - 1), max(min(b, len(src)), min(a, len(src) - 1) + 1)
-        w = np.maximum(0.0, 1.0 - np.abs(times[a:b] - t) / self.half)
-        if w.sum() > 0:
-            row = (w[:, None] * src[a:b]).sum(axis=0) / w.sum()
+        n = len(src)
+        a = min(_first_at(base, n, sf, t - half, after=True), n - 1)
+        b = max(min(_first_at(base, n, sf, t + half, after=False), n), a + 1)
+        near = [(base + i) / sf - t for i in range(a, b)]
+        w = np.array([max(0.0, 1.0 - abs(d) / half) for d in near])
+        block = src[a:b]
+        total = w.sum()
+        if total > 0:
+            row = (w[:, None] * block).sum(axis=0) / total
         else:
-            row = src[min(int(round(t * self.source_fps)) - base, n_in - 1 - base)].copy()
-        lin = np.maximum(0.0, 1.0 - np.abs(times[a:b] - t) * self.source_fps)
-        if lin.sum() > 0:
-            row[_SACCADE_COLUMNS] = (lin[:, None] * src[a:b][:, _SACCADE_COLUMNS]).sum(axis=0) / lin.sum()
+            row = src[min(int(round(t * sf)) - base, self._n_in - 1 - base)].copy()
+        lin = np.array([max(0.0, 1.0 - abs(d) * sf) for d in near])
+        total = lin.sum()
+        if total > 0:
+            row[_SACCADE_COLUMNS] = (lin[:, None] * block[:, _SACCADE_COLUMNS]).sum(axis=0) / total
         # The frame's own window [t - 1/(2 fps), t + 1/(2 fps)): keep closures and blinks inside it.
-        ca = min(int(np.searchsorted(times, t - 0.5 / self.fps, side="left")), len(src) - 1)
-        cb = max(min(int(np.searchsorted(times, t + 0.5 / self.fps, side="left")), len(src)), ca + 1)
-        aperture = src[ca:cb, _JAW] - src[ca:cb, _CLOSE]
-        k = ca + int(np.argmin(aperture))
-        if aperture[k - ca] < CLOSED_APERTURE and row[_JAW] - row[_CLOSE] >= CLOSED_APERTURE:
-            row[_MOUTH_COLUMNS] = src[k, _MOUTH_COLUMNS]
-        blink = src[ca:cb][:, _BLINK].max(axis=1)
-        k = ca + int(np.argmax(blink))
-        if blink[k - ca] > BLINK_CLOSED and row[_BLINK].max() <= blink[k - ca] - 1e-6:
-            row[_EYE_COLUMNS] = src[k, _EYE_COLUMNS]
+        ca = min(_first_at(base, n, sf, t - 0.5 / self.fps, after=False), n - 1)
+        cb = max(min(_first_at(base, n, sf, t + 0.5 / self.fps, after=False), n), ca + 1)
+        window = src[ca:cb]
+        aperture = (window[:, _JAW] - window[:, _CLOSE]).tolist()
+        k = aperture.index(min(aperture))
+        if aperture[k] < CLOSED_APERTURE and row[_JAW] - row[_CLOSE] >= CLOSED_APERTURE:
+            row[_MOUTH_COLUMNS] = window[k, _MOUTH_COLUMNS]
+        blink = window[:, _BLINK].max(axis=1).tolist()
+        k = blink.index(max(blink))
+        if blink[k] > BLINK_CLOSED and row[_BLINK].max() <= blink[k] - 1e-6:
+            row[_EYE_COLUMNS] = window[k, _EYE_COLUMNS]
         row[FIELDS["frameIndex"].offset] = j
         row[FIELDS["time"].offset] = (self._t0 or 0.0) + t
         return row.astype(np.float32)
+
+
+def _first_at(base: int, n: int, source_fps: float, bound: float, after: bool) -> int:
+    """The first of ``n`` source frames, frame i at (base + i) / source_fps, at or (``after``) past ``bound``;
+    ``n`` if none is. The same answer as ``np.searchsorted`` on those times, without building them."""
+    i = min(max(int(bound * source_fps) - base - 1, 0), n)
+
+    def past(k: int) -> bool:
+        x = (base + k) / source_fps
+        return x > bound if after else x >= bound
+
+    while i > 0 and past(i - 1):
+        i -= 1
+    while i < n and not past(i):
+        i += 1
+    return i
 
 
 def retime(track: MotionTrack, fps: float) -> MotionTrack:
