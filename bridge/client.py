@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -241,11 +242,11 @@ class LatencyMeter:
         self._times.append(when)
 
     def received(self, sample_positions: list[int], when: float) -> None:
-        ends = np.asarray(self._ends)
+        ends = self._ends  # sent in order, so sorted: a bisection, not an array built per message
         for s in sample_positions:
             if s < 0:
                 continue  # idle frames belong to no sent audio
-            i = int(np.searchsorted(ends, s, side="right"))
+            i = bisect.bisect_right(ends, s)
             if i < len(self._times):
                 self.latencies_ms.append((when - self._times[i]) * 1000)
 
