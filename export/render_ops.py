@@ -14,10 +14,6 @@ CELL = 4  # geometry and layers are computed once per CELL x CELL block of outpu
 Planes = tuple[torch.Tensor, torch.Tensor]  # x and y, one (B,H,W) plane each
 
 
-def gather(channel: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Values of a flat per-frame channel (B, R) at integer positions (B, H, W) -> (B, H, W)."""
-    n = index.shape[0]
-    return channel.gather(1, index.reshape(n, -1)).view(index.shape)
 
 
 def bilinear(channels: list[torch.Tensor], width: int, height: int, x: torch.Tensor,
@@ -32,13 +28,17 @@ def bilinear(channels: list[torch.Tensor], width: int, height: int, x: torch.Ten
     x0 = x.floor().clamp(max=width - 2)
     y0 = y.floor().clamp(max=height - 2)
     fx, fy = x - x0, y - y0
-    base = (y0 * width + x0).to(torch.int64)
+    # Worked out on flat (B, H*W) rows, one reshape back per result: a reshape around every gather is
+    # graph nodes the CPU pays for at every call.
+    n = x.shape[0]
+    base = (y0 * width + x0).to(torch.int64).reshape(n, -1)
+    fx, fy = fx.reshape(n, -1), fy.reshape(n, -1)
     out = []
     for ch in channels:
-        a, b = gather(ch, base), gather(ch, base + 1)
-        d, e = gather(ch, base + width), gather(ch, base + width + 1)
+        a, b = ch.gather(1, base), ch.gather(1, base + 1)
+        d, e = ch.gather(1, base + width), ch.gather(1, base + width + 1)
         top = a + fx * (b - a)
-        out.append(top + fy * (d + fx * (e - d) - top))
+        out.append((top + fy * (d + fx * (e - d) - top)).view(x.shape))
     return out
 
 
@@ -98,15 +98,15 @@ def tabulate_pair(first: tuple[torch.Tensor, torch.Tensor], second: tuple[torch.
 
 def lookup(table: torch.Tensor, u: torch.Tensor) -> list[torch.Tensor]:
     """The tabulated curves (B,C,N) at every pixel's u (B,H,W): C planes (B,H,W), held beyond the ends."""
-    count = table.shape[2]
-    pos = ((u / CURVE_RANGE + 1) * (0.5 * (count - 1))).clamp(0, count - 1)
+    n, count = table.shape[0], table.shape[2]
+    pos = ((u / CURVE_RANGE + 1) * (0.5 * (count - 1))).clamp(0, count - 1).reshape(n, -1)  # flat, as in bilinear
     k = pos.floor().clamp(max=count - 2)
     frac = pos - k
     index = k.to(torch.int64)
     out = []
     for ch in table.unbind(1):
-        lo = gather(ch, index)
-        out.append(lo + frac * (gather(ch, index + 1) - lo))
+        lo = ch.gather(1, index)
+        out.append((lo + frac * (ch.gather(1, index + 1) - lo)).view(u.shape))
     return out
 
 
