@@ -1,10 +1,10 @@
 """`facecast serve`: the engine bridge server (ZeroMQ ROUTER + msgpack, protocol in PROTOCOL.md).
 
 One thread runs one loop: receive every waiting message, run the lip network once for all sessions
-that have new audio (sessions with the same number of 10 ms hops share one batched onnxruntime call),
-send the frames that became final, then sleep on the socket until the next message or tick. Nothing a
-client sends can raise out of the loop: every message is validated and a bad one gets an ``error``
-reply that touches no other session.
+that have new audio (sessions with the same number of 10 ms hops share one batched onnxruntime call;
+the pitch analysis of all their new frames is one call too), send the frames that became final, then
+sleep on the socket until the next message or tick. Nothing a client sends can raise out of the loop:
+every message is validated and a bad one gets an ``error`` reply that touches no other session.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from facecast.device import CPU
 from facecast.errors import FacecastError
 from facecast.lipsync import HOP, LipSyncModel, shipped_models, step_batch
 from facecast.motion_frame import FRAME_DTYPE, neutral_frames
-from facecast.pipeline import MotionPipeline, MotionStream
+from facecast.pipeline import MotionPipeline, MotionStream, advance_batch
 
 log = logging.getLogger("facecast.serve")
 
@@ -404,8 +404,9 @@ class BridgeServer:
             lips = step_batch(model, [s.stream.lips for s in group], chunks)
             self.counters["inference_calls"] += len({c.size for c in chunks})
             self.counters["inference_rows"] += len(chunks)
-            for s, lf, audio in zip(group, lips, chunks, strict=True):
-                self._deliver(s, s.stream.advance(lf, audio))
+            tracks = advance_batch([s.stream for s in group], lips, chunks)
+            for s, track in zip(group, tracks, strict=True):
+                self._deliver(s, track)
 
     def _finish_utterances(self) -> None:
         """``ended`` goes out once the tail silence has pushed out an utterance's last frame and texture."""

@@ -15,6 +15,7 @@ from facecast.errors import AudioError
 from facecast.lipsync import LipFrames, LipSyncModel, LipSyncStream
 from facecast.motion_frame import MAX_FPS, MIN_FPS, MotionTrack
 from facecast.nonverbal import MotionControls, NonverbalGenerator
+from facecast.nonverbal.prosody import pitch_of
 from facecast.retime import Retimer
 
 LONG_AUDIO_S = 20.0  # progress bars only for clips long enough to make a person wait
@@ -76,7 +77,8 @@ class MotionStream:
 
     ``push``/``flush`` run the lip network themselves. A server batching many sessions uses the two
     halves instead: ``take`` (audio in, network-ready hops out) and ``advance`` (network output and the
-    hops it ran on in, motion frames out), with ``facecast.lipsync.step_batch`` in between.
+    hops it ran on in, motion frames out), with ``facecast.lipsync.step_batch`` in between and
+    ``advance_batch`` for all the sessions at once.
     """
 
     def __init__(self, pipeline: MotionPipeline, controls: MotionControls) -> None:
@@ -110,10 +112,27 @@ class MotionStream:
         dropped before it reached the network (an interrupted line) moves nothing else either.
         """
         self.nonverbal.push_audio(audio)
+        return self._finish(lips, None, final)
+
+    def _finish(self, lips: LipFrames, pitch: np.ndarray | None, final: bool) -> MotionTrack:
         track100 = lips.to_track()
-        self.nonverbal.apply(track100)
+        self.nonverbal.apply(track100, pitch)
         head = self._retimer.push(track100.data)
         if not final:
             return head
         tail = self._retimer.flush()
         return MotionTrack(np.concatenate([head.data, tail.data]), self.pipeline.fps)
+
+
+def advance_batch(streams: list[MotionStream], lips: list[LipFrames], audio: list[np.ndarray]) -> list[MotionTrack]:
+    """``MotionStream.advance`` for several streams (after ``facecast.lipsync.step_batch``), with the pitch of
+    all their new frames analysed in one call: for a live chunk that call's cost is mostly fixed, so a
+    server with many sessions pays it once a round instead of once a session. Each stream gets exactly
+    the frames its own ``advance`` would give.
+    """
+    windows = []
+    for stream, frames, samples in zip(streams, lips, audio, strict=True):
+        stream.nonverbal.push_audio(samples)
+        windows.append(stream.nonverbal.pitch_windows(len(frames)))
+    pitch = np.split(pitch_of(np.concatenate(windows)), np.cumsum([len(w) for w in windows[:-1]]))
+    return [stream._finish(frames, f0, False) for stream, frames, f0 in zip(streams, lips, pitch, strict=True)]

@@ -46,3 +46,35 @@ def test_pcm16_samples_give_the_motion_of_their_float_values_and_other_integers_
     np.testing.assert_allclose(streamed, as_float.data, atol=1e-5)
     with pytest.raises(AudioError, match="float .* or int16, not int32"):
         pipeline.process(pcm16.astype(np.int32))
+
+
+def test_streams_advanced_together_give_each_its_own_frames(pipeline, speech_audio):
+    """What a server does each round: one lip-network call and one pitch analysis for every session."""
+    from facecast.lipsync import step_batch
+    from facecast.pipeline import advance_batch
+
+    voices = [speech_audio, 0.3 * speech_audio[::-1], np.concatenate([np.zeros(4000, np.float32), speech_audio])]
+    chunks = [320, 480, 160]  # sessions whose audio arrives in different sizes, some rounds with none
+    together = [pipeline.stream() for _ in voices]
+    alone = [pipeline.stream() for _ in voices]
+    got: list[list[np.ndarray]] = [[] for _ in voices]
+    want: list[list[np.ndarray]] = [[] for _ in voices]
+    sent = [0] * len(voices)
+    r = 0
+    while any(n < v.size for n, v in zip(sent, voices, strict=True)):
+        parts = []
+        for k, (v, c) in enumerate(zip(voices, chunks, strict=True)):
+            size = c if r % (k + 1) == 0 else 0  # session k has audio every (k + 1)th round
+            parts.append(v[sent[k] : sent[k] + size])
+            sent[k] += size
+        hops = [s.take(p) for s, p in zip(together, parts, strict=True)]
+        lips = step_batch(pipeline.model, [s.lips for s in together], hops)
+        for k, track in enumerate(advance_batch(together, lips, hops)):
+            got[k].append(track.data)
+        for k, (s, p) in enumerate(zip(alone, parts, strict=True)):
+            want[k].append(s.push(p).data)
+        r += 1
+    for k, voice in enumerate(voices):
+        frames = np.concatenate(got[k])
+        assert len(frames) > voice.size / 16000 * 30 - 5  # nearly every frame is final before the end
+        assert np.array_equal(frames, np.concatenate(want[k]))

@@ -100,12 +100,18 @@ class NonverbalGenerator:
         self._controls = controls
         self._style.set(controls)
 
-    def apply(self, track: MotionTrack) -> None:
+    def pitch_windows(self, n: int) -> np.ndarray:
+        """The audio windows whose pitch the next ``apply`` of ``n`` frames needs (see ``apply``'s ``pitch``)."""
+        return self._prosody.pitch_windows(n)
+
+    def apply(self, track: MotionTrack, pitch: np.ndarray | None = None) -> None:
         """Fill, in place, the non-lip channels of these consecutive 100 Hz frames.
 
         The frames must continue from the previous call (``track.frame_index[0] == next_frame``).
         Audio up to ``(last frame + lookahead_frames) / 100`` s should have been pushed; audio not pushed yet counts
-        as silence, as at the end of a stream.
+        as silence, as at the end of a stream. ``pitch``: ``facecast.nonverbal.prosody.pitch_of`` of
+        ``pitch_windows(len(track))``, for a caller that analyses many streams' pitch in one call; the
+        frames are the same either way.
         """
         if track.fps != FPS:
             raise ValueError(f"the non-verbal generator works at {FPS:g} fps, got a {track.fps:g} fps track")
@@ -118,7 +124,7 @@ class NonverbalGenerator:
         if index[0] != first or index[-1] != first + n - 1 or (n > 2 and not np.array_equal(index, first + _arange(n))):
             raise ValueError(f"frames must continue the stream: expected frames from {self._next}, "
                              f"got {int(index[0])}..{int(index[-1])}")
-        prosody = self._prosody.analyze(n)
+        prosody = self._prosody.analyze(n, pitch)
         style = self._style.take(n)
         world, thinking, saccades = self._gaze.render(prosody, style)
         rotation, translation = self._head.render(prosody, style, world)

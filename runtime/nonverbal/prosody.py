@@ -119,11 +119,22 @@ class ProsodyTracker:
                 boundary[i] = min(1.0, max(0.3, self._phrase / 300.0))
             self._phrase = 0
 
-    def analyze(self, n: int) -> ProsodyFrames:
-        """Prosody of the next ``n`` frames."""
+    def pitch_windows(self, n: int) -> np.ndarray:
+        """The windows (rows of audio) whose pitch ``analyze(n)`` needs and has not worked out yet.
+
+        A caller running many streams (the bridge) hands every stream's windows to one ``pitch_of`` call
+        and each stream its rows back through ``analyze(n, pitch)``: a call's cost is mostly fixed, and a
+        live chunk has only two or three windows.
+        """
+        start, end = self._pitch_end, self._next + n + self._pitch_ahead
+        return self._windows(start, end) if end > start else np.zeros((0, 2 * PITCH_HALF))
+
+    def analyze(self, n: int, pitch: np.ndarray | None = None) -> ProsodyFrames:
+        """Prosody of the next ``n`` frames. ``pitch``: ``pitch_of(self.pitch_windows(n))``, when the
+        caller has worked it out (with other streams' windows); else it is worked out here."""
         k0, k1 = self._next, self._next + n
         self._extend_energy(k1 + self._energy_ahead)
-        self._extend_pitch(k1 + self._pitch_ahead)
+        self._extend_pitch(k1 + self._pitch_ahead, pitch)
 
         a = k0 - self._feat_start  # frame k0 in the feature lists
         b = a + n
@@ -234,20 +245,27 @@ class ProsodyTracker:
         smooth.append(_SILENT_SMOOTH)
         self._energy_end = end
 
-    def _extend_pitch(self, end: int) -> None:
+    def _extend_pitch(self, end: int, f0: np.ndarray | None = None) -> None:
         start = self._pitch_end
         if end <= start:
+            if f0 is not None and len(f0):
+                raise ValueError(f"{len(f0)} pitch values given where none were needed")
             return
+        if f0 is None:
+            f0 = pitch_of(self._windows(start, end))
+        elif len(f0) != end - start:
+            raise ValueError(f"{len(f0)} pitch values given for {end - start} windows (see pitch_windows)")
+        self._f0 = np.concatenate((self._f0, f0)) if self._f0.size else f0
+        self._pitch_end = end
+
+    def _windows(self, start: int, end: int) -> np.ndarray:
+        """The pitch windows of frames [start, end), one row each."""
         seg = self._samples(start * HOP - PITCH_HALF, (end - 1) * HOP + PITCH_HALF)
         count = end - start
         if count <= _FRAME_ROWS.shape[0]:
-            frames = seg[_FRAME_ROWS[:count]]  # a copy of each window: cheaper than a strided view for a few
-        else:
-            frames = np.lib.stride_tricks.as_strided(seg, (count, 2 * PITCH_HALF), (HOP * seg.itemsize, seg.itemsize),
-                                                     writeable=False)
-        f0 = _yin(frames)
-        self._f0 = np.concatenate((self._f0, f0)) if self._f0.size else f0
-        self._pitch_end = end
+            return seg[_FRAME_ROWS[:count]]  # a copy of each window: cheaper than a strided view for a few
+        return np.lib.stride_tricks.as_strided(seg, (count, 2 * PITCH_HALF), (HOP * seg.itemsize, seg.itemsize),
+                                               writeable=False)
 
     def _trim(self) -> None:
         keep_from = self._next - HISTORY
@@ -279,8 +297,10 @@ _YIN_AHEAD = np.arange(6)
 _YIN_BLOCK = 512  # rows analysed at a time
 
 
-def _yin(frames: np.ndarray) -> np.ndarray:
+def pitch_of(frames: np.ndarray) -> np.ndarray:
     """Pitch (Hz) of each row by YIN's cumulative-mean-normalised difference; 0 where aperiodic.
+
+    Rows are independent: a row's pitch is the same whatever rows are analysed with it.
 
     Rows are 16 kHz; they are halved to 8 kHz first (voices stay far below 4 kHz), which quarters the
     cost, and the chosen lag is refined by a parabola through its neighbours.
@@ -288,7 +308,7 @@ def _yin(frames: np.ndarray) -> np.ndarray:
     n = frames.shape[0]
     if n > _YIN_BLOCK:
         # Rows are independent: a long file goes through in blocks, which keeps the work arrays small.
-        return np.concatenate([_yin(frames[i : i + _YIN_BLOCK]) for i in range(0, n, _YIN_BLOCK)])
+        return np.concatenate([pitch_of(frames[i : i + _YIN_BLOCK]) for i in range(0, n, _YIN_BLOCK)])
     f0 = np.zeros(n)
     loud = np.add.reduce(frames * frames, axis=1) / frames.shape[1] > 1e-6  # under -60 dBFS: no pitch
     if not loud.any():
