@@ -30,15 +30,14 @@ def bilinear(channels: list[torch.Tensor], width: int, height: int, x: torch.Ten
     fx, fy = x - x0, y - y0
     # Worked out on flat (B, H*W) rows, one reshape back per result: a reshape around every gather is
     # graph nodes the CPU pays for at every call.
-    n = x.shape[0]
-    base = (y0 * width + x0).to(torch.int64).reshape(n, -1)
-    fx, fy = fx.reshape(n, -1), fy.reshape(n, -1)
+    base = (y0 * width + x0).to(torch.int64).flatten(1)  # flatten(1) is one graph node; reshape(n, -1) five
+    fx, fy = fx.flatten(1), fy.flatten(1)
     out = []
     for ch in channels:
         a, b = ch.gather(1, base), ch.gather(1, base + 1)
         d, e = ch.gather(1, base + width), ch.gather(1, base + width + 1)
         top = a + fx * (b - a)
-        out.append((top + fy * (d + fx * (e - d) - top)).view(x.shape))
+        out.append((top + fy * (d + fx * (e - d) - top)).view_as(x))
     return out
 
 
@@ -98,15 +97,15 @@ def tabulate_pair(first: tuple[torch.Tensor, torch.Tensor], second: tuple[torch.
 
 def lookup(table: torch.Tensor, u: torch.Tensor) -> list[torch.Tensor]:
     """The tabulated curves (B,C,N) at every pixel's u (B,H,W): C planes (B,H,W), held beyond the ends."""
-    n, count = table.shape[0], table.shape[2]
-    pos = ((u / CURVE_RANGE + 1) * (0.5 * (count - 1))).clamp(0, count - 1).reshape(n, -1)  # flat, as in bilinear
+    count = table.shape[2]
+    pos = ((u / CURVE_RANGE + 1) * (0.5 * (count - 1))).clamp(0, count - 1).flatten(1)  # flat, as in bilinear
     k = pos.floor().clamp(max=count - 2)
     frac = pos - k
     index = k.to(torch.int64)
     out = []
     for ch in table.unbind(1):
         lo = ch.gather(1, index)
-        out.append((lo + frac * (ch.gather(1, index + 1) - lo)).view(u.shape))
+        out.append((lo + frac * (ch.gather(1, index + 1) - lo)).view_as(u))
     return out
 
 
@@ -157,7 +156,7 @@ def paste(whole: torch.Tensor, part: torch.Tensor, y0: torch.Tensor, x0: torch.T
     ys = torch.arange(part.shape[1]) + y0
     xs = torch.arange(part.shape[2]) + x0
     where = (ys[:, None] * width + xs[None, :]).reshape(1, -1).expand(n, -1)
-    return whole.reshape(n, -1).scatter(1, where, part.reshape(n, -1)).view(whole.shape)
+    return whole.flatten(1).scatter(1, where, part.flatten(1)).view_as(whole)
 
 
 def span(line: torch.Tensor, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
