@@ -67,6 +67,11 @@ def default_model_path(lookahead_ms: int | None = None) -> Path:
     return models[lookahead_ms]
 
 
+#: Each lip channel's blendshape columns in the motion frame, and for each column its channel.
+_LIP_TARGETS = [FIELDS["blendshapes"].offset + t for targets in LIP_TO_BLENDSHAPES for t in targets]
+_LIP_SOURCES = [ch for ch, targets in enumerate(LIP_TO_BLENDSHAPES) for _ in targets]
+
+
 @dataclass
 class LipFrames:
     """100 Hz network output: frame ``start + i`` is at time ``(start + i) / 100`` s."""
@@ -102,10 +107,7 @@ class LipFrames:
         data[:, FIELDS["frameIndex"].offset] = idx
         data[:, FIELDS["time"].offset] = idx / FRAME_RATE
         data[:, FIELDS["visemes"].slice] = self.visemes
-        bs = FIELDS["blendshapes"].offset
-        for ch, targets in enumerate(LIP_TO_BLENDSHAPES):
-            for t in targets:
-                data[:, bs + t] = pose[:, ch]
+        data[:, _LIP_TARGETS] = pose[:, _LIP_SOURCES]
         data[:, FIELDS["voiceActivity"].offset] = self.vad
         return MotionTrack(data, FRAME_RATE)
 
