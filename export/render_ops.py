@@ -14,8 +14,6 @@ CELL = 4  # geometry and layers are computed once per CELL x CELL block of outpu
 Planes = tuple[torch.Tensor, torch.Tensor]  # x and y, one (B,H,W) plane each
 
 
-
-
 def bilinear(channels: list[torch.Tensor], width: int, height: int, x: torch.Tensor,
              y: torch.Tensor) -> list[torch.Tensor]:
     """Sample flat (B, height*width) fields at (B,H,W) positions in their own cells (centres at integers).

@@ -130,6 +130,8 @@ def advance_batch(streams: list[MotionStream], lips: list[LipFrames], audio: lis
     server with many sessions pays it once a round instead of once a session. Each stream gets exactly
     the frames its own ``advance`` would give.
     """
+    if not streams:
+        return []
     windows = []
     for stream, frames, samples in zip(streams, lips, audio, strict=True):
         stream.nonverbal.push_audio(samples)
