@@ -404,8 +404,8 @@ class BridgeServer:
             lips = step_batch(model, [s.stream.lips for s in group], chunks)
             self.counters["inference_calls"] += len({c.size for c in chunks})
             self.counters["inference_rows"] += len(chunks)
-            tracks = advance_batch([s.stream for s in group], lips, chunks)
-            for s, track in zip(group, tracks, strict=True):
+            # Each session's frames go out as soon as they are made, not after the whole group's.
+            for s, track in zip(group, advance_batch([s.stream for s in group], lips, chunks), strict=True):
                 self._deliver(s, track)
 
     def _finish_utterances(self) -> None:

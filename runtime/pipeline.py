@@ -6,6 +6,7 @@ Data flows one way: 16 kHz audio -> lip network (100 Hz) -> motion frames, whose
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -124,17 +125,22 @@ class MotionStream:
         return MotionTrack(np.concatenate([head.data, tail.data]), self.pipeline.fps)
 
 
-def advance_batch(streams: list[MotionStream], lips: list[LipFrames], audio: list[np.ndarray]) -> list[MotionTrack]:
+def advance_batch(streams: list[MotionStream], lips: list[LipFrames], audio: list[np.ndarray]) -> Iterator[MotionTrack]:
     """``MotionStream.advance`` for several streams (after ``facecast.lipsync.step_batch``), with the pitch of
     all their new frames analysed in one call: for a live chunk that call's cost is mostly fixed, so a
-    server with many sessions pays it once a round instead of once a session. Each stream gets exactly
-    the frames its own ``advance`` would give.
+    server with many sessions pays it once a round instead of once a session.
+
+    Yields each stream's frames, in order, as soon as they are made, so a server can send the first
+    session's before it works out the next one's; every stream gets exactly the frames its own
+    ``advance`` would give. Consume it to the end: each stream has heard its audio once the first
+    frames are out.
     """
     if not streams:
-        return []
+        return
     windows = []
     for stream, frames, samples in zip(streams, lips, audio, strict=True):
         stream.nonverbal.push_audio(samples)
         windows.append(stream.nonverbal.pitch_windows(len(frames)))
     pitch = np.split(pitch_of(np.concatenate(windows)), np.cumsum([len(w) for w in windows[:-1]]))
-    return [stream._finish(frames, f0, False) for stream, frames, f0 in zip(streams, lips, pitch, strict=True)]
+    for stream, frames, f0 in zip(streams, lips, pitch, strict=True):
+        yield stream._finish(frames, f0, False)
