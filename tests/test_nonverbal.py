@@ -294,6 +294,26 @@ def test_apply_checks_frames_continue_the_stream(speech):
         gen.set_controls(MotionControls(seed=99))
 
 
+def test_pitch_worked_out_elsewhere_gives_the_same_frames_and_must_fit_its_windows(speech):
+    """A server analyses many streams' pitch in one call (``pitch_windows`` out, ``apply(..., pitch)`` in)."""
+    from facecast.nonverbal.prosody import pitch_of
+
+    track = lip_track(speech)
+    own, given = NonverbalGenerator(MotionControls()), NonverbalGenerator(MotionControls())
+    for gen in (own, given):
+        gen.push_audio(speech)
+    for start in range(0, 300, 3):
+        a = MotionTrack(track.data[start : start + 3].copy(), 100.0)
+        b = MotionTrack(track.data[start : start + 3].copy(), 100.0)
+        own.apply(a)
+        windows = given.pitch_windows(3)
+        if start == 150:
+            with pytest.raises(ValueError, match="pitch values given for"):
+                given.apply(b, pitch_of(windows)[:-1])  # refused before anything moves
+        given.apply(b, pitch_of(windows))
+        assert np.array_equal(a.data, b.data)
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("joyful", "unknown emotion 'joyful'"),
     ("happy:1.5", "between 0 and 1"),

@@ -133,8 +133,12 @@ class ProsodyTracker:
         """Prosody of the next ``n`` frames. ``pitch``: ``pitch_of(self.pitch_windows(n))``, when the
         caller has worked it out (with other streams' windows); else it is worked out here."""
         k0, k1 = self._next, self._next + n
+        pitch_end = k1 + self._pitch_ahead
+        needed = max(0, pitch_end - self._pitch_end)
+        if pitch is not None and len(pitch) != needed:  # checked before any state moves
+            raise ValueError(f"{len(pitch)} pitch values given for {needed} windows (see pitch_windows)")
         self._extend_energy(k1 + self._energy_ahead)
-        self._extend_pitch(k1 + self._pitch_ahead, pitch)
+        self._extend_pitch(pitch_end, pitch)
 
         a = k0 - self._feat_start  # frame k0 in the feature lists
         b = a + n
@@ -248,13 +252,9 @@ class ProsodyTracker:
     def _extend_pitch(self, end: int, f0: np.ndarray | None = None) -> None:
         start = self._pitch_end
         if end <= start:
-            if f0 is not None and len(f0):
-                raise ValueError(f"{len(f0)} pitch values given where none were needed")
             return
         if f0 is None:
             f0 = pitch_of(self._windows(start, end))
-        elif len(f0) != end - start:
-            raise ValueError(f"{len(f0)} pitch values given for {end - start} windows (see pitch_windows)")
         self._f0 = np.concatenate((self._f0, f0)) if self._f0.size else f0
         self._pitch_end = end
 
