@@ -418,46 +418,57 @@ class BridgeServer:
                 self._flush_outbox(s)
 
     def _deliver(self, session: Session, track) -> None:
-        if not len(track):
+        n = len(track)
+        if not n:
             return
         fps = session.spec.fps
-        times = np.arange(len(track)) / fps + track.frame_index[0] / fps
-        stream_pos = np.round(times * SAMPLE_RATE).astype(np.int64)
-        keep = times > session.drop_until + 1e-9
-        in_utt = (stream_pos >= session.utt_start) & (session.utterance > 0)
-        if session.utt_end is not None:
-            in_utt &= stream_pos <= session.utt_end
-        speech = keep & in_utt
-        idle = keep & ~in_utt & session.spec.idle
-        for mask, utterance in ((speech, session.utterance), (idle, 0)):
-            if not mask.any():
+        # A live chunk makes a frame or two: their times and positions are worked out on plain numbers,
+        # with the arithmetic numpy would do on arrays (a float32 start, half-to-even rounding).
+        start = float(track.frame_index[0] / fps)
+        times = [i / fps + start for i in range(n)]
+        stream_pos = [round(t * SAMPLE_RATE) for t in times]
+        drop, utt_start, utt_end = session.drop_until + 1e-9, session.utt_start, session.utt_end
+        speech, idle = [], []
+        for i, (t, pos) in enumerate(zip(times, stream_pos, strict=True)):
+            if t <= drop:
                 continue
-            data = np.ascontiguousarray(track.data[mask], dtype=FRAME_DTYPE)
-            rel = stream_pos[mask] - session.utt_start
-            sample_pos = (rel * session.spec.sample_rate // SAMPLE_RATE) if utterance else np.full(mask.sum(), -1)
+            if session.utterance > 0 and pos >= utt_start and (utt_end is None or pos <= utt_end):
+                speech.append(i)
+            elif session.spec.idle:
+                idle.append(i)
+        for rows, utterance in ((speech, session.utterance), (idle, 0)):
+            if not rows:
+                continue
+            data = np.ascontiguousarray(track.data[rows], dtype=FRAME_DTYPE)
+            if utterance:
+                rate = session.spec.sample_rate
+                sample_pos = [(stream_pos[i] - utt_start) * rate // SAMPLE_RATE for i in rows]
+            else:
+                sample_pos = [-1] * len(rows)
             # The audio that made these frames final arrived with the latest chunk covering them.
-            arrivals = [ns for pos, ns in session.chunk_arrivals if pos >= stream_pos[mask][0]]
+            first_pos = stream_pos[rows[0]]
+            arrivals = [ns for pos, ns in session.chunk_arrivals if pos >= first_pos]
             recv_ns = arrivals[0] if arrivals else time.monotonic_ns()
             if session.avatar is not None:  # latest wins: only the newest frame waits to be rendered
                 if session.texture_pending is not None:
                     self.counters["textures_skipped"] += 1
-                session.texture_pending = {"frame": data[-1], "index": int(track.frame_index[mask][-1]),
-                                           "sample_pos": int(sample_pos[-1]), "utterance": utterance,
+                session.texture_pending = {"frame": data[-1], "index": int(track.frame_index[rows[-1]]),
+                                           "sample_pos": sample_pos[-1], "utterance": utterance,
                                            "recv_ns": recv_ns}
-                self.counters["textures_skipped"] += int(mask.sum()) - 1
+                self.counters["textures_skipped"] += len(rows) - 1
                 if session.spec.mode == "texture":
                     continue
             message = {
                 "type": "motion", "session": session.id, "utterance": utterance,
-                "first": int(track.frame_index[mask][0]), "count": int(mask.sum()), "fps": fps,
-                "frames": data.tobytes(), "sample_pos": sample_pos.tolist(),
+                "first": int(track.frame_index[rows[0]]), "count": len(rows), "fps": fps,
+                "frames": data.tobytes(), "sample_pos": sample_pos,
                 "server_recv_ns": recv_ns, "server_send_ns": time.monotonic_ns(),
             }
             session.outbox.append(P.pack(message))
-            session.frames_sent += int(mask.sum())
+            session.frames_sent += len(rows)
             if utterance:
-                session.utterance_frames += int(mask.sum())
-            self.counters["frames_sent"] += int(mask.sum())
+                session.utterance_frames += len(rows)
+            self.counters["frames_sent"] += len(rows)
         cutoff = stream_pos[-1]
         session.chunk_arrivals = [(p, ns) for p, ns in session.chunk_arrivals if p >= cutoff]
         self._flush_outbox(session)
