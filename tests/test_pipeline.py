@@ -53,8 +53,11 @@ def test_streams_advanced_together_give_each_its_own_frames(pipeline, speech_aud
     from facecast.lipsync import step_batch
     from facecast.pipeline import advance_batch
 
-    voices = [speech_audio, 0.3 * speech_audio[::-1], np.concatenate([np.zeros(4000, np.float32), speech_audio])]
-    chunks = [320, 480, 160]  # sessions whose audio arrives in different sizes, some rounds with none
+    voices = [speech_audio, 0.3 * speech_audio[::-1], np.concatenate([np.zeros(4000, np.float32), speech_audio]),
+              0.5 * speech_audio, speech_audio[8000:]]
+    # Sessions whose audio arrives in different sizes, some rounds with none; with all five, a round's
+    # pitch windows outnumber a single stream's by far (a different path through the pitch tracker).
+    chunks = [320, 480, 160, 320, 640]
     together = [pipeline.stream() for _ in voices]
     alone = [pipeline.stream() for _ in voices]
     got: list[list[np.ndarray]] = [[] for _ in voices]
