@@ -168,8 +168,9 @@ def _tooth_seams(u: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
 
 
 def _margin_table(frame: Frame, upper: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
-    """An eye's tabulated margins (B,4,N), to ``lookup`` at any u in ``frame``: its upper margin (v), that
-    margin's coverage, its lower margin and that one's coverage, from the lids' points (B,K,2)."""
+    """An opening's tabulated margins (B,4,N), to ``lookup`` at any u in ``frame``: its upper margin (v),
+    that margin's coverage, its lower margin and that one's coverage, from the points (B,K,2) of its upper
+    and lower edge (an eye's lids, or the inner lips)."""
     return torch.cat(tabulate_pair(unsqueeze(frame.points(upper)), unsqueeze(frame.points(lower))), 1)
 
 
@@ -533,8 +534,7 @@ class RenderNet(nn.Module):
         inner_y = gy - (tu_y + on_jaw_band * (tl_y - tu_y))
         # Where that source point lies outside the portrait's own mouth opening, the mouth is newly open. (This
         # mask is per cell, as the layer is; the picture itself switches to the jaw per pixel, in ``_compose``.)
-        rest_lips = torch.cat(tabulate_pair(unsqueeze(rest.points(verts[:, up, :2])),
-                                            unsqueeze(rest.points(verts[:, lo, :2]))), 1)
+        rest_lips = _margin_table(rest, verts[:, up, :2], verts[:, lo, :2])
         ru, rv = rest.pixels(inner_x, inner_y)
         r_top, r_cu, r_bottom, r_cl = lookup(rest_lips, ru)
         was_open = between(rv, r_top, r_bottom, r_cu * r_cl)
