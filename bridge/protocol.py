@@ -86,7 +86,8 @@ def field(message: dict, name: str, kind: type | tuple[type, ...], default: Any 
     if choices is not None and value not in choices:
         raise ProtocolError(ErrorCode.BAD_FIELD, f"field '{name}' must be one of {', '.join(map(str, choices))}",
                             session)
-    if low is not None and value < low or high is not None and value > high:
+    # Written as "not within" so that NaN, which compares false with everything, is refused too.
+    if low is not None and not value >= low or high is not None and not value <= high:
         raise ProtocolError(ErrorCode.BAD_FIELD, f"field '{name}' must be within {low}..{high}", session)
     return value
 

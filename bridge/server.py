@@ -63,6 +63,20 @@ class Client:
 
 
 @dataclass
+class Utterance:
+    """One utterance of a session, from its first audio until ``ended`` has gone out."""
+
+    number: int
+    start: int  # stream position (16 kHz samples) where it began
+    end: int | None = None  # stream position where it ended (after "end"), None while open
+    samples: int = 0  # audio samples received for it (client rate)
+    frames: int = 0  # motion frames sent for it
+
+    def covers(self, pos: int) -> bool:
+        return pos >= self.start and (self.end is None or pos <= self.end)
+
+
+@dataclass
 class Session:
     id: int
     client: bytes
@@ -70,18 +84,16 @@ class Session:
     stream: MotionStream
     resampler: StreamResampler
     ready: np.ndarray  # 16 kHz hops waiting for the network
-    utterance: int = 0  # 0 before the first audio; increments with each utterance
-    in_utterance: bool = False
-    utt_start: int = 0  # stream position (16 kHz samples) where the current utterance began
-    utt_end: int | None = None  # stream position where it ended (after "end"), None while open
+    utterance: int = 0  # the latest utterance's number: 0 before the first audio
+    # The open utterance, and those that have ended but whose last frames are still in the network: a
+    # client may send the next utterance before the last one's frames are out.
+    speaking: list[Utterance] = field(default_factory=list)
     stream_samples: int = 0  # 16 kHz samples given to the stream so far
-    client_samples: int = 0  # samples received in the current utterance (client rate)
+    last_frame_pos: int = -1  # stream position of the latest frame the network made
     chunk_arrivals: list[tuple[int, int]] = field(default_factory=list)  # (stream pos, recv ns)
     drop_until: float = -1.0  # frames up to this time are discarded (after an interrupt)
     idle_clock: float | None = None
     frames_sent: int = 0
-    utterance_frames: int = 0
-    end_pending: bool = False  # "end" received; "ended" goes out once its last frame has
     outbox: list[bytes] = field(default_factory=list)
     avatar: Any = None  # texture sessions: the avatar rendered
     texture_pending: dict | None = None  # the newest frame waiting to be rendered (latest wins)
@@ -89,6 +101,15 @@ class Session:
     @property
     def model(self) -> LipSyncModel:
         return self.stream.pipeline.model
+
+    @property
+    def in_utterance(self) -> bool:
+        return bool(self.speaking) and self.speaking[-1].end is None
+
+    @property
+    def ending(self) -> bool:
+        """An utterance has ended and its ``ended`` has not gone out yet."""
+        return any(u.end is not None for u in self.speaking)
 
 
 class BridgeServer:
@@ -153,7 +174,7 @@ class BridgeServer:
         poller.register(self.sock, zmq.POLLIN)
         try:
             while self._running:
-                busy = any(s.ready.size or s.outbox or s.spec.idle or s.texture_pending or s.end_pending
+                busy = any(s.ready.size or s.outbox or s.spec.idle or s.texture_pending or s.ending
                            for s in self.sessions.values())
                 if poller.poll(5 if busy else 100):
                     self._receive_all()
@@ -328,19 +349,14 @@ class BridgeServer:
                                 session.id)
         if not session.in_utterance:
             self._start_utterance(session)
-        session.client_samples += samples.size
+        session.speaking[-1].samples += samples.size
         audio16 = np.clip(session.resampler.push(samples), -1.0, 1.0)
         self._feed(session, audio16)
         session.chunk_arrivals.append((session.stream_samples, recv_ns))
 
     def _start_utterance(self, session: Session) -> None:
         session.utterance += 1
-        session.in_utterance = True
-        session.utt_start = session.stream_samples
-        session.utt_end = None
-        session.client_samples = 0
-        session.utterance_frames = 0
-        session.end_pending = False
+        session.speaking.append(Utterance(session.utterance, session.stream_samples))
         session.idle_clock = None
         session.resampler = StreamResampler(session.spec.sample_rate)
 
@@ -358,10 +374,8 @@ class BridgeServer:
         if not session.in_utterance:
             raise ProtocolError(ErrorCode.BAD_FIELD, "no utterance in progress", session.id)
         self._feed(session, session.resampler.flush())
-        session.utt_end = session.stream_samples
+        session.speaking[-1].end = session.stream_samples
         self._feed(session, self._tail_silence(session))
-        session.in_utterance = False
-        session.end_pending = True
         if session.spec.idle:
             session.idle_clock = time.monotonic()
 
@@ -370,10 +384,8 @@ class BridgeServer:
         # the frames of the cut-off speech that were not sent yet.
         session.stream_samples -= session.ready.size  # those samples never reach the stream
         session.ready = np.zeros(0, np.float32)
-        session.end_pending = False
+        session.speaking.clear()  # what was cut off gets no "ended"
         session.drop_until = session.stream_samples / SAMPLE_RATE
-        session.in_utterance = False
-        session.utt_end = session.stream_samples
         self._feed(session, self._tail_silence(session))
         if session.spec.idle:
             session.idle_clock = time.monotonic()
@@ -409,13 +421,21 @@ class BridgeServer:
                 self._deliver(s, track)
 
     def _finish_utterances(self) -> None:
-        """``ended`` goes out once the tail silence has pushed out an utterance's last frame and texture."""
-        for s in self.sessions.values():
-            if s.end_pending and not s.ready.size and s.texture_pending is None:
-                s.end_pending = False
-                s.outbox.append(P.pack({"type": "ended", "session": s.id, "utterance": s.utterance,
-                                        "frames": s.utterance_frames, "samples": s.client_samples}))
-                self._flush_outbox(s)
+        """``ended`` goes out once an utterance's last frame and texture have: when the network has made a
+        frame past its end, or has taken in all the audio, its tail silence included."""
+        for s in list(self.sessions.values()):
+            if s.id not in self.sessions:  # closed as a send to its client failed in this loop
+                continue
+            done = [u for u in s.speaking if u.end is not None
+                    and (s.last_frame_pos > u.end or not s.ready.size)
+                    and (s.texture_pending is None or s.texture_pending["utterance"] != u.number)]
+            if not done:
+                continue
+            for u in done:
+                s.speaking.remove(u)
+                s.outbox.append(P.pack({"type": "ended", "session": s.id, "utterance": u.number,
+                                        "frames": u.frames, "samples": u.samples}))
+            self._flush_outbox(s)
 
     def _deliver(self, session: Session, track) -> None:
         n = len(track)
@@ -427,22 +447,28 @@ class BridgeServer:
         start = float(track.frame_index[0] / fps)
         times = [i / fps + start for i in range(n)]
         stream_pos = [round(t * SAMPLE_RATE) for t in times]
-        drop, utt_start, utt_end = session.drop_until + 1e-9, session.utt_start, session.utt_end
-        speech, idle = [], []
+        drop = session.drop_until + 1e-9
+        # Runs of consecutive frames of one utterance (None: idle), in order.
+        runs: list[tuple[Utterance | None, list[int]]] = []
         for i, (t, pos) in enumerate(zip(times, stream_pos, strict=True)):
             if t <= drop:
                 continue
-            if session.utterance > 0 and pos >= utt_start and (utt_end is None or pos <= utt_end):
-                speech.append(i)
-            elif session.spec.idle:
-                idle.append(i)
-        for rows, utterance in ((speech, session.utterance), (idle, 0)):
-            if not rows:
+            owner = next((u for u in session.speaking if u.covers(pos)), None)
+            if owner is None and not session.spec.idle:
                 continue
+            if runs and runs[-1][0] is owner:
+                runs[-1][1].append(i)
+            else:
+                runs.append((owner, [i]))
+        session.last_frame_pos = stream_pos[-1]
+        for owner, rows in runs:
             data = np.ascontiguousarray(track.data[rows], dtype=FRAME_DTYPE)
-            if utterance:
+            utterance = owner.number if owner else 0
+            if owner:
+                # From the frame's time, not its rounded 16 kHz position, so that the client's own rate
+                # counts evenly (0, 800, 1600 at 48 kHz and 60 fps).
                 rate = session.spec.sample_rate
-                sample_pos = [(stream_pos[i] - utt_start) * rate // SAMPLE_RATE for i in rows]
+                sample_pos = [round((times[i] * SAMPLE_RATE - owner.start) * rate / SAMPLE_RATE) for i in rows]
             else:
                 sample_pos = [-1] * len(rows)
             # The audio that made these frames final arrived with the latest chunk covering them.
@@ -466,8 +492,8 @@ class BridgeServer:
             }
             session.outbox.append(P.pack(message))
             session.frames_sent += len(rows)
-            if utterance:
-                session.utterance_frames += len(rows)
+            if owner:
+                owner.frames += len(rows)
             self.counters["frames_sent"] += len(rows)
         cutoff = stream_pos[-1]
         session.chunk_arrivals = [(p, ns) for p, ns in session.chunk_arrivals if p >= cutoff]

@@ -159,6 +159,7 @@ def test_hostile_messages_get_typed_errors_and_break_nothing(server, speech_audi
     assert ask(sock, pack({"type": "launch_missiles"}))["code"] == "unknown_type"
     assert ask(sock, pack({"type": "open", "fps": "fast"}))["code"] == "bad_field"
     assert ask(sock, pack({"type": "open", "fps": 1e9}))["code"] == "bad_field"
+    assert ask(sock, pack({"type": "open", "fps": float("nan")}))["code"] == "bad_field"
     assert ask(sock, pack({"type": "open", "sample_format": "mp3"}))["code"] == "bad_field"
     assert ask(sock, pack({"type": "open", "mode": "texture", "avatar": "nobody"}))["code"] == "bad_field"
     assert ask(sock, pack({"type": "audio", "session": 12345, "data": b"\0\0"}))["code"] == "unknown_session"
@@ -187,6 +188,57 @@ def test_interrupt_drops_the_rest_and_the_next_utterance_works(server, speech_au
         second = [m for m in messages if m["type"] == "motion" and m["utterance"] == 2]
         assert 0 <= second[0]["sample_pos"][0] < 16000 / 30
         assert sum(m["count"] for m in second) == messages[-1]["frames"]
+
+
+def test_utterances_sent_back_to_back_each_get_all_their_frames_and_their_ended(server, speech_audio):
+    # An NPC's dialogue queue hands over whole lines at once, the next before the last one's frames are out.
+    lines = [speech_audio[:16000], speech_audio[16000:40000], speech_audio[40000:48000]]
+    with Client(server.endpoint) as client:
+        session = client.open(fps=30)
+        for line in lines:
+            client.send_audio(session, line)
+            client.end(session)
+        messages, deadline = [], time.monotonic() + 10
+        while sum(m["type"] == "ended" for m in messages) < len(lines) and time.monotonic() < deadline:
+            message = client.recv(timeout=0.5)
+            if message is not None:
+                messages.append(message)
+    ended = [m for m in messages if m["type"] == "ended"]
+    assert [m["utterance"] for m in ended] == [1, 2, 3]
+    for m, line in zip(ended, lines, strict=True):
+        motion = [x for x in messages if x["type"] == "motion" and x["utterance"] == m["utterance"]]
+        positions = [p for x in motion for p in x["sample_pos"]]
+        assert m["samples"] == line.size and m["frames"] == sum(x["count"] for x in motion)
+        assert abs(m["frames"] - line.size / 16000 * 30) <= 1  # every frame of the line, on its own clock
+        assert 0 <= positions[0] < 16000 / 30 and positions[-1] <= line.size
+        assert messages.index(m) > messages.index(motion[-1])  # "ended" after the line's last frame
+
+
+def test_a_client_gone_while_its_sessions_end_costs_the_server_nothing(speech_audio):
+    # Driven turn by turn: the sends of both sessions' "ended" fail, and the first failure closes the second.
+    server = BridgeServer("tcp://127.0.0.1:*", [live_model()], textures=False)
+    sock = raw_socket(server.endpoint)
+    try:
+        sock.send(msgpack.packb({"type": "hello", "protocol": 1}))
+        pcm = (speech_audio[:3200] * 32767).astype(np.int16).tobytes()
+        for _ in range(2):
+            sock.send(msgpack.packb({"type": "open"}))
+        deadline = time.monotonic() + 5
+        while len(server.sessions) < 2 and time.monotonic() < deadline:
+            server._receive_all()
+        for sid in list(server.sessions):
+            sock.send(msgpack.packb({"type": "audio", "session": sid, "data": pcm}))
+            sock.send(msgpack.packb({"type": "end", "session": sid}))
+        while server.counters["messages"] < 7 and time.monotonic() < deadline:  # hello, 2 open, 2 audio, 2 end
+            server._receive_all()
+        while any(s.ready.size for s in server.sessions.values()):
+            server._run_inference()
+        sock.close()
+        time.sleep(0.3)  # the ROUTER notices the peer has gone
+        server._finish_utterances()
+        assert not server.sessions and not server.clients
+    finally:
+        server.close()
 
 
 def test_idle_frames_keep_coming_between_utterances(server):
