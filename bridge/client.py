@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,21 @@ import zmq.asyncio
 from facecast.bridge import protocol as P
 from facecast.errors import FacecastError
 from facecast.motion_frame import MotionTrack
+
+# A client that only listens (idle frames, a long line playing) says nothing for a while; the server drops
+# one silent for CLIENT_TIMEOUT_S, so the client pings this often while it waits, and swallows the pong.
+KEEPALIVE_S = P.CLIENT_TIMEOUT_S / 3
+_KEEPALIVE = "keepalive"
+
+
+def _is_keepalive(message: dict) -> bool:
+    return message["type"] == "pong" and message.get("t") == _KEEPALIVE
+
+
+def _fails(message: dict, session: int | None) -> bool:
+    """An error that answers the request waited for: one about no session or about that session (an error
+    about another session is kept for ``recv``)."""
+    return message["type"] == "error" and message.get("session") in (None, session)
 
 
 class BridgeError(FacecastError):
@@ -54,21 +69,42 @@ def _audio_bytes(samples: np.ndarray | bytes, sample_format: str) -> bytes:
     samples = np.asarray(samples)
     if sample_format == "pcm16":
         if samples.dtype != np.int16:
-            samples = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+            # x 32768, as the server and sound-file readers divide: 16-bit sound read as floats goes back
+            # to the very same integers.
+            samples = np.clip(np.round(np.asarray(samples, np.float64) * 32768), -32768, 32767).astype("<i2")
         return samples.astype("<i2").tobytes()
     return np.asarray(samples, dtype="<f4").tobytes()
 
 
+def _curve_keys(curve: Path) -> tuple[bytes, bytes, bytes]:
+    """(server public, client public, client secret) from a folder of `facecast keys`."""
+    from zmq.auth import load_certificate
+
+    keys = []
+    for name in ("server.key", "client.key_secret"):
+        path = Path(curve) / name
+        try:
+            keys.append(load_certificate(str(path)))
+        except (OSError, ValueError) as exc:
+            raise FacecastError(f"{path}: cannot read this CURVE key ({exc}); `facecast keys` makes "
+                                "server.key and client.key_secret") from None
+    (server_public, _), (public, secret) = keys
+    if secret is None:
+        raise FacecastError(f"{Path(curve) / 'client.key_secret'}: holds no secret key")
+    return server_public, public, secret
+
+
 def _socket(ctx: zmq.Context, endpoint: str, curve: Path | None) -> zmq.Socket:
+    keys = _curve_keys(curve) if curve is not None else None
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
-    if curve is not None:
-        from zmq.auth import load_certificate
-
-        server_public, _ = load_certificate(str(curve / "server.key"))
-        public, secret = load_certificate(str(curve / "client.key_secret"))
-        sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = server_public, public, secret
-    sock.connect(endpoint)
+    if keys is not None:
+        sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = keys
+    try:
+        sock.connect(endpoint)
+    except zmq.ZMQError as exc:
+        sock.close(linger=0)
+        raise FacecastError(f"cannot connect to {endpoint}: {exc}") from None
     return sock
 
 
@@ -82,7 +118,8 @@ class Client:
         self.timeout = timeout
         self._queue: deque[dict] = deque()
         self._formats: dict[int, str] = {}
-        self.sock.send(P.pack({"type": "hello", "protocol": P.PROTOCOL_VERSION, "client": name}))
+        self._last_sent = time.monotonic()
+        self._send({"type": "hello", "protocol": P.PROTOCOL_VERSION, "client": name})
         self.welcome = self._wait_for("welcome")
 
     def __enter__(self) -> Client:
@@ -94,20 +131,36 @@ class Client:
     def close_socket(self) -> None:
         self.sock.close(linger=0)
 
-    def _request(self, message: dict, reply: str) -> dict:
+    def _send(self, message: dict) -> None:
         self.sock.send(P.pack(message))
+        self._last_sent = time.monotonic()
+
+    def _request(self, message: dict, reply: str) -> dict:
+        self._send(message)
         return self._wait_for(reply, message.get("session"))
+
+    def _next(self, deadline: float) -> dict | None:
+        """The next message from the socket before ``deadline`` (keep-alive pongs swallowed), or None."""
+        while True:
+            if time.monotonic() - self._last_sent >= KEEPALIVE_S:
+                self._send({"type": "ping", "t": _KEEPALIVE})
+            wait = min(deadline - time.monotonic(), KEEPALIVE_S)
+            if self.sock.poll(max(0, int(wait * 1000))):
+                message = _decode(self.sock.recv())
+                if not _is_keepalive(message):
+                    return message
+            elif time.monotonic() >= deadline:
+                return None
 
     def _wait_for(self, kind: str, session: int | None = None) -> dict:
         deadline = time.monotonic() + self.timeout
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self.sock.poll(int(remaining * 1000)):
+            message = self._next(deadline)
+            if message is None:
                 raise BridgeError(f"no '{kind}' reply within {self.timeout:g} s (is `facecast serve` running?)")
-            message = _decode(self.sock.recv())
             if message["type"] == kind and (session is None or message.get("session") == session):
                 return message
-            if message["type"] == "error":
+            if _fails(message, session):
                 raise BridgeError(f"{message['code']}: {message['message']}", message["code"])
             self._queue.append(message)
 
@@ -125,10 +178,10 @@ class Client:
         """Pushes a chunk: int16 or float samples in [-1, 1] (interleaved when the session has several
         channels), or bytes already in the session's format."""
         data = _audio_bytes(samples, self._formats.get(session, "pcm16"))
-        self.sock.send(P.pack({"type": "audio", "session": session, "data": data}))
+        self._send({"type": "audio", "session": session, "data": data})
 
     def end(self, session: int) -> None:
-        self.sock.send(P.pack({"type": "end", "session": session}))
+        self._send({"type": "end", "session": session})
 
     def interrupt(self, session: int) -> dict:
         return self._request({"type": "interrupt", "session": session}, "interrupted")
@@ -146,13 +199,11 @@ class Client:
         return self._request({"type": "stats"}, "stats")
 
     def recv(self, timeout: float | None = None) -> dict | None:
-        """The next message (motion frames decoded into ``message['track']``), or None on timeout."""
+        """The next message (motion frames decoded into ``message['track']``), or None on timeout. While it
+        waits it keeps the connection alive."""
         if self._queue:
             return self._queue.popleft()
-        wait = self.timeout if timeout is None else timeout
-        if not self.sock.poll(int(wait * 1000)):
-            return None
-        return _decode(self.sock.recv())
+        return self._next(time.monotonic() + (self.timeout if timeout is None else timeout))
 
     def messages(self, until: str | None = None, timeout: float | None = None) -> Iterator[dict]:
         """Messages as they come, stopping after one of type ``until`` (or when ``timeout`` passes)."""
@@ -166,7 +217,7 @@ class Client:
 
 
 class AsyncClient:
-    """asyncio client: the same calls as ``Client``, awaited."""
+    """asyncio client: the same calls as ``Client``, awaited (``connect`` says hello)."""
 
     def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, timeout: float = 10.0, curve: Path | None = None) -> None:
         self.ctx = zmq.asyncio.Context.instance()
@@ -174,26 +225,46 @@ class AsyncClient:
         self.timeout = timeout
         self._queue: deque[dict] = deque()
         self._formats: dict[int, str] = {}
+        self._last_sent = time.monotonic()
         self.welcome: dict | None = None
 
     async def connect(self, name: str = "facecast-python-async") -> dict:
-        await self.sock.send(P.pack({"type": "hello", "protocol": P.PROTOCOL_VERSION, "client": name}))
+        await self._send({"type": "hello", "protocol": P.PROTOCOL_VERSION, "client": name})
         self.welcome = await self._wait_for("welcome")
         return self.welcome
 
     def close_socket(self) -> None:
         self.sock.close(linger=0)
 
+    async def _send(self, message: dict) -> None:
+        await self.sock.send(P.pack(message))
+        self._last_sent = time.monotonic()
+
+    async def _request(self, message: dict, reply: str) -> dict:
+        await self._send(message)
+        return await self._wait_for(reply, message.get("session"))
+
+    async def _next(self, deadline: float) -> dict | None:
+        while True:
+            if time.monotonic() - self._last_sent >= KEEPALIVE_S:
+                await self._send({"type": "ping", "t": _KEEPALIVE})
+            wait = min(deadline - time.monotonic(), KEEPALIVE_S)
+            if await self.sock.poll(max(0, int(wait * 1000))):
+                message = _decode(await self.sock.recv())
+                if not _is_keepalive(message):
+                    return message
+            elif time.monotonic() >= deadline:
+                return None
+
     async def _wait_for(self, kind: str, session: int | None = None) -> dict:
         deadline = time.monotonic() + self.timeout
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not await self.sock.poll(int(remaining * 1000)):
-                raise BridgeError(f"no '{kind}' reply within {self.timeout:g} s")
-            message = _decode(await self.sock.recv())
+            message = await self._next(deadline)
+            if message is None:
+                raise BridgeError(f"no '{kind}' reply within {self.timeout:g} s (is `facecast serve` running?)")
             if message["type"] == kind and (session is None or message.get("session") == session):
                 return message
-            if message["type"] == "error":
+            if _fails(message, session):
                 raise BridgeError(f"{message['code']}: {message['message']}", message["code"])
             self._queue.append(message)
 
@@ -201,31 +272,48 @@ class AsyncClient:
                    sample_format: str = "pcm16", channels: int = 1, controls: dict | None = None,
                    idle: bool = False, **extra: Any) -> int:
         """Open a session; ``extra`` carries ``lookahead_ms`` and texture fields (size, encoding, quality, avatar)."""
-        await self.sock.send(P.pack({"type": "open", "mode": mode, "fps": fps, "sample_rate": sample_rate,
+        reply = await self._request({"type": "open", "mode": mode, "fps": fps, "sample_rate": sample_rate,
                                      "sample_format": sample_format, "channels": channels,
-                                     "controls": controls or {}, "idle": idle, **extra}))
-        reply = await self._wait_for("opened")
+                                     "controls": controls or {}, "idle": idle, **extra}, "opened")
         self._formats[reply["session"]] = sample_format
         return reply["session"]
 
     async def send_audio(self, session: int, samples: np.ndarray | bytes) -> None:
         data = _audio_bytes(samples, self._formats.get(session, "pcm16"))
-        await self.sock.send(P.pack({"type": "audio", "session": session, "data": data}))
+        await self._send({"type": "audio", "session": session, "data": data})
 
     async def end(self, session: int) -> None:
-        await self.sock.send(P.pack({"type": "end", "session": session}))
+        await self._send({"type": "end", "session": session})
+
+    async def interrupt(self, session: int) -> dict:
+        return await self._request({"type": "interrupt", "session": session}, "interrupted")
+
+    async def set_controls(self, session: int, controls: dict) -> dict:
+        return await self._request({"type": "controls", "session": session, "controls": controls}, "controls_ok")
 
     async def close(self, session: int) -> dict:
-        await self.sock.send(P.pack({"type": "close", "session": session}))
-        return await self._wait_for("closed", session)
+        return await self._request({"type": "close", "session": session}, "closed")
+
+    async def ping(self) -> dict:
+        return await self._request({"type": "ping", "t": time.monotonic_ns()}, "pong")
+
+    async def stats(self) -> dict:
+        return await self._request({"type": "stats"}, "stats")
 
     async def recv(self, timeout: float | None = None) -> dict | None:
         if self._queue:
             return self._queue.popleft()
-        wait = self.timeout if timeout is None else timeout
-        if not await self.sock.poll(int(wait * 1000)):
-            return None
-        return _decode(await self.sock.recv())
+        return await self._next(time.monotonic() + (self.timeout if timeout is None else timeout))
+
+    async def messages(self, until: str | None = None, timeout: float | None = None) -> AsyncIterator[dict]:
+        """Messages as they come, stopping after one of type ``until`` (or when ``timeout`` passes)."""
+        while True:
+            message = await self.recv(timeout)
+            if message is None:
+                return
+            yield message
+            if message["type"] == until:
+                return
 
 
 class LatencyMeter:

@@ -10,9 +10,24 @@ from pathlib import Path
 
 import numpy as np
 
-from facecast.bridge.protocol import DEFAULT_AVATAR, DEFAULT_ENDPOINT
+from facecast.bridge.protocol import DEFAULT_AVATAR, DEFAULT_ENDPOINT, MAX_FPS
 from facecast.device import DEVICES
 from facecast.errors import FacecastError
+
+
+def _within(kind: type, low: float, high: float, what: str, multiple: int = 1):
+    """An argparse type for a number in [low, high] (and a multiple of ``multiple``): a value the server
+    would refuse is a usage error here, before any audio is read."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
+        if not low <= value <= high or value % multiple:
+            every = f", a multiple of {multiple}" if multiple > 1 else ""
+            raise argparse.ArgumentTypeError(f"{what} must be {low:g} to {high:g}{every}, got {text}")
+        return value
+    return parse
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -27,14 +42,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--avatars", type=Path, help="folder of .facecast packs texture sessions may ask for by name")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
 
-    p = sub.add_parser("keys", help="make CURVE key pairs for `facecast serve --curve`")
-    p.add_argument("directory", type=Path)
+    p = sub.add_parser("keys", help="make CURVE key pairs for `facecast serve --curve`",
+                       description="Make a server and a client CURVE key pair in DIR (secret keys readable by "
+                       "you only) and admit the client's public key in DIR/clients. Give each engine "
+                       "client server.key and a client key pair; add further clients' .key files to DIR/clients.")
+    p.add_argument("directory", type=Path, metavar="DIR")
+    p.add_argument("--replace", action="store_true",
+                   help="replace keys already in DIR (locks out every client that has the old ones)")
 
     p = sub.add_parser("client", help="stream a speech file to a server in real time and report latency")
     p.add_argument("--audio", type=Path, required=True, help="speech file (wav, flac, ogg, mp3, m4a, ...)")
     p.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
-    p.add_argument("--fps", type=float, default=30.0)
-    p.add_argument("--chunk-ms", type=float, default=20.0, help="audio chunk length (default 20 ms)")
+    p.add_argument("--fps", type=_within(float, 1, MAX_FPS, "frame rate"), default=30.0,
+                   help="motion frame rate (default 30)")
+    p.add_argument("--chunk-ms", type=_within(float, 1, 1000, "chunk length"), default=20.0,
+                   help="audio chunk length, 1-1000 ms (default 20 ms)")
     p.add_argument("--curve", type=Path, help="folder from `facecast keys` (uses client.key_secret, server.key)")
     p.add_argument("--save", type=Path, help="write the received motion (.csv, .json or .npz)")
     p.add_argument("--save-video", type=Path, metavar="OUT.mp4",
@@ -42,7 +64,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--texture", action="store_true", help="ask for rendered JPEG textures too")
     p.add_argument("--avatar", default=None, metavar="NAME",
                    help="with --texture: the server's avatar to render (one of `serve --avatars`; default: its own)")
-    p.add_argument("--size", type=int, default=512, help="with --texture: texture size in pixels (default 512)")
+    p.add_argument("--size", type=_within(int, 64, 1024, "texture size", multiple=4), default=None,
+                   help="with --texture: texture size in pixels, 64-1024, a multiple of 4 (default 512)")
     p.add_argument("--lookahead-ms", type=int, default=None, metavar="MS",
                    help="lip model lookahead to ask for (default: the server's least, for the lowest latency)")
 
@@ -53,7 +76,7 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "keys":
         from facecast.bridge.server import make_keys
 
-        paths = make_keys(args.directory)
+        paths = make_keys(args.directory, replace=args.replace)
         for name, path in paths.items():
             print(f"{name}: {path}")
     elif args.command == "client":
@@ -91,9 +114,10 @@ def _client(args: argparse.Namespace) -> None:
 
     if args.save is not None:
         check_output_path(args.save)
-    if not args.texture and (args.avatar is not None or args.save_video is not None):
-        raise FacecastError(f"{'--avatar' if args.avatar is not None else '--save-video'} needs --texture: "
-                            "without it the server sends no textures")
+    texture_only = [flag for flag, value in (("--avatar", args.avatar), ("--size", args.size),
+                                             ("--save-video", args.save_video)) if value is not None]
+    if not args.texture and texture_only:
+        raise FacecastError(f"{texture_only[0]} needs --texture: without it the server sends no textures")
     if args.save_video is not None:
         from facecast.video import check_video_path
 
@@ -106,7 +130,8 @@ def _client(args: argparse.Namespace) -> None:
     with Client(args.endpoint, curve=args.curve, name="facecast-client") as client:
         extra = {} if args.lookahead_ms is None else {"lookahead_ms": args.lookahead_ms}
         if args.texture:
-            extra.update(size=args.size, encoding="jpeg", **({} if args.avatar is None else {"avatar": args.avatar}))
+            extra.update(size=args.size or 512, encoding="jpeg",
+                         **({} if args.avatar is None else {"avatar": args.avatar}))
         session = client.open(fps=args.fps, mode="both" if args.texture else "motion", **extra)
         start = time.monotonic()
         sent = 0

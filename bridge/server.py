@@ -148,9 +148,13 @@ class BridgeServer:
         self.sock.setsockopt(zmq.MAXMSGSIZE, P.MAX_MESSAGE_BYTES)  # libzmq drops peers sending more
         self.sock.setsockopt(zmq.LINGER, 0)
         self.auth = None
-        if curve_dir is not None:
-            self.auth = _start_curve(self.ctx, self.sock, curve_dir)
-        self.sock.bind(endpoint)
+        try:
+            if curve_dir is not None:
+                self.auth = _start_curve(self.ctx, self.sock, curve_dir)
+            self.sock.bind(endpoint)
+        except BaseException:
+            self.close_socket()
+            raise
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.clients: dict[bytes, Client] = {}
         self.sessions: dict[int, Session] = {}
@@ -193,6 +197,9 @@ class BridgeServer:
 
     def close(self) -> None:
         _log(logging.INFO, "shutdown", **self.stats())
+        self.close_socket()
+
+    def close_socket(self) -> None:
         self.sock.close(linger=0)
         if self.auth is not None:
             self.auth.stop()
@@ -594,7 +601,11 @@ def check_bind_safety(endpoint: str, curve_dir: Path | None, insecure: bool) -> 
     """Loopback by default; anything else needs CURVE keys or an explicit --insecure."""
     if not endpoint.startswith("tcp://"):
         return  # ipc:// and inproc:// never leave the machine
-    host = endpoint[len("tcp://") :].rsplit(":", 1)[0].strip("[]")
+    host, _, port = endpoint[len("tcp://") :].rpartition(":")
+    # libzmq takes a port past 65535 modulo 65536 and binds somewhere else than asked.
+    if port != "*" and not (port.isdigit() and 0 < int(port) < 65536):
+        raise FacecastError(f"{endpoint}: the port must be 1-65535 or * (any free port)")
+    host = host.strip("[]")
     try:
         loopback = host == "localhost" or ip_address(host).is_loopback
     except ValueError:
@@ -609,32 +620,51 @@ def check_bind_safety(endpoint: str, curve_dir: Path | None, insecure: bool) -> 
 
 
 def _start_curve(ctx: zmq.Context, sock: zmq.Socket, curve_dir: Path):
-    from zmq.auth import CURVE_ALLOW_ANY, load_certificate
+    from zmq.auth import load_certificate
     from zmq.auth.thread import ThreadAuthenticator
 
     secret = curve_dir / "server.key_secret"
     if not secret.exists():
         raise FacecastError(f"{secret}: no server secret key (run `facecast keys {curve_dir}`)")
-    public, private = load_certificate(str(secret))
+    clients = curve_dir / "clients"
+    if not clients.is_dir() or not any(clients.glob("*.key")):
+        # Without it ZeroMQ would admit any key: encrypted, but open to anyone who can reach the port.
+        raise FacecastError(f"{clients}: no client public keys (.key) to admit; `facecast keys` puts one there, "
+                            "and each further client's .key goes beside it")
+    try:
+        public, private = load_certificate(str(secret))
+    except (OSError, ValueError) as exc:
+        raise FacecastError(f"{secret}: not a CURVE secret key ({exc})") from None
     auth = ThreadAuthenticator(ctx)
     auth.start()
-    clients = curve_dir / "clients"
-    auth.configure_curve(domain="*", location=str(clients) if clients.is_dir() else CURVE_ALLOW_ANY)
+    auth.configure_curve(domain="*", location=str(clients))
     sock.curve_secretkey = private
     sock.curve_publickey = public
     sock.curve_server = True
     return auth
 
 
-def make_keys(directory: Path) -> dict[str, Path]:
-    """Server and client CURVE key pairs; the client's public key is authorised in ``clients/``."""
+def make_keys(directory: Path, replace: bool = False) -> dict[str, Path]:
+    """Server and client CURVE key pairs; the client's public key is authorised in ``clients/``. The secret
+    keys are readable by their owner only. Keys already there are kept unless ``replace``: new ones would
+    lock out every client that has the old."""
+    import os
     import shutil
 
     from zmq.auth import create_certificates
 
+    existing = [directory / name for name in ("server.key", "server.key_secret", "client.key", "client.key_secret")
+                if (directory / name).exists()]
+    if existing and not replace:
+        raise FacecastError(f"{directory}: holds keys already ({existing[0].name}); new ones would lock out the "
+                            "clients that have them (--replace to make new ones anyway)")
+    if directory.exists() and not directory.is_dir():
+        raise FacecastError(f"{directory}: not a folder")
     directory.mkdir(parents=True, exist_ok=True)
     server_pub, server_secret = create_certificates(str(directory), "server")
     client_pub, client_secret = create_certificates(str(directory), "client")
+    for secret in (server_secret, client_secret):
+        os.chmod(secret, 0o600)
     clients = directory / "clients"
     clients.mkdir(exist_ok=True)
     shutil.copy(client_pub, clients / Path(client_pub).name)

@@ -29,7 +29,7 @@ class TextureRenderer:
     def names(self) -> list[str]:
         """Avatars a client may ask for: the bundled one and every pack in the avatars folder."""
         found = sorted(p.stem for p in self.avatars_dir.glob(f"*{PACK_SUFFIX}")) if self.avatars_dir else []
-        return [DEFAULT_AVATAR, *found]
+        return [DEFAULT_AVATAR, *(name for name in found if name != DEFAULT_AVATAR)]  # that name is the bundled one
 
     def avatar(self, name: str | None, size: int, session: int | None = None) -> Avatar:
         name = name or DEFAULT_AVATAR

@@ -199,9 +199,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return export_main(argv[1:], prog="facecast export")
     args = build_parser().parse_args(argv)
-    bridge = args.command in BRIDGE_COMMANDS  # they handle signals themselves
-    try:
-        with contextlib.nullcontext() if bridge else _interrupted_on_termination():
+    try:  # the server stops on its own signal handlers, after closing its sessions
+        with contextlib.nullcontext() if args.command == "serve" else _interrupted_on_termination():
             _run(args)
     except FacecastError as exc:
         print(f"facecast: error: {exc}", file=sys.stderr)

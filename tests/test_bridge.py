@@ -298,6 +298,103 @@ def test_curve_encrypted_session(tmp_path, speech_audio):
         running.stop()
 
 
+def test_keys_are_private_kept_unless_replaced_and_a_server_admits_only_listed_clients(tmp_path):
+    keys = tmp_path / "keys"
+    make_keys(keys)
+    for secret in ("server.key_secret", "client.key_secret"):
+        assert (keys / secret).stat().st_mode & 0o077 == 0  # the owner's alone
+    first = (keys / "server.key_secret").read_bytes()
+    with pytest.raises(FacecastError, match="holds keys already"):
+        make_keys(keys)  # new keys would lock out every client that has these
+    assert (keys / "server.key_secret").read_bytes() == first
+    make_keys(keys, replace=True)
+    assert (keys / "server.key_secret").read_bytes() != first
+    for public in (keys / "clients").iterdir():
+        public.unlink()
+    with pytest.raises(FacecastError, match="no client public keys"):  # ZeroMQ would admit anyone
+        BridgeServer("tcp://127.0.0.1:*", [live_model()], curve_dir=keys, textures=False)
+    with pytest.raises(FacecastError, match="cannot read this CURVE key"):
+        Client("tcp://127.0.0.1:5599", curve=tmp_path / "nowhere")
+
+
+def test_a_port_out_of_range_is_refused_not_wrapped():
+    with pytest.raises(FacecastError, match="port"):
+        check_bind_safety("tcp://127.0.0.1:99999", None, insecure=False)  # libzmq would bind 34463
+    with pytest.raises(FacecastError, match="port"):
+        check_bind_safety("tcp://127.0.0.1:0", None, insecure=False)
+    check_bind_safety("tcp://127.0.0.1:*", None, insecure=False)
+
+
+def test_a_client_that_only_listens_keeps_its_connection_alive(server, monkeypatch):
+    import facecast.bridge.client as client_module
+
+    monkeypatch.setattr(client_module, "KEEPALIVE_S", 0.2)  # the server's 30 s limit, scaled down
+    with Client(server.endpoint) as client:
+        session = client.open(fps=30, idle=True)
+        before = client.stats()["messages"]
+        kinds, deadline = set(), time.monotonic() + 1.2
+        while time.monotonic() < deadline:
+            message = client.recv(timeout=0.1)
+            kinds |= {message["type"]} if message else set()
+        after = client.stats()["messages"]
+        client.close(session)
+    assert after - before >= 4  # its pings reached the server (3 calls of its own at most besides)
+    assert kinds <= {"motion", "heartbeat"}  # and their pongs were not handed over
+
+
+def test_async_client_has_the_blocking_clients_calls(server, speech_audio):
+    import asyncio
+
+    from facecast.bridge.client import AsyncClient
+
+    async def talk() -> tuple[list[dict], dict, dict]:
+        client = AsyncClient(server.endpoint)
+        try:
+            await client.connect()
+            session = await client.open(fps=30, sample_format="f32")
+            await client.send_audio(session, speech_audio[:16000])
+            await client.end(session)
+            messages = [m async for m in client.messages(until="ended", timeout=10)]
+            assert (await client.set_controls(session, {"emotion": "happy"}))["type"] == "controls_ok"
+            await client.send_audio(session, speech_audio[:8000])
+            interrupted = await client.interrupt(session)
+            assert (await client.ping())["type"] == "pong"
+            stats = await client.stats()
+            await client.close(session)
+            return messages, interrupted, stats
+        finally:
+            client.close_socket()
+
+    messages, interrupted, stats = asyncio.run(talk())
+    assert messages[-1]["type"] == "ended" and messages[-1]["frames"] in (30, 31)
+    assert interrupted["type"] == "interrupted" and stats["type"] == "stats"
+
+
+def test_pcm16_sound_goes_to_the_server_as_the_very_same_integers(speech_wav):
+    import soundfile as sf
+
+    from facecast.bridge.client import _audio_bytes
+
+    as_floats, _ = sf.read(speech_wav, dtype="float32")
+    as_ints, _ = sf.read(speech_wav, dtype="int16")
+    assert np.array_equal(np.frombuffer(_audio_bytes(as_floats, "pcm16"), "<i2"), as_ints)
+    assert np.frombuffer(_audio_bytes(np.array([1.5, -1.5]), "pcm16"), "<i2").tolist() == [32767, -32768]
+
+
+def test_client_command_refuses_what_the_server_would_before_reading_audio(server, speech_wav, capsys):
+    from facecast.cli import main
+
+    base = ["client", "--endpoint", server.endpoint, "--audio", str(speech_wav)]
+    for flags in (["--fps", "0"], ["--fps", "nan"], ["--size", "510"], ["--chunk-ms", "0"]):
+        with pytest.raises(SystemExit) as usage:
+            main(base + flags)
+        assert usage.value.code == 2
+    assert main(base + ["--size", "256"]) == 1
+    assert main(base + ["--curve", "/nonexistent"]) == 1
+    err = capsys.readouterr().err
+    assert "--size needs --texture" in err and "cannot read this CURVE key" in err and "Traceback" not in err
+
+
 def test_client_reports_server_errors(server):
     with Client(server.endpoint) as client, pytest.raises(BridgeError, match="bad_field"):
         client.open(fps=1000)
