@@ -18,6 +18,9 @@ from facecast.motion_frame import (
     FIELDS,
     FRAME_SIZE,
     FRAME_VERSION,
+    GAZE,
+    HEAD_ROTATION,
+    HEAD_TRANSLATION,
     MAX_FPS,
     MIN_FPS,
     VISEMES,
@@ -31,6 +34,13 @@ _NPZ_COPIES = {"time": "time", "blendshapes": "blendshapes", "visemes": "visemes
                "head_translation": "headTranslation", "gaze": "gaze", "voice_activity": "voiceActivity"}
 _DAY = 86400
 _STANDARD_RATES = (24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 144, 240)
+# What each part of a frame may hold. Weights run 0 to 1; a curve editor's overshoot up to OVERSHOOT past
+# either end is clamped, anything further is a file in other units (percent, degrees for radians) and is
+# refused: rendered, it would tear the face.
+_WEIGHTS = {"blendshapes": ARKIT_BLENDSHAPES, "visemes": VISEMES, "voiceActivity": ("voiceActivity",)}
+_OVERSHOOT = 0.1
+_LIMITS = {"headRotation": (HEAD_ROTATION, 90.0, "°"), "gaze": (GAZE, 90.0, "°"),
+           "headTranslation": (HEAD_TRANSLATION, 1.0, " m")}
 
 
 def read_motion(path: str | Path) -> MotionTrack:
@@ -40,7 +50,7 @@ def read_motion(path: str | Path) -> MotionTrack:
     """
     path = Path(path)
     if not path.is_file():
-        raise FacecastError(f"{path}: no such file")
+        raise FacecastError(f"{path}: {'is a folder, not a motion file' if path.is_dir() else 'no such file'}")
     readers = {".json": ("facecast motion JSON", _read_json), ".npz": ("facecast motion npz", _read_npz),
                ".csv": ("Live Link Face CSV", _read_csv)}
     if path.suffix.lower() not in readers:
@@ -57,7 +67,32 @@ def read_motion(path: str | Path) -> MotionTrack:
         raise FacecastError(f"{path}: holds no frames")
     if not np.isfinite(track.data).all():
         raise FacecastError(f"{path}: holds values that are not numbers (NaN or infinite)")
+    _check_ranges(path, track)
     return track
+
+
+def _check_ranges(path: Path, track: MotionTrack) -> None:
+    """Refuse values no face can take (naming the first), and clamp weights that overshoot a little."""
+    def first_outside(part: str, names: tuple[str, ...], outside: np.ndarray) -> tuple[str, int, float]:
+        frame, k = (int(i) for i in np.argwhere(outside)[0])
+        return names[k], frame, float(track.data[frame, FIELDS[part].offset + k])
+
+    for part, names in _WEIGHTS.items():
+        values = track.data[:, FIELDS[part].slice]
+        outside = (values < -_OVERSHOOT) | (values > 1 + _OVERSHOOT)
+        if outside.any():
+            name, frame, value = first_outside(part, names, outside)
+            hint = " (a file in percent? divide by 100)" if value > 1 else ""
+            raise FacecastError(f"{path}: {name} is {value:g} at frame {frame}; {part} run 0 to 1{hint}")
+        np.clip(values, 0.0, 1.0, out=values)
+    for part, (names, limit, unit) in _LIMITS.items():
+        outside = np.abs(track.data[:, FIELDS[part].slice]) > limit
+        if outside.any():
+            name, frame, value = first_outside(part, names, outside)
+            units = ("angles are radians in a Live Link Face CSV" if path.suffix.lower() == ".csv" and unit == "°"
+                     else f"facecast's {part} is in {'degrees' if unit == '°' else 'metres'}")
+            raise FacecastError(f"{path}: {name} is {value:g}{unit} at frame {frame}, beyond ±{limit:g}{unit}; "
+                                f"{units}")
 
 
 def _check_fps(path: Path, fps: float) -> float:
@@ -112,6 +147,8 @@ def _read_json(path: Path) -> MotionTrack:
 
 
 def _read_npz(path: Path) -> MotionTrack:
+    if not zipfile.is_zipfile(path):  # np.load would take it for a pickle, and say so
+        raise FacecastError(f"{path}: not an npz archive (numpy's zip of arrays)")
     with np.load(path, allow_pickle=False) as npz:
         if "frames" not in npz.files or "fps" not in npz.files:
             raise FacecastError(f"{path}: not a facecast motion npz (no 'frames' and 'fps' arrays)")
@@ -136,6 +173,27 @@ def _timecode(text: str) -> tuple[int, float]:
     """'HH:MM:SS:FF.mmm' -> (whole seconds, frame within the second, with its fraction)."""
     h, m, s, ff = text.strip().split(":")
     return int(h) * 3600 + int(m) * 60 + int(s), float(ff)
+
+
+def _csv_rate(seconds: np.ndarray, frame_in_second: np.ndarray) -> float:
+    """The frame rate of a CSV's rows, from their timecodes (whole seconds, and FF.mmm within each)."""
+    # Two counts that fall short of the rate only where frames were dropped: the highest FF seen, and the
+    # rows within one second. A short take may have dropped the frames that would tell, so a count a few
+    # frames short of a standard rate is taken as that rate.
+    seen = max(np.floor(frame_in_second.max()) + 1, np.unique(seconds, return_counts=True)[1].max())
+    rate = min((r for r in _STANDARD_RATES if seen <= r <= seen * 1.05), default=seen)
+    # At a rate that is not a whole number (29.97, as facecast writes it) a second begins between two
+    # frames, and FF.mmm says where: across a second, from FF.mmm = a to b, one frame is 1 + a - b frames.
+    # Only such a fractional rate is taken from there (the median over the seconds, as a frame dropped
+    # at one of them is off by a whole frame); a whole one is counted as above, dropped frames and all.
+    across = np.flatnonzero(np.diff(seconds) == 1)
+    if len(across):
+        measured = float(np.median(1 + frame_in_second[across] - frame_in_second[across + 1]))
+        if seen - 1 <= measured <= seen and abs(measured - round(measured)) > 0.01:
+            ntsc = [r * 1000 / 1001 for r in _STANDARD_RATES]
+            nearest = min(ntsc, key=lambda r: abs(r - measured))
+            rate = nearest if abs(nearest - measured) < 0.01 else round(measured, 3)
+    return float(rate)
 
 
 def _read_csv(path: Path) -> MotionTrack:
@@ -170,11 +228,7 @@ def _read_csv(path: Path) -> MotionTrack:
     if seconds.max() == seconds.min():
         raise FacecastError(f"{path}: shorter than a second, so its frame rate cannot be told from its "
                             "timecodes (FF counts frames within each second); keep short motion as .json or .npz")
-    # Two counts that fall short of the rate only where frames were dropped: the highest FF seen, and the
-    # rows within one second. A short take may have dropped the frames that would tell, so a count a few
-    # frames short of a standard rate is taken as that rate.
-    seen = max(np.floor(frame_in_second.max()) + 1, np.unique(seconds, return_counts=True)[1].max())
-    fps = _check_fps(path, min((r for r in _STANDARD_RATES if seen <= r <= seen * 1.05), default=seen))
+    fps = _check_fps(path, _csv_rate(seconds, frame_in_second))
     times = seconds - seconds[0] + (frame_in_second - frame_in_second[0]) / fps
     back = np.flatnonzero(np.diff(times) < 0)
     if len(back):

@@ -43,6 +43,8 @@ LLF_POSE_COLUMNS = ["HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePi
 
 def check_output_path(path: Path) -> None:
     """Fail before any work if ``path`` has an unknown extension or cannot be written."""
+    if path.is_dir():
+        raise FacecastError(f"{path}: is a folder; name the output file, e.g. {path / 'motion.csv'}")
     if path.suffix.lower() not in FORMATS:
         raise FacecastError(f"{path}: unknown output format {path.suffix!r}; use .csv, .json or .npz")
     check_writable(path)
@@ -70,13 +72,16 @@ def check_writable(path: Path) -> None:
 
 
 def timecode(frame: int, fps: float) -> str:
-    """Live Link Face timecode HH:MM:SS:FF.mmm (FF counted in the output frame rate)."""
-    seconds = frame / fps
-    whole = int(math.floor(seconds + 1e-9))
-    ff = frame - int(round(whole * fps))
+    """Live Link Face timecode HH:MM:SS:FF.mmm: the whole seconds of the frame's time, then the frames
+    since that second began, counted at the frame rate. At a rate that is not a whole number (29.97) a
+    second does not begin on a frame, so FF.mmm carries the fraction of a frame and FF stays below the
+    rate; at a whole rate .mmm is .000."""
+    whole = int(math.floor(frame / fps + 1e-9))
+    thousandths = max(round((frame - whole * fps) * 1000), 0)
+    ff, mmm = divmod(thousandths, 1000)
     h, rem = divmod(whole, 3600)
     m, s = divmod(rem, 60)
-    return f"{h:02d}:{m:02d}:{s:02d}:{ff:02d}.000"
+    return f"{h:02d}:{m:02d}:{s:02d}:{ff:02d}.{mmm:03d}"
 
 
 def _csv_bytes(track: MotionTrack) -> bytes:

@@ -41,13 +41,14 @@ def test_what_facecast_writes_reads_back_as_it_was(tmp_path, spoken):
     assert npz.fps == doc.fps == table.fps == 25 and len(npz) == len(doc) == len(table) == len(spoken)
 
 
-@pytest.mark.parametrize("fps", [24, 30, 60])
+@pytest.mark.parametrize("fps", [24, 30, 60, 29.97, 59.94, 23.976, 24.5])
 def test_a_csv_tells_its_frame_rate_by_its_timecodes(tmp_path, spoken, fps):
     track = MotionTrack(spoken.data.copy(), fps)
     track.time[:] = np.arange(len(track)) / fps
     table = read_motion(write_motion(track, tmp_path / "m.csv"))
-    assert table.fps == fps and len(table) == len(track)
-    np.testing.assert_allclose(table.time, track.time, atol=1e-6)
+    assert table.fps == pytest.approx(fps, rel=2e-5) and len(table) == len(track)  # 29.97 as 30000/1001
+    np.testing.assert_allclose(table.time, track.time, atol=1e-4)
+    np.testing.assert_allclose(table.blendshapes, track.blendshapes, atol=1e-4)
 
 
 def test_a_json_edited_by_hand_is_read_by_names(tmp_path, spoken):
@@ -142,6 +143,22 @@ def test_a_short_take_keeps_its_rate_when_a_seconds_last_frame_was_dropped(tmp_p
     assert np.abs(take.blendshape("jawOpen") - np.arange(90) / 89).max() <= 1.01 / 89
 
 
+def test_values_no_face_can_take_are_refused_and_an_editors_overshoot_is_clamped(tmp_path, spoken):
+    doc = json.loads(write_motion(spoken, tmp_path / "m.json").read_text())
+    jaw = doc["blendshapeNames"].index("jawOpen")
+    doc["frames"][3]["blendshapes"][jaw] = 1.06  # a spline's overshoot
+    (tmp_path / "overshoot.json").write_text(json.dumps(doc))
+    assert read_motion(tmp_path / "overshoot.json").blendshape("jawOpen")[3] == 1.0
+    doc["frames"][5]["blendshapes"][jaw] = 80.0  # a tool that writes percent
+    (tmp_path / "percent.json").write_text(json.dumps(doc))
+    with pytest.raises(FacecastError, match=r"jawOpen is 80 at frame 5; blendshapes run 0 to 1 \(a file in percent"):
+        read_motion(tmp_path / "percent.json")
+    degrees = [f"00:00:{k // 60:02d}:{k % 60:02d}.000" for k in range(90)]  # angles typed in degrees
+    _recording(tmp_path / "degrees.csv", degrees, [{"HeadYaw": 20.0} for _ in degrees])
+    with pytest.raises(FacecastError, match="headYaw is 1145.92° at frame 0.*radians in a Live Link Face CSV"):
+        read_motion(tmp_path / "degrees.csv")
+
+
 def test_foreign_and_damaged_files_are_one_clear_error(tmp_path, spoken):
     def fails(name: str, content: str | bytes, match: str) -> None:
         path = tmp_path / name
@@ -172,4 +189,5 @@ def test_foreign_and_damaged_files_are_one_clear_error(tmp_path, spoken):
     np.savez(tmp_path / "wrong.npz", frames=np.zeros((5, FRAME_SIZE - 1), np.float32), fps=np.float32(30))
     with pytest.raises(FacecastError, match="not \\(n, 80\\)"):
         read_motion(tmp_path / "wrong.npz")
-    fails("zero.npz", b"PK\x03\x04 broken", "cannot be read as a facecast motion npz")
+    fails("zero.npz", b"PK\x03\x04 broken", "not an npz archive")
+    fails("text.npz", "frames and fps", "not an npz archive")

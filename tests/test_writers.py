@@ -41,6 +41,10 @@ def test_timecode_counts_frames_within_each_second():
     assert timecode(0, 60) == "00:00:00:00.000"
     assert timecode(61, 60) == "00:00:01:01.000"
     assert timecode(25 * 3661, 25) == "01:01:01:00.000"
+    # At 29.97 fps a second begins between two frames: FF.mmm says where, and FF stays below 30.
+    assert timecode(29, 29.97) == "00:00:00:29.000" and timecode(30, 29.97) == "00:00:01:00.030"
+    frames_in_second = [float(timecode(i, 29.97).rsplit(":", 1)[1]) for i in range(2000)]  # over a minute
+    assert max(frames_in_second) < 30
 
 
 def test_json_follows_its_schema(tmp_path, track):
