@@ -392,6 +392,10 @@ class BridgeServer:
         session.stream_samples -= session.ready.size  # those samples never reach the stream
         session.ready = np.zeros(0, np.float32)
         session.speaking.clear()  # what was cut off gets no "ended"
+        # Nor its frames still waiting for a client whose buffer was full (idle frames and replies stay).
+        session.outbox = [m for m in session.outbox if not _speech_motion(m)]
+        if session.texture_pending is not None and session.texture_pending["utterance"]:
+            session.texture_pending = None
         session.drop_until = session.stream_samples / SAMPLE_RATE
         self._feed(session, self._tail_silence(session))
         if session.spec.idle:
@@ -595,6 +599,11 @@ class BridgeServer:
         limit = time.monotonic() - P.CLIENT_TIMEOUT_S
         for identity in [i for i, c in self.clients.items() if c.last_seen < limit]:
             self._drop_client(identity)
+
+
+def _speech_motion(packed: bytes) -> bool:
+    message = P.unpack(packed)
+    return message["type"] == "motion" and message["utterance"] > 0
 
 
 def check_bind_safety(endpoint: str, curve_dir: Path | None, insecure: bool) -> None:
