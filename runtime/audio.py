@@ -39,22 +39,32 @@ def to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
             f"sample rate {sample_rate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz"
         )
     audio = np.asarray(audio)
-    if audio.ndim == 2:
-        if audio.shape[1] > MAX_CHANNELS:
-            raise AudioError(f"{audio.shape[1]} channels is more than the {MAX_CHANNELS} supported")
-        audio = audio.astype(np.float64).mean(axis=1)
-    elif audio.ndim != 1:
+    if audio.ndim not in (1, 2):
         raise AudioError(f"audio must be 1-D or (samples, channels), got shape {audio.shape}")
     if audio.dtype.kind in "iu":
         audio = audio.astype(np.float64) / float(np.iinfo(audio.dtype).max)
     if audio.size == 0:
         raise AudioError("the audio is empty (0 samples)")
+    if audio.ndim == 2:
+        if audio.shape[1] > MAX_CHANNELS:
+            raise AudioError(f"{audio.shape[1]} channels is more than the {MAX_CHANNELS} supported")
+        audio = _mixdown(audio.astype(np.float64))
     if not np.all(np.isfinite(audio)):
         raise AudioError("the audio contains NaN or infinite samples")
     out = resample(audio.astype(np.float32), sample_rate)
     if out.size < SAMPLE_RATE // 100:
         raise AudioError("the audio is shorter than 10 ms")
     return np.clip(out, -1.0, 1.0)
+
+
+def _mixdown(channels: np.ndarray) -> np.ndarray:
+    """(n, channels) -> (n,): their mean; but where channels in opposite phase cancel in it (a miswired
+    microphone, a stereo widener), the loudest channel alone, which still carries the speech."""
+    mixed = channels.mean(axis=1)
+    power = (channels**2).mean(axis=0)
+    if power.max() > 0 and (mixed**2).mean() < 1e-4 * power.max():  # 40 dB below the loudest channel
+        return channels[:, int(power.argmax())]
+    return mixed
 
 
 def float_samples(audio: np.ndarray) -> np.ndarray:

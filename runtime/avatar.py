@@ -105,7 +105,7 @@ def load_pack(path: Path) -> AvatarPack:
 
     path = Path(path)
     if not path.is_file():
-        raise AvatarError(f"{path}: no such avatar pack")
+        raise AvatarError(f"{path}: {'is a folder, not an avatar pack' if path.is_dir() else 'no such avatar pack'}")
     try:
         with zipfile.ZipFile(path) as z:
             meta = json.loads(z.read("meta.json"))

@@ -40,20 +40,40 @@ MOTION_CONTROL_DEFAULTS = {"seed": 0, "emotion": "neutral", "gaze": "camera", "h
                            "head_distance": 0.0, "motion_intensity": 1.0}
 
 
+def _control(name: str, kind: type):
+    """An argparse type for one motion control, checked by ``MotionControls`` itself, so that a value out
+    of its range is a usage error (status 2) like ``--fps 0``, with the same words as everywhere else."""
+    def parse(text: str):
+        from facecast.nonverbal import MotionControls
+
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
+        try:
+            MotionControls.from_strings(**{name: value})
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return value
+    return parse
+
+
 def _add_motion_options(p: argparse.ArgumentParser, fps: float | None = 60.0,
                         fps_help: str = "output frame rate (default 60)") -> None:
     d = MOTION_CONTROL_DEFAULTS
     p.add_argument("--fps", type=_fps, default=fps, help=fps_help)
-    p.add_argument("--seed", type=int, default=d["seed"], help="seed of the non-verbal motion (default 0)")
-    p.add_argument("--emotion", default=d["emotion"], metavar="NAME[:I]",
+    p.add_argument("--seed", type=_control("seed", int), default=d["seed"],
+                   help="seed of the non-verbal motion (default 0)")
+    p.add_argument("--emotion", type=_control("emotion", str), default=d["emotion"], metavar="NAME[:I]",
                    help="neutral, happy, sad, angry or surprised, with intensity 0-1 (e.g. happy:0.6)")
-    p.add_argument("--gaze", default=d["gaze"], metavar="camera|free|YAW,PITCH",
+    p.add_argument("--gaze", type=_control("gaze", str), default=d["gaze"], metavar="camera|free|YAW,PITCH",
                    help="where the eyes look: the camera (with natural aversions), free, or a direction in degrees")
-    p.add_argument("--head-intensity", type=float, default=d["head_intensity"], metavar="F",
-                   help="head motion, 0 (still) to 2 (default 1)")
-    p.add_argument("--head-distance", type=float, default=d["head_distance"], metavar="M",
-                   help="metres toward (+) or away from (-) the camera, at most 0.3 (default 0)")
-    p.add_argument("--motion-intensity", type=float, default=d["motion_intensity"], metavar="F",
+    p.add_argument("--head-intensity", type=_control("head_intensity", float), default=d["head_intensity"],
+                   metavar="F", help="head motion, 0 (still) to 2 (default 1)")
+    p.add_argument("--head-distance", type=_control("head_distance", float), default=d["head_distance"],
+                   metavar="M", help="metres toward (+) or away from (-) the camera, at most 0.3 (default 0)")
+    p.add_argument("--motion-intensity", type=_control("motion_intensity", float),
+                   default=d["motion_intensity"], metavar="F",
                    help="scale of all generated motion: head, eyes, brows, 0 to 2 (default 1)")
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="onnxruntime device (default auto: the render network on CUDA when onnxruntime-gpu "
@@ -76,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the bundled speech sample and portrait -> facecast_demo.mp4, .csv and .json here")
     p.add_argument("--out-dir", type=Path, default=Path("."), help="where to write (default: here)")
-    _add_motion_options(p)
+    _add_motion_options(p, fps_help="frame rate of the CSV and JSON (default 60; the video is 30 fps)")
 
     p = sub.add_parser("plot", help="draw the motion of a speech file over its waveform (PNG; needs matplotlib)")
     p.add_argument("speech", type=Path, help="speech file: wav, flac, ogg, mp3, m4a, ...")
@@ -108,6 +128,10 @@ def motion_controls(args: argparse.Namespace):
         raise FacecastError(str(exc)) from None
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace) -> None:
     """Analyse the speech once and write its motion to every output."""
     from facecast.pipeline import MotionPipeline
@@ -123,7 +147,7 @@ def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace) -> None
         write_motion(track, output, source=speech.name)
         if not args.quiet:
             seconds = len(track) / track.fps
-            print(f"{output}: {len(track)} frames at {track.fps:g} fps ({seconds:.1f} s of speech) "
+            print(f"{output}: {_count(len(track), 'frame')} at {track.fps:g} fps ({seconds:.1f} s of speech) "
                   f"in {time.perf_counter() - start:.2f} s", file=sys.stderr)
 
 
@@ -141,7 +165,7 @@ def _plot(args: argparse.Namespace) -> None:
     track = pipeline.process(audio, progress=not args.quiet)
     plot_motion(track, audio, args.output, title=args.speech.name)
     if not args.quiet:
-        print(f"{args.output}: {len(track)} frames plotted", file=sys.stderr)
+        print(f"{args.output}: {_count(len(track), 'frame')} plotted", file=sys.stderr)
 
 
 def _demo(args: argparse.Namespace) -> None:

@@ -69,10 +69,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="render this motion (.json, .npz or Live Link Face .csv) instead of motion made from the "
                    "speech; at the file's frame rate; --audio is then optional (its sound is muxed in)")
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.mp4")
-    p.add_argument("--size", type=_size, default=512, help="frame size in pixels, a multiple of 4 (default 512)")
+    p.add_argument("--size", type=_size, default=512,
+                   help="frame size in pixels, a multiple of 4 from 64 to 2048 (default 512)")
     p.add_argument("--label", action="store_true", help='burn a small visible "AI-generated" mark into the frames')
     p.add_argument("--face", type=_face, default=None, metavar="N", help="face to use in a picture with several")
     _add_motion_options(p, fps=None, fps_help="output frame rate (default 30; with --motion, the file's)")
+    p.set_defaults(usage_error=p.error)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -91,7 +93,9 @@ def default_pack_path() -> Path:
 
 def load_portrait(path: Path | None, face: int | None = None, quiet: bool = False) -> AvatarPack:
     """A pack from a .facecast file, a picture (prepared now) or, for None, the bundled portrait."""
-    if face is not None and (path is None or path.suffix.lower() == PACK_SUFFIX):
+    if face is not None and path is None:
+        raise FacecastError("--face chooses a face in a --portrait picture; the bundled portrait has one face")
+    if face is not None and path.suffix.lower() == PACK_SUFFIX:
         raise FacecastError("--face chooses a face in a picture; an avatar pack holds one face already")
     if path is None:
         return load_pack(default_pack_path())
@@ -173,9 +177,10 @@ def _render(args: argparse.Namespace) -> None:
 
     check_video_path(args.output)  # fail before the work, not after it
     if args.audio is None and args.motion is None:
-        raise FacecastError("render needs --audio SPEECH, --motion FILE, or both")
+        args.usage_error("needs --audio SPEECH, --motion FILE, or both")  # exits 2, as argparse does
     if args.audio is not None and not args.audio.is_file():
-        raise FacecastError(f"{args.audio}: no such file")
+        what = "is a folder, not an audio file" if args.audio.is_dir() else "no such file"
+        raise FacecastError(f"{args.audio}: {what}")
     track = _motion_file(args) if args.motion is not None else None
     if track is None and args.fps is None:
         args.fps = DEFAULT_RENDER_FPS
@@ -185,7 +190,8 @@ def _render(args: argparse.Namespace) -> None:
     if not args.quiet:
         took = time.perf_counter() - start
         seconds = len(track) / track.fps
-        print(f"{args.output}: {len(track)} frames at {args.size} px, {track.fps:g} fps ({seconds:.1f} s) "
+        frames = f"{len(track)} frame{'' if len(track) == 1 else 's'}"
+        print(f"{args.output}: {frames} at {args.size} px, {track.fps:g} fps ({seconds:.1f} s) "
               f"in {took:.1f} s ({seconds / took:.1f}x real time)", file=sys.stderr)
 
 

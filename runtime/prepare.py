@@ -5,7 +5,11 @@ Needs the ``portrait`` extra (mediapipe); everything downstream of the pack does
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +33,7 @@ def read_portrait(path: Path) -> tuple[np.ndarray, bytes | None]:
 
     path = Path(path)
     if not path.is_file():
-        raise AvatarError(f"{path}: no such file")
+        raise AvatarError(f"{path}: {'is a folder, not a picture' if path.is_dir() else 'no such file'}")
     data = path.read_bytes()
     try:
         with Image.open(io.BytesIO(data)) as im:
@@ -68,8 +72,8 @@ def detect_faces(image: np.ndarray) -> list[np.ndarray]:
     except ImportError:
         raise AvatarError("preparing a portrait needs mediapipe (facecast's portrait extra): "
                           "pip install mediapipe==0.10.21") from None
-    with face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=MAX_FACES,
-                            min_detection_confidence=0.5) as mesh:
+    with _native_log_muted(), face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True,
+                                                 max_num_faces=MAX_FACES, min_detection_confidence=0.5) as mesh:
         faces = _mesh_faces(mesh, image, 0, 0)
         h, w = image.shape[:2]
         with face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as detector:
@@ -83,6 +87,23 @@ def detect_faces(image: np.ndarray) -> list[np.ndarray]:
             near = [f for f in _mesh_faces(mesh, image[y0:y1, x0:x1], x0, y0) if _inside(f, x, y)]
             faces += near[:1]
     return sorted(faces, key=lambda f: -_face_width(f))
+
+
+@contextlib.contextmanager
+def _native_log_muted() -> Iterator[None]:
+    """mediapipe's C++ graph writes its start-up notes (TFLite delegates, absl warnings) straight to the
+    process's stderr, before any log level it reads is set; a user would take them for problems. Nothing
+    of facecast's is written meanwhile: its notes are returned and printed later, and an exception is
+    reported after the stream is back."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 _SMALLEST_WINDOW = 6 * MIN_FACE_PX  # a face MIN_FACE_PX wide fills a sixth of it, enough for the detector

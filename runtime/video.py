@@ -23,6 +23,8 @@ LABEL_TEXT = "AI-generated"
 
 def check_video_path(path: Path) -> None:
     """Fail before any work if ``path`` is not a writable .mp4 or ffmpeg is missing."""
+    if path.is_dir():
+        raise FacecastError(f"{path}: is a folder; name the video file, e.g. {path / 'talk.mp4'}")
     if path.suffix.lower() != ".mp4":
         raise FacecastError(f"{path}: the video must be an .mp4 file")
     check_writable(path)
@@ -65,6 +67,15 @@ def label_overlay(size: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     return rgba[..., :3] * 255, rgba[..., 3:], (size - h - margin, size - w - margin)
 
 
+def frame_rate(fps: float) -> str:
+    """ffmpeg's spelling of a frame rate: the NTSC rates (29.97, 59.94, 23.976...) as the exact fractions
+    players and editors know them by (30000/1001), any other as it is."""
+    ntsc = round(fps * 1.001)
+    if ntsc % 6 == 0 and abs(fps - ntsc / 1.001) < 5e-4:  # close enough not to drift from the sound
+        return f"{ntsc * 1000}/1001"
+    return f"{fps:g}"
+
+
 class VideoWriter:
     """Stream frames (n, S, S, 3) uint8 to ffmpeg; ``close()`` moves the finished mp4 into place.
 
@@ -81,7 +92,7 @@ class VideoWriter:
         self._label = label_overlay(size) if label else None
         self.size = size
         cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size}x{size}",
-               "-r", f"{fps:g}", "-i", "-"]
+               "-r", frame_rate(fps), "-i", "-"]
         if audio is not None:
             cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
         cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p",

@@ -47,6 +47,14 @@ def test_integer_samples_are_scaled_to_unit_range():
     assert 0.99 < np.abs(to_mono_16k(pcm, 16000)).max() <= 1.0
 
 
+def test_integer_stereo_is_scaled_and_channels_in_opposite_phase_do_not_cancel(tmp_path, speech_wav):
+    pcm = (np.sin(np.linspace(0, 100, 16000)) * 32767).astype(np.int16)
+    assert 0.99 < np.abs(to_mono_16k(np.stack([pcm, pcm], axis=1), 16000)).max() <= 1.0
+    mono = load_audio(speech_wav)
+    sf.write(tmp_path / "inverted.wav", np.stack([mono, -mono], axis=1), SAMPLE_RATE)  # a miswired microphone
+    np.testing.assert_allclose(load_audio(tmp_path / "inverted.wav"), mono, atol=1e-4)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(AudioError, match="no such file"):
         load_audio(tmp_path / "missing.wav")

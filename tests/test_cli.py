@@ -120,7 +120,33 @@ def test_a_render_killed_midway_leaves_nothing_behind(tmp_path, speech_wav):
 
 def test_usage_errors_exit_2(speech_wav, tmp_path):
     assert facecast("motion", speech_wav).returncode == 2
-    assert facecast("motion", speech_wav, "-o", tmp_path / "m.csv", "--fps", "0").returncode == 2
+    out = tmp_path / "m.csv"
+    for flags, words in ((["--fps", "0"], "frame rate"), (["--head-intensity", "3"], "head intensity"),
+                         (["--emotion", "happy:2"], "emotion intensity"), (["--emotion", "hapy"], "unknown emotion"),
+                         (["--seed", "-1"], "seed"), (["--gaze", "500,5"], "gaze yaw"),
+                         (["--motion-intensity", "-1"], "motion intensity"), (["--head-distance", "x"], "number")):
+        result = facecast("motion", speech_wav, "-o", out, *flags)
+        assert result.returncode == 2 and words in result.stderr and "usage:" in result.stderr, flags
+    result = facecast("render", "-o", tmp_path / "x.mp4")
+    assert result.returncode == 2 and "--audio SPEECH, --motion FILE, or both" in result.stderr
+    assert not out.exists()
+
+
+def test_a_folder_given_for_a_file_is_called_a_folder(speech_wav, tmp_path):
+    for args, words in ((["motion", tmp_path, "-o", tmp_path / "m.csv"], "is a folder, not an audio file"),
+                        (["motion", speech_wav, "-o", tmp_path], "is a folder; name the output file"),
+                        (["render", "--audio", tmp_path, "-o", tmp_path / "x.mp4"], "is a folder, not an audio"),
+                        (["render", "--audio", speech_wav, "-o", tmp_path], "is a folder; name the video"),
+                        (["render", "--motion", tmp_path, "-o", tmp_path / "x.mp4"], "is a folder, not a motion"),
+                        (["render", "--audio", speech_wav, "--portrait", tmp_path, "-o", tmp_path / "x.mp4"],
+                         "is a folder, not a picture")):
+        result = facecast(*args)
+        assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr, args
+
+
+def test_python_dash_m_facecast_is_the_command():
+    result = subprocess.run([sys.executable, "-m", "facecast", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("facecast ")
 
 
 def test_demo_writes_video_and_motion_here_offline(tmp_path):

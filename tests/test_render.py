@@ -546,7 +546,7 @@ def test_render_command_user_errors(tmp_path, speech_wav):
                  "-o", str(tmp_path / "x.mp4")))
     with pytest.raises(SystemExit):
         _cli("render", "--audio", str(speech_wav), "-o", "x.mp4", "--size", "130")
-    with pytest.raises(FacecastError, match="--face chooses a face in a picture"):
+    with pytest.raises(FacecastError, match="--face chooses a face in a --portrait picture"):
         run(_cli("render", "--audio", str(speech_wav), "-o", str(tmp_path / "x.mp4"), "--face", "2"))
     assert list(tmp_path.iterdir()) == []
 
@@ -587,6 +587,10 @@ def test_render_command_renders_a_motion_file_as_it_is(tmp_path, speech_wav, cap
                  str(tmp_path / "x.mp4")))
     with pytest.raises(FacecastError, match="--fps"):
         run(_cli("render", "--motion", str(tmp_path / "still.json"), "--fps", "30", "-o", str(tmp_path / "x.mp4")))
-    with pytest.raises(FacecastError, match="needs --audio"):
+    with pytest.raises(SystemExit):  # a usage error: neither --audio nor --motion
         run(_cli("render", "-o", str(tmp_path / "x.mp4")))
     assert not (tmp_path / "x.mp4").exists()
+    write_motion(MotionTrack.neutral(15, fps=29.97), tmp_path / "ntsc.json")
+    run(_cli("render", "--motion", str(tmp_path / "ntsc.json"), "-o", str(tmp_path / "ntsc.mp4"), "--size", "64",
+             "-q", "--device", "cpu"))
+    assert _probe(tmp_path / "ntsc.mp4")["streams"][0]["avg_frame_rate"] == "30000/1001"  # as players know it
