@@ -4,6 +4,12 @@
 // seconds later; ArkitBlendshapeDriver then shows each frame when its sample is heard. The delay must
 // cover the bridge latency (facecast measures 42-73 ms p50-p95 on loopback with 1-32 sessions, and 74 ms
 // p95 for one 512 px texture session); 0.1 s leaves margin; raise it over a network or with textures.
+//
+// A session's sample rate and channel count are fixed when it is opened (PROTOCOL.md, `open`), and the
+// server counts each frame's sample_pos in them. Clips are sent as they are, so a clip in another format
+// than the open session is said on a new session opened with the clip's format (the old one is closed).
+// Frame positions then count in the clip's own samples, which is what AudioSource.timeSamples reports.
+using System.Collections.Generic;
 using UnityEngine;
 
 namespace Facecast
@@ -19,37 +25,123 @@ namespace Facecast
         public bool useMicrophone;
         public string microphoneDevice;  // null or empty: the default microphone
 
+        const int MicrophoneRate = 48000;
+
         int _session = -1;
+        int _rate, _channels;            // the open session's format
+        bool _opening;                   // an open is on its way and its `opened` has not come back
+        int _openingRate, _openingChannels;
+        string _request;                 // echoed by `opened`: tells this sender's session from others'
+        int _opens;
+        float _fps = 60f;
+        AudioClip _waiting;              // a clip said while its session was (re)opening
         AudioClip _clip;
         double _startTime;
         int _sentFrames;   // sample frames already sent (per channel)
         int _micPosition;
 
         public bool Speaking => _clip != null && !useMicrophone;
+        /// <summary>This sender's session id, -1 until it is open. ArkitBlendshapeDriver.sender filters
+        /// frames by it when several characters share one client.</summary>
+        public int Session => _session;
 
-        void OnEnable() { if (client) client.Opened += OnOpened; }
-        void OnDisable() { if (client) client.Opened -= OnOpened; }
-
-        void OnOpened(int session, float fps)
+        void OnEnable()
         {
+            if (!client) return;
+            client.OpenedWithRequest += OnOpened;
+            client.ConnectionChanged += OnConnectionChanged;
+        }
+
+        void OnDisable()
+        {
+            if (!client) return;
+            client.OpenedWithRequest -= OnOpened;
+            client.ConnectionChanged -= OnConnectionChanged;
+        }
+
+        void OnOpened(int session, float fps, object request)
+        {
+            var echoed = request as string;
+            if (echoed == null || !echoed.StartsWith(RequestPrefix)) return;  // another sender's session
+            if (echoed != _request)
+            {
+                client.Close(session);  // an open this sender superseded before it came back
+                return;
+            }
+            _opening = false;
             _session = session;
+            _rate = _openingRate;
+            _channels = _openingChannels;
             if (useMicrophone) StartMicrophone();
+            else if (_waiting != null)
+            {
+                var clip = _waiting;
+                _waiting = null;
+                BeginLine(clip);
+            }
         }
 
-        /// <summary>Open the session once the client is connected (call from Start, or let the demo do it).</summary>
-        public void OpenSession(float fps = 60f)
+        void OnConnectionChanged(bool connected)
         {
-            int rate = useMicrophone ? 48000 : (source && source.clip ? source.clip.frequency : 48000);
-            int channels = useMicrophone ? 1 : (source && source.clip ? source.clip.channels : 1);
-            client.Open(fps, rate, channels, idle: true,
-                        controls: new System.Collections.Generic.Dictionary<string, object> { ["emotion"] = emotion });
+            if (connected) return;
+            // The server forgets a lost client's sessions: forget ours too, and open again once connected.
+            _session = -1;
+            _opening = false;
+            _waiting = null;
+            _clip = null;
         }
 
-        /// <summary>Say a clip: stream it now, play it after the delay.</summary>
+        string RequestPrefix => $"facecast-sender-{GetInstanceID()}-";
+
+        /// <summary>Open the session once the client is connected (call from Start, or let the demo do it).
+        /// Its format is the microphone's, else <paramref name="formatOf"/>'s, else source.clip's, else
+        /// 48 kHz mono; Speak opens a new session when a clip's format differs.</summary>
+        public void OpenSession(float fps = 60f, AudioClip formatOf = null)
+        {
+            _fps = fps;
+            var clip = formatOf ? formatOf : (source ? source.clip : null);
+            if (useMicrophone) OpenWithFormat(MicrophoneRate, 1);
+            else if (clip) OpenWithFormat(clip.frequency, clip.channels);
+            else OpenWithFormat(48000, 1);
+        }
+
+        void OpenWithFormat(int rate, int channels)
+        {
+            if (_session >= 0) client.Close(_session);  // else its idle frames run on unseen
+            _session = -1;
+            _clip = null;  // a line being sent goes with its session
+            _opening = true;
+            _openingRate = rate;
+            _openingChannels = channels;
+            _request = RequestPrefix + (++_opens);
+            client.Open(_fps, rate, channels, idle: true,
+                        controls: new Dictionary<string, object> { ["emotion"] = emotion }, request: _request);
+        }
+
+        /// <summary>Say a clip: stream it now, play it after the delay. A line still being sent is cut off.
+        /// The clip must be readable (Load Type "Decompress On Load") for AudioClip.GetData.</summary>
         public void Speak(AudioClip clip)
         {
-            if (_session < 0) { Debug.LogWarning("facecast: no session open yet"); return; }
+            if (_session < 0 && !_opening) { Debug.LogWarning("facecast: no session open yet"); return; }
+            bool sameFormat = _opening
+                ? clip.frequency == _openingRate && clip.channels == _openingChannels
+                : clip.frequency == _rate && clip.channels == _channels;
+            if (!sameFormat)
+            {
+                // sample_rate and channels are fixed for a session's life: say the clip on a session
+                // opened with its format, once `opened` comes back (OnOpened).
+                source.Stop();
+                _waiting = clip;
+                OpenWithFormat(clip.frequency, clip.channels);
+                return;
+            }
+            if (_opening) { _waiting = clip; return; }  // the session for this format is on its way
             if (_clip != null) client.Interrupt(_session);
+            BeginLine(clip);
+        }
+
+        void BeginLine(AudioClip clip)
+        {
             _clip = clip;
             _sentFrames = 0;
             _startTime = AudioSettings.dspTime;
@@ -79,7 +171,7 @@ namespace Facecast
 
         void StartMicrophone()
         {
-            _clip = Microphone.Start(string.IsNullOrEmpty(microphoneDevice) ? null : microphoneDevice, true, 1, 48000);
+            _clip = Microphone.Start(string.IsNullOrEmpty(microphoneDevice) ? null : microphoneDevice, true, 1, MicrophoneRate);
             _micPosition = 0;
         }
 

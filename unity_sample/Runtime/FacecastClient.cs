@@ -2,7 +2,11 @@
 //
 // NetMQ runs on a background thread: it sends what the main thread queued and decodes what arrives.
 // Decoded messages are handed to the main thread through a queue drained in Update(), so every event
-// (FrameReceived, Opened, Ended, ErrorReceived) fires on Unity's main thread.
+// (FrameReceived, Opened, Ended, ErrorReceived, ...) fires on Unity's main thread.
+//
+// One client can carry several sessions (one per character): every event says which session it is about
+// (MotionFrame.Session, TextureFrame.Session, the session argument), and OpenedWithRequest echoes the
+// `request` given to Open, so each caller can tell its own session from the others'.
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
@@ -20,18 +24,47 @@ namespace Facecast
         [Tooltip("Where `facecast serve` listens.")]
         public string endpoint = "tcp://127.0.0.1:5555";
 
-        /// <summary>Fires on the main thread for every motion frame (speech and idle).</summary>
+        /// <summary>Fires on the main thread for every motion frame (speech and idle); frame.Session tells
+        /// whose.</summary>
         public event Action<MotionFrame> FrameReceived;
         /// <summary>Fires on the main thread for every rendered frame of a texture session.</summary>
         public event Action<TextureFrame> TextureReceived;
         /// <summary>Fires when the server confirms a session: (session id, fps).</summary>
         public event Action<int, float> Opened;
+        /// <summary>Fires with Opened, plus the `request` passed to Open (null if none): (session, fps,
+        /// request). Several callers sharing this client match their session by it.</summary>
+        public event Action<int, float, object> OpenedWithRequest;
         /// <summary>Fires when an utterance is complete: (session, utterance, frames).</summary>
         public event Action<int, int, int> Ended;
+        /// <summary>Fires when the server has cut a session's speech off after Interrupt: (session).</summary>
+        public event Action<int> Interrupted;
+        /// <summary>Fires when the server has taken a SetControls: (session).</summary>
+        public event Action<int> ControlsApplied;
+        /// <summary>Fires when the server has closed a session after Close: (session).</summary>
+        public event Action<int> Closed;
+        /// <summary>Fires for every pong: (the `t` given to Ping, server monotonic clock in ns).</summary>
+        public event Action<object, long> PongReceived;
         /// <summary>Fires for every error message: (code, message).</summary>
         public event Action<string, string> ErrorReceived;
+        /// <summary>Fires with ErrorReceived, plus the session the error concerns (-1 if none): (session,
+        /// code, message).</summary>
+        public event Action<int, string, string> ErrorReceivedWithSession;
+        /// <summary>Fires when Connected changes. After a loss the server has forgotten this client's
+        /// sessions, so open them again once it is true again.</summary>
+        public event Action<bool> ConnectionChanged;
 
+        /// <summary>True from the server's welcome until nothing (not even a heartbeat) has arrived for the
+        /// server's client timeout, or the component is disabled.</summary>
         public bool Connected { get; private set; }
+
+        // The server sends a heartbeat to a client that has received nothing for 2 s, and this client's
+        // pings get pongs, so a link that stays silent far longer is gone (server stopped, restarted,
+        // network down). The limit is the one the server applies to its clients (welcome's
+        // limits.client_timeout_s, 30 s), generous enough to ride out editor stalls and long frames.
+        const float DefaultSilenceLimitS = 30f;
+        // While not connected, hello is said again this often: a restarted server does not know this
+        // client and would answer anything else with hello_first.
+        const float HelloRetryS = 5f;
 
         static readonly MessagePackSerializerOptions Options = ContractlessStandardResolver.Options;
 
@@ -39,13 +72,18 @@ namespace Facecast
         readonly ConcurrentQueue<Dictionary<object, object>> _incoming = new ConcurrentQueue<Dictionary<object, object>>();
         Thread _thread;
         volatile bool _running;
+        float _silenceLimit = DefaultSilenceLimitS;
+        float _lastReceived;   // Time.realtimeSinceStartup of the last message taken off the queue
+        float _lastHello;
 
         void OnEnable()
         {
+            // Whatever was queued for a previous connection would reach the new one before its hello.
+            while (_outgoing.TryDequeue(out _)) { }
             _running = true;
             _thread = new Thread(Run) { IsBackground = true, Name = "facecast-netmq" };
             _thread.Start();
-            Send(new Dictionary<string, object> { ["type"] = "hello", ["protocol"] = 1, ["client"] = "unity" });
+            SendHello();
         }
 
         void OnDisable()
@@ -53,7 +91,7 @@ namespace Facecast
             _running = false;
             _thread?.Join(1000);
             _thread = null;
-            Connected = false;
+            SetConnected(false);
         }
 
         void OnApplicationQuit()
@@ -96,7 +134,9 @@ namespace Facecast
         public void EndUtterance(int session) => SendSimple("end", session);
         public void Interrupt(int session) => SendSimple("interrupt", session);
         public void Close(int session) => SendSimple("close", session);
-        public void Ping() => Send(new Dictionary<string, object> { ["type"] = "ping" });
+        /// <summary>Ask for a pong (PongReceived echoes <paramref name="t"/>). The client pings on its own
+        /// when idle; call this to measure the round trip.</summary>
+        public void Ping(object t = null) => Send(new Dictionary<string, object> { ["type"] = "ping", ["t"] = t });
 
         public void SetControls(int session, Dictionary<string, object> controls)
         {
@@ -111,6 +151,19 @@ namespace Facecast
         void Send(Dictionary<string, object> message)
         {
             _outgoing.Enqueue(MessagePackSerializer.Serialize(message, Options));
+        }
+
+        void SendHello()
+        {
+            _lastHello = Time.realtimeSinceStartup;
+            Send(new Dictionary<string, object> { ["type"] = "hello", ["protocol"] = 1, ["client"] = "unity" });
+        }
+
+        void SetConnected(bool connected)
+        {
+            if (Connected == connected) return;
+            Connected = connected;
+            ConnectionChanged?.Invoke(connected);
         }
 
         // Background thread: the only place the socket is touched (NetMQ sockets are not thread-safe).
@@ -131,7 +184,9 @@ namespace Facecast
                     }
                     if ((DateTime.UtcNow - lastSent).TotalSeconds > 5)
                     {
-                        // The server drops clients silent for 30 s; an idle listener pings.
+                        // The server drops clients that send nothing for 30 s (limits.client_timeout_s),
+                        // sessions included; a client that only listens pings. The pong also keeps
+                        // Connected honest when the server's heartbeats are its only traffic.
                         socket.SendFrame(MessagePackSerializer.Serialize(
                             new Dictionary<string, object> { ["type"] = "ping" }, Options));
                         lastSent = DateTime.UtcNow;
@@ -147,10 +202,20 @@ namespace Facecast
 
         void Update()
         {
+            float now = Time.realtimeSinceStartup;
             while (_incoming.TryDequeue(out var message))
             {
+                // Stamped when taken off the queue, after any stall of the main thread, so a long frame
+                // does not read as silence.
+                _lastReceived = now;
                 Dispatch(message);
             }
+            if (Connected && now - _lastReceived > _silenceLimit)
+            {
+                Debug.LogWarning($"facecast: nothing from {endpoint} for {_silenceLimit} s; connection lost");
+                SetConnected(false);
+            }
+            if (!Connected && now - _lastHello > HelloRetryS) SendHello();
         }
 
         void Dispatch(Dictionary<object, object> m)
@@ -158,21 +223,34 @@ namespace Facecast
             switch ((string)m["type"])
             {
                 case "welcome":
-                    Connected = true;
+                    if (m.TryGetValue("limits", out var l) && l is Dictionary<object, object> limits
+                        && limits.TryGetValue("client_timeout_s", out var timeout) && timeout != null)
+                        _silenceLimit = (float)Convert.ToDouble(timeout);
+                    SetConnected(true);
                     break;
                 case "opened":
-                    Opened?.Invoke(ToInt(m["session"]), (float)Convert.ToDouble(m["fps"]));
+                {
+                    int session = ToInt(m["session"]);
+                    float fps = (float)Convert.ToDouble(m["fps"]);
+                    Opened?.Invoke(session, fps);
+                    OpenedWithRequest?.Invoke(session, fps, m.TryGetValue("request", out var request) ? request : null);
                     break;
+                }
                 case "motion":
+                {
                     var frames = (byte[])m["frames"];
                     var positions = (object[])m["sample_pos"];
+                    int session = ToInt(m["session"]);
                     int utterance = ToInt(m["utterance"]);
                     int count = ToInt(m["count"]);
                     for (int i = 0; i < count; i++)
                     {
-                        FrameReceived?.Invoke(MotionFrame.Decode(frames, i, Convert.ToInt64(positions[i]), utterance));
+                        var frame = MotionFrame.Decode(frames, i, Convert.ToInt64(positions[i]), utterance);
+                        frame.Session = session;
+                        FrameReceived?.Invoke(frame);
                     }
                     break;
+                }
                 case "texture":
                     TextureReceived?.Invoke(new TextureFrame
                     {
@@ -184,12 +262,38 @@ namespace Facecast
                 case "ended":
                     Ended?.Invoke(ToInt(m["session"]), ToInt(m["utterance"]), ToInt(m["frames"]));
                     break;
+                case "interrupted":
+                    Interrupted?.Invoke(ToInt(m["session"]));
+                    break;
+                case "controls_ok":
+                    ControlsApplied?.Invoke(ToInt(m["session"]));
+                    break;
+                case "closed":
+                    Closed?.Invoke(ToInt(m["session"]));
+                    break;
+                case "pong":
+                    PongReceived?.Invoke(m.TryGetValue("t", out var t) ? t : null,
+                                         m.TryGetValue("server_ns", out var ns) && ns != null ? Convert.ToInt64(ns) : 0L);
+                    break;
+                case "heartbeat":
+                    break;  // only keeps the link (and Connected) alive; stamped in Update
                 case "error":
+                {
                     var code = (string)m["code"];
                     var text = (string)m["message"];
-                    Debug.LogWarning($"facecast: {code}: {text}");
+                    int session = m.TryGetValue("session", out var s) && s != null ? ToInt(s) : -1;
+                    Debug.LogWarning(session >= 0 ? $"facecast: session {session}: {code}: {text}" : $"facecast: {code}: {text}");
                     ErrorReceived?.Invoke(code, text);
+                    ErrorReceivedWithSession?.Invoke(session, code, text);
+                    // The server does not know this client (it restarted, or dropped it after a silence):
+                    // say hello again; its sessions are gone, which ConnectionChanged(false) tells.
+                    if (code == "hello_first")
+                    {
+                        SetConnected(false);
+                        SendHello();
+                    }
                     break;
+                }
             }
         }
 

@@ -44,12 +44,13 @@ namespace Facecast
         };
     }
 
-    /// <summary>One decoded motion frame plus the utterance sample position it shows.</summary>
+    /// <summary>One decoded motion frame plus the session, utterance and sample position it shows.</summary>
     public sealed class MotionFrame
     {
         public readonly float[] Values = new float[MotionLayout.FrameFloats];
         public long SamplePosition;   // -1 for idle frames
         public int Utterance;         // 0 for idle frames
+        public int Session;           // the session it belongs to (one client can carry several)
 
         public int Index => (int)Values[MotionLayout.FrameIndex];
         public float Time => Values[MotionLayout.Time];

@@ -14,23 +14,26 @@ namespace Facecast.Samples
         public float fps = 60f;
 
         bool _opened;
-        int _session = -1;
         bool _happy;
-
-        void OnEnable() { client.Opened += (session, _) => _session = session; }
 
         void Update()
         {
-            if (!_opened && client.Connected)
+            // A lost connection loses the session (the sender forgets it): open again once reconnected.
+            if (!client.Connected) _opened = false;
+            else if (!_opened)
             {
-                sender.OpenSession(fps);
+                // Opened with the line's sample rate and channels, so Speak(line) needs no new session.
+                sender.OpenSession(fps, line);
                 _opened = true;
             }
             if (Input.GetKeyDown(KeyCode.Space) && line) sender.Speak(line);
-            if (Input.GetKeyDown(KeyCode.M) && _session >= 0)
+            if (Input.GetKeyDown(KeyCode.M))
             {
                 _happy = !_happy;
-                client.SetControls(_session, new Dictionary<string, object> { ["emotion"] = _happy ? "happy:0.7" : "neutral" });
+                // Kept on the sender too, so a session it opens later starts in this mood.
+                sender.emotion = _happy ? "happy:0.7" : "neutral";
+                if (sender.Session >= 0)
+                    client.SetControls(sender.Session, new Dictionary<string, object> { ["emotion"] = sender.emotion });
             }
         }
     }
