@@ -95,6 +95,9 @@ def _serve(args: argparse.Namespace) -> None:
     logger.propagate = False
     import zmq
 
+    if args.curve is not None and args.insecure:
+        raise FacecastError("--curve and --insecure contradict each other: with --curve every client is "
+                            "encrypted and must hold an admitted key")
     try:
         if args.avatars is not None and not args.avatars.is_dir():
             raise FacecastError(f"{args.avatars}: no such folder")

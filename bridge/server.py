@@ -147,6 +147,8 @@ class BridgeServer:
         self.sock.setsockopt(zmq.RCVHWM, SNDHWM)
         self.sock.setsockopt(zmq.MAXMSGSIZE, P.MAX_MESSAGE_BYTES)  # libzmq drops peers sending more
         self.sock.setsockopt(zmq.LINGER, 0)
+        if endpoint.startswith("tcp://["):  # an IPv6 address: libzmq binds IPv4 only unless told
+            self.sock.setsockopt(zmq.IPV6, 1)
         self.auth = None
         try:
             if curve_dir is not None:

@@ -317,6 +317,33 @@ def test_keys_are_private_kept_unless_replaced_and_a_server_admits_only_listed_c
         Client("tcp://127.0.0.1:5599", curve=tmp_path / "nowhere")
 
 
+def test_an_ipv6_loopback_server_serves_an_ipv6_client():
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    server = BridgeServer("tcp://[::1]:*", [live_model()], textures=False)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    try:
+        with Client(server.endpoint, timeout=5) as client:
+            assert client.ping()["type"] == "pong"
+    finally:
+        server.stop()
+        thread.join(5)
+
+
+def test_curve_and_insecure_together_are_refused(tmp_path, capsys):
+    from facecast.cli import main
+
+    make_keys(tmp_path / "keys")
+    assert main(["serve", "--curve", str(tmp_path / "keys"), "--insecure"]) == 1
+    assert "contradict" in capsys.readouterr().err
+
+
 def test_a_port_out_of_range_is_refused_not_wrapped():
     with pytest.raises(FacecastError, match="port"):
         check_bind_safety("tcp://127.0.0.1:99999", None, insecure=False)  # libzmq would bind 34463
