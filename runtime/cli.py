@@ -152,15 +152,14 @@ def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace) -> None
 
 
 def _plot(args: argparse.Namespace) -> None:
-    from facecast.audio import load_audio
-    from facecast.pipeline import MotionPipeline
+    from facecast.pipeline import MotionPipeline, load_speech
     from facecast.plot import plot_motion
     from facecast.writers import check_writable
 
     if args.output.suffix.lower() != ".png":
         raise FacecastError(f"{args.output}: the plot is a PNG; name it .png")
     check_writable(args.output)
-    audio = load_audio(args.speech)
+    audio = load_speech(args.speech)
     pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=motion_controls(args))
     track = pipeline.process(audio, progress=not args.quiet)
     plot_motion(track, audio, args.output, title=args.speech.name)

@@ -64,13 +64,17 @@ class MotionPipeline:
 
     def process_file(self, path: str | Path, progress: bool = False) -> MotionTrack:
         """Motion for a speech file (any format ``facecast.audio.load_audio`` reads; any rate and channels)."""
-        audio = load_audio(path)
-        try:
-            check_not_silent(audio)
-        except AudioError as exc:
-            raise AudioError(f"{path}: {exc}") from None
-        return self.process(audio, progress=progress)
+        return self.process(load_speech(path), progress=progress)
 
+
+def load_speech(path: str | Path) -> np.ndarray:
+    """``facecast.audio.load_audio``, refusing a silent file by its name: there is no speech to animate."""
+    audio = load_audio(path)
+    try:
+        check_not_silent(audio)
+    except AudioError as exc:
+        raise AudioError(f"{path}: {exc}") from None
+    return audio
 
 
 class MotionStream:
