@@ -479,9 +479,10 @@ class BridgeServer:
             utterance = owner.number if owner else 0
             if owner:
                 # From the frame's time, not its rounded 16 kHz position, so that the client's own rate
-                # counts evenly (0, 800, 1600 at 48 kHz and 60 fps).
+                # counts evenly (0, 800, 1600 at 48 kHz and 60 fps); never below 0, which would read as idle.
                 rate = session.spec.sample_rate
-                sample_pos = [round((times[i] * SAMPLE_RATE - owner.start) * rate / SAMPLE_RATE) for i in rows]
+                sample_pos = [max(0, round((times[i] * SAMPLE_RATE - owner.start) * rate / SAMPLE_RATE))
+                              for i in rows]
             else:
                 sample_pos = [-1] * len(rows)
             # The audio that made these frames final arrived with the latest chunk covering them.

@@ -113,6 +113,8 @@ def test_48k_stereo_pcm16_is_resampled_to_the_same_motion(server, speech_audio):
     jaw = 2 + 17
     assert np.corrcoef(got[:n, jaw], offline.data[:n, jaw])[0, 1] > 0.95
     assert messages[-1]["samples"] == stereo.size // 2
+    positions = [p for m in messages if m["type"] == "motion" for p in m["sample_pos"]]
+    assert positions[:4] == [0, 1600, 3200, 4800] and all(p % 1600 == 0 for p in positions)  # 48 kHz, 30 fps
 
 
 def test_concurrent_sessions_do_not_disturb_each_other(server, speech_audio):
