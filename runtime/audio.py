@@ -69,17 +69,26 @@ def _mixdown(channels: np.ndarray) -> np.ndarray:
 
 def float_samples(audio: np.ndarray) -> np.ndarray:
     """Mono samples as float32 in [-1, 1]: int16 (pcm16, as a microphone or wav reader hands it over) is
-    scaled by 1/32768 and float data kept; other types are refused rather than read as full-scale noise."""
+    scaled by 1/32768 and float data kept; other types, several channels and NaN are refused rather than
+    read as noise, as one signal twice as long, or as motion gone NaN from there on."""
     audio = np.asarray(audio)
+    if audio.ndim > 1 and audio.size != audio.shape[0]:
+        raise AudioError(f"audio of shape {audio.shape}: give mono samples (facecast.audio.to_mono_16k mixes "
+                         "channels down and resamples)")
     if audio.dtype == np.int16:
         return audio.reshape(-1).astype(np.float32) / 32768.0
     if audio.dtype.kind != "f":
         raise AudioError(f"audio samples must be float (in [-1, 1]) or int16, not {audio.dtype}")
-    return audio.astype(np.float32, copy=False).reshape(-1)
+    audio = audio.astype(np.float32, copy=False).reshape(-1)
+    if not np.isfinite(audio).all():
+        raise AudioError("the audio contains NaN or infinite samples")
+    return audio
 
 
 def check_not_silent(audio: np.ndarray) -> None:
-    """Raise if 16 kHz audio holds no sound at all (digital silence or near it)."""
+    """Raise if 16 kHz audio holds no sound at all (digital silence or near it), or no samples."""
+    if audio.size == 0:
+        raise AudioError("the audio is empty (0 samples)")
     hop = SAMPLE_RATE // 100
     n = audio.size // hop * hop
     frames = audio[:n].reshape(-1, hop) if n else audio.reshape(1, -1)

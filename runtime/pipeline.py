@@ -48,7 +48,8 @@ class MotionPipeline:
 
     def process(self, audio: np.ndarray, progress: bool = False) -> MotionTrack:
         """Whole-clip motion for 16 kHz mono audio, float in [-1, 1] or int16 (the same frames streaming
-        would give)."""
+        would give). A clip that is empty or silent is refused (``AudioError``): there is no speech in it;
+        a stream takes silence, as live input has it between lines."""
         audio = float_samples(audio)
         check_not_silent(audio)
         stream = self.stream()

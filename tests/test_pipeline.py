@@ -81,3 +81,16 @@ def test_streams_advanced_together_give_each_its_own_frames(pipeline, speech_aud
         frames = np.concatenate(got[k])
         assert len(frames) > voice.size / 16000 * 30 - 5  # nearly every frame is final before the end
         assert np.array_equal(frames, np.concatenate(want[k]))
+
+
+def test_arrays_that_are_not_mono_speech_are_refused_not_misread(pipeline, speech_audio):
+    stereo = np.stack([speech_audio, speech_audio], axis=1)  # read flat, it would be speech twice as long
+    poisoned = speech_audio.copy()
+    poisoned[5000] = np.nan  # one NaN would carry into every frame after it
+    for audio, words in ((stereo, "give mono samples"), (poisoned, "NaN"), (speech_audio[:0], "empty")):
+        with pytest.raises(AudioError, match=words):
+            pipeline.process(audio)
+    with pytest.raises(AudioError, match="NaN"):
+        pipeline.stream().push(poisoned[:8000])
+    column = pipeline.process(speech_audio[:, None])  # one channel as a column is mono
+    assert np.array_equal(column.data, pipeline.process(speech_audio).data)
