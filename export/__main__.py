@@ -1,41 +1,65 @@
-"""``python -m facecast.export``: build the corpus, train the lip network, export it to ONNX."""
+"""Build the training corpus, train the lip network, export it or the render network to ONNX
+(``facecast export``, or ``python -m facecast.export``)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import json
+import pickle
 import sys
 from pathlib import Path
 
+from facecast.errors import FacecastError
 from facecast.export import shipped_checkpoints
 
 # What each command imports beyond the core install: the export extra.
 NEEDS = {"corpus": ("pocketsphinx",), "train": ("torch",), "onnx": ("torch", "onnx"), "render": ("torch", "onnx")}
 
 
+def _number(kind: type, low: float, what: str, above: bool = False):
+    """An argparse type for a number of at least ``low`` (more than it, if ``above``): a usage error, not a
+    traceback later."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
+        if not (value > low if above else value >= low):  # NaN too
+            raise argparse.ArgumentTypeError(f"{what} must be {'more than' if above else 'at least'} {low:g}, "
+                                             f"got {text}")
+        return value
+    return parse
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m facecast.export") -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("corpus", help="synthesize the training corpus (regenerated, not committed)")
-    p.add_argument("--out", type=Path, default=Path("corpus"))
-    p.add_argument("--hours", type=float, default=7.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--out", type=Path, default=Path("corpus"), help="folder for train.npz and val.npz")
+    p.add_argument("--hours", type=_number(float, 0, "--hours", above=True), default=7.0,
+                   help="hours of training speech, default 7 (the validation set is fixed)")
+    p.add_argument("--seed", type=_number(int, 0, "--seed"), default=0)
+    p.add_argument("--workers", type=_number(int, 1, "--workers"), default=2,
+                   help="synthesis processes, default 2 (the corpus is the same for any number)")
     p.add_argument("--pitch", choices=["formants-kept", "plain"], default="formants-kept",
                    help="pitch augmentation: move F0 only, or the whole spectrum (sox alone)")
 
     p = sub.add_parser("train", help="train the audio-to-motion network on a corpus")
-    p.add_argument("--corpus", type=Path, default=Path("corpus"))
+    p.add_argument("--corpus", type=Path, default=Path("corpus"), help="folder from `export corpus`")
     p.add_argument("--out", type=Path, default=None,
-                   help="default: export/checkpoints/lipsync_lookahead<ms>.pt, the committed checkpoint")
-    p.add_argument("--config", choices=["full", "smoke"], default="full")
-    p.add_argument("--minutes", type=float, default=None, help="stop after this much wall time")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None,
+                   help="default: export/checkpoints/lipsync_lookahead<ms>.pt, the committed checkpoint "
+                   "(a smoke run needs --out)")
+    p.add_argument("--config", choices=["full", "smoke"], default="full",
+                   help="smoke: a few steps of a tiny network, to check the pipeline runs")
+    p.add_argument("--minutes", type=_number(float, 0, "--minutes", above=True), default=None,
+                   help="stop after this much wall time")
+    p.add_argument("--seed", type=_number(int, 0, "--seed"), default=0)
+    p.add_argument("--threads", type=_number(int, 1, "--threads"), default=None,
                    help="torch threads (default: all cores; 1 is faster on a machine shared with other work)")
-    p.add_argument("--lookahead", type=int, default=None, help="frames of 10 ms the model hears ahead (default 3)")
+    p.add_argument("--lookahead", type=_number(int, 0, "--lookahead"), default=None,
+                   help="frames of 10 ms the model hears ahead (default 3)")
     p.add_argument("--ceps", type=int, default=None,
                    help="cepstral coefficients the network hears (default 12; 0: the log-mel bands)")
     p.add_argument("--warmup", type=int, default=None,
@@ -55,12 +79,23 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
     p.add_argument("--pack", type=Path, default=None, help="avatar pack used for the check (default: the bundled one)")
 
     args = parser.parse_args(argv)
+    if args.command == "train" and args.config == "smoke" and args.out is None:
+        parser.error("train --config smoke needs --out: by default it would replace the committed checkpoint")
     missing = [name for name in NEEDS[args.command] if importlib.util.find_spec(name) is None]
     if missing:
         print(f"{prog} {args.command} needs {', '.join(missing)}, from facecast's export extra: pip install "
               "torch==2.13.0 onnx pocketsphinx (or pip install '.[export]' in facecast's source folder)",
               file=sys.stderr)
         return 1
+    try:
+        _run(parser, args)
+    except (FacecastError, OSError) as exc:  # one line, as every facecast command says what went wrong
+        print(f"{prog} {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.command == "corpus":
         from facecast.export.corpus import build_corpus
 
@@ -70,9 +105,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
     elif args.command == "train":
         from facecast.export.train_lipsync import train
 
-        train(args.corpus, args.out, config=args.config, minutes=args.minutes, seed=args.seed, threads=args.threads,
-              lookahead=args.lookahead, ceps=args.ceps, warmup=args.warmup, segment_close=args.segment_close,
-              segment_pp=args.segment_pp)
+        summary = train(args.corpus, args.out, config=args.config, minutes=args.minutes, seed=args.seed,
+                        threads=args.threads, lookahead=args.lookahead, ceps=args.ceps, warmup=args.warmup,
+                        segment_close=args.segment_close, segment_pp=args.segment_pp)
+        print(json.dumps(summary, indent=2))
     elif args.command == "render":
         from facecast.export.render_export import export_render
 
@@ -86,8 +122,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
         if args.out and len(checkpoints) > 1:
             parser.error("--out needs --checkpoint: there are several committed checkpoints")
         for checkpoint in checkpoints:
-            print(json.dumps(export_onnx(checkpoint, args.out), indent=2))
-    return 0
+            if not Path(checkpoint).is_file():
+                raise FacecastError(f"{checkpoint}: no such checkpoint")
+            try:
+                report = export_onnx(checkpoint, args.out)
+            except pickle.UnpicklingError as exc:
+                raise FacecastError(f"{checkpoint}: not a PyTorch checkpoint ({exc})") from None
+            print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

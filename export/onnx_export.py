@@ -10,6 +10,7 @@ below 1e-4) on whole-clip inference, and chunk-by-chunk streaming must reproduce
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -19,10 +20,12 @@ import onnxruntime as ort
 import torch
 
 from facecast.audio import SAMPLE_RATE
+from facecast.errors import FacecastError
 from facecast.export.model import HOP, LipSyncNet, NetConfig
 from facecast.lip_channels import LIP_CHANNELS
 from facecast.lipsync import MODEL_FORMAT, model_file
 from facecast.motion_frame import VISEMES
+from facecast.writers import check_writable, temp_beside
 
 TOLERANCE = 1e-4
 OUTPUTS = ("visemes", "pose", "vad", "state_out")
@@ -50,7 +53,11 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> dict:
     """Export ``checkpoint``, verify it, and write it (default: the shipped model of its lookahead)."""
     net, ckpt = load_checkpoint(checkpoint)
     c = net.config
-    out = out or model_file(c.lookahead * 10)
+    out = Path(out or model_file(c.lookahead * 10))
+    if out.suffix != ".onnx":
+        raise FacecastError(f"{out}: name the model .onnx (its description goes beside it as .json)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(out)  # before the export, not after it
     audio = torch.from_numpy(_test_signal()[None, : 300 * HOP])
     state = net.initial_state(1)
     dynamic = {"audio": {0: "batch", 1: "samples"}, "state": {0: "batch"}, "visemes": {0: "batch", 1: "frames"},
@@ -79,8 +86,13 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> dict:
     report = verify(net, model.SerializeToString())
     if report["torch_vs_onnx_max_abs"] >= TOLERANCE or report["stream_vs_whole_max_abs"] >= TOLERANCE:
         raise RuntimeError(f"exported model failed verification: {report}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(out))
+    fd, tmp = temp_beside(out, ".tmp")  # a reader of the model never sees half of it
+    os.close(fd)
+    try:
+        onnx.save(model, tmp)
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     (out.with_suffix(".json")).write_text(json.dumps({**info, "verification": report}, indent=2) + "\n")
     report["path"] = str(out)
     report["bytes"] = out.stat().st_size

@@ -18,7 +18,7 @@ from facecast.avatar import load_pack
 from facecast.export.render_model import INPUT_NAMES, OUTPUT_NAMES, RenderNet
 from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, neutral_frames
 from facecast.render import avatar_tensors, default_model_path, stack_avatars
-from facecast.writers import temp_beside
+from facecast.writers import check_writable, temp_beside
 
 OPSET = 17
 DEFAULT_PACK = "default_portrait.facecast"
@@ -46,6 +46,7 @@ def export_render(out: Path | None = None, pack_path: Path | None = None) -> dic
     """Export, verify (uint8 frames agree within 1 level on 99.9 % of values) and write atomically."""
     import onnx  # only here: mediapipe's protobuf pin breaks onnx's import in some environments
     out = Path(out) if out else default_model_path()
+    check_writable(out)  # before the export, not after it
     pack = load_pack(pack_path or default_model_path().parent.parent / "data" / DEFAULT_PACK)
     net = RenderNet().eval()
     small = avatar_tensors(pack, 128)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -27,10 +28,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from facecast.errors import FacecastError
 from facecast.export import checkpoint_path
 from facecast.export.model import HOP, LipSyncNet, NetConfig, mel_filterbank
 from facecast.lip_channels import LIP_CHANNELS
 from facecast.motion_frame import VISEME_INDEX, VISEMES
+from facecast.writers import check_writable, temp_beside
 
 
 @dataclass
@@ -214,7 +217,12 @@ def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: 
         net_cfg.lookahead = lookahead
     if ceps is not None:
         net_cfg.n_ceps = ceps
-    out = out or checkpoint_path(net_cfg.lookahead * 10)
+    out = Path(out or checkpoint_path(net_cfg.lookahead * 10))
+    for split in ("train", "val"):
+        if not (Path(corpus) / f"{split}.npz").is_file():
+            raise FacecastError(f"{corpus}: no {split}.npz; build one first: facecast export corpus --out {corpus}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(out)  # before the training, not after it
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     if threads:
@@ -231,7 +239,6 @@ def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: 
     t_start = time.monotonic()
     total_steps = cfg.max_steps
     best, history = math.inf, []
-    out.parent.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=total_steps, desc="training", unit="step")
     step = 0
     while step < total_steps:
@@ -262,12 +269,24 @@ def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: 
             tqdm.write(json.dumps(val))
             if val["loss"] < best:
                 best = val["loss"]
-                torch.save({"net": net.config.to_dict(), "state_dict": net.state_dict(), "history": history,
+                _save(out, {"net": net.config.to_dict(), "state_dict": net.state_dict(), "history": history,
                             "channels": list(LIP_CHANNELS), "visemes": list(VISEMES), "step": step,
-                            "train": {k: v for k, v in asdict(cfg).items() if k != "net"}}, out)
+                            "train": {k: v for k, v in asdict(cfg).items() if k != "net"}})
     bar.close()
     ckpt = torch.load(out, weights_only=False)
     ckpt["history"] = history
-    torch.save(ckpt, out)
-    return {"best_val_loss": best, "steps": step, "minutes": (time.monotonic() - t_start) / 60}
+    _save(out, ckpt)
+    return {"best_val_loss": best, "steps": step, "minutes": (time.monotonic() - t_start) / 60, "checkpoint": str(out)}
+
+
+def _save(path: Path, checkpoint: dict) -> None:
+    """Write under a temporary name, then rename: a run stopped mid-write leaves the last whole checkpoint."""
+    fd, tmp = temp_beside(path, ".tmp")
+    os.close(fd)
+    try:
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 

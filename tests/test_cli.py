@@ -99,6 +99,20 @@ def test_export_without_its_extra_says_what_to_install(monkeypatch, capsys, comm
     assert len(err) == 1 and f"facecast export {command} needs {missing}" in err[0] and "pip install" in err[0]
 
 
+def test_export_refuses_bad_numbers_and_a_smoke_run_over_the_committed_checkpoint(tmp_path, capsys):
+    from facecast.cli import main
+
+    for argv in (["corpus", "--hours", "0"], ["corpus", "--workers", "0"], ["train", "--lookahead", "-1"],
+                 ["train", "--config", "smoke"]):
+        with pytest.raises(SystemExit) as usage:
+            main(["export", *argv])
+        assert usage.value.code == 2, argv
+    assert "would replace the committed checkpoint" in capsys.readouterr().err
+    assert main(["export", "train", "--corpus", str(tmp_path), "--out", str(tmp_path / "a.pt")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no train.npz" in err[0]
+
+
 def test_a_folder_that_refuses_files_is_one_clear_line(speech_wav):
     result = facecast("motion", speech_wav, "-o", "/proc/m.csv")  # refused even to root
     lines = result.stderr.strip().splitlines()
