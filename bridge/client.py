@@ -230,6 +230,14 @@ class AsyncClient:
         self._last_sent = time.monotonic()
         self.welcome: dict | None = None
 
+    async def __aenter__(self) -> AsyncClient:
+        """``async with AsyncClient() as client``: says hello on entry, closes the socket on exit."""
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close_socket()
+
     async def connect(self, name: str = "facecast-python-async") -> dict:
         await self._send({"type": "hello", "protocol": P.PROTOCOL_VERSION, "client": name})
         self.welcome = await self._wait_for("welcome")

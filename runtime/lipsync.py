@@ -3,7 +3,7 @@
 The ONNX graph is a streaming step (see ``facecast.export.model``): ``(audio chunk, state) -> (visemes,
 pose, vad, next state)``. ``LipSyncStream`` keeps the state and the partial 10 ms hop between pushes,
 hides the lookahead delay, and returns the 100 Hz frames that are final; whole-file inference is the
-same stream fed in large chunks, so both give identical results.
+same stream fed in large chunks, so both give the same frames (to float rounding, 2e-6).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ class LipSyncModel:
         """Whole-file inference on 16 kHz mono audio: one frame per 10 ms, ``len(audio) // 160 + 1`` frames.
 
         The clip goes through the same stream as live audio, in chunks that bound memory, so the result
-        is exactly what streaming gives.
+        is what streaming gives (to float rounding, 2e-6).
         """
         stream = self.stream()
         step = int(chunk_seconds * SAMPLE_RATE) // HOP * HOP

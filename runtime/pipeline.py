@@ -28,7 +28,7 @@ class MotionPipeline:
 
     Args:
         model: a loaded ``LipSyncModel``; default: the model shipped in the package, on ``device``.
-        fps: output frame rate; any positive rate works, 24/25/30/50/60 are the ones tested.
+        fps: output frame rate; 1 to 240 (``MIN_FPS``..``MAX_FPS``), 24/25/30/50/60 the ones tested.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"`` when no model is passed.
         controls: emotion, gaze, head intensity and distance, motion intensity and seed of the
             non-verbal motion; the same audio, controls and seed always give the same frames.

@@ -1,6 +1,6 @@
 """Run the render network (``models/render.onnx``) on avatar packs with onnxruntime.
 
-``Renderer(size).avatar(pack)`` turns a pack into the network's avatar tensors for one output size
+``Renderer().avatar(pack, size)`` turns a pack into the network's avatar tensors for one output size
 (crop, mesh rasterisation, layer colours: done once); ``Renderer.render`` turns motion frames into
 RGB frames, in batches, for one avatar or several at once.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from facecast import face_topology as ft
 from facecast.avatar import AvatarPack
 from facecast.errors import FacecastError, ModelError
-from facecast.motion_frame import FRAME_SIZE
+from facecast.motion_frame import FRAME_SIZE, MotionTrack
 from facecast.rig import framing
 
 CELL = 4  # the network computes geometry once per CELL x CELL pixels (export/render_model.py)
@@ -329,14 +329,18 @@ class Renderer:
         feed = {**inputs, "motion": motion, "avatar": np.asarray(avatar_index, dtype=np.int64)}
         return self.session.run(None, feed)[0]
 
-    def frames(self, avatar: Avatar, motion: np.ndarray, batch: int = 4) -> Iterator[np.ndarray]:
-        """Render motion frames (n, 80) on one avatar, yielding batches of frames."""
+    def frames(self, avatar: Avatar, motion: np.ndarray | MotionTrack, batch: int = 4) -> Iterator[np.ndarray]:
+        """Render motion frames (n, 80), or a ``MotionTrack``, on one avatar, yielding batches of frames."""
+        if isinstance(motion, MotionTrack):
+            motion = motion.data
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, got {batch}")
         for start in range(0, len(motion), batch):
             chunk = motion[start:start + batch]
             yield self.run(avatar.tensors, chunk, np.zeros(len(chunk), dtype=np.int64))
 
-    def render(self, avatar: Avatar, motion: np.ndarray, batch: int = 4) -> np.ndarray:
-        """All frames at once: (n, S, S, 3) uint8."""
+    def render(self, avatar: Avatar, motion: np.ndarray | MotionTrack, batch: int = 4) -> np.ndarray:
+        """All frames at once: (n, S, S, 3) uint8, for motion frames (n, 80) or a ``MotionTrack``."""
         parts = list(self.frames(avatar, motion, batch))
         if not parts:
             return np.zeros((0, avatar.size, avatar.size, 3), dtype=np.uint8)

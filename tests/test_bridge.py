@@ -377,9 +377,7 @@ def test_async_client_has_the_blocking_clients_calls(server, speech_audio):
     from facecast.bridge.client import AsyncClient
 
     async def talk() -> tuple[list[dict], dict, dict]:
-        client = AsyncClient(server.endpoint)
-        try:
-            await client.connect()
+        async with AsyncClient(server.endpoint) as client:
             session = await client.open(fps=30, sample_format="f32")
             await client.send_audio(session, speech_audio[:16000])
             await client.end(session)
@@ -391,8 +389,6 @@ def test_async_client_has_the_blocking_clients_calls(server, speech_audio):
             stats = await client.stats()
             await client.close(session)
             return messages, interrupted, stats
-        finally:
-            client.close_socket()
 
     messages, interrupted, stats = asyncio.run(talk())
     assert messages[-1]["type"] == "ended" and messages[-1]["frames"] in (30, 31)

@@ -480,6 +480,9 @@ def test_deterministic_and_batch_independent(renderer, avatar):
     b = renderer.render(avatar, frames, batch=1)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, renderer.render(avatar, frames, batch=3))
+    from facecast.motion_frame import MotionTrack
+
+    np.testing.assert_array_equal(a, renderer.render(avatar, MotionTrack(frames, 30)))  # a track as it is
 
 
 def test_extreme_motion_stays_whole(renderer, avatar):
