@@ -2,8 +2,9 @@
 //
 // Clip mode sends the clip's samples as the wall clock reaches them and starts playback `playbackDelay`
 // seconds later; ArkitBlendshapeDriver then shows each frame when its sample is heard. The delay must
-// cover the bridge latency (facecast measures 42-73 ms p50-p95 on loopback with 1-32 sessions, and 74 ms
-// p95 for one 512 px texture session); 0.1 s leaves margin; raise it over a network or with textures.
+// cover the bridge latency (facecast's README: p95 63-71 ms on loopback with 1-8 sessions on a 2-core
+// machine, 88-133 ms with 32 sessions there, 95-112 ms for one 512 px texture session); 0.1 s covers a
+// few sessions; raise it with many sessions, over a network or with textures.
 //
 // A session's sample rate and channel count are fixed when it is opened (PROTOCOL.md, `open`), and the
 // server counts each frame's sample_pos in them. Clips are sent as they are, so a clip in another format
