@@ -121,8 +121,12 @@ class Client:
         self._queue: deque[dict] = deque()
         self._formats: dict[int, str] = {}
         self._last_sent = time.monotonic()
-        self._send({"type": "hello", "protocol": P.PROTOCOL_VERSION, "client": name})
-        self.welcome = self._wait_for("welcome")
+        try:
+            self._send({"type": "hello", "protocol": P.PROTOCOL_VERSION, "client": name})
+            self.welcome = self._wait_for("welcome")
+        except BaseException:
+            self.close_socket()
+            raise
 
     def __enter__(self) -> Client:
         return self
@@ -133,9 +137,16 @@ class Client:
     def close_socket(self) -> None:
         self.sock.close(linger=0)
 
-    def _send(self, message: dict) -> None:
-        self.sock.send(P.pack(message))
+    def _send(self, message: dict, flags: int = 0) -> None:
+        self.sock.send(P.pack(message), flags)
         self._last_sent = time.monotonic()
+
+    def _keep_alive(self) -> None:
+        if time.monotonic() - self._last_sent >= KEEPALIVE_S:
+            try:  # never blocking a receive: with the send queue full (server gone), the ping waits its turn
+                self._send({"type": "ping", "t": _KEEPALIVE}, zmq.NOBLOCK)
+            except zmq.Again:
+                self._last_sent = time.monotonic()
 
     def _request(self, message: dict, reply: str) -> dict:
         self._send(message)
@@ -144,8 +155,7 @@ class Client:
     def _next(self, deadline: float) -> dict | None:
         """The next message from the socket before ``deadline`` (keep-alive pongs swallowed), or None."""
         while True:
-            if time.monotonic() - self._last_sent >= KEEPALIVE_S:
-                self._send({"type": "ping", "t": _KEEPALIVE})
+            self._keep_alive()
             wait = min(deadline - time.monotonic(), KEEPALIVE_S)
             if self.sock.poll(max(0, int(wait * 1000))):
                 message = _decode(self.sock.recv())
@@ -232,7 +242,11 @@ class AsyncClient:
 
     async def __aenter__(self) -> AsyncClient:
         """``async with AsyncClient() as client``: says hello on entry, closes the socket on exit."""
-        await self.connect()
+        try:
+            await self.connect()
+        except BaseException:
+            self.close_socket()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -246,8 +260,8 @@ class AsyncClient:
     def close_socket(self) -> None:
         self.sock.close(linger=0)
 
-    async def _send(self, message: dict) -> None:
-        await self.sock.send(P.pack(message))
+    async def _send(self, message: dict, flags: int = 0) -> None:
+        await self.sock.send(P.pack(message), flags)
         self._last_sent = time.monotonic()
 
     async def _request(self, message: dict, reply: str) -> dict:
@@ -257,7 +271,10 @@ class AsyncClient:
     async def _next(self, deadline: float) -> dict | None:
         while True:
             if time.monotonic() - self._last_sent >= KEEPALIVE_S:
-                await self._send({"type": "ping", "t": _KEEPALIVE})
+                try:  # never blocking a receive, as in Client._keep_alive
+                    await self._send({"type": "ping", "t": _KEEPALIVE}, zmq.NOBLOCK)
+                except zmq.Again:
+                    self._last_sent = time.monotonic()
             wait = min(deadline - time.monotonic(), KEEPALIVE_S)
             if await self.sock.poll(max(0, int(wait * 1000))):
                 message = _decode(await self.sock.recv())

@@ -89,7 +89,6 @@ class Session:
     # client may send the next utterance before the last one's frames are out.
     speaking: list[Utterance] = field(default_factory=list)
     stream_samples: int = 0  # 16 kHz samples given to the stream so far
-    last_frame_pos: int = -1  # stream position of the latest frame the network made
     chunk_arrivals: list[tuple[int, int]] = field(default_factory=list)  # (stream pos, recv ns)
     drop_until: float = -1.0  # frames up to this time are discarded (after an interrupt)
     idle_clock: float | None = None
@@ -393,16 +392,17 @@ class BridgeServer:
         # the frames of the cut-off speech that were not sent yet.
         session.stream_samples -= session.ready.size  # those samples never reach the stream
         session.ready = np.zeros(0, np.float32)
-        session.speaking.clear()  # what was cut off gets no "ended"
-        # Nor its frames still waiting for a client whose buffer was full (idle frames and replies stay).
-        session.outbox = [m for m in session.outbox if not _speech_motion(m)]
-        if session.texture_pending is not None and session.texture_pending["utterance"]:
-            session.texture_pending = None
+        # What was cut off gets no "ended", nor its frames still waiting for a client whose buffer was full
+        # (idle frames, replies and earlier utterances' frames stay).
+        cut = {u.number for u in session.speaking}
+        session.speaking.clear()
+        session.outbox = [m for m in session.outbox if _speech_motion_of(m) not in cut]
         session.drop_until = session.stream_samples / SAMPLE_RATE
         self._feed(session, self._tail_silence(session))
         if session.spec.idle:
             session.idle_clock = time.monotonic()
-        self._send(session.client, {"type": "interrupted", "session": session.id})
+        session.outbox.append(P.pack({"type": "interrupted", "session": session.id}))  # after what is queued
+        self._flush_outbox(session)
 
     def _close_session(self, session: Session) -> None:
         self.sessions.pop(session.id, None)
@@ -434,21 +434,24 @@ class BridgeServer:
                 self._deliver(s, track)
 
     def _finish_utterances(self) -> None:
-        """``ended`` goes out once an utterance's last frame and texture have: when the network has made a
-        frame past its end, or has taken in all the audio, its tail silence included."""
+        """``ended`` for the utterances whose audio, tail silence included, the network has all taken in
+        (``_deliver`` sends it sooner, as soon as a frame past an utterance's end is made)."""
         for s in list(self.sessions.values()):
-            if s.id not in self.sessions:  # closed as a send to its client failed in this loop
-                continue
-            done = [u for u in s.speaking if u.end is not None
-                    and (s.last_frame_pos > u.end or not s.ready.size)
-                    and (s.texture_pending is None or s.texture_pending["utterance"] != u.number)]
-            if not done:
-                continue
-            for u in done:
-                s.speaking.remove(u)
-                s.outbox.append(P.pack({"type": "ended", "session": s.id, "utterance": u.number,
-                                        "frames": u.frames, "samples": u.samples}))
-            self._flush_outbox(s)
+            if s.id in self.sessions and not s.ready.size and self._queue_ended(s, None):
+                self._flush_outbox(s)  # may close the session: a send to its client failed
+
+    @staticmethod
+    def _queue_ended(session: Session, past: int | None) -> bool:
+        """Queue ``ended`` for every utterance that has ended before stream position ``past`` (None: any),
+        once its last texture is not waiting to be rendered; True if any was."""
+        texture = session.texture_pending["utterance"] if session.texture_pending is not None else None
+        done = [u for u in session.speaking
+                if u.end is not None and (past is None or u.end < past) and u.number != texture]
+        for u in done:
+            session.speaking.remove(u)
+            session.outbox.append(P.pack({"type": "ended", "session": session.id, "utterance": u.number,
+                                          "frames": u.frames, "samples": u.samples}))
+        return bool(done)
 
     def _deliver(self, session: Session, track) -> None:
         n = len(track)
@@ -473,8 +476,10 @@ class BridgeServer:
                 runs[-1][1].append(i)
             else:
                 runs.append((owner, [i]))
-        session.last_frame_pos = stream_pos[-1]
         for owner, rows in runs:
+            # An utterance that ended before these frames is complete: its "ended" goes first, so that a
+            # client sees it before any frame of the next utterance or of idling.
+            self._queue_ended(session, stream_pos[rows[0]])
             data = np.ascontiguousarray(track.data[rows], dtype=FRAME_DTYPE)
             utterance = owner.number if owner else 0
             if owner:
@@ -509,6 +514,7 @@ class BridgeServer:
             if owner:
                 owner.frames += len(rows)
             self.counters["frames_sent"] += len(rows)
+        self._queue_ended(session, stream_pos[-1])  # frames past its end were made, even if none were sent
         cutoff = stream_pos[-1]
         session.chunk_arrivals = [(p, ns) for p, ns in session.chunk_arrivals if p >= cutoff]
         self._flush_outbox(session)
@@ -604,9 +610,10 @@ class BridgeServer:
             self._drop_client(identity)
 
 
-def _speech_motion(packed: bytes) -> bool:
+def _speech_motion_of(packed: bytes) -> int | None:
+    """The utterance a queued message carries speech frames of, or None (idle frames, replies)."""
     message = P.unpack(packed)
-    return message["type"] == "motion" and message["utterance"] > 0
+    return message["utterance"] or None if message["type"] == "motion" else None
 
 
 def check_bind_safety(endpoint: str, curve_dir: Path | None, insecure: bool) -> None:

@@ -183,13 +183,16 @@ def _csv_rate(seconds: np.ndarray, frame_in_second: np.ndarray) -> float:
     seen = max(np.floor(frame_in_second.max()) + 1, np.unique(seconds, return_counts=True)[1].max())
     rate = min((r for r in _STANDARD_RATES if seen <= r <= seen * 1.05), default=seen)
     # At a rate that is not a whole number (29.97, as facecast writes it) a second begins between two
-    # frames, and FF.mmm says where: across a second, from FF.mmm = a to b, one frame is 1 + a - b frames.
-    # Only such a fractional rate is taken from there (the median over the seconds, as a frame dropped
-    # at one of them is off by a whole frame); a whole one is counted as above, dropped frames and all.
+    # frames, and FF.mmm says where: across a second, from FF.mmm = a to b, one frame is 1 + a - b frames
+    # less the frames dropped there. Its fraction, which drops cannot change, says the rate: seen (the
+    # counts above) less a part of a frame. Only where FF counts at the rows' own rate (a take whose FF
+    # counts at 30 with 60 rows a second is read as above), and a whole rate stays counted as above.
     across = np.flatnonzero(np.diff(seconds) == 1)
-    if len(across):
-        measured = float(np.median(1 + frame_in_second[across] - frame_in_second[across + 1]))
-        if seen - 1 <= measured <= seen and abs(measured - round(measured)) > 0.01:
+    if len(across) and np.floor(frame_in_second.max()) + 1 == seen:
+        spans = 1 + frame_in_second[across] - frame_in_second[across + 1]
+        part = float(np.median(np.mod(spans - seen + 0.5, 1) - 0.5))  # in [-0.5, 0.5): the rate's fraction
+        if abs(part) > 0.01:
+            measured = seen + part if part < 0 else seen - 1 + part
             ntsc = [r * 1000 / 1001 for r in _STANDARD_RATES]
             nearest = min(ntsc, key=lambda r: abs(r - measured))
             rate = nearest if abs(nearest - measured) < 0.01 else round(measured, 3)

@@ -214,6 +214,8 @@ def test_utterances_sent_back_to_back_each_get_all_their_frames_and_their_ended(
         assert abs(m["frames"] - line.size / 16000 * 30) <= 1  # every frame of the line, on its own clock
         assert 0 <= positions[0] < 16000 / 30 and positions[-1] <= line.size
         assert messages.index(m) > messages.index(motion[-1])  # "ended" after the line's last frame
+        later = [i for i, x in enumerate(messages) if x["type"] == "motion" and x["utterance"] > m["utterance"]]
+        assert all(i > messages.index(m) for i in later)  # and before any frame of the next line
 
 
 def test_a_client_gone_while_its_sessions_end_costs_the_server_nothing(speech_audio):

@@ -51,6 +51,14 @@ def test_a_csv_tells_its_frame_rate_by_its_timecodes(tmp_path, spoken, fps):
     np.testing.assert_allclose(table.blendshapes, track.blendshapes, atol=1e-4)
 
 
+@pytest.mark.parametrize("fps, dropped", [(30, 29), (30, 30), (29.97, 30), (24.5, 25), (59.94, 60)])
+def test_a_frame_dropped_at_a_second_does_not_change_the_rate(tmp_path, fps, dropped):
+    path = write_motion(MotionTrack.neutral(int(fps * 2.5), fps), tmp_path / "m.csv")  # two seconds crossed
+    rows = path.read_text().splitlines()
+    path.write_text("\n".join(rows[: dropped + 1] + rows[dropped + 2 :]) + "\n")
+    assert read_motion(path).fps == pytest.approx(fps, rel=2e-5)
+
+
 def test_a_json_edited_by_hand_is_read_by_names(tmp_path, spoken):
     doc = json.loads(write_motion(spoken, tmp_path / "m.json").read_text())
     doc["blendshapeNames"].reverse()

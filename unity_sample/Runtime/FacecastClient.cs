@@ -185,8 +185,7 @@ namespace Facecast
                     if ((DateTime.UtcNow - lastSent).TotalSeconds > 5)
                     {
                         // The server drops clients that send nothing for 30 s (limits.client_timeout_s),
-                        // sessions included; a client that only listens pings. The pong also keeps
-                        // Connected honest when the server's heartbeats are its only traffic.
+                        // sessions included; a client that only listens pings.
                         socket.SendFrame(MessagePackSerializer.Serialize(
                             new Dictionary<string, object> { ["type"] = "ping" }, Options));
                         lastSent = DateTime.UtcNow;
@@ -206,8 +205,10 @@ namespace Facecast
             while (_incoming.TryDequeue(out var message))
             {
                 // Stamped when taken off the queue, after any stall of the main thread, so a long frame
-                // does not read as silence.
-                _lastReceived = now;
+                // does not read as silence. Not by a pong: a server answers pings from clients it does not
+                // know (restarted, or it dropped this one), while heartbeats and frames come only to
+                // clients it knows, so a link with nothing but pongs is a link to a server that forgot us.
+                if ((string)message["type"] != "pong") _lastReceived = now;
                 Dispatch(message);
             }
             if (Connected && now - _lastReceived > _silenceLimit)
