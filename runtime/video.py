@@ -7,9 +7,13 @@ mark into the bottom-right corner of every frame.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +80,27 @@ def frame_rate(fps: float) -> str:
     return f"{fps:g}"
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and termination signals while ffmpeg starts: one handled inside Popen leaves an ffmpeg
+    the writer does not know of, which writes the file again after the cleanup removed it. Held, the
+    signal is raised again right after, when the writer can stop that ffmpeg. (Python runs signal
+    handlers in the main thread only, so elsewhere there is nothing to hold.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    saved = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
 class VideoWriter:
     """Stream frames (n, S, S, 3) uint8 to ffmpeg; ``close()`` moves the finished mp4 into place.
 
@@ -89,6 +114,17 @@ class VideoWriter:
         check_video_path(self.path)
         fd, self._tmp = temp_beside(self.path, ".tmp.mp4")
         os.close(fd)
+        try:
+            self._start(size, fps, audio, source, label, crf, duration)
+        except BaseException:  # an interrupt before the caller's ``with`` holds this writer: clean up here
+            if getattr(self, "_proc", None) is not None:
+                self.abort()  # ffmpeg would otherwise write the file again
+            Path(self._tmp).unlink(missing_ok=True)
+            raise
+        self.frames = 0
+
+    def _start(self, size: int, fps: float, audio: Path | None, source: str, label: bool, crf: int,
+               duration: float | None) -> None:
         self._label = label_overlay(size) if label else None
         self.size = size
         cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size}x{size}",
@@ -102,8 +138,8 @@ class VideoWriter:
         for key, value in synthetic_metadata(source).items():
             cmd += ["-metadata", f"{key}={value}"]
         cmd += ["-f", "mp4", self._tmp]
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.frames = 0
+        with _signals_held():
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def write(self, frames: np.ndarray) -> None:
         frames = np.asarray(frames, dtype=np.uint8)
@@ -126,13 +162,15 @@ class VideoWriter:
         return (self._proc.stderr.read().decode(errors="replace").strip().splitlines() or ["unknown error"])[-1]
 
     def close(self) -> Path:
-        self._proc.stdin.close()
-        if self._proc.wait() != 0:
-            message = self._error()
+        try:
+            self._proc.stdin.close()
+            if self._proc.wait() != 0:
+                raise FacecastError(f"{self.path}: ffmpeg failed: {self._error()}")
+            os.chmod(self._tmp, 0o644)
+            os.replace(self._tmp, self.path)
+        except BaseException:  # ffmpeg failed, or an interrupt came while it finished the file
             self.abort()
-            raise FacecastError(f"{self.path}: ffmpeg failed: {message}")
-        os.chmod(self._tmp, 0o644)
-        os.replace(self._tmp, self.path)
+            raise
         return self.path
 
     def abort(self) -> None:
