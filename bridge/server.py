@@ -613,7 +613,7 @@ class BridgeServer:
 def _speech_motion_of(packed: bytes) -> int | None:
     """The utterance a queued message carries speech frames of, or None (idle frames, replies)."""
     message = P.unpack(packed)
-    return message["utterance"] or None if message["type"] == "motion" else None
+    return (message["utterance"] or None) if message["type"] == "motion" else None
 
 
 def check_bind_safety(endpoint: str, curve_dir: Path | None, insecure: bool) -> None:

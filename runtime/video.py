@@ -91,6 +91,7 @@ def _signals_held() -> Iterator[None]:
         return
     caught: list[int] = []
     held = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    held = [sig for sig in held if signal.getsignal(sig) is not None]  # one set outside Python cannot be put back
     saved = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in held}
     try:
         yield
