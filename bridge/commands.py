@@ -15,22 +15,10 @@ from facecast.device import DEVICES
 from facecast.errors import FacecastError
 
 
-def _within(kind: type, low: float, high: float, what: str, multiple: int = 1):
-    """An argparse type for a number in [low, high] (and a multiple of ``multiple``): a value the server
-    would refuse is a usage error here, before any audio is read."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
-        if not low <= value <= high or value % multiple:
-            every = f", a multiple of {multiple}" if multiple > 1 else ""
-            raise argparse.ArgumentTypeError(f"{what} must be {low:g} to {high:g}{every}, got {text}")
-        return value
-    return parse
-
-
 def add_commands(sub: argparse._SubParsersAction) -> None:
+    # A value the server would refuse is a usage error here, before any audio is read.
+    from facecast.cli import number_arg
+
     p = sub.add_parser("serve", help="serve motion to engine clients over ZeroMQ + msgpack",
                        description="Serve per-frame motion to engine clients (protocol: bridge/PROTOCOL.md).")
     p.add_argument("--bind", default=DEFAULT_ENDPOINT, help=f"endpoint (default {DEFAULT_ENDPOINT}: loopback only)")
@@ -53,9 +41,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("client", help="stream a speech file to a server in real time and report latency")
     p.add_argument("--audio", type=Path, required=True, help="speech file (wav, flac, ogg, mp3, m4a, ...)")
     p.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
-    p.add_argument("--fps", type=_within(float, 1, MAX_FPS, "frame rate"), default=30.0,
+    p.add_argument("--fps", type=number_arg(float, "frame rate", 1, MAX_FPS), default=30.0,
                    help="motion frame rate (default 30)")
-    p.add_argument("--chunk-ms", type=_within(float, 1, 1000, "chunk length"), default=20.0,
+    p.add_argument("--chunk-ms", type=number_arg(float, "chunk length", 1, 1000), default=20.0,
                    help="audio chunk length, 1-1000 ms (default 20 ms)")
     p.add_argument("--curve", type=Path, help="folder from `facecast keys` (uses client.key_secret, server.key)")
     p.add_argument("--save", type=Path, help="write the received motion (.csv, .json or .npz)")
@@ -64,7 +52,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--texture", action="store_true", help="ask for rendered JPEG textures too")
     p.add_argument("--avatar", default=None, metavar="NAME",
                    help="with --texture: the server's avatar to render (one of `serve --avatars`; default: its own)")
-    p.add_argument("--size", type=_within(int, 64, 1024, "texture size", multiple=4), default=None,
+    p.add_argument("--size", type=number_arg(int, "texture size", 64, 1024, multiple=4), default=None,
                    help="with --texture: texture size in pixels, 64-1024, a multiple of 4 (default 512)")
     p.add_argument("--lookahead-ms", type=int, default=None, metavar="MS",
                    help="lip model lookahead to ask for (default: the server's least, for the lowest latency)")

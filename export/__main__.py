@@ -17,31 +17,18 @@ from facecast.export import shipped_checkpoints
 NEEDS = {"corpus": ("pocketsphinx",), "train": ("torch",), "onnx": ("torch", "onnx"), "render": ("torch", "onnx")}
 
 
-def _number(kind: type, low: float, what: str, above: bool = False):
-    """An argparse type for a number of at least ``low`` (more than it, if ``above``): a usage error, not a
-    traceback later."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
-        if not (value > low if above else value >= low):  # NaN too
-            raise argparse.ArgumentTypeError(f"{what} must be {'more than' if above else 'at least'} {low:g}, "
-                                             f"got {text}")
-        return value
-    return parse
-
-
 def main(argv: list[str] | None = None, prog: str = "python -m facecast.export") -> int:
+    from facecast.cli import number_arg
+
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("corpus", help="synthesize the training corpus (regenerated, not committed)")
     p.add_argument("--out", type=Path, default=Path("corpus"), help="folder for train.npz and val.npz")
-    p.add_argument("--hours", type=_number(float, 0, "--hours", above=True), default=7.0,
+    p.add_argument("--hours", type=number_arg(float, "--hours", 0, above=True), default=7.0,
                    help="hours of training speech, default 7 (the validation set is fixed)")
-    p.add_argument("--seed", type=_number(int, 0, "--seed"), default=0)
-    p.add_argument("--workers", type=_number(int, 1, "--workers"), default=2,
+    p.add_argument("--seed", type=number_arg(int, "--seed", 0), default=0)
+    p.add_argument("--workers", type=number_arg(int, "--workers", 1), default=2,
                    help="synthesis processes, default 2 (the corpus is the same for any number)")
     p.add_argument("--pitch", choices=["formants-kept", "plain"], default="formants-kept",
                    help="pitch augmentation: move F0 only, or the whole spectrum (sox alone)")
@@ -53,12 +40,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
                    "(a smoke run needs --out)")
     p.add_argument("--config", choices=["full", "smoke"], default="full",
                    help="smoke: a few steps of a tiny network, to check the pipeline runs")
-    p.add_argument("--minutes", type=_number(float, 0, "--minutes", above=True), default=None,
+    p.add_argument("--minutes", type=number_arg(float, "--minutes", 0, above=True), default=None,
                    help="stop after this much wall time")
-    p.add_argument("--seed", type=_number(int, 0, "--seed"), default=0)
-    p.add_argument("--threads", type=_number(int, 1, "--threads"), default=None,
+    p.add_argument("--seed", type=number_arg(int, "--seed", 0), default=0)
+    p.add_argument("--threads", type=number_arg(int, "--threads", 1), default=None,
                    help="torch threads (default: all cores; 1 is faster on a machine shared with other work)")
-    p.add_argument("--lookahead", type=_number(int, 0, "--lookahead"), default=None,
+    p.add_argument("--lookahead", type=number_arg(int, "--lookahead", 0), default=None,
                    help="frames of 10 ms the model hears ahead (default 3)")
     p.add_argument("--ceps", type=int, default=None,
                    help="cepstral coefficients the network hears (default 12; 0: the log-mel bands)")

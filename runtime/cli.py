@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import signal
 import sys
 import time
@@ -23,16 +24,27 @@ DEMO_SPEECH = "sample_speech.flac"
 BRIDGE_COMMANDS = ("serve", "keys", "client")  # in facecast.bridge.commands
 
 
-def _fps(text: str) -> float:
-    from facecast.motion_frame import MAX_FPS, MIN_FPS
-
+def _convert(kind: type, text: str):
     try:
-        value = float(text)
+        return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not MIN_FPS <= value <= MAX_FPS:
-        raise argparse.ArgumentTypeError(f"frame rate must be between {MIN_FPS:g} and {MAX_FPS:g}, got {text}")
-    return value
+        raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
+
+
+def number_arg(kind: type, what: str, low: float, high: float = math.inf, above: bool = False, multiple: int = 1):
+    """An argparse type for a number from ``low`` (past it, if ``above``) to ``high``, a multiple of
+    ``multiple``: a value out of range, NaN included, is a usage error (status 2) before any work, for every
+    facecast command that takes numbers."""
+    def parse(text: str):
+        value = _convert(kind, text)
+        inside = (value > low if above else value >= low) and value <= high  # False for NaN
+        if not inside or (multiple > 1 and value % multiple):
+            span = (f"between {low:g} and {high:g}" if high < math.inf
+                    else f"{'more than' if above else 'at least'} {low:g}")
+            every = f", a multiple of {multiple}" if multiple > 1 else ""
+            raise argparse.ArgumentTypeError(f"{what} must be {span}{every}, got {text}")
+        return value
+    return parse
 
 
 # The motion controls' defaults, once: ``render --motion`` refuses controls moved off them.
@@ -46,10 +58,7 @@ def _control(name: str, kind: type):
     def parse(text: str):
         from facecast.nonverbal import MotionControls
 
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
+        value = _convert(kind, text)
         try:
             MotionControls.from_strings(**{name: value})
         except ValueError as exc:
@@ -60,8 +69,10 @@ def _control(name: str, kind: type):
 
 def _add_motion_options(p: argparse.ArgumentParser, fps: float | None = 60.0,
                         fps_help: str = "output frame rate (default 60)") -> None:
+    from facecast.motion_frame import MAX_FPS, MIN_FPS
+
     d = MOTION_CONTROL_DEFAULTS
-    p.add_argument("--fps", type=_fps, default=fps, help=fps_help)
+    p.add_argument("--fps", type=number_arg(float, "frame rate", MIN_FPS, MAX_FPS), default=fps, help=fps_help)
     p.add_argument("--seed", type=_control("seed", int), default=d["seed"],
                    help="seed of the non-verbal motion (default 0)")
     p.add_argument("--emotion", type=_control("emotion", str), default=d["emotion"], metavar="NAME[:I]",

@@ -24,16 +24,6 @@ DEFAULT_RENDER_FPS = 30.0  # what players expect, and half the work of 60
 RENDER_BATCH = 4  # frames per network call: larger batches gain little on CPU and delay the first frame
 
 
-def _size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 64 <= value <= 2048 or value % 4:
-        raise argparse.ArgumentTypeError(f"size must be a multiple of 4 between 64 and 2048, got {text}")
-    return value
-
-
 def _face(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -43,7 +33,7 @@ def _face(text: str) -> int:
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``prepare`` and ``render`` to the ``facecast`` subcommands."""
-    from facecast.cli import _add_motion_options
+    from facecast.cli import _add_motion_options, number_arg
 
     p = subparsers.add_parser("prepare",
                               help="portrait picture -> avatar pack (.facecast); needs the portrait extra (mediapipe)",
@@ -69,7 +59,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="render this motion (.json, .npz or Live Link Face .csv) instead of motion made from the "
                    "speech; at the file's frame rate; --audio is then optional (its sound is muxed in)")
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.mp4")
-    p.add_argument("--size", type=_size, default=512,
+    p.add_argument("--size", type=number_arg(int, "size", 64, 2048, multiple=4), default=512,
                    help="frame size in pixels, a multiple of 4 from 64 to 2048 (default 512)")
     p.add_argument("--label", action="store_true", help='burn a small visible "AI-generated" mark into the frames')
     p.add_argument("--face", type=_face, default=None, metavar="N", help="face to use in a picture with several")
