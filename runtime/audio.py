@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from facecast.errors import AudioError
+from facecast.errors import AudioError, not_a_file
 
 SAMPLE_RATE = 16000
 MIN_SAMPLE_RATE = 4000
@@ -106,10 +106,8 @@ def load_audio(path: str | Path) -> np.ndarray:
     an mp4, mov or webm video) is decoded by ffmpeg first, from the PATH or the imageio-ffmpeg wheel.
     """
     path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a folder, not an audio file")
+    if not path.exists() or path.is_dir():
+        raise AudioError(not_a_file(path, "an audio file"))
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:

@@ -23,7 +23,7 @@ import numpy as np
 
 from facecast import __version__
 from facecast import face_topology as ft
-from facecast.errors import FacecastError
+from facecast.errors import FacecastError, not_a_file
 from facecast.rig import Rig
 from facecast.writers import temp_beside
 
@@ -105,7 +105,7 @@ def load_pack(path: Path) -> AvatarPack:
 
     path = Path(path)
     if not path.is_file():
-        raise AvatarError(f"{path}: {'is a folder, not an avatar pack' if path.is_dir() else 'no such avatar pack'}")
+        raise AvatarError(not_a_file(path, "an avatar pack", missing="no such avatar pack"))
     try:
         with zipfile.ZipFile(path) as z:
             meta = json.loads(z.read("meta.json"))

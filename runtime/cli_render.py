@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from facecast.avatar import PACK_SUFFIX, AvatarPack, load_pack
-from facecast.errors import FacecastError
+from facecast.errors import FacecastError, not_a_file
 
 DEFAULT_PACK = "default_portrait.facecast"
 DEMO_VIDEO = "facecast_demo.mp4"
@@ -169,8 +169,7 @@ def _render(args: argparse.Namespace) -> None:
     if args.audio is None and args.motion is None:
         args.usage_error("needs --audio SPEECH, --motion FILE, or both")  # exits 2, as argparse does
     if args.audio is not None and not args.audio.is_file():
-        what = "is a folder, not an audio file" if args.audio.is_dir() else "no such file"
-        raise FacecastError(f"{args.audio}: {what}")
+        raise FacecastError(not_a_file(args.audio, "an audio file"))
     track = _motion_file(args) if args.motion is not None else None
     if track is None and args.fps is None:
         args.fps = DEFAULT_RENDER_FPS

@@ -1,5 +1,12 @@
 """Errors facecast reports to a person: one clear line, no traceback."""
 
+from pathlib import Path
+
+
+def not_a_file(path: Path, kind: str, missing: str = "no such file") -> str:
+    """Why ``path`` cannot be read as ``kind`` ("an audio file"): a folder is called a folder."""
+    return f"{path}: is a folder, not {kind}" if Path(path).is_dir() else f"{path}: {missing}"
+
 
 class FacecastError(Exception):
     """Base of every error facecast reports as a one-line message."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from facecast import face_topology as ft
 from facecast.avatar import AvatarError, AvatarPack
+from facecast.errors import not_a_file
 from facecast.rig import build_rig, framing
 
 MAX_PIXELS = 40_000_000
@@ -33,7 +34,7 @@ def read_portrait(path: Path) -> tuple[np.ndarray, bytes | None]:
 
     path = Path(path)
     if not path.is_file():
-        raise AvatarError(f"{path}: {'is a folder, not a picture' if path.is_dir() else 'no such file'}")
+        raise AvatarError(not_a_file(path, "a picture"))
     data = path.read_bytes()
     try:
         with Image.open(io.BytesIO(data)) as im:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facecast.errors import FacecastError
+from facecast.errors import FacecastError, not_a_file
 from facecast.motion_frame import (
     ARKIT_BLENDSHAPES,
     FIELDS,
@@ -50,7 +50,7 @@ def read_motion(path: str | Path) -> MotionTrack:
     """
     path = Path(path)
     if not path.is_file():
-        raise FacecastError(f"{path}: {'is a folder, not a motion file' if path.is_dir() else 'no such file'}")
+        raise FacecastError(not_a_file(path, "a motion file"))
     readers = {".json": ("facecast motion JSON", _read_json), ".npz": ("facecast motion npz", _read_npz),
                ".csv": ("Live Link Face CSV", _read_csv)}
     if path.suffix.lower() not in readers:
