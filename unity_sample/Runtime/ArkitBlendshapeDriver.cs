@@ -5,13 +5,8 @@
 // with a mesh prefix ("blendShape1.eyeBlinkLeft", "Face.M_F00_000_00_eyeBlinkLeft") and "_L"/"_R" styles
 // ("eyeBlink_L"). Extra aliases can be added in the inspector.
 //
-// With a playback source, speech frames wait in a queue until their sample is heard. The queue holds
-// frames in arrival order, which is utterance order; a line the source has left (it stopped, or started
-// another clip) or the server cut off (`interrupted`) will never be heard further, so its frames are
-// dropped, or the next line's frames (whose sample_pos starts again at 0) would wait behind them forever.
-// Idle frames (between utterances) are held back while a line's frames are queued or its audio is
-// playing: the server starts idling as soon as a line's last frame is out, about `playbackDelay` before
-// that frame is heard.
+// With a playback source, each frame is shown when its audio sample is heard (PlaybackQueue: which
+// frame shows, which lines are over, when idle frames may show).
 using System;
 using System.Collections.Generic;
 using UnityEngine;
@@ -41,14 +36,8 @@ namespace Facecast
         public List<Alias> aliases = new List<Alias>();
 
         int[] _shapeIndex;  // ARKit index -> mesh blendshape index, -1 if the rig lacks it
-        readonly Queue<MotionFrame> _pending = new Queue<MotionFrame>();  // speech frames not heard yet
-        MotionFrame _current;
-        MotionFrame _idle;        // the newest idle frame, shown once no line is queued or playing
+        readonly PlaybackQueue _queue = new PlaybackQueue();
         int _session = -1;        // the session of the frames seen last
-        int _newest;              // the newest utterance seen
-        int _heardUtterance;      // the utterance of the last speech frame shown
-        int _over;                // utterances up to this one will not be heard any more
-        long _lastHeard = -1;     // playback.timeSamples at the last LateUpdate, -1 when not playing
         Quaternion _headRest, _leftRest, _rightRest;
 
         public int MappedCount { get; private set; }
@@ -130,89 +119,49 @@ namespace Facecast
             if (frame.Session != _session)
             {
                 // A new session (a reopen) numbers its utterances from 1 again; the old one's are dead.
-                Clear();
+                _queue.Clear();
                 _session = frame.Session;
             }
-            if (playback == null) { _current = frame; return; }  // no audio to wait for: show it now
-            if (frame.SamplePosition < 0) { _idle = frame; return; }
-            if (frame.Utterance <= _over) return;  // a late frame of a line that is over
-            _newest = Math.Max(_newest, frame.Utterance);
-            _pending.Enqueue(frame);
+            if (playback == null) _queue.ShowNow(frame);  // no audio to wait for: show it now
+            else _queue.Add(frame);
         }
 
         void OnInterrupted(int session)
         {
-            // The cut-off line will not be heard further (the caller stopped or replaced its audio), and
-            // the server sends no more of its frames; any still on their way are dropped on arrival.
-            if (session != _session) return;
-            _over = Math.Max(_over, _newest);
-            _pending.Clear();
+            if (session == _session) _queue.Interrupted();
         }
 
         void OnClosed(int session)
         {
-            if (session == _session) Clear();
+            if (session == _session) _queue.Clear();
         }
 
         void LateUpdate()
         {
-            if (playback != null) FollowPlayback();
-            if (_current == null) return;
+            if (playback != null)
+            {
+                if (sender != null && sender.Session == _session) _queue.LineStarted(sender.Line);
+                var clip = playback.clip;
+                _queue.Follow(playback.isPlaying, playback.timeSamples, clip ? clip.samples : 0);
+            }
+            var current = _queue.Current;
+            if (current == null) return;
             for (int k = 0; k < _shapeIndex.Length; k++)
             {
                 if (_shapeIndex[k] >= 0)
-                    face.SetBlendShapeWeight(_shapeIndex[k], 100f * weightScale * _current.Blendshape(k));
+                    face.SetBlendShapeWeight(_shapeIndex[k], 100f * weightScale * current.Blendshape(k));
             }
             // Frame convention: +pitch looks down, +yaw turns to the character's left, +roll tilts left.
             if (head)
-                head.localRotation = _headRest * Quaternion.Euler(_current.HeadPitch, -_current.HeadYaw, -_current.HeadRoll);
+                head.localRotation = _headRest * Quaternion.Euler(current.HeadPitch, -current.HeadYaw, -current.HeadRoll);
             var g = MotionLayout.Gaze;
             if (leftEye)
-                leftEye.localRotation = _leftRest * Quaternion.Euler(-_current.Values[g + 1], -_current.Values[g], 0f);
+                leftEye.localRotation = _leftRest * Quaternion.Euler(-current.Values[g + 1], -current.Values[g], 0f);
             if (rightEye)
-                rightEye.localRotation = _rightRest * Quaternion.Euler(-_current.Values[g + 3], -_current.Values[g + 2], 0f);
-        }
-
-        // Show the newest frame whose audio has been heard, drop the frames of lines that are over, and
-        // let idle frames through once no line is queued or playing.
-        void FollowPlayback()
-        {
-            bool playing = playback.isPlaying;
-            long heard = playing ? playback.timeSamples : -1;
-            // The source stopped, or went back (a new clip, or the same one again): the line it was
-            // playing is over, and whatever of it is still queued will never be heard.
-            if (!playing || heard < _lastHeard)
-            {
-                _over = Math.Max(_over, _heardUtterance);
-                while (_pending.Count > 0 && _pending.Peek().Utterance <= _over) _pending.Dequeue();
-            }
-            _lastHeard = heard;
-            if (playing)
-            {
-                while (_pending.Count > 0 && _pending.Peek().SamplePosition <= heard)
-                {
-                    _current = _pending.Dequeue();
-                    _heardUtterance = _current.Utterance;
-                }
-            }
-            // A line still playing, or queued to play, keeps its frames on the face; after it, idle.
-            bool lineOn = _pending.Count > 0 || (playing && _heardUtterance > _over);
-            if (!lineOn && _idle != null)
-            {
-                _current = _idle;
-                _idle = null;
-            }
+                rightEye.localRotation = _rightRest * Quaternion.Euler(-current.Values[g + 3], -current.Values[g + 2], 0f);
         }
 
         /// <summary>Forget queued frames and utterance bookkeeping (a new session starts over).</summary>
-        public void Clear()
-        {
-            _pending.Clear();
-            _idle = null;
-            _newest = 0;
-            _heardUtterance = 0;
-            _over = 0;
-            _lastHeard = -1;
-        }
+        public void Clear() => _queue.Clear();
     }
 }

@@ -34,6 +34,8 @@ namespace Facecast
         int _openingRate, _openingChannels;
         string _request;                 // echoed by `opened`: tells this sender's session from others'
         int _opens;
+        int _line;                       // utterances started on the open session (the server's numbering)
+        bool _lineStarted;               // the clip being sent has sent audio, so it is utterance _line
         float _fps = 60f;
         AudioClip _waiting;              // a clip said while its session was (re)opening
         AudioClip _clip;
@@ -45,6 +47,10 @@ namespace Facecast
         /// <summary>This sender's session id, -1 until it is open. ArkitBlendshapeDriver.sender filters
         /// frames by it when several characters share one client.</summary>
         public int Session => _session;
+        /// <summary>The utterance number of the line said last on this session (0 before the first): the
+        /// server numbers utterances from 1 in the order their audio starts, so a clip counts once its
+        /// first samples are sent (a clip replaced before that never was one).</summary>
+        public int Line => _line;
 
         void OnEnable()
         {
@@ -71,6 +77,7 @@ namespace Facecast
             }
             _opening = false;
             _session = session;
+            _line = 0;
             _rate = _openingRate;
             _channels = _openingChannels;
             if (useMicrophone) StartMicrophone();
@@ -124,6 +131,7 @@ namespace Facecast
         public void Speak(AudioClip clip)
         {
             if (_session < 0 && !_opening) { Debug.LogWarning("facecast: no session open yet"); return; }
+            if (clip == null || clip.samples == 0) { Debug.LogWarning("facecast: nothing to say (no clip, or an empty one)"); return; }
             bool sameFormat = _opening
                 ? clip.frequency == _openingRate && clip.channels == _openingChannels
                 : clip.frequency == _rate && clip.channels == _channels;
@@ -144,6 +152,7 @@ namespace Facecast
         void BeginLine(AudioClip clip)
         {
             _clip = clip;
+            _lineStarted = false;
             _sentFrames = 0;
             _startTime = AudioSettings.dspTime;
             source.clip = clip;
@@ -162,6 +171,7 @@ namespace Facecast
             var chunk = new float[count];
             _clip.GetData(chunk, _sentFrames);
             client.SendAudio(_session, chunk, count);
+            if (!_lineStarted) { _line++; _lineStarted = true; }
             _sentFrames = due;
             if (_sentFrames >= _clip.samples)
             {
