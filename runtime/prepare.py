@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,16 +20,35 @@ from facecast.avatar import AvatarError, AvatarPack
 from facecast.errors import not_a_file
 from facecast.rig import build_rig, framing
 
+if TYPE_CHECKING:
+    from PIL import Image
+
 MAX_PIXELS = 40_000_000
 MIN_FACE_PX = 64  # face width below which the landmarks are too coarse to animate
 MAX_FACES = 8  # faces FaceMesh reads in its pass over the whole picture; the detector's windows find more
 
 
+def _eight_bit(im: Image.Image) -> Image.Image:
+    """A greyscale picture of 16 bits (scans, editors' exports) or of floats as 8-bit greyscale.
+
+    Pillow's own conversion to RGB clips such values at 255: a 16-bit portrait came out all but white.
+    Pillow reads 16-bit colour PNGs and TIFFs as 8-bit already.
+    """
+    from PIL import Image
+
+    if im.mode not in ("I", "F") and not im.mode.startswith("I;16"):
+        return im
+    values = np.asarray(im, dtype=np.float64)
+    top = float(values.max()) if values.size else 0.0
+    full = 1.0 if im.mode == "F" and top <= 1.0 else 255.0 if top <= 255 else 65535.0
+    return Image.fromarray(np.clip(np.round(values * (255 / full)), 0, 255).astype(np.uint8), "L")
+
+
 def read_portrait(path: Path) -> tuple[np.ndarray, bytes | None]:
     """The picture as (H, W, 3) uint8 RGB, upright, and its file bytes when they can be kept as they are.
 
-    EXIF orientation is applied; transparency is composited over white; greyscale and palette pictures
-    become RGB. The original bytes are returned only for plain upright RGB JPEGs.
+    EXIF orientation is applied; transparency is composited over white; greyscale (8 or 16 bits) and
+    palette pictures become RGB. The original bytes are returned only for plain upright RGB JPEGs.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -42,7 +62,7 @@ def read_portrait(path: Path) -> tuple[np.ndarray, bytes | None]:
                 raise AvatarError(f"{path}: picture of {im.width}x{im.height} is too large "
                                   f"(at most {MAX_PIXELS // 1_000_000} megapixels); scale it down first")
             orientation = im.getexif().get(0x0112, 1)
-            upright = ImageOps.exif_transpose(im)
+            upright = _eight_bit(ImageOps.exif_transpose(im))
             fmt, mode = im.format, upright.mode
             if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in upright.info):
                 rgba = upright.convert("RGBA")

@@ -359,6 +359,18 @@ def test_rgba_and_greyscale_inputs(mediapipe, tmp_path, astronaut):
     assert _prepare(PORTRAITS / "grant.jpg")[0].image.shape[2] == 3
 
 
+def test_a_16_bit_greyscale_picture_reads_as_its_8_bit_self(mediapipe, tmp_path, astronaut):
+    grey = np.asarray(astronaut.convert("L"))
+    path = tmp_path / "grey16.png"
+    Image.fromarray(grey.astype(np.uint16) * 257).save(path)  # 0..65535: Pillow reads it as mode I;16
+    assert Image.open(path).mode.startswith("I")
+    from facecast.prepare import read_portrait
+
+    image, _ = read_portrait(path)
+    assert (image[..., 0] == grey).all() and (image[..., 2] == grey).all()
+    assert _prepare(path)[0].image.shape == (512, 512, 3)
+
+
 def test_several_faces(mediapipe, tmp_path, astronaut):
     head = astronaut.crop((128, 40, 320, 232))
     canvas = Image.new("RGB", (600, 600), (128, 128, 128))
