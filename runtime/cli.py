@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.png")
     _add_motion_options(p)
 
-    sub.add_parser("info", help="version, model and onnxruntime devices")
+    sub.add_parser("info", help="version, model, latency and onnxruntime devices")
 
     from facecast.bridge.commands import add_commands as add_bridge_commands
     from facecast.cli_render import add_commands as add_render_commands

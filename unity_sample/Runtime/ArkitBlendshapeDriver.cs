@@ -52,7 +52,11 @@ namespace Facecast
 
         void OnEnable()
         {
-            if (!client) return;
+            if (!client)
+            {
+                Debug.LogWarning($"facecast: {name}'s ArkitBlendshapeDriver has no client set; it shows no frames");
+                return;
+            }
             client.FrameReceived += OnFrame;
             client.Interrupted += OnInterrupted;
             client.Closed += OnClosed;

@@ -25,6 +25,12 @@ namespace Facecast
         public string emotion = "neutral";
         public bool useMicrophone;
         public string microphoneDevice;  // null or empty: the default microphone
+        [Tooltip("What the session sends back: \"motion\" (frames for a rig), \"texture\" (the rendered portrait, for a FacecastTextureView) or \"both\".")]
+        public string mode = "motion";
+        [Tooltip("Texture sessions: the server's avatar, the frame's side in pixels (64-1024, a multiple of 4) and its encoding (jpeg, png, rgb8, rgba8).")]
+        public string avatar = "default";
+        public int textureSize = 512;
+        public string textureEncoding = "jpeg";
 
         const int MicrophoneRate = 48000;
 
@@ -54,7 +60,11 @@ namespace Facecast
 
         void OnEnable()
         {
-            if (!client) return;
+            if (!client)
+            {
+                Debug.LogWarning($"facecast: {name}'s FacecastAudioSender has no client set; it sends nothing");
+                return;
+            }
             client.OpenedWithRequest += OnOpened;
             client.ConnectionChanged += OnConnectionChanged;
         }
@@ -123,7 +133,8 @@ namespace Facecast
             _openingChannels = channels;
             _request = RequestPrefix + (++_opens);
             client.Open(_fps, rate, channels, idle: true,
-                        controls: new Dictionary<string, object> { ["emotion"] = emotion }, request: _request);
+                        controls: new Dictionary<string, object> { ["emotion"] = emotion }, request: _request,
+                        mode: mode, size: textureSize, encoding: textureEncoding, avatar: avatar);
         }
 
         /// <summary>Say a clip: stream it now, play it after the delay. A line still being sent is cut off.

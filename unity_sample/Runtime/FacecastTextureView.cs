@@ -15,7 +15,12 @@ namespace Facecast
 
         Texture2D _texture;
 
-        void OnEnable() { if (client) client.TextureReceived += OnTexture; }
+        void OnEnable()
+        {
+            if (client) client.TextureReceived += OnTexture;
+            else Debug.LogWarning($"facecast: {name}'s FacecastTextureView has no client set; it shows nothing");
+        }
+
         void OnDisable() { if (client) client.TextureReceived -= OnTexture; }
 
         void OnTexture(TextureFrame frame)

@@ -16,6 +16,13 @@ namespace Facecast.Samples
         bool _opened;
         bool _happy;
 
+        void Start()
+        {
+            if (client && sender) return;
+            Debug.LogError("facecast: set the demo's client and sender fields (FacecastClient, FacecastAudioSender)");
+            enabled = false;
+        }
+
         void Update()
         {
             // A lost connection loses the session (the sender forgets it): open again once reconnected.
