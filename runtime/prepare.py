@@ -29,7 +29,7 @@ MAX_FACES = 8  # faces FaceMesh reads in its pass over the whole picture; the de
 
 
 def _eight_bit(im: Image.Image) -> Image.Image:
-    """A greyscale picture of 16 bits (scans, editors' exports) or of floats as 8-bit greyscale.
+    """A greyscale picture of 10 to 16 bits (scans, editors' exports) or of floats as 8-bit greyscale.
 
     Pillow's own conversion to RGB clips such values at 255: a 16-bit portrait came out all but white.
     Pillow reads 16-bit colour PNGs and TIFFs as 8-bit already.
@@ -40,7 +40,8 @@ def _eight_bit(im: Image.Image) -> Image.Image:
         return im
     values = np.asarray(im, dtype=np.float64)
     top = float(values.max()) if values.size else 0.0
-    full = 1.0 if im.mode == "F" and top <= 1.0 else 255.0 if top <= 255 else 65535.0
+    # White is the top of the bit depth the values fill: 10- and 12-bit scans are stored in 16 bits.
+    full = 1.0 if im.mode == "F" and top <= 1.0 else 255.0 if top <= 255 else 2.0 ** np.ceil(np.log2(top + 1)) - 1
     return Image.fromarray(np.clip(np.round(values * (255 / full)), 0, 255).astype(np.uint8), "L")
 
 

@@ -369,6 +369,10 @@ def test_a_16_bit_greyscale_picture_reads_as_its_8_bit_self(mediapipe, tmp_path,
     image, _ = read_portrait(path)
     assert (image[..., 0] == grey).all() and (image[..., 2] == grey).all()
     assert _prepare(path)[0].image.shape == (512, 512, 3)
+    twelve = tmp_path / "grey12.png"  # a 12-bit scan stored in 16 bits: white is 4095
+    Image.fromarray(((grey.astype(np.int64) * 4095 + 127) // 255).astype(np.uint16)).save(twelve)
+    image, _ = read_portrait(twelve)
+    assert np.abs(image[..., 1].astype(int) - grey).max() <= 1
 
 
 def test_several_faces(mediapipe, tmp_path, astronaut):

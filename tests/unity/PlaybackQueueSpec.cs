@@ -127,6 +127,16 @@ static class PlaybackQueueSpec
             Expect("new line at 900", q.Follow(true, 900, Clip), "line 2 at 800");
         });
 
+        Case("a clip played again from the start shows idle frames, not the old line's last frame", () =>
+        {
+            var q = new PlaybackQueue();
+            Line(q, 1, 3);
+            q.Follow(true, 5000, Clip);
+            q.Add(Idle(4));
+            Expect("the line's last frame while it plays", q.Follow(true, 6000, Clip), "line 1 at 1600");
+            Expect("Stop then Play: back at 0", q.Follow(true, 0, Clip), "idle 4");
+        });
+
         Case("an interrupted line is dropped, and its late frames too", () =>
         {
             var q = new PlaybackQueue();

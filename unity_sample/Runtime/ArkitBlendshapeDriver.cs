@@ -60,6 +60,7 @@ namespace Facecast
             client.FrameReceived += OnFrame;
             client.Interrupted += OnInterrupted;
             client.Closed += OnClosed;
+            client.ConnectionChanged += OnConnectionChanged;
         }
 
         void OnDisable()
@@ -68,6 +69,7 @@ namespace Facecast
             client.FrameReceived -= OnFrame;
             client.Interrupted -= OnInterrupted;
             client.Closed -= OnClosed;
+            client.ConnectionChanged -= OnConnectionChanged;
         }
 
         /// <summary>Normalised form used for matching: lower case, letters and digits only, L/R spelled out.</summary>
@@ -138,6 +140,15 @@ namespace Facecast
         void OnClosed(int session)
         {
             if (session == _session) _queue.Clear();
+        }
+
+        void OnConnectionChanged(bool connected)
+        {
+            // The server forgot the sessions; a restarted one numbers them from 1 again, so the next
+            // session may reuse this id with utterances counted from 1: start over.
+            if (connected) return;
+            _queue.Clear();
+            _session = -1;
         }
 
         void LateUpdate()

@@ -3,8 +3,9 @@
 // Clip mode sends the clip's samples as the wall clock reaches them and starts playback `playbackDelay`
 // seconds later; ArkitBlendshapeDriver then shows each frame when its sample is heard. The delay must
 // cover the bridge latency (facecast's README: p95 63-71 ms on loopback with 1-8 sessions on a 2-core
-// machine, 88-133 ms with 32 sessions there, 95-112 ms for one 512 px texture session); 0.1 s covers a
-// few sessions; raise it with many sessions, over a network or with textures.
+// machine, 88-133 ms with 32 sessions there, 84-144 ms for one to four 512 px texture sessions); 0.1 s
+// covers a few sessions; raise it with many sessions, over a network or with textures. A line whose
+// source is stopped (or given another clip) is cut off at the server (`interrupt`).
 //
 // A session's sample rate and channel count are fixed when it is opened (PROTOCOL.md, `open`), and the
 // server counts each frame's sample_pos in them. Clips are sent as they are, so a clip in another format
@@ -33,6 +34,8 @@ namespace Facecast
         public string textureEncoding = "jpeg";
 
         const int MicrophoneRate = 48000;
+        // How long after its scheduled start a line's source may still read as not playing.
+        const double StartGraceS = 0.1;
 
         int _session = -1;
         int _rate, _channels;            // the open session's format
@@ -116,6 +119,7 @@ namespace Facecast
         /// 48 kHz mono; Speak opens a new session when a clip's format differs.</summary>
         public void OpenSession(float fps = 60f, AudioClip formatOf = null)
         {
+            if (!client) { Debug.LogWarning($"facecast: {name}'s FacecastAudioSender has no client set"); return; }
             _fps = fps;
             var clip = formatOf ? formatOf : (source ? source.clip : null);
             if (useMicrophone) OpenWithFormat(MicrophoneRate, 1);
@@ -141,6 +145,7 @@ namespace Facecast
         /// The clip must be readable (Load Type "Decompress On Load") for AudioClip.GetData.</summary>
         public void Speak(AudioClip clip)
         {
+            if (!client) { Debug.LogWarning($"facecast: {name}'s FacecastAudioSender has no client set"); return; }
             if (_session < 0 && !_opening) { Debug.LogWarning("facecast: no session open yet"); return; }
             if (clip == null || clip.samples == 0) { Debug.LogWarning("facecast: nothing to say (no clip, or an empty one)"); return; }
             bool sameFormat = _opening
@@ -175,6 +180,14 @@ namespace Facecast
             if (_session < 0) return;
             if (useMicrophone) { PumpMicrophone(); return; }
             if (_clip == null) return;
+            if (LeftBySource())
+            {
+                // Nobody will hear the rest of this line: stop sending it and cut it off at the server,
+                // whose `interrupted` makes the driver drop its frames (queued or still on their way).
+                client.Interrupt(_session);
+                _clip = null;
+                return;
+            }
             int due = Mathf.Min(_clip.samples, (int)((AudioSettings.dspTime - _startTime) * _clip.frequency));
             int frames = due - _sentFrames;
             if (frames <= 0) return;
@@ -189,6 +202,17 @@ namespace Facecast
                 client.EndUtterance(_session);
                 _clip = null;
             }
+        }
+
+        // The line's source stopped or took another clip once the line was due to play. A paused source
+        // keeps its place (Stop rewinds to 0), and the line goes on.
+        bool LeftBySource()
+        {
+            if (AudioSettings.dspTime < _startTime + playbackDelay + StartGraceS) return false;
+            if (source.clip != _clip) return true;
+            if (source.isPlaying) return false;
+            int at = source.timeSamples;
+            return at <= 0 || at >= _clip.samples;
         }
 
         void StartMicrophone()

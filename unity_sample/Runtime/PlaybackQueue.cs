@@ -71,6 +71,7 @@ namespace Facecast
             {
                 _over = Math.Max(_over, _newest);
                 _pending.Clear();
+                _speechShown = false;  // what plays now (the same clip again, say) is no line of ours
             }
             _lastHeard = heard;
             if (playing)
