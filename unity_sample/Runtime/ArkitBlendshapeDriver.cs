@@ -155,7 +155,7 @@ namespace Facecast
         {
             if (playback != null)
             {
-                if (sender != null && sender.Session == _session) _queue.LineStarted(sender.Line);
+                if (sender != null && _session >= 0 && sender.Session == _session) _queue.LineStarted(sender.Line);
                 var clip = playback.clip;
                 _queue.Follow(playback.isPlaying, playback.timeSamples, clip ? clip.samples : 0);
             }
