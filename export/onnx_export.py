@@ -10,7 +10,6 @@ below 1e-4) on whole-clip inference, and chunk-by-chunk streaming must reproduce
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from facecast.export.model import HOP, LipSyncNet, NetConfig
 from facecast.lip_channels import LIP_CHANNELS
 from facecast.lipsync import MODEL_FORMAT, model_file
 from facecast.motion_frame import VISEMES
-from facecast.writers import check_writable, temp_beside
+from facecast.writers import check_writable, replaced_atomically
 
 TOLERANCE = 1e-4
 OUTPUTS = ("visemes", "pose", "vad", "state_out")
@@ -86,13 +85,8 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> dict:
     report = verify(net, model.SerializeToString())
     if report["torch_vs_onnx_max_abs"] >= TOLERANCE or report["stream_vs_whole_max_abs"] >= TOLERANCE:
         raise RuntimeError(f"exported model failed verification: {report}")
-    fd, tmp = temp_beside(out, ".tmp")  # a reader of the model never sees half of it
-    os.close(fd)
-    try:
+    with replaced_atomically(out) as tmp:  # a reader of the model never sees half of it
         onnx.save(model, tmp)
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     (out.with_suffix(".json")).write_text(json.dumps({**info, "verification": report}, indent=2) + "\n")
     report["path"] = str(out)
     report["bytes"] = out.stat().st_size

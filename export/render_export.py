@@ -7,7 +7,6 @@ batch, on poses that exercise every part of the graph.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from facecast.avatar import load_pack
 from facecast.export.render_model import INPUT_NAMES, OUTPUT_NAMES, RenderNet
 from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, neutral_frames
 from facecast.render import avatar_tensors, default_model_path, stack_avatars
-from facecast.writers import check_writable, temp_beside
+from facecast.writers import check_writable, replaced_atomically
 
 OPSET = 17
 DEFAULT_PACK = "default_portrait.facecast"
@@ -58,9 +57,7 @@ def export_render(out: Path | None = None, pack_path: Path | None = None) -> dic
                "tri_weight": {0: "avatars", 2: "cells", 3: "cells"},
                "colours": {0: "avatars"}, "own_teeth": {0: "avatars"}, "motion": {0: "frames"}, "avatar": {0: "frames"},
                "frames": {0: "frames", 1: "size", 2: "size"}}
-    fd, tmp = temp_beside(out, ".tmp")
-    os.close(fd)
-    try:
+    with replaced_atomically(out) as tmp:
         with torch.no_grad():
             torch.onnx.export(net, _torch_inputs(inputs), tmp, input_names=list(INPUT_NAMES),
                               output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic, opset_version=OPSET,
@@ -78,10 +75,6 @@ def export_render(out: Path | None = None, pack_path: Path | None = None) -> dic
             report[f"size_{size}"] = {"max_diff": int(diff.max()), "over_1": float((diff > 1).mean())}
             if (diff > 1).mean() > 1e-3:
                 raise RuntimeError(f"onnxruntime and PyTorch disagree at {size}px: {report[f'size_{size}']}")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the model ships as an ordinary file
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     report["path"] = str(out)
     report["bytes"] = out.stat().st_size
     return report

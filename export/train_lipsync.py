@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -33,7 +32,7 @@ from facecast.export import checkpoint_path
 from facecast.export.model import HOP, LipSyncNet, NetConfig, mel_filterbank
 from facecast.lip_channels import LIP_CHANNELS
 from facecast.motion_frame import VISEME_INDEX, VISEMES
-from facecast.writers import check_writable, temp_beside
+from facecast.writers import check_writable, replaced_atomically
 
 
 @dataclass
@@ -281,12 +280,6 @@ def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: 
 
 def _save(path: Path, checkpoint: dict) -> None:
     """Write under a temporary name, then rename: a run stopped mid-write leaves the last whole checkpoint."""
-    fd, tmp = temp_beside(path, ".tmp")
-    os.close(fd)
-    try:
+    with replaced_atomically(path) as tmp:
         torch.save(checkpoint, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 

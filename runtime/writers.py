@@ -6,12 +6,13 @@ interrupt never leaves a half-written output behind.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,20 @@ def _npz_bytes(track: MotionTrack, source: str | None) -> bytes:
         source=np.array(source or ""),
     )
     return buf.getvalue()
+
+
+@contextlib.contextmanager
+def replaced_atomically(path: Path, suffix: str = ".tmp") -> Iterator[str]:
+    """A temporary name beside ``path`` to write a whole file to: leaving the block puts it in place at once
+    with the usual permissions, or removes it if the block failed, so a reader never sees half a file."""
+    fd, tmp = temp_beside(path, suffix)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
+        os.close(fd)
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def _umask() -> int:
