@@ -98,7 +98,7 @@ def _socket(ctx: zmq.Context, endpoint: str, curve: Path | None) -> zmq.Socket:
     keys = _curve_keys(curve) if curve is not None else None
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
-    if endpoint.startswith("tcp://["):  # an IPv6 address: libzmq connects over IPv4 only unless told
+    if P.is_ipv6(endpoint):
         sock.setsockopt(zmq.IPV6, 1)
     if keys is not None:
         sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = keys

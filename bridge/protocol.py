@@ -52,6 +52,12 @@ class ProtocolError(Exception):
         self.code, self.message, self.session = code, message, session
 
 
+def is_ipv6(endpoint: str) -> bool:
+    """A tcp endpoint on an IPv6 address (``tcp://[::1]:5555``): libzmq binds and connects over IPv4 only
+    unless the socket is told (``zmq.IPV6``)."""
+    return endpoint.startswith("tcp://[")
+
+
 def pack(message: dict[str, Any]) -> bytes:
     return msgpack.packb(message, use_bin_type=True)
 

@@ -146,7 +146,7 @@ class BridgeServer:
         self.sock.setsockopt(zmq.RCVHWM, SNDHWM)
         self.sock.setsockopt(zmq.MAXMSGSIZE, P.MAX_MESSAGE_BYTES)  # libzmq drops peers sending more
         self.sock.setsockopt(zmq.LINGER, 0)
-        if endpoint.startswith("tcp://["):  # an IPv6 address: libzmq binds IPv4 only unless told
+        if P.is_ipv6(endpoint):
             self.sock.setsockopt(zmq.IPV6, 1)
         self.auth = None
         try:

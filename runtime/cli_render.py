@@ -163,6 +163,7 @@ def render_video(pack: AvatarPack, audio: Path | None, output: Path, args: argpa
 
 
 def _render(args: argparse.Namespace) -> None:
+    from facecast.cli import _count
     from facecast.video import check_video_path
 
     check_video_path(args.output)  # fail before the work, not after it
@@ -179,8 +180,7 @@ def _render(args: argparse.Namespace) -> None:
     if not args.quiet:
         took = time.perf_counter() - start
         seconds = len(track) / track.fps
-        frames = f"{len(track)} frame{'' if len(track) == 1 else 's'}"
-        print(f"{args.output}: {frames} at {args.size} px, {track.fps:g} fps ({seconds:.1f} s) "
+        print(f"{args.output}: {_count(len(track), 'frame')} at {args.size} px, {track.fps:g} fps ({seconds:.1f} s) "
               f"in {took:.1f} s ({seconds / took:.1f}x real time)", file=sys.stderr)
 
 
