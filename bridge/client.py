@@ -73,6 +73,8 @@ def _audio_bytes(samples: np.ndarray | bytes, sample_format: str) -> bytes:
             # to the very same integers.
             samples = np.clip(np.round(np.asarray(samples, np.float64) * 32768), -32768, 32767).astype("<i2")
         return samples.astype("<i2").tobytes()
+    if samples.dtype == np.int16:  # / 32768, as the server reads pcm16: the same sound in either format
+        return (samples.astype(np.float32) / 32768.0).astype("<f4").tobytes()
     return np.asarray(samples, dtype="<f4").tobytes()
 
 

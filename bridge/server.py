@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address
@@ -36,8 +37,13 @@ log = logging.getLogger("facecast.serve")
 
 MAX_HOPS_PER_ROUND = 50  # 500 ms of audio per session per loop turn, so one big clip cannot stall others
 HEARTBEAT_S = 2.0  # a client sent nothing for this long gets a heartbeat; a gone one fails the send
-OUTBOX_LIMIT = 2000  # motion messages held for a client whose socket buffer is full before giving up
-SNDHWM = 1000
+OUTBOX_LIMIT = 2000  # messages per session held for a client whose socket buffer is full before giving up
+# Messages libzmq queues per client before a send would block. Small, so that a client that stops reading
+# soon fills it: from there its motion waits in the server's outbox (bounded above) and its textures are
+# skipped (latest wins), instead of libzmq queueing a thousand 1 MB textures. A loop turn sends one motion
+# message per session, far below it for a client that reads.
+SNDHWM = 64
+RCVHWM = 1000  # messages libzmq takes in from a client before it holds the rest back in the network
 
 
 class JsonFormatter(logging.Formatter):
@@ -60,6 +66,9 @@ class Client:
     last_sent: float = 0.0
     hello: bool = False
     sessions: set[int] = field(default_factory=set)
+    # What the client's socket buffer had no room for, in order: (session, utterance its speech frames
+    # belong to or None, packed message).
+    outbox: deque[tuple[int | None, int | None, bytes]] = field(default_factory=deque)
 
 
 @dataclass
@@ -93,7 +102,6 @@ class Session:
     drop_until: float = -1.0  # frames up to this time are discarded (after an interrupt)
     idle_clock: float | None = None
     frames_sent: int = 0
-    outbox: list[bytes] = field(default_factory=list)
     avatar: Any = None  # texture sessions: the avatar rendered
     texture_pending: dict | None = None  # the newest frame waiting to be rendered (latest wins)
 
@@ -143,7 +151,7 @@ class BridgeServer:
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sending to a vanished client raises instead of dropping
         self.sock.setsockopt(zmq.SNDHWM, SNDHWM)
-        self.sock.setsockopt(zmq.RCVHWM, SNDHWM)
+        self.sock.setsockopt(zmq.RCVHWM, RCVHWM)
         self.sock.setsockopt(zmq.MAXMSGSIZE, P.MAX_MESSAGE_BYTES)  # libzmq drops peers sending more
         self.sock.setsockopt(zmq.LINGER, 0)
         if P.is_ipv6(endpoint):
@@ -179,8 +187,8 @@ class BridgeServer:
         poller.register(self.sock, zmq.POLLIN)
         try:
             while self._running:
-                busy = any(s.ready.size or s.outbox or s.spec.idle or s.texture_pending or s.ending
-                           for s in self.sessions.values())
+                busy = any(c.outbox for c in self.clients.values()) or any(
+                    s.ready.size or s.spec.idle or s.texture_pending or s.ending for s in self.sessions.values())
                 if poller.poll(5 if busy else 100):
                     self._receive_all()
                 self._run_inference()
@@ -218,18 +226,16 @@ class BridgeServer:
             except zmq.Again:
                 return
             recv_ns = time.monotonic_ns()
-            if len(parts) != 2:  # a DEALER sends exactly one frame; ROUTER prepends the identity
-                if parts:
-                    self._send(parts[0], P.error(ErrorCode.BAD_MESSAGE, "send exactly one frame per message"))
-                continue
-            identity, payload = parts
+            identity = parts[0]  # ROUTER prepends the sender's identity to what it sent
             self.counters["messages"] += 1
             client = self.clients.get(identity)
             if client is None:
                 client = self.clients[identity] = Client(identity, time.monotonic())
             client.last_seen = time.monotonic()
             try:
-                self._handle(client, P.unpack(payload), recv_ns)
+                if len(parts) != 2:  # a DEALER sends exactly one frame
+                    raise ProtocolError(ErrorCode.BAD_MESSAGE, "send exactly one frame per message")
+                self._handle(client, P.unpack(parts[1]), recv_ns)
             except ProtocolError as exc:
                 self.counters["errors"] += 1
                 self._send(identity, P.error(exc.code, exc.message, exc.session))
@@ -266,7 +272,7 @@ class BridgeServer:
         if kind == "audio":
             self._audio(session, msg, recv_ns)
         elif kind == "end":
-            self._end(session)
+            self._end(session, recv_ns)
         elif kind == "interrupt":
             self._interrupt(session)
         elif kind == "controls":
@@ -305,19 +311,20 @@ class BridgeServer:
 
     def _open(self, client: Client, msg: dict) -> None:
         spec = SessionSpec.from_open(msg)
-        avatar = None
         if spec.mode != "motion":
             if self.textures is None:
                 raise ProtocolError(ErrorCode.UNSUPPORTED, f"mode {spec.mode!r}: this server renders no textures")
             if spec.size % 4:
                 raise ProtocolError(ErrorCode.BAD_FIELD, "field 'size' must be a multiple of 4")
-            avatar = self.textures.avatar(spec.avatar, spec.size)
         if len(self.sessions) >= P.MAX_SESSIONS or len(client.sessions) >= P.MAX_SESSIONS_PER_CLIENT:
             raise ProtocolError(ErrorCode.LIMIT, "too many sessions")
         controls = P.motion_controls(spec.controls)
         model = self.model if spec.lookahead_ms is None else self.models.get(spec.lookahead_ms)
         if model is None:
             raise ProtocolError(ErrorCode.BAD_FIELD, f"field 'lookahead_ms' must be one of {list(self.models)}")
+        # Last, as it may take a quarter of a second: an open refused for any other reason costs nothing.
+        in_use = [(s.spec.avatar, s.spec.size) for s in self.sessions.values() if s.avatar is not None]
+        avatar = self.textures.avatar(spec.avatar, spec.size, keep=in_use) if spec.mode != "motion" else None
         pipeline = MotionPipeline(model, fps=spec.fps, controls=controls)
         sid = self._next_session
         self._next_session += 1
@@ -378,12 +385,18 @@ class BridgeServer:
         seconds = (session.model.lookahead + 2) * HOP / SAMPLE_RATE + 1.0 / session.spec.fps
         return np.zeros(int(np.ceil(seconds * SAMPLE_RATE / HOP)) * HOP, np.float32)
 
-    def _end(self, session: Session) -> None:
+    def _end(self, session: Session, recv_ns: int) -> None:
         if not session.in_utterance:
             raise ProtocolError(ErrorCode.BAD_FIELD, "no utterance in progress", session.id)
         self._feed(session, session.resampler.flush())
-        session.speaking[-1].end = session.stream_samples
+        utterance = session.speaking[-1]
+        # Where its last sample falls at 16 kHz: the resampler's flush rounds its output up, and a frame
+        # past the audio would show a sample the client never sent.
+        utterance.end = min(session.stream_samples,
+                            utterance.start + utterance.samples * SAMPLE_RATE // session.spec.sample_rate)
         self._feed(session, self._tail_silence(session))
+        # The tail silence completes the utterance's last frames: they wait on this message, not on audio.
+        session.chunk_arrivals.append((session.stream_samples, recv_ns))
         if session.spec.idle:
             session.idle_clock = time.monotonic()
 
@@ -392,17 +405,21 @@ class BridgeServer:
         # the frames of the cut-off speech that were not sent yet.
         session.stream_samples -= session.ready.size  # those samples never reach the stream
         session.ready = np.zeros(0, np.float32)
+        session.chunk_arrivals.clear()  # positions past the cut will be reached again, by other audio
         # What was cut off gets no "ended", nor its frames still waiting for a client whose buffer was full
         # (idle frames, replies and earlier utterances' frames stay).
         cut = {u.number for u in session.speaking}
         session.speaking.clear()
-        session.outbox = [m for m in session.outbox if _speech_motion_of(m) not in cut]
+        client = self.clients.get(session.client)
+        if client is not None and client.outbox:
+            client.outbox = deque(m for m in client.outbox if m[0] != session.id or m[1] not in cut)
+        if session.texture_pending is not None and session.texture_pending["utterance"] in cut:
+            session.texture_pending = None
         session.drop_until = session.stream_samples / SAMPLE_RATE
         self._feed(session, self._tail_silence(session))
         if session.spec.idle:
             session.idle_clock = time.monotonic()
-        session.outbox.append(P.pack({"type": "interrupted", "session": session.id}))  # after what is queued
-        self._flush_outbox(session)
+        self._send(session.client, {"type": "interrupted", "session": session.id})  # after what is queued
 
     def _close_session(self, session: Session) -> None:
         self.sessions.pop(session.id, None)
@@ -438,10 +455,9 @@ class BridgeServer:
         (``_deliver`` sends it sooner, as soon as a frame past an utterance's end is made)."""
         for s in list(self.sessions.values()):
             if s.id in self.sessions and not s.ready.size and self._queue_ended(s, None):
-                self._flush_outbox(s)  # may close the session: a send to its client failed
+                self._flush(s.client)  # may close the session: a send to its client failed
 
-    @staticmethod
-    def _queue_ended(session: Session, past: int | None) -> bool:
+    def _queue_ended(self, session: Session, past: int | None) -> bool:
         """Queue ``ended`` for every utterance that has ended before stream position ``past`` (None: any),
         once its last texture is not waiting to be rendered; True if any was."""
         texture = session.texture_pending["utterance"] if session.texture_pending is not None else None
@@ -449,8 +465,8 @@ class BridgeServer:
                 if u.end is not None and (past is None or u.end < past) and u.number != texture]
         for u in done:
             session.speaking.remove(u)
-            session.outbox.append(P.pack({"type": "ended", "session": session.id, "utterance": u.number,
-                                          "frames": u.frames, "samples": u.samples}))
+            self._queue(session, {"type": "ended", "session": session.id, "utterance": u.number,
+                                  "frames": u.frames, "samples": u.samples})
         return bool(done)
 
     def _deliver(self, session: Session, track) -> None:
@@ -458,10 +474,10 @@ class BridgeServer:
         if not n:
             return
         fps = session.spec.fps
-        # A live chunk makes a frame or two: their times and positions are worked out on plain numbers,
-        # with the arithmetic numpy would do on arrays (a float32 start, half-to-even rounding).
-        start = float(track.frame_index[0] / fps)
-        times = [i / fps + start for i in range(n)]
+        # A live chunk makes a frame or two: their times and positions are worked out on plain numbers.
+        # The index as an int, the times in float64: a float32 time is 9 ms out after 40 hours of idling.
+        first = int(track.frame_index[0])
+        times = [(first + i) / fps for i in range(n)]
         stream_pos = [round(t * SAMPLE_RATE) for t in times]
         drop = session.drop_until + 1e-9
         # Runs of consecutive frames of one utterance (None: idle), in order.
@@ -476,24 +492,32 @@ class BridgeServer:
                 runs[-1][1].append(i)
             else:
                 runs.append((owner, [i]))
+        # The audio that made these frames final: the chunk (or ``end``) that took the stream to where the
+        # network has heard, which is past them by its lookahead and the resampling reach.
+        heard = session.stream_samples - session.ready.size
+        arrivals = [ns for pos, ns in session.chunk_arrivals if pos >= heard]
+        recv_ns = arrivals[0] if arrivals else time.monotonic_ns()  # idle frames: silence the server made
         for owner, rows in runs:
+            utterance = owner.number if owner else 0
+            pending = session.texture_pending
+            if pending is not None and pending["utterance"] != utterance:
+                # This run's newest frame takes its place anyway (latest wins); dropped now, it no longer
+                # holds back the "ended" of its utterance, which must come before this run's frames.
+                session.texture_pending = None
+                self.counters["textures_skipped"] += 1
             # An utterance that ended before these frames is complete: its "ended" goes first, so that a
             # client sees it before any frame of the next utterance or of idling.
             self._queue_ended(session, stream_pos[rows[0]])
             data = np.ascontiguousarray(track.data[rows], dtype=FRAME_DTYPE)
-            utterance = owner.number if owner else 0
             if owner:
                 # From the frame's time, not its rounded 16 kHz position, so that the client's own rate
-                # counts evenly (0, 800, 1600 at 48 kHz and 60 fps); never below 0, which would read as idle.
+                # counts evenly (0, 800, 1600 at 48 kHz and 60 fps); never below 0, which would read as idle,
+                # nor past the utterance's last sample (a frame's time rounds to the nearest).
                 rate = session.spec.sample_rate
-                sample_pos = [max(0, round((times[i] * SAMPLE_RATE - owner.start) * rate / SAMPLE_RATE))
-                              for i in rows]
+                sample_pos = [min(max(0, round((times[i] * SAMPLE_RATE - owner.start) * rate / SAMPLE_RATE)),
+                                  owner.samples) for i in rows]
             else:
                 sample_pos = [-1] * len(rows)
-            # The audio that made these frames final arrived with the latest chunk covering them.
-            first_pos = stream_pos[rows[0]]
-            arrivals = [ns for pos, ns in session.chunk_arrivals if pos >= first_pos]
-            recv_ns = arrivals[0] if arrivals else time.monotonic_ns()
             if session.avatar is not None:  # latest wins: only the newest frame waits to be rendered
                 if session.texture_pending is not None:
                     self.counters["textures_skipped"] += 1
@@ -509,18 +533,28 @@ class BridgeServer:
                 "frames": data.tobytes(), "sample_pos": sample_pos,
                 "server_recv_ns": recv_ns, "server_send_ns": time.monotonic_ns(),
             }
-            session.outbox.append(P.pack(message))
+            self._queue(session, message, utterance or None)
             session.frames_sent += len(rows)
             if owner:
                 owner.frames += len(rows)
             self.counters["frames_sent"] += len(rows)
         self._queue_ended(session, stream_pos[-1])  # frames past its end were made, even if none were sent
-        cutoff = stream_pos[-1]
-        session.chunk_arrivals = [(p, ns) for p, ns in session.chunk_arrivals if p >= cutoff]
-        self._flush_outbox(session)
+        session.chunk_arrivals = [(p, ns) for p, ns in session.chunk_arrivals if p >= heard]
+        self._flush(session.client)
 
     def _render_textures(self) -> None:
-        waiting = [s for s in self.sessions.values() if s.texture_pending is not None]
+        waiting = []
+        for s in self.sessions.values():
+            if s.texture_pending is None:
+                continue
+            client = self.clients.get(s.client)
+            if client is not None and client.outbox:
+                # The client has not taken what was sent before: it gets a newer texture once it has,
+                # rather than a queue of old ones (latest wins), and the render is not paid for.
+                s.texture_pending = None
+                self.counters["textures_skipped"] += 1
+            else:
+                waiting.append(s)
         if not waiting:
             return
         from facecast.bridge.textures import encode
@@ -535,13 +569,19 @@ class BridgeServer:
                 "encoding": s.spec.encoding, "data": encode(image, s.spec.encoding, s.spec.quality),
                 "server_recv_ns": pending["recv_ns"], "server_send_ns": time.monotonic_ns(),
             }
+            client = self.clients.get(s.client)
+            if client is None:  # dropped by a failed send to an earlier session of its
+                continue
             try:  # a client that is not keeping up loses this texture, not the server its memory
                 self.sock.send_multipart([s.client, P.pack(message)], zmq.NOBLOCK)
-                self.counters["textures_sent"] += 1
             except zmq.Again:
                 self.counters["textures_skipped"] += 1
-            except zmq.ZMQError:
+                continue
+            except zmq.ZMQError:  # EHOSTUNREACH: the client has gone
                 self._drop_client(s.client)
+                continue
+            self.counters["textures_sent"] += 1
+            client.last_sent = time.monotonic()
 
     def _tick_idle(self) -> None:
         now = time.monotonic()
@@ -554,35 +594,44 @@ class BridgeServer:
                 s.idle_clock += hops / 100
 
     def _flush_outboxes(self) -> None:
-        for s in list(self.sessions.values()):
-            if s.outbox:
-                self._flush_outbox(s)
+        for client in list(self.clients.values()):
+            if client.outbox:
+                self._flush(client.identity)
 
-    def _flush_outbox(self, session: Session) -> None:
-        while session.outbox:
-            try:
-                self.sock.send_multipart([session.client, session.outbox[0]], zmq.NOBLOCK)
-            except zmq.Again:  # the client's buffer is full: keep it, give up past the limit
-                if len(session.outbox) > OUTBOX_LIMIT:
-                    _log(logging.WARNING, "client_too_slow", session=session.id)
-                    self._drop_client(session.client)
-                return
-            except zmq.ZMQError:  # EHOSTUNREACH: the client has gone
-                self._drop_client(session.client)
-                return
-            session.outbox.pop(0)
-            client = self.clients.get(session.client)
-            if client is not None:
-                client.last_sent = time.monotonic()
+    def _queue(self, session: Session, message: dict, utterance: int | None = None) -> None:
+        """Put a message of ``session`` (speech frames of ``utterance``, or None) in its client's outbox,
+        to go out at the next ``_flush``."""
+        client = self.clients.get(session.client)
+        if client is not None:  # else dropped while this round's frames were being made
+            client.outbox.append((session.id, utterance, P.pack(message)))
 
     def _send(self, identity: bytes, message: dict) -> None:
-        try:
-            self.sock.send_multipart([identity, P.pack(message)], zmq.NOBLOCK)
-        except zmq.ZMQError:
-            self._drop_client(identity)
-            return
+        """Send a message to a client now, after whatever it already has waiting."""
         client = self.clients.get(identity)
-        if client is not None:
+        if client is None:  # dropped while its message was being handled: nothing to answer
+            return
+        client.outbox.append((None, None, P.pack(message)))
+        self._flush(identity)
+
+    def _flush(self, identity: bytes) -> None:
+        """Send a client's outbox, in order, until its socket buffer is full. Past ``OUTBOX_LIMIT``
+        messages a session, the client is taken to have stopped reading and is dropped; so is one gone."""
+        client = self.clients.get(identity)
+        if client is None:
+            return
+        outbox = client.outbox
+        while outbox:
+            try:
+                self.sock.send_multipart([identity, outbox[0][2]], zmq.NOBLOCK)
+            except zmq.Again:  # its buffer is full: keep the rest, give up past the limit
+                if len(outbox) > OUTBOX_LIMIT * max(1, len(client.sessions)):
+                    _log(logging.WARNING, "client_too_slow", client=identity.hex(), queued=len(outbox))
+                    self._drop_client(identity)
+                return
+            except zmq.ZMQError:  # EHOSTUNREACH: the client has gone
+                self._drop_client(identity)
+                return
+            outbox.popleft()
             client.last_sent = time.monotonic()
 
     def _drop_client(self, identity: bytes) -> None:
@@ -601,19 +650,14 @@ class BridgeServer:
         # so a periodic heartbeat finds clients that went away without closing their sessions.
         now = time.monotonic()
         for client in list(self.clients.values()):
-            if client.hello and now - client.last_sent > HEARTBEAT_S:
+            # A client with messages waiting is being sent to already: its flushes find whether it has gone.
+            if client.hello and not client.outbox and now - client.last_sent > HEARTBEAT_S:
                 self._send(client.identity, {"type": "heartbeat", "server_ns": time.monotonic_ns()})
 
     def _drop_silent_clients(self) -> None:
         limit = time.monotonic() - P.CLIENT_TIMEOUT_S
         for identity in [i for i, c in self.clients.items() if c.last_seen < limit]:
             self._drop_client(identity)
-
-
-def _speech_motion_of(packed: bytes) -> int | None:
-    """The utterance a queued message carries speech frames of, or None (idle frames, replies)."""
-    message = P.unpack(packed)
-    return (message["utterance"] or None) if message["type"] == "motion" else None
 
 
 def check_bind_safety(endpoint: str, curve_dir: Path | None, insecure: bool) -> None:

@@ -1,13 +1,14 @@
 """Rendered textures for the bridge's texture sessions: avatars, batched rendering, encoding.
 
 A texture session shows the newest motion frame only: when frames arrive faster than they can be
-rendered or sent, older ones are skipped (latest wins), so a slow client sees a lower frame rate, never
-a growing delay or growing memory.
+rendered or sent, older ones are skipped (latest wins), so a slow client sees a lower frame rate, and
+what waits for one that stalls is bounded by the server's send queue, not by the stall.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,10 @@ from facecast.avatar import PACK_SUFFIX, AvatarError, load_pack
 from facecast.bridge.protocol import DEFAULT_AVATAR, ErrorCode, ProtocolError
 from facecast.cli_render import default_pack_path
 from facecast.render import Avatar, Renderer, stack_avatars
+
+#: Avatars kept worked out beyond those open sessions show, most recently used first: a client that
+#: reopens one pays nothing, and one that walks through every size cannot fill the server's memory.
+SPARE_AVATARS = 4
 
 
 class TextureRenderer:
@@ -31,23 +36,32 @@ class TextureRenderer:
         found = sorted(p.stem for p in self.avatars_dir.glob(f"*{PACK_SUFFIX}")) if self.avatars_dir else []
         return [DEFAULT_AVATAR, *(name for name in found if name != DEFAULT_AVATAR)]  # that name is the bundled one
 
-    def avatar(self, name: str | None, size: int, session: int | None = None) -> Avatar:
+    def avatar(self, name: str | None, size: int, session: int | None = None,
+               keep: Collection[tuple[str | None, int]] = ()) -> Avatar:
+        """Avatar ``name`` (None: the bundled one) at ``size`` px, worked out once and cached. ``keep``: the
+        (name, size) pairs open sessions show, which stay cached; of the rest, ``SPARE_AVATARS`` do."""
         name = name or DEFAULT_AVATAR
         key = (name, size)
-        if key not in self._cache:
-            if name == DEFAULT_AVATAR:
-                path = default_pack_path()
-            elif self.avatars_dir is not None and "/" not in name and "\\" not in name and name not in (".", ".."):
-                path = self.avatars_dir / f"{name}{PACK_SUFFIX}"
-            else:
-                path = None
-            if path is None or not path.is_file():
-                raise ProtocolError(ErrorCode.BAD_FIELD, f"unknown avatar {name!r}; this server has "
-                                    f"{', '.join(self.names())}", session)
-            try:
-                self._cache[key] = self.renderer.avatar(load_pack(path), size)
-            except AvatarError as exc:
-                raise ProtocolError(ErrorCode.BAD_FIELD, f"avatar {name!r}: {exc}", session) from None
+        if key in self._cache:
+            self._cache[key] = self._cache.pop(key)  # the most recently used go last
+            return self._cache[key]
+        if name == DEFAULT_AVATAR:
+            path = default_pack_path()
+        elif self.avatars_dir is not None and "/" not in name and "\\" not in name and name not in (".", ".."):
+            path = self.avatars_dir / f"{name}{PACK_SUFFIX}"
+        else:
+            path = None
+        if path is None or not _is_file(path):
+            raise ProtocolError(ErrorCode.BAD_FIELD, f"unknown avatar {name!r}; this server has "
+                                f"{', '.join(self.names())}", session)
+        try:
+            self._cache[key] = self.renderer.avatar(load_pack(path), size)
+        except AvatarError as exc:
+            raise ProtocolError(ErrorCode.BAD_FIELD, f"avatar {name!r}: {exc}", session) from None
+        in_use = {(n or DEFAULT_AVATAR, s) for n, s in keep} | {key}
+        spare = [k for k in self._cache if k not in in_use]
+        for k in spare[: max(0, len(spare) - SPARE_AVATARS)]:
+            del self._cache[k]
         return self._cache[key]
 
     def render(self, avatars: list[Avatar], frames: np.ndarray) -> list[np.ndarray]:
@@ -69,6 +83,13 @@ class TextureRenderer:
             for row, i in enumerate(members):
                 out[i] = images[row]
         return out  # type: ignore[return-value]
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the file system, say: no such avatar either
+        return False
 
 
 def encode(image: np.ndarray, encoding: str, quality: int) -> bytes:

@@ -117,6 +117,27 @@ def test_48k_stereo_pcm16_is_resampled_to_the_same_motion(server, speech_audio):
     assert positions[:4] == [0, 1600, 3200, 4800] and all(p % 1600 == 0 for p in positions)  # 48 kHz, 30 fps
 
 
+def test_int16_samples_reach_a_float_session_as_the_same_sound(server, speech_audio):
+    pcm = np.round(speech_audio[:16000] * 32767).astype(np.int16)
+    with Client(server.endpoint) as client:
+        as_pcm16 = motion_of(stream(client, client.open(fps=30), pcm, 320))
+        as_f32 = motion_of(stream(client, client.open(fps=30, sample_format="f32"), pcm, 320))
+    assert np.abs(as_f32 - as_pcm16).max() < 1e-4
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_no_frame_shows_a_sample_past_the_end_of_its_line(server, speech_audio, rate):
+    from scipy.signal import resample_poly
+
+    audio = resample_poly(speech_audio[:16000], rate // 100, 160).astype(np.float32)
+    with Client(server.endpoint) as client:
+        for fps, length in ((30, 22048), (60, 22048), (24, 17999), (30, audio.size)):
+            messages = stream(client, client.open(fps=fps, sample_rate=rate, sample_format="f32"), audio[:length],
+                              rate // 50)
+            positions = [p for m in messages if m["type"] == "motion" for p in m["sample_pos"]]
+            assert messages[-1]["samples"] == length and 0 <= max(positions) <= length, (fps, length)
+
+
 def test_concurrent_sessions_do_not_disturb_each_other(server, speech_audio):
     with Client(server.endpoint) as a, Client(server.endpoint) as b:
         sa, sb = a.open(fps=30, sample_format="f32"), b.open(fps=30, sample_format="f32")
@@ -132,9 +153,11 @@ def test_concurrent_sessions_do_not_disturb_each_other(server, speech_audio):
     assert np.abs(mb[:-2] - offline.process(speech_audio * 0.5).data[:-2]).max() < 1e-4
 
 
-def raw_socket(endpoint: str) -> zmq.Socket:
+def raw_socket(endpoint: str, **options: int) -> zmq.Socket:
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    for name, value in options.items():
+        sock.setsockopt(getattr(zmq, name), value)
     sock.connect(endpoint)
     return sock
 
@@ -180,10 +203,29 @@ def test_hostile_messages_get_typed_errors_and_break_nothing(server, speech_audi
 
 
 def test_interrupt_drops_the_rest_and_the_next_utterance_works(server, speech_audio):
+    sock = raw_socket(server.endpoint)
+    ask(sock, msgpack.packb({"type": "hello", "protocol": 1}))
+    session = ask(sock, msgpack.packb({"type": "open", "fps": 30}))["session"]
+    pcm = (speech_audio[:32000] * 32767).astype(np.int16).tobytes()
+    for i in range(0, len(pcm), 3200):  # 2 s of speech, the network still busy with it when the cut comes
+        sock.send(msgpack.packb({"type": "audio", "session": session, "data": pcm[i : i + 3200]}))
+    sock.send(msgpack.packb({"type": "interrupt", "session": session}))
+    received = []
+    while not received or received[-1]["type"] != "interrupted":
+        assert sock.poll(5000), "no interrupted"
+        received.append(msgpack.unpackb(sock.recv()))
+    sock.send(msgpack.packb({"type": "ping"}))
+    while received[-1]["type"] != "pong":
+        assert sock.poll(5000), "no pong"
+        received.append(msgpack.unpackb(sock.recv()))
+    sock.close()
+    after = received[received.index(next(m for m in received if m["type"] == "interrupted")) + 1 :]
+    assert not [m for m in after if m.get("utterance") == 1]  # nothing of the cut-off line follows the cut
+    assert not [m for m in received if m["type"] == "ended"]  # and it never ends
     with Client(server.endpoint) as client:
         session = client.open(fps=30)
         client.send_audio(session, speech_audio[:16000])
-        assert client.interrupt(session)["type"] == "interrupted"
+        assert client.interrupt(session)["session"] == session
         messages = stream(client, session, speech_audio[:8000], 320)
         # 0.5 s of speech covers 15 or 16 instants of the session's 30 fps frame grid.
         assert messages[-1]["utterance"] == 2 and messages[-1]["frames"] in (15, 16)
@@ -216,6 +258,64 @@ def test_utterances_sent_back_to_back_each_get_all_their_frames_and_their_ended(
         assert messages.index(m) > messages.index(motion[-1])  # "ended" after the line's last frame
         later = [i for i, x in enumerate(messages) if x["type"] == "motion" and x["utterance"] > m["utterance"]]
         assert all(i > messages.index(m) for i in later)  # and before any frame of the next line
+
+
+def test_a_line_of_a_both_session_ends_before_the_next_lines_frames_and_idling(server, speech_audio):
+    # Motion and textures: the last texture of a line must not hold its "ended" back behind the next line.
+    with Client(server.endpoint) as client:
+        session = client.open(fps=30, mode="both", size=64, encoding="rgb8", sample_format="f32", idle=True)
+        for line in (speech_audio[:16000], speech_audio[16000:40000]):
+            client.send_audio(session, line)
+            client.end(session)
+        messages, deadline = [], time.monotonic() + 10
+        while sum(m["type"] == "ended" for m in messages) < 2 and time.monotonic() < deadline:
+            message = client.recv(timeout=0.5)
+            if message is not None and message["type"] != "heartbeat":
+                messages.append(message)
+        client.close(session)
+    kinds = [(m["type"], m.get("utterance")) for m in messages]
+    first = kinds.index(("ended", 1))
+    assert ("motion", 1) in kinds[:first] and ("texture", 1) in kinds[:first]
+    started = kinds.index(("motion", 1))
+    # After the line's first frame, every motion frame of another line or of idling comes after its "ended".
+    assert all(i > first for i, k in enumerate(kinds) if k[0] == "motion" and k[1] != 1 and i > started)
+    assert kinds.index(("ended", 2)) > max(i for i, k in enumerate(kinds) if k == ("motion", 2))
+
+
+def test_a_client_that_stops_reading_keeps_its_sessions_and_gets_newer_textures_not_a_backlog(
+        speech_audio, monkeypatch):
+    # A game stalled by a loading hitch: its connection stops reading for a few seconds.
+    import facecast.bridge.server as server_module
+
+    monkeypatch.setattr(server_module, "HEARTBEAT_S", 0.3)  # several heartbeats fall in the stall
+    running = RunningServer()
+    sock = raw_socket(running.endpoint, RCVHWM=1, RCVBUF=4096)
+    try:
+        ask(sock, msgpack.packb({"type": "hello", "protocol": 1}))
+        session = ask(sock, msgpack.packb({"type": "open", "fps": 60, "mode": "both", "size": 512,
+                                           "encoding": "rgb8", "idle": True}))["session"]
+        time.sleep(4.0)
+        stats = running.server.stats()
+        assert stats["clients_dropped"] == 0 and session in running.server.sessions
+        received, fresh = [], None
+        deadline = time.monotonic() + 10
+        while fresh is None and time.monotonic() < deadline:
+            assert sock.poll(5000)
+            message = msgpack.unpackb(sock.recv())
+            received.append(message)
+            if message["type"] == "texture" and time.monotonic_ns() - message["server_send_ns"] < 2e8:
+                fresh = message
+        assert fresh is not None, "the textures never caught up with the present"
+        # What waited for the client is bounded by the server's send queue (64 messages), not by how long it
+        # stalled: most of the 240 frames made in the stall were never rendered, let alone queued.
+        assert sum(m["type"] == "texture" for m in received) - 1 < 240 / 3
+        motion = [m for m in received if m["type"] == "motion"]
+        firsts = [m["first"] for m in motion]
+        assert firsts == sorted(firsts) and all(  # not a motion frame lost over the stall
+            b["first"] == a["first"] + a["count"] for a, b in zip(motion, motion[1:], strict=False))
+    finally:
+        sock.close()
+        running.stop()
 
 
 def test_a_client_gone_while_its_sessions_end_costs_the_server_nothing(speech_audio):
@@ -503,6 +603,28 @@ def test_texture_sessions_stream_rendered_frames_with_their_audio_position(serve
         for bad in ({"avatar": "../../etc/passwd"}, {"avatar": "nobody"}, {"size": 130}, {"encoding": "gif"}):
             with pytest.raises(BridgeError, match="bad_field"):
                 client.open(mode="texture", **bad)
+
+
+def test_an_avatar_name_no_file_can_have_is_unknown_not_a_server_error(tmp_path):
+    from facecast.bridge.protocol import ProtocolError
+    from facecast.bridge.textures import TextureRenderer
+
+    with pytest.raises(ProtocolError, match="unknown avatar") as caught:
+        TextureRenderer(tmp_path, device="cpu").avatar("a" * 300, 64)  # too long a name for the file system
+    assert caught.value.code == "bad_field"
+
+
+def test_avatars_worked_out_for_sessions_long_closed_do_not_pile_up(server):
+    from facecast.bridge.textures import SPARE_AVATARS
+
+    with Client(server.endpoint) as client:
+        for size in range(64, 64 + 4 * (SPARE_AVATARS + 4), 4):  # a client walking through the sizes
+            client.close(client.open(mode="texture", size=size, encoding="rgb8"))
+        kept = client.open(mode="texture", size=96, encoding="rgb8")
+        # Besides the spares, only what open sessions (this one, and those other tests left) show.
+        shown = {(s.spec.avatar, s.spec.size) for s in list(server.server.sessions.values()) if s.avatar is not None}
+        assert len(server.server.textures._cache) <= SPARE_AVATARS + len(shown)
+        client.close(kept)
 
 
 def test_client_command_saves_the_received_textures_as_a_video_with_the_speech(server, speech_wav, tmp_path, capsys):
