@@ -96,6 +96,8 @@ def _check_ranges(path: Path, track: MotionTrack) -> None:
 
 
 def _check_fps(path: Path, fps: float) -> float:
+    if isinstance(fps, (bool, np.bool_)) or not isinstance(fps, (int, float, np.integer, np.floating)):
+        raise FacecastError(f"{path}: its frame rate is {fps!r}, not a number")
     fps = float(fps)
     if not MIN_FPS <= fps <= MAX_FPS:
         raise FacecastError(f"{path}: frame rate {fps:g} is out of range ({MIN_FPS:g} to {MAX_FPS:g})")
@@ -106,6 +108,9 @@ def _positions(path: Path, names: list, known: tuple[str, ...], what: str) -> np
     unknown = [n for n in names if n not in known]
     if unknown:
         raise FacecastError(f"{path}: unknown {what} {unknown[0]!r}")
+    twice = [n for k, n in enumerate(names) if n in names[:k]]
+    if twice:  # two columns would write one weight, and the name left out would stay at rest
+        raise FacecastError(f"{path}: {what} {twice[0]!r} is listed twice in its {what} names")
     return np.array([known.index(n) for n in names], dtype=int)
 
 
@@ -113,13 +118,13 @@ def _read_json(path: Path) -> MotionTrack:
     """Columns are matched by name, so a file whose lists were reordered by hand still reads right. The
     document needs ``format``, ``version``, ``fps`` and ``frames``, the name lists default to the
     standard order, and each frame needs its ``blendshapes``; its other entries, when missing, are at rest
-    (time: index / fps)."""
+    (index: the frame's place in the list; time: its index / fps)."""
     doc = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(doc, dict) or doc.get("format") != "facecast.motion":
         raise FacecastError(f"{path}: not a facecast motion JSON (its \"format\" is not \"facecast.motion\")")
-    if doc.get("version") != FRAME_VERSION:
-        raise FacecastError(f"{path}: motion layout version {doc.get('version')}, this facecast reads "
-                            f"{FRAME_VERSION}")
+    version = doc.get("version")
+    if isinstance(version, bool) or version != FRAME_VERSION:  # true == 1 in Python
+        raise FacecastError(f"{path}: motion layout version {version!r}, this facecast reads {FRAME_VERSION}")
     missing = [key for key in ("fps", "frames") if key not in doc]
     if missing:
         raise FacecastError(f"{path}: a facecast motion JSON needs {' and '.join(repr(k) for k in missing)}")
@@ -132,17 +137,23 @@ def _read_json(path: Path) -> MotionTrack:
     for i, frame in enumerate(frames):
         if not isinstance(frame, dict):
             raise FacecastError(f"{path}: frame {i} is not an object")
+        if "blendshapes" not in frame:
+            raise FacecastError(f"{path}: frame {i} has no \"blendshapes\" (a frame needs its 52 weights)")
         row = data[i]
-        row[f["frameIndex"].offset] = frame.get("index", i)
-        row[f["time"].offset] = frame.get("time", i / fps)
-        row[f["blendshapes"].offset + shapes] = frame["blendshapes"]
-        if "visemes" in frame:
-            row[f["visemes"].slice] = 0.0
-            row[f["visemes"].offset + visemes] = frame["visemes"]
-        for name in ("headRotation", "headTranslation", "gaze"):
-            if name in frame:
-                row[f[name].slice] = frame[name]
-        row[f["voiceActivity"].offset] = frame.get("voiceActivity", 0.0)
+        try:
+            index = frame.get("index", i)
+            row[f["frameIndex"].offset] = index
+            row[f["time"].offset] = frame.get("time", index / fps)
+            row[f["blendshapes"].offset + shapes] = frame["blendshapes"]
+            if "visemes" in frame:
+                row[f["visemes"].slice] = 0.0
+                row[f["visemes"].offset + visemes] = frame["visemes"]
+            for name in ("headRotation", "headTranslation", "gaze"):
+                if name in frame:
+                    row[f[name].slice] = frame[name]
+            row[f["voiceActivity"].offset] = frame.get("voiceActivity", 0.0)
+        except (ValueError, TypeError) as e:
+            raise FacecastError(f"{path}: frame {i} cannot be read ({e.__class__.__name__}: {e})") from None
     return MotionTrack(data, fps)
 
 
@@ -152,7 +163,7 @@ def _read_npz(path: Path) -> MotionTrack:
     with np.load(path, allow_pickle=False) as npz:
         if "frames" not in npz.files or "fps" not in npz.files:
             raise FacecastError(f"{path}: not a facecast motion npz (no 'frames' and 'fps' arrays)")
-        version = int(npz["layout_version"]) if "layout_version" in npz.files else FRAME_VERSION
+        version = _npz_number(path, npz, "layout_version") if "layout_version" in npz.files else FRAME_VERSION
         if version != FRAME_VERSION:
             raise FacecastError(f"{path}: motion layout version {version}, this facecast reads {FRAME_VERSION}")
         frames = np.asarray(npz["frames"], dtype=np.float32)
@@ -166,7 +177,15 @@ def _read_npz(path: Path) -> MotionTrack:
                 raise FacecastError(f"{path}: its '{name}' array differs from 'frames'. facecast reads 'frames' and "
                                     "the named arrays are copies of its parts, so it cannot tell which was edited: "
                                     "save the edited frames with 'fps' alone (np.savez(path, frames=..., fps=...))")
-        return MotionTrack(frames.copy(), _check_fps(path, npz["fps"]))
+        return MotionTrack(frames.copy(), _check_fps(path, _npz_number(path, npz, "fps")))
+
+
+def _npz_number(path: Path, npz, name: str) -> float:
+    """An npz's one number: a scalar array, or an array holding one number (np.array([30.0]))."""
+    value = np.asarray(npz[name])
+    if value.size != 1 or value.dtype.kind not in "iuf":
+        raise FacecastError(f"{path}: its {name!r} array is not one number (dtype {value.dtype}, shape {value.shape})")
+    return value.reshape(()).item()
 
 
 def _timecode(text: str) -> tuple[int, float]:
@@ -179,9 +198,15 @@ def _csv_rate(seconds: np.ndarray, frame_in_second: np.ndarray) -> float:
     """The frame rate of a CSV's rows, from their timecodes (whole seconds, and FF.mmm within each)."""
     # Two counts that fall short of the rate only where frames were dropped: the highest FF seen, and the
     # rows within one second. A short take may have dropped the frames that would tell, so a count a few
-    # frames short of a standard rate is taken as that rate.
-    seen = max(np.floor(frame_in_second.max()) + 1, np.unique(seconds, return_counts=True)[1].max())
-    rate = min((r for r in _STANDARD_RATES if seen <= r <= seen * 1.05), default=seen)
+    # frames short of a standard rate is taken as that rate, unless a whole second of the file says the
+    # count is the rate: a second the take ran past that holds one row for each FF from 0 to seen - 1 (58
+    # at 58 fps, as facecast writes it). The take's last second is no evidence: it may have stopped at FF 57.
+    # A take at 60 reads as 58 only if no second reached FF 58 and a whole second ended at FF 57.
+    starts, counts = np.unique(seconds, return_counts=True)
+    seen = max(np.floor(frame_in_second.max()) + 1, counts.max())
+    whole = any(np.array_equal(np.sort(np.floor(frame_in_second[seconds == s])), np.arange(seen))
+                for s in starts[:-1][counts[:-1] == seen])
+    rate = seen if whole else min((r for r in _STANDARD_RATES if seen <= r <= seen * 1.05), default=seen)
     # At a rate that is not a whole number (29.97, as facecast writes it) a second begins between two
     # frames, and FF.mmm says where: across a second, from FF.mmm = a to b, one frame is 1 + a - b frames
     # less the frames dropped there. Its fraction, which drops cannot change, says the rate: seen (the

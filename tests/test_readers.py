@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from facecast.errors import FacecastError
-from facecast.motion_frame import ARKIT_BLENDSHAPES, FIELDS, FRAME_SIZE, MotionTrack
+from facecast.motion_frame import ARKIT_BLENDSHAPES, FIELDS, FRAME_SIZE, VISEMES, MotionTrack
 from facecast.pipeline import MotionPipeline
 from facecast.readers import read_motion
 from facecast.writers import write_motion
@@ -59,6 +59,29 @@ def test_a_frame_dropped_at_a_second_does_not_change_the_rate(tmp_path, fps, dro
     assert read_motion(path).fps == pytest.approx(fps, rel=2e-5)
 
 
+@pytest.mark.parametrize("fps, seconds", [(58, 2.5), (23, 2.5), (70, 2.5), (115, 2.5), (230, 2.5), (58, 1.5)])
+def test_a_csv_facecast_wrote_a_few_frames_short_of_a_standard_rate_keeps_its_rate(tmp_path, fps, seconds):
+    """58 fps is not 60 with frames dropped: each whole second holds 58 rows, FF 0 to 57 (it was read as
+    60 fps, with a frame shown twice each second)."""
+    track = MotionTrack.neutral(int(fps * seconds), fps)
+    track.blendshapes[:, ARKIT_BLENDSHAPES.index("jawOpen")] = np.linspace(0, 1, len(track))
+    table = read_motion(write_motion(track, tmp_path / "m.csv"))
+    assert table.fps == fps and len(table) == len(track)
+    np.testing.assert_allclose(table.time, track.time, atol=1e-6)
+    np.testing.assert_allclose(table.blendshapes, track.blendshapes, atol=1e-5)  # no frame twice
+
+
+def test_a_take_that_ends_a_few_frames_into_a_second_keeps_the_snap(tmp_path):
+    """60 fps from FF 10, FF 58 and 59 dropped in the first second, and the take ends at FF 57 of the
+    next: its last second holds FF 0 to 57, but the take stopped there, so 58 is no rate; it reads as 60."""
+    kept = [k for k in range(10, 118) if k not in (58, 59)]
+    stamps = [f"10:00:{k // 60:02d}:{k % 60:02d}.000" for k in kept]
+    path = tmp_path / "take.csv"
+    _recording(path, stamps, [{"JawOpen": k / 117} for k in kept])
+    take = read_motion(path)
+    assert take.fps == 60 and len(take) == 108
+
+
 def test_a_json_edited_by_hand_is_read_by_names(tmp_path, spoken):
     doc = json.loads(write_motion(spoken, tmp_path / "m.json").read_text())
     doc["blendshapeNames"].reverse()
@@ -101,6 +124,37 @@ def test_a_json_written_by_another_tool_needs_only_the_blendshapes(tmp_path):
     (tmp_path / "no_rate.json").write_text(json.dumps(bare))
     with pytest.raises(FacecastError, match="needs 'fps'"):
         read_motion(tmp_path / "no_rate.json")
+
+
+@pytest.mark.parametrize("key, names", [("blendshapeNames", ARKIT_BLENDSHAPES), ("visemeNames", VISEMES)])
+def test_a_name_listed_twice_is_refused(tmp_path, spoken, key, names):
+    """Two columns of one name wrote one weight and left the name they replaced at rest: every blink lost."""
+    doc = json.loads(write_motion(spoken, tmp_path / "m.json").read_text())
+    doc[key][1] = names[0]
+    path = tmp_path / "twice.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(FacecastError, match=rf"twice\.json: .*{names[0]!r} is listed twice"):
+        read_motion(path)
+
+
+def test_a_json_frame_without_time_is_timed_by_its_index(tmp_path):
+    """The README's time = index / fps, for frames that keep their own index (a take cut by hand)."""
+    frames = [{"index": k, "blendshapes": [0.0] * 52} for k in (10, 11, 12, 20)]
+    doc = {"format": "facecast.motion", "version": 1, "fps": 10, "frames": frames}
+    (tmp_path / "cut.json").write_text(json.dumps(doc))
+    track = read_motion(tmp_path / "cut.json")
+    np.testing.assert_allclose(track.frame_index, [10, 11, 12, 20])
+    np.testing.assert_allclose(track.time, [1.0, 1.1, 1.2, 2.0], atol=1e-6)
+
+
+def test_an_npz_whose_fps_is_a_one_element_array_is_read(tmp_path, spoken):
+    frames = read_motion(write_motion(spoken, tmp_path / "m.npz")).data
+    np.savez(tmp_path / "listed.npz", frames=frames, fps=np.array([25.0]), layout_version=np.array([1]))
+    track = read_motion(tmp_path / "listed.npz")
+    assert track.fps == 25 and len(track) == len(spoken)
+    np.savez(tmp_path / "two.npz", frames=frames, fps=np.array([25.0, 30.0]))
+    with pytest.raises(FacecastError, match=r"'fps' array is not one number"):
+        read_motion(tmp_path / "two.npz")
 
 
 def _recording(path, stamps: list[str], values: list[dict[str, float]], extra: str | None = None) -> None:
@@ -199,3 +253,22 @@ def test_foreign_and_damaged_files_are_one_clear_error(tmp_path, spoken):
         read_motion(tmp_path / "wrong.npz")
     fails("zero.npz", b"PK\x03\x04 broken", "not an npz archive")
     fails("text.npz", "frames and fps", "not an npz archive")
+
+
+_WEIGHTS = {"blendshapes": [0.0] * 52}
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"version": "1"}, "layout version '1', this facecast reads 1"),  # it said "version 1, this facecast reads 1"
+    ({"version": True}, "layout version True"),
+    ({"fps": True}, "frame rate is True, not a number"),  # it was read as 1 fps
+    ({"fps": "30"}, "frame rate is '30', not a number"),
+    ({"frames": [_WEIGHTS, _WEIGHTS, {"visemes": [0.0] * 15}]}, 'frame 2 has no "blendshapes"'),
+    ({"frames": [_WEIGHTS, _WEIGHTS, {"blendshapes": [0.0] * 51}]}, "frame 2 cannot be read"),
+    ({"frames": [_WEIGHTS, {**_WEIGHTS, "gaze": [1.0, 2.0]}]}, "frame 1 cannot be read"),
+])
+def test_a_json_entry_of_the_wrong_kind_is_one_clear_error_naming_it(tmp_path, change, match):
+    doc = {"format": "facecast.motion", "version": 1, "fps": 30, "frames": [_WEIGHTS] * 3, **change}
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    with pytest.raises(FacecastError, match=match):
+        read_motion(tmp_path / "m.json")
