@@ -42,7 +42,10 @@ def to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     if audio.ndim not in (1, 2):
         raise AudioError(f"audio must be 1-D or (samples, channels), got shape {audio.shape}")
     if audio.dtype.kind in "iu":
-        audio = audio.astype(np.float64) / float(np.iinfo(audio.dtype).max)
+        # As sound files store them: full scale is 2**(bits - 1), and unsigned samples (8-bit wav) sit
+        # around its middle.
+        full = 2.0 ** (np.iinfo(audio.dtype).bits - 1)
+        audio = (audio.astype(np.float64) - (full if audio.dtype.kind == "u" else 0.0)) / full
     if audio.size == 0:
         raise AudioError("the audio is empty (0 samples)")
     if audio.ndim == 2:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from facecast import __version__
 from facecast import face_topology as ft
 from facecast.errors import FacecastError, not_a_file
 from facecast.rig import Rig
-from facecast.writers import temp_beside
+from facecast.writers import replaced_atomically
 
 PACK_FORMAT = "facecast-avatar"
 PACK_VERSION = 1
@@ -76,17 +75,10 @@ class AvatarPack:
                 "width": self.size[0], "height": self.size[1], "face_scale": self.rig.face_scale,
                 "image": f"image.{'jpg' if self.image_format == 'jpeg' else 'png'}",
                 "mouth_opening": round(self.mouth_opening(), 4)}
-        fd, tmp = temp_beside(path, ".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-                z.writestr("meta.json", json.dumps(meta, indent=2))
-                z.writestr(meta["image"], self.image_bytes, compress_type=zipfile.ZIP_STORED)
-                z.writestr("arrays.npz", buf.getvalue())
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; a pack is an ordinary file
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with replaced_atomically(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("meta.json", json.dumps(meta, indent=2))
+            z.writestr(meta["image"], self.image_bytes, compress_type=zipfile.ZIP_STORED)
+            z.writestr("arrays.npz", buf.getvalue())
         self.meta = meta
         return path
 
@@ -117,14 +109,15 @@ def load_pack(path: Path) -> AvatarPack:
             image_bytes = z.read(meta["image"])
             with np.load(io.BytesIO(z.read("arrays.npz")), allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in _ARRAYS}
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
-        raise AvatarError(f"{path}: damaged avatar pack ({e})") from None
-    image = np.asarray(Image.open(io.BytesIO(image_bytes)).convert("RGB"))
-    if (image.shape[1], image.shape[0]) != (meta["width"], meta["height"]):
+        # A damaged picture is an OSError to Pillow (UnidentifiedImageError, "image file is truncated").
+        image = np.asarray(Image.open(io.BytesIO(image_bytes)).convert("RGB"))
+        size, face_scale = (meta["width"], meta["height"]), float(meta["face_scale"])
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as e:
+        raise AvatarError(f"{path}: damaged avatar pack ({type(e).__name__}: {e})") from None
+    if (image.shape[1], image.shape[0]) != size:
         raise AvatarError(f"{path}: damaged avatar pack (picture size does not match)")
     rig = Rig(vertices=arrays["vertices"], triangles=arrays["triangles"], basis=arrays["basis"],
-              head_weight=arrays["head_weight"], pivot=arrays["pivot"], axes=arrays["axes"],
-              face_scale=float(meta["face_scale"]))
+              head_weight=arrays["head_weight"], pivot=arrays["pivot"], axes=arrays["axes"], face_scale=face_scale)
     fmt = "jpeg" if meta["image"].endswith(".jpg") else "png"
     return AvatarPack(image=image, landmarks=arrays["landmarks"], rig=rig, meta=meta, image_bytes=image_bytes,
                       image_format=fmt)

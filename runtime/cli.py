@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import re
 import signal
 import sys
 import time
@@ -145,7 +146,8 @@ def _count(n: int, noun: str) -> str:
 
 def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace) -> None:
     """Analyse the speech once and write its motion to every output."""
-    from facecast.pipeline import MotionPipeline
+    from facecast.audio import SAMPLE_RATE
+    from facecast.pipeline import MotionPipeline, load_speech
     from facecast.writers import check_output_path, write_motion
 
     for output in outputs:
@@ -153,11 +155,12 @@ def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace) -> None
     controls = motion_controls(args)
     start = time.perf_counter()
     pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=controls)
-    track = pipeline.process_file(speech, progress=not args.quiet)
+    audio = load_speech(speech)
+    track = pipeline.process(audio, progress=not args.quiet)
     for output in outputs:
         write_motion(track, output, source=speech.name)
         if not args.quiet:
-            seconds = len(track) / track.fps
+            seconds = audio.size / SAMPLE_RATE
             print(f"{output}: {_count(len(track), 'frame')} at {track.fps:g} fps ({seconds:.1f} s of speech) "
                   f"in {time.perf_counter() - start:.2f} s", file=sys.stderr)
 
@@ -232,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         from facecast.export.__main__ import main as export_main
 
         return export_main(argv[1:], prog="facecast export")
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_negative_values_joined(argv))
     try:  # the server stops on its own signal handlers, after closing its sessions
         with contextlib.nullcontext() if args.command == "serve" else _interrupted_on_termination():
             _run(args)
@@ -243,6 +246,18 @@ def main(argv: list[str] | None = None) -> int:
         print("facecast: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _negative_values_joined(argv: list[str]) -> list[str]:
+    """``--gaze -10,5`` as ``--gaze=-10,5``: argparse takes a value that starts with "-" and is not a plain
+    number for an option, and a gaze to the subject's right starts with one."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--gaze" and re.match(r"-\d", arg):
+            out[-1] = f"--gaze={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def _run(args: argparse.Namespace) -> None:

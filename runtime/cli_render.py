@@ -17,6 +17,7 @@ import numpy as np
 
 from facecast.avatar import PACK_SUFFIX, AvatarPack, load_pack
 from facecast.errors import FacecastError, not_a_file
+from facecast.writers import check_writable
 
 DEFAULT_PACK = "default_portrait.facecast"
 DEMO_VIDEO = "facecast_demo.mp4"
@@ -106,8 +107,7 @@ def _prepare(args: argparse.Namespace) -> None:
     output = args.output or Path(args.portrait.stem + PACK_SUFFIX)
     if output.suffix.lower() != PACK_SUFFIX:
         raise FacecastError(f"{output}: an avatar pack is named .facecast")
-    if not output.parent.is_dir():
-        raise FacecastError(f"{output}: folder {output.parent} does not exist")
+    check_writable(output)  # before the face is looked for, not after
     start = time.perf_counter()
     pack, notes = prepare_portrait(args.portrait, face=args.face)
     pack.save(output)

@@ -91,18 +91,6 @@ FRAME_DTYPE = np.dtype("<f4")
 BLENDSHAPE_INDEX: dict[str, int] = {n: i for i, n in enumerate(ARKIT_BLENDSHAPES)}
 VISEME_INDEX: dict[str, int] = {n: i for i, n in enumerate(VISEMES)}
 
-# Offsets of every scalar channel, for code that addresses the flat vector directly.
-CHANNEL_OFFSETS: dict[str, int] = {
-    "frameIndex": FIELDS["frameIndex"].offset,
-    "time": FIELDS["time"].offset,
-    **{n: FIELDS["blendshapes"].offset + i for i, n in enumerate(ARKIT_BLENDSHAPES)},
-    **{f"viseme_{n}": FIELDS["visemes"].offset + i for i, n in enumerate(VISEMES)},
-    **{n: FIELDS["headRotation"].offset + i for i, n in enumerate(HEAD_ROTATION)},
-    **{n: FIELDS["headTranslation"].offset + i for i, n in enumerate(HEAD_TRANSLATION)},
-    **{n: FIELDS["gaze"].offset + i for i, n in enumerate(GAZE)},
-    "voiceActivity": FIELDS["voiceActivity"].offset,
-}
-
 
 def neutral_frames(count: int) -> np.ndarray:
     """``count`` frames at rest: zero weights, silence viseme, head and eyes straight ahead."""

@@ -14,6 +14,7 @@ import numpy as np
 from facecast.audio import SAMPLE_RATE
 from facecast.errors import FacecastError
 from facecast.motion_frame import VISEMES, MotionTrack
+from facecast.writers import replaced_atomically
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -55,8 +56,11 @@ def plot_motion(track: MotionTrack, audio16k: np.ndarray, path_png: str | Path, 
     ax.set_ylabel("waveform")
 
     ax = axes[1]
+    # Each frame's column centred on its time, as the curves' points are.
+    half = 0.5 / track.fps
     ax.imshow(track.visemes.T, aspect="auto", origin="lower", interpolation="nearest", cmap="Greys",
-              extent=(t[0] if len(t) else 0.0, t[-1] if len(t) else 0.0, -0.5, len(VISEMES) - 0.5), vmin=0, vmax=1)
+              extent=(t[0] - half if len(t) else 0.0, t[-1] + half if len(t) else 0.0, -0.5, len(VISEMES) - 0.5),
+              vmin=0, vmax=1)
     ax.set_yticks(range(len(VISEMES)), VISEMES, fontsize=7)
     ax.set_ylabel("viseme")
 
@@ -99,8 +103,8 @@ def plot_motion(track: MotionTrack, audio16k: np.ndarray, path_png: str | Path, 
     ax.set_xlabel("time, s")
     ax.set_xlim(0.0, duration)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    with replaced_atomically(path, ".png") as tmp:
+        fig.savefig(tmp, format="png")
     return path
 
 

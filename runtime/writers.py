@@ -154,13 +154,16 @@ def _npz_bytes(track: MotionTrack, source: str | None) -> bytes:
 @contextlib.contextmanager
 def replaced_atomically(path: Path, suffix: str = ".tmp") -> Iterator[str]:
     """A temporary name beside ``path`` to write a whole file to: leaving the block puts it in place at once
-    with the usual permissions, or removes it if the block failed, so a reader never sees half a file."""
+    with the usual permissions, or removes it if the block failed, so a reader never sees half a file. A
+    write that fails (a full disk) is one ``FacecastError``."""
     fd, tmp = temp_beside(path, suffix)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
         os.close(fd)
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        raise FacecastError(f"{path}: could not write: {exc.strerror or exc}") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
 
@@ -181,15 +184,6 @@ def write_motion(track: MotionTrack, path: str | Path, source: str | None = None
         ".npz": lambda: _npz_bytes(track, source),
     }
     payload = encoders[path.suffix.lower()]()
-    fd, tmp = temp_beside(path, ".part")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise FacecastError(f"{path}: could not write: {exc.strerror or exc}") from None
-        raise
+    with replaced_atomically(path, ".part") as tmp:
+        Path(tmp).write_bytes(payload)
     return path

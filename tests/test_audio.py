@@ -47,6 +47,13 @@ def test_integer_samples_are_scaled_to_unit_range():
     assert 0.99 < np.abs(to_mono_16k(pcm, 16000)).max() <= 1.0
 
 
+def test_unsigned_samples_sit_around_their_middle():
+    tone = np.sin(np.linspace(0, 100, 16000))
+    as_uint8 = np.round(tone * 127 + 128).astype(np.uint8)  # an 8-bit wav's samples
+    out = to_mono_16k(as_uint8, 16000)
+    assert abs(out.mean()) < 0.01 and 0.98 < np.abs(out).max() <= 1.0
+
+
 def test_integer_stereo_is_scaled_and_channels_in_opposite_phase_do_not_cancel(tmp_path, speech_wav):
     pcm = (np.sin(np.linspace(0, 100, 16000)) * 32767).astype(np.int16)
     assert 0.99 < np.abs(to_mono_16k(np.stack([pcm, pcm], axis=1), 16000)).max() <= 1.0

@@ -60,15 +60,31 @@ def test_damaged_or_foreign_packs_are_refused(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(AvatarError, match="damaged"):
         load_pack(bad)
-    newer = tmp_path / "newer.facecast"
-    with zipfile.ZipFile(default_pack_path()) as src, zipfile.ZipFile(newer, "w") as dst:
-        for item in src.infolist():
-            data = src.read(item)
-            if item.filename == "meta.json":
-                data = json.dumps({**json.loads(data), "version": PACK_VERSION + 1}).encode()
-            dst.writestr(item, data)
+
+    def altered(name: str, change) -> Path:
+        """The bundled pack with one of its parts changed."""
+        path = tmp_path / name
+        with zipfile.ZipFile(default_pack_path()) as src, zipfile.ZipFile(path, "w") as dst:
+            for item in src.infolist():
+                data = src.read(item)
+                dst.writestr(item, change(item.filename, data))
+        return path
+
+    def meta(**fields):
+        def change(name, data):
+            if name != "meta.json":
+                return data
+            return json.dumps({k: v for k, v in {**json.loads(data), **fields}.items() if v is not None}).encode()
+        return change
+
     with pytest.raises(AvatarError, match="version"):
-        load_pack(newer)
+        load_pack(altered("newer.facecast", meta(version=PACK_VERSION + 1)))
+    for name, change in [("no width", meta(width=None)), ("no scale", meta(face_scale=None)),
+                         ("scale as text", meta(face_scale=[1])),
+                         ("garbled picture", lambda n, d: b"not a picture" if n.startswith("image") else d),
+                         ("cut picture", lambda n, d: d[: len(d) // 2] if n.startswith("image") else d)]:
+        with pytest.raises(AvatarError, match="damaged avatar pack"):  # one line, not a traceback
+            load_pack(altered(f"{name}.facecast", change))
     with pytest.raises(AvatarError, match="no such"):
         load_pack(tmp_path / "missing.facecast")
 

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,7 +147,32 @@ def test_usage_errors_exit_2(speech_wav, tmp_path):
     assert not out.exists()
 
 
+def test_a_gaze_to_the_right_is_written_as_it_is_said(speech_wav, tmp_path):
+    # A negative yaw after --gaze, as people write it (argparse alone takes "-10,5" for an option).
+    result = facecast("motion", speech_wav, "-o", tmp_path / "m.json", "--gaze", "-10,5", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    frames = json.loads((tmp_path / "m.json").read_text())["frames"]
+    assert np.mean([f["gaze"][0] for f in frames]) < -5  # the eyes look to the subject's right
+
+
+def test_the_summary_gives_the_speechs_own_length(speech_wav, tmp_path):
+    result = facecast("motion", speech_wav, "-o", tmp_path / "m.csv", "--fps", "1")
+    assert f"({sf.info(speech_wav).duration:.1f} s of speech)" in result.stderr
+
+
+def test_a_plot_is_written_whole_even_of_a_single_frame(tmp_path, speech_wav):
+    audio, rate = sf.read(speech_wav)
+    sf.write(tmp_path / "short.wav", audio[int(rate * 0.5) : int(rate * 0.512)], rate)
+    result = facecast("plot", tmp_path / "short.wav", "-o", tmp_path / "p.png")
+    assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png", "short.wav"]  # no temporary file left
+
+
 def test_a_folder_given_for_a_file_is_called_a_folder(speech_wav, tmp_path):
+    (tmp_path / "pack.facecast").mkdir()
+    portrait = Path(__file__).resolve().parents[2] / "shared" / "portraits" / "mona_lisa_small.jpg"
+    result = facecast("prepare", portrait, "-o", tmp_path / "pack.facecast")  # refused before any face is looked for
+    assert result.returncode == 1 and "is a folder" in result.stderr and "Traceback" not in result.stderr
     for args, words in ((["motion", tmp_path, "-o", tmp_path / "m.csv"], "is a folder, not an audio file"),
                         (["motion", speech_wav, "-o", tmp_path], "is a folder; name the output file"),
                         (["render", "--audio", tmp_path, "-o", tmp_path / "x.mp4"], "is a folder, not an audio"),
