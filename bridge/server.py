@@ -36,6 +36,9 @@ from facecast.pipeline import MotionPipeline, MotionStream, advance_batch
 log = logging.getLogger("facecast.serve")
 
 MAX_HOPS_PER_ROUND = 50  # 500 ms of audio per session per loop turn, so one big clip cannot stall others
+# Messages taken in per loop turn: 64 sessions send a few each; a client flooding the server (pings,
+# or audio past its 10 s limit) holds the others' frames back by a few tens of ms at most, not by 0.3 s.
+MAX_MESSAGES_PER_TURN = 1000
 HEARTBEAT_S = 2.0  # a client sent nothing for this long gets a heartbeat; a gone one fails the send
 OUTBOX_LIMIT = 2000  # messages per session held for a client whose socket buffer is full before giving up
 # Messages libzmq queues per client before a send would block. Small, so that a client that stops reading
@@ -220,7 +223,7 @@ class BridgeServer:
     # -- receiving -------------------------------------------------------------------------------
 
     def _receive_all(self) -> None:
-        for _ in range(10_000):
+        for _ in range(MAX_MESSAGES_PER_TURN):
             try:
                 parts = self.sock.recv_multipart(zmq.NOBLOCK, copy=True)
             except zmq.Again:
