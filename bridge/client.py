@@ -2,7 +2,7 @@
 
     with Client() as client:                       # tcp://127.0.0.1:5555, says hello
         session = client.open(fps=30)
-        client.send_audio(session, samples_16k)    # float32 or int16 numpy array
+        client.send_audio(session, samples_16k)    # float32 or integer numpy array
         client.end(session)
         for message in client.messages(until="ended"):
             if message["type"] == "motion":
@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import time
 from collections import deque
@@ -30,16 +31,9 @@ from facecast.motion_frame import MotionTrack
 # one silent for CLIENT_TIMEOUT_S, so the client pings this often while it waits, and swallows the pong.
 KEEPALIVE_S = P.CLIENT_TIMEOUT_S / 3
 _KEEPALIVE = "keepalive"
-
-
-def _is_keepalive(message: dict) -> bool:
-    return message["type"] == "pong" and message.get("t") == _KEEPALIVE
-
-
-def _fails(message: dict, session: int | None) -> bool:
-    """An error that answers the request waited for: one about no session or about that session (an error
-    about another session is kept for ``recv``)."""
-    return message["type"] == "error" and message.get("session") in (None, session)
+#: What a server's ``hello_first`` means once a client has said hello.
+FORGOTTEN = ("the server no longer knows this connection: it restarted, or dropped this client (one that stops "
+             "reading for long is dropped); connect again")
 
 
 class BridgeError(FacecastError):
@@ -58,7 +52,7 @@ def _decode(payload: bytes) -> dict[str, Any]:
 
 
 def _audio_bytes(samples: np.ndarray | bytes, sample_format: str) -> bytes:
-    """The wire bytes of a chunk: samples as numbers (int16, or floats in [-1, 1]) are converted to the
+    """The wire bytes of a chunk: samples as numbers (integers, or floats in [-1, 1]) are converted to the
     session's format; bytes (what ``wave.readframes`` or a microphone API hands over) are taken as already
     in it, little-endian."""
     if isinstance(samples, (bytes, bytearray, memoryview)):
@@ -67,14 +61,21 @@ def _audio_bytes(samples: np.ndarray | bytes, sample_format: str) -> bytes:
             raise ValueError(f"{len(data)} bytes of {sample_format} audio: not a whole number of samples")
         return data
     samples = np.asarray(samples)
-    if sample_format == "pcm16":
-        if samples.dtype != np.int16:
-            # x 32768, as the server and sound-file readers divide: 16-bit sound read as floats goes back
-            # to the very same integers.
-            samples = np.clip(np.round(np.asarray(samples, np.float64) * 32768), -32768, 32767).astype("<i2")
+    if sample_format == "pcm16" and samples.dtype == np.int16:
         return samples.astype("<i2").tobytes()
-    if samples.dtype == np.int16:  # / 32768, as the server reads pcm16: the same sound in either format
-        return (samples.astype(np.float32) / 32768.0).astype("<f4").tobytes()
+    if samples.dtype.kind in "iu":
+        # As sound files store them (and facecast.audio reads them): full scale is 2**(bits - 1), unsigned
+        # samples sit around its middle. int16 to f32 is / 32768, as the server reads pcm16.
+        full = 2.0 ** (np.iinfo(samples.dtype).bits - 1)
+        samples = (samples.astype(np.float64) - (full if samples.dtype.kind == "u" else 0.0)) / full
+    elif samples.dtype.kind != "f":
+        raise ValueError(f"audio samples must be numbers, got {samples.dtype}")
+    if not np.all(np.isfinite(samples)):
+        raise ValueError("audio samples contain NaN or infinite values")
+    if sample_format == "pcm16":
+        # x 32768, as the server and sound-file readers divide: 16-bit sound read as floats goes back
+        # to the very same integers.
+        return np.clip(np.round(np.asarray(samples, np.float64) * 32768), -32768, 32767).astype("<i2").tobytes()
     return np.asarray(samples, dtype="<f4").tobytes()
 
 
@@ -96,36 +97,99 @@ def _curve_keys(curve: Path) -> tuple[bytes, bytes, bytes]:
     return server_public, public, secret
 
 
-def _socket(ctx: zmq.Context, endpoint: str, curve: Path | None) -> zmq.Socket:
+def _socket(ctx: zmq.Context, endpoint: str, curve: Path | None, timeout: float) -> zmq.Socket:
     keys = _curve_keys(curve) if curve is not None else None
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    # A send waits at most this long for room: with the server gone, the queue fills and a send would
+    # otherwise wait for ever.
+    sock.setsockopt(zmq.SNDTIMEO, max(1, int(timeout * 1000)))
     if P.is_ipv6(endpoint):
         sock.setsockopt(zmq.IPV6, 1)
-    if keys is not None:
-        sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = keys
     try:
-        sock.connect(endpoint)
-    except zmq.ZMQError as exc:
+        if keys is not None:
+            try:
+                sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = keys
+            except zmq.ZMQError:
+                raise FacecastError(f"{curve}: holds a CURVE key that is not a key (cut short when copied?); "
+                                    "`facecast keys` makes them") from None
+        try:
+            sock.connect(endpoint)
+        except zmq.ZMQError as exc:
+            raise FacecastError(f"cannot connect to {endpoint}: {exc}") from None
+    except BaseException:
         sock.close(linger=0)
-        raise FacecastError(f"cannot connect to {endpoint}: {exc}") from None
+        raise
     return sock
 
 
-class Client:
-    """Blocking client. Messages that arrive while waiting for a reply are kept for ``recv``."""
+def _answers(message: dict, kind: str, session: int | None, request: str | None) -> bool:
+    """Whether ``message`` is the reply (of type ``kind``) or the error that answers ``request``. An error
+    names the request it answers (``ref``; a server before it named none): an error about an earlier
+    message sent without waiting (``audio``, ``end``) or about another session is kept for ``recv``."""
+    if message["type"] == kind:
+        return session is None or message.get("session") == session
+    return (message["type"] == "error" and message.get("session") in (None, session)
+            and message.get("ref") in (None, request))
 
-    def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, name: str = "facecast-python", timeout: float = 10.0,
-                 curve: Path | None = None) -> None:
-        self.ctx = zmq.Context.instance()
-        self.sock = _socket(self.ctx, endpoint, curve)
+
+class _Bookkeeping:
+    """What both clients keep: the messages waiting for ``recv``, and when the server was last heard."""
+
+    def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._queue: deque[dict] = deque()
         self._formats: dict[int, str] = {}
         self._last_sent = time.monotonic()
+        #: ``time.monotonic()`` of the last message from the server, heartbeats included: a caller streaming
+        #: audio can tell a server that has gone quiet (it sends something at least every 2 s).
+        self.last_heard = time.monotonic()
+        self.welcome: dict | None = None
+
+    def _heard(self, payload: bytes) -> dict | None:
+        """A message from the socket, or None for those that are no news to the caller (keep-alive pongs,
+        heartbeats). A ``hello_first`` after hello means the server has forgotten this connection."""
+        self.last_heard = time.monotonic()
+        message = _decode(payload)
+        if message["type"] == "heartbeat" or (message["type"] == "pong" and message.get("t") == _KEEPALIVE):
+            return None
+        if message["type"] == "error" and message.get("code") == P.ErrorCode.HELLO_FIRST:
+            raise BridgeError(FORGOTTEN, P.ErrorCode.HELLO_FIRST)
+        return message
+
+    def _no_reply(self, kind: str) -> BridgeError:
+        why = ("is `facecast serve` running there? With --curve on one side only, or client keys it has not "
+               "admitted, the two never connect" if self.welcome is None else "is `facecast serve` still running?")
+        return BridgeError(f"no '{kind}' reply within {self.timeout:g} s ({why})", "timeout")
+
+    def _not_taken(self) -> BridgeError:
+        return BridgeError(f"the server took no message for {self.timeout:g} s: it has gone, or stopped reading",
+                           "timeout")
+
+    @staticmethod
+    def _raise_if_error(message: dict) -> dict:
+        if message["type"] == "error":
+            raise BridgeError(f"{message['code']}: {message['message']}", message["code"])
+        return message
+
+    @staticmethod
+    def _open_message(mode: str, fps: float, sample_rate: int, sample_format: str, channels: int,
+                      controls: dict | None, idle: bool, extra: dict) -> dict:
+        return {"type": "open", "mode": mode, "fps": fps, "sample_rate": sample_rate, "sample_format": sample_format,
+                "channels": channels, "controls": controls or {}, "idle": idle, **extra}
+
+
+class Client(_Bookkeeping):
+    """Blocking client. Messages that arrive while waiting for a reply are kept for ``recv``; a send the
+    server does not take within ``timeout`` (it has gone) raises ``BridgeError``."""
+
+    def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, name: str = "facecast-python", timeout: float = 10.0,
+                 curve: Path | None = None) -> None:
+        super().__init__(timeout)
+        self.ctx = zmq.Context.instance()
+        self.sock = _socket(self.ctx, endpoint, curve, timeout)
         try:
-            self._send({"type": "hello", "protocol": P.PROTOCOL_VERSION, "client": name})
-            self.welcome = self._wait_for("welcome")
+            self.welcome = self._request({"type": "hello", "protocol": P.PROTOCOL_VERSION, "client": name}, "welcome")
         except BaseException:
             self.close_socket()
             raise
@@ -140,7 +204,12 @@ class Client:
         self.sock.close(linger=0)
 
     def _send(self, message: dict, flags: int = 0) -> None:
-        self.sock.send(P.pack(message), flags)
+        try:
+            self.sock.send(P.pack(message), flags)
+        except zmq.Again:
+            if flags & zmq.NOBLOCK:
+                raise
+            raise self._not_taken() from None
         self._last_sent = time.monotonic()
 
     def _keep_alive(self) -> None:
@@ -152,44 +221,41 @@ class Client:
 
     def _request(self, message: dict, reply: str) -> dict:
         self._send(message)
-        return self._wait_for(reply, message.get("session"))
+        return self._wait_for(reply, message.get("session"), message["type"])
 
     def _next(self, deadline: float) -> dict | None:
-        """The next message from the socket before ``deadline`` (keep-alive pongs swallowed), or None."""
+        """The next message for the caller from the socket before ``deadline``, or None."""
         while True:
             self._keep_alive()
             wait = min(deadline - time.monotonic(), KEEPALIVE_S)
             if self.sock.poll(max(0, int(wait * 1000))):
-                message = _decode(self.sock.recv())
-                if not _is_keepalive(message):
+                message = self._heard(self.sock.recv())
+                if message is not None:
                     return message
             elif time.monotonic() >= deadline:
                 return None
 
-    def _wait_for(self, kind: str, session: int | None = None) -> dict:
+    def _wait_for(self, kind: str, session: int | None, request: str) -> dict:
         deadline = time.monotonic() + self.timeout
         while True:
             message = self._next(deadline)
             if message is None:
-                raise BridgeError(f"no '{kind}' reply within {self.timeout:g} s (is `facecast serve` running?)")
-            if message["type"] == kind and (session is None or message.get("session") == session):
-                return message
-            if _fails(message, session):
-                raise BridgeError(f"{message['code']}: {message['message']}", message["code"])
+                raise self._no_reply(kind)
+            if _answers(message, kind, session, request):
+                return self._raise_if_error(message)
             self._queue.append(message)
 
     def open(self, mode: str = "motion", fps: float = 30, sample_rate: int = 16000, sample_format: str = "pcm16",
              channels: int = 1, controls: dict | None = None, idle: bool = False, **extra: Any) -> int:
         """Open a session; returns its id. ``extra`` carries ``lookahead_ms`` and texture fields (size, encoding,
         quality, avatar)."""
-        reply = self._request({"type": "open", "mode": mode, "fps": fps, "sample_rate": sample_rate,
-                               "sample_format": sample_format, "channels": channels, "controls": controls or {},
-                               "idle": idle, **extra}, "opened")
+        reply = self._request(self._open_message(mode, fps, sample_rate, sample_format, channels, controls, idle,
+                                                 extra), "opened")
         self._formats[reply["session"]] = sample_format
         return reply["session"]
 
     def send_audio(self, session: int, samples: np.ndarray | bytes) -> None:
-        """Pushes a chunk: int16 or float samples in [-1, 1] (interleaved when the session has several
+        """Pushes a chunk: integer or float samples in [-1, 1] (interleaved when the session has several
         channels), or bytes already in the session's format."""
         data = _audio_bytes(samples, self._formats.get(session, "pcm16"))
         self._send({"type": "audio", "session": session, "data": data})
@@ -214,7 +280,7 @@ class Client:
 
     def recv(self, timeout: float | None = None) -> dict | None:
         """The next message (motion frames decoded into ``message['track']``), or None on timeout. While it
-        waits it keeps the connection alive."""
+        waits it keeps the connection alive; heartbeats are not passed on."""
         if self._queue:
             return self._queue.popleft()
         return self._next(time.monotonic() + (self.timeout if timeout is None else timeout))
@@ -230,17 +296,20 @@ class Client:
                 return
 
 
-class AsyncClient:
-    """asyncio client: the same calls as ``Client``, awaited (``connect`` says hello)."""
+class AsyncClient(_Bookkeeping):
+    """asyncio client: the same calls as ``Client``, awaited (``connect`` says hello). Requests may be
+    awaited while another task reads ``recv``/``messages``: one task at a time reads the socket, and a
+    reply it takes for a request another task waits for goes to that task."""
 
-    def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, timeout: float = 10.0, curve: Path | None = None) -> None:
+    def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, timeout: float = 10.0, curve: Path | None = None,
+                 name: str = "facecast-python-async") -> None:
+        super().__init__(timeout)
+        self.name = name
         self.ctx = zmq.asyncio.Context.instance()
-        self.sock = _socket(self.ctx, endpoint, curve)
-        self.timeout = timeout
-        self._queue: deque[dict] = deque()
-        self._formats: dict[int, str] = {}
-        self._last_sent = time.monotonic()
-        self.welcome: dict | None = None
+        self.sock = _socket(self.ctx, endpoint, curve, timeout)
+        self._reading = asyncio.Lock()
+        self._waiting: list[tuple[str, int | None, str]] = []  # (reply, session, request) of awaited requests
+        self._replies: list[dict] = []  # replies another task read for them
 
     async def __aenter__(self) -> AsyncClient:
         """``async with AsyncClient() as client``: says hello on entry, closes the socket on exit."""
@@ -254,21 +323,31 @@ class AsyncClient:
     async def __aexit__(self, *exc: object) -> None:
         self.close_socket()
 
-    async def connect(self, name: str = "facecast-python-async") -> dict:
-        await self._send({"type": "hello", "protocol": P.PROTOCOL_VERSION, "client": name})
-        self.welcome = await self._wait_for("welcome")
+    async def connect(self, name: str | None = None) -> dict:
+        self.welcome = await self._request({"type": "hello", "protocol": P.PROTOCOL_VERSION,
+                                            "client": name or self.name}, "welcome")
         return self.welcome
 
     def close_socket(self) -> None:
         self.sock.close(linger=0)
 
     async def _send(self, message: dict, flags: int = 0) -> None:
-        await self.sock.send(P.pack(message), flags)
+        try:
+            await self.sock.send(P.pack(message), flags)
+        except zmq.Again:
+            if flags & zmq.NOBLOCK:
+                raise
+            raise self._not_taken() from None
         self._last_sent = time.monotonic()
 
     async def _request(self, message: dict, reply: str) -> dict:
-        await self._send(message)
-        return await self._wait_for(reply, message.get("session"))
+        waiting = (reply, message.get("session"), message["type"])
+        self._waiting.append(waiting)  # before the send: another task may read the reply first
+        try:
+            await self._send(message)
+            return await self._wait_for(*waiting)
+        finally:
+            self._waiting.remove(waiting)
 
     async def _next(self, deadline: float) -> dict | None:
         while True:
@@ -279,31 +358,66 @@ class AsyncClient:
                     self._last_sent = time.monotonic()
             wait = min(deadline - time.monotonic(), KEEPALIVE_S)
             if await self.sock.poll(max(0, int(wait * 1000))):
-                message = _decode(await self.sock.recv())
-                if not _is_keepalive(message):
+                message = self._heard(await self.sock.recv())
+                if message is not None:
                     return message
             elif time.monotonic() >= deadline:
                 return None
 
-    async def _wait_for(self, kind: str, session: int | None = None) -> dict:
+    async def _read(self, deadline: float, queued: bool = False,
+                    mine: tuple[str, int | None, str] | None = None) -> dict | None:
+        """The next message off the socket (``queued``: or one a request kept for ``recv`` meanwhile), read
+        by one task at a time; None at ``deadline``. A reply that another task's request waits for, not
+        this caller's own (``mine``), is handed to it and the reading goes on."""
+        while True:
+            try:
+                await asyncio.wait_for(self._reading.acquire(), max(0.0, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                return None
+            try:
+                if queued and self._queue:
+                    return self._queue.popleft()
+                message = await self._next(deadline)
+            finally:
+                self._reading.release()
+            if (message is None or (mine is not None and _answers(message, *mine))
+                    or not any(_answers(message, *w) for w in self._waiting)):
+                return message
+            self._replies.append(message)
+
+    def _reply_for(self, kind: str, session: int | None, request: str) -> dict | None:
+        for i, message in enumerate(self._replies):
+            if _answers(message, kind, session, request):
+                return self._raise_if_error(self._replies.pop(i))
+        return None
+
+    async def _wait_for(self, kind: str, session: int | None, request: str) -> dict:
         deadline = time.monotonic() + self.timeout
         while True:
-            message = await self._next(deadline)
+            found = self._reply_for(kind, session, request)
+            if found is not None:
+                return found
+            if self._reading.locked():  # another task reads: it hands the reply over when it comes
+                await asyncio.sleep(0.005)
+                if time.monotonic() >= deadline:
+                    raise self._no_reply(kind)
+                continue
+            message = await self._read(deadline, mine=(kind, session, request))
             if message is None:
-                raise BridgeError(f"no '{kind}' reply within {self.timeout:g} s (is `facecast serve` running?)")
-            if message["type"] == kind and (session is None or message.get("session") == session):
-                return message
-            if _fails(message, session):
-                raise BridgeError(f"{message['code']}: {message['message']}", message["code"])
+                found = self._reply_for(kind, session, request)
+                if found is not None:
+                    return found
+                raise self._no_reply(kind)
+            if _answers(message, kind, session, request):
+                return self._raise_if_error(message)
             self._queue.append(message)
 
     async def open(self, mode: str = "motion", fps: float = 30, sample_rate: int = 16000,
                    sample_format: str = "pcm16", channels: int = 1, controls: dict | None = None,
                    idle: bool = False, **extra: Any) -> int:
         """Open a session; ``extra`` carries ``lookahead_ms`` and texture fields (size, encoding, quality, avatar)."""
-        reply = await self._request({"type": "open", "mode": mode, "fps": fps, "sample_rate": sample_rate,
-                                     "sample_format": sample_format, "channels": channels,
-                                     "controls": controls or {}, "idle": idle, **extra}, "opened")
+        reply = await self._request(self._open_message(mode, fps, sample_rate, sample_format, channels, controls,
+                                                       idle, extra), "opened")
         self._formats[reply["session"]] = sample_format
         return reply["session"]
 
@@ -330,9 +444,11 @@ class AsyncClient:
         return await self._request({"type": "stats"}, "stats")
 
     async def recv(self, timeout: float | None = None) -> dict | None:
+        """The next message, or None on timeout (as ``Client.recv``)."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         if self._queue:
             return self._queue.popleft()
-        return await self._next(time.monotonic() + (self.timeout if timeout is None else timeout))
+        return await self._read(deadline, queued=True)
 
     async def messages(self, until: str | None = None, timeout: float | None = None) -> AsyncIterator[dict]:
         """Messages as they come, stopping after one of type ``until`` (or when ``timeout`` passes)."""
@@ -363,7 +479,10 @@ class LatencyMeter:
         for s in sample_positions:
             if s < 0:
                 continue  # idle frames belong to no sent audio
+            # The chunk holding sample s; a frame at the very end of the audio shows the last one's end.
             i = bisect.bisect_right(ends, s)
+            if i == len(ends) and ends and s == ends[-1]:
+                i -= 1
             if i < len(self._times):
                 self.latencies_ms.append((when - self._times[i]) * 1000)
 

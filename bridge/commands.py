@@ -14,6 +14,10 @@ from facecast.bridge.protocol import DEFAULT_AVATAR, DEFAULT_ENDPOINT, MAX_FPS
 from facecast.device import DEVICES
 from facecast.errors import FacecastError
 
+# While it streams, `facecast client` takes a server that has sent nothing (not even the heartbeat it
+# sends every 2 s) for this long to have gone.
+SERVER_QUIET_S = 5.0
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     # A value the server would refuse is a usage error here, before any audio is read.
@@ -99,7 +103,7 @@ def _serve(args: argparse.Namespace) -> None:
 
 def _client(args: argparse.Namespace) -> None:
     from facecast.audio import load_audio
-    from facecast.bridge.client import Client, LatencyMeter
+    from facecast.bridge.client import BridgeError, Client, LatencyMeter
     from facecast.motion_frame import MotionTrack
     from facecast.writers import check_output_path, write_motion
 
@@ -118,47 +122,57 @@ def _client(args: argparse.Namespace) -> None:
     meter, texture_meter = LatencyMeter(), LatencyMeter()
     frames: list[np.ndarray] = []
     textures: list[tuple[int, bytes]] = []
-    with Client(args.endpoint, curve=args.curve, name="facecast-client") as client:
-        extra = {} if args.lookahead_ms is None else {"lookahead_ms": args.lookahead_ms}
-        if args.texture:
-            extra.update(size=args.size or 512, encoding="jpeg",
-                         **({} if args.avatar is None else {"avatar": args.avatar}))
-        session = client.open(fps=args.fps, mode="both" if args.texture else "motion", **extra)
-        start = time.monotonic()
-        sent = 0
-        while sent < audio.size:
-            due = start + sent / 16000
-            while True:  # receive until the next chunk is due, so frames are timed when they arrive
-                wait = due - time.monotonic()
-                message = client.recv(timeout=max(0.0, wait)) if wait > 0 else None
-                if message is None:
-                    break
-                _take(message, meter, frames, texture_meter, textures)
-            part = audio[sent : sent + chunk]
-            client.send_audio(session, part)
-            sent += part.size
-            meter.sent(sent, time.monotonic())
-            texture_meter.sent(sent, time.monotonic())
-        client.end(session)
-        for message in client.messages(until="ended", timeout=5.0):
-            _take(message, meter, frames, texture_meter, textures)
-        client.close(session)
+    counts = {"motion": 0, "texture": 0}
+    failure: BridgeError | None = None
+    try:
+        with Client(args.endpoint, curve=args.curve, name="facecast-client") as client:
+            extra = {} if args.lookahead_ms is None else {"lookahead_ms": args.lookahead_ms}
+            if args.texture:
+                extra.update(size=args.size or 512, encoding="jpeg",
+                             **({} if args.avatar is None else {"avatar": args.avatar}))
+            session = client.open(fps=args.fps, mode="both" if args.texture else "motion", **extra)
+            start = time.monotonic()
+            sent = 0
+            while sent < audio.size:
+                due = start + sent / 16000
+                while True:  # receive until the next chunk is due, so frames are timed when they arrive
+                    wait = due - time.monotonic()
+                    message = client.recv(timeout=max(0.0, wait)) if wait > 0 else None
+                    if message is None:
+                        break
+                    _take(message, meter, frames, texture_meter, textures, counts)
+                if time.monotonic() - client.last_heard > SERVER_QUIET_S:
+                    raise BridgeError(f"the server has sent nothing for {SERVER_QUIET_S:g} s: it has gone")
+                part = audio[sent : sent + chunk]
+                client.send_audio(session, part)
+                sent += part.size
+                meter.sent(sent, time.monotonic())
+                texture_meter.sent(sent, time.monotonic())
+            client.end(session)
+            for message in client.messages(until="ended", timeout=5.0):
+                _take(message, meter, frames, texture_meter, textures, counts)
+            client.close(session)
+    except BridgeError as exc:  # what came before the failure is still reported and saved
+        failure = exc
     summary = meter.summary()
-    print(f"received {summary['frames']} frames for {audio.size / 16000:.1f} s of speech")
+    print(f"received {counts['motion']} frames for {audio.size / 16000:.1f} s of speech"
+          + (" before the connection failed" if failure else ""))
     if summary["frames"]:
         print(f"latency p50 {summary['p50_ms']:.0f} ms, p95 {summary['p95_ms']:.0f} ms, "
               f"p99 {summary['p99_ms']:.0f} ms, max {summary['max_ms']:.0f} ms")
     if args.texture:
         t = texture_meter.summary()
-        print(f"received {t['frames']} textures" + (f": latency p50 {t['p50_ms']:.0f} ms, p95 {t['p95_ms']:.0f} ms"
-                                                    if t["frames"] else ""))
+        print(f"received {counts['texture']} textures" + (f": latency p50 {t['p50_ms']:.0f} ms, p95 {t['p95_ms']:.0f} "
+                                                          "ms" if t["frames"] else ""))
     if args.save is not None and frames:
         write_motion(MotionTrack(np.concatenate(frames), args.fps), args.save, source=args.audio.name)
-        print(f"written {args.save}")
+        print(f"written {args.save}" + (" (the frames received before the failure)" if failure else ""))
     if args.save_video is not None and textures:
         n = sum(len(f) for f in frames) or 1 + max(round(pos * args.fps / 16000) for pos, _ in textures)
         _write_received_video(args.save_video, textures, n, args.fps, args.audio, args.avatar or DEFAULT_AVATAR)
         print(f"written {args.save_video}: {len(textures)} textures received for {n} frames")
+    if failure is not None:
+        raise failure
 
 
 def _write_received_video(path: Path, textures: list[tuple[int, bytes]], n_frames: int, fps: float,
@@ -183,7 +197,10 @@ def _write_received_video(path: Path, textures: list[tuple[int, bytes]], n_frame
             video.write(current[None])
 
 
-def _take(message: dict, meter, frames: list[np.ndarray], texture_meter, textures: list[tuple[int, bytes]]) -> None:
+def _take(message: dict, meter, frames: list[np.ndarray], texture_meter, textures: list[tuple[int, bytes]],
+          counts: dict[str, int]) -> None:
+    if message["type"] in counts:
+        counts[message["type"]] += message.get("count", 1)
     if message["type"] == "texture":
         texture_meter.received([message["sample_pos"]], time.monotonic())
         if message["utterance"] > 0 and message["encoding"] in ("jpeg", "png"):

@@ -235,17 +235,20 @@ class BridgeServer:
             if client is None:
                 client = self.clients[identity] = Client(identity, time.monotonic())
             client.last_seen = time.monotonic()
-            try:
+            kind = None  # the type of the message an error answers, so that a client can tell its requests'
+            try:        # errors from those of messages it sent without waiting
                 if len(parts) != 2:  # a DEALER sends exactly one frame
                     raise ProtocolError(ErrorCode.BAD_MESSAGE, "send exactly one frame per message")
-                self._handle(client, P.unpack(parts[1]), recv_ns)
+                msg = P.unpack(parts[1])
+                kind = msg["type"][:64]
+                self._handle(client, msg, recv_ns)
             except ProtocolError as exc:
                 self.counters["errors"] += 1
-                self._send(identity, P.error(exc.code, exc.message, exc.session))
+                self._send(identity, P.error(exc.code, exc.message, exc.session, ref=kind))
             except Exception as exc:  # a bug must cost one reply, never the server
                 self.counters["errors"] += 1
                 _log(logging.ERROR, "internal_error", error=repr(exc))
-                self._send(identity, P.error(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}"))
+                self._send(identity, P.error(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}", ref=kind))
 
     def _handle(self, client: Client, msg: dict, recv_ns: int) -> None:
         kind = msg["type"]
@@ -726,13 +729,22 @@ def make_keys(directory: Path, replace: bool = False) -> dict[str, Path]:
                             "clients that have them (--replace to make new ones anyway)")
     if directory.exists() and not directory.is_dir():
         raise FacecastError(f"{directory}: not a folder")
-    directory.mkdir(parents=True, exist_ok=True)
-    server_pub, server_secret = create_certificates(str(directory), "server")
-    client_pub, client_secret = create_certificates(str(directory), "client")
-    for secret in (server_secret, client_secret):
-        os.chmod(secret, 0o600)
-    clients = directory / "clients"
-    clients.mkdir(exist_ok=True)
-    shutil.copy(client_pub, clients / Path(client_pub).name)
+    old_mask = os.umask(0o077)  # the secret keys are never readable by others, not even until a chmod
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        server_pub, server_secret = create_certificates(str(directory), "server")
+        client_pub, client_secret = create_certificates(str(directory), "client")
+        os.umask(old_mask)
+        for secret in (server_secret, client_secret):
+            os.chmod(secret, 0o600)  # as made now; keys replaced keep the mode of the file they overwrite
+        for public in (server_pub, client_pub):
+            os.chmod(public, 0o666 & ~old_mask)  # public keys are for handing out
+        clients = directory / "clients"
+        clients.mkdir(exist_ok=True)
+        shutil.copy(client_pub, clients / Path(client_pub).name)
+    except OSError as exc:
+        raise FacecastError(f"{directory}: cannot make keys there: {exc.strerror or exc}") from None
+    finally:
+        os.umask(old_mask)
     return {"server_public": Path(server_pub), "server_secret": Path(server_secret),
             "client_public": Path(client_pub), "client_secret": Path(client_secret)}

@@ -138,6 +138,82 @@ def test_no_frame_shows_a_sample_past_the_end_of_its_line(server, speech_audio, 
             assert messages[-1]["samples"] == length and 0 <= max(positions) <= length, (fps, length)
 
 
+def test_integer_samples_of_any_width_are_the_same_sound(server, speech_audio):
+    pcm = np.round(speech_audio[:16000] * 32767).astype(np.int16)
+    with Client(server.endpoint) as client:
+        as_int16 = motion_of(stream(client, client.open(fps=30), pcm, 320))
+        as_int32 = motion_of(stream(client, client.open(fps=30), pcm.astype(np.int32) * 65536, 320))
+        as_uint8 = motion_of(stream(client, client.open(fps=30), ((pcm >> 8) + 128).astype(np.uint8), 320))
+        with pytest.raises(ValueError, match="NaN"):
+            client.send_audio(client.open(fps=30), np.full(320, np.nan, np.float32))
+    assert np.abs(as_int32 - as_int16).max() < 1e-4
+    assert np.corrcoef(as_uint8[:, 2 + 17], as_int16[:, 2 + 17])[0, 1] > 0.95  # jawOpen, from 8-bit sound
+
+
+def test_an_error_answers_the_request_it_is_about_not_the_next_one(server):
+    with Client(server.endpoint) as client:
+        session = client.open(fps=30)
+        client.end(session)  # nothing to end: an error, sent without waiting
+        assert client.close(session)["session"] == session  # the close succeeds; its answer is not that error
+        error = client.recv(timeout=1)
+        assert error["type"] == "error" and error["code"] == "bad_field" and error["ref"] == "end"
+
+
+def test_heartbeats_are_not_handed_to_the_caller(monkeypatch):
+    import facecast.bridge.server as server_module
+
+    monkeypatch.setattr(server_module, "HEARTBEAT_S", 0.2)
+    running = RunningServer(textures=False)
+    try:
+        with Client(running.endpoint) as client:
+            started = time.monotonic()
+            assert client.recv(timeout=1.0) is None  # several heartbeats came, and nothing else
+            assert time.monotonic() - started >= 0.95 and time.monotonic() - client.last_heard < 0.5
+    finally:
+        running.stop()
+
+
+def test_a_client_whose_server_has_gone_fails_within_its_timeout_not_for_ever(speech_audio):
+    running = RunningServer(textures=False)
+    client = Client(running.endpoint, timeout=1.0)
+    try:
+        session = client.open(fps=30)
+        running.stop()
+        started = time.monotonic()
+        with pytest.raises(BridgeError, match="took no message") as caught:
+            for _ in range(5000):  # more than the socket's queue holds
+                client.send_audio(session, np.zeros(320, np.float32))
+        assert caught.value.code == "timeout" and time.monotonic() - started < 10
+    finally:
+        client.close_socket()
+
+
+def test_a_restarted_server_is_reported_as_such(speech_audio):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    endpoint = f"tcp://127.0.0.1:{port}"
+    first = BridgeServer(endpoint, [live_model()], textures=False)
+    thread = threading.Thread(target=first.serve_forever, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    with Client(endpoint, timeout=5) as client:
+        client.open(fps=30)
+        first.stop()
+        thread.join(5)
+        second = BridgeServer(endpoint, [live_model()], textures=False)  # the same address, knowing no one
+        thread = threading.Thread(target=second.serve_forever, kwargs={"install_signals": False}, daemon=True)
+        thread.start()
+        try:
+            with pytest.raises(BridgeError, match="no longer knows this connection") as caught:
+                client.stats()
+            assert caught.value.code == "hello_first"
+        finally:
+            second.stop()
+            thread.join(5)
+
+
 def test_concurrent_sessions_do_not_disturb_each_other(server, speech_audio):
     with Client(server.endpoint) as a, Client(server.endpoint) as b:
         sa, sb = a.open(fps=30, sample_format="f32"), b.open(fps=30, sample_format="f32")
@@ -419,6 +495,13 @@ def test_keys_are_private_kept_unless_replaced_and_a_server_admits_only_listed_c
         BridgeServer("tcp://127.0.0.1:*", [live_model()], curve_dir=keys, textures=False)
     with pytest.raises(FacecastError, match="cannot read this CURVE key"):
         Client("tcp://127.0.0.1:5599", curve=tmp_path / "nowhere")
+    damaged = (keys / "server.key").read_text().replace('public-key = "', 'public-key = "abc', 1)
+    (keys / "server.key").write_text(damaged)  # a key cut short when pasted
+    with pytest.raises(FacecastError, match="not a key"):
+        Client("tcp://127.0.0.1:5599", curve=keys)
+    (tmp_path / "a file").write_text("")
+    with pytest.raises(FacecastError, match="cannot make keys"):
+        make_keys(tmp_path / "a file" / "keys")
 
 
 def test_an_ipv6_loopback_server_serves_an_ipv6_client():
@@ -497,6 +580,45 @@ def test_async_client_has_the_blocking_clients_calls(server, speech_audio):
     assert interrupted["type"] == "interrupted" and stats["type"] == "stats"
 
 
+def test_async_requests_work_while_another_task_reads_the_messages(server, speech_audio):
+    import asyncio
+
+    from facecast.bridge.client import AsyncClient
+
+    async def talk() -> tuple[list[str], dict]:
+        async with AsyncClient(server.endpoint, timeout=5) as client:
+            session = await client.open(fps=30, sample_format="f32")
+            kinds: list[str] = []
+
+            async def reader() -> None:  # the usual layout: one task takes every message as it comes
+                async for message in client.messages(until="ended", timeout=5):
+                    kinds.append(message["type"])
+
+            task = asyncio.create_task(reader())
+            await client.send_audio(session, speech_audio[:16000])
+            for emotion in ("happy", "sad", "angry", "surprised", "neutral", "happy"):  # while the reader reads
+                steered = await client.set_controls(session, {"emotion": emotion})
+                await asyncio.sleep(0.05)
+            await client.end(session)
+            await task
+            await client.close(session)
+            return kinds, steered
+
+    kinds, steered = asyncio.run(talk())
+    assert steered["type"] == "controls_ok" and "controls_ok" not in kinds  # the reply went to its request
+    assert kinds[-1] == "ended" and "motion" in kinds
+
+
+def test_the_latency_meter_counts_the_frame_at_the_very_end_of_the_audio():
+    from facecast.bridge.client import LatencyMeter
+
+    meter = LatencyMeter()
+    meter.sent(320, 1.0)
+    meter.sent(640, 1.02)
+    meter.received([0, 320, 640], 1.05)  # the last frame shows the end of the last chunk
+    assert meter.summary()["frames"] == 3 and meter.latencies_ms[-1] == pytest.approx(30)
+
+
 def test_pcm16_sound_goes_to_the_server_as_the_very_same_integers(speech_wav):
     import soundfile as sf
 
@@ -520,6 +642,28 @@ def test_client_command_refuses_what_the_server_would_before_reading_audio(serve
     assert main(base + ["--curve", "/nonexistent"]) == 1
     err = capsys.readouterr().err
     assert "--size needs --texture" in err and "cannot read this CURVE key" in err and "Traceback" not in err
+
+
+def test_the_client_command_keeps_what_it_received_when_the_server_goes(speech_wav, tmp_path, monkeypatch, capsys):
+    import facecast.bridge.commands as commands
+    from facecast.cli import main
+
+    monkeypatch.setattr(commands, "SERVER_QUIET_S", 1.0)  # 5 s in use, scaled down
+    running = RunningServer(textures=False)
+    threading.Timer(1.0, running.stop).start()  # the server goes a second into the speech
+    started = time.monotonic()
+    assert main(["client", "--endpoint", running.endpoint, "--audio", str(speech_wav),
+                 "--save", str(tmp_path / "got.csv")]) == 1
+    assert time.monotonic() - started < 2.5 + sf_seconds(speech_wav) / 2
+    out, err = capsys.readouterr()
+    assert "before the connection failed" in out and "has gone" in err and "Traceback" not in err
+    assert len((tmp_path / "got.csv").read_text().splitlines()) > 10  # what came before is kept
+
+
+def sf_seconds(path) -> float:
+    import soundfile as sf
+
+    return sf.info(path).duration
 
 
 def test_client_reports_server_errors(server):
