@@ -656,7 +656,8 @@ def test_the_client_command_keeps_what_it_received_when_the_server_goes(speech_w
                  "--save", str(tmp_path / "got.csv")]) == 1
     assert time.monotonic() - started < 2.5 + sf_seconds(speech_wav) / 2
     out, err = capsys.readouterr()
-    assert "before the connection failed" in out and "has gone" in err and "Traceback" not in err
+    # One line from the command (the in-process server's own log lines, to a closed capture, aside).
+    assert "before the connection failed" in out and err.splitlines()[-1].startswith("facecast: error: the server")
     assert len((tmp_path / "got.csv").read_text().splitlines()) > 10  # what came before is kept
 
 
