@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import pickle
 import sys
 from pathlib import Path
 
@@ -15,10 +14,11 @@ from facecast.export import shipped_checkpoints
 
 # What each command imports beyond the core install: the export extra.
 NEEDS = {"corpus": ("pocketsphinx",), "train": ("torch",), "onnx": ("torch", "onnx"), "render": ("torch", "onnx")}
+MAX_WEIGHT = 1e4  # a loss weight past this swamps every other term (the defaults are 30 and 0.5)
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m facecast.export") -> int:
-    from facecast.cli import number_arg
+    from facecast.cli import _interrupted_on_termination, number_arg
 
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True)
@@ -26,14 +26,16 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
     p = sub.add_parser("corpus", help="synthesize the training corpus (regenerated, not committed)")
     p.add_argument("--out", type=Path, default=Path("corpus"), help="folder for train.npz and val.npz")
     p.add_argument("--hours", type=number_arg(float, "--hours", 0, above=True), default=7.0,
-                   help="hours of training speech, default 7 (the validation set is fixed)")
+                   help="hours of training speech, default 7; each voice's 8 held-out sentences are drawn "
+                   "after its training sentences, so they change with --hours and --seed (compare models on "
+                   "one corpus)")
     p.add_argument("--seed", type=number_arg(int, "--seed", 0), default=0)
     p.add_argument("--workers", type=number_arg(int, "--workers", 1), default=2,
                    help="synthesis processes, default 2 (the corpus is the same for any number)")
     p.add_argument("--pitch", choices=["formants-kept", "plain"], default="formants-kept",
                    help="pitch augmentation: move F0 only, or the whole spectrum (sox alone)")
 
-    p = sub.add_parser("train", help="train the audio-to-motion network on a corpus")
+    p = train_parser = sub.add_parser("train", help="train the audio-to-motion network on a corpus")
     p.add_argument("--corpus", type=Path, default=Path("corpus"), help="folder from `export corpus`")
     p.add_argument("--out", type=Path, default=None,
                    help="default: export/checkpoints/lipsync_lookahead<ms>.pt, the committed checkpoint "
@@ -47,19 +49,22 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
                    help="torch threads (default: all cores; 1 is faster on a machine shared with other work)")
     p.add_argument("--lookahead", type=number_arg(int, "--lookahead", 0), default=None,
                    help="frames of 10 ms the model hears ahead (default 3)")
-    p.add_argument("--ceps", type=int, default=None,
-                   help="cepstral coefficients the network hears (default 12; 0: the log-mel bands)")
-    p.add_argument("--warmup", type=int, default=None,
-                   help="outputs left out of the loss at each crop's cold start (default 0: all trained)")
-    p.add_argument("--segment-close", type=float, default=None,
+    p.add_argument("--ceps", type=number_arg(int, "--ceps", 0), default=None,
+                   help="cepstral coefficients the network hears, at most its mel bands (default 12; "
+                   "0: the log-mel bands)")
+    p.add_argument("--warmup", type=number_arg(int, "--warmup", 0), default=None,
+                   help="outputs left out of the loss at each crop's cold start (default 0: all trained); "
+                   "with --lookahead, under a crop's frames")
+    p.add_argument("--segment-close", type=number_arg(float, "--segment-close", 0, MAX_WEIGHT), default=None,
                    help="weight of the per-segment loss that shuts the lips once in every /p b m/ (default 30)")
-    p.add_argument("--segment-pp", type=float, default=None,
+    p.add_argument("--segment-pp", type=number_arg(float, "--segment-pp", 0, MAX_WEIGHT), default=None,
                    help="weight of the per-segment loss on the most confident PP viseme of every /p b m/ (default 0.5)")
 
     p = sub.add_parser("onnx", help="export a checkpoint to the streaming ONNX model and verify it")
     p.add_argument("--checkpoint", type=Path, default=None, help="default: every committed checkpoint")
     p.add_argument("--out", type=Path, default=None,
-                   help="default: the package's model of the checkpoint's lookahead (runtime/models)")
+                   help="default: the package's model of the checkpoint's lookahead (runtime/models), which "
+                   "only a checkpoint of the full training configuration may replace")
 
     p = sub.add_parser("render", help="export the render network to ONNX and verify it against PyTorch")
     p.add_argument("--out", type=Path, default=None, help="default: the model shipped in the package")
@@ -74,12 +79,30 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
               "torch==2.13.0 onnx pocketsphinx (or pip install '.[export]' in facecast's source folder)",
               file=sys.stderr)
         return 1
-    try:
-        _run(parser, args)
+    try:  # SIGTERM and SIGHUP stop the work as Ctrl-C does, so temporary files are removed the same way
+        with _interrupted_on_termination():
+            if args.command == "train":
+                _check_training_settings(train_parser, args)
+            _run(parser, args)
     except (FacecastError, OSError) as exc:  # one line, as every facecast command says what went wrong
         print(f"{prog} {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"{prog} {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0
+
+
+def _check_training_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Settings that only make sense together (--ceps up to the configuration's mel bands, --warmup and
+    --lookahead within a crop) are usage errors too, before any work."""
+    from facecast.export.train_lipsync import settings
+
+    try:
+        settings(args.config, lookahead=args.lookahead, ceps=args.ceps, warmup=args.warmup,
+                 segment_close=args.segment_close, segment_pp=args.segment_pp)
+    except FacecastError as exc:
+        parser.error(str(exc))
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -111,11 +134,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         for checkpoint in checkpoints:
             if not Path(checkpoint).is_file():
                 raise FacecastError(f"{checkpoint}: no such checkpoint")
-            try:
-                report = export_onnx(checkpoint, args.out)
-            except pickle.UnpicklingError as exc:
-                raise FacecastError(f"{checkpoint}: not a PyTorch checkpoint ({exc})") from None
-            print(json.dumps(report, indent=2))
+            print(json.dumps(export_onnx(checkpoint, args.out), indent=2))
 
 
 if __name__ == "__main__":

@@ -9,13 +9,27 @@ on the number of worker processes.
 Festival's ``cmu_us_slt_arctic_hts`` voice is reserved for validation and never trained on; flite's
 ``slt`` is the same speaker, so it is left out of training too and the slt score is a truly unseen
 speaker.
+
+Every voice's held-out sentences are drawn right after its training sentences from the same numbered
+sequence, so which sentences are held out depends on ``hours`` (and ``seed``): models are compared on
+the held-out split of one corpus, not across corpora built with different settings.
+
+Nothing is synthesized before every synthesizer the voices need, and sox, has been found; a voice that
+ends with no utterance at all stops the build. ``summary.json`` is removed first and written last, so a
+folder holding one is a whole corpus (``train`` refuses a folder without it).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import math
+import os
 import random
+import signal
+import subprocess
+import tempfile
 from collections import Counter
 from dataclasses import asdict
 from multiprocessing import Pool
@@ -25,10 +39,12 @@ import numpy as np
 from tqdm import tqdm
 
 from facecast.audio import SAMPLE_RATE
+from facecast.errors import FacecastError
 from facecast.export.augment import augment
 from facecast.export.targets import Segment, build_targets, frame_count
 from facecast.export.text import sentence
 from facecast.export.tts import Utterance, Voice, synthesize
+from facecast.writers import replaced_atomically
 
 RESERVED_VOICES = ("festival:cmu_us_slt_arctic_hts", "flite:slt")
 
@@ -100,11 +116,21 @@ def _make(job: tuple[Voice, int, int, str, bool, bool]) -> tuple[Utterance, list
     return utt, applied
 
 
+def _worker_signals() -> None:
+    """Workers leave interrupts to the main process, which stops the pool: Ctrl-C reaches the whole
+    process group, and each worker would print its own traceback. The pool stops them with SIGTERM,
+    which must end them rather than raise there (they inherit the main process's handlers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
 def synthesize_set(
     jobs: list[tuple[Voice, int, int, str, bool, bool]], workers: int, desc: str
 ) -> list[tuple[Utterance, list[str]]]:
     out = []
-    with Pool(workers) as pool:
+    with Pool(workers, initializer=_worker_signals) as pool:
         for item in tqdm(pool.imap(_make, jobs, chunksize=4), total=len(jobs), desc=desc, unit="utt"):
             if item is not None:
                 out.append(item)
@@ -131,22 +157,23 @@ def save_split(path: Path, items: list[tuple[Utterance, list[str]]]) -> dict:
         voices.append(utt.voice)
         texts.append(utt.text)
         augs.append(",".join(applied))
-    np.savez(
-        path,
-        audio=np.concatenate(audio),
-        audio_offsets=np.array(audio_off, dtype=np.int64),
-        viseme=np.concatenate(visemes),
-        pose=np.concatenate(poses),
-        vad=np.concatenate(vads),
-        frame_offsets=np.array(frame_off, dtype=np.int64),
-        seg_start=np.array([s[0] for s in segs], dtype=np.float32),
-        seg_end=np.array([s[1] for s in segs], dtype=np.float32),
-        seg_symbol=np.array([s[2] for s in segs]),
-        seg_offsets=np.array(seg_off, dtype=np.int64),
-        voice=np.array(voices),
-        text=np.array(texts),
-        augmentation=np.array(augs),
-    )
+    with replaced_atomically(path) as tmp, open(tmp, "wb") as fh:  # never half a split under the name
+        np.savez(
+            fh,
+            audio=np.concatenate(audio),
+            audio_offsets=np.array(audio_off, dtype=np.int64),
+            viseme=np.concatenate(visemes),
+            pose=np.concatenate(poses),
+            vad=np.concatenate(vads),
+            frame_offsets=np.array(frame_off, dtype=np.int64),
+            seg_start=np.array([s[0] for s in segs], dtype=np.float32),
+            seg_end=np.array([s[1] for s in segs], dtype=np.float32),
+            seg_symbol=np.array([s[2] for s in segs]),
+            seg_offsets=np.array(seg_off, dtype=np.int64),
+            voice=np.array(voices),
+            text=np.array(texts),
+            augmentation=np.array(augs),
+        )
     hours = (audio_off[-1] / SAMPLE_RATE) / 3600
     return {
         "utterances": len(items),
@@ -156,13 +183,93 @@ def save_split(path: Path, items: list[tuple[Utterance, list[str]]]) -> dict:
     }
 
 
-def build_corpus(out: Path, hours: float = 7.0, seed: int = 0, workers: int = 2, val_per_voice: int = 8,
-                 keep_formants: bool = True) -> dict:
-    """Synthesize the training split (augmented) and a clean held-out split of unseen sentences.
+# What each synthesizer is, to the user who lacks it: Debian/Ubuntu packages.
+_PACKAGES = {"flite": "flite", "festival": "festival", "espeak": "libespeak-ng1", "sox": "sox"}
 
-    ``keep_formants``: pitch augmentation moves only F0 (True) or, the plain way, the whole spectrum.
-    """
-    out.mkdir(parents=True, exist_ok=True)
+
+def _run_output(cmd: list[str]) -> str | None:
+    """The standard output of ``cmd``, or None if it cannot be run or fails."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _espeak_library_loads() -> bool:
+    try:
+        ctypes.CDLL(ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1")
+    except OSError:
+        return False
+    return True
+
+
+def check_synthesizers(voices: list[Voice], augmenting: bool = True) -> None:
+    """Fail before any synthesis if a synthesizer the voices need (flite, festival, the espeak-ng C
+    library), one of their voices, or sox (the augmentation) is missing: every utterance of such a voice
+    would fail on its own, and the corpus would quietly lose voices and whole languages."""
+    engines = {v.engine for v in voices}
+    missing, absent_voices = [], []
+    if "flite" in engines:
+        listed = _run_output(["flite", "-lv"])
+        if listed is None:
+            missing.append("flite")
+        else:
+            have = set(listed.replace("Voices available:", " ").split())
+            absent_voices += [f"flite:{v.name}" for v in voices if v.engine == "flite" and v.name not in have]
+    if "festival" in engines:
+        listed = _run_output(["festival", "--batch", "(print (voice.list))"])
+        if listed is None:
+            missing.append("festival")
+        else:
+            have = set(listed.replace("(", " ").replace(")", " ").split())
+            absent_voices += [f"festival:{v.name}" for v in voices if v.engine == "festival" and v.name not in have]
+    if "espeak" in engines and not _espeak_library_loads():
+        missing.append("espeak")
+    if augmenting and _run_output(["sox", "--version"]) is None:
+        missing.append("sox")
+    if missing:
+        names = ", ".join("the espeak-ng library" if m == "espeak" else m for m in missing)
+        raise FacecastError(f"the corpus needs {names}, not found or not working: install "
+                            f"{'them' if len(missing) > 1 else 'it'} (Debian/Ubuntu: apt install "
+                            f"{' '.join(_PACKAGES[m] for m in missing)})")
+    if absent_voices:
+        raise FacecastError(f"voices not installed: {', '.join(absent_voices)} (the corpus needs every voice "
+                            "of facecast.export.corpus.TRAIN_VOICES)")
+
+
+def _check_every_voice(items: list[tuple[Utterance, list[str]]], voices: list[Voice], split: str) -> None:
+    got = Counter(utt.voice for utt, _ in items)
+    silent = [v.id for v in voices if not got[v.id]]
+    if silent:
+        raise FacecastError(f"no {split} utterance could be synthesized with {', '.join(silent)}; nothing "
+                            "written (try one sentence with that synthesizer by hand to see why)")
+
+
+def _prepare_folder(out: Path) -> None:
+    """Fail before any work if ``out`` cannot hold the corpus; make it (not its parents) if need be."""
+    if out.exists() and not out.is_dir():
+        raise FacecastError(f"{out}: is a file; --out names the folder for train.npz, val.npz and summary.json")
+    if not out.parent.is_dir():
+        raise FacecastError(f"{out}: folder {out.parent} does not exist")
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise FacecastError(f"{out}: cannot make the folder: {exc.strerror or exc}") from None
+    for name in ("train.npz", "val.npz", "summary.json"):
+        if (out / name).is_dir():
+            raise FacecastError(f"{out / name}: is a folder")
+    try:  # the folder takes new files (os.access says yes to root on a read-only file system)
+        fd, probe = tempfile.mkstemp(prefix=".facecast-corpus.", dir=out)
+    except OSError as exc:
+        raise FacecastError(f"{out}: cannot write there: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def corpus_jobs(hours: float, seed: int, val_per_voice: int, keep_formants: bool):
+    """The (train, val) synthesis jobs: each voice's training sentences, then its held-out ones, numbered
+    in one sequence, so the held-out sentences change with ``hours``."""
     total_share = sum(share for _, share, _ in TRAIN_VOICES)
     train_jobs, val_jobs = [], []
     index = 0
@@ -175,11 +282,30 @@ def build_corpus(out: Path, hours: float = 7.0, seed: int = 0, workers: int = 2,
         for _ in range(val_per_voice):
             val_jobs.append((voice, seed, index, "val", False, keep_formants))
             index += 1
+    return train_jobs, val_jobs
+
+
+def build_corpus(out: Path, hours: float = 7.0, seed: int = 0, workers: int = 2, val_per_voice: int = 8,
+                 keep_formants: bool = True) -> dict:
+    """Synthesize the training split (augmented) and a clean held-out split of unseen sentences.
+
+    ``keep_formants``: pitch augmentation moves only F0 (True) or, the plain way, the whole spectrum.
+    """
+    out = Path(out)
+    voices = [v for v, _, _ in TRAIN_VOICES]
+    check_synthesizers(voices)
+    _prepare_folder(out)
+    train_jobs, val_jobs = corpus_jobs(hours, seed, val_per_voice, keep_formants)
+    (out / "summary.json").unlink(missing_ok=True)  # the folder is no whole corpus until it is back
     train = synthesize_set(train_jobs, workers, "train corpus")
+    _check_every_voice(train, voices, "training")
     summary = {"seed": seed, "keep_formants": keep_formants, "train": save_split(out / "train.npz", train)}
     val = synthesize_set(val_jobs, workers, "held-out sentences")
+    _check_every_voice(val, voices, "held-out")
     summary["val"] = save_split(out / "val.npz", val)
-    summary["voices"] = [asdict(v) for v, _, _ in TRAIN_VOICES]
-    summary["languages"] = sorted({v.language for v, _, _ in TRAIN_VOICES})
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    saved = {utt.voice for utt, _ in train}
+    summary["voices"] = [asdict(v) for v in voices if v.id in saved]
+    summary["languages"] = sorted({v.language for v in voices if v.id in saved})
+    with replaced_atomically(out / "summary.json") as tmp:
+        Path(tmp).write_text(json.dumps(summary, indent=2))
     return summary

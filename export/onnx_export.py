@@ -5,12 +5,18 @@ in ``export/checkpoints`` goes to the model of the same lookahead in ``runtime/m
 
 Verification runs before anything is written: onnxruntime and PyTorch must agree (max abs difference
 below 1e-4) on whole-clip inference, and chunk-by-chunk streaming must reproduce whole-clip inference.
+The model and its .json description are both written to temporary files beside them before either is
+put in place. A checkpoint trained with another configuration than ``full`` (``--config smoke``) needs
+``out``: by default it would replace the shipped model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +37,44 @@ OUTPUTS = ("visemes", "pose", "vad", "state_out")
 
 
 def load_checkpoint(path: Path) -> tuple[LipSyncNet, dict]:
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    net = LipSyncNet(NetConfig(**ckpt["net"]))
-    net.load_state_dict(ckpt["state_dict"])
+    """The network of a checkpoint ``facecast export train`` saved; anything else is one FacecastError."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FacecastError(f"{path}: not a PyTorch checkpoint ({detail})") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("net"), dict) or "state_dict" not in ckpt:
+        raise FacecastError(f"{path}: not a checkpoint of facecast export train")
+    other = f"{path}: a checkpoint from another facecast version"
+    fields = {f.name for f in dataclasses.fields(NetConfig)}
+    if set(ckpt["net"]) != fields:
+        differ = sorted(fields ^ set(ckpt["net"]))
+        raise FacecastError(f"{other} (its network settings differ in {', '.join(differ)}); retrain it with "
+                            "facecast export train")
+    for key, ours in (("channels", LIP_CHANNELS), ("visemes", VISEMES)):
+        if ckpt.get(key) != list(ours):
+            raise FacecastError(f"{other} (other {key}: {ckpt.get(key)}); retrain it with facecast export train")
+    try:
+        net = LipSyncNet(NetConfig(**ckpt["net"]))
+        net.load_state_dict(ckpt["state_dict"])
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise FacecastError(f"{other} ({str(exc).splitlines()[0]}); retrain it with facecast export train") from None
     return net.eval(), ckpt
+
+
+def checkpoint_config(ckpt: dict) -> str:
+    """The training configuration a checkpoint was trained with ("full", "smoke"). Checkpoints from before
+    it was saved are "full" if their network is the full configuration's size, else "experimental"."""
+    if isinstance(ckpt.get("config"), str):
+        return ckpt["config"]
+    size = ("n_mels", "conv_channels", "hidden", "gru_layers")
+    full = NetConfig()
+    return "full" if all(ckpt["net"].get(k) == getattr(full, k) for k in size) else "experimental"
+
+
+def shipped_step(ckpt: dict) -> dict | None:
+    """The held-out scores of the step the checkpoint holds (its history goes on past it)."""
+    return next((h for h in ckpt.get("history") or [] if h.get("step") == ckpt.get("step")), None)
 
 
 def _test_signal(seconds: float = 3.0, seed: int = 0) -> np.ndarray:
@@ -52,11 +92,16 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> dict:
     """Export ``checkpoint``, verify it, and write it (default: the shipped model of its lookahead)."""
     net, ckpt = load_checkpoint(checkpoint)
     c = net.config
+    if out is None and (config := checkpoint_config(ckpt)) != "full":
+        shipped = model_file(c.lookahead * 10)
+        raise FacecastError(f"{checkpoint}: not trained with the full configuration ({config}); name the output "
+                            f"with --out: by default it would replace the shipped {shipped}")
     out = Path(out or model_file(c.lookahead * 10))
     if out.suffix != ".onnx":
         raise FacecastError(f"{out}: name the model .onnx (its description goes beside it as .json)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    check_writable(out)  # before the export, not after it
+    description = out.with_suffix(".json")
+    for path in (out, description):
+        check_writable(path)  # before the export, not after it; a missing folder is not made
     audio = torch.from_numpy(_test_signal()[None, : 300 * HOP])
     state = net.initial_state(1)
     dynamic = {"audio": {0: "batch", 1: "samples"}, "state": {0: "batch"}, "visemes": {0: "batch", 1: "frames"},
@@ -66,7 +111,6 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> dict:
         torch.onnx.export(net, (audio, state), str(tmp_path), input_names=["audio", "state"],
                           output_names=list(OUTPUTS), dynamic_axes=dynamic, opset_version=17, dynamo=False)
         model = onnx.load(str(tmp_path))
-    history = ckpt.get("history") or []
     info = {
         "format": MODEL_FORMAT,
         "sample_rate": SAMPLE_RATE,
@@ -77,7 +121,7 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> dict:
         "visemes": list(VISEMES),
         "net": c.to_dict(),
         "train_step": ckpt.get("step"),
-        "val": history[-1] if history else None,
+        "val": shipped_step(ckpt),
     }
     model.metadata_props.add(key="facecast", value=json.dumps(info))
     model.doc_string = "facecast streaming audio-to-motion network: (audio, state) -> (visemes, pose, vad, state_out)"
@@ -85,9 +129,11 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> dict:
     report = verify(net, model.SerializeToString())
     if report["torch_vs_onnx_max_abs"] >= TOLERANCE or report["stream_vs_whole_max_abs"] >= TOLERANCE:
         raise RuntimeError(f"exported model failed verification: {report}")
-    with replaced_atomically(out) as tmp:  # a reader of the model never sees half of it
-        onnx.save(model, tmp)
-    (out.with_suffix(".json")).write_text(json.dumps({**info, "verification": report}, indent=2) + "\n")
+    # Both whole in temporary files before either is renamed into place: a failure changes neither, and a
+    # reader never sees half of one.
+    with replaced_atomically(description) as tmp_json, replaced_atomically(out) as tmp_model:
+        Path(tmp_json).write_text(json.dumps({**info, "verification": report}, indent=2) + "\n")
+        onnx.save(model, tmp_model)
     report["path"] = str(out)
     report["bytes"] = out.stat().st_size
     return report

@@ -5,7 +5,8 @@
 Utterances are laid end to end in one stream (each padded to whole 10 ms frames) and random crops are
 cut from it, so every batch mixes voices, languages and augmentations. The schedule is sized to the
 time budget after timing the first steps, so a run ends on time at the bottom of its learning-rate
-curve. The checkpoint with the best held-out loss is kept.
+curve. The checkpoint with the best held-out loss is kept; a run whose held-out loss is never finite
+saves nothing (an existing checkpoint stays as it was) and fails.
 
 Every crop is heard through a random vocal tract length warp (``vtlp``): the corpus has few voices, and
 a model trained on them alone follows the formant range of those voices rather than the mouth.
@@ -19,6 +20,8 @@ from __future__ import annotations
 import json
 import math
 import time
+import zipfile
+import zlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -66,10 +69,18 @@ CONFIGS = {
 class Stream:
     """A corpus split as one padded audio stream with per-frame targets."""
 
+    KEYS = ("audio", "audio_offsets", "frame_offsets", "viseme", "pose", "vad")
+
     def __init__(self, path: Path) -> None:
         d = dict(np.load(path))  # NpzFile re-reads an array on every access: load each once
+        missing = [key for key in self.KEYS if key not in d]
+        if missing:
+            raise KeyError(f"no {', '.join(missing)}")
         a_off, f_off = d["audio_offsets"], d["frame_offsets"]
         n_frames = int(f_off[-1])
+        if len(a_off) != len(f_off) or len(a_off) < 2 or int(a_off[-1]) != len(d["audio"]) or any(
+                len(d[key]) != n_frames for key in ("viseme", "pose", "vad")):
+            raise ValueError("its offsets and arrays do not agree")
         self.audio = np.zeros(n_frames * HOP, dtype=np.int16)
         all_audio = d["audio"]
         for i in range(len(a_off) - 1):
@@ -87,6 +98,54 @@ class Stream:
         audio = torch.from_numpy(self.audio[start * HOP : (start + frames) * HOP].astype(np.float32) / 32767)
         sl = slice(start, start + frames)
         return audio, self.viseme[sl], self.pose[sl], self.vad[sl]
+
+
+_DAMAGED = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def load_corpus(corpus: Path, min_frames: int) -> tuple[Stream, Stream]:
+    """The training and held-out streams of a corpus folder; a missing, damaged or unfinished corpus
+    (``summary.json`` is written last) is one ``FacecastError``."""
+    rebuild = f"rebuild with facecast export corpus --out {corpus}"
+    for split in ("train", "val"):
+        if not (corpus / f"{split}.npz").is_file():
+            raise FacecastError(f"{corpus}: no {split}.npz; {rebuild}")
+    try:
+        summary = json.loads((corpus / "summary.json").read_text())
+        counts = [int(summary[split]["utterances"]) for split in ("train", "val")]
+    except FileNotFoundError:
+        raise FacecastError(f"{corpus}: no summary.json, so the corpus was never finished; {rebuild}") from None
+    except (*_DAMAGED, TypeError) as exc:
+        raise FacecastError(f"{corpus / 'summary.json'}: damaged ({exc}); {rebuild}") from None
+    streams = []
+    for split, count in zip(("train", "val"), counts, strict=True):
+        path = corpus / f"{split}.npz"
+        try:
+            stream = Stream(path)
+        except _DAMAGED as exc:
+            raise FacecastError(f"{path}: damaged ({type(exc).__name__}: {exc}); {rebuild}") from None
+        if len(stream.frame_offsets) - 1 != count:
+            raise FacecastError(f"{path}: {len(stream.frame_offsets) - 1} utterances, summary.json says {count}: "
+                                f"not the corpus summary.json describes; {rebuild}")
+        streams.append(stream)
+    if streams[0].n_frames <= min_frames:
+        raise FacecastError(f"{corpus}: too little training speech ({streams[0].n_frames} frames of 10 ms, "
+                            f"at least {min_frames + 1} needed); {rebuild} and more --hours")
+    return streams[0], streams[1]
+
+
+def check_settings(cfg: TrainConfig, net: NetConfig) -> None:
+    """Refuse settings the training cannot use, before any work."""
+    if not 0 <= net.n_ceps <= net.n_mels:
+        raise FacecastError(f"--ceps must be between 0 and {net.n_mels} (the mel bands), got {net.n_ceps}")
+    if net.lookahead < 0 or cfg.warmup_frames < 0:
+        raise FacecastError("--lookahead and --warmup must be at least 0")
+    if net.lookahead + cfg.warmup_frames >= cfg.crop_frames:
+        raise FacecastError(f"--warmup + --lookahead must be under the {cfg.crop_frames} frames of a training "
+                            f"crop, got {cfg.warmup_frames} + {net.lookahead}")
+    for name, value in (("--segment-close", cfg.segment_close_weight), ("--segment-pp", cfg.segment_pp_weight)):
+        if not 0 <= value < math.inf:  # False for NaN
+            raise FacecastError(f"{name} must be a finite weight of at least 0, got {value}")
 
 
 def _feature_stats(net: LipSyncNet, stream: Stream, rng: np.random.Generator) -> None:
@@ -201,9 +260,10 @@ def evaluate(net: LipSyncNet, stream: Stream, loss_fn: Loss) -> dict:
     return {"loss": float(np.mean(losses)), "viseme_acc": correct / total}
 
 
-def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: float | None = None, seed: int = 0,
-          threads: int | None = None, lookahead: int | None = None, ceps: int | None = None,
-          warmup: int | None = None, segment_close: float | None = None, segment_pp: float | None = None) -> dict:
+def settings(config: str = "full", minutes: float | None = None, lookahead: int | None = None,
+             ceps: int | None = None, warmup: int | None = None, segment_close: float | None = None,
+             segment_pp: float | None = None) -> tuple[TrainConfig, NetConfig]:
+    """The training and network settings of ``config`` with these changes, checked."""
     cfg = replace(CONFIGS[config], minutes=CONFIGS[config].minutes if minutes is None else minutes)
     if warmup is not None:
         cfg.warmup_frames = warmup
@@ -216,17 +276,21 @@ def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: 
         net_cfg.lookahead = lookahead
     if ceps is not None:
         net_cfg.n_ceps = ceps
-    out = Path(out or checkpoint_path(net_cfg.lookahead * 10))
-    for split in ("train", "val"):
-        if not (Path(corpus) / f"{split}.npz").is_file():
-            raise FacecastError(f"{corpus}: no {split}.npz; build one first: facecast export corpus --out {corpus}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    check_writable(out)  # before the training, not after it
+    check_settings(cfg, net_cfg)
+    return cfg, net_cfg
+
+
+def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: float | None = None, seed: int = 0,
+          threads: int | None = None, lookahead: int | None = None, ceps: int | None = None,
+          warmup: int | None = None, segment_close: float | None = None, segment_pp: float | None = None) -> dict:
+    cfg, net_cfg = settings(config, minutes, lookahead, ceps, warmup, segment_close, segment_pp)
+    corpus, out = Path(corpus), Path(out or checkpoint_path(net_cfg.lookahead * 10))
+    check_writable(out)  # before the training, not after it; a missing folder is not made
+    train_stream, val_stream = load_corpus(corpus, max(cfg.crop_frames + net_cfg.lookahead, 400))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     if threads:
         torch.set_num_threads(threads)
-    train_stream, val_stream = Stream(corpus / "train.npz"), Stream(corpus / "val.npz")
     net = LipSyncNet(net_cfg)
     _feature_stats(net, train_stream, rng)
     warps = WarpBank(net_cfg.n_mels, *cfg.vtlp)
@@ -237,7 +301,7 @@ def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: 
     budget_s = cfg.minutes * 60
     t_start = time.monotonic()
     total_steps = cfg.max_steps
-    best, history = math.inf, []
+    best, history, saved = math.inf, [], None
     bar = tqdm(total=total_steps, desc="training", unit="step")
     step = 0
     while step < total_steps:
@@ -266,15 +330,20 @@ def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: 
             val.update(step=step, minutes=round((time.monotonic() - t_start) / 60, 2))
             history.append(val)
             tqdm.write(json.dumps(val))
-            if val["loss"] < best:
+            if math.isfinite(val["loss"]) and val["loss"] < best:
                 best = val["loss"]
-                _save(out, {"net": net.config.to_dict(), "state_dict": net.state_dict(), "history": history,
-                            "channels": list(LIP_CHANNELS), "visemes": list(VISEMES), "step": step,
-                            "train": {k: v for k, v in asdict(cfg).items() if k != "net"}})
+                # A copy: the state dict's tensors are the live weights, which the next steps change.
+                weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                saved = {"net": net.config.to_dict(), "state_dict": weights, "history": list(history),
+                         "channels": list(LIP_CHANNELS), "visemes": list(VISEMES), "step": step, "config": config,
+                         "train": {k: v for k, v in asdict(cfg).items() if k != "net"}}
+                _save(out, saved)
     bar.close()
-    ckpt = torch.load(out, weights_only=False)
-    ckpt["history"] = history
-    _save(out, ckpt)
+    if saved is None:
+        raise FacecastError(f"no finite held-out loss in {step} steps ({', '.join(str(h['loss']) for h in history)}); "
+                            f"nothing saved, {out} left as it was")
+    saved["history"] = history  # the whole run, past the step kept
+    _save(out, saved)
     return {"best_val_loss": best, "steps": step, "minutes": (time.monotonic() - t_start) / 60, "checkpoint": str(out)}
 
 

@@ -5,6 +5,7 @@ import json
 import numpy as np
 
 from facecast.export.__main__ import main as export_main
+from facecast.export.corpus import TRAIN_VOICES
 from facecast.lipsync import LipSyncModel
 
 
@@ -25,7 +26,9 @@ def test_corpus_train_export_round_trip(tmp_path, speech_audio):
 
     summary = build_corpus(corpus, hours=0.01, seed=5, workers=1, val_per_voice=1)
     assert summary["train"]["utterances"] >= 16
-    assert len(summary["train"]["voices"]) >= 19  # 20 voices; festival may refuse one pseudo-sentence
+    # Every voice is in both splits: a voice without utterances stops the build.
+    assert len(summary["train"]["voices"]) == len(summary["val"]["voices"]) == len(TRAIN_VOICES)
+    assert len(summary["voices"]) == len(TRAIN_VOICES)
     assert set(summary["languages"]) == {"en", "es", "de", "fr", "ca", "it", "cs", "fi"}
     assert not any("slt" in voice for voice in summary["train"]["voices"])
     build_corpus(tmp_path / "again", hours=0.01, seed=5, workers=2, val_per_voice=1)
