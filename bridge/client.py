@@ -23,6 +23,7 @@ import numpy as np
 import zmq
 import zmq.asyncio
 
+from facecast.audio import integer_samples_as_float
 from facecast.bridge import protocol as P
 from facecast.errors import FacecastError
 from facecast.motion_frame import MotionTrack
@@ -63,11 +64,8 @@ def _audio_bytes(samples: np.ndarray | bytes, sample_format: str) -> bytes:
     samples = np.asarray(samples)
     if sample_format == "pcm16" and samples.dtype == np.int16:
         return samples.astype("<i2").tobytes()
-    if samples.dtype.kind in "iu":
-        # As sound files store them (and facecast.audio reads them): full scale is 2**(bits - 1), unsigned
-        # samples sit around its middle. int16 to f32 is / 32768, as the server reads pcm16.
-        full = 2.0 ** (np.iinfo(samples.dtype).bits - 1)
-        samples = (samples.astype(np.float64) - (full if samples.dtype.kind == "u" else 0.0)) / full
+    if samples.dtype.kind in "iu":  # int16 to f32 is / 32768, as the server reads pcm16
+        samples = integer_samples_as_float(samples)
     elif samples.dtype.kind != "f":
         raise ValueError(f"audio samples must be numbers, got {samples.dtype}")
     if not np.all(np.isfinite(samples)):
@@ -348,6 +346,10 @@ class AsyncClient(_Bookkeeping):
             return await self._wait_for(*waiting)
         finally:
             self._waiting.remove(waiting)
+            # A reply handed over too late for a request that gave up (cancelled, timed out) answers no one:
+            # left here, it would answer the next request of its kind.
+            self._replies = [m for m in self._replies
+                             if not _answers(m, *waiting) or any(_answers(m, *w) for w in self._waiting)]
 
     async def _next(self, deadline: float) -> dict | None:
         while True:
@@ -370,13 +372,18 @@ class AsyncClient(_Bookkeeping):
         by one task at a time; None at ``deadline``. A reply that another task's request waits for, not
         this caller's own (``mine``), is handed to it and the reading goes on."""
         while True:
-            try:
-                await asyncio.wait_for(self._reading.acquire(), max(0.0, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
-                return None
+            # Waited for by looking, not with wait_for around acquire: a wait_for cancelled as the lock is
+            # granted can leave it taken for good (Python 3.11), and with no time left it gives up at once.
+            while self._reading.locked():
+                if time.monotonic() >= deadline:
+                    return None
+                await asyncio.sleep(0.005)
+            await self._reading.acquire()  # free: taken at once, without yielding
             try:
                 if queued and self._queue:
                     return self._queue.popleft()
+                if mine is not None and any(_answers(m, *mine) for m in self._replies):
+                    return None  # the task that held the socket took this caller's reply meanwhile
                 message = await self._next(deadline)
             finally:
                 self._reading.release()
@@ -399,7 +406,7 @@ class AsyncClient(_Bookkeeping):
                 return found
             if self._reading.locked():  # another task reads: it hands the reply over when it comes
                 await asyncio.sleep(0.005)
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= deadline and self._reply_for(kind, session, request) is None:
                     raise self._no_reply(kind)
                 continue
             message = await self._read(deadline, mine=(kind, session, request))

@@ -142,7 +142,8 @@ def _client(args: argparse.Namespace) -> None:
                         break
                     _take(message, meter, frames, texture_meter, textures, counts)
                 if time.monotonic() - client.last_heard > SERVER_QUIET_S:
-                    raise BridgeError(f"the server has sent nothing for {SERVER_QUIET_S:g} s: it has gone")
+                    raise BridgeError(f"the server has sent nothing for {SERVER_QUIET_S:g} s: it has gone",
+                                      "timeout")
                 part = audio[sent : sent + chunk]
                 client.send_audio(session, part)
                 sent += part.size
@@ -152,8 +153,10 @@ def _client(args: argparse.Namespace) -> None:
             for message in client.messages(until="ended", timeout=5.0):
                 _take(message, meter, frames, texture_meter, textures, counts)
             client.close(session)
-    except BridgeError as exc:  # what came before the failure is still reported and saved
-        failure = exc
+    except BridgeError as exc:
+        if exc.code not in ("timeout", "hello_first"):
+            raise  # the server refused something (an unknown avatar, say): the connection is fine
+        failure = exc  # the connection failed: what came before is still reported and saved
     summary = meter.summary()
     print(f"received {counts['motion']} frames for {audio.size / 16000:.1f} s of speech"
           + (" before the connection failed" if failure else ""))

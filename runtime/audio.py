@@ -32,6 +32,13 @@ def resample(audio: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np
     return resample_poly(audio, rate_out // g, rate_in // g).astype(np.float32)
 
 
+def integer_samples_as_float(samples: np.ndarray) -> np.ndarray:
+    """Integer samples as float64 in [-1, 1), as sound files store them: full scale is 2**(bits - 1), and
+    unsigned samples (8-bit wav) sit around its middle."""
+    full = 2.0 ** (np.iinfo(samples.dtype).bits - 1)
+    return (samples.astype(np.float64) - (full if samples.dtype.kind == "u" else 0.0)) / full
+
+
 def to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Validate an array of samples ``(n,)`` or ``(n, channels)`` and convert it to 16 kHz mono float32."""
     if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
@@ -42,10 +49,7 @@ def to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     if audio.ndim not in (1, 2):
         raise AudioError(f"audio must be 1-D or (samples, channels), got shape {audio.shape}")
     if audio.dtype.kind in "iu":
-        # As sound files store them: full scale is 2**(bits - 1), and unsigned samples (8-bit wav) sit
-        # around its middle.
-        full = 2.0 ** (np.iinfo(audio.dtype).bits - 1)
-        audio = (audio.astype(np.float64) - (full if audio.dtype.kind == "u" else 0.0)) / full
+        audio = integer_samples_as_float(audio)
     if audio.size == 0:
         raise AudioError("the audio is empty (0 samples)")
     if audio.ndim == 2:
