@@ -9,6 +9,9 @@ from pathlib import Path
 #: The trained checkpoints committed with the repository, one per lookahead
 #: (``lipsync_lookahead<ms>.pt``); ``python -m facecast.export onnx`` exports each of them.
 CHECKPOINTS = Path(__file__).parent / "checkpoints"
+#: The most a segment loss weight may be (``--segment-close``, ``--segment-pp``): past it the term swamps
+#: every other (the defaults are 30 and 0.5).
+MAX_WEIGHT = 1e4
 
 
 def checkpoint_path(lookahead_ms: int) -> Path:

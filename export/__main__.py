@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 
 from facecast.errors import FacecastError
-from facecast.export import shipped_checkpoints
+from facecast.export import MAX_WEIGHT, shipped_checkpoints
 
 # What each command imports beyond the core install: the export extra.
 NEEDS = {"corpus": ("pocketsphinx",), "train": ("torch",), "onnx": ("torch", "onnx"), "render": ("torch", "onnx")}
-MAX_WEIGHT = 1e4  # a loss weight past this swamps every other term (the defaults are 30 and 0.5)
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m facecast.export") -> int:

@@ -21,8 +21,6 @@ folder holding one is a whole corpus (``train`` refuses a folder without it).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import math
 import os
@@ -43,7 +41,7 @@ from facecast.errors import FacecastError
 from facecast.export.augment import augment
 from facecast.export.targets import Segment, build_targets, frame_count
 from facecast.export.text import sentence
-from facecast.export.tts import Utterance, Voice, synthesize
+from facecast.export.tts import SynthesisError, Utterance, Voice, synthesize
 from facecast.writers import replaced_atomically
 
 RESERVED_VOICES = ("festival:cmu_us_slt_arctic_hts", "flite:slt")
@@ -196,12 +194,18 @@ def _run_output(cmd: list[str]) -> str | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
-def _espeak_library_loads() -> bool:
-    try:
-        ctypes.CDLL(ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1")
-    except OSError:
-        return False
-    return True
+def _absent_espeak_voices(voices: list[Voice]) -> list[str] | None:
+    """The espeak-ng voices (``name+variant``) the library does not have, each tried on one word in a
+    forked child as the corpus will (tts.synthesize); None if the library itself does not load."""
+    absent = []
+    for voice in voices:
+        try:
+            synthesize(voice, "a")
+        except OSError:  # ctypes could not load libespeak-ng
+            return None
+        except SynthesisError:
+            absent.append(f"espeak:{voice.name}")
+    return absent
 
 
 def check_synthesizers(voices: list[Voice], augmenting: bool = True) -> None:
@@ -224,8 +228,12 @@ def check_synthesizers(voices: list[Voice], augmenting: bool = True) -> None:
         else:
             have = set(listed.replace("(", " ").replace(")", " ").split())
             absent_voices += [f"festival:{v.name}" for v in voices if v.engine == "festival" and v.name not in have]
-    if "espeak" in engines and not _espeak_library_loads():
-        missing.append("espeak")
+    if "espeak" in engines:
+        absent = _absent_espeak_voices([v for v in voices if v.engine == "espeak"])
+        if absent is None:
+            missing.append("espeak")
+        else:
+            absent_voices += absent
     if augmenting and _run_output(["sox", "--version"]) is None:
         missing.append("sox")
     if missing:
@@ -303,9 +311,8 @@ def build_corpus(out: Path, hours: float = 7.0, seed: int = 0, workers: int = 2,
     val = synthesize_set(val_jobs, workers, "held-out sentences")
     _check_every_voice(val, voices, "held-out")
     summary["val"] = save_split(out / "val.npz", val)
-    saved = {utt.voice for utt, _ in train}
-    summary["voices"] = [asdict(v) for v in voices if v.id in saved]
-    summary["languages"] = sorted({v.language for v in voices if v.id in saved})
+    summary["voices"] = [asdict(v) for v in voices]  # every one has utterances in both splits (checked above)
+    summary["languages"] = sorted({v.language for v in voices})
     with replaced_atomically(out / "summary.json") as tmp:
         Path(tmp).write_text(json.dumps(summary, indent=2))
     return summary

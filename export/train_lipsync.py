@@ -31,7 +31,7 @@ from torch import nn
 from tqdm import tqdm
 
 from facecast.errors import FacecastError
-from facecast.export import checkpoint_path
+from facecast.export import MAX_WEIGHT, checkpoint_path
 from facecast.export.model import HOP, LipSyncNet, NetConfig, mel_filterbank
 from facecast.lip_channels import LIP_CHANNELS
 from facecast.motion_frame import VISEME_INDEX, VISEMES
@@ -144,8 +144,8 @@ def check_settings(cfg: TrainConfig, net: NetConfig) -> None:
         raise FacecastError(f"--warmup + --lookahead must be under the {cfg.crop_frames} frames of a training "
                             f"crop, got {cfg.warmup_frames} + {net.lookahead}")
     for name, value in (("--segment-close", cfg.segment_close_weight), ("--segment-pp", cfg.segment_pp_weight)):
-        if not 0 <= value < math.inf:  # False for NaN
-            raise FacecastError(f"{name} must be a finite weight of at least 0, got {value}")
+        if not 0 <= value <= MAX_WEIGHT:  # False for NaN
+            raise FacecastError(f"{name} must be a weight from 0 to {MAX_WEIGHT:g}, got {value}")
 
 
 def _feature_stats(net: LipSyncNet, stream: Stream, rng: np.random.Generator) -> None:

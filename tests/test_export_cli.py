@@ -72,23 +72,23 @@ def test_missing_synthesizers_stop_the_corpus_before_any_work(tmp_path, monkeypa
     assert not out.exists()
 
 
-def test_a_voice_without_any_utterance_stops_the_corpus(tmp_path, monkeypatch):
+def test_the_summary_lists_the_voices_and_languages_of_the_corpus(tmp_path, monkeypatch):
     monkeypatch.setattr(corpus_module, "TRAIN_VOICES", FAKE_VOICES)
     monkeypatch.setattr(corpus_module, "synthesize", fake_synthesize)
     summary = build_corpus(tmp_path / "whole", hours=0.002, workers=1, val_per_voice=1)
     assert summary["languages"] == ["en", "es"]
     assert [v["name"] for v in summary["voices"]] == ["en-us+m3", "es+m2"]
 
-    def no_spanish(voice: Voice, text: str) -> Utterance:
-        if voice.language == "es":
-            raise RuntimeError("espeak-ng has no voice")
-        return fake_utterance(voice, text)
 
-    monkeypatch.setattr(corpus_module, "synthesize", no_spanish)
-    out = tmp_path / "without_spanish"
-    with pytest.raises(FacecastError, match=r"no training utterance could be synthesized with espeak:es\+m2"):
+
+def test_a_voice_the_synthesizer_lacks_stops_the_corpus_before_any_work(tmp_path, monkeypatch):
+    missing = Voice("espeak", "zz-nosuch+m9", "en")  # real espeak-ng, asked for a voice it does not have
+    monkeypatch.setattr(corpus_module, "TRAIN_VOICES", ((ENGLISH, 0.5, 4.0), (missing, 0.5, 4.0)))
+    monkeypatch.setattr(corpus_module, "synthesize_set", _no_synthesis)
+    out = tmp_path / "corpus"
+    with pytest.raises(FacecastError, match=r"voices not installed: espeak:zz-nosuch\+m9"):
         build_corpus(out, hours=0.002, workers=1, val_per_voice=1)
-    assert not (out / "summary.json").exists()
+    assert not out.exists()
 
 
 def _no_synthesis(*args, **kwargs):
