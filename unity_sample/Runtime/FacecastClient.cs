@@ -162,6 +162,8 @@ namespace Facecast
         void SetConnected(bool connected)
         {
             if (Connected == connected) return;
+            // What waits to go over a lost link is stale: the server has dropped its sessions.
+            if (!connected) while (_outgoing.TryDequeue(out _)) { }
             Connected = connected;
             ConnectionChanged?.Invoke(connected);
         }
@@ -175,20 +177,25 @@ namespace Facecast
                 socket.Options.Linger = TimeSpan.Zero;
                 socket.Connect(endpoint);
                 var lastSent = DateTime.UtcNow;
+                byte[] pending = null;  // a message the link had no room for: sent first, next turn
                 while (_running)
                 {
-                    while (_outgoing.TryDequeue(out var payload))
+                    // Never a blocking send: with the server gone its queue fills (1000 messages), and a
+                    // blocking send would stop this thread (receiving too, and OnDisable would wait on it) until
+                    // the server came back.
+                    while (pending != null || _outgoing.TryDequeue(out pending))
                     {
-                        socket.SendFrame(payload);
+                        if (!socket.TrySendFrame(pending)) break;
+                        pending = null;
                         lastSent = DateTime.UtcNow;
                     }
-                    if ((DateTime.UtcNow - lastSent).TotalSeconds > 5)
+                    if (pending == null && (DateTime.UtcNow - lastSent).TotalSeconds > 5)
                     {
                         // The server drops clients that send nothing for 30 s (limits.client_timeout_s),
                         // sessions included; a client that only listens pings.
-                        socket.SendFrame(MessagePackSerializer.Serialize(
-                            new Dictionary<string, object> { ["type"] = "ping" }, Options));
-                        lastSent = DateTime.UtcNow;
+                        if (socket.TrySendFrame(MessagePackSerializer.Serialize(
+                                new Dictionary<string, object> { ["type"] = "ping" }, Options)))
+                            lastSent = DateTime.UtcNow;
                     }
                     if (socket.TryReceiveFrameBytes(TimeSpan.FromMilliseconds(2), out var bytes))
                     {
