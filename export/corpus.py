@@ -42,7 +42,7 @@ from facecast.export.augment import augment
 from facecast.export.targets import Segment, build_targets, frame_count
 from facecast.export.text import sentence
 from facecast.export.tts import SynthesisError, Utterance, Voice, synthesize
-from facecast.writers import replaced_atomically
+from facecast.writers import check_writable, replaced_atomically
 
 RESERVED_VOICES = ("festival:cmu_us_slt_arctic_hts", "flite:slt")
 
@@ -265,8 +265,7 @@ def _prepare_folder(out: Path) -> None:
     except OSError as exc:
         raise FacecastError(f"{out}: cannot make the folder: {exc.strerror or exc}") from None
     for name in ("train.npz", "val.npz", "summary.json"):
-        if (out / name).is_dir():
-            raise FacecastError(f"{out / name}: is a folder")
+        check_writable(out / name)
     try:  # the folder takes new files (os.access says yes to root on a read-only file system)
         fd, probe = tempfile.mkstemp(prefix=".facecast-corpus.", dir=out)
     except OSError as exc:
