@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,41 +18,32 @@ from facecast.errors import FacecastError
 from facecast.export import corpus as corpus_module
 from facecast.export import train_lipsync
 from facecast.export.__main__ import main as export_main
-from facecast.export.corpus import build_corpus, save_split
-from facecast.export.targets import Segment
+from facecast.export.corpus import build_corpus
+from facecast.export.onnx_export import load_checkpoint
 from facecast.export.text import sentence
-from facecast.export.tts import Utterance, Voice
+from facecast.export.tts import Voice
+from facecast.motion_frame import VISEMES
 
+# The corpus tests synthesize with two espeak-ng voices (the fastest engine) instead of all of TRAIN_VOICES.
 ENGLISH, SPANISH = Voice("espeak", "en-us+m3", "en"), Voice("espeak", "es+m2", "es")
-FAKE_VOICES = ((ENGLISH, 0.5, 4.0), (SPANISH, 0.5, 4.0))
+TWO_VOICES = ((ENGLISH, 0.5, 4.0), (SPANISH, 0.5, 4.0))
+HOURS = 0.002  # one training utterance a voice, about 7 s of speech: enough for the smoke configuration
 
 
-def fake_utterance(voice: Voice, text: str, seconds: float = 2.0, seed: int = 0) -> Utterance:
-    """Noise with a /p/ in it: enough for the corpus and the training code, no synthesizer needed."""
-    rng = np.random.default_rng(seed)
-    audio = (0.1 * rng.standard_normal(int(seconds * 16000))).astype(np.float32)
-    third = seconds / 3
-    segments = [Segment(0.0, third, "a"), Segment(third, 2 * third, "p"), Segment(2 * third, seconds, "a")]
-    return Utterance(audio, segments, voice.id, text)
-
-
-def fake_synthesize(voice: Voice, text: str) -> Utterance:
-    return fake_utterance(voice, text)
-
-
-def write_corpus(folder: Path) -> Path:
-    """A small corpus as `export corpus` writes it (6 s of training speech, 2 held-out utterances)."""
-    folder.mkdir()
-    train = [(fake_utterance(ENGLISH, "a", 3.0, seed=i), []) for i in range(2)]
-    val = [(fake_utterance(SPANISH, "b", 1.5, seed=10 + i), []) for i in range(2)]
-    summary = {"train": save_split(folder / "train.npz", train), "val": save_split(folder / "val.npz", val)}
-    (folder / "summary.json").write_text(json.dumps(summary))
-    return folder
+@pytest.fixture(scope="module")
+def built_corpus(tmp_path_factory) -> Path:
+    """A real corpus, as `export corpus` writes it, of the two voices: 2 training and 2 held-out utterances."""
+    out = tmp_path_factory.mktemp("built") / "corpus"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(corpus_module, "TRAIN_VOICES", TWO_VOICES)
+        build_corpus(out, hours=HOURS, workers=1, val_per_voice=1)
+    return out
 
 
 @pytest.fixture
-def corpus(tmp_path) -> Path:
-    return write_corpus(tmp_path / "corpus")
+def corpus(built_corpus, tmp_path) -> Path:
+    """A copy of the built corpus, for the test to damage or rebuild."""
+    return Path(shutil.copytree(built_corpus, tmp_path / "corpus"))
 
 
 def only_sox_on_path(tmp_path, monkeypatch) -> None:
@@ -72,47 +64,40 @@ def test_missing_synthesizers_stop_the_corpus_before_any_work(tmp_path, monkeypa
     assert not out.exists()
 
 
-def test_the_summary_lists_the_voices_and_languages_of_the_corpus(tmp_path, monkeypatch):
-    monkeypatch.setattr(corpus_module, "TRAIN_VOICES", FAKE_VOICES)
-    monkeypatch.setattr(corpus_module, "synthesize", fake_synthesize)
-    summary = build_corpus(tmp_path / "whole", hours=0.002, workers=1, val_per_voice=1)
+def test_the_summary_lists_the_voices_and_languages_of_the_corpus(built_corpus):
+    summary = json.loads((built_corpus / "summary.json").read_text())
     assert summary["languages"] == ["en", "es"]
     assert [v["name"] for v in summary["voices"]] == ["en-us+m3", "es+m2"]
-
+    assert sorted(summary["train"]["voices"]) == sorted(summary["val"]["voices"]) == [ENGLISH.id, SPANISH.id]
 
 
 def test_a_voice_the_synthesizer_lacks_stops_the_corpus_before_any_work(tmp_path, monkeypatch):
     missing = Voice("espeak", "zz-nosuch+m9", "en")  # real espeak-ng, asked for a voice it does not have
     monkeypatch.setattr(corpus_module, "TRAIN_VOICES", ((ENGLISH, 0.5, 4.0), (missing, 0.5, 4.0)))
-    monkeypatch.setattr(corpus_module, "synthesize_set", _no_synthesis)
     out = tmp_path / "corpus"
     with pytest.raises(FacecastError, match=r"voices not installed: espeak:zz-nosuch\+m9"):
-        build_corpus(out, hours=0.002, workers=1, val_per_voice=1)
-    assert not out.exists()
-
-
-def _no_synthesis(*args, **kwargs):
-    raise AssertionError("synthesis started before the output folder was checked")
+        build_corpus(out, hours=HOURS, workers=1, val_per_voice=1)
+    assert list(tmp_path.iterdir()) == []  # no folder made, nothing synthesized into it
 
 
 @pytest.mark.parametrize("kind", ["file", "unwritable", "missing parent"])
 def test_the_corpus_folder_is_checked_before_any_work(tmp_path, monkeypatch, capsys, kind):
-    monkeypatch.setattr(corpus_module, "synthesize_set", _no_synthesis)
+    monkeypatch.setattr(corpus_module, "TRAIN_VOICES", TWO_VOICES)  # a check made too late costs a second, not hours
     out = {"file": tmp_path / "a_file", "unwritable": Path("/proc"), "missing parent": tmp_path / "no" / "corpus"}[kind]
     if kind == "file":
         out.write_text("not a folder")
     assert export_main(["corpus", "--out", str(out), "--hours", "0.001"]) == 1
     err = capsys.readouterr().err
     expected = {"file": "is a file", "unwritable": "/proc: cannot write there", "missing parent": "does not exist"}
-    assert expected[kind] in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "no").exists()
+    assert "train corpus" not in err  # no synthesis (its progress bar) before the error
+    assert expected[kind] in err and len(err.strip().splitlines()) == 1, err
+    assert [(p.name, p.read_text()) for p in tmp_path.iterdir()] == ([("a_file", "not a folder")] if kind == "file"
+                                                                      else [])
 
 
-def test_an_interrupted_corpus_leaves_no_summary_and_no_half_split(tmp_path, monkeypatch):
-    monkeypatch.setattr(corpus_module, "TRAIN_VOICES", FAKE_VOICES)
-    monkeypatch.setattr(corpus_module, "synthesize", fake_synthesize)
-    out = write_corpus(tmp_path / "corpus")
-    before = (out / "train.npz").read_bytes()
+def test_an_interrupted_corpus_leaves_no_summary_and_no_half_split(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus_module, "TRAIN_VOICES", TWO_VOICES)
+    before = (corpus / "train.npz").read_bytes()
     calls = []
 
     def interrupted_savez(file, **arrays):  # a write cut short half-way
@@ -122,12 +107,12 @@ def test_an_interrupted_corpus_leaves_no_summary_and_no_half_split(tmp_path, mon
 
     monkeypatch.setattr(corpus_module.np, "savez", interrupted_savez)
     with pytest.raises(KeyboardInterrupt):
-        build_corpus(out, hours=0.002, workers=1, val_per_voice=1)
+        build_corpus(corpus, hours=HOURS, seed=1, workers=1, val_per_voice=1)  # another seed: other splits
     assert calls
-    assert (out / "train.npz").read_bytes() == before  # the old split, whole
-    assert sorted(p.name for p in out.iterdir()) == ["train.npz", "val.npz"]  # no temporary file, no summary
+    assert (corpus / "train.npz").read_bytes() == before  # the old split, whole
+    assert sorted(p.name for p in corpus.iterdir()) == ["train.npz", "val.npz"]  # no temporary file, no summary
     with pytest.raises(FacecastError, match="no summary.json.*rebuild with facecast export corpus"):
-        train_lipsync.train(out, tmp_path / "x.pt", config="smoke")
+        train_lipsync.train(corpus, tmp_path / "x.pt", config="smoke")
 
 
 def test_the_hours_help_says_the_held_out_sentences_change_with_hours(capsys):
@@ -146,11 +131,12 @@ def test_the_hours_help_says_the_held_out_sentences_change_with_hours(capsys):
 
 
 def test_training_without_a_finite_held_out_loss_saves_nothing(corpus, tmp_path, monkeypatch):
-    monkeypatch.setattr(train_lipsync, "evaluate", lambda net, stream, loss_fn: {"loss": math.nan, "viseme_acc": 0.0})
+    # A learning rate so large that the first steps overflow the weights: every held-out loss is NaN.
+    monkeypatch.setitem(train_lipsync.CONFIGS, "smoke", replace(train_lipsync.CONFIGS["smoke"], lr=1e30))
     existing = tmp_path / "existing.pt"
     torch.save({"history": [{"step": 500, "loss": 0.3}], "step": 500}, existing)
     before = existing.read_bytes()
-    with pytest.raises(FacecastError, match="no finite held-out loss.*nothing saved"):
+    with pytest.raises(FacecastError, match=r"no finite held-out loss in 3 steps \(\S+\); nothing saved"):
         train_lipsync.train(corpus, existing, config="smoke")
     assert existing.read_bytes() == before
     missing = tmp_path / "new.pt"
@@ -160,21 +146,26 @@ def test_training_without_a_finite_held_out_loss_saves_nothing(corpus, tmp_path,
 
 
 def test_the_checkpoint_holds_the_best_step_and_the_whole_history(corpus, tmp_path, monkeypatch):
-    monkeypatch.setitem(train_lipsync.CONFIGS, "smoke", replace(train_lipsync.CONFIGS["smoke"], max_steps=6))
-    losses, weights = iter([1.0, 2.0]), []
-
-    def evaluate(net, stream, loss_fn):
-        weights.append({k: v.clone() for k, v in net.state_dict().items()})
-        return {"loss": next(losses), "viseme_acc": 0.5}
-
-    monkeypatch.setattr(train_lipsync, "evaluate", evaluate)
+    # A learning rate far too high: the run diverges, so its held-out loss is best at an early evaluation
+    # and the weights it ends with are not the ones to keep. Evaluations at steps 2 and 4 and the last, 5.
+    smoke = replace(train_lipsync.CONFIGS["smoke"], lr=1000.0, max_steps=5, eval_every=2)
+    monkeypatch.setitem(train_lipsync.CONFIGS, "smoke", smoke)
     out = tmp_path / "smoke.pt"
-    train_lipsync.train(corpus, out, config="smoke")
-    ckpt = torch.load(out, weights_only=False)
-    assert ckpt["step"] == 3 and [h["step"] for h in ckpt["history"]] == [3, 6]
-    assert ckpt["config"] == "smoke"
-    assert all(torch.equal(ckpt["state_dict"][k], v) for k, v in weights[0].items())
-    assert not all(torch.equal(ckpt["state_dict"][k], v) for k, v in weights[1].items())
+    result = train_lipsync.train(corpus, out, config="smoke")
+    net, ckpt = load_checkpoint(out)
+    history = ckpt["history"]
+    assert [h["step"] for h in history] == [2, 4, 5]
+    best = min((h for h in history if math.isfinite(h["loss"])), key=lambda h: h["loss"])
+    assert ckpt["step"] == best["step"] < history[-1]["step"]
+    assert result["best_val_loss"] == best["loss"] and result["steps"] == 5
+    assert ckpt["config"] == "smoke" and ckpt["train"]["lr"] == 1000.0
+    # The weights saved are the best step's: scored again on the held-out split, they give its loss.
+    train_stream, val_stream = train_lipsync.load_corpus(corpus, 400)
+    counts = np.bincount(train_stream.viseme, minlength=len(VISEMES)).astype(np.float64)
+    loss_fn = train_lipsync.Loss(train_lipsync.TrainConfig(**ckpt["train"]), counts)
+    again = train_lipsync.evaluate(net, val_stream, loss_fn)
+    assert again["loss"] == pytest.approx(best["loss"], rel=1e-5)
+    assert again["viseme_acc"] == pytest.approx(best["viseme_acc"], abs=1e-6)
 
 
 @pytest.mark.parametrize("args", [
@@ -227,10 +218,10 @@ def test_training_does_not_make_the_output_folder(corpus, tmp_path):
 
 
 def test_ctrl_c_is_one_line_and_status_130(corpus, tmp_path, monkeypatch, capsys):
-    def interrupted(*args, **kwargs):
+    def interrupted(*args, **kwargs):  # Ctrl-C while numpy reads the corpus
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_lipsync, "train", interrupted)
+    monkeypatch.setattr(train_lipsync.np, "load", interrupted)
     argv = ["train", "--corpus", str(corpus), "--out", str(tmp_path / "x.pt"), "--config", "smoke"]
     try:
         status = export_main(argv)
@@ -238,6 +229,7 @@ def test_ctrl_c_is_one_line_and_status_130(corpus, tmp_path, monkeypatch, capsys
         pytest.fail("the interrupt reached the caller (a traceback on the command line)")
     assert status == 130
     assert capsys.readouterr().err.strip() == "python -m facecast.export train: interrupted"
+    assert not (tmp_path / "x.pt").exists()
 
 
 def test_sigterm_during_render_export_removes_its_temporary_file(tmp_path):
