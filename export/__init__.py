@@ -14,6 +14,13 @@ CHECKPOINTS = Path(__file__).parent / "checkpoints"
 MAX_WEIGHT = 1e4
 
 
+def in_source_checkout() -> bool:
+    """Whether facecast runs from its source folder (``pip install -e``), whose committed checkpoints and
+    shipped models the export commands' defaults read and replace; an installed wheel has neither the
+    checkpoints nor a package folder anyone should write into."""
+    return (Path(__file__).parent.parent / "pyproject.toml").is_file() and CHECKPOINTS.is_dir()
+
+
 def checkpoint_path(lookahead_ms: int) -> Path:
     """Where the committed checkpoint of the model with this lookahead lives."""
     return CHECKPOINTS / f"lipsync_lookahead{lookahead_ms}.pt"

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from facecast.errors import FacecastError
-from facecast.export import MAX_WEIGHT, shipped_checkpoints
+from facecast.export import MAX_WEIGHT, in_source_checkout, shipped_checkpoints
 
 # What each command imports beyond the core install: the export extra.
 NEEDS = {"corpus": ("pocketsphinx",), "train": ("torch",), "onnx": ("torch", "onnx"), "render": ("torch", "onnx")}
@@ -72,6 +72,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
     args = parser.parse_args(argv)
     if args.command == "train" and args.config == "smoke" and args.out is None:
         parser.error("train --config smoke needs --out: by default it would replace the committed checkpoint")
+    defaults = {"train": ["--out"], "onnx": ["--checkpoint", "--out"], "render": ["--out"]}.get(args.command, [])
+    defaulted = [flag for flag in defaults if getattr(args, flag[2:]) is None]
+    if defaulted and not in_source_checkout():
+        parser.error(f"without {' and '.join(defaulted)}, {args.command} reads or replaces the files of facecast's "
+                     "source folder (export/checkpoints, runtime/models), and this facecast is installed, not run "
+                     "from one: pass them, or work in a clone installed with pip install -e '.[export]'")
     missing = [name for name in NEEDS[args.command] if importlib.util.find_spec(name) is None]
     if missing:
         print(f"{prog} {args.command} needs {', '.join(missing)}, from facecast's export extra: pip install "

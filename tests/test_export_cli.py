@@ -255,3 +255,45 @@ def test_sigterm_during_render_export_removes_its_temporary_file(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == "python -m facecast.export render: interrupted"
     assert "Traceback" not in proc.stderr
     assert list(out_dir.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def installed_wheel(tmp_path_factory) -> Path:
+    """facecast as `pip install` puts it in site-packages (its wheel, unpacked): no source folder around it."""
+    folder = tmp_path_factory.mktemp("wheel")
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(root),
+                    "-w", str(folder)], check=True, capture_output=True)
+    shutil.rmtree(root / "build", ignore_errors=True)  # what setuptools leaves in the source folder
+    site = folder / "site-packages"
+    shutil.unpack_archive(next(folder.glob("facecast-*.whl")), site, format="zip")
+    return site
+
+
+@pytest.mark.parametrize("argv, flags", [
+    (["onnx"], "--checkpoint and --out"),
+    (["onnx", "--checkpoint", "x.pt"], "--out"),
+    (["train", "--corpus", "corpus"], "--out"),
+    (["render"], "--out"),
+])
+def test_an_installed_facecast_never_exports_into_its_own_package(installed_wheel, tmp_path, argv, flags):
+    env = dict(os.environ, PYTHONPATH=str(installed_wheel))
+    run = subprocess.run([sys.executable, "-m", "facecast.export", *argv], cwd=tmp_path, env=env,
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    assert f"without {flags}, {argv[0]} reads or replaces the files of facecast's source folder" in run.stderr
+    assert "pip install -e" in run.stderr
+    files = {p.relative_to(installed_wheel) for p in installed_wheel.rglob("*")}
+    assert not any(p.suffix == ".pt" for p in files) and list(tmp_path.iterdir()) == []
+
+
+def test_an_installed_facecast_exports_where_it_is_told(installed_wheel, corpus, tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(installed_wheel))
+    out = tmp_path / "smoke.pt"
+    run = subprocess.run([sys.executable, "-m", "facecast.export", "train", "--corpus", str(corpus), "--out", str(out),
+                          "--config", "smoke"], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "site-packages" in subprocess.run(  # the wheel's copy ran, not the source folder's
+        [sys.executable, "-c", "import facecast.export; print(facecast.export.__file__)"], env=env,
+        capture_output=True, text=True).stdout
+    assert out.is_file()
