@@ -27,7 +27,9 @@ namespace Facecast
         /// <summary>Fires on the main thread for every motion frame (speech and idle); frame.Session tells
         /// whose.</summary>
         public event Action<MotionFrame> FrameReceived;
-        /// <summary>Fires on the main thread for every rendered frame of a texture session.</summary>
+        /// <summary>Fires on the main thread with a texture session's newest rendered frame: at most once per
+        /// session per Update. Textures are latest-wins (PROTOCOL.md): after a stall of the main thread only
+        /// the newest of those that arrived meanwhile is handed on, not a burst of stale ones to decode.</summary>
         public event Action<TextureFrame> TextureReceived;
         /// <summary>Fires when the server confirms a session: (session id, fps).</summary>
         public event Action<int, float> Opened;
@@ -75,6 +77,7 @@ namespace Facecast
         float _silenceLimit = DefaultSilenceLimitS;
         float _lastReceived;   // Time.realtimeSinceStartup of the last message taken off the queue
         float _lastHello;
+        readonly NewestTextures<Dictionary<object, object>> _newestTextures = new NewestTextures<Dictionary<object, object>>();
 
         void OnEnable()
         {
@@ -216,8 +219,11 @@ namespace Facecast
                 // know (restarted, or it dropped this one), while heartbeats and frames come only to
                 // clients it knows, so a link with nothing but pongs is a link to a server that forgot us.
                 if ((string)message["type"] != "pong") _lastReceived = now;
-                Dispatch(message);
+                int? session = message.TryGetValue("session", out var id) && id != null ? ToInt(id) : (int?)null;
+                foreach (var m in _newestTextures.Take(message, (string)message["type"] == "texture", session))
+                    Dispatch(m);
             }
+            foreach (var texture in _newestTextures.Flush()) Dispatch(texture);
             if (Connected && now - _lastReceived > _silenceLimit)
             {
                 Debug.LogWarning($"facecast: nothing from {endpoint} for {_silenceLimit} s; connection lost");
