@@ -394,6 +394,45 @@ def test_a_client_that_stops_reading_keeps_its_sessions_and_gets_newer_textures_
         running.stop()
 
 
+def test_an_interrupt_also_cuts_the_frames_still_waiting_for_a_stalled_client(speech_audio):
+    # A game stalls while an NPC speaks, and its line is cut off: the frames the server made for the line
+    # but could not send yet are never sent, as if the line had been cut before they were made.
+    running = RunningServer()
+    sock = raw_socket(running.endpoint, RCVHWM=1, RCVBUF=4096)
+    try:
+        ask(sock, msgpack.packb({"type": "hello", "protocol": 1}))
+        # Big textures fill the connection at once, so the motion frames behind them wait in the server.
+        session = ask(sock, msgpack.packb({"type": "open", "fps": 60, "mode": "both", "size": 512,
+                                           "encoding": "rgb8"}))["session"]
+        pcm = (speech_audio[:64000] * 32767).astype(np.int16).tobytes()
+        for i in range(0, len(pcm), 640):  # 4 s of speech in 20 ms chunks, four times faster than real time
+            sock.send(msgpack.packb({"type": "audio", "session": session, "data": pcm[i : i + 640]}))
+            time.sleep(0.005)
+        time.sleep(1.0)  # the server catches up with the audio
+        sock.send(msgpack.packb({"type": "interrupt", "session": session}))
+        received = []
+        while not received or received[-1]["type"] != "interrupted":
+            assert sock.poll(5000), "no interrupted"
+            received.append(msgpack.unpackb(sock.recv()))
+        made = running.server.counters["frames_sent"]  # the line's frames the server made and queued
+        sock.send(msgpack.packb({"type": "ping"}))
+        while received[-1]["type"] != "pong":
+            assert sock.poll(5000), "no pong"
+            received.append(msgpack.unpackb(sock.recv()))
+    finally:
+        sock.close()
+        running.stop()
+    motion = [m for m in received if m["type"] == "motion"]
+    assert all(m["utterance"] == 1 for m in motion)
+    assert not [m for m in received[received.index({"type": "interrupted", "session": session}) + 1:]
+                if m.get("utterance") == 1]
+    got = sum(m["count"] for m in motion)
+    assert made > 60 and got < made - 60, (got, made)  # over a second of the line's frames never went out
+    # What did go out is the line's start, with no gap.
+    assert motion[0]["first"] == 0
+    assert all(b["first"] == a["first"] + a["count"] for a, b in zip(motion, motion[1:], strict=False))
+
+
 def test_a_client_gone_while_its_sessions_end_costs_the_server_nothing(speech_audio):
     # Driven turn by turn: the sends of both sessions' "ended" fail, and the first failure closes the second.
     server = BridgeServer("tcp://127.0.0.1:*", [live_model()], textures=False)
