@@ -101,10 +101,6 @@ class ProsodyTracker:
         self._since_speech = TALKING_HANGOVER
         self._since_accent = ACCENT_GAP
 
-    @property
-    def next_frame(self) -> int:
-        return self._next
-
     def push(self, samples: np.ndarray) -> None:
         """Append 16 kHz mono samples."""
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)

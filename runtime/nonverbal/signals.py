@@ -34,7 +34,6 @@ class Follower:
         pole = math.exp(-omega / FPS)
         self._b = np.array([(1.0 - pole) ** order])
         self._a = np.poly([pole] * order)
-        self._order = order
         self._b0 = float(self._b[0])
         self._a_list = [float(v) for v in self._a[1:]]
         self._z = [[0.0] * order for _ in range(channels)]  # filter state, per channel
