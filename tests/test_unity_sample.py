@@ -17,7 +17,7 @@ def run_spec(tmp_path: Path, spec: str, sources: list[str]) -> None:
     """Build ``tests/unity/<spec>.cs`` with the sample's ``sources`` and run it: every case must pass."""
     assert shutil.which("mcs") and shutil.which("mono"), "mono's mcs and runtime are needed (CI installs them)"
     exe = tmp_path / "spec.exe"
-    files = [RUNTIME / name for name in sources] + [ROOT / "tests" / "unity" / f"{spec}.cs"]
+    files = [RUNTIME / name for name in sources] + [ROOT / "tests" / "unity" / f"{n}.cs" for n in (spec, "Cases")]
     built = subprocess.run(["mcs", "-warnaserror+", f"-out:{exe}", *map(str, files)], capture_output=True, text=True)
     assert built.returncode == 0, built.stdout + built.stderr
     run = subprocess.run(["mono", str(exe)], capture_output=True, text=True, timeout=60)

@@ -5,11 +5,10 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Facecast;
+using static Cases;
 
 static class NewestTexturesSpec
 {
-    static int _failures;
-
     // One Update: the queue's messages ("texture 1 #3": session 1's texture 3; "closed 1"; "pong") in, what
     // is handed on out, in order.
     static string Update(NewestTextures<string> rule, params string[] queue)
@@ -29,12 +28,6 @@ static class NewestTexturesSpec
     {
         if (actual == expected) return;
         throw new Exception($"{what}: hands on [{actual}], expected [{expected}]");
-    }
-
-    static void Case(string name, Action body)
-    {
-        try { body(); Console.WriteLine($"ok   {name}"); }
-        catch (Exception e) { _failures++; Console.WriteLine($"FAIL {name}: {e.Message}"); }
     }
 
     static int Main()
@@ -75,8 +68,6 @@ static class NewestTexturesSpec
             Update(rule, "texture 1 #1", "texture 2 #1");
             Expect("empty", Update(rule), "");
         });
-        if (_failures > 0) { Console.WriteLine($"{_failures} case(s) failed"); return 1; }
-        Console.WriteLine("all cases pass");
-        return 0;
+        return Cases.Finish();
     }
 }

@@ -4,13 +4,12 @@
 using System;
 using System.Collections.Generic;
 using Facecast;
+using static Cases;
 
 static class PlaybackQueueSpec
 {
     const int Hop = 800;          // samples per frame: 48 kHz at 60 fps
     const long Clip = 48000 * 3;  // a 3 s line
-
-    static int _failures;
 
     // A speech frame of utterance u at sample position pos; its jawOpen names it (u + pos / 1e6).
     static MotionFrame Speech(int u, long pos)
@@ -45,12 +44,6 @@ static class PlaybackQueueSpec
     {
         if (actual == expected) return;
         throw new Exception($"{what}: {actual}, expected {expected}");
-    }
-
-    static void Case(string name, Action body)
-    {
-        try { body(); Console.WriteLine($"ok   {name}"); }
-        catch (Exception e) { _failures++; Console.WriteLine($"FAIL {name}: {e.Message}"); }
     }
 
     static int Main()
@@ -185,7 +178,6 @@ static class PlaybackQueueSpec
             Expect("new session's line", q.Pending, 3);
         });
 
-        Console.WriteLine(_failures == 0 ? "all cases pass" : $"{_failures} failed");
-        return _failures == 0 ? 0 : 1;
+        return Cases.Finish();
     }
 }
