@@ -396,38 +396,54 @@ def test_a_client_that_stops_reading_keeps_its_sessions_and_gets_newer_textures_
 
 def test_an_interrupt_also_cuts_the_frames_still_waiting_for_a_stalled_client(speech_audio):
     # A game stalls while an NPC speaks, and its line is cut off: the frames the server made for the line
-    # but could not send yet are never sent, as if the line had been cut before they were made.
-    running = RunningServer()
-    sock = raw_socket(running.endpoint, RCVHWM=1, RCVBUF=4096)
+    # but could not send yet are never sent, as if the line had been cut before they were made. Driven
+    # turn by turn, one 20 ms chunk a turn, so how much waits does not hang on the machine's speed.
+    server = BridgeServer("tcp://127.0.0.1:*", [live_model()], device="cpu")
+    sock = raw_socket(server.endpoint, RCVHWM=1, RCVBUF=4096)
+
+    def turn() -> None:
+        server.sock.poll(1000)
+        server._receive_all()
+        server._run_inference()
+        server._render_textures()
+        server._flush_outboxes()
+
+    def read_until(kind: str, received: list[dict]) -> None:
+        deadline = time.monotonic() + 10
+        while not received or received[-1]["type"] != kind:
+            assert time.monotonic() < deadline, f"no {kind}"
+            turn()  # the server sends what waited as the client makes room
+            while sock.poll(10):
+                received.append(msgpack.unpackb(sock.recv()))
+
     try:
-        ask(sock, msgpack.packb({"type": "hello", "protocol": 1}))
+        setup: list[dict] = []
+        sock.send(msgpack.packb({"type": "hello", "protocol": 1}))
+        read_until("welcome", setup)
         # Big textures fill the connection at once, so the motion frames behind them wait in the server.
-        session = ask(sock, msgpack.packb({"type": "open", "fps": 60, "mode": "both", "size": 512,
-                                           "encoding": "rgb8"}))["session"]
+        sock.send(msgpack.packb({"type": "open", "fps": 60, "mode": "both", "size": 512, "encoding": "rgb8"}))
+        read_until("opened", setup)
+        session = setup[-1]["session"]
         pcm = (speech_audio[:64000] * 32767).astype(np.int16).tobytes()
-        for i in range(0, len(pcm), 640):  # 4 s of speech in 20 ms chunks, four times faster than real time
+        for i in range(0, len(pcm), 640):  # 4 s of speech in 20 ms chunks, the client reading nothing
             sock.send(msgpack.packb({"type": "audio", "session": session, "data": pcm[i : i + 640]}))
-            time.sleep(0.005)
-        time.sleep(1.0)  # the server catches up with the audio
+            turn()
+        made = server.counters["frames_sent"]  # the line's frames the server made and queued
         sock.send(msgpack.packb({"type": "interrupt", "session": session}))
-        received = []
-        while not received or received[-1]["type"] != "interrupted":
-            assert sock.poll(5000), "no interrupted"
-            received.append(msgpack.unpackb(sock.recv()))
-        made = running.server.counters["frames_sent"]  # the line's frames the server made and queued
+        turn()
+        received: list[dict] = []
+        read_until("interrupted", received)
         sock.send(msgpack.packb({"type": "ping"}))
-        while received[-1]["type"] != "pong":
-            assert sock.poll(5000), "no pong"
-            received.append(msgpack.unpackb(sock.recv()))
+        read_until("pong", received)
     finally:
         sock.close()
-        running.stop()
+        server.close()
     motion = [m for m in received if m["type"] == "motion"]
     assert all(m["utterance"] == 1 for m in motion)
-    assert not [m for m in received[received.index({"type": "interrupted", "session": session}) + 1:]
-                if m.get("utterance") == 1]
+    cut = received.index({"type": "interrupted", "session": session})
+    assert not [m for m in received[cut + 1 :] if m.get("utterance") == 1]
     got = sum(m["count"] for m in motion)
-    assert made > 60 and got < made - 60, (got, made)  # over a second of the line's frames never went out
+    assert made > 200 and got < made - 60, (got, made)  # over a second of the line's frames never went out
     # What did go out is the line's start, with no gap.
     assert motion[0]["first"] == 0
     assert all(b["first"] == a["first"] + a["count"] for a, b in zip(motion, motion[1:], strict=False))
