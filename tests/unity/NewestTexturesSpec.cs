@@ -18,7 +18,7 @@ static class NewestTexturesSpec
         {
             var words = m.Split(' ');
             int? session = words.Length > 1 ? int.Parse(words[1]) : (int?)null;
-            out_.AddRange(rule.Take(m, words[0] == "texture", session));
+            out_.AddRange(rule.Take(m, words[0], session));
         }
         out_.AddRange(rule.Flush());
         return string.Join(", ", out_);
@@ -44,23 +44,42 @@ static class NewestTexturesSpec
             var burst = Enumerable.Range(1, 30).SelectMany(i => new[] { $"texture 1 #{i}", $"texture 2 #{i}" });
             Expect("burst", Update(rule, burst.ToArray()), "texture 1 #30, texture 2 #30");
         });
+        Case("a session in both modes: its motion passes, its stale textures do not", () =>
+        {
+            var rule = new NewestTextures<string>();
+            var burst = Enumerable.Range(1, 30).SelectMany(i => new[] { $"motion 1 #{i}", $"texture 1 #{i}" });
+            var expected = string.Join(", ", Enumerable.Range(1, 30).Select(i => $"motion 1 #{i}")) + ", texture 1 #30";
+            Expect("both", Update(rule, burst.ToArray()), expected);
+        });
+        Case("no old texture after a new connection or an error about the connection", () =>
+        {
+            var rule = new NewestTextures<string>();
+            Expect("welcome", Update(rule, "texture 1 #1", "texture 2 #1", "error", "welcome", "opened 1", "texture 1 #2"),
+                   "texture 1 #1, texture 2 #1, error, welcome, opened 1, texture 1 #2");
+        });
+        Case("an interrupted or erring session's texture comes before that message", () =>
+        {
+            var rule = new NewestTextures<string>();
+            Expect("interrupted", Update(rule, "texture 1 #1", "texture 2 #1", "interrupted 1", "error 2", "pong"),
+                   "texture 1 #1, interrupted 1, texture 2 #1, error 2, pong");
+        });
         Case("motion and replies are never skipped, and keep their order", () =>
         {
             var rule = new NewestTextures<string>();
             Expect("mixed", Update(rule, "motion 1 a", "pong", "motion 1 b", "heartbeat", "motion 2 c"),
                    "motion 1 a, pong, motion 1 b, heartbeat, motion 2 c");
         });
-        Case("a session's texture comes before its later messages, never after its close", () =>
+        Case("a closed session's texture comes before its close, never after it", () =>
         {
             var rule = new NewestTextures<string>();
             Expect("closed", Update(rule, "texture 1 #1", "texture 1 #2", "texture 2 #1", "closed 1", "pong"),
                    "texture 1 #2, closed 1, pong, texture 2 #1");
         });
-        Case("a texture after its session's other message waits for the end of the Update", () =>
+        Case("a texture after its session's close waits for the end of the Update", () =>
         {
             var rule = new NewestTextures<string>();
-            Expect("ended", Update(rule, "texture 1 #1", "ended 1", "texture 1 #2", "texture 1 #3"),
-                   "texture 1 #1, ended 1, texture 1 #3");
+            Expect("closed", Update(rule, "texture 1 #1", "closed 1", "texture 1 #2", "texture 1 #3"),
+                   "texture 1 #1, closed 1, texture 1 #3");
         });
         Case("nothing waits from one Update to the next", () =>
         {

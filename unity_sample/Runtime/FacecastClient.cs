@@ -27,9 +27,10 @@ namespace Facecast
         /// <summary>Fires on the main thread for every motion frame (speech and idle); frame.Session tells
         /// whose.</summary>
         public event Action<MotionFrame> FrameReceived;
-        /// <summary>Fires on the main thread with a texture session's newest rendered frame: at most once per
-        /// session per Update. Textures are latest-wins (PROTOCOL.md): after a stall of the main thread only
-        /// the newest of those that arrived meanwhile is handed on, not a burst of stale ones to decode.</summary>
+        /// <summary>Fires on the main thread with a texture session's newest rendered frame: once per session per
+        /// Update (twice if the session's `interrupted`, `closed` or an error came between two textures).
+        /// Textures are latest-wins (PROTOCOL.md): after a stall of the main thread only the newest of those
+        /// that arrived meanwhile is handed on, not a burst of stale ones to decode.</summary>
         public event Action<TextureFrame> TextureReceived;
         /// <summary>Fires when the server confirms a session: (session id, fps).</summary>
         public event Action<int, float> Opened;
@@ -220,8 +221,7 @@ namespace Facecast
                 // clients it knows, so a link with nothing but pongs is a link to a server that forgot us.
                 if ((string)message["type"] != "pong") _lastReceived = now;
                 int? session = message.TryGetValue("session", out var id) && id != null ? ToInt(id) : (int?)null;
-                foreach (var m in _newestTextures.Take(message, (string)message["type"] == "texture", session))
-                    Dispatch(m);
+                foreach (var m in _newestTextures.Take(message, (string)message["type"], session)) Dispatch(m);
             }
             foreach (var texture in _newestTextures.Flush()) Dispatch(texture);
             if (Connected && now - _lastReceived > _silenceLimit)
@@ -232,7 +232,15 @@ namespace Facecast
             if (!Connected && now - _lastHello > HelloRetryS) SendHello();
         }
 
+        // A handler that throws costs its own event, not the messages handed on with it (a texture and its
+        // session's `closed` come out of the queue together).
         void Dispatch(Dictionary<object, object> m)
+        {
+            try { Handle(m); }
+            catch (Exception e) { Debug.LogException(e); }
+        }
+
+        void Handle(Dictionary<object, object> m)
         {
             switch ((string)m["type"])
             {

@@ -21,7 +21,8 @@
 //   Transform : Component; Quaternion localRotation {get;set;}
 //                                        Runtime/Transform/ScriptBindings/Transform.bindings.cs @ e5f43177
 //   Debug (class): static LogWarning(object) / LogWarning(object, Object), LogError(object) /
-//     LogError(object, Object)           Runtime/Export/Debug/Debug.bindings.cs @ 61f92bd7
+//     LogError(object, Object), LogException(Exception) / LogException(Exception, Object)
+//                                        Runtime/Export/Debug/Debug.bindings.cs @ 61f92bd7 (LogException @ 0409eee6)
 //   Time (class): static float realtimeSinceStartup {get;}   Runtime/Export/Time/Time.bindings.cs @ eb33413c
 //   Mathf (struct): static float Clamp(float,float,float), int Clamp(int,int,int), int RoundToInt(float),
 //     Min(float,float), Min(params float[]), Min(int,int), Min(params int[])
@@ -95,6 +96,8 @@ namespace UnityEngine
 
     public class Debug
     {
+        public static void LogException(Exception exception) { throw new NotImplementedException(); }
+        public static void LogException(Exception exception, Object context) { throw new NotImplementedException(); }
         public static void LogWarning(object message) { throw new NotImplementedException(); }
         public static void LogWarning(object message, Object context) { throw new NotImplementedException(); }
         public static void LogError(object message) { throw new NotImplementedException(); }
