@@ -8,7 +8,7 @@ from pathlib import Path
 
 #: The trained checkpoints committed with the repository, one per lookahead
 #: (``lipsync_lookahead<ms>.pt``); ``python -m facecast.export onnx`` exports each of them.
-CHECKPOINTS = Path(__file__).parent / "checkpoints"
+CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 #: The most a segment loss weight may be (``--segment-close``, ``--segment-pp``): past it the term swamps
 #: every other (the defaults are 30 and 0.5).
 MAX_WEIGHT = 1e4
@@ -17,8 +17,13 @@ MAX_WEIGHT = 1e4
 def in_source_checkout() -> bool:
     """Whether facecast runs from its source folder (``pip install -e``), whose committed checkpoints and
     shipped models the export commands' defaults read and replace; an installed wheel has neither the
-    checkpoints nor a package folder anyone should write into."""
-    return (Path(__file__).parent.parent / "pyproject.toml").is_file() and CHECKPOINTS.is_dir()
+    checkpoints nor a package folder anyone should write into. (Resolved: a strict editable install runs
+    links to the source files.)"""
+    project = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        return 'name = "facecast"' in project.read_text()
+    except OSError:
+        return False
 
 
 def checkpoint_path(lookahead_ms: int) -> Path:

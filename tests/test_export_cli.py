@@ -259,12 +259,15 @@ def test_sigterm_during_render_export_removes_its_temporary_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def installed_wheel(tmp_path_factory) -> Path:
-    """facecast as `pip install` puts it in site-packages (its wheel, unpacked): no source folder around it."""
+    """facecast as `pip install` puts it in site-packages (its wheel, unpacked): no source folder around it.
+    Built from a copy of the source, so setuptools' build folder lands there; with the environment's
+    setuptools (the dev extra's), so the test needs no network."""
     folder = tmp_path_factory.mktemp("wheel")
     root = Path(__file__).resolve().parents[1]
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(root),
+    source = Path(shutil.copytree(root, folder / "source", ignore=shutil.ignore_patterns(
+        ".git", "build", "*.egg-info", "node_modules", "__pycache__", ".*_cache", "tests", "corpus*")))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source),
                     "-w", str(folder)], check=True, capture_output=True)
-    shutil.rmtree(root / "build", ignore_errors=True)  # what setuptools leaves in the source folder
     site = folder / "site-packages"
     shutil.unpack_archive(next(folder.glob("facecast-*.whl")), site, format="zip")
     return site
