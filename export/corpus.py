@@ -266,7 +266,7 @@ def _prepare_folder(out: Path) -> None:
         raise FacecastError(f"{out}: cannot make the folder: {exc.strerror or exc}") from None
     for name in ("train.npz", "val.npz", "summary.json"):
         check_writable(out / name)
-    try:  # the folder takes new files (os.access says yes to root on a read-only file system)
+    try:  # the folder takes new files: os.access can say yes where a write fails (NFS, FUSE, ACLs)
         fd, probe = tempfile.mkstemp(prefix=".facecast-corpus.", dir=out)
     except OSError as exc:
         raise FacecastError(f"{out}: cannot write there: {exc.strerror or exc}") from None
