@@ -19,6 +19,7 @@ how many landmarks the rig brings forward as hidden. The table it prints is kept
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -58,12 +59,19 @@ def depth_changes(pack, tensors: dict) -> tuple[np.ndarray, float, float]:
 
 
 def main() -> int:
-    names = set(sys.argv[1:])
+    files = portrait_files()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("portraits", nargs="*", metavar="PORTRAIT_NAME",
+                        help="file names in ../shared/portraits (default: all of them)")
+    names = set(parser.parse_args().portraits)
+    unknown = sorted(names - {p.name for p in files})
+    if unknown:
+        parser.error(f"not in ../shared/portraits: {', '.join(unknown)} (there: {', '.join(p.name for p in files)})")
     renderer, detect = Renderer(threads=2), Redetector()
     print("| portrait | command | geometry reads (yaw / pitch) | re-detected reads | re-detected, 3D | "
           "rigid points capped | landmarks brought forward |")
     print("|---|---|---|---|---|---|---|")
-    for path in portrait_files():
+    for path in files:
         if names and path.name not in names:
             continue
         pack, _ = prepare_portrait(path)
