@@ -1,6 +1,7 @@
 """The Unity sample's plain C# rules, built with mcs and run with mono: the face follows the AudioSource
 through plays, pauses, stops, new clips and interruptions (``PlaybackQueue.cs``), and a texture session
-shows only its newest texture after a stall (``NewestTextures.cs``). And every script of the sample compiles
+shows only its newest texture after a stall (``NewestTextures.cs``), and a rig's blendshapes are found
+whatever their naming style (``ShapeNames.cs``). And every script of the sample compiles
 against reference stubs of the Unity, NetMQ and MessagePack-CSharp APIs it uses (``tests/unity/Stubs``)."""
 
 import shutil
@@ -31,6 +32,10 @@ def test_the_face_follows_the_audio_source_through_pauses_stops_and_new_lines(tm
 
 def test_a_texture_session_shows_only_its_newest_texture_after_a_stall(tmp_path):
     run_spec(tmp_path, "NewestTexturesSpec", ["NewestTextures.cs"])
+
+
+def test_the_driver_finds_the_arkit_shapes_of_rigs_named_in_every_usual_style(tmp_path):
+    run_spec(tmp_path, "ShapeNamesSpec", ["ShapeNames.cs", "MotionFrame.cs"])
 
 
 def test_every_script_of_the_sample_compiles_against_the_real_unity_netmq_and_messagepack_signatures(tmp_path):

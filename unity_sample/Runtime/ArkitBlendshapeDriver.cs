@@ -1,9 +1,7 @@
 // Drives a SkinnedMeshRenderer's blendshapes (and optionally head and eye bones) from facecast frames.
 //
-// Rigs name their shapes differently. Matching ignores case, separators and common prefixes, so one
-// driver serves ARKit / Perfect Sync VRM ("EyeBlinkLeft"), Ready Player Me ("eyeBlinkLeft"), exports
-// with a mesh prefix ("blendShape1.eyeBlinkLeft", "Face.M_F00_000_00_eyeBlinkLeft") and "_L"/"_R" styles
-// ("eyeBlink_L"). Extra aliases can be added in the inspector.
+// Rigs name their shapes differently (ShapeNames: ARKit / Perfect Sync VRM, Ready Player Me, prefixed
+// exports, "_L" and Blender's ".L" sides). Extra aliases can be added in the inspector.
 //
 // With a playback source, each frame is shown when its audio sample is heard (PlaybackQueue: which
 // frame shows, which lines are over, when idle frames may show).
@@ -72,47 +70,18 @@ namespace Facecast
             client.ConnectionChanged -= OnConnectionChanged;
         }
 
-        /// <summary>Normalised form used for matching: lower case, letters and digits only, L/R spelled out.</summary>
-        public static string Normalize(string name)
-        {
-            int dot = name.LastIndexOf('.');
-            if (dot >= 0) name = name.Substring(dot + 1);
-            var chars = new System.Text.StringBuilder();
-            foreach (char c in name)
-                if (char.IsLetterOrDigit(c)) chars.Append(char.ToLowerInvariant(c));
-            string n = chars.ToString();
-            if (n.EndsWith("l") && name.EndsWith("_L")) n = n.Substring(0, n.Length - 1) + "left";
-            if (n.EndsWith("r") && name.EndsWith("_R")) n = n.Substring(0, n.Length - 1) + "right";
-            return n;
-        }
-
         public void BuildMapping()
         {
             _shapeIndex = new int[MotionLayout.ArkitNames.Length];
             MappedCount = 0;
             if (!face || !face.sharedMesh) return;
             var mesh = face.sharedMesh;
-            var byName = new Dictionary<string, int>();
-            for (int i = 0; i < mesh.blendShapeCount; i++)
-            {
-                string normalized = Normalize(mesh.GetBlendShapeName(i));
-                // Prefixed exports ("m_f00_000_00_eyeblinkleft"): index every suffix that could be an ARKit name.
-                foreach (var arkit in MotionLayout.ArkitNames)
-                {
-                    string key = arkit.ToLowerInvariant();
-                    if (normalized == key || normalized.EndsWith(key)) byName[key] = i;
-                }
-            }
-            foreach (var alias in aliases)
-            {
-                int i = mesh.GetBlendShapeIndex(alias.meshShape);
-                if (i >= 0) byName[alias.arkitName.ToLowerInvariant()] = i;
-            }
-            for (int k = 0; k < MotionLayout.ArkitNames.Length; k++)
-            {
-                _shapeIndex[k] = byName.TryGetValue(MotionLayout.ArkitNames[k].ToLowerInvariant(), out int i) ? i : -1;
-                if (_shapeIndex[k] >= 0) MappedCount++;
-            }
+            var shapes = new string[mesh.blendShapeCount];
+            for (int i = 0; i < shapes.Length; i++) shapes[i] = mesh.GetBlendShapeName(i);
+            var byAlias = new List<KeyValuePair<string, string>>();
+            foreach (var alias in aliases) byAlias.Add(new KeyValuePair<string, string>(alias.arkitName, alias.meshShape));
+            _shapeIndex = ShapeNames.Map(shapes, byAlias);
+            foreach (int i in _shapeIndex) if (i >= 0) MappedCount++;
             if (MappedCount == 0)
                 Debug.LogWarning($"facecast: no ARKit blendshapes found on {face.name}; add aliases");
         }

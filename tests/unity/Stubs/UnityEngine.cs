@@ -53,8 +53,7 @@
 //   Renderer : Component                 Runtime/Export/Graphics/GraphicsRenderers.bindings.cs @ 3417c31e
 //   SkinnedMeshRenderer : Renderer (not sealed); Mesh sharedMesh {get;set;}; void SetBlendShapeWeight(int index, float value)
 //                                        Runtime/Export/Graphics/GraphicsRenderers.bindings.cs @ 3417c31e
-//   Mesh (sealed, : Object): int blendShapeCount {get;}; string GetBlendShapeName(int shapeIndex);
-//     int GetBlendShapeIndex(string blendShapeName)
+//   Mesh (sealed, : Object): int blendShapeCount {get;}; string GetBlendShapeName(int shapeIndex)
 //                                        Runtime/Export/Graphics/Mesh.bindings.cs (UnityCsReference text, found
 //                                        with find_string "extern public int blendShapeCount")
 //   Input (class): static bool GetKeyDown(KeyCode key), GetKeyDown(string name)   Modules/InputLegacy/Input.bindings.cs @ 1df6aab0
@@ -203,7 +202,6 @@ namespace UnityEngine
     {
         public int blendShapeCount { get { throw new NotImplementedException(); } }
         public string GetBlendShapeName(int shapeIndex) { throw new NotImplementedException(); }
-        public int GetBlendShapeIndex(string blendShapeName) { throw new NotImplementedException(); }
     }
 
     public enum KeyCode
