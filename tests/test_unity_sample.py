@@ -1,12 +1,18 @@
 """The Unity sample's plain C# rules, built with mcs and run with mono: the face follows the AudioSource
 through plays, pauses, stops, new clips and interruptions (``PlaybackQueue.cs``), and a texture session
 shows only its newest texture after a stall (``NewestTextures.cs``), and a rig's blendshapes are found
-whatever their naming style (``ShapeNames.cs``). And every script of the sample compiles
+whatever their naming style (``ShapeNames.cs``); its motion-frame layout is the Python one, and it
+decodes the bridge's frames to the same numbers (``MotionFrame.cs``). And every script of the sample compiles
 against reference stubs of the Unity, NetMQ and MessagePack-CSharp APIs it uses (``tests/unity/Stubs``)."""
 
 import shutil
 import subprocess
 from pathlib import Path
+
+import numpy as np
+
+from facecast.motion_frame import ARKIT_BLENDSHAPES, FIELDS, FRAME_BYTES, FRAME_SIZE, FRAME_VERSION, VISEMES
+from facecast.pipeline import MotionPipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = ROOT / "unity_sample" / "Runtime"
@@ -60,3 +66,34 @@ def test_every_script_of_the_sample_compiles_against_the_real_unity_netmq_and_me
     # Mono.CSharp.InternalErrorException): say so, as it is a mono compiler bug, not a script error.
     assert "InternalErrorException" not in output, "mcs crashed (a mono bug, not a script error):\n" + output[:3000]
     assert built.returncode == 0, output
+
+
+def test_the_sample_decodes_the_bridges_frames_to_the_numbers_facecast_made(tmp_path, speech_audio):
+    # The layout is written twice, in Python and in C#: the two must agree name for name and number for number.
+    track = MotionPipeline(fps=60).process(speech_audio[:16000])
+    frames = track.data[[0, len(track) // 2, len(track) - 1]]
+    payload = tmp_path / "frames.bin"
+    payload.write_bytes(np.ascontiguousarray(frames, dtype="<f4").tobytes())  # as the bridge sends them
+    exe = tmp_path / "dump.exe"
+    sources = [RUNTIME / "MotionFrame.cs", ROOT / "tests" / "unity" / "MotionLayoutDump.cs"]
+    built = subprocess.run(["mcs", "-warnaserror+", f"-out:{exe}", *map(str, sources)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stdout + built.stderr
+    run = subprocess.run(["mono", str(exe), str(payload), "3"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines() if not line.startswith(("frame ", "named ")))
+    assert int(lines["layout_version"]) == FRAME_VERSION
+    assert int(lines["frame_floats"]) == FRAME_SIZE and int(lines["frame_bytes"]) == FRAME_BYTES
+    offsets = dict(pair.split("=") for pair in lines["offsets"].split())
+    assert {name: int(at) for name, at in offsets.items()} == {name: f.offset for name, f in FIELDS.items()}
+    assert lines["arkit"].split(",") == list(ARKIT_BLENDSHAPES)
+    assert lines["visemes"].split(",") == list(VISEMES)
+    decoded = [line.split()[2:] for line in run.stdout.splitlines() if line.startswith("frame ")]
+    assert np.array_equal(np.array(decoded, dtype=np.float32), frames.astype(np.float32))  # bit for bit
+    named = [line.split()[2:] for line in run.stdout.splitlines() if line.startswith("named ")]
+    rot, jaw = FIELDS["headRotation"].offset, FIELDS["blendshapes"].offset + ARKIT_BLENDSHAPES.index("jawOpen")
+    for values, frame in zip(named, frames, strict=True):
+        index, time, pitch, yaw, roll, voice, jaw_open = values
+        assert int(index) == int(frame[FIELDS["frameIndex"].offset])
+        assert np.float32(time) == frame[FIELDS["time"].offset]
+        assert [np.float32(pitch), np.float32(yaw), np.float32(roll)] == list(frame[rot : rot + 3])
+        assert np.float32(voice) == frame[FIELDS["voiceActivity"].offset] and np.float32(jaw_open) == frame[jaw]
