@@ -6,6 +6,12 @@ A `facecast serve` process is started on a free loopback port. Each session is i
 connection (asyncio) that sends 20 ms of pcm16 audio every 20 ms by the wall clock. Latency per frame =
 when the client received the frame for audio sample s minus when the client sent sample s. Frames lost
 = frames the offline pipeline makes for the clip minus frames received.
+
+Where the latency goes, from the server's timing fields (server and clients share the machine's
+monotonic clock): "in server" is from the server reading the audio that completed a frame to it sending
+the frame (making it, and waiting behind other sessions' work), "back" from that send to the client
+taking the message; the rest of the latency is the wait for the audio a frame needs (the model's
+lookahead, and the 20 ms chunking) plus the way to the server.
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ def free_port() -> int:
 
 
 async def one_session(endpoint: str, audio: np.ndarray, fps: float, start: float,
-                      texture: bool = False, lookahead_ms: int | None = None) -> tuple[LatencyMeter, int, int]:
+                      texture: bool = False, lookahead_ms: int | None = None
+                      ) -> tuple[LatencyMeter, int, int, list[float], list[float]]:
     """Stream ``audio`` in real time; for a texture session the meter times the textures."""
     client = AsyncClient(endpoint, timeout=30)
     await client.connect("bench")
@@ -44,6 +51,8 @@ async def one_session(endpoint: str, audio: np.ndarray, fps: float, start: float
     meter = LatencyMeter()
     received = 0
     expected = None
+    in_server: list[float] = []  # ms per frame: the server's reading of its audio to its send
+    back: list[float] = []  # ms per frame: the server's send to the client taking it
 
     async def receiver() -> None:
         nonlocal received, expected
@@ -51,12 +60,14 @@ async def one_session(endpoint: str, audio: np.ndarray, fps: float, start: float
             message = await client.recv(timeout=30)
             if message is None:
                 return
-            if message["type"] == "motion":
-                meter.received(message["sample_pos"], time.monotonic())
-                received += message["count"]
-            elif message["type"] == "texture":
-                meter.received([message["sample_pos"]], time.monotonic())
-                received += 1
+            now_ns = time.monotonic_ns()
+            if message["type"] in ("motion", "texture"):
+                count = message["count"] if message["type"] == "motion" else 1
+                positions = message["sample_pos"] if message["type"] == "motion" else [message["sample_pos"]]
+                meter.received(positions, now_ns / 1e9)
+                received += count
+                in_server.extend([(message["server_send_ns"] - message["server_recv_ns"]) / 1e6] * count)
+                back.extend([(now_ns - message["server_send_ns"]) / 1e6] * count)
             elif message["type"] == "ended":
                 expected = message["frames"]
                 return
@@ -72,7 +83,7 @@ async def one_session(endpoint: str, audio: np.ndarray, fps: float, start: float
     await task
     await client.close(session)
     client.close_socket()
-    return meter, received, expected or 0
+    return meter, received, expected or 0, in_server, back
 
 
 async def run(endpoint: str, audio: np.ndarray, sessions: int, fps: float, texture: bool = False,
@@ -80,17 +91,21 @@ async def run(endpoint: str, audio: np.ndarray, sessions: int, fps: float, textu
     start = time.monotonic() + 0.5
     results = await asyncio.gather(*[one_session(endpoint, audio, fps, start, texture, lookahead_ms)
                                      for _ in range(sessions)])
-    latencies = np.concatenate([np.asarray(m.latencies_ms) for m, _, _ in results])
-    received = sum(r for _, r, _ in results)
-    announced = sum(e for _, _, e in results)
+    latencies = np.concatenate([np.asarray(r[0].latencies_ms) for r in results])
+    in_server = np.concatenate([r[3] for r in results])
+    back = np.concatenate([r[4] for r in results])
     return {
         "sessions": sessions,
-        "frames": int(received),
-        "frames_announced": int(announced),
+        "frames": int(sum(r[1] for r in results)),
+        "frames_announced": int(sum(r[2] for r in results)),
         "p50_ms": float(np.percentile(latencies, 50)),
         "p95_ms": float(np.percentile(latencies, 95)),
         "p99_ms": float(np.percentile(latencies, 99)),
         "max_ms": float(latencies.max()),
+        "in_server_p50_ms": float(np.percentile(in_server, 50)),
+        "in_server_p95_ms": float(np.percentile(in_server, 95)),
+        "back_p50_ms": float(np.percentile(back, 50)),
+        "back_p95_ms": float(np.percentile(back, 95)),
     }
 
 
@@ -164,16 +179,21 @@ def main() -> int:
                                                                  default=None),
               "targets": {"motion_p95_ms_32_sessions": 80, "frames_lost": 0, "texture_p95_ms_4_sessions": 150}}
     path = save("bridge_latency" if args.device == "cpu" else f"bridge_latency_{args.device}", result)
-    print("| motion sessions | p50 | p95 | p99 | frames lost |")
-    print("|---|---|---|---|---|")
+    def parts(r: dict) -> str:
+        return (f"{r['in_server_p50_ms']:.0f} / {r['in_server_p95_ms']:.0f} ms | "
+                f"{r['back_p50_ms']:.1f} / {r['back_p95_ms']:.1f} ms")
+
+    print("| motion sessions | p50 | p95 | p99 | frames lost | in server, p50 / p95 | back, p50 / p95 |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['sessions']} | {r['p50_ms']:.0f} ms | {r['p95_ms']:.0f} ms | {r['p99_ms']:.0f} ms | "
-              f"{r['frames_lost']} |")
-    print("| 512 px JPEG texture sessions, 30 fps | p50 | p95 | p99 | textures received |")
-    print("|---|---|---|---|---|")
+              f"{r['frames_lost']} | {parts(r)} |")
+    print("| 512 px JPEG texture sessions, 30 fps | p50 | p95 | p99 | textures received | in server, p50 / p95 | "
+          "back, p50 / p95 |")
+    print("|---|---|---|---|---|---|---|")
     for r in textures:
         print(f"| {r['sessions']} | {r['p50_ms']:.0f} ms | {r['p95_ms']:.0f} ms | {r['p99_ms']:.0f} ms | "
-              f"{r['frames']} of {r['textures_expected']} |")
+              f"{r['frames']} of {r['textures_expected']} | {parts(r)} |")
     print(f"machine: {result['machine']}; written {path}")
     return 0
 
