@@ -70,6 +70,7 @@ def test_every_script_of_the_sample_compiles_against_the_real_unity_netmq_and_me
 
 def test_the_sample_decodes_the_bridges_frames_to_the_numbers_facecast_made(tmp_path, speech_audio):
     # The layout is written twice, in Python and in C#: the two must agree name for name and number for number.
+    assert shutil.which("mcs") and shutil.which("mono"), "mono's mcs and runtime are needed (CI installs them)"
     track = MotionPipeline(fps=60).process(speech_audio[:16000])
     frames = track.data[[0, len(track) // 2, len(track) - 1]]
     payload = tmp_path / "frames.bin"

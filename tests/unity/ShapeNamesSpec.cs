@@ -58,9 +58,9 @@ static class ShapeNamesSpec
             var prefixed = Rig(n => "Face.M_F00_000_00_" + n);
             AllMapped(prefixed, ShapeNames.Map(prefixed, NoAliases));
         });
-        Case("side suffixes: _L, Blender's .L, -R, lower case", () =>
+        Case("side suffixes: _L, Blender's .L, -R, \" R\", lower case", () =>
         {
-            foreach (var separator in new[] { "_", ".", "-" })
+            foreach (var separator in new[] { "_", ".", "-", " " })
             {
                 var rig = Rig(Sided(separator));
                 AllMapped(rig, ShapeNames.Map(rig, NoAliases));
