@@ -186,23 +186,26 @@ class BridgeServer:
         _log(logging.INFO, "listening", endpoint=self.endpoint, protocol=P.PROTOCOL_VERSION,
              providers=self.model.providers,
              render_providers=self.textures.renderer.providers if self.textures else None)
-        poller = zmq.Poller()
-        poller.register(self.sock, zmq.POLLIN)
         try:
             while self._running:
-                busy = any(c.outbox for c in self.clients.values()) or any(
-                    s.ready.size or s.spec.idle or s.texture_pending or s.ending for s in self.sessions.values())
-                if poller.poll(5 if busy else 100):
-                    self._receive_all()
-                self._run_inference()
-                self._render_textures()
-                self._finish_utterances()
-                self._tick_idle()
-                self._flush_outboxes()
-                self._heartbeat()
-                self._drop_silent_clients()
+                self.turn()
         finally:
             self.close()
+
+    def turn(self) -> None:
+        """One turn of the loop: read what has come (waiting up to 5 ms while there is work to do, else
+        100 ms), make and send every session's frames and textures, and look after the clients."""
+        busy = any(c.outbox for c in self.clients.values()) or any(
+            s.ready.size or s.spec.idle or s.texture_pending or s.ending for s in self.sessions.values())
+        if self.sock.poll(5 if busy else 100):
+            self._receive_all()
+        self._run_inference()
+        self._render_textures()
+        self._finish_utterances()
+        self._tick_idle()
+        self._flush_outboxes()
+        self._heartbeat()
+        self._drop_silent_clients()
 
     def stop(self) -> None:
         self._running = False
