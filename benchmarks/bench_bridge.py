@@ -62,12 +62,12 @@ async def one_session(endpoint: str, audio: np.ndarray, fps: float, start: float
                 return
             now_ns = time.monotonic_ns()
             if message["type"] in ("motion", "texture"):
-                count = message["count"] if message["type"] == "motion" else 1
+                # A motion message carries a sample position per frame, a texture one.
                 positions = message["sample_pos"] if message["type"] == "motion" else [message["sample_pos"]]
                 meter.received(positions, now_ns / 1e9)
-                received += count
-                in_server.extend([(message["server_send_ns"] - message["server_recv_ns"]) / 1e6] * count)
-                back.extend([(now_ns - message["server_send_ns"]) / 1e6] * count)
+                received += len(positions)
+                in_server.extend([(message["server_send_ns"] - message["server_recv_ns"]) / 1e6] * len(positions))
+                back.extend([(now_ns - message["server_send_ns"]) / 1e6] * len(positions))
             elif message["type"] == "ended":
                 expected = message["frames"]
                 return
@@ -91,13 +91,13 @@ async def run(endpoint: str, audio: np.ndarray, sessions: int, fps: float, textu
     start = time.monotonic() + 0.5
     results = await asyncio.gather(*[one_session(endpoint, audio, fps, start, texture, lookahead_ms)
                                      for _ in range(sessions)])
-    latencies = np.concatenate([np.asarray(r[0].latencies_ms) for r in results])
-    in_server = np.concatenate([r[3] for r in results])
-    back = np.concatenate([r[4] for r in results])
+    meters, received, announced, in_server, back = zip(*results, strict=True)
+    latencies = np.concatenate([np.asarray(m.latencies_ms) for m in meters])
+    in_server, back = np.concatenate(in_server), np.concatenate(back)
     return {
         "sessions": sessions,
-        "frames": int(sum(r[1] for r in results)),
-        "frames_announced": int(sum(r[2] for r in results)),
+        "frames": int(sum(received)),
+        "frames_announced": int(sum(announced)),
         "p50_ms": float(np.percentile(latencies, 50)),
         "p95_ms": float(np.percentile(latencies, 95)),
         "p99_ms": float(np.percentile(latencies, 99)),
