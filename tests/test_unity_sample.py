@@ -20,16 +20,22 @@ SAMPLES = ROOT / "unity_sample" / "Samples~"
 STUBS = ROOT / "tests" / "unity" / "Stubs"
 
 
-def run_spec(tmp_path: Path, spec: str, sources: list[str]) -> None:
-    """Build ``tests/unity/<spec>.cs`` with the sample's ``sources`` and run it: every case must pass."""
+def build_and_run(tmp_path: Path, sources: list[str], programs: list[str], *args: str) -> str:
+    """Build the sample's ``sources`` with ``tests/unity/<program>.cs`` for each of ``programs`` into one
+    program and run it with ``args``; its standard output (it must exit 0)."""
     assert shutil.which("mcs") and shutil.which("mono"), "mono's mcs and runtime are needed (CI installs them)"
-    exe = tmp_path / "spec.exe"
-    files = [RUNTIME / name for name in sources] + [ROOT / "tests" / "unity" / f"{n}.cs" for n in (spec, "Cases")]
+    exe = tmp_path / "program.exe"
+    files = [RUNTIME / name for name in sources] + [ROOT / "tests" / "unity" / f"{n}.cs" for n in programs]
     built = subprocess.run(["mcs", "-warnaserror+", f"-out:{exe}", *map(str, files)], capture_output=True, text=True)
     assert built.returncode == 0, built.stdout + built.stderr
-    run = subprocess.run(["mono", str(exe)], capture_output=True, text=True, timeout=60)
+    run = subprocess.run(["mono", str(exe), *args], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "all cases pass" in run.stdout
+    return run.stdout
+
+
+def run_spec(tmp_path: Path, spec: str, sources: list[str]) -> None:
+    """Build ``tests/unity/<spec>.cs`` with the sample's ``sources`` and run it: every case must pass."""
+    assert "all cases pass" in build_and_run(tmp_path, sources, [spec, "Cases"])
 
 
 def test_the_face_follows_the_audio_source_through_pauses_stops_and_new_lines(tmp_path):
@@ -70,27 +76,21 @@ def test_every_script_of_the_sample_compiles_against_the_real_unity_netmq_and_me
 
 def test_the_sample_decodes_the_bridges_frames_to_the_numbers_facecast_made(tmp_path, speech_audio):
     # The layout is written twice, in Python and in C#: the two must agree name for name and number for number.
-    assert shutil.which("mcs") and shutil.which("mono"), "mono's mcs and runtime are needed (CI installs them)"
     track = MotionPipeline(fps=60).process(speech_audio[:16000])
     frames = track.data[[0, len(track) // 2, len(track) - 1]]
     payload = tmp_path / "frames.bin"
     payload.write_bytes(np.ascontiguousarray(frames, dtype="<f4").tobytes())  # as the bridge sends them
-    exe = tmp_path / "dump.exe"
-    sources = [RUNTIME / "MotionFrame.cs", ROOT / "tests" / "unity" / "MotionLayoutDump.cs"]
-    built = subprocess.run(["mcs", "-warnaserror+", f"-out:{exe}", *map(str, sources)], capture_output=True, text=True)
-    assert built.returncode == 0, built.stdout + built.stderr
-    run = subprocess.run(["mono", str(exe), str(payload), "3"], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stdout + run.stderr
-    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines() if not line.startswith(("frame ", "named ")))
+    out = build_and_run(tmp_path, ["MotionFrame.cs"], ["MotionLayoutDump"], str(payload), "3")
+    lines = dict(line.split(" ", 1) for line in out.splitlines() if not line.startswith(("frame ", "named ")))
     assert int(lines["layout_version"]) == FRAME_VERSION
     assert int(lines["frame_floats"]) == FRAME_SIZE and int(lines["frame_bytes"]) == FRAME_BYTES
     offsets = dict(pair.split("=") for pair in lines["offsets"].split())
     assert {name: int(at) for name, at in offsets.items()} == {name: f.offset for name, f in FIELDS.items()}
     assert lines["arkit"].split(",") == list(ARKIT_BLENDSHAPES)
     assert lines["visemes"].split(",") == list(VISEMES)
-    decoded = [line.split()[2:] for line in run.stdout.splitlines() if line.startswith("frame ")]
+    decoded = [line.split()[2:] for line in out.splitlines() if line.startswith("frame ")]
     assert np.array_equal(np.array(decoded, dtype=np.float32), frames.astype(np.float32))  # bit for bit
-    named = [line.split()[2:] for line in run.stdout.splitlines() if line.startswith("named ")]
+    named = [line.split()[2:] for line in out.splitlines() if line.startswith("named ")]
     rot, jaw = FIELDS["headRotation"].offset, FIELDS["blendshapes"].offset + ARKIT_BLENDSHAPES.index("jawOpen")
     for values, frame in zip(named, frames, strict=True):
         index, time, pitch, yaw, roll, voice, jaw_open = values
