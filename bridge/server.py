@@ -332,8 +332,8 @@ class BridgeServer:
         if model is None:
             raise ProtocolError(ErrorCode.BAD_FIELD, f"field 'lookahead_ms' must be one of {list(self.models)}")
         # Last, as it may take a quarter of a second: an open refused for any other reason costs nothing.
-        in_use = [(s.spec.avatar, s.spec.size) for s in self.sessions.values() if s.avatar is not None]
-        avatar = self.textures.avatar(spec.avatar, spec.size, keep=in_use) if spec.mode != "motion" else None
+        avatar = self.textures.avatar(spec.avatar, spec.size, keep=self._avatars_shown()) if spec.mode != "motion" \
+            else None
         pipeline = MotionPipeline(model, fps=spec.fps, controls=controls)
         sid = self._next_session
         self._next_session += 1
@@ -430,11 +430,17 @@ class BridgeServer:
             session.idle_clock = time.monotonic()
         self._send(session.client, {"type": "interrupted", "session": session.id})  # after what is queued
 
+    def _avatars_shown(self) -> list[tuple[str | None, int]]:
+        """The (avatar, size) pairs that open texture sessions show."""
+        return [(s.spec.avatar, s.spec.size) for s in self.sessions.values() if s.avatar is not None]
+
     def _close_session(self, session: Session) -> None:
         self.sessions.pop(session.id, None)
         client = self.clients.get(session.client)
         if client is not None:
             client.sessions.discard(session.id)
+        if session.avatar is not None:
+            self.textures.release(session.spec.avatar, session.spec.size, keep=self._avatars_shown())
         _log(logging.INFO, "close", session=session.id, frames_sent=session.frames_sent)
 
     # -- inference and sending -------------------------------------------------------------------

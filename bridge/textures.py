@@ -58,11 +58,24 @@ class TextureRenderer:
             self._cache[key] = self.renderer.avatar(load_pack(path), size)
         except AvatarError as exc:
             raise ProtocolError(ErrorCode.BAD_FIELD, f"avatar {name!r}: {exc}", session) from None
-        in_use = {(n or DEFAULT_AVATAR, s) for n, s in keep} | {key}
+        self.trim([*keep, key])
+        return self._cache[key]
+
+    def release(self, name: str | None, size: int, keep: Collection[tuple[str | None, int]]) -> None:
+        """A session showing avatar ``name`` at ``size`` px closed: its avatar is now the newest spare, and
+        ``keep`` (the pairs open sessions still show) what stays besides the spares."""
+        key = (name or DEFAULT_AVATAR, size)
+        if key in self._cache:
+            self._cache[key] = self._cache.pop(key)
+        self.trim(keep)
+
+    def trim(self, keep: Collection[tuple[str | None, int]]) -> None:
+        """Forget cached avatars beyond ``keep`` (the (name, size) pairs open sessions show) and the
+        ``SPARE_AVATARS`` most recently used of the rest, so sessions long closed hold no memory."""
+        in_use = {(n or DEFAULT_AVATAR, s) for n, s in keep}
         spare = [k for k in self._cache if k not in in_use]
         for k in spare[: max(0, len(spare) - SPARE_AVATARS)]:
             del self._cache[k]
-        return self._cache[key]
 
     def render(self, avatars: list[Avatar], frames: np.ndarray) -> list[np.ndarray]:
         """Frame i on avatar i; one network call per frame size."""

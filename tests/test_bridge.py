@@ -848,13 +848,19 @@ def test_an_avatar_name_no_file_can_have_is_unknown_not_a_server_error(tmp_path)
 def test_avatars_worked_out_for_sessions_long_closed_do_not_pile_up(server):
     from facecast.bridge.textures import SPARE_AVATARS
 
+    def shown() -> set[tuple[str, int]]:  # by open sessions: this test's, and any other tests left
+        return {(s.spec.avatar or "default", s.spec.size) for s in list(server.server.sessions.values())
+                if s.avatar is not None}
+
     with Client(server.endpoint) as client:
+        long_open = client.open(mode="texture", size=200, encoding="rgb8")
         for size in range(64, 64 + 4 * (SPARE_AVATARS + 4), 4):  # a client walking through the sizes
             client.close(client.open(mode="texture", size=size, encoding="rgb8"))
         kept = client.open(mode="texture", size=96, encoding="rgb8")
-        # Besides the spares, only what open sessions (this one, and those other tests left) show.
-        shown = {(s.spec.avatar, s.spec.size) for s in list(server.server.sessions.values()) if s.avatar is not None}
-        assert len(server.server.textures._cache) <= SPARE_AVATARS + len(shown)
+        assert len(server.server.textures._cache) <= SPARE_AVATARS + len(shown())
+        client.close(long_open)  # its avatar becomes a spare: one of the older spares goes
+        assert ("default", 200) in server.server.textures._cache
+        assert len(server.server.textures._cache) <= SPARE_AVATARS + len(shown())
         client.close(kept)
 
 
