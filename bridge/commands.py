@@ -76,16 +76,27 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    from facecast.bridge.server import BridgeServer, JsonFormatter
-    from facecast.lipsync import LipSyncModel, shipped_models
+    from facecast.bridge.server import JsonFormatter
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("facecast.serve")
+    # Put back on return: a caller running the command in its own process keeps its logging as it was.
+    before = logger.handlers[:], logger.level, logger.propagate
     logger.handlers[:] = [handler]
     logger.setLevel(args.log_level.upper())
     logger.propagate = False
+    try:
+        _run_server(args)
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = before
+
+
+def _run_server(args: argparse.Namespace) -> None:
     import zmq
+
+    from facecast.bridge.server import BridgeServer
+    from facecast.lipsync import LipSyncModel, shipped_models
 
     if args.curve is not None and args.insecure:
         raise FacecastError("--curve and --insecure contradict each other: with --curve every client is "

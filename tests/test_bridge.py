@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -581,6 +582,9 @@ def test_curve_and_insecure_together_are_refused(tmp_path, capsys):
     make_keys(tmp_path / "keys")
     assert main(["serve", "--curve", str(tmp_path / "keys"), "--insecure"]) == 1
     assert "contradict" in capsys.readouterr().err
+    # The command's log handler, on this test's captured stderr, is gone with it: a server still running
+    # in this process (the module's) would otherwise log to a closed file.
+    assert logging.getLogger("facecast.serve").handlers == []
 
 
 def test_a_port_out_of_range_is_refused_not_wrapped():
