@@ -80,6 +80,25 @@ def test_a_voice_the_synthesizer_lacks_stops_the_corpus_before_any_work(tmp_path
     assert list(tmp_path.iterdir()) == []  # no folder made, nothing synthesized into it
 
 
+def test_a_voice_that_lists_but_never_speaks_stops_the_corpus_with_nothing_written(tmp_path, monkeypatch):
+    # A broken flite install: it lists its voices, so the check before the work passes, then fails every
+    # sentence. The corpus would quietly lose the voice; it stops instead, naming it.
+    real = shutil.which("flite")
+    if real is None:
+        pytest.skip("flite is not installed")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "flite").write_text(f'#!/bin/sh\n[ "$1" = -lv ] && exec {real} -lv\necho "flite: crashed" >&2\nexit 1\n')
+    (bin_dir / "flite").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    kal = Voice("flite", "kal", "en")
+    monkeypatch.setattr(corpus_module, "TRAIN_VOICES", ((ENGLISH, 0.5, 4.0), (kal, 0.5, 4.0)))
+    out = tmp_path / "corpus"
+    with pytest.raises(FacecastError, match=r"no training utterance could be synthesized with flite:kal; nothing"):
+        build_corpus(out, hours=HOURS, workers=1, val_per_voice=1)
+    assert list(out.iterdir()) == []
+
+
 @pytest.mark.parametrize("kind", ["file", "unwritable", "missing parent"])
 def test_the_corpus_folder_is_checked_before_any_work(tmp_path, monkeypatch, capsys, kind):
     monkeypatch.setattr(corpus_module, "TRAIN_VOICES", TWO_VOICES)  # a check made too late costs a second, not hours
