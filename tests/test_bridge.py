@@ -580,11 +580,13 @@ def test_curve_and_insecure_together_are_refused(tmp_path, capsys):
     from facecast.cli import main
 
     make_keys(tmp_path / "keys")
+    logger = logging.getLogger("facecast.serve")
+    before = logger.handlers[:], logger.level, logger.propagate
     assert main(["serve", "--curve", str(tmp_path / "keys"), "--insecure"]) == 1
     assert "contradict" in capsys.readouterr().err
     # The command's log handler, on this test's captured stderr, is gone with it: a server still running
     # in this process (the module's) would otherwise log to a closed file.
-    assert logging.getLogger("facecast.serve").handlers == []
+    assert (logger.handlers, logger.level, logger.propagate) == before
 
 
 def test_a_port_out_of_range_is_refused_not_wrapped():
