@@ -5,6 +5,7 @@ whatever their naming style (``ShapeNames.cs``); its motion-frame layout is the 
 decodes the bridge's frames to the same numbers (``MotionFrame.cs``). And every script of the sample compiles
 against reference stubs of the Unity, NetMQ and MessagePack-CSharp APIs it uses (``tests/unity/Stubs``)."""
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -64,10 +65,20 @@ def test_every_script_of_the_sample_compiles_against_the_real_unity_netmq_and_me
     assert {"FacecastClient.cs", "FacecastAudioSender.cs", "ArkitBlendshapeDriver.cs", "FacecastTextureView.cs",
             "TalkingHeadDemo.cs"} <= names, names
     assert {"UnityEngine.cs", "UnityEngine.UI.cs", "NetMQ.cs", "MessagePack.cs"} <= {path.name for path in stubs}
-    # As Unity builds them: the package's Runtime is its own assembly (Facecast.Bridge.asmdef), and the
-    # sample another that references it, so a sample using an `internal` member fails here as there.
-    assemblies = [("stubs", stubs, []), ("Facecast.Bridge", sorted(RUNTIME.glob("*.cs")), ["stubs"]),
-                  ("TalkingHead", sorted(SAMPLES.rglob("*.cs")), ["stubs", "Facecast.Bridge"])]
+    # As Unity builds them, each its own assembly: UnityEngine, which every script sees; NetMQ, a
+    # precompiled plugin, which every assembly sees; UnityEngine.UI and MessagePack, which an asmdef must
+    # name; the package's Runtime (Facecast.Bridge.asmdef), which sees only those its asmdef names; and the
+    # sample, which sees them all. So an asmdef reference taken out, or a sample calling an `internal`
+    # member of the package, fails here as it would in Unity.
+    asmdef = json.loads((RUNTIME / "Facecast.Bridge.asmdef").read_text())
+    stub_names = [path.stem for path in stubs]
+    named = [r for r in asmdef["references"] if r in stub_names]
+    assemblies = [("UnityEngine", [STUBS / "UnityEngine.cs"], []), ("NetMQ", [STUBS / "NetMQ.cs"], []),
+                  ("UnityEngine.UI", [STUBS / "UnityEngine.UI.cs"], ["UnityEngine"]),
+                  ("MessagePack", [STUBS / "MessagePack.cs"], []),
+                  (asmdef["name"], sorted(RUNTIME.glob("*.cs")), ["UnityEngine", "NetMQ", *named]),
+                  ("TalkingHead", sorted(SAMPLES.rglob("*.cs")), [*stub_names, asmdef["name"]])]
+    assert sorted(stub_names) == sorted(name for name, _, _ in assemblies[:4])
     for name, sources, references in assemblies:
         built = subprocess.run(["mcs", "-target:library", "-warnaserror+", "-langversion:7.2",
                                 f"-out:{tmp_path / name}.dll", *(f"-r:{tmp_path / r}.dll" for r in references),
