@@ -46,7 +46,7 @@ def test_the_motion_example_makes_the_same_frames_whole_and_live(speech_wav, spe
     assert live_line in code
     code = code.replace(live_line, f"{live_line}; pushed.append(frames)")  # keep every chunk's frames
     scope = {"microphone_chunks_16k": microphone_chunks_16k, "pushed": pushed}
-    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102
+    exec(compile(code, "README.md", "exec"), scope)
     track = scope["track"]
     assert isinstance(track, MotionTrack) and track.fps == 60 and len(track) > 200
     live = np.concatenate([p.data for p in pushed] + [scope["frames"].data])
@@ -61,7 +61,7 @@ def test_the_render_example_renders_a_motion_file_on_a_pack(speech_wav, tmp_path
     shutil.copy(default_pack_path(), "me.facecast")
     assert main(["motion", str(speech_wav), "-o", "take.csv", "--fps", "10", "-q"]) == 0
     scope: dict = {}
-    exec(compile(example("from facecast.avatar import load_pack"), "README.md", "exec"), scope)  # noqa: S102
+    exec(compile(example("from facecast.avatar import load_pack"), "README.md", "exec"), scope)
     frames, track = scope["frames"], scope["track"]
     assert frames.dtype == np.uint8 and frames.shape[1:] == (512, 512, 3)
     assert len(frames) == (len(track) - 1) % 4 + 1  # the last batch of four
@@ -83,7 +83,7 @@ def test_the_bridge_example_streams_to_a_server_on_the_default_endpoint(speech_a
     chunk = resample_poly(speech_audio[:8000], 3, 1).astype(np.float32)  # half a second at 48 kHz
     try:
         scope = {"chunk": chunk, "apply_to_rig": lambda track, pos: received.append((track, pos))}
-        exec(compile(example("from facecast.bridge import Client"), "README.md", "exec"), scope)  # noqa: S102
+        exec(compile(example("from facecast.bridge import Client"), "README.md", "exec"), scope)
     finally:
         server.stop()
         thread.join(5)
