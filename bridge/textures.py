@@ -42,8 +42,7 @@ class TextureRenderer:
         (name, size) pairs open sessions show, which stay cached; of the rest, ``SPARE_AVATARS`` do."""
         name = name or DEFAULT_AVATAR
         key = (name, size)
-        if key in self._cache:
-            self._cache[key] = self._cache.pop(key)  # the most recently used go last
+        if self._make_newest(key):
             return self._cache[key]
         if name == DEFAULT_AVATAR:
             path = default_pack_path()
@@ -64,18 +63,23 @@ class TextureRenderer:
     def release(self, name: str | None, size: int, keep: Collection[tuple[str | None, int]]) -> None:
         """A session showing avatar ``name`` at ``size`` px closed: its avatar is now the newest spare, and
         ``keep`` (the pairs open sessions still show) what stays besides the spares."""
-        key = (name or DEFAULT_AVATAR, size)
-        if key in self._cache:
-            self._cache[key] = self._cache.pop(key)
+        self._make_newest(_key(name, size))
         self.trim(keep)
 
     def trim(self, keep: Collection[tuple[str | None, int]]) -> None:
         """Forget cached avatars beyond ``keep`` (the (name, size) pairs open sessions show) and the
         ``SPARE_AVATARS`` most recently used of the rest, so sessions long closed hold no memory."""
-        in_use = {(n or DEFAULT_AVATAR, s) for n, s in keep}
+        in_use = {_key(n, s) for n, s in keep}
         spare = [k for k in self._cache if k not in in_use]
         for k in spare[: max(0, len(spare) - SPARE_AVATARS)]:
             del self._cache[k]
+
+    def _make_newest(self, key: tuple[str, int]) -> bool:
+        """Move a cached avatar to the end, where the most recently used go; False if it is not cached."""
+        if key not in self._cache:
+            return False
+        self._cache[key] = self._cache.pop(key)
+        return True
 
     def render(self, avatars: list[Avatar], frames: np.ndarray) -> list[np.ndarray]:
         """Frame i on avatar i; one network call per frame size."""
@@ -96,6 +100,11 @@ class TextureRenderer:
             for row, i in enumerate(members):
                 out[i] = images[row]
         return out  # type: ignore[return-value]
+
+
+def _key(name: str | None, size: int) -> tuple[str, int]:
+    """The cache key of avatar ``name`` (None: the bundled one) at ``size`` px."""
+    return name or DEFAULT_AVATAR, size
 
 
 def _is_file(path: Path) -> bool:
