@@ -27,16 +27,27 @@ def live_model(lookahead_ms: int = LOOKAHEADS[0]) -> LipSyncModel:
 
 
 class RunningServer:
-    def __init__(self, **kwargs) -> None:
+    """A real server on loopback (a free port unless ``bind`` names one), serving from a thread; a bind
+    that fails raises here."""
+
+    def __init__(self, bind: str = "tcp://127.0.0.1:*", **kwargs) -> None:
         self.ready = threading.Event()
-        self.kwargs = kwargs
+        self.bind, self.kwargs = bind, kwargs
+        self.failed: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         assert self.ready.wait(10)
+        if self.failed is not None:
+            raise self.failed
 
     def _run(self) -> None:
         models = [LipSyncModel(path, device="cpu") for path in shipped_models().values()]
-        self.server = BridgeServer("tcp://127.0.0.1:*", models, **self.kwargs)
+        try:
+            self.server = BridgeServer(self.bind, models, **self.kwargs)
+        except BaseException as exc:
+            self.failed = exc
+            self.ready.set()
+            return
         self.endpoint = self.server.endpoint
         self.ready.set()
         self.server.serve_forever(install_signals=False)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -69,16 +68,12 @@ def test_the_render_example_renders_a_motion_file_on_a_pack(speech_wav, tmp_path
 
 
 def test_the_bridge_example_streams_to_a_server_on_the_default_endpoint(speech_audio):
-    from facecast.bridge.server import BridgeServer
-    from facecast.lipsync import LipSyncModel, shipped_models
+    from test_bridge import RunningServer
 
-    models = [LipSyncModel(path, device="cpu") for path in shipped_models().values()]
     try:
-        server = BridgeServer("tcp://127.0.0.1:5555", models)  # the example's Client() default
+        server = RunningServer("tcp://127.0.0.1:5555")  # the example's Client() default
     except zmq.ZMQError as exc:
         pytest.skip(f"port 5555 is taken here ({exc})")
-    thread = threading.Thread(target=server.serve_forever, kwargs={"install_signals": False}, daemon=True)
-    thread.start()
     received: list[tuple[MotionTrack, int]] = []
     chunk = resample_poly(speech_audio[:8000], 3, 1).astype(np.float32)  # half a second at 48 kHz
     try:
@@ -86,7 +81,6 @@ def test_the_bridge_example_streams_to_a_server_on_the_default_endpoint(speech_a
         exec(compile(example("from facecast.bridge import Client"), "README.md", "exec"), scope)
     finally:
         server.stop()
-        thread.join(5)
     assert received and all(isinstance(track, MotionTrack) for track, _ in received)
     assert sum(len(track) for track, _ in received) >= 25  # 60 fps for half a second
     assert [pos for _, pos in received] == sorted(pos for _, pos in received)
