@@ -21,14 +21,24 @@ SAMPLES = ROOT / "unity_sample" / "Samples~"
 STUBS = ROOT / "tests" / "unity" / "Stubs"
 
 
+def compile_cs(out: Path, files: list[Path], *options: str) -> None:
+    """Compile C# ``files`` into ``out`` with mcs, warnings as errors; the compiler's output if it fails."""
+    assert shutil.which("mcs"), "mono's mcs is needed (CI installs it)"
+    built = subprocess.run(["mcs", "-warnaserror+", f"-out:{out}", *options, *map(str, files)],
+                           capture_output=True, text=True, timeout=120)
+    output = built.stdout + built.stderr
+    # mcs itself can crash on valid C# (e.g. `out var` inside a generic iterator: an unhandled
+    # Mono.CSharp.InternalErrorException): say so, as it is a mono compiler bug, not a script error.
+    assert "InternalErrorException" not in output, f"mcs crashed on {out.name} (a mono bug):\n{output[:3000]}"
+    assert built.returncode == 0, f"{out.name}:\n{output}"
+
+
 def build_and_run(tmp_path: Path, sources: list[str], programs: list[str], *args: str) -> str:
     """Build the sample's ``sources`` with ``tests/unity/<program>.cs`` for each of ``programs`` into one
     program and run it with ``args``; its standard output (it must exit 0)."""
-    assert shutil.which("mcs") and shutil.which("mono"), "mono's mcs and runtime are needed (CI installs them)"
+    assert shutil.which("mono"), "mono's runtime is needed (CI installs it)"
     exe = tmp_path / "program.exe"
-    files = [RUNTIME / name for name in sources] + [ROOT / "tests" / "unity" / f"{n}.cs" for n in programs]
-    built = subprocess.run(["mcs", "-warnaserror+", f"-out:{exe}", *map(str, files)], capture_output=True, text=True)
-    assert built.returncode == 0, built.stdout + built.stderr
+    compile_cs(exe, [RUNTIME / name for name in sources] + [ROOT / "tests" / "unity" / f"{n}.cs" for n in programs])
     run = subprocess.run(["mono", str(exe), *args], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
     return run.stdout
@@ -58,7 +68,6 @@ def test_every_script_of_the_sample_compiles_against_the_real_unity_netmq_and_me
     overload or argument type, a property called as a method, a missing ``using``. Warnings are errors, as
     for the specs above. ``-langversion:7.2``: mcs's newest, needed by MessagePack's ``in`` parameter;
     Unity 2021.3 compiles C# 9, so a script using C# 8+ syntax would fail here although Unity takes it."""
-    assert shutil.which("mcs"), "mono's mcs is needed (CI installs it)"
     scripts = sorted(RUNTIME.glob("*.cs")) + sorted(SAMPLES.rglob("*.cs"))
     stubs = sorted(STUBS.glob("*.cs"))
     names = {path.name for path in scripts}
@@ -80,14 +89,8 @@ def test_every_script_of_the_sample_compiles_against_the_real_unity_netmq_and_me
                   ("TalkingHead", sorted(SAMPLES.rglob("*.cs")), [*stub_names, asmdef["name"]])]
     assert sorted(stub_names) == sorted(name for name, _, _ in assemblies[:4])
     for name, sources, references in assemblies:
-        built = subprocess.run(["mcs", "-target:library", "-warnaserror+", "-langversion:7.2",
-                                f"-out:{tmp_path / name}.dll", *(f"-r:{tmp_path / r}.dll" for r in references),
-                                *map(str, sources)], capture_output=True, text=True, timeout=120)
-        output = built.stdout + built.stderr
-        # mcs itself can crash on valid C# (e.g. `out var` inside a generic iterator: an unhandled
-        # Mono.CSharp.InternalErrorException): say so, as it is a mono compiler bug, not a script error.
-        assert "InternalErrorException" not in output, f"mcs crashed on {name} (a mono bug):\n{output[:3000]}"
-        assert built.returncode == 0, f"{name}:\n{output}"
+        compile_cs(tmp_path / f"{name}.dll", sources, "-target:library", "-langversion:7.2",
+                   *(f"-r:{tmp_path / r}.dll" for r in references))
 
 
 def test_the_sample_decodes_the_bridges_frames_to_the_numbers_facecast_made(tmp_path, speech_audio):
