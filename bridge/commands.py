@@ -33,6 +33,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    "finds a GPU; the lip network stays on the CPU, where it runs faster)")
     p.add_argument("--avatars", type=Path, help="folder of .facecast packs texture sessions may ask for by name")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    p.set_defaults(usage_error=p.error)
 
     p = sub.add_parser("keys", help="make CURVE key pairs for `facecast serve --curve`",
                        description="Make a server and a client CURVE key pair in DIR (secret keys readable by "
@@ -60,6 +61,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="with --texture: texture size in pixels, 64-1024, a multiple of 4 (default 512)")
     p.add_argument("--lookahead-ms", type=int, default=None, metavar="MS",
                    help="lip model lookahead to ask for (default: the server's least, for the lowest latency)")
+    p.set_defaults(usage_error=p.error)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -68,7 +70,10 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "keys":
         from facecast.bridge.server import make_keys
 
-        paths = make_keys(args.directory, replace=args.replace)
+        paths, made = make_keys(args.directory, replace=args.replace)
+        if not made:
+            print(f"{args.directory}: holds keys already; kept (--replace makes new ones, which locks out the "
+                  "clients that have these)", file=sys.stderr)
         for name, path in paths.items():
             print(f"{name}: {path}")
     elif args.command == "client":
@@ -78,6 +83,9 @@ def run(args: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     from facecast.bridge.server import JsonFormatter
 
+    if args.curve is not None and args.insecure:  # exits 2, as argparse does
+        args.usage_error("--curve and --insecure contradict each other: with --curve every client is encrypted "
+                         "and must hold an admitted key")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("facecast.serve")
@@ -98,9 +106,6 @@ def _run_server(args: argparse.Namespace) -> None:
     from facecast.bridge.server import BridgeServer
     from facecast.lipsync import LipSyncModel, shipped_models
 
-    if args.curve is not None and args.insecure:
-        raise FacecastError("--curve and --insecure contradict each other: with --curve every client is "
-                            "encrypted and must hold an admitted key")
     try:
         if args.avatars is not None and not args.avatars.is_dir():
             raise FacecastError(f"{args.avatars}: no such folder")
@@ -118,12 +123,12 @@ def _client(args: argparse.Namespace) -> None:
     from facecast.motion_frame import MotionTrack
     from facecast.writers import check_output_path, write_motion
 
-    if args.save is not None:
-        check_output_path(args.save)
     texture_only = [flag for flag, value in (("--avatar", args.avatar), ("--size", args.size),
                                              ("--save-video", args.save_video)) if value is not None]
-    if not args.texture and texture_only:
-        raise FacecastError(f"{texture_only[0]} needs --texture: without it the server sends no textures")
+    if not args.texture and texture_only:  # exits 2, as argparse does
+        args.usage_error(f"{texture_only[0]} needs --texture: without it the server sends no textures")
+    if args.save is not None:
+        check_output_path(args.save)
     if args.save_video is not None:
         from facecast.video import check_video_path
 

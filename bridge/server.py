@@ -722,20 +722,26 @@ def _start_curve(ctx: zmq.Context, sock: zmq.Socket, curve_dir: Path):
     return auth
 
 
-def make_keys(directory: Path, replace: bool = False) -> dict[str, Path]:
+KEY_FILES = {"server_public": "server.key", "server_secret": "server.key_secret",
+             "client_public": "client.key", "client_secret": "client.key_secret"}
+
+
+def make_keys(directory: Path, replace: bool = False) -> tuple[dict[str, Path], bool]:
     """Server and client CURVE key pairs; the client's public key is authorised in ``clients/``. The secret
-    keys are readable by their owner only. Keys already there are kept unless ``replace``: new ones would
-    lock out every client that has the old."""
+    keys are readable by their owner only. Returns their paths, and whether they were made now: a full
+    set already there is kept unless ``replace`` (new keys would lock out every client that has the old),
+    so that a setup script may run this every time; part of a set is refused."""
     import os
     import shutil
 
     from zmq.auth import create_certificates
 
-    existing = [directory / name for name in ("server.key", "server.key_secret", "client.key", "client.key_secret")
-                if (directory / name).exists()]
+    existing = [name for name in KEY_FILES.values() if (directory / name).exists()]
     if existing and not replace:
-        raise FacecastError(f"{directory}: holds keys already ({existing[0].name}); new ones would lock out the "
-                            "clients that have them (--replace to make new ones anyway)")
+        if len(existing) == len(KEY_FILES):
+            return {key: directory / name for key, name in KEY_FILES.items()}, False
+        raise FacecastError(f"{directory}: holds part of a key set ({', '.join(existing)}); --replace makes a new "
+                            "set, which locks out the clients that have these")
     if directory.exists() and not directory.is_dir():
         raise FacecastError(f"{directory}: not a folder")
     old_mask = os.umask(0o077)  # the secret keys are never readable by others, not even until a chmod
@@ -756,4 +762,4 @@ def make_keys(directory: Path, replace: bool = False) -> dict[str, Path]:
     finally:
         os.umask(old_mask)
     return {"server_public": Path(server_pub), "server_secret": Path(server_secret),
-            "client_public": Path(client_pub), "client_secret": Path(client_secret)}
+            "client_public": Path(client_pub), "client_secret": Path(client_secret)}, True

@@ -163,6 +163,11 @@ def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace) -> None
             seconds = audio.size / SAMPLE_RATE
             print(f"{output}: {_count(len(track), 'frame')} at {track.fps:g} fps ({seconds:.1f} s of speech) "
                   f"in {time.perf_counter() - start:.2f} s", file=sys.stderr)
+        if output.suffix.lower() == ".csv" and (len(track) - 1) / track.fps < 1:
+            # Its timecodes all fall in one second, which leaves its frame rate untold when it is read back.
+            print(f"{output}: note: under a second, so its timecodes cannot tell its frame rate when it is read "
+                  f"back: give it then ('facecast render --motion {output.name} --fps {track.fps:g}'), or write "
+                  ".json or .npz, which state it", file=sys.stderr)
 
 
 def _plot(args: argparse.Namespace) -> None:
@@ -186,8 +191,12 @@ def _demo(args: argparse.Namespace) -> None:
 
     speech = Path(str(resources.files("facecast") / "data" / DEMO_SPEECH))
     out_dir = args.out_dir
-    if not out_dir.is_dir():
-        raise FacecastError(f"{out_dir}: folder does not exist")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FacecastError(f"{out_dir}: not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FacecastError(f"{out_dir}: cannot make this folder ({exc.strerror or exc})") from None
     _motion(speech, [out_dir / f"facecast_demo{ext}" for ext in (".csv", ".json")], args)
     # The video at 30 fps: twice as fast to render as 60, and what players expect.
     render_demo(out_dir, argparse.Namespace(**{**vars(args), "fps": 30.0}))

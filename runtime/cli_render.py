@@ -64,7 +64,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="frame size in pixels, a multiple of 4 from 64 to 2048 (default 512)")
     p.add_argument("--label", action="store_true", help='burn a small visible "AI-generated" mark into the frames')
     p.add_argument("--face", type=_face, default=None, metavar="N", help="face to use in a picture with several")
-    _add_motion_options(p, fps=None, fps_help="output frame rate (default 30; with --motion, the file's)")
+    _add_motion_options(p, fps=None, fps_help="output frame rate (default 30); with --motion, the file's own, "
+                        "which --fps gives for a CSV under a second (its timecodes cannot tell it)")
     p.set_defaults(usage_error=p.error)
 
 
@@ -163,7 +164,6 @@ def render_video(pack: AvatarPack, audio: Path | None, output: Path, args: argpa
 
 
 def _render(args: argparse.Namespace) -> None:
-    from facecast.cli import _count
     from facecast.video import check_video_path
 
     check_video_path(args.output)  # fail before the work, not after it
@@ -178,10 +178,16 @@ def _render(args: argparse.Namespace) -> None:
     pack = load_portrait(args.portrait, args.face, args.quiet)
     _, track = render_video(pack, args.audio, args.output, args, track, cut_sound=args.motion is not None)
     if not args.quiet:
-        took = time.perf_counter() - start
-        seconds = len(track) / track.fps
-        print(f"{args.output}: {_count(len(track), 'frame')} at {args.size} px, {track.fps:g} fps ({seconds:.1f} s) "
-              f"in {took:.1f} s ({seconds / took:.1f}x real time)", file=sys.stderr)
+        print_summary(args.output, track, args.size, time.perf_counter() - start)
+
+
+def print_summary(output: Path, track, size: int, took: float) -> None:
+    """The one line a finished video gets: its frames, size, rate and length, and how fast it was made."""
+    from facecast.cli import _count
+
+    seconds = len(track) / track.fps
+    print(f"{output}: {_count(len(track), 'frame')} at {size} px, {track.fps:g} fps ({seconds:.1f} s) "
+          f"in {took:.1f} s ({seconds / took:.1f}x real time)", file=sys.stderr)
 
 
 def _motion_file(args: argparse.Namespace):
@@ -191,12 +197,12 @@ def _motion_file(args: argparse.Namespace):
 
     given = [f"--{name.replace('_', '-')}" for name, default in MOTION_CONTROL_DEFAULTS.items()
              if getattr(args, name) != default]
-    if args.fps is not None:
-        given.insert(0, "--fps")
-    if given:
-        raise FacecastError(f"{', '.join(given)}: these shape motion made from speech; --motion renders the "
-                            "file's motion as it is, at its own frame rate")
-    track = read_motion(args.motion)
+    if given:  # exits 2, as argparse does
+        args.usage_error(f"{', '.join(given)} {'shapes' if len(given) == 1 else 'shape'} motion made from speech; "
+                         "--motion renders the file's motion as it is")
+    if args.fps is not None and args.motion.suffix.lower() != ".csv":
+        args.usage_error(f"--fps with --motion gives a CSV's frame rate; {args.motion.name} states its own")
+    track = read_motion(args.motion, fps=args.fps)
     if args.audio is not None:
         from facecast.audio import SAMPLE_RATE, load_audio
 
@@ -211,14 +217,19 @@ def _motion_file(args: argparse.Namespace):
 
 
 def render_demo(out_dir: Path, args: argparse.Namespace, track=None) -> Path:
-    """Render the bundled speech sample on the bundled portrait to ``out_dir/facecast_demo.mp4``.
+    """Render the bundled speech sample on the bundled portrait to ``out_dir/facecast_demo.mp4``, with the
+    summary line ``render`` prints unless ``args.quiet``.
 
     ``args`` carries the motion options (fps, seed, emotion...); ``size`` and ``label`` default to 512 and
     False when absent. ``track`` reuses a motion track of the sample already computed at ``args.fps``.
     """
     from facecast.cli import DEMO_SPEECH
 
+    start = time.perf_counter()
     speech = Path(str(resources.files("facecast") / "data" / DEMO_SPEECH))
     demo_args = argparse.Namespace(**{"size": 512, "label": False, **vars(args)})
-    output, _ = render_video(load_pack(default_pack_path()), speech, Path(out_dir) / DEMO_VIDEO, demo_args, track)
+    output, track = render_video(load_pack(default_pack_path()), speech, Path(out_dir) / DEMO_VIDEO, demo_args,
+                                 track)
+    if not getattr(args, "quiet", False):
+        print_summary(output, track, demo_args.size, time.perf_counter() - start)
     return output

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import zipfile
 from pathlib import Path
 
@@ -43,9 +44,11 @@ _LIMITS = {"headRotation": (HEAD_ROTATION, 90.0, "°"), "gaze": (GAZE, 90.0, "°
            "headTranslation": (HEAD_TRANSLATION, 1.0, " m")}
 
 
-def read_motion(path: str | Path) -> MotionTrack:
+def read_motion(path: str | Path, fps: float | None = None) -> MotionTrack:
     """The motion track in ``path`` (.json, .npz or Live Link Face .csv), at the file's own frame rate.
 
+    ``fps``: the frame rate of a CSV, which only its timecodes otherwise tell: needed for one shorter than
+    a second, and checked against them in a longer one. A .json or .npz states its own rate.
     Raises ``FacecastError`` with a one-line reason for a missing, unreadable or foreign file.
     """
     path = Path(path)
@@ -56,8 +59,12 @@ def read_motion(path: str | Path) -> MotionTrack:
     if path.suffix.lower() not in readers:
         raise FacecastError(f"{path}: unknown motion format {path.suffix!r}; use .csv, .json or .npz")
     kind, reader = readers[path.suffix.lower()]
+    if fps is not None:
+        if reader is not _read_csv:
+            raise FacecastError(f"{path}: a {kind} states its own frame rate; a rate is given only for a CSV")
+        fps = _check_fps(path, fps)
     try:
-        track = reader(path)
+        track = _read_csv(path, fps) if fps is not None else reader(path)
     except FacecastError:
         raise
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, zipfile.BadZipFile,
@@ -224,9 +231,10 @@ def _csv_rate(seconds: np.ndarray, frame_in_second: np.ndarray) -> float:
     return float(rate)
 
 
-def _read_csv(path: Path) -> MotionTrack:
-    """Live Link Face CSV: its timecodes give the frame rate (FF counts frames within each second), and its
-    rows are put on an even clock at that rate, so a recording that dropped frames stays in time with its
+def _read_csv(path: Path, fps: float | None = None) -> MotionTrack:
+    """Live Link Face CSV: its timecodes give the frame rate (FF counts frames within each second; ``fps``
+    gives it for a file too short for them to tell, and must agree with them otherwise), and its rows are
+    put on an even clock at that rate, so a recording that dropped frames stays in time with its
     sound. Head and eye angles are read as radians, as ARKit reports them and ``facecast motion`` writes
     them. A blendshape column a file lacks stays at 0; columns facecast does not use are not read."""
     with path.open(newline="", encoding="utf-8-sig") as fh:
@@ -254,9 +262,18 @@ def _read_csv(path: Path) -> MotionTrack:
     seconds += _DAY * np.cumsum(np.diff(seconds, prepend=seconds[0]) < -_DAY / 2)  # a take across midnight
     frame_in_second = np.array([ff for _, ff in stamps], dtype=np.float64)
     if seconds.max() == seconds.min():
-        raise FacecastError(f"{path}: shorter than a second, so its frame rate cannot be told from its "
-                            "timecodes (FF counts frames within each second); keep short motion as .json or .npz")
-    fps = _check_fps(path, _csv_rate(seconds, frame_in_second))
+        if fps is None:
+            raise FacecastError(f"{path}: shorter than a second, so its frame rate cannot be told from its "
+                                "timecodes (FF counts frames within each second): give it (--fps in "
+                                "'facecast render'), or keep short motion as .json or .npz")
+        if frame_in_second.max() >= math.ceil(fps):  # FF.mmm stays below 30 at 29.97 fps
+            raise FacecastError(f"{path}: its timecodes count frame {int(frame_in_second.max())} within a second, "
+                                f"past the {fps:g} fps given")
+    else:
+        told = _check_fps(path, _csv_rate(seconds, frame_in_second))
+        if fps is not None and abs(fps - told) > 1e-4 * told:
+            raise FacecastError(f"{path}: its timecodes say {told:g} fps, not the {fps:g} given")
+        fps = told
     times = seconds - seconds[0] + (frame_in_second - frame_in_second[0]) / fps
     back = np.flatnonzero(np.diff(times) < 0)
     if len(back):

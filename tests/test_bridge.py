@@ -544,15 +544,20 @@ def test_curve_encrypted_session(tmp_path, speech_audio):
 
 def test_keys_are_private_kept_unless_replaced_and_a_server_admits_only_listed_clients(tmp_path):
     keys = tmp_path / "keys"
-    make_keys(keys)
+    paths, made = make_keys(keys)
+    assert made and paths["server_secret"] == keys / "server.key_secret"
     for secret in ("server.key_secret", "client.key_secret"):
         assert (keys / secret).stat().st_mode & 0o077 == 0  # the owner's alone
     first = (keys / "server.key_secret").read_bytes()
-    with pytest.raises(FacecastError, match="holds keys already"):
-        make_keys(keys)  # new keys would lock out every client that has these
+    # Made again, as a setup script does each time: new keys would lock out every client that has these.
+    assert make_keys(keys) == (paths, False)
     assert (keys / "server.key_secret").read_bytes() == first
     make_keys(keys, replace=True)
     assert (keys / "server.key_secret").read_bytes() != first
+    (keys / "client.key").unlink()
+    with pytest.raises(FacecastError, match="part of a key set"):  # a broken set is not quietly kept
+        make_keys(keys)
+    make_keys(keys, replace=True)
     for public in (keys / "clients").iterdir():
         public.unlink()
     with pytest.raises(FacecastError, match="no client public keys"):  # ZeroMQ would admit anyone
@@ -593,7 +598,9 @@ def test_curve_and_insecure_together_are_refused(tmp_path, capsys):
     make_keys(tmp_path / "keys")
     logger = logging.getLogger("facecast.serve")
     before = logger.handlers[:], logger.level, logger.propagate
-    assert main(["serve", "--curve", str(tmp_path / "keys"), "--insecure"]) == 1
+    with pytest.raises(SystemExit) as usage:  # a malformed command line, as argparse reports one
+        main(["serve", "--curve", str(tmp_path / "keys"), "--insecure"])
+    assert usage.value.code == 2
     assert "contradict" in capsys.readouterr().err
     # The command's log handler, on this test's captured stderr, is gone with it: a server still running
     # in this process (the module's) would otherwise log to a closed file.
@@ -737,11 +744,10 @@ def test_client_command_refuses_what_the_server_would_before_reading_audio(serve
     from facecast.cli import main
 
     base = ["client", "--endpoint", server.endpoint, "--audio", str(speech_wav)]
-    for flags in (["--fps", "0"], ["--fps", "nan"], ["--size", "510"], ["--chunk-ms", "0"]):
+    for flags in (["--fps", "0"], ["--fps", "nan"], ["--size", "510"], ["--chunk-ms", "0"], ["--size", "256"]):
         with pytest.raises(SystemExit) as usage:
             main(base + flags)
         assert usage.value.code == 2
-    assert main(base + ["--size", "256"]) == 1
     assert main(base + ["--curve", "/nonexistent"]) == 1
     err = capsys.readouterr().err
     assert "--size needs --texture" in err and "cannot read this CURVE key" in err and "Traceback" not in err
@@ -901,8 +907,10 @@ def test_client_command_saves_the_received_textures_as_a_video_with_the_speech(s
     assert "avatar 'default' of facecast serve" in probe and "clip.wav" not in probe  # the speech is no portrait
     rows = motion.read_text().splitlines()
     assert len(rows) - 1 >= 40  # about 45 frames at 30 fps for 1.5 s
-    assert main(["client", "--endpoint", server.endpoint, "--audio", str(clip), "--save-video", str(out)]) == 1
-    assert main(["client", "--endpoint", server.endpoint, "--audio", str(clip), "--avatar", "default"]) == 1
+    for flags in (["--save-video", str(out)], ["--avatar", "default"]):  # usage errors, as argparse's
+        with pytest.raises(SystemExit) as usage:
+            main(["client", "--endpoint", server.endpoint, "--audio", str(clip), *flags])
+        assert usage.value.code == 2
     assert main(["client", "--endpoint", server.endpoint, "--audio", str(clip), "--texture", "--avatar", "nobody"]) == 1
     printed, err = capsys.readouterr()
     assert "--avatar needs --texture" in err and "unknown avatar 'nobody'" in err

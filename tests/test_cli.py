@@ -189,14 +189,41 @@ def test_python_dash_m_facecast_is_the_command():
     assert result.returncode == 0 and result.stdout.startswith("facecast ")
 
 
-def test_demo_writes_video_and_motion_here_offline(tmp_path):
-    result = facecast("demo", "-q", cwd=tmp_path)
+def test_demo_writes_video_and_motion_offline_and_says_what_it_wrote(tmp_path):
+    """Here by default; --out-dir makes the folder it names, as one expects of an output folder."""
+    result = facecast("demo", "--out-dir", "takes/today", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert {p.name for p in tmp_path.iterdir()} == {"facecast_demo.csv", "facecast_demo.json", "facecast_demo.mp4"}
+    out = tmp_path / "takes" / "today"
+    assert {p.name for p in out.iterdir()} == {"facecast_demo.csv", "facecast_demo.json", "facecast_demo.mp4"}
+    for line in ("facecast_demo.csv: ", "facecast_demo.json: ", "facecast_demo.mp4: "):
+        assert line in result.stderr, result.stderr  # the video too gets its summary line
+    assert "frames at 512 px, 30 fps" in result.stderr
     probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name:format_tags=comment",
-                            "-of", "json", str(tmp_path / "facecast_demo.mp4")], capture_output=True, text=True)
+                            "-of", "json", str(out / "facecast_demo.mp4")], capture_output=True, text=True)
     info = json.loads(probe.stdout)
     assert {s["codec_name"] for s in info["streams"]} == {"h264", "aac"}
     assert "facecast" in info["format"]["tags"]["comment"]
-    doc = json.loads((tmp_path / "facecast_demo.json").read_text())
+    doc = json.loads((out / "facecast_demo.json").read_text())
     assert doc["frameCount"] > 600
+    (tmp_path / "a file").write_text("")
+    result = facecast("demo", "--out-dir", "a file", cwd=tmp_path)
+    assert result.returncode == 1 and "a file: not a folder" in result.stderr
+
+
+def test_a_csv_too_short_to_tell_its_rate_is_flagged_when_written_and_read_with_the_rate_given(tmp_path):
+    """A one-word line: its CSV's timecodes all fall in one second, so its rate must be given to read it."""
+    word = tmp_path / "yes.wav"
+    subprocess.run(["flite", "-voice", "kal", "-t", "Yes.", "-o", str(word)], check=True)
+    take = tmp_path / "yes.csv"
+    result = facecast("motion", word, "-o", take, "-q")
+    assert result.returncode == 0 and "--fps 60" in result.stderr and "under a second" in result.stderr
+    assert facecast("motion", word, "-o", tmp_path / "yes.json", "-q").stderr == ""  # a JSON states its rate
+    video = tmp_path / "yes.mp4"
+    result = facecast("render", "--motion", take, "-o", video, "--size", "64", "-q")
+    assert result.returncode == 1 and "give it" in result.stderr and not video.exists()
+    result = facecast("render", "--motion", take, "--fps", "60", "-o", video, "--size", "64", "-q")
+    assert result.returncode == 0, result.stderr
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=avg_frame_rate,nb_frames",
+                            "-of", "json", str(video)], capture_output=True, text=True)
+    stream = json.loads(probe.stdout)["streams"][0]
+    assert stream["avg_frame_rate"] == "60/1" and int(stream["nb_frames"]) == len(take.read_text().splitlines()) - 1

@@ -51,6 +51,32 @@ def test_a_csv_tells_its_frame_rate_by_its_timecodes(tmp_path, spoken, fps):
     np.testing.assert_allclose(table.blendshapes, track.blendshapes, atol=1e-4)
 
 
+@pytest.mark.parametrize("fps", [60, 29.97])
+def test_a_csv_under_a_second_reads_back_at_the_rate_it_is_given(tmp_path, spoken, fps):
+    """Its timecodes all fall in one second and cannot tell the rate (a one-word line, an NPC's bark): the
+    rate given puts it on its clock, and one its timecodes contradict is refused."""
+    track = MotionTrack(spoken.data[: int(fps * 0.8)].copy(), fps)
+    track.time[:] = np.arange(len(track)) / fps
+    path = write_motion(track, tmp_path / "bark.csv")
+    with pytest.raises(FacecastError, match="shorter than a second.*give it"):
+        read_motion(path)
+    table = read_motion(path, fps=fps)
+    assert table.fps == fps and len(table) == len(track)
+    np.testing.assert_allclose(table.time, track.time, atol=1e-6)
+    np.testing.assert_allclose(table.blendshapes, track.blendshapes, atol=1e-4)
+    with pytest.raises(FacecastError, match=f"frame {len(track) - 1} within a second, past the 15 fps given"):
+        read_motion(path, fps=15)
+
+
+def test_a_rate_given_for_a_longer_csv_must_be_the_one_its_timecodes_tell(tmp_path, spoken):
+    path = write_motion(spoken, tmp_path / "m.csv")  # 25 fps
+    assert read_motion(path, fps=25).fps == 25
+    with pytest.raises(FacecastError, match="its timecodes say 25 fps, not the 30 given"):
+        read_motion(path, fps=30)
+    with pytest.raises(FacecastError, match="states its own frame rate"):
+        read_motion(write_motion(spoken, tmp_path / "m.json"), fps=25)
+
+
 @pytest.mark.parametrize("fps, dropped", [(30, 29), (30, 30), (29.97, 30), (24.5, 25), (59.94, 60)])
 def test_a_frame_dropped_at_a_second_does_not_change_the_rate(tmp_path, fps, dropped):
     path = write_motion(MotionTrack.neutral(int(fps * 2.5), fps), tmp_path / "m.csv")  # two seconds crossed
