@@ -73,23 +73,30 @@ def test_every_script_of_the_sample_compiles_against_the_real_unity_netmq_and_me
     names = {path.name for path in scripts}
     assert {"FacecastClient.cs", "FacecastAudioSender.cs", "ArkitBlendshapeDriver.cs", "FacecastTextureView.cs",
             "TalkingHeadDemo.cs"} <= names, names
-    assert {"UnityEngine.cs", "UnityEngine.UI.cs", "NetMQ.cs", "MessagePack.cs"} <= {path.name for path in stubs}
+    assert {"UnityEngine.cs", "UnityEngine.UI.cs", "NetMQ.cs", "MessagePack.cs",
+            "Unity.InputSystem.cs"} <= {path.name for path in stubs}
     # As Unity builds them, each its own assembly: UnityEngine, which every script sees; NetMQ, a
     # precompiled plugin, which every assembly sees; UnityEngine.UI and MessagePack, which an asmdef must
-    # name; the package's Runtime (Facecast.Bridge.asmdef), which sees only those its asmdef names; and the
-    # sample, which sees them all. So an asmdef reference taken out, or a sample calling an `internal`
-    # member of the package, fails here as it would in Unity.
+    # name; the Input System package; the package's Runtime (Facecast.Bridge.asmdef), which sees only those
+    # its asmdef names; and the sample, which sees them all. So an asmdef reference taken out, or a sample
+    # calling an `internal` member of the package, fails here as it would in Unity. The sample is built
+    # twice: as in a project on the legacy Input Manager, and as in one with the Input System package
+    # active (ENABLE_INPUT_SYSTEM, Unity 6's default), where the legacy Input class throws, so the sample
+    # reads its keys through the package: that branch is compiled too.
     asmdef = json.loads((RUNTIME / "Facecast.Bridge.asmdef").read_text())
     stub_names = [path.stem for path in stubs]
     named = [r for r in asmdef["references"] if r in stub_names]
-    assemblies = [("UnityEngine", [STUBS / "UnityEngine.cs"], []), ("NetMQ", [STUBS / "NetMQ.cs"], []),
-                  ("UnityEngine.UI", [STUBS / "UnityEngine.UI.cs"], ["UnityEngine"]),
-                  ("MessagePack", [STUBS / "MessagePack.cs"], []),
-                  (asmdef["name"], sorted(RUNTIME.glob("*.cs")), ["UnityEngine", "NetMQ", *named]),
-                  ("TalkingHead", sorted(SAMPLES.rglob("*.cs")), [*stub_names, asmdef["name"]])]
-    assert sorted(stub_names) == sorted(name for name, _, _ in assemblies[:4])
-    for name, sources, references in assemblies:
-        compile_cs(tmp_path / f"{name}.dll", sources, "-target:library", "-langversion:7.2",
+    assemblies = [("UnityEngine", [STUBS / "UnityEngine.cs"], [], []), ("NetMQ", [STUBS / "NetMQ.cs"], [], []),
+                  ("UnityEngine.UI", [STUBS / "UnityEngine.UI.cs"], ["UnityEngine"], []),
+                  ("MessagePack", [STUBS / "MessagePack.cs"], [], []),
+                  ("Unity.InputSystem", [STUBS / "Unity.InputSystem.cs"], [], []),
+                  (asmdef["name"], sorted(RUNTIME.glob("*.cs")), ["UnityEngine", "NetMQ", *named], []),
+                  ("TalkingHead", sorted(SAMPLES.rglob("*.cs")), [*stub_names, asmdef["name"]], []),
+                  ("TalkingHeadInputSystem", sorted(SAMPLES.rglob("*.cs")), [*stub_names, asmdef["name"]],
+                   ["-define:ENABLE_INPUT_SYSTEM"])]
+    assert sorted(stub_names) == sorted(name for name, _, _, _ in assemblies[:5])
+    for name, sources, references, defines in assemblies:
+        compile_cs(tmp_path / f"{name}.dll", sources, "-target:library", "-langversion:7.2", *defines,
                    *(f"-r:{tmp_path / r}.dll" for r in references))
 
 

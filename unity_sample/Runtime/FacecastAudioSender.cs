@@ -34,7 +34,8 @@ namespace Facecast
         public int textureSize = 512;
         public string textureEncoding = "jpeg";
 
-        const int MicrophoneRate = 48000;
+        // Asked of the microphone, within the rates it takes (Microphone.GetDeviceCaps).
+        const int PreferredMicrophoneRate = 48000;
         // How long after its scheduled start a line's source may still read as not playing.
         const double StartGraceS = 0.1;
 
@@ -71,6 +72,8 @@ namespace Facecast
             }
             client.OpenedWithRequest += OnOpened;
             client.ConnectionChanged += OnConnectionChanged;
+            if (!useMicrophone && !source)
+                Debug.LogWarning($"facecast: {name}'s FacecastAudioSender has no source set (the AudioSource that plays its lines); Speak does nothing");
         }
 
         void OnDisable()
@@ -123,7 +126,7 @@ namespace Facecast
             if (!client) { Debug.LogWarning($"facecast: {name}'s FacecastAudioSender has no client set"); return; }
             _fps = fps;
             var clip = formatOf ? formatOf : (source ? source.clip : null);
-            if (useMicrophone) OpenWithFormat(MicrophoneRate, 1);
+            if (useMicrophone) OpenWithFormat(MicrophoneRate(), 1);
             else if (clip) OpenWithFormat(clip.frequency, clip.channels);
             else OpenWithFormat(48000, 1);
         }
@@ -147,6 +150,7 @@ namespace Facecast
         public void Speak(AudioClip clip)
         {
             if (!client) { Debug.LogWarning($"facecast: {name}'s FacecastAudioSender has no client set"); return; }
+            if (!source) { Debug.LogWarning($"facecast: {name}'s FacecastAudioSender has no source set (the AudioSource that plays the line)"); return; }
             if (_session < 0 && !_opening) { Debug.LogWarning("facecast: no session open yet"); return; }
             if (clip == null || clip.samples == 0) { Debug.LogWarning("facecast: nothing to say (no clip, or an empty one)"); return; }
             bool sameFormat = _opening
@@ -216,16 +220,26 @@ namespace Facecast
             return at <= 0 || at >= _clip.samples;
         }
 
+        string MicrophoneName => string.IsNullOrEmpty(microphoneDevice) ? null : microphoneDevice;
+
+        // The session's rate is the one the microphone records at: 48 kHz, or the nearest it takes
+        // (0 and 0 from GetDeviceCaps: any rate).
+        int MicrophoneRate()
+        {
+            Microphone.GetDeviceCaps(MicrophoneName, out int lowest, out int highest);
+            return lowest == 0 && highest == 0 ? PreferredMicrophoneRate : Mathf.Clamp(PreferredMicrophoneRate, lowest, highest);
+        }
+
         void StartMicrophone()
         {
-            _clip = Microphone.Start(string.IsNullOrEmpty(microphoneDevice) ? null : microphoneDevice, true, 1, MicrophoneRate);
+            _clip = Microphone.Start(MicrophoneName, true, 1, _rate);
             _micPosition = 0;
         }
 
         void PumpMicrophone()
         {
             if (_clip == null) return;
-            int position = Microphone.GetPosition(string.IsNullOrEmpty(microphoneDevice) ? null : microphoneDevice);
+            int position = Microphone.GetPosition(MicrophoneName);
             int available = (position - _micPosition + _clip.samples) % _clip.samples;
             if (available <= 0) return;
             var chunk = new float[available];

@@ -35,7 +35,8 @@
 //   AudioBehaviour : Behaviour; AudioSource (sealed, : AudioBehaviour): AudioClip clip {get;set;};
 //     int timeSamples {get;set;}; bool isPlaying {get;}; void Stop(); void PlayScheduled(double time)
 //   Microphone (sealed class): static AudioClip Start(string deviceName, bool loop, int lengthSec, int frequency);
-//     static int GetPosition(string deviceName)
+//     static int GetPosition(string deviceName); static void GetDeviceCaps(string deviceName, out int minFreq,
+//     out int maxFreq) (this one checked @ 04d95a59)
 //                                        all four: Modules/Audio/Public/ScriptBindings/Audio.bindings.cs @ 37e57698
 //   Texture : Object; virtual int width/height {get;set;}
 //   Texture2D (sealed, : Texture): TextureFormat format {get;}
@@ -159,6 +160,7 @@ namespace UnityEngine
     {
         public static AudioClip Start(string deviceName, bool loop, int lengthSec, int frequency) { throw new NotImplementedException(); }
         public static int GetPosition(string deviceName) { throw new NotImplementedException(); }
+        public static void GetDeviceCaps(string deviceName, out int minFreq, out int maxFreq) { throw new NotImplementedException(); }
     }
 
     public enum TextureFormat

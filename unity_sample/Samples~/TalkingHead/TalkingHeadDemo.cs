@@ -1,8 +1,13 @@
 // Talking head sample: press Space to say the clip, M to toggle a happy/neutral mood.
 // Scene setup: a GameObject with FacecastClient, ArkitBlendshapeDriver (face = your rig's head mesh,
 // playback = the AudioSource), FacecastAudioSender (source = the same AudioSource), and this script.
+// Keys are read with the Input System package where the project has it active (Unity 6's new projects
+// do, and there the legacy Input class throws), else with the legacy Input Manager.
 using System.Collections.Generic;
 using UnityEngine;
+#if ENABLE_INPUT_SYSTEM
+using UnityEngine.InputSystem;
+#endif
 
 namespace Facecast.Samples
 {
@@ -33,8 +38,8 @@ namespace Facecast.Samples
                 sender.OpenSession(fps, line);
                 _opened = true;
             }
-            if (Input.GetKeyDown(KeyCode.Space) && line) sender.Speak(line);
-            if (Input.GetKeyDown(KeyCode.M))
+            if (SayPressed() && line) sender.Speak(line);
+            if (MoodPressed())
             {
                 _happy = !_happy;
                 // Kept on the sender too, so a session it opens later starts in this mood.
@@ -43,5 +48,13 @@ namespace Facecast.Samples
                     client.SetControls(sender.Session, new Dictionary<string, object> { ["emotion"] = sender.emotion });
             }
         }
+
+#if ENABLE_INPUT_SYSTEM
+        static bool SayPressed() => Keyboard.current != null && Keyboard.current.spaceKey.wasPressedThisFrame;
+        static bool MoodPressed() => Keyboard.current != null && Keyboard.current.mKey.wasPressedThisFrame;
+#else
+        static bool SayPressed() => Input.GetKeyDown(KeyCode.Space);
+        static bool MoodPressed() => Input.GetKeyDown(KeyCode.M);
+#endif
     }
 }
