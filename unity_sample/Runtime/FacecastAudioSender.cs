@@ -2,10 +2,9 @@
 //
 // Clip mode sends the clip's samples as the wall clock reaches them and starts playback `playbackDelay`
 // seconds later; ArkitBlendshapeDriver then shows each frame when its sample is heard. The delay must
-// cover the bridge latency (facecast's README: p95 64-69 ms on loopback with 1-8 sessions on a 2-core
-// machine, 129 ms with 32 sessions there (154 in a slow phase), 90 ms for one 512 px texture session and
-// 141 ms for four (163 in a slow phase)); 0.1 s
-// covers a few sessions; raise it with many sessions, over a network or with several texture sessions. A line whose
+// cover the bridge latency (facecast's README: p95 64-71 ms on loopback with 1-8 sessions on a 2-core
+// machine, 129-173 ms with 32 sessions there, 90-102 ms for one 512 px texture session and 141-163 ms for
+// four, by the machine's speed); 0.1 s covers a few sessions; raise it with many sessions, over a network or with several texture sessions. A line whose
 // source is stopped (or given another clip) is cut off at the server (`interrupt`).
 //
 // A session's sample rate and channel count are fixed when it is opened (PROTOCOL.md, `open`), and the
