@@ -38,7 +38,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("keys", help="make CURVE key pairs for `facecast serve --curve`",
                        description="Make a server and a client CURVE key pair in DIR (secret keys readable by "
                        "you only) and admit the client's public key in DIR/clients. Give each engine "
-                       "client server.key and a client key pair; add further clients' .key files to DIR/clients.")
+                       "client server.key and a client key pair; add further clients' .key files to DIR/clients. "
+                       "Keys already in DIR are kept (run again, it says so and succeeds) unless --replace.")
     p.add_argument("directory", type=Path, metavar="DIR")
     p.add_argument("--replace", action="store_true",
                    help="replace keys already in DIR (locks out every client that has the old ones)")

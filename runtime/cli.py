@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_motion_options(p)
 
     p = sub.add_parser("demo", help="the bundled speech sample and portrait -> facecast_demo.mp4, .csv and .json here")
-    p.add_argument("--out-dir", type=Path, default=Path("."), help="where to write (default: here)")
+    p.add_argument("--out-dir", type=Path, default=Path("."), help="where to write (default: here; made if missing)")
     _add_motion_options(p, fps_help="frame rate of the CSV and JSON (default 60; the video is 30 fps)")
 
     p = sub.add_parser("plot", help="draw the motion of a speech file over its waveform (PNG; needs matplotlib)")
