@@ -69,8 +69,9 @@ def unpack(payload: bytes) -> dict[str, Any]:
     try:
         message = msgpack.unpackb(payload, raw=False, strict_map_key=True, max_bin_len=MAX_MESSAGE_BYTES,
                                   max_str_len=65536, max_array_len=65536, max_map_len=1024)
-    except Exception as exc:  # msgpack raises many types for hostile input
-        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"not msgpack: {type(exc).__name__}") from None
+    except Exception as exc:  # msgpack raises many types for hostile input; its words say which rule broke
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"not a msgpack map with string keys ({type(exc).__name__}: "
+                                                   f"{str(exc)[:120]})") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "a message must be a msgpack map with a string 'type'")
     return message
@@ -188,10 +189,13 @@ def welcome(server: str, capabilities: dict) -> dict:
     }
 
 
-def error(code: str, message: str, session: int | None = None, ref: str | None = None) -> dict:
+def error(code: str, message: str, session: int | None = None, ref: str | None = None,
+          request: Any = None) -> dict:
     out: dict[str, Any] = {"type": "error", "code": code, "message": message}
     if session is not None:
         out["session"] = session
     if ref is not None:
         out["ref"] = ref
+    if request is not None:
+        out["request"] = request
     return out

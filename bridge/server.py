@@ -238,20 +238,23 @@ class BridgeServer:
             if client is None:
                 client = self.clients[identity] = Client(identity, time.monotonic())
             client.last_seen = time.monotonic()
-            kind = None  # the type of the message an error answers, so that a client can tell its requests'
-            try:        # errors from those of messages it sent without waiting
+            # The type and `request` of the message an error answers, so that a client can tell its requests'
+            # errors from those of messages it sent without waiting, and one `open`'s from another's.
+            kind = request = None
+            try:
                 if len(parts) != 2:  # a DEALER sends exactly one frame
                     raise ProtocolError(ErrorCode.BAD_MESSAGE, "send exactly one frame per message")
                 msg = P.unpack(parts[1])
-                kind = msg["type"][:64]
+                kind, request = msg["type"][:64], msg.get("request")
                 self._handle(client, msg, recv_ns)
             except ProtocolError as exc:
                 self.counters["errors"] += 1
-                self._send(identity, P.error(exc.code, exc.message, exc.session, ref=kind))
+                self._send(identity, P.error(exc.code, exc.message, exc.session, ref=kind, request=request))
             except Exception as exc:  # a bug must cost one reply, never the server
                 self.counters["errors"] += 1
                 _log(logging.ERROR, "internal_error", error=repr(exc))
-                self._send(identity, P.error(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}", ref=kind))
+                self._send(identity, P.error(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}", ref=kind,
+                                             request=request))
 
     def _handle(self, client: Client, msg: dict, recv_ns: int) -> None:
         kind = msg["type"]
@@ -320,11 +323,10 @@ class BridgeServer:
 
     def _open(self, client: Client, msg: dict) -> None:
         spec = SessionSpec.from_open(msg)
-        if spec.mode != "motion":
-            if self.textures is None:
-                raise ProtocolError(ErrorCode.UNSUPPORTED, f"mode {spec.mode!r}: this server renders no textures")
-            if spec.size % 4:
-                raise ProtocolError(ErrorCode.BAD_FIELD, "field 'size' must be a multiple of 4")
+        if spec.size % 4:  # checked in every mode, as every other range is
+            raise ProtocolError(ErrorCode.BAD_FIELD, "field 'size' must be a multiple of 4")
+        if spec.mode != "motion" and self.textures is None:
+            raise ProtocolError(ErrorCode.UNSUPPORTED, f"mode {spec.mode!r}: this server renders no textures")
         if len(self.sessions) >= P.MAX_SESSIONS or len(client.sessions) >= P.MAX_SESSIONS_PER_CLIENT:
             raise ProtocolError(ErrorCode.LIMIT, "too many sessions")
         controls = P.motion_controls(spec.controls)
@@ -527,7 +529,7 @@ class BridgeServer:
             if owner:
                 # From the frame's time, not its rounded 16 kHz position, so that the client's own rate
                 # counts evenly (0, 800, 1600 at 48 kHz and 60 fps); never below 0, which would read as idle,
-                # nor past the utterance's last sample (a frame's time rounds to the nearest).
+                # nor past the utterance's end, position `samples` (a frame's time rounds to the nearest).
                 rate = session.spec.sample_rate
                 sample_pos = [min(max(0, round((times[i] * SAMPLE_RATE - owner.start) * rate / SAMPLE_RATE)),
                                   owner.samples) for i in rows]

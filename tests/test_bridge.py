@@ -275,6 +275,12 @@ def test_hostile_messages_get_typed_errors_and_break_nothing(server, speech_audi
     assert ask(sock, pack({"type": "open", "fps": float("nan")}))["code"] == "bad_field"
     assert ask(sock, pack({"type": "open", "sample_format": "mp3"}))["code"] == "bad_field"
     assert ask(sock, pack({"type": "open", "mode": "texture", "avatar": "nobody"}))["code"] == "bad_field"
+    # Every range is checked whatever the mode, and an error names the `open` it answers by its request.
+    refused = ask(sock, pack({"type": "open", "size": 510, "request": "npc-7"}))
+    assert (refused["code"], refused["ref"], refused["request"]) == ("bad_field", "open", "npc-7")
+    assert "multiple of 4" in refused["message"]
+    keyed = ask(sock, pack({"type": "ping", 3: "three"}, strict_types=False))  # a map key that is no string
+    assert keyed["code"] == "bad_message" and "string keys" in keyed["message"]
     assert ask(sock, pack({"type": "audio", "session": 12345, "data": b"\0\0"}))["code"] == "unknown_session"
     session = ask(sock, pack({"type": "open"}))["session"]
     assert ask(sock, pack({"type": "audio", "session": session, "data": b"\0\0\0"}))["code"] == "bad_field"
