@@ -67,7 +67,8 @@ class Field:
 def _build_layout() -> tuple[Field, ...]:
     spec = [
         ("frameIndex", 1, "frame", "index of the frame in its stream, counted from 0 (exact below 2**24)"),
-        ("time", 1, "s", "audio time of the frame: the frame shows the face at this time in the speech"),
+        ("time", 1, "s", "time of the frame from its stream's start: in a file, the time in the speech it "
+                         "shows; on the bridge, the session's clock (the utterance's sample is sample_pos)"),
         ("blendshapes", len(ARKIT_BLENDSHAPES), "0..1", "ARKit blendshape weights, Apple's order"),
         ("visemes", len(VISEMES), "0..1", "Oculus viseme probabilities, sum to 1"),
         ("headRotation", 3, "deg", "pitch (+ looks down), yaw (+ turns to its left), roll (+ tilts left)"),
