@@ -4,7 +4,7 @@
 // Speech frames wait in a queue until their sample is heard. The queue holds frames in arrival order,
 // which is utterance order; a line the source has left (it stopped, or started another clip) or the
 // server cut off (`interrupted`) will never be heard further, so its frames are dropped, or the next
-// line's frames (whose sample_pos starts again at 0) would wait behind them forever. A paused source
+// line's frames (whose sample_pos starts again from near 0) would wait behind them forever. A paused source
 // keeps its line: its frames wait until it plays on. Idle frames (between utterances) are held back while
 // a line's frames are queued or its audio is playing: the server starts idling as soon as a line's last
 // frame is out, about `playbackDelay` before that frame is heard.
