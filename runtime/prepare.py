@@ -9,6 +9,7 @@ import contextlib
 import io
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 
 MAX_PIXELS = 40_000_000
 MIN_FACE_PX = 64  # face width below which the landmarks are too coarse to animate
+# How far a face may lean from upright. Beyond it the face lies sideways (a photo whose EXIF rotation was
+# lost, most often): the video would come out sideways and the head would nod along the wrong axis.
+MAX_LEAN_DEG = 60
 MAX_FACES = 8  # faces FaceMesh reads in its pass over the whole picture; the detector's windows find more
 
 
@@ -57,11 +61,23 @@ def read_portrait(path: Path) -> tuple[np.ndarray, bytes | None]:
     if not path.is_file():
         raise AvatarError(not_a_file(path, "a picture"))
     data = path.read_bytes()
+    limit = f"at most {MAX_PIXELS // 1_000_000} megapixels; scale it down first"
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with warnings.catch_warnings():
+            # Pillow's own guard against decompression bombs (a warning past 89 megapixels, an error past
+            # 179) would speak before the MAX_PIXELS check below, and in its own words.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise AvatarError(f"{path}: picture too large ({limit})") from None
+    except UnidentifiedImageError:
+        raise AvatarError(f"{path}: not a picture facecast can read (JPEG, PNG, WebP, BMP, TIFF, GIF...)") from None
+    except OSError as e:
+        raise AvatarError(f"{path}: cannot read the picture ({e.__class__.__name__}: {e})") from None
+    try:
+        with im:
             if im.width * im.height > MAX_PIXELS:
-                raise AvatarError(f"{path}: picture of {im.width}x{im.height} is too large "
-                                  f"(at most {MAX_PIXELS // 1_000_000} megapixels); scale it down first")
+                raise AvatarError(f"{path}: picture of {im.width}x{im.height} is too large ({limit})")
             orientation = im.getexif().get(0x0112, 1)
             upright = _eight_bit(ImageOps.exif_transpose(im))
             fmt, mode = im.format, upright.mode
@@ -72,9 +88,7 @@ def read_portrait(path: Path) -> tuple[np.ndarray, bytes | None]:
             else:
                 rgb = upright.convert("RGB")
             image = np.asarray(rgb, dtype=np.uint8).copy()
-    except UnidentifiedImageError:
-        raise AvatarError(f"{path}: not a picture facecast can read (JPEG, PNG, WebP, BMP, TIFF, GIF...)") from None
-    except (OSError, Image.DecompressionBombError, SyntaxError) as e:
+    except (OSError, SyntaxError) as e:
         raise AvatarError(f"{path}: cannot read the picture ({e.__class__.__name__}: {e})") from None
     keep = data if fmt == "JPEG" and mode == "RGB" and orientation == 1 else None
     return image, keep
@@ -204,6 +218,7 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
     if width < MIN_FACE_PX:
         raise AvatarError(f"{path}: the face is too small ({width:.0f} px wide; at least {MIN_FACE_PX} px "
                           f"needed): use a larger or closer picture")
+    _check_face_fits(path, landmarks, image.shape[1], image.shape[0])
     meta = {"source": path.name, "faces_found": len(faces), "face": chosen + 1, "face_width_px": round(width, 1),
             "detector": "mediapipe FaceMesh 478 (refine_landmarks)"}
     kept = _around_the_head(landmarks, image.shape[1], image.shape[0])
@@ -220,6 +235,25 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
     pack = AvatarPack(image=image, landmarks=landmarks, rig=rig, meta=meta, image_bytes=original,
                       image_format="jpeg" if original is not None else "png")
     return pack, notes
+
+
+def _check_face_fits(path: Path, landmarks: np.ndarray, width: int, height: int) -> None:
+    """Refuse a face the renderer cannot animate: its mouth or an eye beyond the picture's edge (FaceMesh
+    places them there, guessing; the mouth's own opening cannot be found there), or a face lying sideways."""
+    parts = (("mouth", ft.LIPS_UPPER_OUTER + ft.LIPS_LOWER_OUTER),
+             ("eyes", ft.RIGHT_EYE_UPPER + ft.RIGHT_EYE_LOWER + ft.LEFT_EYE_UPPER + ft.LEFT_EYE_LOWER))
+    for part, points in parts:
+        xy = landmarks[list(points), :2]
+        if (xy < 0).any() or (xy[:, 0] >= width).any() or (xy[:, 1] >= height).any():
+            raise AvatarError(f"{path}: the face's {part} is cut off by the picture's edge; use a picture that "
+                              "shows the whole mouth and both eyes")
+    eyes = (landmarks[ft.LEFT_EYE_OUTER, :2] + landmarks[ft.RIGHT_EYE_OUTER, :2]) / 2
+    up = eyes - landmarks[list(ft.MOUTH_CORNERS), :2].mean(0)
+    lean = abs(float(np.degrees(np.arctan2(up[0], -up[1]))))  # 0: the eyes straight above the mouth
+    if lean > MAX_LEAN_DEG:
+        lies = "sideways" if lean < 135 else "upside down"
+        raise AvatarError(f"{path}: the face lies {lies} in the picture (turned {lean:.0f}°): turn the picture "
+                          "upright first (its EXIF rotation may have been lost)")
 
 
 # Of the frame's side, kept on each side of it. The renderer never looks beyond the frame; the room keeps

@@ -198,6 +198,8 @@ def sealed_image(image: np.ndarray, vertices: np.ndarray) -> np.ndarray:
     box = np.concatenate([up, lo])
     x0, y0 = np.clip(np.floor(box.min(0)).astype(int) - 1, 0, None)
     x1, y1 = np.minimum(np.ceil(box.max(0)).astype(int) + 2, [w, h])
+    if x0 >= x1 or y0 >= y1:
+        return image  # the mouth lies beyond the picture (a pack made before prepare refused such faces)
     ys, xs = np.mgrid[y0:y1, x0:x1]
     rel = np.stack([xs, ys], -1) - origin
     u, v = rel @ ex / half, rel @ ey

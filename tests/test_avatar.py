@@ -340,6 +340,47 @@ def test_huge_pictures_are_refused(mediapipe, tmp_path, astronaut, monkeypatch):
         _prepare(path)
 
 
+@pytest.mark.parametrize("allowed, what", [(200_000, "warns"), (100_000, "refuses")])
+def test_a_picture_past_pillows_decompression_bomb_guard_is_one_clear_error(mediapipe, tmp_path, astronaut,
+                                                                           monkeypatch, allowed, what):
+    """Pillow warns of a picture past 89 megapixels and refuses one past 179, before facecast's own 40 MP
+    limit is checked: the user gets facecast's one line, not Pillow's warning or words (shown here with
+    Pillow's limit lowered below the astronaut's 262,144 pixels)."""
+    import warnings
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", allowed)
+    path = tmp_path / "huge.png"
+    astronaut.save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning that escaped would fail the test
+        with pytest.raises(AvatarError, match="picture too large .at most 40 megapixels"):
+            _prepare(path)
+
+
+def test_a_face_whose_mouth_is_cut_off_by_the_edge_is_refused_and_one_whose_chin_is_is_not(mediapipe, tmp_path,
+                                                                                          astronaut):
+    """FaceMesh guesses a mouth beyond the picture; a pack made of it could never render (it failed with a
+    traceback at render time). A chin cut off is fine: the mouth and eyes are what the renderer moves."""
+    cut = tmp_path / "cut.png"
+    astronaut.crop((0, 0, 512, 140)).save(cut)  # the lips are at about y 139-155
+    with pytest.raises(AvatarError, match="mouth is cut off by the picture's edge"):
+        _prepare(cut)
+    astronaut.crop((0, 0, 512, 165)).save(cut)  # the mouth inside, the chin (about y 175) outside
+    _prepare(cut)
+
+
+def test_a_face_lying_sideways_is_refused_and_a_tilted_one_is_not(mediapipe, tmp_path, astronaut):
+    """A photo whose EXIF rotation was lost: the video would come out sideways, the head nodding along the
+    wrong axis. A head tilted as people tilt theirs is taken."""
+    sideways = tmp_path / "sideways.png"
+    astronaut.transpose(Image.Transpose.ROTATE_90).save(sideways)
+    with pytest.raises(AvatarError, match="lies sideways in the picture .turned [89][0-9]"):
+        _prepare(sideways)
+    tilted = tmp_path / "tilted.png"
+    astronaut.rotate(25, resample=Image.BICUBIC, fillcolor=(200, 200, 200)).save(tilted)
+    _prepare(tilted)
+
+
 def test_face_too_small(mediapipe, tmp_path, astronaut):
     path = tmp_path / "small.png"
     astronaut.resize((256, 256)).save(path)  # face about 45 px wide

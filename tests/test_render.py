@@ -17,7 +17,7 @@ from facecast.cli_render import add_commands, default_pack_path, run
 from facecast.errors import FacecastError
 from facecast.motion_frame import FIELDS, neutral_frames
 from facecast.motion_frame import frame_from as motion
-from facecast.render import Renderer, avatar_tensors, stack_avatars
+from facecast.render import Renderer, avatar_tensors, sealed_image, stack_avatars
 
 
 @pytest.fixture(scope="module")
@@ -599,3 +599,13 @@ def test_render_command_renders_a_motion_file_as_it_is(tmp_path, speech_wav, cap
     run(_cli("render", "--motion", str(tmp_path / "ntsc.json"), "-o", str(tmp_path / "ntsc.mp4"), "--size", "64",
              "-q", "--device", "cpu"))
     assert _probe(tmp_path / "ntsc.mp4")["streams"][0]["avg_frame_rate"] == "30000/1001"  # as players know it
+
+
+def test_a_pack_whose_mouth_lies_beyond_its_picture_still_renders():
+    """prepare now refuses such a face, but a pack made before it did may hold one: its sealed picture is
+    the picture itself (nothing of the mouth to fill), where making it failed with a traceback."""
+    pack = load_pack(default_pack_path())
+    image = pack.image
+    below = pack.landmarks.copy()
+    below[:, 1] += image.shape[0]  # every landmark past the bottom edge
+    assert sealed_image(image, below) is image
