@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -35,6 +36,9 @@ _KEEPALIVE = "keepalive"
 #: What a server's ``hello_first`` means once a client has said hello.
 FORGOTTEN = ("the server no longer knows this connection: it restarted, or dropped this client (one that stops "
              "reading for long is dropped); connect again")
+CLOSED = "this client is closed (close_socket, or the end of its with block); make a new one"
+#: The field in which the server echoes what a request carried, for the requests that carry one.
+_ECHOED = {"open": "request", "ping": "t"}
 
 
 class BridgeError(FacecastError):
@@ -121,14 +125,18 @@ def _socket(ctx: zmq.Context, endpoint: str, curve: Path | None, timeout: float)
     return sock
 
 
-def _answers(message: dict, kind: str, session: int | None, request: str | None) -> bool:
+def _answers(message: dict, kind: str, session: int | None, request: str | None, token: Any = None) -> bool:
     """Whether ``message`` is the reply (of type ``kind``) or the error that answers ``request``. An error
     names the request it answers (``ref``; a server before it named none): an error about an earlier
-    message sent without waiting (``audio``, ``end``) or about another session is kept for ``recv``."""
+    message sent without waiting (``audio``, ``end``) or about another session is kept for ``recv``.
+    ``token``: what the request carried for the server to echo (an ``open``'s ``request``, a ``ping``'s
+    ``t``), so that the late reply of a request that gave up (timed out) answers no later one."""
     if message["type"] == kind:
+        if token is not None:
+            return message.get(_ECHOED[request]) == token
         return session is None or message.get("session") == session
     return (message["type"] == "error" and message.get("session") in (None, session)
-            and message.get("ref") in (None, request))
+            and message.get("ref") in (None, request) and message.get("request") in (None, token))
 
 
 class _Bookkeeping:
@@ -136,6 +144,7 @@ class _Bookkeeping:
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
+        self._opens = itertools.count(1)  # tells this client's opens apart
         self._queue: deque[dict] = deque()
         self._formats: dict[int, str] = {}
         self._last_sent = time.monotonic()
@@ -164,22 +173,39 @@ class _Bookkeeping:
         return BridgeError(f"the server took no message for {self.timeout:g} s: it has gone, or stopped reading",
                            "timeout")
 
+    def _check_open(self) -> None:
+        if self.sock.closed:
+            raise BridgeError(CLOSED, "closed")
+
+    @staticmethod
+    def _answered_by(message: dict, reply: str) -> tuple[str, int | None, str, Any]:
+        """What answers ``message``: the ``reply`` type, its session, the request's type, its echoed token."""
+        kind = message["type"]
+        return reply, message.get("session"), kind, message.get(_ECHOED[kind]) if kind in _ECHOED else None
+
     @staticmethod
     def _raise_if_error(message: dict) -> dict:
         if message["type"] == "error":
             raise BridgeError(f"{message['code']}: {message['message']}", message["code"])
         return message
 
-    @staticmethod
-    def _open_message(mode: str, fps: float, sample_rate: int, sample_format: str, channels: int,
+    def _open_message(self, mode: str, fps: float, sample_rate: int, sample_format: str, channels: int,
                       controls: dict | None, idle: bool, extra: dict) -> dict:
+        # Each open carries its own request (unless the caller gives one), which the server echoes.
         return {"type": "open", "mode": mode, "fps": fps, "sample_rate": sample_rate, "sample_format": sample_format,
-                "channels": channels, "controls": controls or {}, "idle": idle, **extra}
+                "channels": channels, "controls": controls or {}, "idle": idle,
+                "request": f"facecast-python-open-{next(self._opens)}", **extra}
 
 
 class Client(_Bookkeeping):
     """Blocking client. Messages that arrive while waiting for a reply are kept for ``recv``; a send the
-    server does not take within ``timeout`` (it has gone) raises ``BridgeError``."""
+    server does not take within ``timeout`` (it has gone) raises ``BridgeError``. A request that timed out
+    may still be answered later: that reply then comes through ``recv``.
+
+    For one thread: a request waits for its reply by reading the socket, so another thread reading it at
+    the same time may take that reply. Sending and reading from two threads, or requests from several
+    tasks beside a reader, is what ``AsyncClient`` is for. ``close_socket`` (or the end of a ``with``
+    block) closes the connection; ``close`` closes a session."""
 
     def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, name: str = "facecast-python", timeout: float = 10.0,
                  curve: Path | None = None) -> None:
@@ -202,6 +228,7 @@ class Client(_Bookkeeping):
         self.sock.close(linger=0)
 
     def _send(self, message: dict, flags: int = 0) -> None:
+        self._check_open()
         try:
             self.sock.send(P.pack(message), flags)
         except zmq.Again:
@@ -219,10 +246,11 @@ class Client(_Bookkeeping):
 
     def _request(self, message: dict, reply: str) -> dict:
         self._send(message)
-        return self._wait_for(reply, message.get("session"), message["type"])
+        return self._wait_for(*self._answered_by(message, reply))
 
     def _next(self, deadline: float) -> dict | None:
         """The next message for the caller from the socket before ``deadline``, or None."""
+        self._check_open()
         while True:
             self._keep_alive()
             wait = min(deadline - time.monotonic(), KEEPALIVE_S)
@@ -233,13 +261,13 @@ class Client(_Bookkeeping):
             elif time.monotonic() >= deadline:
                 return None
 
-    def _wait_for(self, kind: str, session: int | None, request: str) -> dict:
+    def _wait_for(self, kind: str, session: int | None, request: str, token: Any) -> dict:
         deadline = time.monotonic() + self.timeout
         while True:
             message = self._next(deadline)
             if message is None:
                 raise self._no_reply(kind)
-            if _answers(message, kind, session, request):
+            if _answers(message, kind, session, request, token):
                 return self._raise_if_error(message)
             self._queue.append(message)
 
@@ -295,18 +323,19 @@ class Client(_Bookkeeping):
 
 
 class AsyncClient(_Bookkeeping):
-    """asyncio client: the same calls as ``Client``, awaited (``connect`` says hello). Requests may be
-    awaited while another task reads ``recv``/``messages``: one task at a time reads the socket, and a
-    reply it takes for a request another task waits for goes to that task."""
+    """asyncio client: the same calls as ``Client``, awaited, and the same arguments (``connect``, or
+    ``async with``, says hello). Requests may be awaited while another task reads ``recv``/``messages``:
+    one task at a time reads the socket, and a reply it takes for a request another task waits for goes
+    to that task."""
 
-    def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, timeout: float = 10.0, curve: Path | None = None,
-                 name: str = "facecast-python-async") -> None:
+    def __init__(self, endpoint: str = P.DEFAULT_ENDPOINT, name: str = "facecast-python-async",
+                 timeout: float = 10.0, curve: Path | None = None) -> None:
         super().__init__(timeout)
         self.name = name
         self.ctx = zmq.asyncio.Context.instance()
         self.sock = _socket(self.ctx, endpoint, curve, timeout)
         self._reading = asyncio.Lock()
-        self._waiting: list[tuple[str, int | None, str]] = []  # (reply, session, request) of awaited requests
+        self._waiting: list[tuple[str, int | None, str, Any]] = []  # what answers each awaited request
         self._replies: list[dict] = []  # replies another task read for them
 
     async def __aenter__(self) -> AsyncClient:
@@ -330,6 +359,10 @@ class AsyncClient(_Bookkeeping):
         self.sock.close(linger=0)
 
     async def _send(self, message: dict, flags: int = 0) -> None:
+        self._check_open()
+        if self.welcome is None and message["type"] not in ("hello", "ping"):
+            raise BridgeError("not connected: await client.connect() first, or use `async with AsyncClient(...)`",
+                              P.ErrorCode.HELLO_FIRST)
         try:
             await self.sock.send(P.pack(message), flags)
         except zmq.Again:
@@ -339,7 +372,7 @@ class AsyncClient(_Bookkeeping):
         self._last_sent = time.monotonic()
 
     async def _request(self, message: dict, reply: str) -> dict:
-        waiting = (reply, message.get("session"), message["type"])
+        waiting = self._answered_by(message, reply)
         self._waiting.append(waiting)  # before the send: another task may read the reply first
         try:
             await self._send(message)
@@ -352,6 +385,7 @@ class AsyncClient(_Bookkeeping):
                              if not _answers(m, *waiting) or any(_answers(m, *w) for w in self._waiting)]
 
     async def _next(self, deadline: float) -> dict | None:
+        self._check_open()
         while True:
             if time.monotonic() - self._last_sent >= KEEPALIVE_S:
                 try:  # never blocking a receive, as in Client._keep_alive
@@ -367,7 +401,7 @@ class AsyncClient(_Bookkeeping):
                 return None
 
     async def _read(self, deadline: float, queued: bool = False,
-                    mine: tuple[str, int | None, str] | None = None) -> dict | None:
+                    mine: tuple[str, int | None, str, Any] | None = None) -> dict | None:
         """The next message off the socket (``queued``: or one a request kept for ``recv`` meanwhile), read
         by one task at a time; None at ``deadline``. A reply that another task's request waits for, not
         this caller's own (``mine``), is handed to it and the reading goes on."""
@@ -392,30 +426,31 @@ class AsyncClient(_Bookkeeping):
                 return message
             self._replies.append(message)
 
-    def _reply_for(self, kind: str, session: int | None, request: str) -> dict | None:
+    def _reply_for(self, *waiting: Any) -> dict | None:
         for i, message in enumerate(self._replies):
-            if _answers(message, kind, session, request):
+            if _answers(message, *waiting):
                 return self._raise_if_error(self._replies.pop(i))
         return None
 
-    async def _wait_for(self, kind: str, session: int | None, request: str) -> dict:
+    async def _wait_for(self, kind: str, session: int | None, request: str, token: Any) -> dict:
+        waiting = (kind, session, request, token)
         deadline = time.monotonic() + self.timeout
         while True:
-            found = self._reply_for(kind, session, request)
+            found = self._reply_for(*waiting)
             if found is not None:
                 return found
             if self._reading.locked():  # another task reads: it hands the reply over when it comes
                 await asyncio.sleep(0.005)
-                if time.monotonic() >= deadline and self._reply_for(kind, session, request) is None:
+                if time.monotonic() >= deadline and self._reply_for(*waiting) is None:
                     raise self._no_reply(kind)
                 continue
-            message = await self._read(deadline, mine=(kind, session, request))
+            message = await self._read(deadline, mine=waiting)
             if message is None:
-                found = self._reply_for(kind, session, request)
+                found = self._reply_for(*waiting)
                 if found is not None:
                     return found
                 raise self._no_reply(kind)
-            if _answers(message, kind, session, request):
+            if _answers(message, *waiting):
                 return self._raise_if_error(message)
             self._queue.append(message)
 

@@ -921,3 +921,86 @@ def test_client_command_saves_the_received_textures_as_a_video_with_the_speech(s
     printed, err = capsys.readouterr()
     assert "--avatar needs --texture" in err and "unknown avatar 'nobody'" in err
     assert "connection failed" not in printed  # a refusal is reported as one, not as a broken connection
+
+
+class SlowServer:
+    """A server that answers a client's first `open` only after its second has been sent (as a stalled
+    `facecast serve` would), then answers both in order; hello and everything else at once."""
+
+    def __init__(self) -> None:
+        self.sock = zmq.Context.instance().socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.bind("tcp://127.0.0.1:*")
+        self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _reply(self, identity: bytes, message: dict) -> None:
+        self.sock.send_multipart([identity, msgpack.packb(message)])
+
+    def _serve(self) -> None:
+        held = []
+        while self.sock.poll(10_000):
+            identity, payload = self.sock.recv_multipart()
+            message = msgpack.unpackb(payload)
+            if message["type"] == "hello":
+                self._reply(identity, {"type": "welcome", "protocol": 1})
+            elif message["type"] == "open":
+                held.append(message)
+                if len(held) == 2:
+                    for session, opened in enumerate(held, 1):
+                        self._reply(identity, {"type": "opened", "session": session, "request": opened["request"],
+                                               "fps": float(opened["fps"])})
+                    return
+
+
+def test_a_reply_that_comes_after_its_request_gave_up_answers_no_later_request():
+    """A client's `open` timed out; the server answers it late. The next `open` must get its own session
+    (it got the first one's, and its audio went to a session at another frame rate), and the late reply
+    comes through recv."""
+    slow = SlowServer()
+    with Client(slow.endpoint, timeout=0.5) as client:
+        with pytest.raises(BridgeError, match="no 'opened' reply"):
+            client.open(fps=30)
+        assert client.open(fps=60) == 2
+        late = client.recv(timeout=1)
+        assert (late["type"], late["session"], late["fps"]) == ("opened", 1, 30.0)
+
+
+def test_an_async_clients_late_reply_answers_no_later_request_either():
+    import asyncio
+
+    from facecast.bridge.client import AsyncClient
+
+    async def main() -> None:
+        slow = SlowServer()
+        async with AsyncClient(slow.endpoint, "bench", 0.5) as client:  # Client's argument order
+            assert client.name == "bench" and client.timeout == 0.5
+            with pytest.raises(BridgeError, match="no 'opened' reply"):
+                await client.open(fps=30)
+            assert await client.open(fps=60) == 2
+            assert (await client.recv(timeout=1))["session"] == 1
+
+    asyncio.run(main())
+
+
+def test_a_closed_client_says_so(server):
+    import asyncio
+
+    from facecast.bridge.client import AsyncClient
+
+    with Client(server.endpoint) as client:
+        pass
+    for call in (client.ping, client.recv, lambda: client.send_audio(1, np.zeros(320, np.float32))):
+        with pytest.raises(BridgeError, match="this client is closed"):
+            call()
+
+    async def main() -> None:
+        unconnected = AsyncClient(server.endpoint)
+        with pytest.raises(BridgeError, match="not connected: await client.connect"):
+            await unconnected.open()
+        unconnected.close_socket()
+        with pytest.raises(BridgeError, match="this client is closed"):
+            await unconnected.recv(timeout=0.1)
+
+    asyncio.run(main())
