@@ -129,8 +129,8 @@ class MotionTrack:
         data = np.asarray(data, dtype=FRAME_DTYPE)
         if data.ndim != 2 or data.shape[1] != FRAME_SIZE:
             raise ValueError(f"motion data must have shape (n, {FRAME_SIZE}), got {data.shape}")
-        if fps <= 0:
-            raise ValueError(f"fps must be positive, got {fps}")
+        if not fps > 0 or fps == float("inf"):  # NaN fails the first test
+            raise ValueError(f"fps must be a positive number, got {fps}")
         self.data = data
         self.fps = float(fps)
 

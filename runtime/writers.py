@@ -24,6 +24,8 @@ from facecast.motion_frame import (
     BLENDSHAPE_INDEX,
     FRAME_VERSION,
     LAYOUT,
+    MAX_FPS,
+    MIN_FPS,
     VISEMES,
     MotionTrack,
 )
@@ -135,7 +137,7 @@ def _npz_bytes(track: MotionTrack, source: str | None) -> bytes:
     np.savez_compressed(
         buf,
         frames=track.data,
-        fps=np.float32(track.fps),
+        fps=np.float64(track.fps),  # 29.97 read back as 29.97, not 29.969999313354492
         layout_version=np.int32(FRAME_VERSION),
         time=track.time,
         blendshapes=track.blendshapes,
@@ -178,6 +180,11 @@ def write_motion(track: MotionTrack, path: str | Path, source: str | None = None
     """Write ``track`` in the format its extension names (.csv, .json, .npz); all or nothing."""
     path = Path(path)
     check_output_path(path)
+    # What read_motion would refuse is not written: a file that cannot be read back helps no one.
+    if not MIN_FPS <= track.fps <= MAX_FPS:
+        raise FacecastError(f"{path}: frame rate {track.fps:g} is out of range ({MIN_FPS:g} to {MAX_FPS:g})")
+    if not np.isfinite(track.data).all():
+        raise FacecastError(f"{path}: the motion holds values that are not numbers (NaN or infinite)")
     encoders: dict[str, Callable[[], bytes]] = {
         ".csv": lambda: _csv_bytes(track),
         ".json": lambda: json.dumps(motion_json(track, source), separators=(",", ":")).encode(),

@@ -609,3 +609,18 @@ def test_a_pack_whose_mouth_lies_beyond_its_picture_still_renders():
     below = pack.landmarks.copy()
     below[:, 1] += image.shape[0]  # every landmark past the bottom edge
     assert sealed_image(image, below) is image
+
+
+def test_the_renderer_refuses_what_would_fail_deep_in_the_network_in_one_line(renderer, avatar):
+    """NaN motion, and an avatar index of the wrong length or beyond the avatars stacked, gave
+    onnxruntime's errors about a gather deep in the network."""
+    good = np.stack([motion(), motion(jawOpen=0.5)])
+    bad = good.copy()
+    bad[1, FIELDS["blendshapes"].offset] = np.nan
+    with pytest.raises(FacecastError, match="not numbers"):
+        renderer.render(avatar, bad)
+    with pytest.raises(FacecastError, match="one integer per motion frame .2."):
+        renderer.run(avatar.tensors, good, np.zeros(3, np.int64))
+    with pytest.raises(FacecastError, match="within 0..0"):
+        renderer.run(avatar.tensors, good, np.array([0, 1]))
+    assert renderer.run(avatar.tensors, good, np.zeros(2, np.int64)).shape == (2, 256, 256, 3)

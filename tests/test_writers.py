@@ -64,6 +64,27 @@ def test_npz_round_trips_the_packed_frames(tmp_path, track):
     assert float(data["fps"]) == 30 and list(data["blendshape_names"]) == list(ARKIT_BLENDSHAPES)
 
 
+def test_an_npz_keeps_a_fractional_frame_rate_as_it_was(tmp_path, track):
+    ntsc = MotionTrack(track.data, 30000 / 1001)
+    assert float(np.load(write_motion(ntsc, tmp_path / "m.npz"))["fps"]) == 30000 / 1001  # float32 lost it
+
+
+def test_motion_that_could_not_be_read_back_is_not_written(tmp_path, track):
+    """read_motion refuses NaN and frame rates out of range; a writer that wrote them left a file that
+    nothing reads (a bare NaN is not even JSON)."""
+    broken = MotionTrack(track.data.copy(), 30)
+    broken.blendshape("jawOpen")[5] = np.nan
+    for name in ("m.json", "m.csv", "m.npz"):
+        with pytest.raises(FacecastError, match="not numbers"):
+            write_motion(broken, tmp_path / name)
+    with pytest.raises(FacecastError, match="frame rate 1000 is out of range"):
+        write_motion(MotionTrack(track.data, 1000), tmp_path / "m.json")
+    for fps in (float("nan"), float("inf"), 0):
+        with pytest.raises(ValueError, match="fps must be a positive number"):
+            MotionTrack(track.data, fps)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_outputs_fail_before_writing_anything(tmp_path, track):
     with pytest.raises(FacecastError, match="unknown output format"):
         write_motion(track, tmp_path / "m.txt")
