@@ -56,16 +56,20 @@ def _decode(payload: bytes) -> dict[str, Any]:
     return message
 
 
-def _audio_bytes(samples: np.ndarray | bytes, sample_format: str) -> bytes:
+def _audio_bytes(samples: np.ndarray | bytes, sample_format: str, channels: int = 1) -> bytes:
     """The wire bytes of a chunk: samples as numbers (integers, or floats in [-1, 1]) are converted to the
     session's format; bytes (what ``wave.readframes`` or a microphone API hands over) are taken as already
-    in it, little-endian."""
+    in it, little-endian. Several channels come interleaved, flat or as one row of ``channels`` a frame."""
     if isinstance(samples, (bytes, bytearray, memoryview)):
         data = bytes(samples)
-        if len(data) % P.SAMPLE_FORMATS[sample_format]:
-            raise ValueError(f"{len(data)} bytes of {sample_format} audio: not a whole number of samples")
+        if len(data) % (P.SAMPLE_FORMATS[sample_format] * channels):
+            raise ValueError(f"{len(data)} bytes of {channels}-channel {sample_format} audio: not a whole number "
+                             "of sample frames")
         return data
     samples = np.asarray(samples)
+    if samples.ndim > 2 or (samples.ndim == 2 and samples.shape[1] != channels):
+        raise ValueError(f"audio of shape {samples.shape} for a session of {channels} channel(s): send "
+                         f"(n, {channels}) rows, or the samples interleaved flat")
     if sample_format == "pcm16" and samples.dtype == np.int16:
         return samples.astype("<i2").tobytes()
     if samples.dtype.kind in "iu":  # int16 to f32 is / 32768, as the server reads pcm16
@@ -146,7 +150,7 @@ class _Bookkeeping:
         self.timeout = timeout
         self._opens = itertools.count(1)  # tells this client's opens apart
         self._queue: deque[dict] = deque()
-        self._formats: dict[int, str] = {}
+        self._formats: dict[int, tuple[str, int]] = {}  # each session's sample format and channels
         self._last_sent = time.monotonic()
         #: ``time.monotonic()`` of the last message from the server, heartbeats included: a caller streaming
         #: audio can tell a server that has gone quiet (it sends something at least every 2 s).
@@ -277,13 +281,13 @@ class Client(_Bookkeeping):
         quality, avatar)."""
         reply = self._request(self._open_message(mode, fps, sample_rate, sample_format, channels, controls, idle,
                                                  extra), "opened")
-        self._formats[reply["session"]] = sample_format
+        self._formats[reply["session"]] = sample_format, channels
         return reply["session"]
 
     def send_audio(self, session: int, samples: np.ndarray | bytes) -> None:
         """Pushes a chunk: integer or float samples in [-1, 1] (interleaved when the session has several
         channels), or bytes already in the session's format."""
-        data = _audio_bytes(samples, self._formats.get(session, "pcm16"))
+        data = _audio_bytes(samples, *self._formats.get(session, ("pcm16", 1)))
         self._send({"type": "audio", "session": session, "data": data})
 
     def end(self, session: int) -> None:
@@ -460,11 +464,11 @@ class AsyncClient(_Bookkeeping):
         """Open a session; ``extra`` carries ``lookahead_ms`` and texture fields (size, encoding, quality, avatar)."""
         reply = await self._request(self._open_message(mode, fps, sample_rate, sample_format, channels, controls,
                                                        idle, extra), "opened")
-        self._formats[reply["session"]] = sample_format
+        self._formats[reply["session"]] = sample_format, channels
         return reply["session"]
 
     async def send_audio(self, session: int, samples: np.ndarray | bytes) -> None:
-        data = _audio_bytes(samples, self._formats.get(session, "pcm16"))
+        data = _audio_bytes(samples, *self._formats.get(session, ("pcm16", 1)))
         await self._send({"type": "audio", "session": session, "data": data})
 
     async def end(self, session: int) -> None:

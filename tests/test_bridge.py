@@ -129,6 +129,22 @@ def test_48k_stereo_pcm16_is_resampled_to_the_same_motion(server, speech_audio):
     assert positions[:4] == [0, 1600, 3200, 4800] and all(p % 1600 == 0 for p in positions)  # 48 kHz, 30 fps
 
 
+def test_stereo_rows_and_interleaved_samples_are_the_same_sound_and_a_wrong_shape_is_refused(server, speech_audio):
+    """(n, 2) rows for a stereo session are what its interleaved samples are; the same rows on a mono session
+    went out as 2n mono samples (twice the speech, and no error)."""
+    pcm = np.round(speech_audio[:16000] * 32767).astype(np.int16)
+    rows = np.stack([pcm, pcm], axis=1)
+    with Client(server.endpoint) as client:
+        as_rows = motion_of(stream(client, client.open(fps=30, channels=2), rows, 320))
+        flat = motion_of(stream(client, client.open(fps=30, channels=2), rows.reshape(-1), 640))
+        mono = client.open(fps=30)
+        with pytest.raises(ValueError, match=r"shape \(320, 2\) for a session of 1 channel"):
+            client.send_audio(mono, rows[:320])
+        with pytest.raises(ValueError, match="not a whole number of sample frames"):
+            client.send_audio(client.open(fps=30, channels=2), pcm[:3].tobytes())
+    assert np.array_equal(as_rows, flat)
+
+
 def test_int16_samples_reach_a_float_session_as_the_same_sound(server, speech_audio):
     pcm = np.round(speech_audio[:16000] * 32767).astype(np.int16)
     with Client(server.endpoint) as client:
