@@ -93,6 +93,35 @@ BLENDSHAPE_INDEX: dict[str, int] = {n: i for i, n in enumerate(ARKIT_BLENDSHAPES
 VISEME_INDEX: dict[str, int] = {n: i for i, n in enumerate(VISEMES)}
 
 
+# What each part of a frame may hold. Weights run 0 to 1, and a curve editor's overshoot up to
+# WEIGHT_OVERSHOOT past either end is taken; angles and translations stay within their bounds. Anything
+# further is motion in other units (percent, radians for degrees): rendered, it would tear the face.
+WEIGHT_OVERSHOOT = 0.1
+WEIGHTS: dict[str, tuple[str, ...]] = {"blendshapes": ARKIT_BLENDSHAPES, "visemes": VISEMES,
+                                       "voiceActivity": ("voiceActivity",)}
+BOUNDS: dict[str, tuple[tuple[str, ...], float, str]] = {
+    "headRotation": (HEAD_ROTATION, 90.0, "°"), "gaze": (GAZE, 90.0, "°"),
+    "headTranslation": (HEAD_TRANSLATION, 1.0, " m")}
+
+
+def first_impossible(data: np.ndarray) -> tuple[str, str, int, float] | None:
+    """The first value no face can take in frames ``data`` (n, FRAME_SIZE), by part (``WEIGHTS``, then
+    ``BOUNDS``): (part, channel name, frame, value); None when every value is one a face can take."""
+    for part, names in WEIGHTS.items():
+        values = data[:, FIELDS[part].slice]
+        outside = (values < -WEIGHT_OVERSHOOT) | (values > 1 + WEIGHT_OVERSHOOT)
+        if outside.any():
+            frame, k = (int(i) for i in np.argwhere(outside)[0])
+            return part, names[k], frame, float(values[frame, k])
+    for part, (names, limit, _) in BOUNDS.items():
+        values = data[:, FIELDS[part].slice]
+        outside = np.abs(values) > limit
+        if outside.any():
+            frame, k = (int(i) for i in np.argwhere(outside)[0])
+            return part, names[k], frame, float(values[frame, k])
+    return None
+
+
 def neutral_frames(count: int) -> np.ndarray:
     """``count`` frames at rest: zero weights, silence viseme, head and eyes straight ahead."""
     frames = np.zeros((count, FRAME_SIZE), dtype=FRAME_DTYPE)

@@ -16,16 +16,16 @@ import numpy as np
 from facecast.errors import FacecastError, not_a_file
 from facecast.motion_frame import (
     ARKIT_BLENDSHAPES,
+    BOUNDS,
     FIELDS,
     FRAME_SIZE,
     FRAME_VERSION,
-    GAZE,
-    HEAD_ROTATION,
-    HEAD_TRANSLATION,
     MAX_FPS,
     MIN_FPS,
     VISEMES,
+    WEIGHTS,
     MotionTrack,
+    first_impossible,
     neutral_frames,
 )
 from facecast.writers import LLF_COLUMN, LLF_POSE_COLUMNS
@@ -35,13 +35,6 @@ _NPZ_COPIES = {"time": "time", "blendshapes": "blendshapes", "visemes": "visemes
                "head_translation": "headTranslation", "gaze": "gaze", "voice_activity": "voiceActivity"}
 _DAY = 86400
 _STANDARD_RATES = (24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 144, 240)
-# What each part of a frame may hold. Weights run 0 to 1; a curve editor's overshoot up to OVERSHOOT past
-# either end is clamped, anything further is a file in other units (percent, degrees for radians) and is
-# refused: rendered, it would tear the face.
-_WEIGHTS = {"blendshapes": ARKIT_BLENDSHAPES, "visemes": VISEMES, "voiceActivity": ("voiceActivity",)}
-_OVERSHOOT = 0.1
-_LIMITS = {"headRotation": (HEAD_ROTATION, 90.0, "°"), "gaze": (GAZE, 90.0, "°"),
-           "headTranslation": (HEAD_TRANSLATION, 1.0, " m")}
 
 
 def read_motion(path: str | Path, fps: float | None = None) -> MotionTrack:
@@ -80,26 +73,18 @@ def read_motion(path: str | Path, fps: float | None = None) -> MotionTrack:
 
 def _check_ranges(path: Path, track: MotionTrack) -> None:
     """Refuse values no face can take (naming the first), and clamp weights that overshoot a little."""
-    def first_outside(part: str, names: tuple[str, ...], outside: np.ndarray) -> tuple[str, int, float]:
-        frame, k = (int(i) for i in np.argwhere(outside)[0])
-        return names[k], frame, float(track.data[frame, FIELDS[part].offset + k])
-
-    for part, names in _WEIGHTS.items():
-        values = track.data[:, FIELDS[part].slice]
-        outside = (values < -_OVERSHOOT) | (values > 1 + _OVERSHOOT)
-        if outside.any():
-            name, frame, value = first_outside(part, names, outside)
+    found = first_impossible(track.data)
+    if found is not None:
+        part, name, frame, value = found
+        if part in WEIGHTS:
             hint = " (a file in percent? divide by 100)" if value > 1 else ""
             raise FacecastError(f"{path}: {name} is {value:g} at frame {frame}; {part} run 0 to 1{hint}")
-        np.clip(values, 0.0, 1.0, out=values)
-    for part, (names, limit, unit) in _LIMITS.items():
-        outside = np.abs(track.data[:, FIELDS[part].slice]) > limit
-        if outside.any():
-            name, frame, value = first_outside(part, names, outside)
-            units = ("angles are radians in a Live Link Face CSV" if path.suffix.lower() == ".csv" and unit == "°"
-                     else f"facecast's {part} is in {'degrees' if unit == '°' else 'metres'}")
-            raise FacecastError(f"{path}: {name} is {value:g}{unit} at frame {frame}, beyond ±{limit:g}{unit}; "
-                                f"{units}")
+        _, limit, unit = BOUNDS[part]
+        units = ("angles are radians in a Live Link Face CSV" if path.suffix.lower() == ".csv" and unit == "°"
+                 else f"facecast's {part} is in {'degrees' if unit == '°' else 'metres'}")
+        raise FacecastError(f"{path}: {name} is {value:g}{unit} at frame {frame}, beyond ±{limit:g}{unit}; {units}")
+    for part in WEIGHTS:
+        np.clip(track.data[:, FIELDS[part].slice], 0.0, 1.0, out=track.data[:, FIELDS[part].slice])
 
 
 def _check_fps(path: Path, fps: float) -> float:

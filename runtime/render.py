@@ -18,7 +18,7 @@ import numpy as np
 from facecast import face_topology as ft
 from facecast.avatar import AvatarPack
 from facecast.errors import FacecastError, ModelError
-from facecast.motion_frame import FRAME_SIZE, MotionTrack
+from facecast.motion_frame import BOUNDS, FRAME_SIZE, WEIGHTS, MotionTrack, first_impossible
 from facecast.rig import framing
 
 CELL = 4  # the network computes geometry once per CELL x CELL pixels (export/render_model.py)
@@ -329,6 +329,11 @@ class Renderer:
         # Checked here, as onnxruntime's own errors name a gather deep in the network.
         if not np.isfinite(motion).all():
             raise FacecastError("motion holds values that are not numbers (NaN or infinite)")
+        impossible = first_impossible(motion)
+        if impossible is not None:  # motion in other units (percent, radians) would tear the face
+            part, name, frame, value = impossible
+            bound = "0 to 1" if part in WEIGHTS else f"within ±{BOUNDS[part][1]:g}{BOUNDS[part][2]}"
+            raise FacecastError(f"motion frame {frame}: {name} is {value:g}, and {part} run {bound}")
         avatar_index = np.asarray(avatar_index)
         avatars = len(inputs["vertices"])
         if avatar_index.shape != (len(motion),) or not np.issubdtype(avatar_index.dtype, np.integer):

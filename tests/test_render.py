@@ -624,3 +624,9 @@ def test_the_renderer_refuses_what_would_fail_deep_in_the_network_in_one_line(re
     with pytest.raises(FacecastError, match="within 0..0"):
         renderer.run(avatar.tensors, good, np.array([0, 1]))
     assert renderer.run(avatar.tensors, good, np.zeros(2, np.int64)).shape == (2, 256, 256, 3)
+    # Motion in other units tore the face; read_motion refuses it in files, and so does the renderer.
+    with pytest.raises(FacecastError, match="motion frame 1: jawOpen is 50, and blendshapes run 0 to 1"):
+        renderer.render(avatar, np.stack([motion(), motion(jawOpen=50)]))
+    with pytest.raises(FacecastError, match=r"headPitch is 1000, and headRotation run within ±90°"):
+        renderer.render(avatar, np.stack([motion(pitch=1000)]))
+    renderer.render(avatar, np.stack([motion(jawOpen=1.05)]))  # a curve editor's overshoot is taken
