@@ -738,10 +738,11 @@ def make_keys(directory: Path, replace: bool = False) -> tuple[dict[str, Path], 
 
     from zmq.auth import create_certificates
 
-    existing = [name for name in KEY_FILES.values() if (directory / name).exists()]
+    paths = {key: directory / name for key, name in KEY_FILES.items()}  # as create_certificates names them
+    existing = [path.name for path in paths.values() if path.exists()]
     if existing and not replace:
         if len(existing) == len(KEY_FILES):
-            return {key: directory / name for key, name in KEY_FILES.items()}, False
+            return paths, False
         raise FacecastError(f"{directory}: holds part of a key set ({', '.join(existing)}); --replace makes a new "
                             "set, which locks out the clients that have these")
     if directory.exists() and not directory.is_dir():
@@ -763,5 +764,4 @@ def make_keys(directory: Path, replace: bool = False) -> tuple[dict[str, Path], 
         raise FacecastError(f"{directory}: cannot make keys there: {exc.strerror or exc}") from None
     finally:
         os.umask(old_mask)
-    return {"server_public": Path(server_pub), "server_secret": Path(server_secret),
-            "client_public": Path(client_pub), "client_secret": Path(client_secret)}, True
+    return paths, True
