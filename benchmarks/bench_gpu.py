@@ -5,7 +5,10 @@
 Needs onnxruntime-gpu and a CUDA GPU; everything is measured in one process on one machine:
 
 - render frames per second at 512 and 256 px, batches 1, 4 and 8, and four avatars in one batch of 8, on
-  the GPU and on the same machine's CPU (up to 8 threads, as ``facecast`` uses);
+  the GPU (as ``facecast`` renders there: CUDA graphs of ``render_gpu.onnx``), on the GPU without graphs
+  (``render.onnx`` in a plain session, as before CUDA graphs), and on the same machine's CPU (up to 8
+  threads, as ``facecast`` uses);
+- the first call of a shape, which captures its graph, and the GPU memory in use at the end;
 - agreement of the CUDA frames with the CPU provider's on the same speech motion (largest and mean
   absolute difference in 8-bit levels);
 - the lip network streaming 20 ms chunks (per-chunk compute p50 / p95) and whole-file, on CUDA and on
@@ -35,7 +38,7 @@ from facecast.cli_render import default_pack_path
 from facecast.errors import FacecastError
 from facecast.lipsync import HOP, LipSyncModel, shipped_models
 from facecast.pipeline import MotionPipeline
-from facecast.render import Renderer, avatar_tensors, stack_avatars
+from facecast.render import Renderer, avatar_tensors, default_model_path, stack_avatars
 from facecast.video import ffmpeg_exe
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -105,6 +108,16 @@ def whole_render(wav: Path, seconds: float, device: str) -> dict:
     return {"speech_seconds": seconds, "wall_seconds": wall, "video_seconds": video, "realtime_factor": seconds / wall}
 
 
+def gpu_memory_used() -> int | None:
+    """MiB in use on the first GPU, as nvidia-smi reports it (None without one)."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, check=True).stdout
+        return int(out.split()[0])
+    except (OSError, subprocess.CalledProcessError, IndexError, ValueError):
+        return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--packs", type=Path, help="folder of .facecast packs (default: the bundled avatar)")
@@ -132,10 +145,16 @@ def main() -> int:
         motion = MotionPipeline(fps=FPS, device="cpu").process(audio).data.astype(np.float32)
 
         gpu = Renderer(device=args.device, threads=2)
+        plain = Renderer(default_model_path(), device=args.device, threads=2)
         cpu = Renderer(device="cpu", threads=min(os.cpu_count() or 1, 8))
+        start = time.perf_counter()
+        gpu.run(avatar_tensors(packs[0], 512).tensors, motion[:2], np.zeros(2, np.int64))
         result = {"machine": machine(), "gpu": gpu_name(), "providers": gpu.providers,
+                  "cuda_graphs": gpu.graphs is not None, "first_call_of_a_shape_s": time.perf_counter() - start,
                   "render_fps": render_speed(gpu, packs, motion, args.seconds),
+                  "render_fps_without_graphs": render_speed(plain, packs, motion, args.seconds),
                   "render_fps_cpu": render_speed(cpu, packs, motion, args.seconds),
+                  "gpu_memory_used_mib": gpu_memory_used(),
                   "render_agreement": render_agreement(gpu, cpu, packs[0], motion[::10])}
         lips = {"gpu": lip_speed(audio, args.device), "cpu": lip_speed(audio, "cpu")}
         lips["max_abs_difference"] = float(np.abs(lips["gpu"].pop("_pose") - lips["cpu"].pop("_pose")).max())
@@ -146,10 +165,13 @@ def main() -> int:
     path = save("gpu" if args.device == "cuda" else "gpu_script_on_cpu", result)
 
     print(f"{result['gpu']} ({result['machine']}), providers {', '.join(result['providers'])}")
-    print(f"| render, frames per second | {args.device} | this machine's CPU |")
-    print("|---|---|---|")
+    print(f"CUDA graphs: {result['cuda_graphs']}; a shape's first call {result['first_call_of_a_shape_s']:.2f} s; "
+          f"GPU memory in use {result['gpu_memory_used_mib']} MiB")
+    print(f"| render, frames per second | {args.device} | {args.device} without graphs (render.onnx) | this CPU |")
+    print("|---|---|---|---|")
     for key, value in result["render_fps"].items():
-        print(f"| {key} | {value:.0f} | {result['render_fps_cpu'][key]:.0f} |")
+        print(f"| {key} | {value:.0f} | {result['render_fps_without_graphs'][key]:.0f} | "
+              f"{result['render_fps_cpu'][key]:.0f} |")
     print(f"GPU vs CPU frames: {result['render_agreement']}")
     for device in ("gpu", "cpu"):
         v = lips[device]

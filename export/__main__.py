@@ -66,10 +66,15 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
                    "only a checkpoint of the full training configuration may replace")
 
     p = sub.add_parser("render", help="export the render network to ONNX and verify it against PyTorch")
-    p.add_argument("--out", type=Path, default=None, help="default: the model shipped in the package")
+    p.add_argument("--out", type=Path, default=None,
+                   help="default: both models shipped in the package (render.onnx, and render_gpu.onnx for CUDA)")
+    p.add_argument("--whole-frame", action="store_true",
+                   help="with --out: the variant without boxes, for CUDA graphs (the package's render_gpu.onnx)")
     p.add_argument("--pack", type=Path, default=None, help="avatar pack used for the check (default: the bundled one)")
 
     args = parser.parse_args(argv)
+    if args.command == "render" and args.whole_frame and args.out is None:
+        parser.error("--whole-frame picks the variant written to --out; without --out both are written")
     if args.command == "train" and args.config == "smoke" and args.out is None:
         parser.error("train --config smoke needs --out: by default it would replace the committed checkpoint")
     defaults = {"train": ["--out"], "onnx": ["--checkpoint", "--out"], "render": ["--out"]}.get(args.command, [])
@@ -127,7 +132,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     elif args.command == "render":
         from facecast.export.render_export import export_render
 
-        print(json.dumps(export_render(args.out, args.pack), indent=2, default=str))
+        variants = [args.whole_frame] if args.out else [False, True]
+        print(json.dumps([export_render(args.out, args.pack, whole) for whole in variants], indent=2, default=str))
     elif args.command == "onnx":
         from facecast.export.onnx_export import export_onnx
 

@@ -41,13 +41,17 @@ def _torch_inputs(inputs: dict[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
     return tuple(torch.from_numpy(np.ascontiguousarray(inputs[name])) for name in INPUT_NAMES)
 
 
-def export_render(out: Path | None = None, pack_path: Path | None = None) -> dict:
-    """Export, verify (uint8 frames agree within 1 level on 99.9 % of values) and write atomically."""
+def export_render(out: Path | None = None, pack_path: Path | None = None, whole_frame: bool = False) -> dict:
+    """Export, verify (uint8 frames agree within 1 level on 99.9 % of values) and write atomically.
+
+    ``whole_frame`` exports the variant for CUDA graphs (``RenderNet(whole_frame=True)``), by default to
+    the package's ``render_gpu.onnx``.
+    """
     import onnx  # only here: mediapipe's protobuf pin breaks onnx's import in some environments
-    out = Path(out) if out else default_model_path()
+    out = Path(out) if out else default_model_path(whole_frame)
     check_writable(out)  # before the export, not after it
     pack = load_pack(pack_path or default_model_path().parent.parent / "data" / DEFAULT_PACK)
-    net = RenderNet().eval()
+    net = RenderNet(whole_frame).eval()
     small = avatar_tensors(pack, 128)
     inputs = {**stack_avatars([small, small]), "motion": check_motion(4), "avatar": np.array([0, 1, 0, 1])}
     dynamic = {"texture": {0: "avatars", 2: "side", 3: "side"}, "vertices": {0: "avatars", 1: "vertices"},

@@ -203,10 +203,17 @@ class EyeGeometry:
 
 
 class RenderNet(nn.Module):
-    """Renders motion frames on avatars; see the module docstring for inputs and outputs."""
+    """Renders motion frames on avatars; see the module docstring for inputs and outputs.
 
-    def __init__(self) -> None:
+    ``whole_frame`` works the mouth and the eyes out over the whole frame instead of in the boxes about
+    them (``box``, ``span``): the same frames, for CUDA. A box's corners are computed from the motion, so
+    each must reach the CPU before the next operator can be sized, and no CUDA graph can hold such a
+    network; without boxes every shape is known once the inputs' are, and one graph replays the whole call.
+    """
+
+    def __init__(self, whole_frame: bool = False) -> None:
         super().__init__()
+        self.whole_frame = whole_frame
         idx = lambda seq: torch.tensor(seq, dtype=torch.long)  # noqa: E731
         self.register_buffer("lip_up", idx(ft.LIPS_UPPER_INNER), persistent=False)
         self.register_buffer("lip_lo", idx(ft.LIPS_LOWER_INNER), persistent=False)
@@ -232,6 +239,12 @@ class RenderNet(nn.Module):
             tuck[lower_in, i] -= 1.0
             tuck[lower_out, i] -= SEAL_OUTER
         self.register_buffer("tuck_matrix", tuck, persistent=False)
+
+    def _box(self, points: torch.Tensor, cells: int, spread: float = 0.1) -> tuple[torch.Tensor | int, ...]:
+        return (0, cells, 0, cells) if self.whole_frame else box(points, cells, spread=spread)
+
+    def _span(self, line: torch.Tensor, cells: int) -> tuple[torch.Tensor | int, ...]:
+        return (0, cells) if self.whole_frame else span(line, cells)
 
     # -- geometry ---------------------------------------------------------------------------------
     def closure(self, verts: torch.Tensor, expression: torch.Tensor, shapes: torch.Tensor, own_teeth: torch.Tensor,
@@ -368,7 +381,8 @@ class RenderNet(nn.Module):
         # opening; the opening's triangles are the inner lips', so the warp puts it between the posed lips.)
         # ``teeth_end`` is left 0 beyond them: it only counts where the jaw moves.
         lips = torch.cat([self.lip_up, self.lip_lo])
-        y0, y1, x0, x1 = box(torch.cat([posed[:, lips, :2], head_only[:, lips, :2], on_jaw[:, lips, :2]], 1), cells)
+        y0, y1, x0, x1 = self._box(torch.cat([posed[:, lips, :2], head_only[:, lips, :2], on_jaw[:, lips, :2]], 1),
+                                   cells)
         part = (slice(None), slice(y0, y1), slice(x0, x1))
         m_src, m_jaw, m_teeth, m_synth, m_covered = self._mouth(
             gx[part], gy[part], (sx[part], sy[part]), verts, posed, head_only, on_jaw, scale_px, colours_b,
@@ -393,9 +407,9 @@ class RenderNet(nn.Module):
         return F.interpolate(torch.stack([2 * (src[0] - gx), 2 * (src[1] - gy)], 1), scale_factor=float(CELL),
                              mode="bilinear", align_corners=False)
 
-    @staticmethod
-    def _compose(texture: torch.Tensor, avatar: torch.Tensor, gx: torch.Tensor, offsets: torch.Tensor, jaw: Planes,
-                 teeth_end: torch.Tensor, synth: list[torch.Tensor], covered: torch.Tensor, size: int) -> torch.Tensor:
+    def _compose(self, texture: torch.Tensor, avatar: torch.Tensor, gx: torch.Tensor, offsets: torch.Tensor,
+                 jaw: Planes, teeth_end: torch.Tensor, synth: list[torch.Tensor], covered: torch.Tensor,
+                 size: int) -> torch.Tensor:
         """Full-resolution frames: one gather per pixel from the portrait or its sealed picture, blended with
         the synthetic layer (premultiplied colour, alpha) across its edge.
 
@@ -425,8 +439,8 @@ class RenderNet(nn.Module):
         frames = flat.index_select(0, pixel.reshape(-1)).view(n, size, size, 3)
 
         active = ((synth[3] > 0) | (covered > 0) | (jaw[0] != 0) | (jaw[1] != 0)).to(gx.dtype).amax(0)
-        y0, y1 = span(active.amax(1), cells)
-        x0, x1 = span(active.amax(0), cells)
+        y0, y1 = self._span(active.amax(1), cells)
+        x0, x1 = self._span(active.amax(0), cells)
         # One upsampling of every per-cell plane, measured faster than one per plane. (Constants are added
         # per cell, before upsampling, where they cost a sixteenth as much.) The box's edge cells are zero
         # in the layer and the jaw, as are the cells beyond, so upsampled on its own the box comes out as
@@ -470,7 +484,7 @@ class RenderNet(nn.Module):
         as for the line where a portrait's own teeth part.
         """
         n, size, cells = offsets.shape[0], offsets.shape[2], gx.shape[1]
-        y0, y1, x0, x1 = box(eyes.outline, cells, spread=0.0)
+        y0, y1, x0, x1 = self._box(eyes.outline, cells, spread=0.0)
         frame, rest = eyes.frame, eyes.rest
         u, v = frame.pixels(_per_eye(gx[:, y0:y1, x0:x1]), _per_eye(gy[:, y0:y1, x0:x1]))
         top, c_up, bottom, c_lo = lookup(eyes.margins, u)
@@ -601,7 +615,7 @@ class RenderNet(nn.Module):
         side = texture.shape[2]
         portrait = texture.reshape(-1, 3)
         first = _per_eye((avatar.to(torch.int32) * (2 * side * side)).view(-1, 1, 1))  # the portrait's, not the sealed
-        y0, y1, x0, x1 = box(eyes.outline, cells)
+        y0, y1, x0, x1 = self._box(eyes.outline, cells)
 
         def crop(plane: torch.Tensor) -> torch.Tensor:
             return _per_eye(plane[:, y0:y1, x0:x1])

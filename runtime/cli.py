@@ -217,9 +217,10 @@ def _info() -> None:
 
     # What --device auto gets here, which the installed providers alone do not say (a CUDA provider is
     # listed whenever onnxruntime-gpu is installed, GPU or not).
-    lips, render = LipSyncModel().providers[0], Renderer(device="auto").providers[0]
+    lips, renderer = LipSyncModel().providers[0], Renderer(device="auto")
+    graphs = f" ({renderer.path.name} as CUDA graphs)" if renderer.graphs is not None else ""
     print(f"--device auto: lip network on {lips.removesuffix('ExecutionProvider')}, "
-          f"render network on {render.removesuffix('ExecutionProvider')}")
+          f"render network on {renderer.providers[0].removesuffix('ExecutionProvider')}{graphs}")
 
 
 @contextlib.contextmanager

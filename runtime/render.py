@@ -2,12 +2,14 @@
 
 ``Renderer().avatar(pack, size)`` turns a pack into the network's avatar tensors for one output size
 (crop, mesh rasterisation, layer colours: done once); ``Renderer.render`` turns motion frames into
-RGB frames, in batches, for one avatar or several at once.
+RGB frames, in batches, for one avatar or several at once. On CUDA the same frames come from
+``models/render_gpu.onnx``, replayed as CUDA graphs (``facecast.cuda_graphs``).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -25,8 +27,10 @@ CELL = 4  # the network computes geometry once per CELL x CELL pixels (export/re
 MIN_OPENING = 2.0  # pixels between the inner lips below which a mouth counts as closed (sealed_image)
 
 
-def default_model_path() -> Path:
-    return Path(str(resources.files("facecast") / "models" / "render.onnx"))
+def default_model_path(whole_frame: bool = False) -> Path:
+    """The shipped render network; ``whole_frame``: its variant for CUDA graphs (see ``CudaGraphs``)."""
+    name = "render_gpu.onnx" if whole_frame else "render.onnx"
+    return Path(str(resources.files("facecast") / "models" / name))
 
 
 @dataclass
@@ -301,21 +305,31 @@ class Renderer:
     def __init__(self, model_path: Path | None = None, device: str = "cpu", threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        from facecast.device import open_session
+        from facecast.cuda_graphs import CudaGraphs
+        from facecast.device import CPU, CUDA, open_session, providers
 
-        self.path = Path(model_path) if model_path else default_model_path()
+        # On CUDA the shipped network replays CUDA graphs (facecast.cuda_graphs), which need its variant
+        # without boxes; on the CPU the boxes save 3-4 times their cost. A model_path given runs as it is.
+        whole_frame = model_path is None and CUDA in providers(device)
+        self.path = Path(model_path) if model_path else default_model_path(whole_frame)
         if not self.path.is_file():
             raise ModelError(f"{self.path}: render model missing; run python -m facecast.export render")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
+        threads = threads or min(os.cpu_count() or 1, 8)
+        options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             self.session = open_session(self.path, options, device)
+            if whole_frame and self.session.get_providers()[0] != CUDA:  # "auto", and CUDA cannot run
+                self.path = default_model_path()
+                self.session = ort.InferenceSession(str(self.path), options, providers=[CPU])
         except ModelError:
             raise
         except Exception as e:  # onnxruntime raises its own exception types
             raise ModelError(f"{self.path}: cannot load the render model ({e})") from None
         self.providers: list[str] = self.session.get_providers()
+        #: None where the frames come from the plain session: on the CPU, or where graphs cannot be captured.
+        self.graphs = CudaGraphs(self.path, threads) if self.providers[0] == CUDA and whole_frame else None
 
     def avatar(self, pack: AvatarPack, size: int = 512) -> Avatar:
         """The network's inputs for ``pack`` at ``size`` px: worked out once, reused for every frame."""
@@ -341,10 +355,15 @@ class Renderer:
                                 f"got {avatar_index.dtype} of shape {avatar_index.shape}")
         if len(avatar_index) and not 0 <= avatar_index.min() <= avatar_index.max() < avatars:
             raise FacecastError(f"avatar_index must be within 0..{avatars - 1} (the avatars stacked)")
-        # Plain numpy inputs on a GPU too: keeping the avatar tensors in GPU memory (io_binding) measured
-        # 138 against 135 fps at 512 px on an H200, so the upload is not what a frame waits on.
-        feed = {**inputs, "motion": motion, "avatar": np.asarray(avatar_index, dtype=np.int64)}
-        return self.session.run(None, feed)[0]
+        avatar_index = avatar_index.astype(np.int64, copy=False)
+        if self.graphs is not None:
+            try:
+                return self.graphs.run(inputs, motion, avatar_index)
+            except Exception as e:  # onnxruntime's own types; an onnxruntime-gpu that cannot capture, say
+                print(f"facecast: CUDA graphs cannot run ({str(e).strip().splitlines()[-1]}); rendering "
+                      "without them, several times slower at one frame a call", file=sys.stderr)
+                self.graphs = None
+        return self.session.run(None, {**inputs, "motion": motion, "avatar": avatar_index})[0]
 
     def frames(self, avatar: Avatar, motion: np.ndarray | MotionTrack, batch: int = 4) -> Iterator[np.ndarray]:
         """Render motion frames (n, 80), or a ``MotionTrack``, on one avatar, yielding batches of frames."""

@@ -16,7 +16,7 @@ from facecast.errors import ModelError
 from facecast.lipsync import LipSyncModel
 from facecast.motion_frame import frame_from as motion
 from facecast.motion_frame import neutral_frames
-from facecast.render import Renderer, avatar_tensors
+from facecast.render import Renderer, avatar_tensors, default_model_path, stack_avatars
 
 HAS_CUDA_PROVIDER = CUDA in ort.get_available_providers()
 needs_gpu = pytest.mark.skipif(not HAS_CUDA_PROVIDER, reason="needs onnxruntime-gpu and a CUDA GPU")
@@ -69,7 +69,9 @@ def test_cuda_is_asked_for_full_float32_not_tf32(cuda_that_cannot_run):
 
 
 def test_auto_runs_on_the_cpu_and_says_why_when_cuda_cannot_run(cuda_that_cannot_run, capsys):
-    assert Renderer(device="auto").providers == [CPU]
+    renderer = Renderer(device="auto")
+    assert renderer.providers == [CPU] and renderer.graphs is None
+    assert renderer.path == default_model_path()  # the network with boxes, not the one for CUDA graphs
     assert "CUDA failure 100" in capsys.readouterr().err
 
 
@@ -112,6 +114,28 @@ def test_cuda_renders_the_frames_the_cpu_renders(gpu, pack, size):
     assert psnr(on_gpu[0], avatar.reference) >= 40  # a neutral frame is the portrait on the GPU too
     for a, b in zip(on_gpu, on_cpu, strict=True):
         assert psnr(a, b) >= 40
+
+
+@needs_gpu
+def test_cuda_graphs_render_any_number_of_frames_on_any_avatar_as_the_cpu_does(gpu, pack):
+    """Calls of 1, 3 and 5 frames (graphs of 1, 4 and 8, padded), an avatar of the same shape with another
+    picture (uploaded into the graph's buffers), and two avatars stacked in one call."""
+    assert gpu.graphs is not None and gpu.path == default_model_path(whole_frame=True)
+    cpu = Renderer(device="cpu", threads=2)
+    avatar = avatar_tensors(pack, 256)
+    negative = {**avatar.tensors, "texture": 255 - avatar.tensors["texture"]}
+    rng = np.random.default_rng(0)
+    frames = np.stack([motion(jawOpen=rng.uniform(0, 1), yaw=rng.uniform(-20, 20), eyeBlinkLeft=rng.uniform(0, 1))
+                       for _ in range(5)])
+
+    def same(inputs, rows, index) -> None:
+        for a, b in zip(gpu.run(inputs, rows, index), cpu.run(inputs, rows, index), strict=True):
+            assert psnr(a, b) >= 40
+
+    for n in (1, 3, 5, 3):
+        same(avatar.tensors, frames[:n], np.zeros(n, np.int64))
+        same(negative, frames[:n], np.zeros(n, np.int64))
+    same(stack_avatars([avatar, avatar_tensors(load_pack(default_pack_path()), 256)]), frames[:3], np.array([1, 0, 1]))
 
 
 @needs_gpu

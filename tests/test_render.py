@@ -14,10 +14,11 @@ from pictures import psnr
 from facecast import face_topology as ft
 from facecast.avatar import load_pack
 from facecast.cli_render import add_commands, default_pack_path, run
+from facecast.cuda_graphs import padded
 from facecast.errors import FacecastError
 from facecast.motion_frame import FIELDS, neutral_frames
 from facecast.motion_frame import frame_from as motion
-from facecast.render import Renderer, avatar_tensors, sealed_image, stack_avatars
+from facecast.render import Renderer, avatar_tensors, default_model_path, sealed_image, stack_avatars
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +70,30 @@ def test_onnx_matches_pytorch(pack):
     assert (diff > 1).mean() < 1e-3  # nearest-texel ties may round either way on a handful of pixels
 
 
+def test_the_network_for_cuda_graphs_renders_the_shipped_networks_frames(pack):
+    """``render_gpu.onnx`` (no boxes, for CUDA graphs) and ``render.onnx`` are one network: on the CPU, where
+    both run, they render the same frames from speech-like motion on two avatars stacked."""
+    rng = np.random.default_rng(1)
+    frames = np.stack([motion(jawOpen=rng.uniform(0, 0.9), mouthFunnel=rng.uniform(0, 0.6), yaw=rng.uniform(-20, 20),
+                              eyeBlinkRight=rng.uniform(0, 1), gaze_yaw=rng.uniform(-20, 20)) for _ in range(4)])
+    inputs = stack_avatars([avatar_tensors(pack, 128)] * 2)
+    index = np.array([0, 1, 1, 0])
+    boxed = Renderer(threads=2).run(inputs, frames, index)
+    whole = Renderer(default_model_path(whole_frame=True), threads=2).run(inputs, frames, index)
+    np.testing.assert_array_equal(boxed, whole)
+
+
+def test_cuda_graphs_pad_a_call_to_a_power_of_two_frames():
+    assert [padded(n) for n in (1, 2, 3, 4, 5, 8, 9)] == [1, 2, 4, 4, 8, 8, 16]
+
+
 @pytest.mark.parametrize("size", [96, 128, 256])
-def test_layers_worked_out_in_their_boxes_are_those_worked_out_everywhere(pack, monkeypatch, size):
+def test_layers_worked_out_in_their_boxes_are_those_worked_out_everywhere(pack, size):
     """The mouth and each eye are worked out only in the cells about their lips and lids (``box``), the lids'
     per-pixel pass only about them, and the layers blended only in the box that holds them (``span``). That
-    must change no pixel: with every box opened to the whole frame, random motion (any blendshape, head
-    turns to 35 deg, moves, gaze to 40 deg) renders the same frames, also at small sizes, where the margins
-    are thinnest."""
+    must change no pixel: the network with every box opened to the whole frame (``whole_frame``, the variant
+    CUDA graphs run) renders random motion (any blendshape, head turns to 35 deg, moves, gaze to 40 deg) to
+    the same frames, also at small sizes, where the margins are thinnest."""
     torch = pytest.importorskip("torch")
     import facecast.export.render_model as rm
 
@@ -90,14 +108,12 @@ def test_layers_worked_out_in_their_boxes_are_those_worked_out_everywhere(pack, 
     one = avatar_tensors(pack, size)
     feed = {**stack_avatars([one, one]), "motion": frames.astype(np.float32), "avatar": np.array([0, 1, 1, 0, 0, 1])}
 
-    def rendered() -> np.ndarray:
+    def rendered(whole_frame: bool) -> np.ndarray:
+        net = rm.RenderNet(whole_frame)
         with torch.no_grad():
-            return rm.RenderNet()(*(torch.from_numpy(np.ascontiguousarray(feed[n])) for n in rm.INPUT_NAMES)).numpy()
+            return net(*(torch.from_numpy(np.ascontiguousarray(feed[n])) for n in rm.INPUT_NAMES)).numpy()
 
-    boxed = rendered()
-    monkeypatch.setattr(rm, "box", lambda points, cells, **_: (torch.tensor(0), torch.tensor(cells)) * 2)
-    monkeypatch.setattr(rm, "span", lambda line, cells: (torch.tensor(0), torch.tensor(cells)))
-    np.testing.assert_array_equal(boxed, rendered())
+    np.testing.assert_array_equal(rendered(whole_frame=False), rendered(whole_frame=True))
 
 
 def test_a_layers_edge_blends_into_the_picture_over_two_pixels():
@@ -114,8 +130,8 @@ def test_a_layers_edge_blends_into_the_picture_over_two_pixels():
     alpha = ramp(gx - edge)  # as the layers make their masks
     texture = torch.full((1, 2, 2 * size - 1, 2 * size - 1, 3), 100, dtype=torch.uint8)
     still = torch.zeros_like(alpha)
-    frame = RenderNet._compose(texture, torch.zeros(1, dtype=torch.int64), gx, RenderNet._offsets((gx, gy), gx, gy),
-                               (still, still), still, [alpha, alpha, alpha, alpha], still, size)[0].numpy()
+    frame = RenderNet()._compose(texture, torch.zeros(1, dtype=torch.int64), gx, RenderNet._offsets((gx, gy), gx, gy),
+                                 (still, still), still, [alpha, alpha, alpha, alpha], still, size)[0].numpy()
     row = frame[size // 2, :, 0].astype(int)
     assert (frame == frame[:1]).all() and (frame == frame[..., :1]).all()  # rows alike, colours alike
     assert (row[: int(edge) - 2] == 100).all() and (row[int(edge) + 3:] == 255).all()
@@ -167,7 +183,7 @@ def test_the_jaw_parts_own_teeth_along_a_straight_line_per_pixel():
     texture = (rows[:, None] * 2).clamp(max=255).to(torch.uint8)[None, None, :, :, None].expand(
         1, 2, -1, 2 * size - 1, 3).contiguous()  # brightness 4 per pixel down the picture
     still = torch.zeros_like(gx)
-    frame = RenderNet._compose(texture, torch.zeros(1, dtype=torch.int64), gx, RenderNet._offsets((gx, gy), gx, gy),
+    frame = RenderNet()._compose(texture, torch.zeros(1, dtype=torch.int64), gx, RenderNet._offsets((gx, gy), gx, gy),
                                (still, still - drop),
                                gy - line(gx), [still] * 4, still, size)[0, ..., 0].numpy().astype(int)
     y = np.arange(size)
