@@ -14,7 +14,7 @@ from pictures import psnr
 from facecast import face_topology as ft
 from facecast.avatar import load_pack
 from facecast.cli_render import add_commands, default_pack_path, run
-from facecast.cuda_graphs import padded
+from facecast.cuda_graphs import VERTEX_STEP, padded, padded_avatars
 from facecast.errors import FacecastError
 from facecast.motion_frame import FIELDS, neutral_frames
 from facecast.motion_frame import frame_from as motion
@@ -85,6 +85,20 @@ def test_the_network_for_cuda_graphs_renders_the_shipped_networks_frames(pack):
 
 def test_cuda_graphs_pad_a_call_to_a_power_of_two_frames():
     assert [padded(n) for n in (1, 2, 3, 4, 5, 8, 9)] == [1, 2, 4, 4, 8, 8, 16]
+
+
+def test_avatars_padded_for_a_cuda_graph_render_the_same_frames(pack):
+    """CUDA graphs pad the avatars stacked in a call (to a power of two, with copies of the first) and their
+    meshes (to a multiple of VERTEX_STEP, with vertices no triangle uses): no frame may change."""
+    one = avatar_tensors(pack, 96)
+    vertices = one.tensors["vertices"].shape[1]
+    frames = np.stack([motion(jawOpen=0.7, yaw=15), motion(mouthSmileLeft=0.8, pitch=-10, eyeBlinkLeft=1),
+                       motion(mouthFunnel=0.6, roll=8)])
+    renderer = Renderer(threads=2)
+    for inputs, index in [(one.tensors, np.zeros(3, np.int64)), (stack_avatars([one] * 3), np.array([2, 0, 1]))]:
+        grown = padded_avatars(inputs, 4, vertices + VERTEX_STEP)
+        assert grown["vertices"].shape == (4, vertices + VERTEX_STEP, 3) and grown["texture"].shape[0] == 4
+        np.testing.assert_array_equal(renderer.run(grown, frames, index), renderer.run(inputs, frames, index))
 
 
 @pytest.mark.parametrize("size", [96, 128, 256])
