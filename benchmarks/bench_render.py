@@ -121,13 +121,13 @@ def commanded_lip_gap(avatar, motion: np.ndarray) -> np.ndarray:
     from facecast.export.render_model import RenderNet
 
     def per_frame(name: str) -> torch.Tensor:  # the avatar's input, once for every frame
-        value = torch.from_numpy(avatar.tensors[name])
+        value = torch.from_numpy(np.array(avatar.tensors[name]))
         return value.expand(len(motion), *value.shape[1:])
 
     verts = per_frame("vertices")
     shapes = torch.from_numpy(np.ascontiguousarray(motion[:, FIELDS["blendshapes"].slice], dtype=np.float32))
     with torch.no_grad():
-        expression = torch.einsum("bk,kvc->bvc", shapes, torch.from_numpy(avatar.tensors["basis"][0]))
+        expression = torch.einsum("bk,kvc->bvc", shapes, torch.from_numpy(np.array(avatar.tensors["basis"][0])))
         closing, _ = RenderNet().closure(verts, expression, shapes, per_frame("own_teeth"), per_frame("face_scale"),
                                          per_frame("axes"))
         posed = (verts + expression + closing).numpy()

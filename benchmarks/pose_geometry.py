@@ -39,7 +39,8 @@ POSES = (("yaw", -20), ("yaw", 20), ("pitch", -15), ("pitch", 15))
 
 def moved_landmarks(tensors: dict, yaw: float, pitch: float) -> np.ndarray:
     """The rig's vertices turned by the head pose alone, as the network turns them (in perspective)."""
-    t = {k: torch.from_numpy(v) for k, v in tensors.items() if k in ("vertices", "head_weight", "pivot", "face_scale")}
+    t = {k: torch.from_numpy(np.array(v)) for k, v in tensors.items()
+         if k in ("vertices", "head_weight", "pivot", "face_scale")}
     rot = rotation_matrix(torch.tensor([float(pitch)]), torch.tensor([float(yaw)]), torch.zeros(1))
     centre, distance = RenderNet.camera(tensors["tri_index"].shape[-1] * CELL, t["face_scale"])
     moved = RenderNet._head(t["vertices"], t["head_weight"], rot, t["pivot"], torch.zeros(1, 3), centre, distance)

@@ -147,9 +147,11 @@ class BridgeServer:
 
             self.textures = TextureRenderer(avatars_dir, device)
             if self.textures.renderer.providers[0] != CPU:
-                # A GPU's first frame pays for its kernels and memory (a 287 ms texture on an H200, against
-                # about 80 after): pay it at start-up rather than in the first texture session.
-                self.textures.render([self.textures.avatar(None, 512)], neutral_frames(1))
+                # A GPU's first frame of each shape pays for its CUDA graph (1.6 s on an H100): pay it at
+                # start-up for one to four sessions showing the bundled avatar, not in their first frames.
+                default = self.textures.avatar(None, 512)
+                for sessions in (1, 2, 4):
+                    self.textures.render([default] * sessions, neutral_frames(sessions))
         self.ctx = context or zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sending to a vanished client raises instead of dropping

@@ -8,6 +8,7 @@ what waits for one that stalls is bounded by the server's send queue, not by the
 from __future__ import annotations
 
 import io
+from collections import OrderedDict
 from collections.abc import Collection
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from facecast.render import Avatar, Renderer, stack_avatars
 #: Avatars kept worked out beyond those open sessions show, most recently used first: a client that
 #: reopens one pays nothing, and one that walks through every size cannot fill the server's memory.
 SPARE_AVATARS = 4
+#: Stacks of several avatars kept for the next frame showing the same ones (each a copy of their inputs).
+STACKS_KEPT = 2
 
 
 class TextureRenderer:
@@ -30,6 +33,7 @@ class TextureRenderer:
         self.renderer = Renderer(device=device)
         self.avatars_dir = avatars_dir
         self._cache: dict[tuple[str, int], Avatar] = {}
+        self._stacks: OrderedDict[tuple[int, ...], tuple[list[Avatar], dict[str, np.ndarray]]] = OrderedDict()
 
     def names(self) -> list[str]:
         """Avatars a client may ask for: the bundled one and every pack in the avatars folder."""
@@ -95,11 +99,22 @@ class TextureRenderer:
                     ids.append(id(avatars[i]))
                     distinct.append(avatars[i])
             index = np.array([ids.index(id(avatars[i])) for i in members], dtype=np.int64)
-            inputs = distinct[0].tensors if len(distinct) == 1 else stack_avatars(distinct)
+            inputs = distinct[0].tensors if len(distinct) == 1 else self._stacked(distinct)
             images = self.renderer.run(inputs, frames[members], index)
             for row, i in enumerate(members):
                 out[i] = images[row]
         return out  # type: ignore[return-value]
+
+    def _stacked(self, avatars: list[Avatar]) -> dict[str, np.ndarray]:
+        """The avatars' inputs stacked, the same arrays for the next frame of the same avatars: stacking
+        is not redone, and a GPU's CUDA graphs upload them once, not at every frame."""
+        key = tuple(id(a) for a in avatars)
+        kept = self._stacks.pop(key, None)
+        stacked = kept[1] if kept else stack_avatars(avatars)
+        self._stacks[key] = (avatars, stacked)  # the avatars held too, so that no other takes their ids
+        while len(self._stacks) > STACKS_KEPT:
+            self._stacks.popitem(last=False)
+        return stacked
 
 
 def _key(name: str | None, size: int) -> tuple[str, int]:

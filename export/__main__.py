@@ -131,8 +131,13 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         print(json.dumps(summary, indent=2))
     elif args.command == "render":
         from facecast.export.render_export import export_render
+        from facecast.render import default_model_path
+        from facecast.writers import check_writable
 
         variants = [args.whole_frame] if args.out else [False, True]
+        if not args.out:  # both, before either: the two shipped networks must not go out of step
+            for whole in variants:
+                check_writable(default_model_path(whole))
         print(json.dumps([export_render(args.out, args.pack, whole) for whole in variants], indent=2, default=str))
     elif args.command == "onnx":
         from facecast.export.onnx_export import export_onnx

@@ -38,7 +38,7 @@ def check_motion(count: int = 4) -> np.ndarray:
 
 
 def _torch_inputs(inputs: dict[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
-    return tuple(torch.from_numpy(np.ascontiguousarray(inputs[name])) for name in INPUT_NAMES)
+    return tuple(torch.from_numpy(np.array(inputs[name])) for name in INPUT_NAMES)  # copies: avatars are read-only
 
 
 def export_render(out: Path | None = None, pack_path: Path | None = None, whole_frame: bool = False) -> dict:

@@ -218,7 +218,7 @@ def _info() -> None:
     # What --device auto gets here, which the installed providers alone do not say (a CUDA provider is
     # listed whenever onnxruntime-gpu is installed, GPU or not).
     lips, renderer = LipSyncModel().providers[0], Renderer(device="auto")
-    graphs = f" ({renderer.path.name} as CUDA graphs)" if renderer.graphs is not None else ""
+    graphs = f" (CUDA graphs of {renderer.path.name}, each shape captured at its first call)" if renderer.graphs else ""
     print(f"--device auto: lip network on {lips.removesuffix('ExecutionProvider')}, "
           f"render network on {renderer.providers[0].removesuffix('ExecutionProvider')}{graphs}")
 

@@ -1,131 +1,150 @@
 """The render network on CUDA, one captured CUDA graph per input shape.
 
 At batch 1 the render network's time on a GPU is its operators' launches, not their arithmetic: some
-2,800 kernels of a few microseconds each (an H100 drew 44 frames a second at 512 px from plain numpy
-calls, fewer than its own CPU). onnxruntime can capture a call's kernels once in a CUDA graph and
-replay them in one launch, given two things this module provides:
+2,800 operators a call (an H100 drew 45 frames a second at 512 px, fewer than its own CPU). onnxruntime
+can capture a call's kernels once in a CUDA graph and replay them in one launch, given three things this
+module provides:
 
-- every shape fixed: each distinct shape of the inputs (avatars stacked, portrait, mesh, frames per call)
-  gets its own session, with onnxruntime's free-dimension overrides, so the network's shape arithmetic
-  folds away and every operator runs on the GPU. That needs the network without boxes
-  (``render_gpu.onnx``, ``RenderNet(whole_frame=True)``): a box's corners depend on the motion;
-- every address fixed: inputs and the output live in GPU buffers bound once, which each call overwrites.
+- every shape fixed: each shape of the inputs (frames per call, avatars stacked, mesh, size) gets its
+  own session, with onnxruntime's free-dimension overrides, so the network's shape arithmetic folds away
+  and every operator runs on the GPU. That needs the network without boxes (``render_gpu.onnx``,
+  ``RenderNet(whole_frame=True)``): a box's corners depend on the motion;
+- every address fixed: inputs and the output live in GPU buffers bound once, which each call overwrites;
+- one thread: onnxruntime keeps a captured graph per calling thread (a call from another thread would
+  capture it again), so every call runs on one worker thread of this module's.
 
 Calls are padded to a few shapes, so that ``facecast render``'s last short batch, or a server's changing
-number of texture sessions and avatars, reuses a few graphs instead of capturing one (about 1.6 s on an
-H100) per count: frames and avatars up to a power of two, and the mesh's vertices up to a multiple of
-``VERTEX_STEP``, padded as ``stack_avatars`` pads avatars of different meshes.
+number of texture sessions and avatars, reuses a few graphs instead of capturing one (1.6 s on an H100) per
+count: frames and avatars to a power of two, and meshes to a multiple of ``VERTEX_STEP`` vertices.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from facecast.device import CUDA, CUDA_OPTIONS
+from facecast.device import CPU, CUDA, CUDA_OPTIONS
+from facecast.render import pad_vertices
 
 if TYPE_CHECKING:
     import onnxruntime as ort
 
-#: Graphs kept, most recently used last: each holds its session and its GPU memory (six, with two
-#: plain sessions, held 2.9 GiB on an H100). A server showing avatars at two sizes to a changing number
-#: of sessions meets a few shapes; more would only hold GPU memory.
-GRAPHS_KEPT = 8
-#: Vertex counts are rounded up to a multiple of this (the shipped portraits' meshes have 600-900).
-VERTEX_STEP = 256
+#: Graphs kept, most recently used last: each holds its session and its GPU memory (six, with two plain
+#: sessions, held 2.9 GiB on an H100). A server showing avatars at two sizes to a changing number of
+#: sessions meets a few shapes; more would only hold GPU memory.
+GRAPHS_KEPT = 12
+#: Vertex counts are rounded up to a multiple of this: the shipped portraits' meshes (600-900) share one.
+VERTEX_STEP = 512
 
 
-def padded(count: int) -> int:
-    """The frames (or avatars) a graph takes for a call of ``count``: the next power of two."""
-    return 1 << max(count - 1, 0).bit_length()
+def power_of_two(count: int) -> int:
+    """The frames (or avatars) a graph takes for a call of ``count`` (at least 1): the next power of two."""
+    return 1 << (count - 1).bit_length()
 
 
 def padded_avatars(inputs: dict[str, np.ndarray], avatars: int, vertices: int) -> dict[str, np.ndarray]:
     """Avatar ``inputs`` padded to ``avatars`` (copies of the first, which no frame shows) of ``vertices``
-    (zeros, which no triangle uses, as ``stack_avatars`` pads)."""
+    (zeros, which no triangle uses, as ``stack_avatars`` pads avatars of different meshes)."""
     out = {}
-    for name, array in inputs.items():
-        extra = avatars - array.shape[0]
-        if extra:
-            array = np.concatenate([array, np.repeat(array[:1], extra, 0)])
-        axis = {"vertices": 1, "head_weight": 1, "basis": 2}.get(name)
-        if axis is not None and vertices > array.shape[axis]:
-            widths = [(0, 0)] * array.ndim
-            widths[axis] = (0, vertices - array.shape[axis])
-            array = np.pad(array, widths)
-        out[name] = np.ascontiguousarray(array)
+    for name, value in inputs.items():
+        if avatars > len(value):
+            value = np.concatenate([value, np.repeat(value[:1], avatars - len(value), 0)])
+        out[name] = pad_vertices(name, value, vertices)
     return out
 
 
 class CudaGraphs:
-    """Runs the whole-frame render network (``path``) on CUDA, capturing one graph per input shape.
+    """Runs the whole-frame render network (``path``) as CUDA graphs, one per padded input shape.
 
-    Thread-safe: calls are serialised, as the GPU runs one graph at a time anyway.
+    ``device="cpu"`` runs the same sessions, buffers and padding on the CPU without capture: what is
+    left to CUDA is onnxruntime's. Calls from any thread run one at a time on a worker thread.
     """
 
-    def __init__(self, path: Path, threads: int) -> None:
+    def __init__(self, path: Path, device: str = "cuda") -> None:
         self.path = Path(path)
-        self.threads = threads
-        self._graphs: OrderedDict[tuple, _Graph] = OrderedDict()
-        self._lock = threading.Lock()
+        self.device = device
+        self._graphs: OrderedDict[tuple[int, ...], _Graph] = OrderedDict()  # touched on the worker alone
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facecast-cuda-graphs")
 
     def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
         """Frames (B, S, S, 3) uint8 for motion (B, 80) on the stacked avatar ``inputs``, as
-        ``Renderer.run``; the first call of each padded shape captures its graph."""
+        ``Renderer.run`` (which checks them); the first call of each padded shape captures its graph."""
+        return self._worker.submit(self._run, inputs, motion, avatar_index).result()
+
+    def close(self) -> None:
+        """Drop every graph (its GPU memory goes with it) and the worker thread."""
+        self._worker.submit(self._graphs.clear).result()
+        self._worker.shutdown()
+
+    def _run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
         n = len(motion)
-        frames = padded(n)
+        frames = power_of_two(n)
         if frames != n:  # rows of the first frame, rendered and dropped
             motion = np.concatenate([motion, np.repeat(motion[:1], frames - n, 0)])
             avatar_index = np.concatenate([avatar_index, np.repeat(avatar_index[:1], frames - n)])
-        avatars = padded(inputs["vertices"].shape[0])
         vertices = -(-inputs["vertices"].shape[1] // VERTEX_STEP) * VERTEX_STEP
-        key = (frames, avatars, vertices, inputs["texture"].shape[2], inputs["tri_index"].shape[2])
-        with self._lock:
-            graph = self._graphs.pop(key, None) or _Graph(self.path, self.threads, key)
-            self._graphs[key] = graph
-            while len(self._graphs) > GRAPHS_KEPT:
-                self._graphs.popitem(last=False)
-            return graph.run(inputs, motion, avatar_index)[:n]
+        key = (frames, power_of_two(len(inputs["vertices"])), vertices, inputs["texture"].shape[2],
+               inputs["tri_index"].shape[2])
+        graph = self._graphs.pop(key, None) or _Graph(self.path, self.device, key)
+        self._graphs[key] = graph
+        while len(self._graphs) > GRAPHS_KEPT:
+            self._graphs.popitem(last=False)
+        return graph.run(inputs, motion, avatar_index)[:n]
 
 
 class _Graph:
-    """One session with every dimension fixed, its GPU buffers bound, replaying its captured graph."""
+    """One session with every dimension fixed, its buffers bound, replaying its captured graph."""
 
-    def __init__(self, path: Path, threads: int, shape: tuple[int, int, int, int, int]) -> None:
+    def __init__(self, path: Path, device: str, shape: tuple[int, ...]) -> None:
         import onnxruntime as ort
 
         frames, self.avatars, self.vertices, side, cells = shape
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        dims = {"frames": frames, "avatars": self.avatars, "vertices": self.vertices, "side": side, "cells": cells}
-        for name, value in dims.items():
+        for name, value in zip(("frames", "avatars", "vertices", "side", "cells"), shape, strict=True):
             options.add_free_dimension_override_by_name(name, value)
-        self.session = ort.InferenceSession(str(path), options,
-                                            providers=[(CUDA, {**CUDA_OPTIONS, "enable_cuda_graph": "1"})])
+        self.device = device
+        provider = (CUDA, {**CUDA_OPTIONS, "enable_cuda_graph": "1"}) if device == "cuda" else CPU
+        self.session = ort.InferenceSession(str(path), options, providers=[provider])
         self.binding = self.session.io_binding()
         self.buffers: dict[str, ort.OrtValue] = {}
+        self.dtypes: dict[str, type] = {}
+        types = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(uint8)": np.uint8}
         for arg in self.session.get_inputs():  # zeros until the first call uploads its avatars
-            shape = [dims[d] if isinstance(d, str) else d for d in arg.shape]
-            dtype = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(uint8)": np.uint8}[arg.type]
-            self.buffers[arg.name] = ort.OrtValue.ortvalue_from_numpy(np.zeros(shape, dtype), "cuda", 0)
+            self.dtypes[arg.name] = types[arg.type]
+            self.buffers[arg.name] = ort.OrtValue.ortvalue_from_numpy(np.zeros(arg.shape, types[arg.type]),
+                                                                      device, 0)
             self.binding.bind_ortvalue_input(arg.name, self.buffers[arg.name])
-        size = (side + 1) // 2  # the pictures hold every half pixel
-        self.output = ort.OrtValue.ortvalue_from_shape_and_type((frames, size, size, 3), np.uint8, "cuda", 0)
-        self.binding.bind_ortvalue_output("frames", self.output)
-        self.sources: dict[str, np.ndarray] = {}  # the avatar inputs uploaded, held so that an identity test is sound
+        out = self.session.get_outputs()[0]
+        self.output = ort.OrtValue.ortvalue_from_shape_and_type(out.shape, np.uint8, device, 0)
+        self.binding.bind_ortvalue_output(out.name, self.output)
+        self.uploaded: dict[str, np.ndarray] = {}  # read-only avatar inputs already in the buffers
 
     def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
-        changed = {name: array for name, array in inputs.items() if self.sources.get(name) is not array}
-        if changed:  # other avatars than the last call's: upload them
-            for name, array in padded_avatars(changed, self.avatars, self.vertices).items():
-                self.buffers[name].update_inplace(array)
-            self.sources.update(changed)
-        self.buffers["motion"].update_inplace(np.ascontiguousarray(motion, dtype=np.float32))
-        self.buffers["avatar"].update_inplace(np.ascontiguousarray(avatar_index, dtype=np.int64))
+        if set(inputs) | {"motion", "avatar"} != set(self.buffers):
+            raise ValueError(f"avatar inputs {sorted(inputs)}, the network takes {sorted(self.buffers)}")
+        # A read-only array (as avatar_tensors makes them) is uploaded once; a writeable one at every call,
+        # as it may have been edited since.
+        changed = {name: value for name, value in inputs.items()
+                   if self.uploaded.get(name) is not value or value.flags.writeable}
+        for name in changed:  # until uploaded: a failed call must not leave a buffer taken for another array's
+            self.uploaded.pop(name, None)
+        for name, value in padded_avatars(changed, self.avatars, self.vertices).items():
+            self._upload(name, value)
+        self.uploaded.update(changed)
+        self._upload("motion", motion)
+        self._upload("avatar", avatar_index)
         self.session.run_with_iobinding(self.binding)
-        return self.output.numpy()
+        frames = self.output.numpy()  # from a GPU buffer a new array; from a CPU one a view of the buffer
+        return frames.copy() if self.device == "cpu" else frames
+
+    def _upload(self, name: str, value: np.ndarray) -> None:
+        # update_inplace copies bytes, checking only the element count: the type and shape are checked here
+        value = np.ascontiguousarray(value, dtype=self.dtypes[name])
+        if value.shape != tuple(self.buffers[name].shape()):
+            raise ValueError(f"{name}: shape {value.shape}, the graph's is {tuple(self.buffers[name].shape())}")
+        self.buffers[name].update_inplace(value)

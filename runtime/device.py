@@ -48,13 +48,14 @@ def providers(device: str) -> list[str]:
     return [CUDA, CPU]
 
 
-def open_session(path: Path, options: ort.SessionOptions, device: str) -> ort.InferenceSession:
+def open_session(path: Path, options: ort.SessionOptions, device: str,
+                 cpu_path: Path | None = None) -> ort.InferenceSession:
     """An onnxruntime session of the model at ``path`` on ``device``.
 
     When onnxruntime-gpu is installed but CUDA cannot run (no GPU, a container without one, or the CUDA
-    and cuDNN libraries its release names missing), ``"auto"`` says so on stderr and runs on the CPU,
-    and ``"cuda"`` fails with that reason; onnxruntime itself would either raise a bare CUDA error or
-    quietly fall back. Other load errors are onnxruntime's own.
+    and cuDNN libraries its release names missing), ``"auto"`` says so on stderr and runs ``cpu_path``
+    (default: ``path``) on the CPU, and ``"cuda"`` fails with that reason; onnxruntime itself would
+    either raise a bare CUDA error or quietly fall back. Other load errors are onnxruntime's own.
     """
     import onnxruntime as ort
 
@@ -66,15 +67,24 @@ def open_session(path: Path, options: ort.SessionOptions, device: str) -> ort.In
     except Exception as exc:  # onnxruntime raises its own types; without CUDA, "CUDA failure 100: ..."
         if chosen[0] != CUDA:
             raise
-        session, failure = None, str(exc).strip().splitlines()[-1]
+        session, failure = None, last_line(exc)
     if failure is None:
         return session
     reason = (f"onnxruntime's CUDA provider cannot run ({failure}): no usable GPU, or the CUDA and cuDNN "
               "libraries of this onnxruntime-gpu release missing (pip install 'onnxruntime-gpu[cuda,cudnn]')")
     if device == "cuda":
         raise ModelError(f"device 'cuda': {reason}")
-    print(f"facecast: {reason}; running {Path(path).name} on the CPU", file=sys.stderr)
-    return session if session is not None else ort.InferenceSession(str(path), options, providers=[CPU])
+    cpu_path = Path(cpu_path or path)
+    print(f"facecast: {reason}; running {cpu_path.name} on the CPU", file=sys.stderr)
+    if session is not None and cpu_path == Path(path):
+        return session
+    return ort.InferenceSession(str(cpu_path), options, providers=[CPU])
+
+
+def last_line(exc: BaseException) -> str:
+    """The gist of an onnxruntime error: its last line (its first ones hold the call's location), or its type."""
+    lines = str(exc).strip().splitlines()
+    return lines[-1] if lines else type(exc).__name__
 
 
 def _preload_cuda() -> None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from facecast import face_topology as ft
 from facecast.avatar import AvatarPack
+from facecast.device import CUDA, last_line, open_session, providers
 from facecast.errors import FacecastError, ModelError
 from facecast.motion_frame import BOUNDS, FRAME_SIZE, WEIGHTS, MotionTrack, first_impossible
 from facecast.rig import framing
@@ -278,7 +279,29 @@ def avatar_tensors(pack: AvatarPack, size: int) -> Avatar:
         "colours": _colours(pack, teeth)[None],
         "own_teeth": np.array([own_teeth * k], dtype=np.float32),
     }
-    return Avatar(tensors=tensors, crop=box, reference=crop)
+    return Avatar(tensors=_read_only(tensors), crop=box, reference=crop)
+
+
+#: The avatar inputs with a vertex axis, and which axis: avatars of different meshes are padded along it.
+VERTEX_AXES = {"vertices": 1, "head_weight": 1, "basis": 2}
+
+
+def pad_vertices(name: str, value: np.ndarray, vertices: int) -> np.ndarray:
+    """Avatar input ``name`` padded to ``vertices`` with zeros, which no triangle uses (no frame changes)."""
+    axis = VERTEX_AXES.get(name)
+    if axis is None or value.shape[axis] >= vertices:
+        return value
+    widths = [(0, 0)] * value.ndim
+    widths[axis] = (0, vertices - value.shape[axis])
+    return np.pad(value, widths)
+
+
+def _read_only(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    # Read-only, so that a renderer may keep them where it runs (CUDA graphs upload an avatar once) and
+    # an edit cannot go unseen there: change an avatar by giving it a new array.
+    for value in tensors.values():
+        value.setflags(write=False)
+    return tensors
 
 
 def stack_avatars(avatars: Sequence[Avatar]) -> dict[str, np.ndarray]:
@@ -287,16 +310,9 @@ def stack_avatars(avatars: Sequence[Avatar]) -> dict[str, np.ndarray]:
     if len(sizes) != 1:
         raise FacecastError(f"avatars rendered together must share one size, got {sorted(sizes)}")
     n_vert = max(a.tensors["vertices"].shape[1] for a in avatars)
-    out: dict[str, list[np.ndarray]] = {}
-    for a in avatars:
-        for name, value in a.tensors.items():
-            pad = n_vert - a.tensors["vertices"].shape[1]
-            if pad and name in ("vertices", "head_weight"):
-                value = np.concatenate([value, np.zeros((1, pad) + value.shape[2:], value.dtype)], 1)
-            elif pad and name == "basis":
-                value = np.concatenate([value, np.zeros(value.shape[:2] + (pad, 3), value.dtype)], 2)
-            out.setdefault(name, []).append(value)
-    return {k: np.concatenate(v) for k, v in out.items()}
+    stacked = {name: np.concatenate([pad_vertices(name, a.tensors[name], n_vert) for a in avatars])
+               for name in avatars[0].tensors}
+    return _read_only(stacked)
 
 
 class Renderer:
@@ -306,7 +322,6 @@ class Renderer:
         import onnxruntime as ort
 
         from facecast.cuda_graphs import CudaGraphs
-        from facecast.device import CPU, CUDA, open_session, providers
 
         # On CUDA the shipped network replays CUDA graphs (facecast.cuda_graphs), which need its variant
         # without boxes; on the CPU the boxes save 3-4 times their cost. A model_path given runs as it is.
@@ -315,21 +330,22 @@ class Renderer:
         if not self.path.is_file():
             raise ModelError(f"{self.path}: render model missing; run python -m facecast.export render")
         options = ort.SessionOptions()
-        threads = threads or min(os.cpu_count() or 1, 8)
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self.session = open_session(self.path, options, device)
-            if whole_frame and self.session.get_providers()[0] != CUDA:  # "auto", and CUDA cannot run
-                self.path = default_model_path()
-                self.session = ort.InferenceSession(str(self.path), options, providers=[CPU])
+            # "auto" where CUDA cannot run: the CPU runs the network with boxes
+            self.session = open_session(self.path, options, device,
+                                        cpu_path=default_model_path() if whole_frame else None)
         except ModelError:
             raise
         except Exception as e:  # onnxruntime raises its own exception types
             raise ModelError(f"{self.path}: cannot load the render model ({e})") from None
         self.providers: list[str] = self.session.get_providers()
-        #: None where the frames come from the plain session: on the CPU, or where graphs cannot be captured.
-        self.graphs = CudaGraphs(self.path, threads) if self.providers[0] == CUDA and whole_frame else None
+        on_cuda = self.providers[0] == CUDA
+        if whole_frame and not on_cuda:
+            self.path = default_model_path()
+        #: Where the frames come from on CUDA; None on the CPU, or once graphs failed (then: the session).
+        self.graphs = CudaGraphs(self.path) if whole_frame and on_cuda else None
 
     def avatar(self, pack: AvatarPack, size: int = 512) -> Avatar:
         """The network's inputs for ``pack`` at ``size`` px: worked out once, reused for every frame."""
@@ -356,13 +372,20 @@ class Renderer:
         if len(avatar_index) and not 0 <= avatar_index.min() <= avatar_index.max() < avatars:
             raise FacecastError(f"avatar_index must be within 0..{avatars - 1} (the avatars stacked)")
         avatar_index = avatar_index.astype(np.int64, copy=False)
-        if self.graphs is not None:
-            try:
-                return self.graphs.run(inputs, motion, avatar_index)
-            except Exception as e:  # onnxruntime's own types; an onnxruntime-gpu that cannot capture, say
-                print(f"facecast: CUDA graphs cannot run ({str(e).strip().splitlines()[-1]}); rendering "
-                      "without them, several times slower at one frame a call", file=sys.stderr)
-                self.graphs = None
+        graphs = self.graphs
+        if graphs is None or not len(motion):
+            return self._run_session(inputs, motion, avatar_index)
+        try:
+            return graphs.run(inputs, motion, avatar_index)
+        except Exception as e:  # onnxruntime's own types: a release that cannot capture, the GPU's memory full
+            frames = self._run_session(inputs, motion, avatar_index)  # a caller's mistake is raised here
+            print(f"facecast: CUDA graphs cannot run ({last_line(e)}); rendering without them, several times "
+                  "slower at one frame a call", file=sys.stderr)
+            self.graphs = None
+            graphs.close()
+            return frames
+
+    def _run_session(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
         return self.session.run(None, {**inputs, "motion": motion, "avatar": avatar_index})[0]
 
     def frames(self, avatar: Avatar, motion: np.ndarray | MotionTrack, batch: int = 4) -> Iterator[np.ndarray]:

@@ -217,7 +217,7 @@ def test_a_closed_mouth_opens_onto_teeth_cavity_tongue_and_teeth_that_move_with_
     from facecast.render import Renderer, avatar_tensors
 
     avatar = avatar_tensors(_prepare(PORTRAITS / name)[0], 512)
-    avatar.tensors["colours"][0] = np.eye(3, dtype=np.float32)[[2, 1, 0]]  # cavity, teeth, tongue
+    avatar.tensors["colours"] = np.eye(3, dtype=np.float32)[None, [2, 1, 0]]  # cavity, teeth, tongue
     verts, face = avatar.tensors["vertices"][0], float(avatar.tensors["face_scale"][0])
     x = int(round((verts[ft.LIPS_UPPER_INNER[0], 0] + verts[ft.LIPS_UPPER_INNER[-1], 0]) / 2))
     top = int(verts[ft.LIPS_UPPER_INNER[5], 1] - 0.1 * face)
@@ -264,6 +264,7 @@ def test_a_turned_faces_teeth_keep_their_size_at_the_dragged_corner(mediapipe):
     from facecast.render import Renderer, avatar_tensors
 
     avatar = avatar_tensors(_prepare(PORTRAITS / "pearl_earring.jpg")[0], 512)
+    avatar.tensors["colours"] = avatar.tensors["colours"].copy()
     avatar.tensors["colours"][0, 1] = (0.0, 1.0, 0.0)
     frame = Renderer(threads=2).render(avatar, frame_from(jawOpen=1.0)[None])[0].astype(int)
     r, g, b = frame[..., 0], frame[..., 1], frame[..., 2]

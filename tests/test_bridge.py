@@ -890,6 +890,26 @@ def test_an_avatar_name_no_file_can_have_is_unknown_not_a_server_error(tmp_path)
     assert caught.value.code == "bad_field"
 
 
+def test_sessions_showing_several_avatars_get_each_avatars_frame_from_one_stack_kept_between_frames():
+    """Frame i on avatar i, in one call on the avatars stacked; the stack is kept for the next frame of the
+    same avatars (so a GPU uploads it once), and made again for another mix."""
+    from facecast.bridge.textures import TextureRenderer
+    from facecast.motion_frame import frame_from
+    from facecast.render import Avatar
+
+    textures = TextureRenderer(device="cpu")
+    first = textures.avatar(None, 64)
+    negative = {**first.tensors, "texture": 255 - first.tensors["texture"]}
+    second = Avatar(tensors=negative, crop=first.crop, reference=first.reference)
+    frames = np.stack([frame_from(jawOpen=0.6), frame_from(yaw=12), frame_from(eyeBlinkLeft=1)]).astype(np.float32)
+    shown = textures.render([first, second, first], frames)
+    for avatar, frame, image in zip([first, second, first], frames, shown, strict=True):
+        alone = textures.renderer.run(avatar.tensors, frame[None], np.zeros(1, np.int64))[0]
+        np.testing.assert_array_equal(image, alone)
+    stack = textures._stacked([first, second])
+    assert textures._stacked([first, second]) is stack and textures._stacked([second, first]) is not stack
+
+
 def test_avatars_worked_out_for_sessions_long_closed_do_not_pile_up(server):
     from facecast.bridge.textures import SPARE_AVATARS
 

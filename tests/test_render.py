@@ -14,7 +14,7 @@ from pictures import psnr
 from facecast import face_topology as ft
 from facecast.avatar import load_pack
 from facecast.cli_render import add_commands, default_pack_path, run
-from facecast.cuda_graphs import VERTEX_STEP, padded, padded_avatars
+from facecast.cuda_graphs import VERTEX_STEP, CudaGraphs, padded_avatars, power_of_two
 from facecast.errors import FacecastError
 from facecast.motion_frame import FIELDS, neutral_frames
 from facecast.motion_frame import frame_from as motion
@@ -63,7 +63,7 @@ def test_onnx_matches_pytorch(pack):
     one = avatar_tensors(pack, 128)
     feed = {**stack_avatars([one, one]), "motion": check_motion(4), "avatar": np.array([0, 1, 1, 0])}
     with torch.no_grad():
-        expected = RenderNet()(*(torch.from_numpy(np.ascontiguousarray(feed[n])) for n in INPUT_NAMES)).numpy()
+        expected = RenderNet()(*(torch.from_numpy(np.array(feed[n])) for n in INPUT_NAMES)).numpy()
     got = Renderer(threads=2).session.run(None, feed)[0]
     diff = np.abs(got.astype(int) - expected.astype(int))
     assert got.shape == (4, 128, 128, 3) and got.dtype == np.uint8
@@ -84,21 +84,78 @@ def test_the_network_for_cuda_graphs_renders_the_shipped_networks_frames(pack):
 
 
 def test_cuda_graphs_pad_a_call_to_a_power_of_two_frames():
-    assert [padded(n) for n in (1, 2, 3, 4, 5, 8, 9)] == [1, 2, 4, 4, 8, 8, 16]
+    assert [power_of_two(n) for n in (1, 2, 3, 4, 5, 8, 9)] == [1, 2, 4, 4, 8, 8, 16]
 
 
-def test_avatars_padded_for_a_cuda_graph_render_the_same_frames(pack):
+@pytest.mark.parametrize("whole_frame", [False, True])
+def test_avatars_padded_for_a_cuda_graph_render_the_same_frames(pack, whole_frame):
     """CUDA graphs pad the avatars stacked in a call (to a power of two, with copies of the first) and their
-    meshes (to a multiple of VERTEX_STEP, with vertices no triangle uses): no frame may change."""
+    meshes (to a multiple of VERTEX_STEP, with vertices no triangle uses): no frame may change, in either
+    network."""
     one = avatar_tensors(pack, 96)
     vertices = one.tensors["vertices"].shape[1]
     frames = np.stack([motion(jawOpen=0.7, yaw=15), motion(mouthSmileLeft=0.8, pitch=-10, eyeBlinkLeft=1),
                        motion(mouthFunnel=0.6, roll=8)])
-    renderer = Renderer(threads=2)
+    renderer = Renderer(default_model_path(whole_frame), threads=2)
     for inputs, index in [(one.tensors, np.zeros(3, np.int64)), (stack_avatars([one] * 3), np.array([2, 0, 1]))]:
         grown = padded_avatars(inputs, 4, vertices + VERTEX_STEP)
         assert grown["vertices"].shape == (4, vertices + VERTEX_STEP, 3) and grown["texture"].shape[0] == 4
         np.testing.assert_array_equal(renderer.run(grown, frames, index), renderer.run(inputs, frames, index))
+
+
+def test_cuda_graphs_logic_on_the_cpu_renders_the_plain_sessions_frames(pack):
+    """CudaGraphs with the CPU provider (its sessions, buffers, padding and uploads, without the capture):
+    calls of 1, 3 and 5 frames, another avatar of the same shape, two stacked, back to the first, and a
+    writeable picture edited in place between calls (uploaded again) give the plain session's frames."""
+    plain = Renderer(threads=2)
+    graphs = CudaGraphs(default_model_path(whole_frame=True), device="cpu")
+    one = avatar_tensors(pack, 96)
+    negative = {**one.tensors, "texture": 255 - one.tensors["texture"]}  # writeable: uploaded every call
+    rng = np.random.default_rng(2)
+    frames = np.stack([motion(jawOpen=rng.uniform(0, 1), yaw=rng.uniform(-20, 20), eyeBlinkLeft=rng.uniform(0, 1))
+                       for _ in range(5)]).astype(np.float32)
+    calls = [(one.tensors, 1), (one.tensors, 3), (negative, 3), (one.tensors, 5), (stack_avatars([one, one]), 3),
+             (one.tensors, 3)]
+    try:
+        for inputs, n in calls:
+            index = np.arange(n) % len(inputs["vertices"])
+            np.testing.assert_array_equal(graphs.run(inputs, frames[:n], index), plain.run(inputs, frames[:n], index))
+        negative["texture"][:] = one.tensors["texture"] // 2
+        np.testing.assert_array_equal(graphs.run(negative, frames[:3], np.zeros(3, np.int64)),
+                                      plain.run(negative, frames[:3], np.zeros(3, np.int64)))
+        # One graph per padded (frames, avatars), the most recently used last
+        assert [shape[:2] for shape in graphs._graphs] == [(1, 1), (8, 1), (4, 2), (4, 1)]
+    finally:
+        graphs.close()
+
+
+def test_avatar_inputs_are_read_only_so_no_edit_goes_unseen(pack):
+    one = avatar_tensors(pack, 96)
+    for inputs in (one.tensors, stack_avatars([one, one])):
+        with pytest.raises(ValueError, match="read-only"):
+            inputs["colours"][0] = 0
+
+
+def test_a_renderer_whose_cuda_graphs_cannot_run_renders_without_them(pack, tmp_path, capsys):
+    """Graphs that fail (here: their network missing) hand over to the plain session, say so once, and are
+    dropped; a caller's own mistake is raised as the plain session words it, and the graphs stay."""
+    avatar = avatar_tensors(pack, 96)
+    frames = np.stack([motion(jawOpen=0.5), motion(yaw=10)])
+    renderer = Renderer(threads=2)
+    expected = renderer.run(avatar.tensors, frames, np.zeros(2, np.int64))
+
+    renderer.graphs = CudaGraphs(default_model_path(whole_frame=True), device="cpu")
+    without_colours = {k: v for k, v in avatar.tensors.items() if k != "colours"}
+    with pytest.raises(Exception, match="colours"):
+        renderer.run(without_colours, frames, np.zeros(2, np.int64))
+    assert renderer.graphs is not None and capsys.readouterr().err == ""
+    renderer.graphs.close()
+
+    renderer.graphs = CudaGraphs(tmp_path / "missing.onnx", device="cpu")
+    np.testing.assert_array_equal(renderer.run(avatar.tensors, frames, np.zeros(2, np.int64)), expected)
+    assert renderer.graphs is None
+    assert "CUDA graphs cannot run" in capsys.readouterr().err
+    np.testing.assert_array_equal(renderer.run(avatar.tensors, frames, np.zeros(2, np.int64)), expected)
 
 
 @pytest.mark.parametrize("size", [96, 128, 256])
@@ -125,7 +182,7 @@ def test_layers_worked_out_in_their_boxes_are_those_worked_out_everywhere(pack, 
     def rendered(whole_frame: bool) -> np.ndarray:
         net = rm.RenderNet(whole_frame)
         with torch.no_grad():
-            return net(*(torch.from_numpy(np.ascontiguousarray(feed[n])) for n in rm.INPUT_NAMES)).numpy()
+            return net(*(torch.from_numpy(np.array(feed[n])) for n in rm.INPUT_NAMES)).numpy()
 
     np.testing.assert_array_equal(rendered(whole_frame=False), rendered(whole_frame=True))
 
