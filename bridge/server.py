@@ -148,7 +148,8 @@ class BridgeServer:
             self.textures = TextureRenderer(avatars_dir, device)
             if self.textures.renderer.providers[0] != CPU:
                 # A GPU's first frame of each shape pays for its CUDA graph (1.6 s on an H100): pay it at
-                # start-up for one to four sessions showing the bundled avatar, not in their first frames.
+                # start-up for one to four sessions showing the bundled avatar at 512 px, not in their first
+                # frames (other avatars, sizes and counts still pay it once each).
                 default = self.textures.avatar(None, 512)
                 for sessions in (1, 2, 4):
                     self.textures.render([default] * sessions, neutral_frames(sessions))

@@ -33,7 +33,7 @@ class TextureRenderer:
         self.renderer = Renderer(device=device)
         self.avatars_dir = avatars_dir
         self._cache: dict[tuple[str, int], Avatar] = {}
-        self._stacks: OrderedDict[tuple[int, ...], tuple[list[Avatar], dict[str, np.ndarray]]] = OrderedDict()
+        self._stacks: OrderedDict[tuple[int, ...], tuple[list[np.ndarray], dict[str, np.ndarray]]] = OrderedDict()
 
     def names(self) -> list[str]:
         """Avatars a client may ask for: the bundled one and every pack in the avatars folder."""
@@ -108,10 +108,11 @@ class TextureRenderer:
     def _stacked(self, avatars: list[Avatar]) -> dict[str, np.ndarray]:
         """The avatars' inputs stacked, the same arrays for the next frame of the same avatars: stacking
         is not redone, and a GPU's CUDA graphs upload them once, not at every frame."""
-        key = tuple(id(a) for a in avatars)
+        arrays = [value for avatar in avatars for value in avatar.tensors.values()]
+        key = tuple(id(value) for value in arrays)  # an avatar given a new array is stacked again
         kept = self._stacks.pop(key, None)
         stacked = kept[1] if kept else stack_avatars(avatars)
-        self._stacks[key] = (avatars, stacked)  # the avatars held too, so that no other takes their ids
+        self._stacks[key] = (arrays, stacked)  # the arrays held too, so that no other takes their ids
         while len(self._stacks) > STACKS_KEPT:
             self._stacks.popitem(last=False)
         return stacked

@@ -131,14 +131,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         print(json.dumps(summary, indent=2))
     elif args.command == "render":
         from facecast.export.render_export import export_render
-        from facecast.render import default_model_path
-        from facecast.writers import check_writable
 
-        variants = [args.whole_frame] if args.out else [False, True]
-        if not args.out:  # both, before either: the two shipped networks must not go out of step
-            for whole in variants:
-                check_writable(default_model_path(whole))
-        print(json.dumps([export_render(args.out, args.pack, whole) for whole in variants], indent=2, default=str))
+        if args.out:
+            reports = [export_render(args.out, args.pack, args.whole_frame)]
+        else:
+            reports = _export_both_render_networks(args.pack)
+        print(json.dumps(reports, indent=2, default=str))
     elif args.command == "onnx":
         from facecast.export.onnx_export import export_onnx
 
@@ -153,5 +151,27 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             print(json.dumps(export_onnx(checkpoint, args.out), indent=2))
 
 
+def _export_both_render_networks(pack: Path | None) -> list[dict]:
+    """The shipped render.onnx and render_gpu.onnx, each replaced only once both are exported and verified:
+    they are one network, and a failure must not leave them out of step."""
+    import os
+    import tempfile
+
+    from facecast.export.render_export import export_render
+    from facecast.render import default_model_path
+    from facecast.writers import check_writable
+
+    finals = {whole: default_model_path(whole) for whole in (False, True)}
+    for path in finals.values():
+        check_writable(path)
+    with tempfile.TemporaryDirectory(dir=finals[False].parent) as tmp:
+        reports = [export_render(Path(tmp) / path.name, pack, whole) for whole, path in finals.items()]
+        for report, path in zip(reports, finals.values(), strict=True):
+            os.replace(report["path"], path)
+            report["path"] = str(path)
+    return reports
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

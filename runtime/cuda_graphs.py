@@ -20,6 +20,7 @@ count: frames and avatars to a power of two, and meshes to a multiple of ``VERTE
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,16 +35,16 @@ if TYPE_CHECKING:
     import onnxruntime as ort
 
 #: Graphs kept, most recently used last: each holds its session and its GPU memory (six, with two plain
-#: sessions, held 2.9 GiB on an H100). A server showing avatars at two sizes to a changing number of
-#: sessions meets a few shapes; more would only hold GPU memory.
+#: sessions, held 2.9 GiB on an H100; twelve were not measured). A server showing avatars at two sizes to a
+#: changing number of sessions meets a few shapes; more would only hold GPU memory.
 GRAPHS_KEPT = 12
 #: Vertex counts are rounded up to a multiple of this: the shipped portraits' meshes (600-900) share one.
 VERTEX_STEP = 512
 
 
 def power_of_two(count: int) -> int:
-    """The frames (or avatars) a graph takes for a call of ``count`` (at least 1): the next power of two."""
-    return 1 << (count - 1).bit_length()
+    """The frames (or avatars) a graph takes for a call of ``count``: the next power of two (1 for 0)."""
+    return 1 << max(count - 1, 0).bit_length()
 
 
 def padded_avatars(inputs: dict[str, np.ndarray], avatars: int, vertices: int) -> dict[str, np.ndarray]:
@@ -69,6 +70,8 @@ class CudaGraphs:
         self.device = device
         self._graphs: OrderedDict[tuple[int, ...], _Graph] = OrderedDict()  # touched on the worker alone
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facecast-cuda-graphs")
+        self._closing = threading.Lock()
+        self._closed = False
 
     def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
         """Frames (B, S, S, 3) uint8 for motion (B, 80) on the stacked avatar ``inputs``, as
@@ -76,7 +79,11 @@ class CudaGraphs:
         return self._worker.submit(self._run, inputs, motion, avatar_index).result()
 
     def close(self) -> None:
-        """Drop every graph (its GPU memory goes with it) and the worker thread."""
+        """Drop every graph (its GPU memory goes with it) and the worker thread; later calls raise."""
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
         self._worker.submit(self._graphs.clear).result()
         self._worker.shutdown()
 
@@ -90,10 +97,11 @@ class CudaGraphs:
         key = (frames, power_of_two(len(inputs["vertices"])), vertices, inputs["texture"].shape[2],
                inputs["tri_index"].shape[2])
         graph = self._graphs.pop(key, None) or _Graph(self.path, self.device, key)
-        self._graphs[key] = graph
+        frames = graph.run(inputs, motion, avatar_index)[:n]
+        self._graphs[key] = graph  # kept once it has run: a graph that cannot capture is not
         while len(self._graphs) > GRAPHS_KEPT:
             self._graphs.popitem(last=False)
-        return graph.run(inputs, motion, avatar_index)[:n]
+        return frames
 
 
 class _Graph:
@@ -126,16 +134,16 @@ class _Graph:
 
     def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
         if set(inputs) | {"motion", "avatar"} != set(self.buffers):
-            raise ValueError(f"avatar inputs {sorted(inputs)}, the network takes {sorted(self.buffers)}")
-        # A read-only array (as avatar_tensors makes them) is uploaded once; a writeable one at every call,
-        # as it may have been edited since.
-        changed = {name: value for name, value in inputs.items()
-                   if self.uploaded.get(name) is not value or value.flags.writeable}
+            raise ValueError(f"inputs {sorted(inputs)}, the network takes {sorted(self.buffers)}")
+        changed = {name: value for name, value in inputs.items() if self.uploaded.get(name) is not value}
         for name in changed:  # until uploaded: a failed call must not leave a buffer taken for another array's
             self.uploaded.pop(name, None)
         for name, value in padded_avatars(changed, self.avatars, self.vertices).items():
             self._upload(name, value)
-        self.uploaded.update(changed)
+        # Kept as uploaded: read-only arrays that own their data (as avatar_tensors makes them), which
+        # nothing can edit; any other array is uploaded at every call, as it may have been edited since.
+        self.uploaded.update({name: value for name, value in changed.items()
+                              if not value.flags.writeable and value.flags.owndata})
         self._upload("motion", motion)
         self._upload("avatar", avatar_index)
         self.session.run_with_iobinding(self.binding)
@@ -144,7 +152,8 @@ class _Graph:
 
     def _upload(self, name: str, value: np.ndarray) -> None:
         # update_inplace copies bytes, checking only the element count: the type and shape are checked here
-        value = np.ascontiguousarray(value, dtype=self.dtypes[name])
-        if value.shape != tuple(self.buffers[name].shape()):
-            raise ValueError(f"{name}: shape {value.shape}, the graph's is {tuple(self.buffers[name].shape())}")
-        self.buffers[name].update_inplace(value)
+        shape = tuple(self.buffers[name].shape())
+        if value.dtype != self.dtypes[name] or value.shape != shape:
+            raise ValueError(f"{name}: {value.dtype} {value.shape}, the graph's is {np.dtype(self.dtypes[name])} "
+                             f"{shape}")
+        self.buffers[name].update_inplace(np.ascontiguousarray(value))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -297,11 +298,14 @@ def pad_vertices(name: str, value: np.ndarray, vertices: int) -> np.ndarray:
 
 
 def _read_only(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    # Read-only, so that a renderer may keep them where it runs (CUDA graphs upload an avatar once) and
-    # an edit cannot go unseen there: change an avatar by giving it a new array.
-    for value in tensors.values():
-        value.setflags(write=False)
-    return tensors
+    # Read-only arrays that own their data (no writeable base to edit them through), so that a renderer
+    # may keep them where it runs (CUDA graphs upload an avatar once) and an edit cannot go unseen there:
+    # an avatar is changed by giving it a new array.
+    out = {}
+    for name, value in tensors.items():
+        out[name] = value if value.flags.owndata else value.copy()
+        out[name].setflags(write=False)
+    return out
 
 
 def stack_avatars(avatars: Sequence[Avatar]) -> dict[str, np.ndarray]:
@@ -346,6 +350,10 @@ class Renderer:
             self.path = default_model_path()
         #: Where the frames come from on CUDA; None on the CPU, or once graphs failed (then: the session).
         self.graphs = CudaGraphs(self.path) if whole_frame and on_cuda else None
+        self._dropping = threading.Lock()
+        types = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(uint8)": np.uint8}
+        self._avatar_inputs = {arg.name: (types[arg.type], len(arg.shape)) for arg in self.session.get_inputs()
+                               if arg.name not in ("motion", "avatar")}
 
     def avatar(self, pack: AvatarPack, size: int = 512) -> Avatar:
         """The network's inputs for ``pack`` at ``size`` px: worked out once, reused for every frame."""
@@ -372,18 +380,44 @@ class Renderer:
         if len(avatar_index) and not 0 <= avatar_index.min() <= avatar_index.max() < avatars:
             raise FacecastError(f"avatar_index must be within 0..{avatars - 1} (the avatars stacked)")
         avatar_index = avatar_index.astype(np.int64, copy=False)
+        self._check_avatar_inputs(inputs)
+        if not len(motion):
+            size = inputs["tri_index"].shape[-1] * CELL
+            return np.zeros((0, size, size, 3), np.uint8)
         graphs = self.graphs
-        if graphs is None or not len(motion):
+        if graphs is None:
             return self._run_session(inputs, motion, avatar_index)
         try:
             return graphs.run(inputs, motion, avatar_index)
         except Exception as e:  # onnxruntime's own types: a release that cannot capture, the GPU's memory full
-            frames = self._run_session(inputs, motion, avatar_index)  # a caller's mistake is raised here
-            print(f"facecast: CUDA graphs cannot run ({last_line(e)}); rendering without them, several times "
-                  "slower at one frame a call", file=sys.stderr)
-            self.graphs = None
-            graphs.close()
+            frames = self._run_session(inputs, motion, avatar_index)  # a fault of both raises here, graphs kept
+            with self._dropping:
+                if self.graphs is graphs:  # this thread's call dropped them; others' calls only fell back
+                    self.graphs = None
+                    print(f"facecast: CUDA graphs cannot run ({last_line(e)}); rendering without them, several "
+                          "times slower at one frame a call", file=sys.stderr)
+                    graphs.close()
             return frames
+
+    def _check_avatar_inputs(self, inputs: dict[str, np.ndarray]) -> None:
+        # The plain session and the graphs (which copy bytes into buffers) must be given the same inputs
+        # and refuse the same mistakes, in words that name them.
+        expected = set(self._avatar_inputs)
+        if set(inputs) != expected:
+            missing, extra = sorted(expected - set(inputs)), sorted(set(inputs) - expected)
+            raise FacecastError(f"avatar inputs: {', '.join(missing) or 'none'} missing, "
+                                f"{', '.join(extra) or 'none'} unknown")
+        for name, (dtype, rank) in self._avatar_inputs.items():
+            value = inputs[name]
+            if value.dtype != dtype or value.ndim != rank or len(value) != len(inputs["vertices"]):
+                raise FacecastError(f"avatar input {name}: {value.dtype} of shape {value.shape}, the network "
+                                    f"takes {np.dtype(dtype)} of {rank} dimensions, one row per avatar stacked")
+        vertices = {inputs[name].shape[axis] for name, axis in VERTEX_AXES.items()}
+        cells = {inputs["tri_index"].shape[2:], inputs["tri_weight"].shape[2:]}
+        side = inputs["texture"].shape[2:4]
+        if len(vertices) > 1 or len(cells) > 1 or side != (2 * CELL * inputs["tri_index"].shape[2] - 1,) * 2:
+            raise FacecastError("avatar inputs of different avatars or sizes: make them with avatar_tensors, "
+                                "and stack them with stack_avatars")
 
     def _run_session(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
         return self.session.run(None, {**inputs, "motion": motion, "avatar": avatar_index})[0]

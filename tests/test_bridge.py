@@ -892,7 +892,7 @@ def test_an_avatar_name_no_file_can_have_is_unknown_not_a_server_error(tmp_path)
 
 def test_sessions_showing_several_avatars_get_each_avatars_frame_from_one_stack_kept_between_frames():
     """Frame i on avatar i, in one call on the avatars stacked; the stack is kept for the next frame of the
-    same avatars (so a GPU uploads it once), and made again for another mix."""
+    same avatars (so a GPU uploads it once), and made again for another mix or an avatar's new array."""
     from facecast.bridge.textures import TextureRenderer
     from facecast.motion_frame import frame_from
     from facecast.render import Avatar
@@ -908,6 +908,8 @@ def test_sessions_showing_several_avatars_get_each_avatars_frame_from_one_stack_
         np.testing.assert_array_equal(image, alone)
     stack = textures._stacked([first, second])
     assert textures._stacked([first, second]) is stack and textures._stacked([second, first]) is not stack
+    second.tensors["colours"] = second.tensors["colours"] * 0.5  # an avatar given a new array: stacked anew
+    assert not np.array_equal(textures._stacked([first, second])["colours"], stack["colours"])
 
 
 def test_avatars_worked_out_for_sessions_long_closed_do_not_pile_up(server):

@@ -132,30 +132,48 @@ def test_cuda_graphs_logic_on_the_cpu_renders_the_plain_sessions_frames(pack):
 def test_avatar_inputs_are_read_only_so_no_edit_goes_unseen(pack):
     one = avatar_tensors(pack, 96)
     for inputs in (one.tensors, stack_avatars([one, one])):
+        assert all(value.flags.owndata for value in inputs.values())  # no writeable base behind them
         with pytest.raises(ValueError, match="read-only"):
             inputs["colours"][0] = 0
 
 
+def test_avatar_inputs_the_network_cannot_take_are_refused_in_words(pack):
+    one = avatar_tensors(pack, 96).tensors
+    frames, index = np.stack([motion(jawOpen=0.5)]), np.zeros(1, np.int64)
+    renderer = Renderer(threads=2)
+    wrong = [({k: v for k, v in one.items() if k != "colours"}, "colours missing"),
+             ({**one, "vertices": one["vertices"].astype(np.float64)}, "vertices: float64"),
+             ({**one, "texture": np.concatenate([one["texture"]] * 2)}, "one row per avatar"),
+             ({**one, "basis": one["basis"][:, :, :-1]}, "different avatars or sizes")]
+    for inputs, words in wrong:
+        with pytest.raises(FacecastError, match=words):
+            renderer.run(inputs, frames, index)
+    assert renderer.run(one, frames[:0], index[:0]).shape == (0, 96, 96, 3)
+
+
 def test_a_renderer_whose_cuda_graphs_cannot_run_renders_without_them(pack, tmp_path, capsys):
-    """Graphs that fail (here: their network missing) hand over to the plain session, say so once, and are
-    dropped; a caller's own mistake is raised as the plain session words it, and the graphs stay."""
+    """Graphs that fail (here: their network missing) hand each call to the plain session, and are dropped
+    once with one message, even when several threads meet the failure at once."""
+    import threading
+
     avatar = avatar_tensors(pack, 96)
     frames = np.stack([motion(jawOpen=0.5), motion(yaw=10)])
     renderer = Renderer(threads=2)
     expected = renderer.run(avatar.tensors, frames, np.zeros(2, np.int64))
-
-    renderer.graphs = CudaGraphs(default_model_path(whole_frame=True), device="cpu")
-    without_colours = {k: v for k, v in avatar.tensors.items() if k != "colours"}
-    with pytest.raises(Exception, match="colours"):
-        renderer.run(without_colours, frames, np.zeros(2, np.int64))
-    assert renderer.graphs is not None and capsys.readouterr().err == ""
-    renderer.graphs.close()
-
     renderer.graphs = CudaGraphs(tmp_path / "missing.onnx", device="cpu")
-    np.testing.assert_array_equal(renderer.run(avatar.tensors, frames, np.zeros(2, np.int64)), expected)
+    results: list[np.ndarray] = []
+
+    def call() -> None:
+        results.append(renderer.run(avatar.tensors, frames, np.zeros(2, np.int64)))
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 3 and all(np.array_equal(r, expected) for r in results)
     assert renderer.graphs is None
-    assert "CUDA graphs cannot run" in capsys.readouterr().err
-    np.testing.assert_array_equal(renderer.run(avatar.tensors, frames, np.zeros(2, np.int64)), expected)
+    assert capsys.readouterr().err.count("CUDA graphs cannot run") == 1
 
 
 @pytest.mark.parametrize("size", [96, 128, 256])
