@@ -174,4 +174,3 @@ def _export_both_render_networks(pack: Path | None) -> list[dict]:
 
 if __name__ == "__main__":
     sys.exit(main())
-

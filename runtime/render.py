@@ -372,6 +372,7 @@ class Renderer:
             part, name, frame, value = impossible
             bound = "0 to 1" if part in WEIGHTS else f"within ±{BOUNDS[part][1]:g}{BOUNDS[part][2]}"
             raise FacecastError(f"motion frame {frame}: {name} is {value:g}, and {part} run {bound}")
+        self._check_avatar_inputs(inputs)
         avatar_index = np.asarray(avatar_index)
         avatars = len(inputs["vertices"])
         if avatar_index.shape != (len(motion),) or not np.issubdtype(avatar_index.dtype, np.integer):
@@ -380,7 +381,6 @@ class Renderer:
         if len(avatar_index) and not 0 <= avatar_index.min() <= avatar_index.max() < avatars:
             raise FacecastError(f"avatar_index must be within 0..{avatars - 1} (the avatars stacked)")
         avatar_index = avatar_index.astype(np.int64, copy=False)
-        self._check_avatar_inputs(inputs)
         if not len(motion):
             size = inputs["tri_index"].shape[-1] * CELL
             return np.zeros((0, size, size, 3), np.uint8)
