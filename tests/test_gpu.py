@@ -161,3 +161,16 @@ def test_the_bridge_renders_textures_on_the_device_it_is_given(cuda_that_cannot_
     server = BridgeServer("tcp://127.0.0.1:*", models, device="cpu")
     assert server.textures.renderer.providers == [CPU]
     server.close()
+
+
+@needs_gpu
+def test_a_gpu_server_captures_the_shapes_of_its_first_texture_sessions_at_start():
+    from facecast.bridge.server import BridgeServer
+
+    server = BridgeServer("tcp://127.0.0.1:*", [LipSyncModel(device="cpu")], device="cuda")
+    try:
+        graphs = server.textures.renderer.graphs
+        assert graphs is not None
+        assert [shape[:2] for shape in graphs._graphs] == [(1, 1), (2, 1), (4, 1)]  # frames, avatars
+    finally:
+        server.close()
