@@ -89,12 +89,12 @@ class CudaGraphs:
 
     def _run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
         n = len(motion)
-        frames = power_of_two(n)
-        if frames != n:  # rows of the first frame, rendered and dropped
-            motion = np.concatenate([motion, np.repeat(motion[:1], frames - n, 0)])
-            avatar_index = np.concatenate([avatar_index, np.repeat(avatar_index[:1], frames - n)])
+        extra = power_of_two(n) - n
+        if extra:  # rows of the first frame, rendered and dropped
+            motion = np.concatenate([motion, np.repeat(motion[:1], extra, 0)])
+            avatar_index = np.concatenate([avatar_index, np.repeat(avatar_index[:1], extra)])
         vertices = -(-inputs["vertices"].shape[1] // VERTEX_STEP) * VERTEX_STEP
-        key = (frames, power_of_two(len(inputs["vertices"])), vertices, inputs["texture"].shape[2],
+        key = (n + extra, power_of_two(len(inputs["vertices"])), vertices, inputs["texture"].shape[2],
                inputs["tri_index"].shape[2])
         graph = self._graphs.pop(key, None) or _Graph(self.path, self.device, key)
         frames = graph.run(inputs, motion, avatar_index)[:n]
