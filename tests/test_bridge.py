@@ -142,7 +142,9 @@ def test_stereo_rows_and_interleaved_samples_are_the_same_sound_and_a_wrong_shap
             client.send_audio(mono, rows[:320])
         with pytest.raises(ValueError, match="not a whole number of sample frames"):
             client.send_audio(client.open(fps=30, channels=2), pcm[:3].tobytes())
-    assert np.array_equal(as_rows, flat)
+    # Equal to float32 rounding: the server runs the lip network on the sessions due together in one batch,
+    # and a batch of other rows may round the last bit otherwise (seen once: 0.9615326 against 0.9615327).
+    np.testing.assert_allclose(as_rows, flat, rtol=0, atol=1e-4)
 
 
 def test_int16_samples_reach_a_float_session_as_the_same_sound(server, speech_audio):
