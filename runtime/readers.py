@@ -20,15 +20,13 @@ from facecast.motion_frame import (
     FIELDS,
     FRAME_SIZE,
     FRAME_VERSION,
-    MAX_FPS,
-    MIN_FPS,
     VISEMES,
     WEIGHTS,
     MotionTrack,
     first_impossible,
     neutral_frames,
 )
-from facecast.writers import LLF_COLUMN, LLF_POSE_COLUMNS
+from facecast.writers import LLF_COLUMN, LLF_POSE_COLUMNS, check_fps
 
 # The npz's named arrays are copies of parts of ``frames``, there for reading; ``frames`` is what is read.
 _NPZ_COPIES = {"time": "time", "blendshapes": "blendshapes", "visemes": "visemes", "head_rotation": "headRotation",
@@ -55,7 +53,7 @@ def read_motion(path: str | Path, fps: float | None = None) -> MotionTrack:
     if fps is not None:
         if reader is not _read_csv:
             raise FacecastError(f"{path}: a {kind} states its own frame rate; a rate is given only for a CSV")
-        fps = _check_fps(path, fps)
+        fps = check_fps(path, fps)
     try:
         track = _read_csv(path, fps) if fps is not None else reader(path)
     except FacecastError:
@@ -87,15 +85,6 @@ def _check_ranges(path: Path, track: MotionTrack) -> None:
         np.clip(track.data[:, FIELDS[part].slice], 0.0, 1.0, out=track.data[:, FIELDS[part].slice])
 
 
-def _check_fps(path: Path, fps: float) -> float:
-    if isinstance(fps, (bool, np.bool_)) or not isinstance(fps, (int, float, np.integer, np.floating)):
-        raise FacecastError(f"{path}: its frame rate is {fps!r}, not a number")
-    fps = float(fps)
-    if not MIN_FPS <= fps <= MAX_FPS:
-        raise FacecastError(f"{path}: frame rate {fps:g} is out of range ({MIN_FPS:g} to {MAX_FPS:g})")
-    return fps
-
-
 def _positions(path: Path, names: list, known: tuple[str, ...], what: str) -> np.ndarray:
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -120,7 +109,7 @@ def _read_json(path: Path) -> MotionTrack:
     missing = [key for key in ("fps", "frames") if key not in doc]
     if missing:
         raise FacecastError(f"{path}: a facecast motion JSON needs {' and '.join(repr(k) for k in missing)}")
-    fps = _check_fps(path, doc["fps"])
+    fps = check_fps(path, doc["fps"])
     shapes = _positions(path, doc.get("blendshapeNames", list(ARKIT_BLENDSHAPES)), ARKIT_BLENDSHAPES, "blendshape")
     visemes = _positions(path, doc.get("visemeNames", list(VISEMES)), VISEMES, "viseme")
     frames = doc["frames"]
@@ -169,7 +158,7 @@ def _read_npz(path: Path) -> MotionTrack:
                 raise FacecastError(f"{path}: its '{name}' array differs from 'frames'. facecast reads 'frames' and "
                                     "the named arrays are copies of its parts, so it cannot tell which was edited: "
                                     "save the edited frames with 'fps' alone (np.savez(path, frames=..., fps=...))")
-        return MotionTrack(frames.copy(), _check_fps(path, _npz_number(path, npz, "fps")))
+        return MotionTrack(frames.copy(), check_fps(path, _npz_number(path, npz, "fps")))
 
 
 def _npz_number(path: Path, npz, name: str) -> float:
@@ -255,7 +244,7 @@ def _read_csv(path: Path, fps: float | None = None) -> MotionTrack:
             raise FacecastError(f"{path}: its timecodes count frame {int(frame_in_second.max())} within a second, "
                                 f"past the {fps:g} fps given")
     else:
-        told = _check_fps(path, _csv_rate(seconds, frame_in_second))
+        told = check_fps(path, _csv_rate(seconds, frame_in_second))
         if fps is not None and abs(fps - told) > 1e-4 * told:
             raise FacecastError(f"{path}: its timecodes say {told:g} fps, not the {fps:g} given")
         fps = told

@@ -176,13 +176,23 @@ def _umask() -> int:
     return mask
 
 
+def check_fps(path: Path, fps: float) -> float:
+    """``fps`` as a float, if it is a frame rate a motion file may have (``MIN_FPS`` to ``MAX_FPS``): the
+    rule ``write_motion`` and ``read_motion`` share, so that what one writes the other reads."""
+    if isinstance(fps, (bool, np.bool_)) or not isinstance(fps, (int, float, np.integer, np.floating)):
+        raise FacecastError(f"{path}: its frame rate is {fps!r}, not a number")
+    fps = float(fps)
+    if not MIN_FPS <= fps <= MAX_FPS:
+        raise FacecastError(f"{path}: frame rate {fps:g} is out of range ({MIN_FPS:g} to {MAX_FPS:g})")
+    return fps
+
+
 def write_motion(track: MotionTrack, path: str | Path, source: str | None = None) -> Path:
     """Write ``track`` in the format its extension names (.csv, .json, .npz); all or nothing."""
     path = Path(path)
     check_output_path(path)
     # What read_motion would refuse is not written: a file that cannot be read back helps no one.
-    if not MIN_FPS <= track.fps <= MAX_FPS:
-        raise FacecastError(f"{path}: frame rate {track.fps:g} is out of range ({MIN_FPS:g} to {MAX_FPS:g})")
+    check_fps(path, track.fps)
     if not np.isfinite(track.data).all():
         raise FacecastError(f"{path}: the motion holds values that are not numbers (NaN or infinite)")
     encoders: dict[str, Callable[[], bytes]] = {
