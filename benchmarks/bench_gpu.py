@@ -42,7 +42,7 @@ from facecast.render import Renderer, avatar_tensors, default_model_path, stack_
 from facecast.video import ffmpeg_exe
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import gpu_name, machine, save, timed  # noqa: E402
+from common import gpu_memory_used, gpu_name, machine, save, timed  # noqa: E402
 
 FPS = 30
 
@@ -106,16 +106,6 @@ def whole_render(wav: Path, seconds: float, device: str) -> dict:
         h, m, s = re.search(r"Duration: (\d+):(\d+):([\d.]+)", probe.stderr).groups()
     video = int(h) * 3600 + int(m) * 60 + float(s)
     return {"speech_seconds": seconds, "wall_seconds": wall, "video_seconds": video, "realtime_factor": seconds / wall}
-
-
-def gpu_memory_used() -> int | None:
-    """MiB in use on the first GPU, as nvidia-smi reports it (None without one)."""
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, check=True).stdout
-        return int(out.split()[0])
-    except (OSError, subprocess.CalledProcessError, IndexError, ValueError):
-        return None
 
 
 def main() -> int:

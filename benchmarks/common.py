@@ -39,13 +39,25 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
 
 
+def nvidia_smi(fields: str) -> str | None:
+    """nvidia-smi's answer for ``fields`` of the first GPU (``--query-gpu``), or None without one."""
+    try:
+        out = subprocess.run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.strip().splitlines()[0] if out.strip() else None
+
+
 def gpu_name() -> str:
     """The GPU and its driver, as nvidia-smi names them."""
-    try:
-        return subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown GPU"
+    return nvidia_smi("name,driver_version") or "unknown GPU"
+
+
+def gpu_memory_used() -> int | None:
+    """MiB in use on the first GPU, as nvidia-smi reports it (None without one)."""
+    used = nvidia_smi("memory.used")
+    return int(used) if used is not None and used.isdigit() else None
 
 
 def slt_set(n: int, seed: int = 2024) -> list[Utterance]:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facecast.device import CPU, CUDA, CUDA_OPTIONS
-from facecast.render import pad_vertices
+from facecast.render import ONNX_TYPES, pad_vertices
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -121,10 +121,9 @@ class _Graph:
         self.binding = self.session.io_binding()
         self.buffers: dict[str, ort.OrtValue] = {}
         self.dtypes: dict[str, type] = {}
-        types = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(uint8)": np.uint8}
         for arg in self.session.get_inputs():  # zeros until the first call uploads its avatars
-            self.dtypes[arg.name] = types[arg.type]
-            self.buffers[arg.name] = ort.OrtValue.ortvalue_from_numpy(np.zeros(arg.shape, types[arg.type]),
+            self.dtypes[arg.name] = ONNX_TYPES[arg.type]
+            self.buffers[arg.name] = ort.OrtValue.ortvalue_from_numpy(np.zeros(arg.shape, ONNX_TYPES[arg.type]),
                                                                       device, 0)
             self.binding.bind_ortvalue_input(arg.name, self.buffers[arg.name])
         out = self.session.get_outputs()[0]

@@ -26,6 +26,8 @@ from facecast.motion_frame import BOUNDS, FRAME_SIZE, WEIGHTS, MotionTrack, firs
 from facecast.rig import framing
 
 CELL = 4  # the network computes geometry once per CELL x CELL pixels (export/render_model.py)
+#: The numpy type of each type the render network's inputs have, as onnxruntime names them.
+ONNX_TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(uint8)": np.uint8}
 MIN_OPENING = 2.0  # pixels between the inner lips below which a mouth counts as closed (sealed_image)
 
 
@@ -351,8 +353,7 @@ class Renderer:
         #: Where the frames come from on CUDA; None on the CPU, or once graphs failed (then: the session).
         self.graphs = CudaGraphs(self.path) if whole_frame and on_cuda else None
         self._dropping = threading.Lock()
-        types = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(uint8)": np.uint8}
-        self._avatar_inputs = {arg.name: (types[arg.type], len(arg.shape)) for arg in self.session.get_inputs()
+        self._avatar_inputs = {arg.name: (ONNX_TYPES[arg.type], len(arg.shape)) for arg in self.session.get_inputs()
                                if arg.name not in ("motion", "avatar")}
 
     def avatar(self, pack: AvatarPack, size: int = 512) -> Avatar:
