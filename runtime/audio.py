@@ -116,21 +116,26 @@ def load_audio(path: str | Path) -> np.ndarray:
     if not path.exists() or path.is_dir():
         raise AudioError(not_a_file(path, "an audio file"))
     try:
-        info = sf.info(str(path))
+        sound = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         return _load_with_ffmpeg(path, _reason(exc))
-    return _load_with_soundfile(path, info, path)
+    with sound:
+        return _load_with_soundfile(sound, path)
 
 
-def _load_with_soundfile(path: Path, info: sf._SoundFileInfo, named: Path) -> np.ndarray:
-    """``path``, whose header libsndfile read as ``info``, read by libsndfile; errors name ``named`` (the
-    user's file)."""
-    if not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
-        raise AudioError(f"{named}: sample rate {info.samplerate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
-    if info.channels > MAX_CHANNELS:
-        raise AudioError(f"{named}: {info.channels} channels is more than the {MAX_CHANNELS} supported")
+def _load_with_soundfile(sound: sf.SoundFile, named: Path) -> np.ndarray:
+    """The whole of ``sound``, open in libsndfile, as 16 kHz mono; errors name ``named`` (the user's file).
+
+    Opened once for its header and its samples: a decoder's own warnings (mpg123's about a damaged mp3)
+    print once, not once per opening.
+    """
+    rate = sound.samplerate
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioError(f"{named}: sample rate {rate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
+    if sound.channels > MAX_CHANNELS:
+        raise AudioError(f"{named}: {sound.channels} channels is more than the {MAX_CHANNELS} supported")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        data = sound.read(dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(f"{named}: could not decode the audio: {_reason(exc)}") from None
     try:
@@ -157,7 +162,8 @@ def _load_with_ffmpeg(path: Path, reason: str) -> np.ndarray:
                               "-c:a", "pcm_f32le", "-f", "wav", str(wav)], capture_output=True, text=True)
         if run.returncode != 0 or not wav.exists():
             raise AudioError(f"{unreadable}: {_ffmpeg_reason(run.stderr, path)}")
-        return _load_with_soundfile(wav, sf.info(str(wav)), path)
+        with sf.SoundFile(str(wav)) as sound:
+            return _load_with_soundfile(sound, path)
 
 
 def _ffmpeg_reason(stderr: str, path: Path) -> str:

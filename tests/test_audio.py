@@ -25,6 +25,19 @@ def test_every_format_loads_as_the_same_16k_mono_speech(speech_formats, speech_a
         assert np.corrcoef(audio[lag:lag + n - 2000], speech_audio[: n - 2000])[0, 1] > 0.95
 
 
+def test_a_cut_off_mp3_gives_the_speech_it_holds_and_its_decoders_warning_once(speech_formats, tmp_path, capfd):
+    whole = speech_formats["mp3"].read_bytes()
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    capfd.readouterr()
+    audio = load_audio(cut)
+    full = load_audio(speech_formats["mp3"])
+    assert 0.5 * full.size < audio.size < 0.8 * full.size
+    assert np.array_equal(audio[:1000], full[:1000])
+    warnings = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert len(warnings) <= 1, warnings  # mpg123 complains of the header's size; once, not per opening
+
+
 def test_a_video_without_sound_says_so(tmp_path):
     silent_film = tmp_path / "silent.mp4"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=10:d=1",
