@@ -98,8 +98,12 @@ def _positions(path: Path, names: list, known: tuple[str, ...], what: str) -> np
 def _read_json(path: Path) -> MotionTrack:
     """Columns are matched by name, so a file whose lists were reordered by hand still reads right. The
     document needs ``format``, ``version``, ``fps`` and ``frames``, the name lists default to the
-    standard order, and each frame needs its ``blendshapes``; its other entries, when missing, are at rest
-    (index: the frame's place in the list; time: its index / fps)."""
+    standard order, and each frame needs its ``blendshapes``; its other entries, when missing, are at rest.
+    A frame's ``time`` (else its ``index`` / fps, else its place in the list / fps) says when it is shown,
+    counted from the start of the sound: frames off an even clock at ``fps`` from 0 (some deleted, or a take
+    that starts later) are put on one, each tick showing the frame nearest it, so that they stay in time
+    with that sound.
+    ``units``, when given, may give angles in radians, translation in cm or mm and time in ms."""
     doc = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(doc, dict) or doc.get("format") != "facecast.motion":
         raise FacecastError(f"{path}: not a facecast motion JSON (its \"format\" is not \"facecast.motion\")")
@@ -110,10 +114,16 @@ def _read_json(path: Path) -> MotionTrack:
     if missing:
         raise FacecastError(f"{path}: a facecast motion JSON needs {' and '.join(repr(k) for k in missing)}")
     fps = check_fps(path, doc["fps"])
+    scale = _json_units(path, doc.get("units", {}))
     shapes = _positions(path, doc.get("blendshapeNames", list(ARKIT_BLENDSHAPES)), ARKIT_BLENDSHAPES, "blendshape")
     visemes = _positions(path, doc.get("visemeNames", list(VISEMES)), VISEMES, "viseme")
     frames = doc["frames"]
+    if not isinstance(frames, list):
+        raise FacecastError(f"{path}: \"frames\" must be a list of frames")
+    if not frames:
+        return MotionTrack(neutral_frames(0), fps)  # read_motion says it holds no frames
     data = neutral_frames(len(frames))
+    times = np.arange(len(frames)) / fps
     f = FIELDS
     for i, frame in enumerate(frames):
         if not isinstance(frame, dict):
@@ -122,20 +132,65 @@ def _read_json(path: Path) -> MotionTrack:
             raise FacecastError(f"{path}: frame {i} has no \"blendshapes\" (a frame needs its 52 weights)")
         row = data[i]
         try:
-            index = frame.get("index", i)
-            row[f["frameIndex"].offset] = index
-            row[f["time"].offset] = frame.get("time", index / fps)
-            row[f["blendshapes"].offset + shapes] = frame["blendshapes"]
-            if "visemes" in frame:
-                row[f["visemes"].slice] = 0.0
-                row[f["visemes"].offset + visemes] = frame["visemes"]
+            if "time" in frame:
+                times[i] = float(frame["time"]) * scale["time"]
+            elif "index" in frame:
+                times[i] = float(frame["index"]) / fps
+            for name, names in (("blendshapes", shapes), ("visemes", visemes)):
+                if name in frame:
+                    values = np.asarray(frame[name], dtype=np.float64)
+                    if values.shape != (len(names),):
+                        raise FacecastError(f"{path}: frame {i} has {values.size} {name}, not {len(names)} (one "
+                                            f"per name in {name[:-1]}Names)")
+                    row[f[name].slice] = 0.0
+                    row[f[name].offset + names] = values
             for name in ("headRotation", "headTranslation", "gaze"):
                 if name in frame:
-                    row[f[name].slice] = frame[name]
+                    values = np.asarray(frame[name], dtype=np.float64)
+                    if values.shape != (f[name].count,):
+                        raise FacecastError(f"{path}: frame {i} has {values.size} {name} values, not {f[name].count}")
+                    row[f[name].slice] = values * scale[name]
             row[f["voiceActivity"].offset] = frame.get("voiceActivity", 0.0)
         except (ValueError, TypeError) as e:
             raise FacecastError(f"{path}: frame {i} cannot be read ({e.__class__.__name__}: {e})") from None
+    if not np.isfinite(times).all():
+        raise FacecastError(f"{path}: frame {int(np.flatnonzero(~np.isfinite(times))[0])} has no finite time")
+    back = np.flatnonzero(np.diff(times) < 0)
+    if len(back):
+        raise FacecastError(f"{path}: its frames' times go backwards at frame {back[0] + 1} "
+                            f"({times[back[0]]:g} s, then {times[back[0] + 1]:g} s)")
+    if times[0] < 0:
+        raise FacecastError(f"{path}: frame 0's time is {times[0]:g} s; a track starts at 0 or later")
+    if np.abs(times - np.arange(len(frames)) / fps).max() > 0.25 / fps:
+        grid, pick = _even_clock(times, fps)
+        data = data[pick]
+        data[:, f["frameIndex"].offset] = np.arange(len(grid))
+        data[:, f["time"].offset] = grid
+        return MotionTrack(data, fps)
+    data[:, f["frameIndex"].offset] = np.arange(len(frames))
+    data[:, f["time"].offset] = times
     return MotionTrack(data, fps)
+
+
+#: The units a motion JSON may give for its fields ("units"), as factors to facecast's own (s, deg, m, deg).
+_JSON_UNITS = {"time": {"s": 1.0, "ms": 1e-3},
+               "headRotation": {"deg": 1.0, "rad": 180 / math.pi},
+               "headTranslation": {"m": 1.0, "cm": 0.01, "mm": 0.001},
+               "gaze": {"deg": 1.0, "rad": 180 / math.pi}}
+
+
+def _json_units(path: Path, units: object) -> dict[str, float]:
+    """Each field's factor to facecast's units, from a motion JSON's ``units`` (facecast's own when absent)."""
+    if not isinstance(units, dict):
+        raise FacecastError(f"{path}: \"units\" must be an object, such as {{\"headRotation\": \"deg\"}}")
+    scale = {}
+    for name, known in _JSON_UNITS.items():
+        unit = units.get(name, next(iter(known)))
+        if unit not in known:
+            raise FacecastError(f"{path}: \"units\" gives {name} in {unit!r}; facecast reads "
+                                f"{' or '.join(repr(u) for u in known)}")
+        scale[name] = known[unit]
+    return scale
 
 
 def _read_npz(path: Path) -> MotionTrack:
@@ -205,6 +260,16 @@ def _csv_rate(seconds: np.ndarray, frame_in_second: np.ndarray) -> float:
     return float(rate)
 
 
+def _even_clock(times: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ticks of an even clock at ``fps`` from 0 to the last of ``times`` (rising, from 0), and the row
+    nearest each: a take that dropped or repeated frames stays in time with its sound."""
+    grid = np.arange(int(round(times[-1] * fps)) + 1) / fps
+    if len(times) == 1:
+        return grid, np.zeros(len(grid), dtype=int)
+    after = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
+    return grid, np.where(grid - times[after - 1] <= times[after] - grid, after - 1, after)
+
+
 def _read_csv(path: Path, fps: float | None = None) -> MotionTrack:
     """Live Link Face CSV: its timecodes give the frame rate (FF counts frames within each second; ``fps``
     gives it for a file too short for them to tell, and must agree with them otherwise), and its rows are
@@ -252,10 +317,7 @@ def _read_csv(path: Path, fps: float | None = None) -> MotionTrack:
     back = np.flatnonzero(np.diff(times) < 0)
     if len(back):
         raise FacecastError(f"{path}: its timecodes go backwards at line {body[back[0] + 1][0]}")
-    # The row nearest each tick of an even clock at the file's rate.
-    grid = np.arange(int(round(times[-1] * fps)) + 1) / fps
-    after = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
-    pick = np.where(grid - times[after - 1] <= times[after] - grid, after - 1, after)
+    grid, pick = _even_clock(times, fps)
     values = dict(zip(used, np.array(table)[pick].T, strict=True))
 
     data = neutral_frames(len(grid))

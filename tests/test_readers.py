@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 
 import numpy as np
 import pytest
@@ -109,7 +110,8 @@ def test_a_take_that_ends_a_few_frames_into_a_second_keeps_the_snap(tmp_path):
 
 
 def test_a_json_edited_by_hand_is_read_by_names(tmp_path, spoken):
-    doc = json.loads(write_motion(spoken, tmp_path / "m.json").read_text())
+    plain = write_motion(spoken, tmp_path / "m.json")
+    doc = json.loads(plain.read_text())
     doc["blendshapeNames"].reverse()
     for frame in doc["frames"]:
         frame["blendshapes"].reverse()
@@ -155,7 +157,8 @@ def test_a_json_written_by_another_tool_needs_only_the_blendshapes(tmp_path):
 @pytest.mark.parametrize("key, names", [("blendshapeNames", ARKIT_BLENDSHAPES), ("visemeNames", VISEMES)])
 def test_a_name_listed_twice_is_refused(tmp_path, spoken, key, names):
     """Two columns of one name wrote one weight and left the name they replaced at rest: every blink lost."""
-    doc = json.loads(write_motion(spoken, tmp_path / "m.json").read_text())
+    plain = write_motion(spoken, tmp_path / "m.json")
+    doc = json.loads(plain.read_text())
     doc[key][1] = names[0]
     path = tmp_path / "twice.json"
     path.write_text(json.dumps(doc))
@@ -163,14 +166,52 @@ def test_a_name_listed_twice_is_refused(tmp_path, spoken, key, names):
         read_motion(path)
 
 
-def test_a_json_frame_without_time_is_timed_by_its_index(tmp_path):
-    """The README's time = index / fps, for frames that keep their own index (a take cut by hand)."""
-    frames = [{"index": k, "blendshapes": [0.0] * 52} for k in (10, 11, 12, 20)]
+def test_json_frames_off_an_even_clock_are_put_on_one_in_time_with_their_sound(tmp_path):
+    """A take cut by hand keeps its frames' own index (time = index / fps where no time is given): it is
+    shown on an even clock from 0, each tick showing the nearest frame, so it stays in time with its sound
+    instead of playing its frames back to back (it did: four frames spanning 1.1 s played in 0.4 s)."""
+    frames = [{"index": k, "blendshapes": [k / 100] * 52} for k in (10, 11, 12, 21)]
     doc = {"format": "facecast.motion", "version": 1, "fps": 10, "frames": frames}
     (tmp_path / "cut.json").write_text(json.dumps(doc))
     track = read_motion(tmp_path / "cut.json")
-    np.testing.assert_allclose(track.frame_index, [10, 11, 12, 20])
-    np.testing.assert_allclose(track.time, [1.0, 1.1, 1.2, 2.0], atol=1e-6)
+    assert len(track) == 22 and track.fps == 10
+    np.testing.assert_allclose(track.time, np.arange(22) / 10, atol=1e-6)
+    np.testing.assert_array_equal(track.frame_index, np.arange(22))
+    shown = np.round(track.blendshapes[:, 0] * 100).astype(int)
+    np.testing.assert_array_equal(shown, [10] * 11 + [11, 12] + [12] * 4 + [21] * 5)
+    # A time wins over an index, in seconds or, as "units" may say, milliseconds.
+    doc["units"] = {"time": "ms"}
+    doc["frames"] = [{"index": 0, "time": 100 * k, "blendshapes": [k / 100] * 52} for k in range(3)]
+    (tmp_path / "ms.json").write_text(json.dumps(doc))
+    np.testing.assert_allclose(read_motion(tmp_path / "ms.json").time, [0.0, 0.1, 0.2], atol=1e-6)
+
+
+def test_json_times_that_go_backwards_are_refused(tmp_path):
+    frames = [{"time": t, "blendshapes": [0.0] * 52} for t in (0.0, 0.1, 99.0, 0.3)]
+    (tmp_path / "back.json").write_text(json.dumps({"format": "facecast.motion", "version": 1, "fps": 10,
+                                                    "frames": frames}))
+    with pytest.raises(FacecastError, match="times go backwards at frame 3 \\(99 s, then 0.3 s\\)"):
+        read_motion(tmp_path / "back.json")
+
+
+def test_json_units_in_radians_and_centimetres_are_read_as_such(tmp_path, spoken):
+    plain = write_motion(spoken, tmp_path / "m.json")
+    doc = json.loads(plain.read_text())
+    doc["units"] = {"headRotation": "rad", "headTranslation": "cm", "gaze": "rad"}
+    for frame in doc["frames"]:
+        frame["headRotation"] = [math.radians(a) for a in frame["headRotation"]]
+        frame["gaze"] = [math.radians(a) for a in frame["gaze"]]
+        frame["headTranslation"] = [100 * m for m in frame["headTranslation"]]
+    (tmp_path / "converted.json").write_text(json.dumps(doc))
+    track = read_motion(tmp_path / "converted.json")
+    as_written = read_motion(plain)
+    np.testing.assert_allclose(track.head_rotation, as_written.head_rotation, atol=1e-4)
+    np.testing.assert_allclose(track.gaze, as_written.gaze, atol=1e-4)
+    np.testing.assert_allclose(track.head_translation, as_written.head_translation, atol=1e-7)
+    doc["units"] = {"headRotation": "grad"}
+    (tmp_path / "grad.json").write_text(json.dumps(doc))
+    with pytest.raises(FacecastError, match="gives headRotation in 'grad'; facecast reads 'deg' or 'rad'"):
+        read_motion(tmp_path / "grad.json")
 
 
 def test_an_npz_whose_fps_is_a_one_element_array_is_read(tmp_path, spoken):
@@ -232,7 +273,8 @@ def test_a_short_take_keeps_its_rate_when_a_seconds_last_frame_was_dropped(tmp_p
 
 
 def test_values_no_face_can_take_are_refused_and_an_editors_overshoot_is_clamped(tmp_path, spoken):
-    doc = json.loads(write_motion(spoken, tmp_path / "m.json").read_text())
+    plain = write_motion(spoken, tmp_path / "m.json")
+    doc = json.loads(plain.read_text())
     jaw = doc["blendshapeNames"].index("jawOpen")
     doc["frames"][3]["blendshapes"][jaw] = 1.06  # a spline's overshoot
     (tmp_path / "overshoot.json").write_text(json.dumps(doc))
@@ -259,7 +301,8 @@ def test_foreign_and_damaged_files_are_one_clear_error(tmp_path, spoken):
     fails("m.mp4", b"\x00\x00", "unknown motion format")
     fails("other.json", '{"frames": []}', "not a facecast motion JSON")
     fails("broken.json", '{"format": "facecast.mot', "cannot be read as a facecast motion JSON")
-    doc = json.loads(write_motion(spoken, tmp_path / "m.json").read_text())
+    plain = write_motion(spoken, tmp_path / "m.json")
+    doc = json.loads(plain.read_text())
     fails("later.json", json.dumps({**doc, "version": 2}), "layout version 2")
     fails("empty.json", json.dumps({**doc, "frames": []}), "holds no frames")
     fails("listed.json", json.dumps({**doc, "frames": [[0.1] * 52]}), "frame 0 is not an object")
@@ -290,8 +333,11 @@ _WEIGHTS = {"blendshapes": [0.0] * 52}
     ({"fps": True}, "frame rate is True, not a number"),  # it was read as 1 fps
     ({"fps": "30"}, "frame rate is '30', not a number"),
     ({"frames": [_WEIGHTS, _WEIGHTS, {"visemes": [0.0] * 15}]}, 'frame 2 has no "blendshapes"'),
-    ({"frames": [_WEIGHTS, _WEIGHTS, {"blendshapes": [0.0] * 51}]}, "frame 2 cannot be read"),
-    ({"frames": [_WEIGHTS, {**_WEIGHTS, "gaze": [1.0, 2.0]}]}, "frame 1 cannot be read"),
+    # A raw numpy message ("shape mismatch: value array of shape (51,) ...") before.
+    ({"frames": [_WEIGHTS, _WEIGHTS, {"blendshapes": [0.0] * 51}]},
+     "frame 2 has 51 blendshapes, not 52 \\(one per name in blendshapeNames\\)"),
+    ({"frames": [_WEIGHTS, {**_WEIGHTS, "gaze": [1.0, 2.0]}]}, "frame 1 has 2 gaze values, not 4"),
+    ({"frames": [_WEIGHTS, {**_WEIGHTS, "gaze": ["left", 0, 0, 0]}]}, "frame 1 cannot be read"),
 ])
 def test_a_json_entry_of_the_wrong_kind_is_one_clear_error_naming_it(tmp_path, change, match):
     doc = {"format": "facecast.motion", "version": 1, "fps": 30, "frames": [_WEIGHTS] * 3, **change}
