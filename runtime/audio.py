@@ -120,7 +120,20 @@ def load_audio(path: str | Path) -> np.ndarray:
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         return _load_with_ffmpeg(path, _reason(exc))
     with sound:
-        return _load_with_soundfile(sound, path)
+        try:
+            return _load_with_soundfile(sound, path)
+        except _Undecodable as exc:
+            failed = exc
+    # libsndfile gives up on some damaged streams (a FLAC cut off mid-frame "loses sync") where ffmpeg
+    # decodes what is there, as libsndfile itself does for a cut-off wav, mp3 or ogg.
+    try:
+        return _load_with_ffmpeg(path, str(failed))
+    except AudioError:
+        raise failed from None
+
+
+class _Undecodable(AudioError):
+    """libsndfile read a file's header but not its samples."""
 
 
 def _load_with_soundfile(sound: sf.SoundFile, named: Path) -> np.ndarray:
@@ -137,7 +150,7 @@ def _load_with_soundfile(sound: sf.SoundFile, named: Path) -> np.ndarray:
     try:
         data = sound.read(dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(f"{named}: could not decode the audio: {_reason(exc)}") from None
+        raise _Undecodable(f"{named}: could not decode the audio: {_reason(exc)}") from None
     try:
         return to_mono_16k(data, rate)
     except AudioError as exc:

@@ -38,6 +38,18 @@ def test_a_cut_off_mp3_gives_the_speech_it_holds_and_its_decoders_warning_once(s
     assert len(warnings) <= 1, warnings  # mpg123 complains of the header's size; once, not per opening
 
 
+def test_a_cut_off_flac_gives_the_speech_it_holds(speech_formats, tmp_path):
+    """libsndfile refuses a FLAC cut off mid-frame ("flac decoder lost sync"); ffmpeg reads what is there,
+    as libsndfile does for a cut-off wav, mp3 or ogg."""
+    whole = speech_formats["flac"].read_bytes()
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    audio = load_audio(cut)
+    full = load_audio(speech_formats["flac"])
+    assert 0.5 * full.size < audio.size < 0.8 * full.size
+    np.testing.assert_allclose(audio[:16000], full[:16000], atol=1e-4)
+
+
 def test_a_video_without_sound_says_so(tmp_path):
     silent_film = tmp_path / "silent.mp4"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=10:d=1",
