@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from facecast.errors import AudioError, not_a_file
 
@@ -28,6 +27,9 @@ def resample(audio: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np
     """Band-limited polyphase resampling of a mono signal."""
     if rate_in == rate_out:
         return audio.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly  # here: scipy.signal takes a second to import, and every command
+    #                                          (even --version) imports this module through its parser
+
     g = gcd(int(rate_in), int(rate_out))
     return resample_poly(audio, rate_out // g, rate_in // g).astype(np.float32)
 

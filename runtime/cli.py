@@ -240,7 +240,14 @@ def _interrupted_on_termination() -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:  # from the start: building the parser imports the bridge, its client, numpy, zmq (a third of a second)
+        return _main(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        print("facecast: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str]) -> int:
     if argv and argv[0] == "export":
         from facecast.export.__main__ import main as export_main
 
@@ -252,9 +259,6 @@ def main(argv: list[str] | None = None) -> int:
     except FacecastError as exc:
         print(f"facecast: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("facecast: interrupted", file=sys.stderr)
-        return 130
     return 0
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import Delaunay, cKDTree
 
 from facecast import face_topology as ft
 from facecast.motion_frame import ARKIT_BLENDSHAPES, BLENDSHAPE_INDEX
@@ -336,6 +335,8 @@ def _seen_depth(face: np.ndarray, forward: np.ndarray, slope: float) -> np.ndarr
     """
     # A plane through few neighbours: on edge-on or strongly curved patches (the lips) the call is
     # loose, but such a landmark lies next to its neighbours' depth and is hardly moved.
+    from scipy.spatial import cKDTree  # here, as Delaunay below: only building a rig needs scipy.spatial
+
     _, near = cKDTree(face).query(face, SURFACE_NEIGHBOURS)
     rel = face[near] - face[near].mean(1, keepdims=True)
     normal = np.linalg.svd(rel)[2][:, -1]  # (N, 3): the direction of least spread
@@ -411,6 +412,8 @@ def build_rig(landmarks: np.ndarray, width: int, height: int,
     head_weight = np.where(ring_all >= 0, ring_w * (1 - 0.7 * below_chin) * near_edge, 1.0)
 
     keep = np.r_[np.arange(ft.NUM_FACE_LANDMARKS), np.arange(n_lm, len(vertices))]
+    from scipy.spatial import Delaunay  # here: importing scipy.spatial delays every command's start by 0.4 s
+
     tri = Delaunay(vertices[keep, :2]).simplices
     pivot = _camera(origin + NECK_PIVOT @ axes * scale)
     face_axes = _camera(axes)  # rows are directions: flipping y of each is the same map
