@@ -106,8 +106,9 @@ def detect_faces(image: np.ndarray) -> list[np.ndarray]:
     try:
         from mediapipe.python.solutions import face_detection, face_mesh
     except ImportError:
-        raise AvatarError("preparing a portrait needs mediapipe (facecast's portrait extra): "
-                          "pip install mediapipe==0.10.21") from None
+        raise AvatarError("preparing a portrait needs mediapipe (facecast's portrait extra): pip install "
+                          "mediapipe==0.10.21, in an environment without the export extra (mediapipe pins "
+                          "protobuf below 5, which breaks onnx's import); the pack it makes renders in any") from None
     with _native_log_muted(), face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True,
                                                  max_num_faces=MAX_FACES, min_detection_confidence=0.5) as mesh:
         faces = _mesh_faces(mesh, image, 0, 0)
