@@ -93,6 +93,18 @@ def test_streamed_motion_equals_offline_motion(server, speech_audio):
     assert np.array_equal(positions, np.round(np.arange(len(got)) / 30 * 16000).astype(int))
 
 
+def test_a_clip_that_ends_between_frames_streams_as_many_frames_as_facecast_motion_makes(server, speech_audio):
+    """3.935 s at 30 fps: a file's frames stop at 3.9 s, the start of its last whole 10 ms hop, the last
+    instant the lip network describes; the bridge also sent one at 3.933 s."""
+    clip = speech_audio[:62960]
+    with Client(server.endpoint) as client:
+        session = client.open(fps=30, sample_format="f32")
+        messages = stream(client, session, clip, 320)
+    got = motion_of(messages)
+    assert len(got) == len(MotionPipeline(live_model(), fps=30).process(clip)) == 118
+    assert messages[-1]["type"] == "ended" and messages[-1]["frames"] == 118
+
+
 def test_a_session_picks_its_lip_model_by_lookahead(server, speech_audio):
     with Client(server.endpoint) as client:
         assert client.welcome["capabilities"]["lookaheads_ms"] == LOOKAHEADS
