@@ -85,10 +85,6 @@ def default_pack_path() -> Path:
 
 def load_portrait(path: Path | None, face: int | None = None, quiet: bool = False) -> AvatarPack:
     """A pack from a .facecast file, a picture (prepared now) or, for None, the bundled portrait."""
-    if face is not None and path is None:
-        raise FacecastError("--face chooses a face in a --portrait picture; the bundled portrait has one face")
-    if face is not None and path.suffix.lower() == PACK_SUFFIX:
-        raise FacecastError("--face chooses a face in a picture; an avatar pack holds one face already")
     if path is None:
         return load_pack(default_pack_path())
     if path.suffix.lower() == PACK_SUFFIX:
@@ -169,6 +165,10 @@ def _render(args: argparse.Namespace) -> None:
     check_video_path(args.output)  # fail before the work, not after it
     if args.audio is None and args.motion is None:
         args.usage_error("needs --audio SPEECH, --motion FILE, or both")  # exits 2, as argparse does
+    if args.face is not None and args.portrait is None:
+        args.usage_error("--face chooses a face in a --portrait picture; the bundled portrait has one face")
+    if args.face is not None and args.portrait.suffix.lower() == PACK_SUFFIX:
+        args.usage_error("--face chooses a face in a picture; an avatar pack holds one face already")
     if args.audio is not None and not args.audio.is_file():
         raise FacecastError(not_a_file(args.audio, "an audio file"))
     track = _motion_file(args) if args.motion is not None else None

@@ -654,8 +654,15 @@ def test_render_command_user_errors(tmp_path, speech_wav):
                  "-o", str(tmp_path / "x.mp4")))
     with pytest.raises(SystemExit):
         _cli("render", "--audio", str(speech_wav), "-o", "x.mp4", "--size", "130")
-    with pytest.raises(FacecastError, match="--face chooses a face in a --portrait picture"):
-        run(_cli("render", "--audio", str(speech_wav), "-o", str(tmp_path / "x.mp4"), "--face", "2"))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("portrait, reason", [([], "the bundled portrait has one face"),
+                                              (["--portrait", "a.facecast"], "an avatar pack holds one face")])
+def test_face_without_a_picture_is_a_usage_error(tmp_path, speech_wav, capsys, portrait, reason):
+    with pytest.raises(SystemExit) as exited:  # usage and status 2, as every contradictory flag
+        run(_cli("render", "--audio", str(speech_wav), "-o", str(tmp_path / "x.mp4"), "--face", "2", *portrait))
+    assert exited.value.code == 2 and reason in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 
