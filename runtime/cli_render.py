@@ -102,6 +102,8 @@ def _prepare(args: argparse.Namespace) -> None:
     from facecast.prepare import prepare_portrait
 
     output = args.output or Path(args.portrait.stem + PACK_SUFFIX)
+    if output.is_dir():
+        raise FacecastError(f"{output}: is a folder; name the pack, e.g. {output / (args.portrait.stem + PACK_SUFFIX)}")
     if output.suffix.lower() != PACK_SUFFIX:
         raise FacecastError(f"{output}: an avatar pack is named .facecast")
     check_writable(output)  # before the face is looked for, not after

@@ -67,6 +67,9 @@ def check_writable(path: Path) -> None:
     """Fail if ``path``'s folder is missing, ``path`` is a folder, or it cannot be written."""
     parent = path.parent
     if not parent.is_dir():
+        blocker = next((p for p in (parent, *parent.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise FacecastError(f"{path}: {blocker} is a file, not a folder")
         raise FacecastError(f"{path}: folder {parent} does not exist")
     if path.is_dir():
         raise FacecastError(f"{path}: is a folder")

@@ -80,7 +80,8 @@ def test_bad_input_gets_one_clear_line_and_no_output(tmp_path):
 def test_unwritable_output_fails_before_the_work(tmp_path, speech_wav):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    for out, message in [(tmp_path / "no" / "m.csv", "does not exist"), (blocker / "m.csv", "does not exist"),
+    for out, message in [(tmp_path / "no" / "m.csv", "does not exist"),
+                         (blocker / "m.csv", f"{blocker} is a file, not a folder"),
                          (tmp_path / "m.mp4", "unknown output format")]:
         result = facecast("motion", speech_wav, "-o", out)
         assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
@@ -179,7 +180,8 @@ def test_a_folder_given_for_a_file_is_called_a_folder(speech_wav, tmp_path):
                         (["render", "--audio", speech_wav, "-o", tmp_path], "is a folder; name the video"),
                         (["render", "--motion", tmp_path, "-o", tmp_path / "x.mp4"], "is a folder, not a motion"),
                         (["render", "--audio", speech_wav, "--portrait", tmp_path, "-o", tmp_path / "x.mp4"],
-                         "is a folder, not a picture")):
+                         "is a folder, not a picture"),
+                        (["prepare", portrait, "-o", tmp_path], "is a folder; name the pack, e.g.")):
         result = facecast(*args)
         assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr, args
 
