@@ -48,7 +48,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--audio", type=Path, required=True, help="speech file (wav, flac, ogg, mp3, m4a, ...)")
     p.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
     p.add_argument("--fps", type=number_arg(float, "frame rate", 1, MAX_FPS), default=30.0,
-                   help="motion frame rate (default 30)")
+                   help=f"motion frame rate, 1-{MAX_FPS} fps, the bridge's limit (default 30)")
     p.add_argument("--chunk-ms", type=number_arg(float, "chunk length", 1, 1000), default=20.0,
                    help="audio chunk length, 1-1000 ms (default 20 ms)")
     p.add_argument("--curve", type=Path, help="folder from `facecast keys` (uses client.key_secret, server.key)")

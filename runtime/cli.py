@@ -20,6 +20,7 @@ from pathlib import Path
 from facecast import __version__
 from facecast.device import DEVICES
 from facecast.errors import FacecastError
+from facecast.nonverbal.controls import MAX_GAZE_PITCH, MAX_GAZE_YAW
 
 DEMO_SPEECH = "sample_speech.flac"
 BRIDGE_COMMANDS = ("serve", "keys", "client")  # in facecast.bridge.commands
@@ -79,7 +80,9 @@ def _add_motion_options(p: argparse.ArgumentParser, fps: float | None = 60.0,
     p.add_argument("--emotion", type=_control("emotion", str), default=d["emotion"], metavar="NAME[:I]",
                    help="neutral, happy, sad, angry or surprised, with intensity 0-1 (e.g. happy:0.6)")
     p.add_argument("--gaze", type=_control("gaze", str), default=d["gaze"], metavar="camera|free|YAW,PITCH",
-                   help="where the eyes look: the camera (with natural aversions), free, or a direction in degrees")
+                   help="where the eyes look: the camera (with natural aversions), free, or a direction in degrees "
+                   f"(yaw within ±{MAX_GAZE_YAW:g}, pitch within ±{MAX_GAZE_PITCH:g}; + yaw the subject's left, "
+                   "+ pitch up)")
     p.add_argument("--head-intensity", type=_control("head_intensity", float), default=d["head_intensity"],
                    metavar="F", help="head motion, 0 (still) to 2 (default 1)")
     p.add_argument("--head-distance", type=_control("head_distance", float), default=d["head_distance"],

@@ -11,7 +11,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.signal import lfilter
 
 FPS = 100.0
 DT = 1.0 / FPS
@@ -42,6 +41,9 @@ class Follower:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Filter ``(n, channels)`` samples, continuing from the previous call."""
         if x.shape[0] > SHORT or self._step is None:
+            from scipy.signal import lfilter  # here: scipy.signal takes a second to import, and the command
+            #                                   line's parser reads the motion controls from this package
+
             y, zf = lfilter(self._b, self._a, x, axis=0, zi=np.array(self._z).T)
             self._z = zf.T.tolist()
             return y
@@ -143,6 +145,8 @@ class NoiseBank(_BlockBuffer):
         super().__init__(len(phis))
 
     def _block(self) -> np.ndarray:
+        from scipy.signal import lfilter  # here, as in Follower.__call__
+
         white = self._rng.standard_normal((BLOCK, len(self._filters)))
         block = np.empty_like(white)
         for c, (b, a) in enumerate(self._filters):
