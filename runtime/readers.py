@@ -162,7 +162,7 @@ def _read_json(path: Path) -> MotionTrack:
     if times[0] < 0:
         raise FacecastError(f"{path}: frame 0's time is {times[0]:g} s; a track starts at 0 or later")
     if np.abs(times - np.arange(len(frames)) / fps).max() > 0.25 / fps:
-        grid, pick = _even_clock(times, fps)
+        grid, pick = _even_clock(path, times, fps)
         data = data[pick]
         data[:, f["frameIndex"].offset] = np.arange(len(grid))
         data[:, f["time"].offset] = grid
@@ -186,7 +186,7 @@ def _json_units(path: Path, units: object) -> dict[str, float]:
     scale = {}
     for name, known in _JSON_UNITS.items():
         unit = units.get(name, next(iter(known)))
-        if unit not in known:
+        if not isinstance(unit, str) or unit not in known:
             raise FacecastError(f"{path}: \"units\" gives {name} in {unit!r}; facecast reads "
                                 f"{' or '.join(repr(u) for u in known)}")
         scale[name] = known[unit]
@@ -260,10 +260,18 @@ def _csv_rate(seconds: np.ndarray, frame_in_second: np.ndarray) -> float:
     return float(rate)
 
 
-def _even_clock(times: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """The ticks of an even clock at ``fps`` from 0 to the last of ``times`` (rising, from 0), and the row
-    nearest each: a take that dropped or repeated frames stays in time with its sound."""
-    grid = np.arange(int(round(times[-1] * fps)) + 1) / fps
+def _even_clock(path: Path, times: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ticks of an even clock at ``fps`` from 0 to the last of ``times`` (seconds, never falling), and
+    the row nearest each: a take that dropped or repeated frames stays in time with its sound.
+
+    Gaps are filled by holding frames, up to three times as many frames as the file holds and a minute
+    more: beyond that the times are taken for a mistake (a last time of 99 s in a 2 s take would hold
+    one frame for 97 s, and a time of years would fill the memory)."""
+    ticks = int(round(times[-1] * fps)) + 1
+    if ticks > 4 * len(times) + 60 * fps:
+        raise FacecastError(f"{path}: its frames' times run to {times[-1]:g} s, {ticks} frames at {fps:g} fps "
+                            f"for the {len(times)} it holds; check them (seconds from the start of the sound)")
+    grid = np.arange(ticks) / fps
     if len(times) == 1:
         return grid, np.zeros(len(grid), dtype=int)
     after = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
@@ -317,7 +325,7 @@ def _read_csv(path: Path, fps: float | None = None) -> MotionTrack:
     back = np.flatnonzero(np.diff(times) < 0)
     if len(back):
         raise FacecastError(f"{path}: its timecodes go backwards at line {body[back[0] + 1][0]}")
-    grid, pick = _even_clock(times, fps)
+    grid, pick = _even_clock(path, times, fps)
     values = dict(zip(used, np.array(table)[pick].T, strict=True))
 
     data = neutral_frames(len(grid))

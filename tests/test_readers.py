@@ -186,12 +186,17 @@ def test_json_frames_off_an_even_clock_are_put_on_one_in_time_with_their_sound(t
     np.testing.assert_allclose(read_motion(tmp_path / "ms.json").time, [0.0, 0.1, 0.2], atol=1e-6)
 
 
-def test_json_times_that_go_backwards_are_refused(tmp_path):
-    frames = [{"time": t, "blendshapes": [0.0] * 52} for t in (0.0, 0.1, 99.0, 0.3)]
-    (tmp_path / "back.json").write_text(json.dumps({"format": "facecast.motion", "version": 1, "fps": 10,
-                                                    "frames": frames}))
-    with pytest.raises(FacecastError, match="times go backwards at frame 3 \\(99 s, then 0.3 s\\)"):
-        read_motion(tmp_path / "back.json")
+@pytest.mark.parametrize("times, match", [
+    ((0.0, 0.1, 99.0, 0.3), "times go backwards at frame 3 \\(99 s, then 0.3 s\\)"),
+    # Held to its last time, one frame would fill 99 s (or, given years, the memory).
+    ((0.0, 0.1, 0.2, 99.0), "times run to 99 s, 991 frames at 10 fps for the 4 it holds; check them"),
+])
+def test_json_times_that_cannot_be_meant_are_refused(tmp_path, times, match):
+    frames = [{"time": t, "blendshapes": [0.0] * 52} for t in times]
+    (tmp_path / "m.json").write_text(json.dumps({"format": "facecast.motion", "version": 1, "fps": 10,
+                                                 "frames": frames}))
+    with pytest.raises(FacecastError, match=match):
+        read_motion(tmp_path / "m.json")
 
 
 def test_json_units_in_radians_and_centimetres_are_read_as_such(tmp_path, spoken):
@@ -208,10 +213,11 @@ def test_json_units_in_radians_and_centimetres_are_read_as_such(tmp_path, spoken
     np.testing.assert_allclose(track.head_rotation, as_written.head_rotation, atol=1e-4)
     np.testing.assert_allclose(track.gaze, as_written.gaze, atol=1e-4)
     np.testing.assert_allclose(track.head_translation, as_written.head_translation, atol=1e-7)
-    doc["units"] = {"headRotation": "grad"}
-    (tmp_path / "grad.json").write_text(json.dumps(doc))
-    with pytest.raises(FacecastError, match="gives headRotation in 'grad'; facecast reads 'deg' or 'rad'"):
-        read_motion(tmp_path / "grad.json")
+    for unit, said in (("grad", "'grad'"), (["deg"], "\\['deg'\\]")):
+        doc["units"] = {"headRotation": unit}
+        (tmp_path / "odd.json").write_text(json.dumps(doc))
+        with pytest.raises(FacecastError, match=f"gives headRotation in {said}; facecast reads 'deg' or 'rad'"):
+            read_motion(tmp_path / "odd.json")
 
 
 def test_an_npz_whose_fps_is_a_one_element_array_is_read(tmp_path, spoken):
