@@ -85,9 +85,9 @@ class Utterance:
     frames: int = 0  # motion frames sent for it
 
     def covers(self, pos: int) -> bool:
-        """Whether the frame at stream position ``pos`` is this utterance's: from its start to the start of
-        its last whole 10 ms hop, the last instant the lip network describes, as ``MotionPipeline.process``
-        times a file's frames (to its very end, the bridge sent a frame more than ``facecast motion``)."""
+        """Whether the frame at stream position ``pos`` is this utterance's: from its start to the end of its
+        last whole 10 ms hop, the last instant the lip network describes, as ``MotionPipeline.process`` times
+        a file's frames (to its very end, the bridge sent a frame more than ``facecast motion``)."""
         return pos >= self.start and (self.end is None or pos <= self.start + (self.end - self.start) // HOP * HOP)
 
 

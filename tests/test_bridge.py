@@ -94,8 +94,8 @@ def test_streamed_motion_equals_offline_motion(server, speech_audio):
 
 
 def test_a_clip_that_ends_between_frames_streams_as_many_frames_as_facecast_motion_makes(server, speech_audio):
-    """3.935 s at 30 fps: a file's frames stop at 3.9 s, the start of its last whole 10 ms hop, the last
-    instant the lip network describes; the bridge also sent one at 3.933 s."""
+    """3.935 s at 30 fps: a file's frames stop at 3.9 s, the last tick before the end of its last whole
+    10 ms (3.93 s), the last instant the lip network describes; the bridge also sent one at 3.933 s."""
     clip = speech_audio[:62960]
     with Client(server.endpoint) as client:
         session = client.open(fps=30, sample_format="f32")
