@@ -17,7 +17,11 @@ from facecast.motion_frame import FRAME_BYTES, FRAME_VERSION
 PROTOCOL_VERSION = 1
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 DEFAULT_AVATAR = "default"  # a texture session's avatar when it names none: the bundled portrait
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # what the server takes from a client
+MAX_SIZE = 1024  # a texture's side, pixels
+# What a client must take from the server: a raw rgba8 texture at the largest size is 4 MiB of pixels
+# before its fields, past the 4 MiB a client may send.
+MAX_SERVER_MESSAGE_BYTES = MAX_SIZE * MAX_SIZE * 4 + 64 * 1024
 MAX_SESSIONS = 64
 MAX_SESSIONS_PER_CLIENT = 32
 MAX_BUFFERED_SECONDS = 10.0  # audio a session may queue ahead of inference before it is refused
@@ -62,12 +66,13 @@ def pack(message: dict[str, Any]) -> bytes:
     return msgpack.packb(message, use_bin_type=True)
 
 
-def unpack(payload: bytes) -> dict[str, Any]:
-    """Decode one message; raises ``ProtocolError`` for anything that is not a map with a string type."""
-    if len(payload) > MAX_MESSAGE_BYTES:
-        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"message of {len(payload)} bytes exceeds {MAX_MESSAGE_BYTES}")
+def unpack(payload: bytes, limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
+    """Decode one message of at most ``limit`` bytes (a client's to the server, by default); raises
+    ``ProtocolError`` for anything that is not a map with a string type."""
+    if len(payload) > limit:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"message of {len(payload)} bytes exceeds {limit}")
     try:
-        message = msgpack.unpackb(payload, raw=False, strict_map_key=True, max_bin_len=MAX_MESSAGE_BYTES,
+        message = msgpack.unpackb(payload, raw=False, strict_map_key=True, max_bin_len=limit,
                                   max_str_len=65536, max_array_len=65536, max_map_len=1024)
     except Exception as exc:  # msgpack raises many types for hostile input; its words say which rule broke
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"not a msgpack map with string keys ({type(exc).__name__}: "
@@ -127,7 +132,7 @@ class SessionSpec:
             controls=field(message, "controls", dict, {}),
             idle=field(message, "idle", bool, False),
             avatar=field(message, "avatar", (str, type(None)), None),
-            size=field(message, "size", int, 512, low=64, high=1024),
+            size=field(message, "size", int, 512, low=64, high=MAX_SIZE),
             encoding=field(message, "encoding", str, "jpeg", choices=ENCODINGS),
             quality=field(message, "quality", int, 85, low=1, high=100),
             lookahead_ms=field(message, "lookahead_ms", (int, type(None)), None),

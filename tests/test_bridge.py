@@ -895,6 +895,17 @@ def test_texture_sessions_stream_rendered_frames_with_their_audio_position(serve
                 client.open(mode="texture", **bad)
 
 
+def test_the_largest_raw_texture_reaches_the_client_though_it_outgrows_a_clients_message_limit(server, speech_audio):
+    """A 1024 px rgba8 texture is 4 MiB of pixels before its fields: the client once refused it (a raw
+    ProtocolError, at every recv and at close) by the 4 MiB limit on what clients send."""
+    with Client(server.endpoint) as client:
+        session = client.open(fps=30, mode="texture", size=1024, encoding="rgba8", sample_format="f32")
+        textures = [m for m in stream(client, session, speech_audio[:4800], 320) if m["type"] == "texture"]
+        assert textures and len(textures[-1]["data"]) == 1024 * 1024 * 4
+        assert len(textures[-1]["data"]) >= client.welcome["limits"]["max_message_bytes"]  # fields come on top
+        client.close(session)
+
+
 def test_an_avatar_name_no_file_can_have_is_unknown_not_a_server_error(tmp_path):
     from facecast.bridge.protocol import ProtocolError
     from facecast.bridge.textures import TextureRenderer
