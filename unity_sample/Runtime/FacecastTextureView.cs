@@ -11,6 +11,8 @@ namespace Facecast
     public sealed class FacecastTextureView : MonoBehaviour
     {
         public FacecastClient client;
+        [Tooltip("When set, only the textures of this sender's session are shown (needed when several characters share one client).")]
+        public FacecastAudioSender sender;
         public RawImage target;
 
         Texture2D _texture;
@@ -25,6 +27,7 @@ namespace Facecast
 
         void OnTexture(TextureFrame frame)
         {
+            if (sender != null && frame.Session != sender.Session) return;  // another character's portrait
             bool raw = frame.Encoding == "rgb8" || frame.Encoding == "rgba8";
             var format = frame.Encoding == "rgba8" ? TextureFormat.RGBA32 : TextureFormat.RGB24;
             if (_texture == null || _texture.width != frame.Width || _texture.height != frame.Height
