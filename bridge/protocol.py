@@ -82,6 +82,11 @@ def unpack(payload: bytes, limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
     return message
 
 
+#: Python's types by the names msgpack gives them, for messages to clients in any language.
+_WIRE_NAMES = {type(None): "nil", str: "str", bytes: "bin", int: "int", float: "float", bool: "bool", dict: "map",
+               list: "array"}
+
+
 def field(message: dict, name: str, kind: type | tuple[type, ...], default: Any = ..., *,
           low: float | None = None, high: float | None = None, choices: tuple | None = None) -> Any:
     """One validated field: type, range and allowed values; ``default`` makes it optional."""
@@ -93,7 +98,7 @@ def field(message: dict, name: str, kind: type | tuple[type, ...], default: Any 
     value = message[name]
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        names = " or ".join(k.__name__ for k in kinds)
+        names = " or ".join(_WIRE_NAMES.get(k, k.__name__) for k in kinds)
         raise ProtocolError(ErrorCode.BAD_FIELD, f"field '{name}' must be {names}", session)
     if choices is not None and value not in choices:
         raise ProtocolError(ErrorCode.BAD_FIELD, f"field '{name}' must be one of {', '.join(map(str, choices))}",

@@ -298,8 +298,10 @@ class BridgeServer:
                                          base=session.stream.nonverbal.controls)
             try:
                 session.stream.set_controls(controls)
-            except ValueError as exc:  # the seed is fixed for a session's life
-                raise ProtocolError(ErrorCode.BAD_FIELD, str(exc), session.id) from None
+            except ValueError:  # the seed is fixed for a session's life
+                raise ProtocolError(ErrorCode.BAD_FIELD, f"the seed cannot change mid-session "
+                                    f"({session.stream.nonverbal.controls.seed} -> {controls.seed}); open a new "
+                                    "session for a new seed", session.id) from None
             self._send(client.identity, {"type": "controls_ok", "session": session.id})
         elif kind == "close":
             self._close_session(session)
@@ -333,8 +335,12 @@ class BridgeServer:
             raise ProtocolError(ErrorCode.BAD_FIELD, "field 'size' must be a multiple of 4")
         if spec.mode != "motion" and self.textures is None:
             raise ProtocolError(ErrorCode.UNSUPPORTED, f"mode {spec.mode!r}: this server renders no textures")
-        if len(self.sessions) >= P.MAX_SESSIONS or len(client.sessions) >= P.MAX_SESSIONS_PER_CLIENT:
-            raise ProtocolError(ErrorCode.LIMIT, "too many sessions")
+        if len(client.sessions) >= P.MAX_SESSIONS_PER_CLIENT:
+            raise ProtocolError(ErrorCode.LIMIT, f"too many sessions: this connection has "
+                                f"{len(client.sessions)}, the most one may hold (limits.max_sessions_per_client)")
+        if len(self.sessions) >= P.MAX_SESSIONS:
+            raise ProtocolError(ErrorCode.LIMIT, f"too many sessions: the server holds {len(self.sessions)}, the "
+                                "most it takes (limits.max_sessions)")
         controls = P.motion_controls(spec.controls)
         model = self.model if spec.lookahead_ms is None else self.models.get(spec.lookahead_ms)
         if model is None:

@@ -817,6 +817,18 @@ def test_client_reports_server_errors(server):
         client.open(fps=1000)
 
 
+def test_a_connection_holds_at_most_its_share_of_sessions_and_is_told_which_limit_it_met(server):
+    with Client(server.endpoint) as client:
+        limit = client.welcome["limits"]["max_sessions_per_client"]
+        opened = [client.open(fps=30) for _ in range(limit)]
+        with pytest.raises(BridgeError, match=f"this connection has {limit}, the most one may hold"):
+            client.open(fps=30)
+        client.close(opened.pop())
+        opened.append(client.open(fps=30))  # a closed session's place is free again
+        for session in opened:
+            client.close(session)
+
+
 def test_controls_steer_the_face_and_bad_controls_are_refused(server, speech_audio):
     with Client(server.endpoint) as client:
         neutral = client.open(fps=30, sample_format="f32", controls={"seed": 3})
@@ -831,6 +843,12 @@ def test_controls_steer_the_face_and_bad_controls_are_refused(server, speech_aud
                 client.set_controls(neutral, bad)
         with pytest.raises(BridgeError, match="bad_field"):
             client.open(controls={"emotion": 5})
+        # In the words a client in any language can act on (they read "start a new generator", and
+        # "int or NoneType").
+        with pytest.raises(BridgeError, match=r"seed cannot change mid-session \(3 -> 4\); open a new session"):
+            client.set_controls(neutral, {"seed": 4})
+        with pytest.raises(BridgeError, match="field 'lookahead_ms' must be int or nil"):
+            client.open(lookahead_ms=30.0)
 
 
 def test_serve_command_logs_json_and_stops_cleanly_on_sigterm(tmp_path):
