@@ -84,11 +84,15 @@ class Utterance:
     samples: int = 0  # audio samples received for it (client rate)
     frames: int = 0  # motion frames sent for it
 
+    @property
+    def last(self) -> int | None:
+        """The stream position of its last frame's latest place, once it has ended: the end of its last whole
+        10 ms hop, the last instant the lip network describes, as ``MotionPipeline.process`` times a file's
+        frames (to its very end, the bridge sent a frame more than ``facecast motion``)."""
+        return None if self.end is None else self.start + (self.end - self.start) // HOP * HOP
+
     def covers(self, pos: int) -> bool:
-        """Whether the frame at stream position ``pos`` is this utterance's: from its start to the end of its
-        last whole 10 ms hop, the last instant the lip network describes, as ``MotionPipeline.process`` times
-        a file's frames (to its very end, the bridge sent a frame more than ``facecast motion``)."""
-        return pos >= self.start and (self.end is None or pos <= self.start + (self.end - self.start) // HOP * HOP)
+        return pos >= self.start and (self.last is None or pos <= self.last)
 
 
 @dataclass
@@ -144,6 +148,10 @@ class BridgeServer:
         if not self.models:
             raise FacecastError("the server needs at least one lip-sync model")
         self.model = self.models[min(self.models)]
+        # Imported now, not by the first session's resampler and motion filters, which would stall every
+        # client for the second scipy.signal takes to import (the command line imports it lazily).
+        import scipy.signal  # noqa: F401
+
         self.textures = None
         if textures:
             from facecast.bridge.textures import TextureRenderer
@@ -294,14 +302,12 @@ class BridgeServer:
         elif kind == "interrupt":
             self._interrupt(session)
         elif kind == "controls":
-            controls = P.motion_controls(P.field(msg, "controls", dict), session.id,
-                                         base=session.stream.nonverbal.controls)
-            try:
-                session.stream.set_controls(controls)
-            except ValueError:  # the seed is fixed for a session's life
-                raise ProtocolError(ErrorCode.BAD_FIELD, f"the seed cannot change mid-session "
-                                    f"({session.stream.nonverbal.controls.seed} -> {controls.seed}); open a new "
-                                    "session for a new seed", session.id) from None
+            current = session.stream.nonverbal.controls
+            controls = P.motion_controls(P.field(msg, "controls", dict), session.id, base=current)
+            if controls.seed != current.seed:  # the generator's random streams are fixed for a session's life
+                raise ProtocolError(ErrorCode.BAD_FIELD, f"the seed cannot change mid-session ({current.seed} -> "
+                                    f"{controls.seed}); open a new session for a new seed", session.id)
+            session.stream.set_controls(controls)
             self._send(client.identity, {"type": "controls_ok", "session": session.id})
         elif kind == "close":
             self._close_session(session)
@@ -491,7 +497,7 @@ class BridgeServer:
         once its last texture is not waiting to be rendered; True if any was."""
         texture = session.texture_pending["utterance"] if session.texture_pending is not None else None
         done = [u for u in session.speaking
-                if u.end is not None and (past is None or u.end < past) and u.number != texture]
+                if u.end is not None and (past is None or u.last < past) and u.number != texture]
         for u in done:
             session.speaking.remove(u)
             self._queue(session, {"type": "ended", "session": session.id, "utterance": u.number,

@@ -103,6 +103,21 @@ def test_a_clip_that_ends_between_frames_streams_as_many_frames_as_facecast_moti
     got = motion_of(messages)
     assert len(got) == len(MotionPipeline(live_model(), fps=30).process(clip)) == 118
     assert messages[-1]["type"] == "ended" and messages[-1]["frames"] == 118
+    # With idle frames, the tick after its last frame is idle, and comes after the utterance's "ended".
+    with Client(server.endpoint) as client:
+        session = client.open(fps=30, sample_format="f32", idle=True)
+        for i in range(0, clip.size, 320):
+            client.send_audio(session, clip[i : i + 320])
+        client.end(session)
+        messages = list(client.messages(until="ended", timeout=10))
+        for message in client.messages(timeout=2):  # and the idle frames that follow
+            messages.append(message)
+            if message["type"] == "motion" and message["utterance"] == 0:
+                break
+    order = [(m["type"], m.get("utterance")) for m in messages if m["type"] in ("motion", "ended")]
+    first, ended = order.index(("motion", 1)), order.index(("ended", 1))
+    assert ("motion", 1) not in order[ended:] and ("motion", 0) not in order[first:ended]
+    assert sum(m["count"] for m in messages if m["type"] == "motion" and m["utterance"] == 1) == 118
 
 
 def test_a_session_picks_its_lip_model_by_lookahead(server, speech_audio):
