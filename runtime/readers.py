@@ -99,11 +99,10 @@ def _read_json(path: Path) -> MotionTrack:
     """Columns are matched by name, so a file whose lists were reordered by hand still reads right. The
     document needs ``format``, ``version``, ``fps`` and ``frames``, the name lists default to the
     standard order, and each frame needs its ``blendshapes``; its other entries, when missing, are at rest.
-    A frame's ``time`` (else its ``index`` / fps, else its place in the list / fps) says when it is shown,
-    counted from the start of the sound: frames off an even clock at ``fps`` from 0 (some deleted, or a take
-    that starts later) are put on one, each tick showing the frame nearest it, so that they stay in time
-    with that sound.
-    ``units``, when given, may give angles in radians, translation in cm or mm and time in ms."""
+    A frame's ``time`` (else its ``index`` / fps, else its place in the list / fps) spaces it from the first
+    frame, which is shown first: frames off an even clock at ``fps`` (some deleted by hand) are put on one
+    from the first frame's time, each tick showing the frame nearest it, so that they stay in time with
+    their sound. ``units``, when given, may give angles in radians, translation in cm or mm and time in ms."""
     doc = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(doc, dict) or doc.get("format") != "facecast.motion":
         raise FacecastError(f"{path}: not a facecast motion JSON (its \"format\" is not \"facecast.motion\")")
@@ -133,9 +132,9 @@ def _read_json(path: Path) -> MotionTrack:
         row = data[i]
         try:
             if "time" in frame:
-                times[i] = float(frame["time"]) * scale["time"]
+                times[i] = _number(path, i, "time", frame["time"]) * scale["time"]
             elif "index" in frame:
-                times[i] = float(frame["index"]) / fps
+                times[i] = _number(path, i, "index", frame["index"]) / fps
             for name, names in (("blendshapes", shapes), ("visemes", visemes)):
                 if name in frame:
                     values = np.asarray(frame[name], dtype=np.float64)
@@ -153,23 +152,27 @@ def _read_json(path: Path) -> MotionTrack:
             row[f["voiceActivity"].offset] = frame.get("voiceActivity", 0.0)
         except (ValueError, TypeError) as e:
             raise FacecastError(f"{path}: frame {i} cannot be read ({e.__class__.__name__}: {e})") from None
-    if not np.isfinite(times).all():
-        raise FacecastError(f"{path}: frame {int(np.flatnonzero(~np.isfinite(times))[0])} has no finite time")
     back = np.flatnonzero(np.diff(times) < 0)
     if len(back):
         raise FacecastError(f"{path}: its frames' times go backwards at frame {back[0] + 1} "
                             f"({times[back[0]]:g} s, then {times[back[0] + 1]:g} s)")
-    if times[0] < 0:
-        raise FacecastError(f"{path}: frame 0's time is {times[0]:g} s; a track starts at 0 or later")
-    if np.abs(times - np.arange(len(frames)) / fps).max() > 0.25 / fps:
-        grid, pick = _even_clock(path, times, fps)
+    start = times[0]
+    if np.abs(times - start - np.arange(len(frames)) / fps).max() > 0.25 / fps:
+        grid, pick = _even_clock(path, times - start, fps, "its frames' times")
         data = data[pick]
-        data[:, f["frameIndex"].offset] = np.arange(len(grid))
-        data[:, f["time"].offset] = grid
-        return MotionTrack(data, fps)
-    data[:, f["frameIndex"].offset] = np.arange(len(frames))
+        times = start + grid
+    # The file's own clock is kept: the bridge's frames, say, count from the start of their session.
+    first = round(start * fps)
+    data[:, f["frameIndex"].offset] = first + np.arange(len(data))
     data[:, f["time"].offset] = times
     return MotionTrack(data, fps)
+
+
+def _number(path: Path, frame: int, name: str, value: object) -> float:
+    """A frame's ``time`` or ``index``: a finite number (not a string, not true or false)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise FacecastError(f"{path}: frame {frame}'s {name} is {value!r}, not a number")
+    return float(value)
 
 
 #: The units a motion JSON may give for its fields ("units"), as factors to facecast's own (s, deg, m, deg).
@@ -183,6 +186,10 @@ def _json_units(path: Path, units: object) -> dict[str, float]:
     """Each field's factor to facecast's units, from a motion JSON's ``units`` (facecast's own when absent)."""
     if not isinstance(units, dict):
         raise FacecastError(f"{path}: \"units\" must be an object, such as {{\"headRotation\": \"deg\"}}")
+    unknown = sorted(set(units) - set(_JSON_UNITS))
+    if unknown:  # a misspelt field would leave its values read in facecast's units
+        raise FacecastError(f"{path}: \"units\" names {', '.join(map(repr, unknown))}; it gives units for "
+                            f"{', '.join(_JSON_UNITS)}")
     scale = {}
     for name, known in _JSON_UNITS.items():
         unit = units.get(name, next(iter(known)))
@@ -260,22 +267,24 @@ def _csv_rate(seconds: np.ndarray, frame_in_second: np.ndarray) -> float:
     return float(rate)
 
 
-def _even_clock(path: Path, times: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """The ticks of an even clock at ``fps`` from 0 to the last of ``times`` (seconds, never falling), and
-    the row nearest each: a take that dropped or repeated frames stays in time with its sound.
+def _even_clock(path: Path, times: np.ndarray, fps: float, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ticks of an even clock at ``fps`` from 0 to the last of ``times`` (seconds from the first row,
+    never falling), and the row nearest each, the earlier on a tie: a take that dropped or repeated frames
+    stays in time with its sound.
 
     Gaps are filled by holding frames, up to three times as many frames as the file holds and a minute
-    more: beyond that the times are taken for a mistake (a last time of 99 s in a 2 s take would hold
-    one frame for 97 s, and a time of years would fill the memory)."""
+    more: beyond that the times (``what``, in the message) are taken for a mistake (a last time of 99 s in
+    a 2 s take would hold one frame for 97 s, and a time of years would fill the memory)."""
     ticks = int(round(times[-1] * fps)) + 1
     if ticks > 4 * len(times) + 60 * fps:
-        raise FacecastError(f"{path}: its frames' times run to {times[-1]:g} s, {ticks} frames at {fps:g} fps "
-                            f"for the {len(times)} it holds; check them (seconds from the start of the sound)")
-    grid = np.arange(ticks) / fps
+        raise FacecastError(f"{path}: {what} span {times[-1]:g} s, {ticks} frames at {fps:g} fps for the "
+                            f"{len(times)} it holds; check them")
+    at = times * fps  # in ticks, where a tie is exact enough to be seen as one
+    k = np.arange(ticks)
     if len(times) == 1:
-        return grid, np.zeros(len(grid), dtype=int)
-    after = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
-    return grid, np.where(grid - times[after - 1] <= times[after] - grid, after - 1, after)
+        return k / fps, np.zeros(ticks, dtype=int)
+    after = np.clip(np.searchsorted(at, k), 1, len(times) - 1)
+    return k / fps, np.where(k - at[after - 1] <= at[after] - k + 1e-6, after - 1, after)
 
 
 def _read_csv(path: Path, fps: float | None = None) -> MotionTrack:
@@ -325,7 +334,7 @@ def _read_csv(path: Path, fps: float | None = None) -> MotionTrack:
     back = np.flatnonzero(np.diff(times) < 0)
     if len(back):
         raise FacecastError(f"{path}: its timecodes go backwards at line {body[back[0] + 1][0]}")
-    grid, pick = _even_clock(path, times, fps)
+    grid, pick = _even_clock(path, times, fps, "its timecodes")
     values = dict(zip(used, np.array(table)[pick].T, strict=True))
 
     data = neutral_frames(len(grid))

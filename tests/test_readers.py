@@ -167,18 +167,23 @@ def test_a_name_listed_twice_is_refused(tmp_path, spoken, key, names):
 
 
 def test_json_frames_off_an_even_clock_are_put_on_one_in_time_with_their_sound(tmp_path):
-    """A take cut by hand keeps its frames' own index (time = index / fps where no time is given): it is
-    shown on an even clock from 0, each tick showing the nearest frame, so it stays in time with its sound
-    instead of playing its frames back to back (it did: four frames spanning 1.1 s played in 0.4 s)."""
+    """A take cut by hand keeps its frames' own index (time = index / fps where no time is given): its gaps
+    are filled on an even clock from its first frame, each tick showing the nearest frame (the earlier on
+    a tie), so it stays in time with its sound instead of playing its frames back to back (it did: four
+    frames spanning 1.1 s played in 0.4 s). The file's own clock is kept."""
     frames = [{"index": k, "blendshapes": [k / 100] * 52} for k in (10, 11, 12, 21)]
     doc = {"format": "facecast.motion", "version": 1, "fps": 10, "frames": frames}
     (tmp_path / "cut.json").write_text(json.dumps(doc))
     track = read_motion(tmp_path / "cut.json")
-    assert len(track) == 22 and track.fps == 10
-    np.testing.assert_allclose(track.time, np.arange(22) / 10, atol=1e-6)
-    np.testing.assert_array_equal(track.frame_index, np.arange(22))
+    assert len(track) == 12 and track.fps == 10
+    np.testing.assert_allclose(track.time, 1.0 + np.arange(12) / 10, atol=1e-6)
+    np.testing.assert_array_equal(track.frame_index, 10 + np.arange(12))
     shown = np.round(track.blendshapes[:, 0] * 100).astype(int)
-    np.testing.assert_array_equal(shown, [10] * 11 + [11, 12] + [12] * 4 + [21] * 5)
+    np.testing.assert_array_equal(shown, [10, 11] + [12] * 5 + [21] * 5)
+    doc["frames"] = [{"index": k, "blendshapes": [k / 100] * 52} for k in (0, 1, 3, 4, 6)]
+    (tmp_path / "ties.json").write_text(json.dumps(doc))
+    shown = np.round(read_motion(tmp_path / "ties.json").blendshapes[:, 0] * 100).astype(int)
+    np.testing.assert_array_equal(shown, [0, 1, 1, 3, 4, 4, 6])  # ticks 2 and 5 lie halfway: the earlier
     # A time wins over an index, in seconds or, as "units" may say, milliseconds.
     doc["units"] = {"time": "ms"}
     doc["frames"] = [{"index": 0, "time": 100 * k, "blendshapes": [k / 100] * 52} for k in range(3)]
@@ -186,10 +191,24 @@ def test_json_frames_off_an_even_clock_are_put_on_one_in_time_with_their_sound(t
     np.testing.assert_allclose(read_motion(tmp_path / "ms.json").time, [0.0, 0.1, 0.2], atol=1e-6)
 
 
+def test_a_track_on_its_own_clock_reads_back_as_it_was(tmp_path, spoken):
+    """The bridge's frames count from the start of their session: a later utterance saved as JSON keeps its
+    frames, its index and its times (the reader is not to pad it from 0)."""
+    later = MotionTrack(spoken.data.copy(), spoken.fps)
+    later.data[:, FIELDS["frameIndex"].offset] += 5000
+    later.data[:, FIELDS["time"].offset] += 5000 / spoken.fps
+    back = read_motion(write_motion(later, tmp_path / "later.json"))
+    assert len(back) == len(later)
+    np.testing.assert_array_equal(back.frame_index, later.frame_index)
+    np.testing.assert_allclose(back.time, later.time, atol=1e-3)
+
+
 @pytest.mark.parametrize("times, match", [
     ((0.0, 0.1, 99.0, 0.3), "times go backwards at frame 3 \\(99 s, then 0.3 s\\)"),
     # Held to its last time, one frame would fill 99 s (or, given years, the memory).
-    ((0.0, 0.1, 0.2, 99.0), "times run to 99 s, 991 frames at 10 fps for the 4 it holds; check them"),
+    ((0.0, 0.1, 0.2, 99.0), "its frames' times span 99 s, 991 frames at 10 fps for the 4 it holds; check them"),
+    (("0.5", 0.6), "frame 0's time is '0.5', not a number"),
+    ((True, 0.6), "frame 0's time is True, not a number"),
 ])
 def test_json_times_that_cannot_be_meant_are_refused(tmp_path, times, match):
     frames = [{"time": t, "blendshapes": [0.0] * 52} for t in times]
@@ -197,6 +216,14 @@ def test_json_times_that_cannot_be_meant_are_refused(tmp_path, times, match):
                                                  "frames": frames}))
     with pytest.raises(FacecastError, match=match):
         read_motion(tmp_path / "m.json")
+
+
+def test_a_recording_whose_timecodes_leap_is_refused_not_held(tmp_path):
+    """An hour between two rows of a 2 s take would hold one frame for that hour."""
+    stamps = [f"10:00:00:{k:02d}.000" for k in range(30)] + ["11:00:01:00.000"]
+    _recording(tmp_path / "leap.csv", stamps, [{"JawOpen": 0.1}] * 31)
+    with pytest.raises(FacecastError, match="its timecodes span 3601 s, 108031 frames at 30 fps for the 31 it holds"):
+        read_motion(tmp_path / "leap.csv")
 
 
 def test_json_units_in_radians_and_centimetres_are_read_as_such(tmp_path, spoken):
@@ -213,6 +240,10 @@ def test_json_units_in_radians_and_centimetres_are_read_as_such(tmp_path, spoken
     np.testing.assert_allclose(track.head_rotation, as_written.head_rotation, atol=1e-4)
     np.testing.assert_allclose(track.gaze, as_written.gaze, atol=1e-4)
     np.testing.assert_allclose(track.head_translation, as_written.head_translation, atol=1e-7)
+    doc["units"] = {"headrotation": "rad"}  # misspelt: its radians would have been read as degrees
+    (tmp_path / "odd.json").write_text(json.dumps(doc))
+    with pytest.raises(FacecastError, match="\"units\" names 'headrotation'; it gives units for time, headRotation"):
+        read_motion(tmp_path / "odd.json")
     for unit, said in (("grad", "'grad'"), (["deg"], "\\['deg'\\]")):
         doc["units"] = {"headRotation": unit}
         (tmp_path / "odd.json").write_text(json.dumps(doc))
