@@ -53,10 +53,11 @@ def _decode(payload: bytes) -> dict[str, Any]:
     """A server's message; one it should not have sent is a ``BridgeError``, as every failure a caller sees."""
     try:
         message = P.unpack(payload, P.MAX_SERVER_MESSAGE_BYTES)
-    except P.ProtocolError as exc:
-        raise BridgeError(f"the server sent a message this client cannot read: {exc}", exc.code) from None
-    if message["type"] == "motion":
-        message["track"] = MotionTrack.from_bytes(message["frames"], message["fps"])
+        if message["type"] == "motion":
+            message["track"] = MotionTrack.from_bytes(message["frames"], message["fps"])
+    except (P.ProtocolError, KeyError, TypeError, ValueError) as exc:
+        code = getattr(exc, "code", P.ErrorCode.BAD_MESSAGE)
+        raise BridgeError(f"the server sent a message this client cannot read: {exc}", code) from None
     return message
 
 

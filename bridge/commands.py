@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facecast.bridge.protocol import DEFAULT_AVATAR, DEFAULT_ENDPOINT, MAX_FPS
+from facecast.bridge.protocol import DEFAULT_AVATAR, DEFAULT_ENDPOINT, MAX_FPS, MAX_SIZE
 from facecast.device import DEVICES
 from facecast.errors import FacecastError
 
@@ -58,8 +58,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--texture", action="store_true", help="ask for rendered JPEG textures too")
     p.add_argument("--avatar", default=None, metavar="NAME",
                    help="with --texture: the server's avatar to render (one of `serve --avatars`; default: its own)")
-    p.add_argument("--size", type=number_arg(int, "texture size", 64, 1024, multiple=4), default=None,
-                   help="with --texture: texture size in pixels, 64-1024, a multiple of 4 (default 512)")
+    p.add_argument("--size", type=number_arg(int, "texture size", 64, MAX_SIZE, multiple=4), default=None,
+                   help=f"with --texture: texture size in pixels, 64-{MAX_SIZE}, a multiple of 4 (default 512)")
     p.add_argument("--lookahead-ms", type=int, default=None, metavar="MS",
                    help="lip model lookahead to ask for (default: the server's least, for the lowest latency)")
     p.set_defaults(usage_error=p.error)

@@ -21,7 +21,8 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # what the server takes from a client
 MAX_SIZE = 1024  # a texture's side, pixels
 # What a client must take from the server: a raw rgba8 texture at the largest size is 4 MiB of pixels
 # before its fields, past the 4 MiB a client may send.
-MAX_SERVER_MESSAGE_BYTES = MAX_SIZE * MAX_SIZE * 4 + 64 * 1024
+MAX_STR_BYTES = 64 * 1024  # a string in any message (a client's `request`, say)
+MAX_SERVER_MESSAGE_BYTES = MAX_SIZE * MAX_SIZE * 4 + MAX_STR_BYTES
 MAX_SESSIONS = 64
 MAX_SESSIONS_PER_CLIENT = 32
 MAX_BUFFERED_SECONDS = 10.0  # audio a session may queue ahead of inference before it is refused
@@ -73,7 +74,7 @@ def unpack(payload: bytes, limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"message of {len(payload)} bytes exceeds {limit}")
     try:
         message = msgpack.unpackb(payload, raw=False, strict_map_key=True, max_bin_len=limit,
-                                  max_str_len=65536, max_array_len=65536, max_map_len=1024)
+                                  max_str_len=MAX_STR_BYTES, max_array_len=65536, max_map_len=1024)
     except Exception as exc:  # msgpack raises many types for hostile input; its words say which rule broke
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"not a msgpack map with string keys ({type(exc).__name__}: "
                                                    f"{str(exc)[:120]})") from None

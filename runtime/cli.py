@@ -20,7 +20,6 @@ from pathlib import Path
 from facecast import __version__
 from facecast.device import DEVICES
 from facecast.errors import FacecastError
-from facecast.nonverbal.controls import MAX_GAZE_PITCH, MAX_GAZE_YAW
 
 DEMO_SPEECH = "sample_speech.flac"
 BRIDGE_COMMANDS = ("serve", "keys", "client")  # in facecast.bridge.commands
@@ -72,6 +71,7 @@ def _control(name: str, kind: type):
 def _add_motion_options(p: argparse.ArgumentParser, fps: float | None = 60.0,
                         fps_help: str = "output frame rate (default 60)") -> None:
     from facecast.motion_frame import MAX_FPS, MIN_FPS
+    from facecast.nonverbal.controls import MAX_GAZE_PITCH, MAX_GAZE_YAW  # here, inside main's Ctrl-C guard
 
     d = MOTION_CONTROL_DEFAULTS
     p.add_argument("--fps", type=number_arg(float, "frame rate", MIN_FPS, MAX_FPS), default=fps, help=fps_help)

@@ -84,7 +84,8 @@ def default_pack_path() -> Path:
 
 
 def load_portrait(path: Path | None, face: int | None = None, quiet: bool = False) -> AvatarPack:
-    """A pack from a .facecast file, a picture (prepared now) or, for None, the bundled portrait."""
+    """A pack from a .facecast file, a picture (prepared now, its ``face``-th largest face) or, for None, the
+    bundled portrait (``face`` means nothing for a pack or the bundled portrait: ``render`` refuses it there)."""
     if path is None:
         return load_pack(default_pack_path())
     if path.suffix.lower() == PACK_SUFFIX:
@@ -164,13 +165,14 @@ def render_video(pack: AvatarPack, audio: Path | None, output: Path, args: argpa
 def _render(args: argparse.Namespace) -> None:
     from facecast.video import check_video_path
 
-    check_video_path(args.output)  # fail before the work, not after it
+    # Usage errors (status 2, as argparse's) before the others, as argparse reports them before any work.
     if args.audio is None and args.motion is None:
-        args.usage_error("needs --audio SPEECH, --motion FILE, or both")  # exits 2, as argparse does
+        args.usage_error("needs --audio SPEECH, --motion FILE, or both")
     if args.face is not None and args.portrait is None:
         args.usage_error("--face chooses a face in a --portrait picture; the bundled portrait has one face")
     if args.face is not None and args.portrait.suffix.lower() == PACK_SUFFIX:
         args.usage_error("--face chooses a face in a picture; an avatar pack holds one face already")
+    check_video_path(args.output)  # fail before the work, not after it
     if args.audio is not None and not args.audio.is_file():
         raise FacecastError(not_a_file(args.audio, "an audio file"))
     track = _motion_file(args) if args.motion is not None else None
