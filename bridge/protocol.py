@@ -19,9 +19,9 @@ DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 DEFAULT_AVATAR = "default"  # a texture session's avatar when it names none: the bundled portrait
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # what the server takes from a client
 MAX_SIZE = 1024  # a texture's side, pixels
+MAX_STR_BYTES = 64 * 1024  # a string in any message (a client's `request`, say)
 # What a client must take from the server: a raw rgba8 texture at the largest size is 4 MiB of pixels
 # before its fields, past the 4 MiB a client may send.
-MAX_STR_BYTES = 64 * 1024  # a string in any message (a client's `request`, say)
 MAX_SERVER_MESSAGE_BYTES = MAX_SIZE * MAX_SIZE * 4 + MAX_STR_BYTES
 MAX_SESSIONS = 64
 MAX_SESSIONS_PER_CLIENT = 32
