@@ -189,12 +189,17 @@ class _Espeak:
         pid = os.fork()
         if pid == 0:  # child: synthesize, send the result back, exit without running any cleanup
             try:
-                payload = pickle.dumps(self._synth_here(voice, text))
-            except BaseException as exc:  # noqa: BLE001 - every failure is reported to the parent
-                payload = pickle.dumps(SynthesisError(f"espeak-ng failed: {exc}"))
-            with os.fdopen(write_fd, "wb") as fh:
-                fh.write(payload)
-            os._exit(0)
+                # Its copy of the read end closed, a write to a parent that has gone fails at once; kept
+                # open, a write past the pipe's 64 KiB waited forever (a stopped corpus left such children).
+                os.close(read_fd)
+                try:
+                    payload = pickle.dumps(self._synth_here(voice, text))
+                except BaseException as exc:  # noqa: BLE001 - every failure is reported to the parent
+                    payload = pickle.dumps(SynthesisError(f"espeak-ng failed: {exc}"))
+                with os.fdopen(write_fd, "wb") as fh:
+                    fh.write(payload)
+            finally:  # whatever happens, the child never returns into its parent's code
+                os._exit(0)
         os.close(write_fd)
         with os.fdopen(read_fd, "rb") as fh:
             data = fh.read()

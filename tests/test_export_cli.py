@@ -114,6 +114,34 @@ def test_the_corpus_folder_is_checked_before_any_work(tmp_path, monkeypatch, cap
                                                                       else [])
 
 
+def test_a_synthesis_child_whose_parent_is_killed_does_not_stay_behind():
+    """espeak-ng runs in a forked child that sends its audio back through a pipe. With the parent gone, the
+    child's write of more than the pipe's 64 KiB waited forever (it held the read end open itself): a
+    stopped corpus build left such processes."""
+    import signal
+    import time
+
+    token = f"facecast-synthesis-child-{os.getpid()}"
+    code = textwrap.dedent("""
+        from facecast.export.tts import Voice, synthesize
+        synthesize(Voice("espeak", "en", "en"), "warm up")
+        print("ready", flush=True)
+        synthesize(Voice("espeak", "en", "en"), " ".join(["This sentence keeps the synthesizer busy."] * 12))
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", code, token], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout.readline().strip() == "ready"
+    time.sleep(0.05)  # into the long utterance, in its child
+    parent.kill()
+    parent.wait()
+    deadline, left = time.monotonic() + 20, ["?"]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = subprocess.run(["pgrep", "-f", token], capture_output=True, text=True).stdout.split()
+    for pid in left:
+        os.kill(int(pid), signal.SIGKILL)
+    assert not left, "the synthesis child outlived its parent"
+
+
 def test_an_interrupted_corpus_leaves_no_summary_and_no_half_split(corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(corpus_module, "TRAIN_VOICES", TWO_VOICES)
     before = (corpus / "train.npz").read_bytes()
