@@ -228,6 +228,15 @@ def test_training_numbers_out_of_range_are_usage_errors(tmp_path, capsys, args):
     assert "must be" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("hours", ["inf", "1e9", "nan", "0", "-1"])
+def test_corpus_hours_out_of_range_are_usage_errors_before_any_folder(tmp_path, capsys, hours):
+    """inf raised an OverflowError with a traceback, and 1e9 filled 24 GB with the job list."""
+    with pytest.raises(SystemExit) as stop:
+        export_main(["corpus", "--out", str(tmp_path / "c"), "--hours", hours])
+    assert stop.value.code == 2 and "--hours must be" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+
+
 def test_training_settings_are_checked_by_the_function_too(corpus, tmp_path):
     with pytest.raises(FacecastError, match="under the 80 frames"):
         train_lipsync.train(corpus, tmp_path / "x.pt", config="smoke", warmup=70, lookahead=10)
