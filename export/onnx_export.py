@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import pickle
 import tempfile
 import zipfile
@@ -127,8 +128,12 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> dict:
     model.doc_string = "facecast streaming audio-to-motion network: (audio, state) -> (visemes, pose, vad, state_out)"
     onnx.checker.check_model(model)
     report = verify(net, model.SerializeToString())
-    if report["torch_vs_onnx_max_abs"] >= TOLERANCE or report["stream_vs_whole_max_abs"] >= TOLERANCE:
-        raise RuntimeError(f"exported model failed verification: {report}")
+    gaps = (report["torch_vs_onnx_max_abs"], report["stream_vs_whole_max_abs"])
+    if not all(math.isfinite(g) and g < TOLERANCE for g in gaps):  # NaN compares false: it passed unseen
+        raise FacecastError(f"{checkpoint}: the exported model failed verification (PyTorch against ONNX "
+                            f"{gaps[0]:g}, streamed against whole {gaps[1]:g}, each must be under {TOLERANCE:g}"
+                            f"{'; the network gives NaN: retrain it' if not all(map(math.isfinite, gaps)) else ''});"
+                            " nothing was written")
     # Both whole in temporary files before either is renamed into place: a failure changes neither, and a
     # reader never sees half of one.
     with replaced_atomically(description) as tmp_json, replaced_atomically(out) as tmp_model:

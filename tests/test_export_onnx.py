@@ -125,6 +125,20 @@ def test_both_outputs_are_checked_before_the_export(tmp_path):
     assert not (tmp_path / "missing").exists()
 
 
+def test_a_network_that_gives_nan_fails_verification_and_writes_nothing(tmp_path):
+    """NaN compares false with the tolerance: such a model passed its check, was written, and made NaN
+    motion (and, trained with the full configuration, would have replaced the shipped model)."""
+    from facecast.export.model import LipSyncNet, NetConfig
+    from facecast.export.onnx_export import export_onnx
+
+    state = LipSyncNet(NetConfig(n_mels=32, conv_channels=16, hidden=16, gru_layers=1)).state_dict()
+    state = {name: torch.full_like(value, float("nan")) if value.is_floating_point() else value
+             for name, value in state.items()}
+    with pytest.raises(FacecastError, match="failed verification .*the network gives NaN.*nothing was written"):
+        export_onnx(tiny_checkpoint(tmp_path / "nan.pt", state_dict=state), tmp_path / "m.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.pt"]
+
+
 def test_a_failed_write_changes_neither_the_model_nor_its_description(tmp_path, monkeypatch):
     from facecast.export.onnx_export import export_onnx
 
