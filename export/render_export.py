@@ -14,6 +14,7 @@ import onnxruntime as ort
 import torch
 
 from facecast.avatar import load_pack
+from facecast.errors import FacecastError
 from facecast.export.render_model import INPUT_NAMES, OUTPUT_NAMES, RenderNet
 from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, neutral_frames
 from facecast.render import avatar_tensors, default_model_path, stack_avatars
@@ -49,6 +50,8 @@ def export_render(out: Path | None = None, pack_path: Path | None = None, whole_
     """
     import onnx  # only here: mediapipe's protobuf pin breaks onnx's import in some environments
     out = Path(out) if out else default_model_path(whole_frame)
+    if out.suffix.lower() != ".onnx":  # as `export onnx` asks: `--out x.facecast` replaced a pack with a model
+        raise FacecastError(f"{out}: name the render network .onnx")
     check_writable(out)  # before the export, not after it
     pack = load_pack(pack_path or default_model_path().parent.parent / "data" / DEFAULT_PACK)
     net = RenderNet(whole_frame).eval()

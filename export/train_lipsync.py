@@ -285,6 +285,8 @@ def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: 
           warmup: int | None = None, segment_close: float | None = None, segment_pp: float | None = None) -> dict:
     cfg, net_cfg = settings(config, minutes, lookahead, ceps, warmup, segment_close, segment_pp)
     corpus, out = Path(corpus), Path(out or checkpoint_path(net_cfg.lookahead * 10))
+    if out.suffix.lower() != ".pt":  # `--out CORPUS/train.npz` trained, then wrote over its own corpus
+        raise FacecastError(f"{out}: name the checkpoint .pt, as PyTorch's are")
     check_writable(out)  # before the training, not after it; a missing folder is not made
     train_stream, val_stream = load_corpus(corpus, max(cfg.crop_frames + net_cfg.lookahead, 400))
     torch.manual_seed(seed)

@@ -237,6 +237,21 @@ def test_corpus_hours_out_of_range_are_usage_errors_before_any_folder(tmp_path, 
     assert not (tmp_path / "c").exists()
 
 
+@pytest.mark.parametrize("argv, out, says", [
+    # `--out CORPUS/train.npz` trained, then wrote the checkpoint over its own corpus.
+    (["train", "--config", "smoke", "--corpus"], "c/train.npz", "name the checkpoint .pt"),
+    # `--out PACK.facecast --pack PACK.facecast` replaced the avatar pack with the network.
+    (["render", "--pack"], "pack.facecast", "name the render network .onnx"),
+])
+def test_export_outputs_must_be_named_for_what_they_hold(tmp_path, capsys, argv, out, says):
+    (tmp_path / "c").mkdir()
+    (tmp_path / out).write_bytes(b"what was there")
+    argv = [*argv, str(tmp_path / ("c" if argv[0] == "train" else out)), "--out", str(tmp_path / out)]
+    assert export_main(argv) == 1
+    assert says in capsys.readouterr().err
+    assert (tmp_path / out).read_bytes() == b"what was there"
+
+
 def test_training_settings_are_checked_by_the_function_too(corpus, tmp_path):
     with pytest.raises(FacecastError, match="under the 80 frames"):
         train_lipsync.train(corpus, tmp_path / "x.pt", config="smoke", warmup=70, lookahead=10)
