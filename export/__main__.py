@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from facecast.errors import FacecastError
+from facecast.errors import FacecastError, not_a_file
 from facecast.export import MAX_WEIGHT, in_source_checkout, shipped_checkpoints
 
 # What each command imports beyond the core install: the export extra.
@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
     p.add_argument("--config", choices=["full", "smoke"], default="full",
                    help="smoke: a few steps of a tiny network, to check the pipeline runs")
     p.add_argument("--minutes", type=number_arg(float, "--minutes", 0, above=True), default=None,
-                   help="stop after this much wall time")
+                   help="stop after about this much wall time: the schedule is sized to it from the pace of the "
+                   "first 20 steps, which run whatever the budget, and the last held-out evaluation comes on top")
     p.add_argument("--seed", type=number_arg(int, "--seed", 0), default=0)
     p.add_argument("--threads", type=number_arg(int, "--threads", 1), default=None,
                    help="torch threads (default: all cores; 1 is faster on a machine shared with other work)")
@@ -75,15 +76,17 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
                    help="with --out: the variant without boxes, for CUDA graphs (the package's render_gpu.onnx)")
     p.add_argument("--pack", type=Path, default=None, help="avatar pack used for the check (default: the bundled one)")
 
+    for command in sub.choices.values():  # a usage error shows its own command's usage
+        command.set_defaults(usage_error=command.error)
     args = parser.parse_args(argv)
     if args.command == "render" and args.whole_frame and args.out is None:
-        parser.error("--whole-frame picks the variant written to --out; without --out both are written")
+        args.usage_error("--whole-frame picks the variant written to --out; without --out both are written")
     if args.command == "train" and args.config == "smoke" and args.out is None:
-        parser.error("train --config smoke needs --out: by default it would replace the committed checkpoint")
+        args.usage_error("train --config smoke needs --out: by default it would replace the committed checkpoint")
     defaults = {"train": ["--out"], "onnx": ["--checkpoint", "--out"], "render": ["--out"]}.get(args.command, [])
     defaulted = [flag for flag in defaults if getattr(args, flag[2:]) is None]
     if defaulted and not in_source_checkout():
-        parser.error(f"without {' and '.join(defaulted)}, {args.command} reads or replaces the files of facecast's "
+        args.usage_error(f"without {' and '.join(defaulted)}, {args.command} reads or replaces the files of facecast's "
                      "source folder (export/checkpoints, runtime/models), and this facecast is installed, not run "
                      "from one: pass them, or work in a clone installed with pip install -e '.[export]'")
     missing = [name for name in NEEDS[args.command] if importlib.util.find_spec(name) is None]
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
         with _interrupted_on_termination():
             if args.command == "train":
                 _check_training_settings(train_parser, args)
-            _run(parser, args)
+            _run(args)
     except (FacecastError, OSError) as exc:  # one line, as every facecast command says what went wrong
         print(f"{prog} {args.command}: error: {exc}", file=sys.stderr)
         return 1
@@ -118,7 +121,7 @@ def _check_training_settings(parser: argparse.ArgumentParser, args: argparse.Nam
         parser.error(str(exc))
 
 
-def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def _run(args: argparse.Namespace) -> None:
     if args.command == "corpus":
         from facecast.export.corpus import build_corpus
 
@@ -145,12 +148,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
         checkpoints = [args.checkpoint] if args.checkpoint else shipped_checkpoints()
         if not checkpoints:
-            parser.error("no checkpoint in export/checkpoints; train one or pass --checkpoint")
+            args.usage_error("no checkpoint in export/checkpoints; train one or pass --checkpoint")
         if args.out and len(checkpoints) > 1:
-            parser.error("--out needs --checkpoint: there are several committed checkpoints")
+            args.usage_error("--out needs --checkpoint: there are several committed checkpoints")
         for checkpoint in checkpoints:
             if not Path(checkpoint).is_file():
-                raise FacecastError(f"{checkpoint}: no such checkpoint")
+                raise FacecastError(not_a_file(checkpoint, "a checkpoint", "no such checkpoint"))
             print(json.dumps(export_onnx(checkpoint, args.out), indent=2))
 
 

@@ -107,6 +107,9 @@ def load_corpus(corpus: Path, min_frames: int) -> tuple[Stream, Stream]:
     """The training and held-out streams of a corpus folder; a missing, damaged or unfinished corpus
     (``summary.json`` is written last) is one ``FacecastError``."""
     rebuild = f"rebuild with facecast export corpus --out {corpus}"
+    if not corpus.is_dir():
+        raise FacecastError(f"{corpus}: {'is a file, not a corpus folder' if corpus.exists() else 'no such folder'}; "
+                            "make one with facecast export corpus --out FOLDER")
     for split in ("train", "val"):
         if not (corpus / f"{split}.npz").is_file():
             raise FacecastError(f"{corpus}: no {split}.npz; {rebuild}")

@@ -252,6 +252,24 @@ def test_export_outputs_must_be_named_for_what_they_hold(tmp_path, capsys, argv,
     assert (tmp_path / out).read_bytes() == b"what was there"
 
 
+@pytest.mark.parametrize("argv, usage", [
+    (["render", "--whole-frame"], "usage: facecast export render"),
+    (["train", "--config", "smoke"], "usage: facecast export train"),
+])
+def test_a_usage_error_shows_its_own_commands_usage(capsys, argv, usage):
+    with pytest.raises(SystemExit) as stop:  # they showed `facecast export`'s, listing the commands
+        export_main(argv, prog="facecast export")
+    assert stop.value.code == 2 and capsys.readouterr().err.startswith(usage)
+
+
+def test_a_missing_corpus_or_a_folder_for_a_checkpoint_is_named_as_such(tmp_path, capsys):
+    assert export_main(["train", "--corpus", str(tmp_path / "nope"), "--out", str(tmp_path / "x.pt"),
+                        "--config", "smoke"]) == 1
+    assert "nope: no such folder; make one with facecast export corpus" in capsys.readouterr().err  # "no train.npz"
+    assert export_main(["onnx", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "x.onnx")]) == 1
+    assert "is a folder, not a checkpoint" in capsys.readouterr().err  # it said "no such checkpoint"
+
+
 def test_training_settings_are_checked_by_the_function_too(corpus, tmp_path):
     with pytest.raises(FacecastError, match="under the 80 frames"):
         train_lipsync.train(corpus, tmp_path / "x.pt", config="smoke", warmup=70, lookahead=10)
