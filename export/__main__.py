@@ -12,10 +12,10 @@ from pathlib import Path
 from facecast.errors import FacecastError, not_a_file
 from facecast.export import MAX_WEIGHT, in_source_checkout, shipped_checkpoints
 
-# What each command imports beyond the core install: the export extra.
 # The shipped model's corpus is 7 h, synthesized in about an hour here; this is weeks of synthesis, and more
 # only fills the memory with the job list (1e9 hours took 24 GB before the system stopped it).
 MAX_CORPUS_HOURS = 1000.0
+# What each command imports beyond the core install: the export extra.
 NEEDS = {"corpus": ("pocketsphinx",), "train": ("torch",), "onnx": ("torch", "onnx"), "render": ("torch", "onnx")}
 
 
@@ -86,9 +86,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
     defaults = {"train": ["--out"], "onnx": ["--checkpoint", "--out"], "render": ["--out"]}.get(args.command, [])
     defaulted = [flag for flag in defaults if getattr(args, flag[2:]) is None]
     if defaulted and not in_source_checkout():
-        args.usage_error(f"without {' and '.join(defaulted)}, {args.command} reads or replaces the files of facecast's "
-                     "source folder (export/checkpoints, runtime/models), and this facecast is installed, not run "
-                     "from one: pass them, or work in a clone installed with pip install -e '.[export]'")
+        args.usage_error(f"without {' and '.join(defaulted)}, {args.command} reads or replaces the files of "
+                         "facecast's source folder (export/checkpoints, runtime/models), and this facecast is "
+                         "installed, not run from one: pass them, or work in a clone installed with pip install -e "
+                         "'.[export]'")
     missing = [name for name in NEEDS[args.command] if importlib.util.find_spec(name) is None]
     if missing:
         print(f"{prog} {args.command} needs {', '.join(missing)}, from facecast's export extra: pip install "
