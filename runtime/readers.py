@@ -26,7 +26,7 @@ from facecast.motion_frame import (
     first_impossible,
     neutral_frames,
 )
-from facecast.writers import LLF_COLUMN, LLF_POSE_COLUMNS, check_fps
+from facecast.writers import JSON_UNITS, LLF_COLUMN, LLF_POSE_COLUMNS, check_fps
 
 # The npz's named arrays are copies of parts of ``frames``, there for reading; ``frames`` is what is read.
 _NPZ_COPIES = {"time": "time", "blendshapes": "blendshapes", "visemes": "visemes", "head_rotation": "headRotation",
@@ -175,24 +175,23 @@ def _number(path: Path, frame: int, name: str, value: object) -> float:
     return float(value)
 
 
-#: The units a motion JSON may give for its fields ("units"), as factors to facecast's own (s, deg, m, deg).
-_JSON_UNITS = {"time": {"s": 1.0, "ms": 1e-3},
-               "headRotation": {"deg": 1.0, "rad": 180 / math.pi},
-               "headTranslation": {"m": 1.0, "cm": 0.01, "mm": 0.001},
-               "gaze": {"deg": 1.0, "rad": 180 / math.pi}}
+#: The other units a motion JSON may give for its fields ("units"), as factors to facecast's own (JSON_UNITS).
+_OTHER_UNITS = {"time": {"ms": 1e-3}, "headRotation": {"rad": 180 / math.pi},
+                "headTranslation": {"cm": 0.01, "mm": 0.001}, "gaze": {"rad": 180 / math.pi}}
 
 
 def _json_units(path: Path, units: object) -> dict[str, float]:
     """Each field's factor to facecast's units, from a motion JSON's ``units`` (facecast's own when absent)."""
     if not isinstance(units, dict):
         raise FacecastError(f"{path}: \"units\" must be an object, such as {{\"headRotation\": \"deg\"}}")
-    unknown = sorted(set(units) - set(_JSON_UNITS))
+    unknown = sorted(set(units) - set(JSON_UNITS))
     if unknown:  # a misspelt field would leave its values read in facecast's units
         raise FacecastError(f"{path}: \"units\" names {', '.join(map(repr, unknown))}; it gives units for "
-                            f"{', '.join(_JSON_UNITS)}")
+                            f"{', '.join(JSON_UNITS)}")
     scale = {}
-    for name, known in _JSON_UNITS.items():
-        unit = units.get(name, next(iter(known)))
+    for name, own in JSON_UNITS.items():
+        known = {own: 1.0, **_OTHER_UNITS[name]}
+        unit = units.get(name, own)
         if not isinstance(unit, str) or unit not in known:
             raise FacecastError(f"{path}: \"units\" gives {name} in {unit!r}; facecast reads "
                                 f"{' or '.join(repr(u) for u in known)}")

@@ -106,6 +106,10 @@ def _csv_bytes(track: MotionTrack) -> bytes:
     return buf.getvalue().encode()
 
 
+#: The units of a motion JSON's fields, as facecast writes them (and reads them where a file gives none).
+JSON_UNITS = {"time": "s", "headRotation": "deg", "headTranslation": "m", "gaze": "deg"}
+
+
 def motion_json(track: MotionTrack, source: str | None = None) -> dict:
     """The JSON document (schema: facecast/data/motion.schema.json)."""
     return {
@@ -115,7 +119,7 @@ def motion_json(track: MotionTrack, source: str | None = None) -> dict:
         "source": source,
         "fps": track.fps,
         "frameCount": len(track),
-        "units": {"time": "s", "headRotation": "deg", "headTranslation": "m", "gaze": "deg"},
+        "units": dict(JSON_UNITS),
         "blendshapeNames": list(ARKIT_BLENDSHAPES),
         "visemeNames": list(VISEMES),
         "layout": [{"name": f.name, "offset": f.offset, "count": f.count, "unit": f.unit} for f in LAYOUT],
