@@ -34,9 +34,10 @@ from facecast.render import ONNX_TYPES, pad_vertices
 if TYPE_CHECKING:
     import onnxruntime as ort
 
-#: Graphs kept, most recently used last: each holds its session and its GPU memory (six, with two plain
-#: sessions, held 2.9 GiB on an H100; twelve were not measured). A server showing avatars at two sizes to a
-#: changing number of sessions meets a few shapes; more would only hold GPU memory.
+#: Graphs kept, most recently used last: each holds its session and its GPU memory, on an H100 90-206 MiB
+#: for 1-4 frames at 256 px, 212-358 MiB at 512 px, 598 MiB for 8 frames of two avatars at 512 px (so twelve
+#: large ones about 7 GiB). A server showing avatars at two sizes to a changing number of sessions meets a
+#: few shapes; more would only hold GPU memory.
 GRAPHS_KEPT = 12
 #: Vertex counts are rounded up to a multiple of this: the shipped portraits' meshes (600-900) share one.
 VERTEX_STEP = 512
