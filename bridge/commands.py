@@ -32,6 +32,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="onnxruntime device (default auto: textures rendered on CUDA when onnxruntime-gpu "
                    "finds a GPU; the lip network stays on the CPU, where it runs faster)")
     p.add_argument("--avatars", type=Path, help="folder of .facecast packs texture sessions may ask for by name")
+    p.add_argument("--lip-model", type=Path, action="append", metavar="PATH.onnx",
+                   help="a lip-sync model exported with 'python -m facecast.export onnx --out', served instead of "
+                   "the shipped ones; repeat for several, each of its own lookahead (sessions choose by lookahead)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     p.set_defaults(usage_error=p.error)
 
@@ -110,7 +113,8 @@ def _run_server(args: argparse.Namespace) -> None:
     try:
         if args.avatars is not None and not args.avatars.is_dir():
             raise FacecastError(f"{args.avatars}: no such folder")
-        models = [LipSyncModel(path, device=args.device, threads=1) for path in shipped_models().values()]
+        paths = args.lip_model or shipped_models().values()
+        models = [LipSyncModel(path, device=args.device, threads=1) for path in paths]
         server = BridgeServer(args.bind, models, curve_dir=args.curve,
                               insecure=args.insecure, avatars_dir=args.avatars, device=args.device)
     except zmq.ZMQError as exc:

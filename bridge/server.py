@@ -144,7 +144,12 @@ class BridgeServer:
         if models is None:
             models = [LipSyncModel(path, device=device, threads=1) for path in shipped_models().values()]
         # A session picks its model by lookahead; the least is the default, as live use wants low latency.
-        self.models = {m.lookahead * 10: m for m in models}
+        self.models: dict[int, LipSyncModel] = {}
+        for m in models:
+            twin = self.models.setdefault(m.lookahead * 10, m)
+            if twin is not m:
+                raise FacecastError(f"{twin.path} and {m.path} both have {m.lookahead * 10} ms lookahead; sessions "
+                                    "choose a model by its lookahead, so serve one of them")
         if not self.models:
             raise FacecastError("the server needs at least one lip-sync model")
         self.model = self.models[min(self.models)]

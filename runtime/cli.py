@@ -90,6 +90,9 @@ def _add_motion_options(p: argparse.ArgumentParser, fps: float | None = 60.0,
     p.add_argument("--motion-intensity", type=_control("motion_intensity", float),
                    default=d["motion_intensity"], metavar="F",
                    help="scale of all generated motion: head, eyes, brows, 0 to 2 (default 1)")
+    p.add_argument("--lip-model", type=Path, default=None, metavar="PATH.onnx",
+                   help="a lip-sync model exported with 'python -m facecast.export onnx --out' (default: the "
+                   "shipped one)")
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="onnxruntime device (default auto: the render network on CUDA when onnxruntime-gpu "
                    "finds a GPU; the small lip network stays on the CPU, where it runs faster)")
@@ -143,6 +146,17 @@ def motion_controls(args: argparse.Namespace):
         raise FacecastError(str(exc)) from None
 
 
+def motion_pipeline(args: argparse.Namespace):
+    """The ``MotionPipeline`` the motion options ask for: ``--lip-model`` (or the shipped model) on
+    ``--device``, at ``--fps``, with the non-verbal controls."""
+    from facecast.lipsync import LipSyncModel
+    from facecast.pipeline import MotionPipeline
+
+    controls = motion_controls(args)  # a bad control is refused before a model is loaded
+    model = LipSyncModel(args.lip_model, device=args.device) if args.lip_model is not None else None
+    return MotionPipeline(model, fps=args.fps, device=args.device, controls=controls)
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -150,14 +164,13 @@ def _count(n: int, noun: str) -> str:
 def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace) -> None:
     """Analyse the speech once and write its motion to every output."""
     from facecast.audio import SAMPLE_RATE
-    from facecast.pipeline import MotionPipeline, load_speech
+    from facecast.pipeline import load_speech
     from facecast.writers import check_output_path, write_motion
 
     for output in outputs:
         check_output_path(output)  # fail before the work, not after it
-    controls = motion_controls(args)
     start = time.perf_counter()
-    pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=controls)
+    pipeline = motion_pipeline(args)
     audio = load_speech(speech)
     track = pipeline.process(audio, progress=not args.quiet)
     for output in outputs:
@@ -174,7 +187,7 @@ def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace) -> None
 
 
 def _plot(args: argparse.Namespace) -> None:
-    from facecast.pipeline import MotionPipeline, load_speech
+    from facecast.pipeline import load_speech
     from facecast.plot import plot_motion
     from facecast.writers import check_writable
 
@@ -182,7 +195,7 @@ def _plot(args: argparse.Namespace) -> None:
         raise FacecastError(f"{args.output}: the plot is a PNG; name it .png")
     check_writable(args.output)
     audio = load_speech(args.speech)
-    pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=motion_controls(args))
+    pipeline = motion_pipeline(args)
     track = pipeline.process(audio, progress=not args.quiet)
     plot_motion(track, audio, args.output, title=args.speech.name)
     if not args.quiet:

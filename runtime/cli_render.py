@@ -142,11 +142,9 @@ def render_video(pack: AvatarPack, audio: Path | None, output: Path, args: argpa
 
     check_video_path(output)
     if track is None:
-        from facecast.cli import motion_controls
-        from facecast.pipeline import MotionPipeline
+        from facecast.cli import motion_pipeline
 
-        pipeline = MotionPipeline(fps=args.fps, device=args.device, controls=motion_controls(args))
-        track = pipeline.process_file(audio, progress=False)
+        track = motion_pipeline(args).process_file(audio, progress=False)
     renderer = Renderer(device=args.device)
     avatar = renderer.avatar(pack, args.size)
     source = str(pack.meta.get("source", "portrait"))
@@ -199,7 +197,7 @@ def _motion_file(args: argparse.Namespace):
     from facecast.cli import MOTION_CONTROL_DEFAULTS
     from facecast.readers import read_motion
 
-    given = [f"--{name.replace('_', '-')}" for name, default in MOTION_CONTROL_DEFAULTS.items()
+    given = [f"--{name.replace('_', '-')}" for name, default in {**MOTION_CONTROL_DEFAULTS, "lip_model": None}.items()
              if getattr(args, name) != default]
     if given:  # exits 2, as argparse does
         args.usage_error(f"{', '.join(given)} {'shapes' if len(given) == 1 else 'shape'} motion made from speech; "

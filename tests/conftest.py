@@ -76,3 +76,24 @@ def speech_formats(speech_dir, speech_wav) -> dict[str, Path]:
                     "-i", str(wav44), "-shortest", "-c:v", "libx264", "-c:a", "aac", str(video)], check=True)
     files["mp4"] = video
     return files
+
+
+@pytest.fixture(scope="session")
+def other_lip_model(tmp_path_factory) -> Path:
+    """A lip-sync model other than the shipped one, as a user's export is: the shipped network with its
+    output layer's bias raised by 0.5, so that every frame it makes differs (its metadata unchanged)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    from facecast.lipsync import default_model_path
+
+    model = onnx.load(str(default_model_path()))
+    for init in model.graph.initializer:
+        if init.name == "head.bias":
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) + np.float32(0.5), init.name))
+            break
+    else:
+        raise AssertionError("the shipped lip model has no head.bias")
+    path = tmp_path_factory.mktemp("models") / "my_voice.onnx"
+    onnx.save(model, str(path))
+    return path

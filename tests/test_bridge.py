@@ -891,6 +891,33 @@ def test_serve_command_logs_json_and_stops_cleanly_on_sigterm(tmp_path):
         proc.kill()
 
 
+def test_serve_serves_the_lip_models_it_is_given(speech_audio, other_lip_model):
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "facecast.cli", "serve", "--bind", f"tcp://127.0.0.1:{port}",
+                             "--lip-model", str(other_lip_model)], stderr=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(proc.stderr.readline())["event"] == "listening"
+        with Client(f"tcp://127.0.0.1:{port}") as client:
+            got = motion_of(stream(client, client.open(fps=30, sample_format="f32"), speech_audio, 320))
+    finally:
+        proc.kill()
+    mine = MotionPipeline(LipSyncModel(other_lip_model, device="cpu"), fps=30).process(speech_audio).data
+    assert np.abs(got[:-2] - mine[:-2]).max() < 1e-4
+    assert np.abs(got - MotionPipeline(live_model(), fps=30).process(speech_audio).data).max() > 0.05
+
+
+def test_two_lip_models_of_one_lookahead_are_refused_by_name(other_lip_model):
+    with pytest.raises(FacecastError, match=r"my_voice.onnx both have \d+ ms lookahead"):
+        BridgeServer("tcp://127.0.0.1:*", [live_model(), LipSyncModel(other_lip_model)], textures=False)
+
+
 def test_refuses_to_bind_beyond_loopback_without_keys():
     import subprocess
     import sys

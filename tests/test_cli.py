@@ -229,3 +229,34 @@ def test_a_csv_too_short_to_tell_its_rate_is_flagged_when_written_and_read_with_
                             "-of", "json", str(video)], capture_output=True, text=True)
     stream = json.loads(probe.stdout)["streams"][0]
     assert stream["avg_frame_rate"] == "60/1" and int(stream["nb_frames"]) == len(take.read_text().splitlines()) - 1
+
+
+def test_a_lip_model_given_is_the_one_that_moves_the_lips(tmp_path, speech_wav, other_lip_model):
+    from facecast.lipsync import LipSyncModel
+    from facecast.pipeline import MotionPipeline
+
+    assert facecast("motion", speech_wav, "-o", tmp_path / "shipped.npz", "--fps", 30, "-q").returncode == 0
+    result = facecast("motion", speech_wav, "-o", tmp_path / "mine.npz", "--fps", 30, "-q",
+                      "--lip-model", other_lip_model)
+    assert result.returncode == 0, result.stderr
+    mine, shipped = (np.load(tmp_path / f"{name}.npz")["frames"] for name in ("mine", "shipped"))
+    expected = MotionPipeline(LipSyncModel(other_lip_model), fps=30).process_file(speech_wav).data
+    np.testing.assert_allclose(mine, expected, atol=1e-6)
+    assert np.abs(mine - shipped).max() > 0.05
+
+    render = facecast("render", "--audio", speech_wav, "-o", tmp_path / "v.mp4", "--size", 64, "-q",
+                      "--lip-model", other_lip_model)
+    assert render.returncode == 0, render.stderr
+
+
+def test_a_lip_model_that_is_not_one_is_one_clear_line(tmp_path, speech_wav):
+    from facecast.render import default_model_path
+
+    for path, words in ((tmp_path / "missing.onnx", "lip-sync model not found"),
+                        (default_model_path(), "not a facecast lip-sync model")):
+        result = facecast("motion", speech_wav, "-o", tmp_path / "m.csv", "--lip-model", path)
+        assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.csv").exists()
+    motion = facecast("render", "--motion", tmp_path / "x.csv", "-o", tmp_path / "v.mp4",
+                      "--lip-model", tmp_path / "missing.onnx")
+    assert motion.returncode == 2 and "--lip-model shapes motion made from speech" in motion.stderr
