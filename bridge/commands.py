@@ -178,12 +178,12 @@ def _client(args: argparse.Namespace) -> None:
         if exc.code not in ("timeout", "hello_first"):
             raise  # the server refused something (an unknown avatar, say): the connection is fine
         failure = exc  # the connection failed: what came before is still reported and saved
-    from facecast.cli import _count
+    from facecast.cli import counted
 
     if failure is not None and not any(counts.values()):
         raise failure  # nothing came (no server there, say): the error alone says it
     summary = meter.summary()
-    print(f"received {_count(counts['motion'], 'frame')} for {audio.size / 16000:.1f} s of speech"
+    print(f"received {counted(counts['motion'], 'frame')} for {audio.size / 16000:.1f} s of speech"
           + (" before the connection failed" if failure else ""))
     if summary["frames"]:
         print(f"latency p50 {summary['p50_ms']:.0f} ms, p95 {summary['p95_ms']:.0f} ms, "
@@ -191,7 +191,7 @@ def _client(args: argparse.Namespace) -> None:
     if args.texture:
         t = texture_meter.summary()
         latency = f": latency p50 {t['p50_ms']:.0f} ms, p95 {t['p95_ms']:.0f} ms" if t["frames"] else ""
-        print(f"received {_count(counts['texture'], 'texture')}{latency}")
+        print(f"received {counted(counts['texture'], 'texture')}{latency}")
     if args.save is not None and frames:
         write_motion(MotionTrack(np.concatenate(frames), args.fps), args.save, source=args.audio.name)
         print(f"written {args.save}" + (" (the frames received before the failure)" if failure else ""))

@@ -157,7 +157,8 @@ def motion_pipeline(args: argparse.Namespace):
     return MotionPipeline(model, fps=args.fps, device=args.device, controls=controls)
 
 
-def _count(n: int, noun: str) -> str:
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1: "1 frame", "0 frames"; the commands' summaries use it."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
@@ -177,7 +178,7 @@ def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace) -> None
         write_motion(track, output, source=speech.name)
         if not args.quiet:
             seconds = audio.size / SAMPLE_RATE
-            print(f"{output}: {_count(len(track), 'frame')} at {track.fps:g} fps ({seconds:.1f} s of speech) "
+            print(f"{output}: {counted(len(track), 'frame')} at {track.fps:g} fps ({seconds:.1f} s of speech) "
                   f"in {time.perf_counter() - start:.2f} s", file=sys.stderr)
         if output.suffix.lower() == ".csv" and (len(track) - 1) / track.fps < 1:
             # Its timecodes all fall in one second, which leaves its frame rate untold when it is read back.
@@ -199,7 +200,7 @@ def _plot(args: argparse.Namespace) -> None:
     track = pipeline.process(audio, progress=not args.quiet)
     plot_motion(track, audio, args.output, title=args.speech.name)
     if not args.quiet:
-        print(f"{args.output}: {_count(len(track), 'frame')} plotted", file=sys.stderr)
+        print(f"{args.output}: {counted(len(track), 'frame')} plotted", file=sys.stderr)
 
 
 def _demo(args: argparse.Namespace) -> None:

@@ -185,10 +185,10 @@ def _render(args: argparse.Namespace) -> None:
 
 def print_summary(output: Path, track, size: int, took: float) -> None:
     """The one line a finished video gets: its frames, size, rate and length, and how fast it was made."""
-    from facecast.cli import _count
+    from facecast.cli import counted
 
     seconds = len(track) / track.fps
-    print(f"{output}: {_count(len(track), 'frame')} at {size} px, {track.fps:g} fps ({seconds:.1f} s) "
+    print(f"{output}: {counted(len(track), 'frame')} at {size} px, {track.fps:g} fps ({seconds:.1f} s) "
           f"in {took:.1f} s ({seconds / took:.1f}x real time)", file=sys.stderr)
 
 
