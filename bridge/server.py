@@ -166,9 +166,15 @@ class BridgeServer:
                 # A GPU's first frame of each shape pays for its CUDA graph (1.6 s on an H100): pay it at
                 # start-up for one to four sessions showing the bundled avatar at 512 px, not in their first
                 # frames (other avatars, sizes and counts still pay it once each).
+                # Logged, as it holds the server's start for seconds (6.8 s on an H100, with the sessions).
+                counts = [1, 2, 4]
+                _log(logging.INFO, "capturing", device=self.textures.renderer.providers[0],
+                     texture_sessions=counts, size=512)
+                start = time.monotonic()
                 default = self.textures.avatar(None, 512)
-                for sessions in (1, 2, 4):
+                for sessions in counts:
                     self.textures.render([default] * sessions, neutral_frames(sessions))
+                _log(logging.INFO, "captured", took_s=round(time.monotonic() - start, 2))
         self.ctx = context or zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sending to a vanished client raises instead of dropping

@@ -866,6 +866,19 @@ def test_controls_steer_the_face_and_bad_controls_are_refused(server, speech_aud
             client.open(lookahead_ms=30.0)
 
 
+def listening(proc) -> dict:
+    """The "listening" event of a `facecast serve` process; a GPU server logs its captures before it."""
+    import json
+
+    while True:
+        line = proc.stderr.readline()
+        assert line, "the server ended before it listened"
+        event = json.loads(line)
+        if event["event"] == "listening":
+            return event
+        assert event["event"] in ("capturing", "captured"), event
+
+
 def test_serve_command_logs_json_and_stops_cleanly_on_sigterm(tmp_path):
     import json
     import signal
@@ -879,8 +892,8 @@ def test_serve_command_logs_json_and_stops_cleanly_on_sigterm(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "facecast.cli", "serve", "--bind", f"tcp://127.0.0.1:{port}"],
                             stderr=subprocess.PIPE, text=True)
     try:
-        first = json.loads(proc.stderr.readline())
-        assert first["event"] == "listening" and first["endpoint"].endswith(str(port))
+        first = listening(proc)
+        assert first["endpoint"].endswith(str(port))
         with Client(f"tcp://127.0.0.1:{port}") as client:
             assert client.ping()["type"] == "pong"
         proc.send_signal(signal.SIGTERM)
@@ -892,7 +905,6 @@ def test_serve_command_logs_json_and_stops_cleanly_on_sigterm(tmp_path):
 
 
 def test_serve_serves_the_lip_models_it_is_given(speech_audio, other_lip_model):
-    import json
     import socket
     import subprocess
     import sys
@@ -903,7 +915,7 @@ def test_serve_serves_the_lip_models_it_is_given(speech_audio, other_lip_model):
     proc = subprocess.Popen([sys.executable, "-m", "facecast.cli", "serve", "--bind", f"tcp://127.0.0.1:{port}",
                              "--lip-model", str(other_lip_model)], stderr=subprocess.PIPE, text=True)
     try:
-        assert json.loads(proc.stderr.readline())["event"] == "listening"
+        listening(proc)
         with Client(f"tcp://127.0.0.1:{port}") as client:
             got = motion_of(stream(client, client.open(fps=30, sample_format="f32"), speech_audio, 320))
     finally:

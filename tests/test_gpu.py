@@ -164,13 +164,19 @@ def test_the_bridge_renders_textures_on_the_device_it_is_given(cuda_that_cannot_
 
 
 @needs_gpu
-def test_a_gpu_server_captures_the_shapes_of_its_first_texture_sessions_at_start():
+def test_a_gpu_server_captures_the_shapes_of_its_first_texture_sessions_at_start(caplog):
     from facecast.bridge.server import BridgeServer
 
-    server = BridgeServer("tcp://127.0.0.1:*", [LipSyncModel(device="cpu")], device="cuda")
+    with caplog.at_level("INFO", logger="facecast.serve"):
+        server = BridgeServer("tcp://127.0.0.1:*", [LipSyncModel(device="cpu")], device="cuda")
     try:
         graphs = server.textures.renderer.graphs
         assert graphs is not None
         assert [shape[:2] for shape in graphs._graphs] == [(1, 1), (2, 1), (4, 1)]  # frames, avatars
+        # The seconds this takes are logged, so that a wait at start-up is explained.
+        events = [(r.getMessage(), r.fields) for r in caplog.records]
+        assert events[0] == ("capturing", {"device": "CUDAExecutionProvider", "texture_sessions": [1, 2, 4],
+                                           "size": 512})
+        assert events[1][0] == "captured" and events[1][1]["took_s"] > 0
     finally:
         server.close()
