@@ -166,7 +166,7 @@ class BridgeServer:
                 # A GPU's first frame of each shape pays for its CUDA graph (1.6 s on an H100): pay it at
                 # start-up for one to four sessions showing the bundled avatar at 512 px, not in their first
                 # frames (other avatars, sizes and counts still pay it once each).
-                # Logged, as it holds the server's start for seconds (6.8 s on an H100, with the sessions).
+                # Logged, as it holds the server's start for seconds (3.1 s on an H100).
                 counts = [1, 2, 4]
                 _log(logging.INFO, "capturing", device=self.textures.renderer.providers[0],
                      texture_sessions=counts, size=512)
