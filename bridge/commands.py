@@ -33,8 +33,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    "finds a GPU; the lip network stays on the CPU, where it runs faster)")
     p.add_argument("--avatars", type=Path, help="folder of .facecast packs texture sessions may ask for by name")
     p.add_argument("--lip-model", type=Path, action="append", metavar="PATH.onnx",
-                   help="a lip-sync model exported with 'python -m facecast.export onnx --out', served instead of "
-                   "the shipped ones; repeat for several, each of its own lookahead (sessions choose by lookahead)")
+                   help="a lip-sync model exported with 'facecast export onnx --checkpoint YOURS.pt --out "
+                   "PATH.onnx', served instead of the shipped ones; repeat for several, each of its own lookahead "
+                   "(sessions choose by lookahead)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     p.set_defaults(usage_error=p.error)
 
@@ -108,13 +109,13 @@ def _run_server(args: argparse.Namespace) -> None:
     import zmq
 
     from facecast.bridge.server import BridgeServer
-    from facecast.lipsync import LipSyncModel, shipped_models
+    from facecast.lipsync import LipSyncModel
 
     try:
         if args.avatars is not None and not args.avatars.is_dir():
             raise FacecastError(f"{args.avatars}: no such folder")
-        paths = args.lip_model or shipped_models().values()
-        models = [LipSyncModel(path, device=args.device, threads=1) for path in paths]
+        # None: the server loads every shipped model
+        models = [LipSyncModel(path, device=args.device, threads=1) for path in args.lip_model or []] or None
         server = BridgeServer(args.bind, models, curve_dir=args.curve,
                               insecure=args.insecure, avatars_dir=args.avatars, device=args.device)
     except zmq.ZMQError as exc:

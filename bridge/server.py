@@ -148,6 +148,8 @@ class BridgeServer:
         for m in models:
             twin = self.models.setdefault(m.lookahead * 10, m)
             if twin is not m:
+                if twin.path.resolve() == m.path.resolve():
+                    raise FacecastError(f"{m.path}: lip-sync model given twice")
                 raise FacecastError(f"{twin.path} and {m.path} both have {m.lookahead * 10} ms lookahead; sessions "
                                     "choose a model by its lookahead, so serve one of them")
         if not self.models:
@@ -163,7 +165,7 @@ class BridgeServer:
 
             self.textures = TextureRenderer(avatars_dir, device)
             if self.textures.renderer.providers[0] != CPU:
-                # A GPU's first frame of each shape pays for its CUDA graph (1.6 s on an H100): pay it at
+                # A GPU's first frame of each shape pays for its CUDA graph (0.5-1.3 s on an H100): pay it at
                 # start-up for one to four sessions showing the bundled avatar at 512 px, not in their first
                 # frames (other avatars, sizes and counts still pay it once each).
                 # Logged, as it holds the server's start for seconds (3.1 s on an H100).
@@ -209,7 +211,7 @@ class BridgeServer:
                 signal.signal(sig, lambda *_: self.stop())
         self._running = True
         _log(logging.INFO, "listening", endpoint=self.endpoint, protocol=P.PROTOCOL_VERSION,
-             providers=self.model.providers,
+             providers=self.model.providers, lip_models={ms: m.path.name for ms, m in sorted(self.models.items())},
              render_providers=self.textures.renderer.providers if self.textures else None)
         try:
             while self._running:

@@ -91,8 +91,8 @@ def _add_motion_options(p: argparse.ArgumentParser, fps: float | None = 60.0,
                    default=d["motion_intensity"], metavar="F",
                    help="scale of all generated motion: head, eyes, brows, 0 to 2 (default 1)")
     p.add_argument("--lip-model", type=Path, default=None, metavar="PATH.onnx",
-                   help="a lip-sync model exported with 'python -m facecast.export onnx --out' (default: the "
-                   "shipped one)")
+                   help="a lip-sync model exported with 'facecast export onnx --checkpoint YOURS.pt --out "
+                   "PATH.onnx' (default: the shipped one)")
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="onnxruntime device (default auto: the render network on CUDA when onnxruntime-gpu "
                    "finds a GPU; the small lip network stays on the CPU, where it runs faster)")
@@ -146,15 +146,20 @@ def motion_controls(args: argparse.Namespace):
         raise FacecastError(str(exc)) from None
 
 
-def motion_pipeline(args: argparse.Namespace):
-    """The ``MotionPipeline`` the motion options ask for: ``--lip-model`` (or the shipped model) on
-    ``--device``, at ``--fps``, with the non-verbal controls."""
+def lip_model(args: argparse.Namespace):
+    """The ``LipSyncModel`` of ``--lip-model`` (else the shipped one) on ``--device``."""
     from facecast.lipsync import LipSyncModel
+
+    return LipSyncModel(args.lip_model, device=args.device)
+
+
+def motion_pipeline(args: argparse.Namespace, model=None):
+    """The ``MotionPipeline`` the motion options ask for: ``model`` (a ``LipSyncModel`` already loaded;
+    else ``lip_model(args)``), at ``--fps``, with the non-verbal controls."""
     from facecast.pipeline import MotionPipeline
 
     controls = motion_controls(args)  # a bad control is refused before a model is loaded
-    model = LipSyncModel(args.lip_model, device=args.device) if args.lip_model is not None else None
-    return MotionPipeline(model, fps=args.fps, device=args.device, controls=controls)
+    return MotionPipeline(model or lip_model(args), fps=args.fps, controls=controls)
 
 
 def counted(n: int, noun: str) -> str:
@@ -162,8 +167,9 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace) -> None:
-    """Analyse the speech once and write its motion to every output."""
+def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace, model=None) -> None:
+    """Analyse the speech once and write its motion to every output (with ``model``, a loaded
+    ``LipSyncModel``, else ``--lip-model``'s)."""
     from facecast.audio import SAMPLE_RATE
     from facecast.pipeline import load_speech
     from facecast.writers import check_output_path, write_motion
@@ -171,7 +177,7 @@ def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace) -> None
     for output in outputs:
         check_output_path(output)  # fail before the work, not after it
     start = time.perf_counter()
-    pipeline = motion_pipeline(args)
+    pipeline = motion_pipeline(args, model)
     audio = load_speech(speech)
     track = pipeline.process(audio, progress=not args.quiet)
     for output in outputs:
@@ -210,13 +216,15 @@ def _demo(args: argparse.Namespace) -> None:
     out_dir = args.out_dir
     if out_dir.exists() and not out_dir.is_dir():
         raise FacecastError(f"{out_dir}: not a folder")
+    motion_controls(args)  # the controls and the model are refused before the folder is made
+    model = lip_model(args)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FacecastError(f"{out_dir}: cannot make this folder ({exc.strerror or exc})") from None
-    _motion(speech, [out_dir / f"facecast_demo{ext}" for ext in (".csv", ".json")], args)
+    _motion(speech, [out_dir / f"facecast_demo{ext}" for ext in (".csv", ".json")], args, model)
     # The video at 30 fps: twice as fast to render as 60, and what players expect.
-    render_demo(out_dir, argparse.Namespace(**{**vars(args), "fps": 30.0}))
+    render_demo(out_dir, argparse.Namespace(**{**vars(args), "fps": 30.0}), model=model)
 
 
 def _info() -> None:

@@ -128,12 +128,13 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def render_video(pack: AvatarPack, audio: Path | None, output: Path, args: argparse.Namespace,
-                 track=None, cut_sound: bool = False) -> tuple[Path, object]:
+                 track=None, cut_sound: bool = False, model=None) -> tuple[Path, object]:
     """Render ``audio`` spoken by ``pack`` to ``output``; returns the video path and the motion track used.
 
     ``track`` (a ``MotionTrack``; the video takes its frame rate) is rendered instead of motion made from
     ``audio``: a caller that already has it, or a motion file. ``audio`` None makes a silent video;
-    ``cut_sound`` ends a longer sound with the last frame.
+    ``cut_sound`` ends a longer sound with the last frame. ``model``: a ``LipSyncModel`` already loaded
+    (default: ``--lip-model``'s).
     """
     from tqdm import tqdm
 
@@ -144,7 +145,7 @@ def render_video(pack: AvatarPack, audio: Path | None, output: Path, args: argpa
     if track is None:
         from facecast.cli import motion_pipeline
 
-        track = motion_pipeline(args).process_file(audio, progress=False)
+        track = motion_pipeline(args, model).process_file(audio, progress=False)
     renderer = Renderer(device=args.device)
     avatar = renderer.avatar(pack, args.size)
     source = str(pack.meta.get("source", "portrait"))
@@ -218,12 +219,13 @@ def _motion_file(args: argparse.Namespace):
     return track
 
 
-def render_demo(out_dir: Path, args: argparse.Namespace, track=None) -> Path:
+def render_demo(out_dir: Path, args: argparse.Namespace, track=None, model=None) -> Path:
     """Render the bundled speech sample on the bundled portrait to ``out_dir/facecast_demo.mp4``, with the
     summary line ``render`` prints unless ``args.quiet``.
 
     ``args`` carries the motion options (fps, seed, emotion...); ``size`` and ``label`` default to 512 and
-    False when absent. ``track`` reuses a motion track of the sample already computed at ``args.fps``.
+    False when absent. ``track`` reuses a motion track of the sample already computed at ``args.fps``;
+    ``model``, a ``LipSyncModel`` already loaded, makes it otherwise (default: ``--lip-model``'s).
     """
     from facecast.cli import DEMO_SPEECH
 
@@ -231,7 +233,7 @@ def render_demo(out_dir: Path, args: argparse.Namespace, track=None) -> Path:
     speech = Path(str(resources.files("facecast") / "data" / DEMO_SPEECH))
     demo_args = argparse.Namespace(**{"size": 512, "label": False, **vars(args)})
     output, track = render_video(load_pack(default_pack_path()), speech, Path(out_dir) / DEMO_VIDEO, demo_args,
-                                 track)
+                                 track, model=model)
     if not getattr(args, "quiet", False):
         print_summary(output, track, demo_args.size, time.perf_counter() - start)
     return output

@@ -14,7 +14,7 @@ module provides:
   capture it again), so every call runs on one worker thread of this module's.
 
 Calls are padded to a few shapes, so that ``facecast render``'s last short batch, or a server's changing
-number of texture sessions and avatars, reuses a few graphs instead of capturing one (1.6 s on an H100) per
+number of texture sessions and avatars, reuses a few graphs instead of capturing one (0.5-1.3 s on an H100) per
 count: frames and avatars to a power of two, and meshes to a multiple of ``VERTEX_STEP`` vertices.
 """
 

@@ -18,7 +18,7 @@ import onnxruntime as ort
 
 from facecast.audio import SAMPLE_RATE, float_samples
 from facecast.device import open_session
-from facecast.errors import ModelError
+from facecast.errors import ModelError, not_a_file
 from facecast.lip_channels import LIP_CHANNELS, LIP_TO_BLENDSHAPES, close_for_bilabials
 from facecast.motion_frame import FIELDS, VISEME_INDEX, VISEMES, MotionTrack, neutral_frames
 
@@ -128,7 +128,7 @@ class LipSyncModel:
                  lookahead_ms: int | None = None) -> None:
         self.path = Path(path) if path is not None else default_model_path(lookahead_ms)
         if not self.path.is_file():
-            raise ModelError(f"{self.path}: lip-sync model not found")
+            raise ModelError(not_a_file(self.path, "a lip-sync model (.onnx)", "lip-sync model not found"))
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -148,13 +148,20 @@ class LipSyncModel:
             info = json.loads(meta["facecast"])
         except (KeyError, json.JSONDecodeError):
             raise ModelError(f"{self.path}: not a facecast lip-sync model (no facecast metadata)") from None
+        if not isinstance(info, dict):
+            raise ModelError(f"{self.path}: not a facecast lip-sync model (its facecast metadata is not a map)")
         if info.get("format") != MODEL_FORMAT:
             raise ModelError(f"{self.path}: model format {info.get('format')} is not {MODEL_FORMAT}")
-        if tuple(info["channels"]) != LIP_CHANNELS or tuple(info["visemes"]) != VISEMES:
+        try:  # a user's file comes here as well as the shipped ones: a field missing or mistyped is its fault
+            channels, visemes = tuple(info["channels"]), tuple(info["visemes"])
+            self.lookahead: int = int(info["lookahead"])
+            self.state_size: int = int(info["state_size"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{self.path}: incomplete facecast metadata ({type(exc).__name__}: {exc}); export "
+                             "it again with facecast export onnx") from None
+        if channels != LIP_CHANNELS or visemes != VISEMES:
             raise ModelError(f"{self.path}: the model's output channels do not match this facecast version")
         self.info = info
-        self.lookahead: int = int(info["lookahead"])
-        self.state_size: int = int(info["state_size"])
         self.providers = self.session.get_providers()
 
     @property

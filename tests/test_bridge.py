@@ -867,12 +867,15 @@ def test_controls_steer_the_face_and_bad_controls_are_refused(server, speech_aud
 
 
 def listening(proc) -> dict:
-    """The "listening" event of a `facecast serve` process; a GPU server logs its captures before it."""
+    """The "listening" event of a `facecast serve` process; a GPU server logs its captures before it, and
+    one where CUDA cannot run says so in a plain line."""
     import json
 
     while True:
         line = proc.stderr.readline()
         assert line, "the server ended before it listened"
+        if not line.startswith("{"):
+            continue
         event = json.loads(line)
         if event["event"] == "listening":
             return event
@@ -915,7 +918,7 @@ def test_serve_serves_the_lip_models_it_is_given(speech_audio, other_lip_model):
     proc = subprocess.Popen([sys.executable, "-m", "facecast.cli", "serve", "--bind", f"tcp://127.0.0.1:{port}",
                              "--lip-model", str(other_lip_model)], stderr=subprocess.PIPE, text=True)
     try:
-        listening(proc)
+        assert listening(proc)["lip_models"] == {str(max(LOOKAHEADS)): "my_voice.onnx"}  # what it says it serves
         with Client(f"tcp://127.0.0.1:{port}") as client:
             got = motion_of(stream(client, client.open(fps=30, sample_format="f32"), speech_audio, 320))
     finally:
@@ -928,6 +931,8 @@ def test_serve_serves_the_lip_models_it_is_given(speech_audio, other_lip_model):
 def test_two_lip_models_of_one_lookahead_are_refused_by_name(other_lip_model):
     with pytest.raises(FacecastError, match=r"my_voice.onnx both have \d+ ms lookahead"):
         BridgeServer("tcp://127.0.0.1:*", [live_model(), LipSyncModel(other_lip_model)], textures=False)
+    with pytest.raises(FacecastError, match="my_voice.onnx: lip-sync model given twice"):
+        BridgeServer("tcp://127.0.0.1:*", [LipSyncModel(other_lip_model) for _ in range(2)], textures=False)
 
 
 def test_refuses_to_bind_beyond_loopback_without_keys():

@@ -247,16 +247,39 @@ def test_a_lip_model_given_is_the_one_that_moves_the_lips(tmp_path, speech_wav, 
     render = facecast("render", "--audio", speech_wav, "-o", tmp_path / "v.mp4", "--size", 64, "-q",
                       "--lip-model", other_lip_model)
     assert render.returncode == 0, render.stderr
+    # The video's motion is the given model's, as the render command makes it.
+    from facecast.avatar import load_pack
+    from facecast.cli import build_parser
+    from facecast.cli_render import default_pack_path, render_video
+
+    args = build_parser().parse_args(["render", "--audio", str(speech_wav), "-o", str(tmp_path / "w.mp4"),
+                                      "--size", "64", "--fps", "30", "-q", "--lip-model", str(other_lip_model)])
+    _, track = render_video(load_pack(default_pack_path()), speech_wav, tmp_path / "w.mp4", args)
+    np.testing.assert_allclose(track.data, expected, atol=1e-6)
 
 
 def test_a_lip_model_that_is_not_one_is_one_clear_line(tmp_path, speech_wav):
+    onnx = pytest.importorskip("onnx")
+    from facecast.lipsync import default_model_path as lip_model_path
     from facecast.render import default_model_path
 
+    incomplete = onnx.load(str(lip_model_path()))
+    for entry in incomplete.metadata_props:
+        if entry.key == "facecast":
+            info = json.loads(entry.value)
+            del info["lookahead"]
+            entry.value = json.dumps(info)
+    onnx.save(incomplete, str(tmp_path / "incomplete.onnx"))
     for path, words in ((tmp_path / "missing.onnx", "lip-sync model not found"),
-                        (default_model_path(), "not a facecast lip-sync model")):
+                        (tmp_path, "is a folder, not a lip-sync model"),
+                        (default_model_path(), "not a facecast lip-sync model"),
+                        (tmp_path / "incomplete.onnx", "incomplete facecast metadata (KeyError: 'lookahead')")):
         result = facecast("motion", speech_wav, "-o", tmp_path / "m.csv", "--lip-model", path)
         assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.csv").exists()
+    demo = facecast("demo", "--out-dir", tmp_path / "new", "--lip-model", tmp_path / "missing.onnx")
+    assert demo.returncode == 1 and "lip-sync model not found" in demo.stderr
+    assert not (tmp_path / "new").exists()  # refused before the folder is made
     motion = facecast("render", "--motion", tmp_path / "x.csv", "-o", tmp_path / "v.mp4",
                       "--lip-model", tmp_path / "missing.onnx")
     assert motion.returncode == 2 and "--lip-model shapes motion made from speech" in motion.stderr
