@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from common import gpu_name, machine, save, speech_clip
 
-from facecast.bridge.client import AsyncClient, LatencyMeter
+from facecast.bridge.client import AsyncClient, BridgeError, Client, LatencyMeter
 from facecast.device import DEVICES
 
 CHUNK = 320  # 20 ms at 16 kHz
@@ -39,15 +39,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def one_session(endpoint: str, audio: np.ndarray, fps: float, start: float,
+def wait_until_serving(endpoint: str, server: subprocess.Popen, limit_s: float = 120.0) -> None:
+    """Wait for the server to answer: a GPU server captures its CUDA graphs before it listens (6.8 s from
+    start on an H100), and sessions that connect sooner wait for it while their clock runs."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        try:
+            with Client(endpoint, timeout=1.0) as client:
+                client.ping()
+            return
+        except BridgeError:
+            if server.poll() is not None:
+                raise SystemExit(f"the server exited with status {server.returncode} before it served") from None
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the server did not answer within {limit_s:g} s") from None
+
+
+async def one_session(endpoint: str, audio: np.ndarray, fps: float, opened: asyncio.Barrier, clock: dict,
                       texture: bool = False, lookahead_ms: int | None = None
                       ) -> tuple[LatencyMeter, int, int, list[float], list[float]]:
-    """Stream ``audio`` in real time; for a texture session the meter times the textures."""
+    """Stream ``audio`` in real time; for a texture session the meter times the textures.
+
+    Every session starts streaming at one moment (``clock["start"]``), once all of them are open: a session
+    paced from before its opening would send the audio of the seconds it waited in one burst.
+    """
     client = AsyncClient(endpoint, timeout=30)
     await client.connect("bench")
     extra = {} if lookahead_ms is None else {"lookahead_ms": lookahead_ms}
     session = await client.open(fps=fps, mode="texture" if texture else "motion", size=512, encoding="jpeg",
                                 **extra)
+    await opened.wait()
+    start = clock.setdefault("start", time.monotonic() + 0.2)
     meter = LatencyMeter()
     received = 0
     expected = None
@@ -88,8 +110,8 @@ async def one_session(endpoint: str, audio: np.ndarray, fps: float, start: float
 
 async def run(endpoint: str, audio: np.ndarray, sessions: int, fps: float, texture: bool = False,
               lookahead_ms: int | None = None) -> dict:
-    start = time.monotonic() + 0.5
-    results = await asyncio.gather(*[one_session(endpoint, audio, fps, start, texture, lookahead_ms)
+    opened, clock = asyncio.Barrier(sessions), {}
+    results = await asyncio.gather(*[one_session(endpoint, audio, fps, opened, clock, texture, lookahead_ms)
                                      for _ in range(sessions)])
     meters, received, announced, in_server, back = zip(*results, strict=True)
     latencies = np.concatenate([np.asarray(m.latencies_ms) for m in meters])
@@ -140,7 +162,7 @@ def main() -> int:
     server = subprocess.Popen(["facecast", "serve", "--bind", endpoint, "--log-level", "warning",
                                "--device", args.device])
     try:
-        time.sleep(2.0)
+        wait_until_serving(endpoint, server)
         rows = []
         for n in args.sessions:
             row = asyncio.run(run(endpoint, audio, n, args.fps, lookahead_ms=lookahead_ms))
