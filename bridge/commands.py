@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from pathlib import Path
@@ -86,23 +85,14 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    from facecast.bridge.server import JsonFormatter
+    from facecast.logs import JsonFormatter, logging_to_stderr
 
     if args.curve is not None and args.insecure:  # exits 2, as argparse does
         args.usage_error("--curve and --insecure contradict each other: with --curve every client is encrypted "
                          "and must hold an admitted key")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("facecast.serve")
-    # Put back on return: a caller running the command in its own process keeps its logging as it was.
-    before = logger.handlers[:], logger.level, logger.propagate
-    logger.handlers[:] = [handler]
-    logger.setLevel(args.log_level.upper())
-    logger.propagate = False
-    try:
+    # Every facecast logger, not only the server's: a GPU that cannot run is logged by the device module.
+    with logging_to_stderr(JsonFormatter(), args.log_level.upper()):
         _run_server(args)
-    finally:
-        logger.handlers[:], logger.level, logger.propagate = before
 
 
 def _run_server(args: argparse.Namespace) -> None:

@@ -9,7 +9,6 @@ every message is validated and a bad one gets an ``error`` reply that touches no
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import time
@@ -47,15 +46,6 @@ OUTBOX_LIMIT = 2000  # messages per session held for a client whose socket buffe
 # message per session, far below it for a client that reads.
 SNDHWM = 64
 RCVHWM = 1000  # messages libzmq takes in from a client before it holds the rest back in the network
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: machine-readable structured logs."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {"t": round(record.created, 3), "level": record.levelname.lower(), "event": record.getMessage()}
-        entry.update(getattr(record, "fields", {}))
-        return json.dumps(entry)
 
 
 def _log(level: int, event: str, **fields: Any) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from facecast import __version__
 from facecast.device import DEVICES
 from facecast.errors import FacecastError
+from facecast.logs import PLAIN, logging_to_stderr
 
 DEMO_SPEECH = "sample_speech.flac"
 BRIDGE_COMMANDS = ("serve", "keys", "client")  # in facecast.bridge.commands
@@ -278,9 +279,12 @@ def _main(argv: list[str]) -> int:
 
         return export_main(argv[1:], prog="facecast export")
     args = build_parser().parse_args(_negative_values_joined(argv))
-    try:  # the server stops on its own signal handlers, after closing its sessions
-        with contextlib.nullcontext() if args.command == "serve" else _interrupted_on_termination():
+    try:
+        if args.command == "serve":  # it stops on its own signal handlers, and logs in JSON lines
             _run(args)
+        else:
+            with _interrupted_on_termination(), logging_to_stderr(PLAIN):
+                _run(args)
     except FacecastError as exc:
         print(f"facecast: error: {exc}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ offer ``DEVICES`` without loading it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ CPU = "CPUExecutionProvider"
 CUDA_OPTIONS = {"use_tf32": "0"}
 
 _preloaded = False
+log = logging.getLogger("facecast.device")
 
 
 def providers(device: str) -> list[str]:
@@ -53,7 +55,8 @@ def open_session(path: Path, options: ort.SessionOptions, device: str,
     """An onnxruntime session of the model at ``path`` on ``device``.
 
     When onnxruntime-gpu is installed but CUDA cannot run (no GPU, a container without one, or the CUDA
-    and cuDNN libraries its release names missing), ``"auto"`` says so on stderr and runs ``cpu_path``
+    and cuDNN libraries its release names missing), ``"auto"`` logs a warning (``cuda_unavailable``; the
+    command line prints it on stderr, ``facecast serve`` as one of its JSON lines) and runs ``cpu_path``
     (default: ``path``) on the CPU, and ``"cuda"`` fails with that reason; onnxruntime itself would
     either raise a bare CUDA error or quietly fall back. Other load errors are onnxruntime's own.
     """
@@ -75,7 +78,8 @@ def open_session(path: Path, options: ort.SessionOptions, device: str,
     if device == "cuda":
         raise ModelError(f"device 'cuda': {reason}")
     cpu_path = Path(cpu_path or path)
-    print(f"facecast: {reason}; running {cpu_path.name} on the CPU", file=sys.stderr)
+    log.warning("%s; running %s on the CPU", reason, cpu_path.name,
+                extra={"event": "cuda_unavailable", "fields": {"reason": failure, "model": cpu_path.name}})
     if session is not None and cpu_path == Path(path):
         return session
     return ort.InferenceSession(str(cpu_path), options, providers=[CPU])

@@ -8,8 +8,8 @@ RGB frames, in batches, for one avatar or several at once. On CUDA the same fram
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,6 +29,7 @@ CELL = 4  # the network computes geometry once per CELL x CELL pixels (export/re
 #: The numpy type of each type the render network's inputs have, as onnxruntime names them.
 ONNX_TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(uint8)": np.uint8}
 MIN_OPENING = 2.0  # pixels between the inner lips below which a mouth counts as closed (sealed_image)
+log = logging.getLogger("facecast.render")
 
 
 def default_model_path(whole_frame: bool = False) -> Path:
@@ -338,6 +339,9 @@ class Renderer:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Errors only: onnxruntime's warnings (shape nodes kept on the CPU beside CUDA) are expected here,
+        # and its own plain lines would break `facecast serve`'s JSON log.
+        options.log_severity_level = 3
         try:
             # "auto" where CUDA cannot run: the CPU runs the network with boxes
             self.session = open_session(self.path, options, device,
@@ -395,8 +399,9 @@ class Renderer:
             with self._dropping:
                 if self.graphs is graphs:  # this thread's call dropped them; others' calls only fell back
                     self.graphs = None
-                    print(f"facecast: CUDA graphs cannot run ({last_line(e)}); rendering without them, several "
-                          "times slower at one frame a call", file=sys.stderr)
+                    log.warning("CUDA graphs cannot run (%s); rendering without them, several times slower at "
+                                "one frame a call", last_line(e),
+                                extra={"event": "cuda_graphs_dropped", "fields": {"reason": last_line(e)}})
                     graphs.close()
             return frames
 

@@ -867,15 +867,13 @@ def test_controls_steer_the_face_and_bad_controls_are_refused(server, speech_aud
 
 
 def listening(proc) -> dict:
-    """The "listening" event of a `facecast serve` process; a GPU server logs its captures before it, and
-    one where CUDA cannot run says so in a plain line."""
+    """The "listening" event of a `facecast serve` process, whose every line is JSON; a GPU server logs its
+    captures before it."""
     import json
 
     while True:
         line = proc.stderr.readline()
         assert line, "the server ended before it listened"
-        if not line.startswith("{"):
-            continue
         event = json.loads(line)
         if event["event"] == "listening":
             return event
@@ -901,7 +899,7 @@ def test_serve_command_logs_json_and_stops_cleanly_on_sigterm(tmp_path):
             assert client.ping()["type"] == "pong"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
-        events = [json.loads(line)["event"] for line in proc.stderr.read().splitlines() if line.startswith("{")]
+        events = [json.loads(line)["event"] for line in proc.stderr.read().splitlines()]
         assert events[-1] == "shutdown"
     finally:
         proc.kill()

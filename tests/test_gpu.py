@@ -10,6 +10,7 @@ import pytest
 from pictures import psnr
 
 from facecast.avatar import load_pack
+from facecast.cli import main
 from facecast.cli_render import default_pack_path
 from facecast.device import CPU, CUDA, providers
 from facecast.errors import ModelError
@@ -68,11 +69,73 @@ def test_cuda_is_asked_for_full_float32_not_tf32(cuda_that_cannot_run):
     assert cuda == [(CUDA, {"use_tf32": "0"})]
 
 
-def test_auto_runs_on_the_cpu_and_says_why_when_cuda_cannot_run(cuda_that_cannot_run, capsys):
+def test_auto_runs_on_the_cpu_and_says_why_when_cuda_cannot_run(cuda_that_cannot_run, caplog):
     renderer = Renderer(device="auto")
     assert renderer.providers == [CPU] and renderer.graphs is None
     assert renderer.path == default_model_path()  # the network with boxes, not the one for CUDA graphs
-    assert "CUDA failure 100" in capsys.readouterr().err
+    [record] = [r for r in caplog.records if r.name.startswith("facecast")]
+    assert record.levelname == "WARNING" and record.event == "cuda_unavailable"
+    assert "CUDA failure 100" in record.getMessage() and record.getMessage().endswith("running render.onnx on the CPU")
+
+
+def test_the_command_line_gives_the_reason_in_one_line(cuda_that_cannot_run, capsys):
+    assert main(["info"]) == 0
+    out, err = capsys.readouterr()
+    assert "render network on CPU" in out
+    assert err.startswith("facecast: onnxruntime's CUDA provider cannot run (CUDA failure 100") and err.count("\n") == 1
+
+
+def test_a_server_gives_the_reason_in_its_json_log():
+    """`facecast serve` where onnxruntime-gpu is installed but cannot run: its stderr stays JSON lines, the
+    fallback among them, as the server's own events (a separate process, with onnxruntime's sessions made
+    to fail as they do without a GPU)."""
+    import json
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", SERVE_WITHOUT_A_USABLE_GPU, "serve", "--bind",
+                             f"tcp://127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not lines or lines[-1]["event"] != "listening":
+            line = proc.stderr.readline()
+            assert line, "the server ended before it listened"
+            lines.append(json.loads(line))  # every line is JSON
+        [fallback] = [e for e in lines if e["event"] == "cuda_unavailable"]
+        assert fallback["level"] == "warning" and fallback["model"] == "render.onnx"
+        assert "CUDA failure 100" in fallback["reason"] and "on the CPU" in fallback["message"]
+        assert lines[-1]["render_providers"] == [CPU]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+
+
+# onnxruntime-gpu on a machine without a usable GPU, as the cuda_that_cannot_run fixture makes it, then the
+# command line.
+SERVE_WITHOUT_A_USABLE_GPU = """
+import sys
+import onnxruntime as ort
+import facecast.device
+
+real = ort.InferenceSession
+
+def session(path, options=None, providers=None):
+    if any((p[0] if isinstance(p, tuple) else p) == "CUDAExecutionProvider" for p in providers or []):
+        raise RuntimeError("CUDA failure 100: no CUDA-capable device is detected ; GPU=0")
+    return real(path, options, providers=providers)
+
+ort.get_available_providers = lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+ort.InferenceSession = session
+facecast.device._preloaded = True
+from facecast.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 def test_cuda_that_cannot_run_is_an_error_that_gives_the_reason(cuda_that_cannot_run):

@@ -151,7 +151,7 @@ def test_avatar_inputs_the_network_cannot_take_are_refused_in_words(pack):
     assert renderer.run(one, frames[:0], index[:0]).shape == (0, 96, 96, 3)
 
 
-def test_a_renderer_whose_cuda_graphs_cannot_run_renders_without_them(pack, tmp_path, capsys):
+def test_a_renderer_whose_cuda_graphs_cannot_run_renders_without_them(pack, tmp_path, caplog):
     """Graphs that fail (here: their network missing) hand each call to the plain session, and are dropped
     once with one message, even when several threads meet the failure at once."""
     import threading
@@ -173,7 +173,9 @@ def test_a_renderer_whose_cuda_graphs_cannot_run_renders_without_them(pack, tmp_
         thread.join()
     assert len(results) == 3 and all(np.array_equal(r, expected) for r in results)
     assert renderer.graphs is None
-    assert capsys.readouterr().err.count("CUDA graphs cannot run") == 1
+    [record] = [r for r in caplog.records if r.name.startswith("facecast")]
+    assert record.levelname == "WARNING" and record.event == "cuda_graphs_dropped"
+    assert record.getMessage().startswith("CUDA graphs cannot run")
 
 
 @pytest.mark.parametrize("size", [96, 128, 256])

@@ -1,0 +1,52 @@
+"""Where facecast's log records go: one ``facecast`` logger tree, printed on stderr by the command line.
+
+Library code logs warnings (a GPU that cannot run, say) to ``facecast.*`` loggers instead of printing, so
+that ``facecast serve`` can keep every line of its stderr JSON, and a program using the Python API can
+route them with its own logging set-up. A record may carry ``event`` (a short name for machines) and
+``fields`` (its details) in ``extra``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterator
+
+ROOT = "facecast"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: machine-readable structured logs."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        event = getattr(record, "event", None)
+        entry = {"t": round(record.created, 3), "level": record.levelname.lower(),
+                 "event": event or record.getMessage()}
+        if event:  # the sentence a person reads, beside the name a program matches
+            entry["message"] = record.getMessage()
+        entry.update(getattr(record, "fields", {}))
+        return json.dumps(entry)
+
+
+#: How the command line prints a record for a person: as its own one-line messages ("facecast: ...").
+PLAIN = logging.Formatter(f"{ROOT}: %(message)s")
+
+
+@contextlib.contextmanager
+def logging_to_stderr(formatter: logging.Formatter, level: int | str = logging.WARNING) -> Iterator[None]:
+    """Print the ``facecast`` loggers' records from ``level`` up on stderr with ``formatter``, for as long
+    as the block runs; then put their set-up back (a caller running a command in its own process keeps
+    its logging as it was)."""
+    logger = logging.getLogger(ROOT)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    before = logger.handlers[:], logger.level, logger.propagate
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = before
