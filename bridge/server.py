@@ -191,7 +191,8 @@ class BridgeServer:
         self._running = False
         self.started = time.monotonic()
         self.counters = {"messages": 0, "errors": 0, "frames_sent": 0, "inference_calls": 0,
-                         "inference_rows": 0, "clients_dropped": 0, "textures_sent": 0, "textures_skipped": 0}
+                         "inference_rows": 0, "clients_left": 0, "clients_dropped": 0, "textures_sent": 0,
+                         "textures_skipped": 0}
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -676,12 +677,17 @@ class BridgeServer:
         client = self.clients.pop(identity, None)
         if client is None:
             return
-        self.counters["clients_dropped"] += 1
-        for sid in list(client.sessions):
-            session = self.sessions.get(sid)
-            if session is not None:
-                self._close_session(session)
-        _log(logging.INFO, "client_dropped", client=identity.hex())
+        # The protocol has no goodbye: a client that closed its sessions and went is found gone like any
+        # other. Only one that went (or fell behind) with sessions open counts as dropped.
+        open_sessions = [sid for sid in client.sessions if sid in self.sessions]
+        for sid in open_sessions:
+            self._close_session(self.sessions[sid])
+        if open_sessions:
+            self.counters["clients_dropped"] += 1
+            _log(logging.INFO, "client_dropped", client=identity.hex(), sessions=open_sessions)
+        else:
+            self.counters["clients_left"] += 1
+            _log(logging.INFO, "client_left", client=identity.hex())
 
     def _heartbeat(self) -> None:
         # ZeroMQ hides disconnects from a ROUTER; with ROUTER_MANDATORY a send to a vanished peer fails,

@@ -551,6 +551,7 @@ def test_idle_frames_keep_coming_between_utterances(server):
 
 
 def test_a_vanished_client_frees_its_sessions(server, speech_audio):
+    dropped = server.server.stats()["clients_dropped"]
     sock = raw_socket(server.endpoint)
     ask(sock, msgpack.packb({"type": "hello", "protocol": 1}))
     session = ask(sock, msgpack.packb({"type": "open"}))["session"]
@@ -563,9 +564,30 @@ def test_a_vanished_client_frees_its_sessions(server, speech_audio):
     while time.monotonic() < deadline and session in server.server.sessions:
         time.sleep(0.05)
     assert session not in server.server.sessions
+    assert server.server.stats()["clients_dropped"] == dropped + 1
     with Client(server.endpoint) as other:  # its session id means nothing to anyone else
         with pytest.raises(BridgeError, match="unknown_session"):
             other.close(session)
+
+
+def test_a_client_that_closed_its_sessions_and_went_has_left_not_been_dropped(monkeypatch, speech_audio):
+    import facecast.bridge.server as server_module
+
+    monkeypatch.setattr(server_module, "HEARTBEAT_S", 0.2)  # the heartbeat finds a client gone
+    running = RunningServer(textures=False)
+    try:
+        with Client(running.endpoint) as client:
+            session = client.open(fps=30)
+            client.send_audio(session, speech_audio[:8000])
+            client.end(session)
+            client.close(session)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and running.server.stats()["clients_left"] == 0:
+            time.sleep(0.05)
+        stats = running.server.stats()
+        assert stats["clients_left"] == 1 and stats["clients_dropped"] == 0 and stats["clients"] == 0
+    finally:
+        running.stop()
 
 
 def test_non_loopback_bind_needs_curve_or_insecure(tmp_path):
