@@ -21,6 +21,9 @@ MIN_SAMPLE_RATE = 4000
 MAX_SAMPLE_RATE = 384000
 MAX_CHANNELS = 64
 SILENCE_DBFS = -70.0  # a file whose loudest 10 ms stays below this is treated as silent
+# 12 dB past full scale. Float audio overshoots 1 a little after resampling or mixing, never by this much:
+# louder floats are another scale (int16 values as floats, most likely), which would clip to a square wave.
+FLOAT_PEAK_LIMIT = 4.0
 
 
 def resample(audio: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:
@@ -78,8 +81,9 @@ def _mixdown(channels: np.ndarray) -> np.ndarray:
 
 def float_samples(audio: np.ndarray) -> np.ndarray:
     """Mono samples as float32 in [-1, 1]: int16 (pcm16, as a microphone or wav reader hands it over) is
-    scaled by 1/32768 and float data kept; other types, several channels and NaN are refused rather than
-    read as noise, as one signal twice as long, or as motion gone NaN from there on."""
+    scaled by 1/32768 and float data kept; other types, several channels, NaN and floats far past 1 are
+    refused rather than read as noise, as one signal twice as long, as motion gone NaN from there on, or
+    as a square wave."""
     audio = np.asarray(audio)
     if audio.ndim > 1 and audio.size != audio.shape[0]:
         raise AudioError(f"audio of shape {audio.shape}: give mono samples (facecast.audio.to_mono_16k mixes "
@@ -91,7 +95,19 @@ def float_samples(audio: np.ndarray) -> np.ndarray:
     audio = audio.astype(np.float32, copy=False).reshape(-1)
     if not np.isfinite(audio).all():
         raise AudioError("the audio contains NaN or infinite samples")
+    problem = float_scale_problem(audio)
+    if problem:
+        raise AudioError(problem)
     return audio
+
+
+def float_scale_problem(audio: np.ndarray) -> str | None:
+    """Why finite float samples are not audio in [-1, 1] (they reach past ``FLOAT_PEAK_LIMIT``), or None."""
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    if peak <= FLOAT_PEAK_LIMIT:
+        return None
+    return (f"float samples reach {peak:.5g}, and float audio runs within [-1, 1] (int16 values given as "
+            "floats? divide them by 32768)")
 
 
 def check_not_silent(audio: np.ndarray) -> None:

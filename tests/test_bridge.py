@@ -174,6 +174,17 @@ def test_stereo_rows_and_interleaved_samples_are_the_same_sound_and_a_wrong_shap
     np.testing.assert_allclose(as_rows, flat, rtol=0, atol=1e-4)
 
 
+def test_a_float_session_refuses_int16_values_sent_as_floats(server, speech_audio):
+    """A client in another language may send its int16 samples as f32 unscaled; the server says so."""
+    wrong = (speech_audio[:320] * 32768).astype("<f4").tobytes()
+    with Client(server.endpoint) as client:
+        session = client.open(fps=30, sample_format="f32")
+        client.send_audio(session, wrong)  # bytes go out as they are
+        error = client.recv(timeout=5)
+        assert error["type"] == "error" and error["code"] == "bad_field" and error["session"] == session
+        assert "divide them by 32768" in error["message"]
+
+
 def test_int16_samples_reach_a_float_session_as_the_same_sound(server, speech_audio):
     pcm = np.round(speech_audio[:16000] * 32767).astype(np.int16)
     with Client(server.endpoint) as client:
@@ -203,6 +214,8 @@ def test_integer_samples_of_any_width_are_the_same_sound(server, speech_audio):
         as_uint8 = motion_of(stream(client, client.open(fps=30), ((pcm >> 8) + 128).astype(np.uint8), 320))
         with pytest.raises(ValueError, match="NaN"):
             client.send_audio(client.open(fps=30), np.full(320, np.nan, np.float32))
+        with pytest.raises(ValueError, match="divide them by 32768"):  # the client would clip them to pcm16
+            client.send_audio(client.open(fps=30), pcm.astype(np.float32))
     assert np.abs(as_int32 - as_int16).max() < 1e-4
     assert np.corrcoef(as_uint8[:, 2 + 17], as_int16[:, 2 + 17])[0, 1] > 0.95  # jawOpen, from 8-bit sound
 

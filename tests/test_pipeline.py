@@ -92,5 +92,11 @@ def test_arrays_that_are_not_mono_speech_are_refused_not_misread(pipeline, speec
             pipeline.process(audio)
     with pytest.raises(AudioError, match="NaN"):
         pipeline.stream().push(poisoned[:8000])
+    # int16 values as floats (a wav read as float64 by hand, say) would clip the lips' input to a square wave
+    for call in (pipeline.process, pipeline.stream().push):
+        with pytest.raises(AudioError, match=r"float samples reach \d+.*divide them by 32768"):
+            call(speech_audio * 32768)
+    overshoot = speech_audio / np.abs(speech_audio).max() * 1.3  # a loud mix past full scale is still sound
+    assert len(pipeline.process(overshoot)) == len(pipeline.process(speech_audio))
     column = pipeline.process(speech_audio[:, None])  # one channel as a column is mono
     assert np.array_equal(column.data, pipeline.process(speech_audio).data)
