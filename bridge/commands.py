@@ -30,12 +30,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="onnxruntime device (default auto: textures rendered on CUDA when onnxruntime-gpu "
                    "finds a GPU; the lip network stays on the CPU, where it runs faster)")
-    p.add_argument("--avatars", type=Path, help="folder of .facecast packs texture sessions may ask for by name")
+    p.add_argument("--avatars", type=Path, help="folder of .facecast packs texture sessions may ask for by name "
+                   "(looked up when asked for, so packs added later are found; packs it cannot read are logged at "
+                   "start)")
     p.add_argument("--lip-model", type=Path, action="append", metavar="PATH.onnx",
                    help="a lip-sync model exported with 'facecast export onnx --checkpoint YOURS.pt --out "
                    "PATH.onnx', served instead of the shipped ones; repeat for several, each of its own lookahead "
                    "(sessions choose by lookahead)")
-    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info",
+                   help="least level of the JSON log lines on stderr (default info)")
     p.set_defaults(usage_error=p.error)
 
     p = sub.add_parser("keys", help="make CURVE key pairs for `facecast serve --curve`",
@@ -49,7 +52,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("client", help="stream a speech file to a server in real time and report latency")
     p.add_argument("--audio", type=Path, required=True, help="speech file (wav, flac, ogg, mp3, m4a, ...)")
-    p.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
+    p.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"the server's address (default {DEFAULT_ENDPOINT})")
     p.add_argument("--fps", type=number_arg(float, "frame rate", 1, MAX_FPS), default=30.0,
                    help=f"motion frame rate, 1-{MAX_FPS} fps, the bridge's limit (default 30)")
     p.add_argument("--chunk-ms", type=number_arg(float, "chunk length", 1, 1000), default=20.0,

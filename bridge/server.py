@@ -24,6 +24,7 @@ import zmq
 
 from facecast import __version__
 from facecast.audio import SAMPLE_RATE, StreamResampler, float_scale_problem
+from facecast.avatar import PACK_SUFFIX
 from facecast.bridge import protocol as P
 from facecast.bridge.protocol import ErrorCode, ProtocolError, SessionSpec
 from facecast.device import CPU
@@ -154,6 +155,14 @@ class BridgeServer:
             from facecast.bridge.textures import TextureRenderer
 
             self.textures = TextureRenderer(avatars_dir, device)
+            if avatars_dir is not None:
+                # Packs are looked up when a session asks (the folder may gain packs while the server runs);
+                # what is wrong with it now is said now, not first to a client.
+                if len(self.textures.names()) == 1:
+                    _log(logging.WARNING, "no_avatars", folder=str(avatars_dir),
+                         hint=f"it holds no *{PACK_SUFFIX} pack: texture sessions can show only the bundled avatar")
+                for name, problem in self.textures.unreadable().items():
+                    _log(logging.WARNING, "avatar_unreadable", avatar=name, error=problem)
             if self.textures.renderer.providers[0] != CPU:
                 # A GPU's first frame of each shape pays for its CUDA graph (0.5-1.3 s on an H100): pay it at
                 # start-up for one to four sessions showing the bundled avatar at 512 px, not in their first
@@ -203,7 +212,8 @@ class BridgeServer:
         self._running = True
         _log(logging.INFO, "listening", endpoint=self.endpoint, protocol=P.PROTOCOL_VERSION,
              providers=self.model.providers, lip_models={ms: m.path.name for ms, m in sorted(self.models.items())},
-             render_providers=self.textures.renderer.providers if self.textures else None)
+             render_providers=self.textures.renderer.providers if self.textures else None,
+             avatars=self.textures.names() if self.textures else [])
         try:
             while self._running:
                 self.turn()

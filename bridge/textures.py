@@ -40,6 +40,17 @@ class TextureRenderer:
         found = sorted(p.stem for p in self.avatars_dir.glob(f"*{PACK_SUFFIX}")) if self.avatars_dir else []
         return [DEFAULT_AVATAR, *(name for name in found if name != DEFAULT_AVATAR)]  # that name is the bundled one
 
+    def unreadable(self) -> dict[str, str]:
+        """The packs in the avatars folder that cannot be loaded, by name, with why: a server says so when
+        it starts, not first to the client that asks for one."""
+        problems = {}
+        for name in self.names()[1:]:
+            try:
+                load_pack(self.avatars_dir / f"{name}{PACK_SUFFIX}")
+            except AvatarError as exc:
+                problems[name] = str(exc)
+        return problems
+
     def avatar(self, name: str | None, size: int, session: int | None = None,
                keep: Collection[tuple[str | None, int]] = ()) -> Avatar:
         """Avatar ``name`` (None: the bundled one) at ``size`` px, worked out once and cached. ``keep``: the

@@ -241,12 +241,12 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
 def _check_face_fits(path: Path, landmarks: np.ndarray, width: int, height: int) -> None:
     """Refuse a face the renderer cannot animate: its mouth or an eye beyond the picture's edge (FaceMesh
     places them there, guessing; the mouth's own opening cannot be found there), or a face lying sideways."""
-    parts = (("mouth", ft.LIPS_UPPER_OUTER + ft.LIPS_LOWER_OUTER),
-             ("eyes", ft.RIGHT_EYE_UPPER + ft.RIGHT_EYE_LOWER + ft.LEFT_EYE_UPPER + ft.LEFT_EYE_LOWER))
+    parts = (("mouth is", ft.LIPS_UPPER_OUTER + ft.LIPS_LOWER_OUTER),
+             ("eyes are", ft.RIGHT_EYE_UPPER + ft.RIGHT_EYE_LOWER + ft.LEFT_EYE_UPPER + ft.LEFT_EYE_LOWER))
     for part, points in parts:
         xy = landmarks[list(points), :2]
         if (xy < 0).any() or (xy[:, 0] >= width).any() or (xy[:, 1] >= height).any():
-            raise AvatarError(f"{path}: the face's {part} is cut off by the picture's edge; use a picture that "
+            raise AvatarError(f"{path}: the face's {part} cut off by the picture's edge; use a picture that "
                               "shows the whole mouth and both eyes")
     eyes = (landmarks[ft.LEFT_EYE_OUTER, :2] + landmarks[ft.RIGHT_EYE_OUTER, :2]) / 2
     up = eyes - landmarks[list(ft.MOUTH_CORNERS), :2].mean(0)

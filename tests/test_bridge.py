@@ -1016,6 +1016,36 @@ def test_the_largest_raw_texture_reaches_the_client_though_it_outgrows_a_clients
         client.close(session)
 
 
+def test_a_server_says_at_start_what_is_wrong_in_its_avatars_folder_and_serves_the_rest(tmp_path, speech_wav,
+                                                                                          caplog, speech_audio):
+    import shutil
+
+    from facecast.cli_render import default_pack_path
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    BridgeServer("tcp://127.0.0.1:*", [live_model()], avatars_dir=empty, device="cpu").close_socket()
+    [warning] = [r for r in caplog.records if r.getMessage() == "no_avatars"]
+    assert warning.fields["folder"] == str(empty)
+    caplog.clear()
+    folder = tmp_path / "avatars"
+    folder.mkdir()
+    shutil.copy(default_pack_path(), folder / "alice.facecast")
+    shutil.copy(speech_wav, folder / "broken.facecast")  # a sound file under a pack's name
+    running = RunningServer(avatars_dir=folder, device="cpu")
+    try:
+        problems = {r.fields["avatar"]: r.fields["error"] for r in caplog.records
+                    if r.getMessage() == "avatar_unreadable"}
+        assert list(problems) == ["broken"] and "damaged avatar pack" in problems["broken"]
+        assert not [r for r in caplog.records if r.getMessage() == "no_avatars"]
+        with Client(running.endpoint) as client:
+            assert client.welcome["capabilities"]["avatars"] == ["default", "alice", "broken"]
+            session = client.open(fps=30, mode="texture", size=64, avatar="alice", sample_format="f32")
+            assert [m for m in stream(client, session, speech_audio[:4800], 320) if m["type"] == "texture"]
+    finally:
+        running.stop()
+
+
 def test_an_avatar_name_no_file_can_have_is_unknown_not_a_server_error(tmp_path):
     from facecast.bridge.protocol import ProtocolError
     from facecast.bridge.textures import TextureRenderer
