@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 import re
 import signal
 import sys
@@ -47,6 +48,15 @@ def number_arg(kind: type, what: str, low: float, high: float = math.inf, above:
             raise argparse.ArgumentTypeError(f"{what} must be {span}{every}, got {text}")
         return value
     return parse
+
+
+def output_file(text: str) -> Path:
+    """An argparse type for a file to write: a path that ends in a separator names a folder (the file
+    would be written as the folder's name), a usage error before any work."""
+    if text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(f"{text} ends in {text[-1]!r}, so it names a folder: name the file to "
+                                         "write, in that folder or as it without the ending separator")
+    return Path(text)
 
 
 # The motion controls' defaults, once: ``render --motion`` refuses controls moved off them.
@@ -110,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "the sound of a video) to per-frame facial motion. The format follows the output's "
                        "extension: .csv (Live Link Face layout), .json, .npz.")
     p.add_argument("speech", type=Path, help="speech file: wav, flac, ogg, mp3, m4a, ...; any rate and channels")
-    p.add_argument("-o", "--output", type=Path, required=True, help="OUT.csv, OUT.json or OUT.npz")
+    p.add_argument("-o", "--output", type=output_file, action="append", required=True,
+                   help="OUT.csv, OUT.json or OUT.npz; repeat to write several from one analysis")
     _add_motion_options(p)
 
     p = sub.add_parser("demo", help="the bundled speech sample and portrait -> facecast_demo.mp4, .csv and .json here")
@@ -119,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plot", help="draw the motion of a speech file over its waveform (PNG; needs matplotlib)")
     p.add_argument("speech", type=Path, help="speech file: wav, flac, ogg, mp3, m4a, ...")
-    p.add_argument("-o", "--output", type=Path, required=True, help="OUT.png")
+    p.add_argument("-o", "--output", type=output_file, required=True, help="OUT.png")
     _add_motion_options(p)
 
     sub.add_parser("info", help="version, model, latency and onnxruntime devices")
@@ -305,7 +316,7 @@ def _negative_values_joined(argv: list[str]) -> list[str]:
 
 def _run(args: argparse.Namespace) -> None:
     if args.command == "motion":
-        _motion(args.speech, [args.output], args)
+        _motion(args.speech, args.output, args)
     elif args.command == "demo":
         _demo(args)
     elif args.command == "plot":

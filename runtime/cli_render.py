@@ -34,7 +34,7 @@ def _face(text: str) -> int:
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``prepare`` and ``render`` to the ``facecast`` subcommands."""
-    from facecast.cli import _add_motion_options, number_arg
+    from facecast.cli import _add_motion_options, number_arg, output_file
 
     p = subparsers.add_parser("prepare",
                               help="portrait picture -> avatar pack (.facecast); needs the portrait extra (mediapipe)",
@@ -42,7 +42,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                               "shot or a group, the face at least 64 px wide) and store everything the renderer "
                               "needs in one .facecast file.")
     p.add_argument("portrait", type=Path, help="picture: JPEG, PNG, WebP... (EXIF rotation honoured)")
-    p.add_argument("-o", "--output", type=Path, default=None, help="NAME.facecast (default: the picture's name)")
+    p.add_argument("-o", "--output", type=output_file, default=None, help="NAME.facecast (default: the picture's name)")
     p.add_argument("--face", type=_face, default=None, metavar="N",
                    help="which face when there are several: 1 = the largest (default)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary")
@@ -59,7 +59,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--motion", type=Path, default=None, metavar="FILE",
                    help="render this motion (.json, .npz or Live Link Face .csv) instead of motion made from the "
                    "speech; at the file's frame rate; --audio is then optional (its sound is muxed in)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="OUT.mp4")
+    p.add_argument("-o", "--output", type=output_file, required=True, help="OUT.mp4")
     p.add_argument("--size", type=number_arg(int, "size", 64, 2048, multiple=4), default=512,
                    help="frame size in pixels, a multiple of 4 from 64 to 2048 (default 512)")
     p.add_argument("--label", action="store_true", help='burn a small visible "AI-generated" mark into the frames')

@@ -186,6 +186,25 @@ def test_a_folder_given_for_a_file_is_called_a_folder(speech_wav, tmp_path):
         assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr, args
 
 
+def test_a_file_named_as_a_folder_is_a_usage_error_before_any_work(speech_wav, tmp_path):
+    # A trailing separator names a folder: written anyway, the file would take the folder's name.
+    for args in (["motion", speech_wav, "-o", f"{tmp_path / 'takes.csv'}/"],
+                 ["render", "--audio", speech_wav, "-o", f"{tmp_path / 'videos.mp4'}/"],
+                 ["plot", speech_wav, "-o", f"{tmp_path / 'plots.png'}/"],
+                 ["client", "--audio", speech_wav, "--save", f"{tmp_path / 'saved.csv'}/"]):
+        result = facecast(*args)
+        assert result.returncode == 2 and "names a folder: name the file to write" in result.stderr, args
+    assert not list(tmp_path.iterdir())
+
+
+def test_one_analysis_writes_every_output_asked_for(speech_wav, tmp_path):
+    result = facecast("motion", speech_wav, "-o", tmp_path / "take.csv", "-o", tmp_path / "take.npz", "--seed", "2")
+    assert result.returncode == 0 and result.stderr.count(" frames at 60 fps") == 2, result.stderr
+    assert facecast("motion", speech_wav, "-o", tmp_path / "alone.npz", "--seed", "2", "-q").returncode == 0
+    assert np.array_equal(np.load(tmp_path / "take.npz")["frames"], np.load(tmp_path / "alone.npz")["frames"])
+    assert (tmp_path / "take.csv").stat().st_size > 0
+
+
 def test_python_dash_m_facecast_is_the_command():
     result = subprocess.run([sys.executable, "-m", "facecast", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("facecast ")
