@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import json
 import sys
@@ -96,6 +97,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
               "torch==2.13.0 onnx pocketsphinx (or pip install '.[export]' in facecast's source folder)",
               file=sys.stderr)
         return 1
+    for name in NEEDS[args.command]:  # installed, but it may not load beside what else is installed
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            hint = (": mediapipe (facecast's portrait extra) pins protobuf below 5, which onnx cannot load with; "
+                    "export in an environment without it" if "protobuf" in str(exc) else "")
+            print(f"{prog} {args.command}: error: {name} cannot be imported ({exc}){hint}", file=sys.stderr)
+            return 1
     try:  # SIGTERM and SIGHUP stop the work as Ctrl-C does, so temporary files are removed the same way
         with _interrupted_on_termination():
             if args.command == "train":

@@ -101,6 +101,27 @@ def test_export_without_its_extra_says_what_to_install(monkeypatch, capsys, comm
     assert len(err) == 1 and f"facecast export {command} needs {missing}" in err[0] and "pip install" in err[0]
 
 
+def test_export_beside_mediapipes_protobuf_says_so_in_one_line(monkeypatch, capsys):
+    """onnx installed where mediapipe pinned protobuf below 5 fails on import, as onnx itself raises it."""
+    import importlib.abc
+    import importlib.machinery
+
+    from facecast.cli import main
+
+    class ProtobufTooOld(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path=None, target=None):
+            return importlib.machinery.ModuleSpec(name, self) if name == "onnx" else None
+
+        def exec_module(self, module):
+            raise ImportError("cannot import name 'runtime_version' from 'google.protobuf'")
+
+    monkeypatch.delitem(sys.modules, "onnx", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [ProtobufTooOld(), *sys.meta_path])
+    assert main(["export", "onnx", "--checkpoint", "x.pt", "--out", "x.onnx"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "onnx cannot be imported" in err[0] and "mediapipe" in err[0]
+
+
 def test_export_refuses_bad_numbers_and_a_smoke_run_over_the_committed_checkpoint(tmp_path, capsys):
     from facecast.cli import main
 
