@@ -63,6 +63,9 @@ def to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
         audio = _mixdown(audio.astype(np.float64))
     if not np.all(np.isfinite(audio)):
         raise AudioError("the audio contains NaN or infinite samples")
+    problem = float_scale_problem(audio)
+    if problem:
+        raise AudioError(problem)
     out = resample(audio.astype(np.float32), sample_rate)
     if out.size < SAMPLE_RATE // 100:
         raise AudioError("the audio is shorter than 10 ms")

@@ -7,12 +7,13 @@ offer ``DEVICES`` without loading it.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facecast.errors import ModelError
+from facecast.logs import native_stderr_caught
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -25,6 +26,7 @@ CPU = "CPUExecutionProvider"
 CUDA_OPTIONS = {"use_tf32": "0"}
 
 _preloaded = False
+_preload_notes: list[str] = []  # what onnxruntime.preload_dlls printed
 log = logging.getLogger("facecast.device")
 
 
@@ -58,28 +60,39 @@ def open_session(path: Path, options: ort.SessionOptions, device: str,
     and cuDNN libraries its release names missing), ``"auto"`` logs a warning (``cuda_unavailable``; the
     command line prints it on stderr, ``facecast serve`` as one of its JSON lines) and runs ``cpu_path``
     (default: ``path``) on the CPU, and ``"cuda"`` fails with that reason; onnxruntime itself would
-    either raise a bare CUDA error or quietly fall back. Other load errors are onnxruntime's own.
+    either raise a bare CUDA error or quietly fall back. What onnxruntime prints meanwhile (the libraries
+    it cannot load) goes with the reason, in the message and as ``notes``, not on stderr by itself. Other
+    load errors are onnxruntime's own.
     """
     import onnxruntime as ort
 
     chosen = providers(device)
-    try:
-        with_options = [(name, CUDA_OPTIONS) if name == CUDA else name for name in chosen]
-        session = ort.InferenceSession(str(path), options, providers=with_options)
-        failure = None if session.get_providers()[0] == chosen[0] else "its provider did not load"
-    except Exception as exc:  # onnxruntime raises its own types; without CUDA, "CUDA failure 100: ..."
-        if chosen[0] != CUDA:
-            raise
-        session, failure = None, last_line(exc)
+    # onnxruntime's C++ logger writes a provider that fails to load straight to the stderr file, which
+    # would break `facecast serve`'s JSON lines: caught, and logged here as facecast's own.
+    with native_stderr_caught() if chosen[0] == CUDA else contextlib.nullcontext([]) as native:
+        try:
+            with_options = [(name, CUDA_OPTIONS) if name == CUDA else name for name in chosen]
+            session = ort.InferenceSession(str(path), options, providers=with_options)
+            failure = None if session.get_providers()[0] == chosen[0] else "its provider did not load"
+        except Exception as exc:  # onnxruntime raises its own types; without CUDA, "CUDA failure 100: ..."
+            if chosen[0] != CUDA:
+                raise
+            session, failure = None, last_line(exc)
+    notes = [*_preload_notes, *native]
     if failure is None:
+        if notes:
+            log.info("onnxruntime's notes on loading %s on CUDA: %s", Path(path).name, " | ".join(notes),
+                     extra={"event": "cuda_notes", "fields": {"model": Path(path).name, "notes": notes}})
         return session
     reason = (f"onnxruntime's CUDA provider cannot run ({failure}): no usable GPU, or the CUDA and cuDNN "
               "libraries of this onnxruntime-gpu release missing (pip install 'onnxruntime-gpu[cuda,cudnn]')")
+    said = f"; onnxruntime said: {notes[-1]}" if notes else ""  # which library is missing, say
     if device == "cuda":
-        raise ModelError(f"device 'cuda': {reason}")
+        raise ModelError(f"device 'cuda': {reason}{said}")
     cpu_path = Path(cpu_path or path)
-    log.warning("%s; running %s on the CPU", reason, cpu_path.name,
-                extra={"event": "cuda_unavailable", "fields": {"reason": failure, "model": cpu_path.name}})
+    log.warning("%s; running %s on the CPU%s", reason, cpu_path.name, said,
+                extra={"event": "cuda_unavailable",
+                       "fields": {"reason": failure, "model": cpu_path.name, "notes": notes}})
     if session is not None and cpu_path == Path(path):
         return session
     return ort.InferenceSession(str(cpu_path), options, providers=[CPU])
@@ -99,6 +112,9 @@ def _preload_cuda() -> None:
 
     global _preloaded
     if not _preloaded and hasattr(ort, "preload_dlls"):
-        with contextlib.redirect_stdout(sys.stderr):  # it prints what it misses; stdout may carry motion
+        # It prints the libraries it cannot load: kept, to go with the reason should CUDA then fail (on
+        # stdout they would mix with motion written there, on stderr with serve's JSON lines).
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
             ort.preload_dlls()
+        _preload_notes[:] = [line for line in printed.getvalue().splitlines() if line.strip()]
     _preloaded = True

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Iterator
 
 ROOT = "facecast"
@@ -49,4 +51,32 @@ def logging_to_stderr(formatter: logging.Formatter, level: int | str = logging.W
     try:
         yield
     finally:
-        logger.handlers[:], logger.level, logger.propagate = before
+        # setLevel, not an assignment: the loggers below cache whether a level is enabled, and only
+        # setLevel clears that cache (a warning after an "error"-level block would be lost).
+        logger.handlers[:], logger.propagate = before[0], before[2]
+        logger.setLevel(before[1])
+
+
+@contextlib.contextmanager
+def native_stderr_caught() -> Iterator[list[str]]:
+    """Catch what is written to the process's stderr file (by onnxruntime's C++ logger and library
+    loader, which no Python setting reaches) while the block runs; its non-blank lines are in the
+    yielded list once the block ends, for the caller to log as its own. Without a stderr file to
+    redirect, nothing is caught."""
+    lines: list[str] = []
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield lines
+        return
+    with tempfile.TemporaryFile() as sink:
+        try:
+            os.dup2(sink.fileno(), 2)
+            yield lines
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines.extend(line for line in sink.read().decode(errors="replace").splitlines() if line.strip())

@@ -682,7 +682,7 @@ def test_curve_and_insecure_together_are_refused(tmp_path, capsys):
     from facecast.cli import main
 
     make_keys(tmp_path / "keys")
-    logger = logging.getLogger("facecast.serve")
+    logger = logging.getLogger("facecast")
     before = logger.handlers[:], logger.level, logger.propagate
     with pytest.raises(SystemExit) as usage:  # a malformed command line, as argparse reports one
         main(["serve", "--curve", str(tmp_path / "keys"), "--insecure"])

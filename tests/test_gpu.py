@@ -41,19 +41,39 @@ def test_the_lip_network_stays_on_the_cpu_under_auto():
 def cuda_that_cannot_run(monkeypatch):
     """onnxruntime-gpu installed on a machine without a usable GPU: CUDA is listed, sessions with it fail.
     Yields the providers each session was asked for."""
-    real = ort.InferenceSession
-    asked: list = []
+    exec(WITHOUT_A_USABLE_GPU, namespace := {"ort": ort})
+    monkeypatch.setattr(ort, "get_available_providers", namespace["get_available_providers"])
+    monkeypatch.setattr(ort, "InferenceSession", namespace["InferenceSession"])
+    monkeypatch.setattr(ort, "preload_dlls", namespace["preload_dlls"], raising=False)
+    monkeypatch.setattr("facecast.device._preloaded", False)
+    monkeypatch.setattr("facecast.device._preload_notes", [])
+    yield namespace["asked"]
 
-    def session(path, options=None, providers=None):
-        asked.append(providers)
-        if CUDA in _names(providers):
-            raise RuntimeError("CUDA failure 100: no CUDA-capable device is detected ; GPU=0")
-        return real(path, options, providers=providers)
 
-    monkeypatch.setattr(ort, "get_available_providers", lambda: [CUDA, CPU])
-    monkeypatch.setattr(ort, "InferenceSession", session)
-    monkeypatch.setattr("facecast.device._preloaded", True)
-    yield asked
+# onnxruntime-gpu where CUDA cannot run, as onnxruntime 1.2x behaves there: CUDA listed, its libraries
+# not found by preload_dlls (which prints so), its C++ logger writing to the stderr file, and a session
+# asked for CUDA failing. Run in this process by the fixture above, and before the command line by a
+# server test.
+WITHOUT_A_USABLE_GPU = """
+import os
+
+real_session = ort.InferenceSession
+asked = []
+
+def get_available_providers():
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+def preload_dlls():
+    print("Failed to load libcudart.so.12: libcudart.so.12: cannot open shared object file")
+
+def InferenceSession(path, options=None, providers=None):
+    asked.append(providers)
+    if any((p[0] if isinstance(p, tuple) else p) == "CUDAExecutionProvider" for p in providers or []):
+        os.write(2, b"[E:onnxruntime:Default, provider_bridge_ort.cc:2036] Failed to load library "
+                    b"libonnxruntime_providers_cuda.so with error: libcublasLt.so.12: cannot open shared object\\n")
+        raise RuntimeError("CUDA failure 100: no CUDA-capable device is detected ; GPU=0")
+    return real_session(path, options, providers=providers)
+"""
 
 
 def _names(providers) -> list[str]:
@@ -75,14 +95,18 @@ def test_auto_runs_on_the_cpu_and_says_why_when_cuda_cannot_run(cuda_that_cannot
     assert renderer.path == default_model_path()  # the network with boxes, not the one for CUDA graphs
     [record] = [r for r in caplog.records if r.name.startswith("facecast")]
     assert record.levelname == "WARNING" and record.event == "cuda_unavailable"
-    assert "CUDA failure 100" in record.getMessage() and record.getMessage().endswith("running render.onnx on the CPU")
+    assert "CUDA failure 100" in record.getMessage() and "running render.onnx on the CPU" in record.getMessage()
+    # What onnxruntime printed goes with it: which libraries it could not load.
+    assert [n.split(":")[0] for n in record.fields["notes"]] == ["Failed to load libcudart.so.12", "[E"]
+    assert record.getMessage().endswith("cannot open shared object")
 
 
-def test_the_command_line_gives_the_reason_in_one_line(cuda_that_cannot_run, capsys):
+def test_the_command_line_gives_the_reason_in_one_line(cuda_that_cannot_run, capfd):
     assert main(["info"]) == 0
-    out, err = capsys.readouterr()
+    out, err = capfd.readouterr()  # the stderr file, where onnxruntime's C++ logger writes
     assert "render network on CPU" in out
     assert err.startswith("facecast: onnxruntime's CUDA provider cannot run (CUDA failure 100") and err.count("\n") == 1
+    assert "onnxruntime said: [E:onnxruntime:Default" in err
 
 
 def test_a_server_gives_the_reason_in_its_json_log():
@@ -109,6 +133,7 @@ def test_a_server_gives_the_reason_in_its_json_log():
         [fallback] = [e for e in lines if e["event"] == "cuda_unavailable"]
         assert fallback["level"] == "warning" and fallback["model"] == "render.onnx"
         assert "CUDA failure 100" in fallback["reason"] and "on the CPU" in fallback["message"]
+        assert len(fallback["notes"]) == 2 and "libcublasLt" in fallback["notes"][1]
         assert lines[-1]["render_providers"] == [CPU]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
@@ -116,23 +141,14 @@ def test_a_server_gives_the_reason_in_its_json_log():
         proc.kill()
 
 
-# onnxruntime-gpu on a machine without a usable GPU, as the cuda_that_cannot_run fixture makes it, then the
-# command line.
-SERVE_WITHOUT_A_USABLE_GPU = """
+# The command line in a process where onnxruntime-gpu cannot run, as the cuda_that_cannot_run fixture makes it.
+SERVE_WITHOUT_A_USABLE_GPU = f"""
 import sys
 import onnxruntime as ort
-import facecast.device
-
-real = ort.InferenceSession
-
-def session(path, options=None, providers=None):
-    if any((p[0] if isinstance(p, tuple) else p) == "CUDAExecutionProvider" for p in providers or []):
-        raise RuntimeError("CUDA failure 100: no CUDA-capable device is detected ; GPU=0")
-    return real(path, options, providers=providers)
-
-ort.get_available_providers = lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
-ort.InferenceSession = session
-facecast.device._preloaded = True
+{WITHOUT_A_USABLE_GPU}
+ort.get_available_providers = get_available_providers
+ort.preload_dlls = preload_dlls
+ort.InferenceSession = InferenceSession
 from facecast.cli import main
 sys.exit(main(sys.argv[1:]))
 """
