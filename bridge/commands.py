@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
@@ -95,7 +96,11 @@ def _serve(args: argparse.Namespace) -> None:
                          "and must hold an admitted key")
     # Every facecast logger, not only the server's: a GPU that cannot run is logged by the device module.
     with logging_to_stderr(JsonFormatter(), args.log_level.upper()):
-        _run_server(args)
+        try:
+            _run_server(args)
+        except FacecastError as exc:  # why it cannot start, as its last JSON line (the caller prints nothing)
+            logging.getLogger("facecast.serve").error("error", extra={"fields": {"error": str(exc)}})
+            raise
 
 
 def _run_server(args: argparse.Namespace) -> None:

@@ -24,7 +24,6 @@ import zmq
 
 from facecast import __version__
 from facecast.audio import SAMPLE_RATE, StreamResampler, float_scale_problem
-from facecast.avatar import PACK_SUFFIX
 from facecast.bridge import protocol as P
 from facecast.bridge.protocol import ErrorCode, ProtocolError, SessionSpec
 from facecast.device import CPU
@@ -155,14 +154,10 @@ class BridgeServer:
             from facecast.bridge.textures import TextureRenderer
 
             self.textures = TextureRenderer(avatars_dir, device)
-            if avatars_dir is not None:
-                # Packs are looked up when a session asks (the folder may gain packs while the server runs);
-                # what is wrong with it now is said now, not first to a client.
-                if len(self.textures.names()) == 1:
-                    _log(logging.WARNING, "no_avatars", folder=str(avatars_dir),
-                         hint=f"it holds no *{PACK_SUFFIX} pack: texture sessions can show only the bundled avatar")
-                for name, problem in self.textures.unreadable().items():
-                    _log(logging.WARNING, "avatar_unreadable", avatar=name, error=problem)
+            # Packs are looked up when a session asks (the folder may gain packs while the server runs);
+            # what is wrong with it now is said now.
+            for event, fields in self.textures.folder_warnings():
+                _log(logging.WARNING, event, **fields)
             if self.textures.renderer.providers[0] != CPU:
                 # A GPU's first frame of each shape pays for its CUDA graph (0.5-1.3 s on an H100): pay it at
                 # start-up for one to four sessions showing the bundled avatar at 512 px, not in their first
@@ -213,7 +208,7 @@ class BridgeServer:
         _log(logging.INFO, "listening", endpoint=self.endpoint, protocol=P.PROTOCOL_VERSION,
              providers=self.model.providers, lip_models={ms: m.path.name for ms, m in sorted(self.models.items())},
              render_providers=self.textures.renderer.providers if self.textures else None,
-             avatars=self.textures.names() if self.textures else [])
+             avatars=self.textures.names() if self.textures else None)
         try:
             while self._running:
                 self.turn()
@@ -678,7 +673,7 @@ class BridgeServer:
             except zmq.Again:  # its buffer is full: keep the rest, give up past the limit
                 if len(outbox) > OUTBOX_LIMIT * max(1, len(client.sessions)):
                     _log(logging.WARNING, "client_too_slow", client=identity.hex(), queued=len(outbox))
-                    self._drop_client(identity)
+                    self._drop_client(identity, too_slow=True)
                 return
             except zmq.ZMQError:  # EHOSTUNREACH: the client has gone
                 self._drop_client(identity)
@@ -686,16 +681,16 @@ class BridgeServer:
             outbox.popleft()
             client.last_sent = time.monotonic()
 
-    def _drop_client(self, identity: bytes) -> None:
+    def _drop_client(self, identity: bytes, too_slow: bool = False) -> None:
         client = self.clients.pop(identity, None)
         if client is None:
             return
         # The protocol has no goodbye: a client that closed its sessions and went is found gone like any
-        # other. Only one that went (or fell behind) with sessions open counts as dropped.
+        # other. Only one that went with sessions open, or fell behind, counts as dropped.
         open_sessions = [sid for sid in client.sessions if sid in self.sessions]
         for sid in open_sessions:
             self._close_session(self.sessions[sid])
-        if open_sessions:
+        if open_sessions or too_slow:
             self.counters["clients_dropped"] += 1
             _log(logging.INFO, "client_dropped", client=identity.hex(), sessions=open_sessions)
         else:
@@ -755,7 +750,8 @@ def _start_curve(ctx: zmq.Context, sock: zmq.Socket, curve_dir: Path):
         public, private = load_certificate(str(secret))
     except (OSError, ValueError) as exc:
         raise FacecastError(f"{secret}: not a CURVE secret key ({exc})") from None
-    auth = ThreadAuthenticator(ctx)
+    # Its log (a client refused for a key not admitted) joins the server's, as JSON lines.
+    auth = ThreadAuthenticator(ctx, log=logging.getLogger("facecast.serve.auth"))
     auth.start()
     auth.configure_curve(domain="*", location=str(clients))
     sock.curve_secretkey = private

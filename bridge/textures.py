@@ -40,16 +40,27 @@ class TextureRenderer:
         found = sorted(p.stem for p in self.avatars_dir.glob(f"*{PACK_SUFFIX}")) if self.avatars_dir else []
         return [DEFAULT_AVATAR, *(name for name in found if name != DEFAULT_AVATAR)]  # that name is the bundled one
 
-    def unreadable(self) -> dict[str, str]:
-        """The packs in the avatars folder that cannot be loaded, by name, with why: a server says so when
-        it starts, not first to the client that asks for one."""
-        problems = {}
-        for name in self.names()[1:]:
+    def folder_warnings(self) -> list[tuple[str, dict[str, str]]]:
+        """What is wrong in the avatars folder, as (event, fields) for the log: no pack in it, a pack named
+        as the bundled avatar (which that name gets), packs that cannot be loaded. A server says so when it
+        starts, not first to the client that asks for one."""
+        if self.avatars_dir is None:
+            return []
+        packs = sorted(self.avatars_dir.glob(f"*{PACK_SUFFIX}"))
+        if not packs:
+            return [("no_avatars", {"folder": str(self.avatars_dir), "hint": f"it holds no *{PACK_SUFFIX} pack: "
+                                    "texture sessions can show only the bundled avatar"})]
+        warnings = []
+        for path in packs:
+            if path.stem == DEFAULT_AVATAR:
+                warnings.append(("avatar_hidden", {"avatar": path.stem, "error": f"{path}: a session asking for "
+                                 f"{DEFAULT_AVATAR!r} gets the bundled avatar; rename the pack to show it"}))
+                continue
             try:
-                load_pack(self.avatars_dir / f"{name}{PACK_SUFFIX}")
+                load_pack(path)
             except AvatarError as exc:
-                problems[name] = str(exc)
-        return problems
+                warnings.append(("avatar_unreadable", {"avatar": path.stem, "error": str(exc)}))
+        return warnings
 
     def avatar(self, name: str | None, size: int, session: int | None = None,
                keep: Collection[tuple[str | None, int]] = ()) -> Avatar:

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from facecast.device import last_line
 from facecast.errors import FacecastError, not_a_file
 from facecast.export import MAX_WEIGHT, in_source_checkout, shipped_checkpoints
 
@@ -100,10 +101,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
     for name in NEEDS[args.command]:  # installed, but it may not load beside what else is installed
         try:
             importlib.import_module(name)
-        except ImportError as exc:
+        except Exception as exc:  # ImportError, or protobuf's own TypeError about its descriptors
+            beside_mediapipe = "protobuf" in str(exc) and importlib.util.find_spec("mediapipe") is not None
             hint = (": mediapipe (facecast's portrait extra) pins protobuf below 5, which onnx cannot load with; "
-                    "export in an environment without it" if "protobuf" in str(exc) else "")
-            print(f"{prog} {args.command}: error: {name} cannot be imported ({exc}){hint}", file=sys.stderr)
+                    "export in an environment without it" if beside_mediapipe else "")
+            print(f"{prog} {args.command}: error: {name} cannot be imported ({last_line(exc)}){hint}",
+                  file=sys.stderr)
             return 1
     try:  # SIGTERM and SIGHUP stop the work as Ctrl-C does, so temporary files are removed the same way
         with _interrupted_on_termination():

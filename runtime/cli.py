@@ -51,11 +51,12 @@ def number_arg(kind: type, what: str, low: float, high: float = math.inf, above:
 
 
 def output_file(text: str) -> Path:
-    """An argparse type for a file to write: a path that ends in a separator names a folder (the file
-    would be written as the folder's name), a usage error before any work."""
-    if text.endswith(("/", os.sep)):
-        raise argparse.ArgumentTypeError(f"{text} ends in {text[-1]!r}, so it names a folder: name the file to "
-                                         "write, in that folder or as it without the ending separator")
+    """An argparse type for a file to write: a path that ends in a separator, "." or ".." names a folder
+    (pathlib drops the ending, so the file would be written as the folder's name), a usage error before
+    any work."""
+    if os.path.basename(text) in ("", ".", ".."):
+        raise argparse.ArgumentTypeError(f"{text} names a folder: name the file to write, in that folder or as "
+                                         "it without the ending")
     return Path(text)
 
 
@@ -290,12 +291,15 @@ def _main(argv: list[str]) -> int:
 
         return export_main(argv[1:], prog="facecast export")
     args = build_parser().parse_args(_negative_values_joined(argv))
-    try:
-        if args.command == "serve":  # it stops on its own signal handlers, and logs in JSON lines
+    if args.command == "serve":  # it stops on its own signal handlers, and logs in JSON lines, errors too
+        try:
             _run(args)
-        else:
-            with _interrupted_on_termination(), logging_to_stderr(PLAIN):
-                _run(args)
+        except FacecastError:
+            return 1
+        return 0
+    try:
+        with _interrupted_on_termination(), logging_to_stderr(PLAIN):
+            _run(args)
     except FacecastError as exc:
         print(f"facecast: error: {exc}", file=sys.stderr)
         return 1

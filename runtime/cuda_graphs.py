@@ -114,7 +114,7 @@ class _Graph:
         frames, self.avatars, self.vertices, side, cells = shape
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3  # as the Renderer's session: errors only
+        options.log_severity_level = 3  # errors only, as the Renderer's session: its warnings are expected
         for name, value in zip(("frames", "avatars", "vertices", "side", "cells"), shape, strict=True):
             options.add_free_dimension_override_by_name(name, value)
         self.device = device

@@ -141,3 +141,13 @@ def test_silence_is_refused_but_quiet_speech_is_not(speech_audio):
     with pytest.raises(AudioError, match="silent"):
         check_not_silent(np.full(16000, 1e-5, dtype=np.float32))
     check_not_silent(speech_audio * 0.01)  # -40 dB speech is still speech
+
+
+def test_float_samples_are_sound_up_to_four_times_full_scale_and_another_scale_past_it():
+    from facecast.audio import FLOAT_PEAK_LIMIT, float_samples
+
+    assert FLOAT_PEAK_LIMIT == 4.0
+    wave = np.sin(np.linspace(0, 200, 16000)).astype(np.float32)
+    assert float_samples(wave * 3.9).max() == pytest.approx(3.9, abs=1e-3)  # a hot mix, kept as it is
+    with pytest.raises(AudioError, match="float samples reach 4.1, .*divide them by 32768"):
+        float_samples(wave * 4.1)

@@ -105,6 +105,7 @@ def test_export_beside_mediapipes_protobuf_says_so_in_one_line(monkeypatch, caps
     """onnx installed where mediapipe pinned protobuf below 5 fails on import, as onnx itself raises it."""
     import importlib.abc
     import importlib.machinery
+    import importlib.util
 
     from facecast.cli import main
 
@@ -119,7 +120,16 @@ def test_export_beside_mediapipes_protobuf_says_so_in_one_line(monkeypatch, caps
     monkeypatch.setattr(sys, "meta_path", [ProtobufTooOld(), *sys.meta_path])
     assert main(["export", "onnx", "--checkpoint", "x.pt", "--out", "x.onnx"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "onnx cannot be imported" in err[0] and "mediapipe" in err[0]
+    assert len(err) == 1 and "onnx cannot be imported" in err[0] and "runtime_version" in err[0]
+    if importlib.util.find_spec("mediapipe") is None:  # the hint names mediapipe only where it is installed
+        assert "mediapipe" not in err[0]
+        real = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec",
+                            lambda name, *a: importlib.machinery.ModuleSpec(name, None) if name == "mediapipe"
+                            else real(name, *a))
+        assert main(["export", "onnx", "--checkpoint", "x.pt", "--out", "x.onnx"]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "mediapipe (facecast's portrait extra) pins protobuf below 5" in err[0]
 
 
 def test_export_refuses_bad_numbers_and_a_smoke_run_over_the_committed_checkpoint(tmp_path, capsys):
@@ -210,6 +220,7 @@ def test_a_folder_given_for_a_file_is_called_a_folder(speech_wav, tmp_path):
 def test_a_file_named_as_a_folder_is_a_usage_error_before_any_work(speech_wav, tmp_path):
     # A trailing separator names a folder: written anyway, the file would take the folder's name.
     for args in (["motion", speech_wav, "-o", f"{tmp_path / 'takes.csv'}/"],
+                 ["motion", speech_wav, "-o", f"{tmp_path / 'takes.csv'}/."],
                  ["render", "--audio", speech_wav, "-o", f"{tmp_path / 'videos.mp4'}/"],
                  ["plot", speech_wav, "-o", f"{tmp_path / 'plots.png'}/"],
                  ["client", "--audio", speech_wav, "--save", f"{tmp_path / 'saved.csv'}/"]):
