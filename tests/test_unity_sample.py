@@ -61,6 +61,10 @@ def test_the_driver_finds_the_arkit_shapes_of_rigs_named_in_every_usual_style(tm
     run_spec(tmp_path, "ShapeNamesSpec", ["ShapeNames.cs", "MotionFrame.cs"])
 
 
+def test_a_rig_turns_its_head_and_eyes_the_way_the_frame_says_in_unitys_axes(tmp_path):
+    run_spec(tmp_path, "HeadRotationSpec", ["MotionFrame.cs"])
+
+
 def test_every_script_of_the_sample_compiles_against_the_real_unity_netmq_and_messagepack_signatures(tmp_path):
     """No Unity licence, NetMQ or MessagePack-CSharp here: ``tests/unity/Stubs`` declares the members the
     sample uses, with the real signatures (each stub file says where they were checked), and bodies that

@@ -135,14 +135,14 @@ namespace Facecast
                 if (_shapeIndex[k] >= 0)
                     face.SetBlendShapeWeight(_shapeIndex[k], 100f * weightScale * current.Blendshape(k));
             }
-            // Frame convention: +pitch looks down, +yaw turns to the character's left, +roll tilts left.
+            // Frame convention: +pitch looks down, +yaw turns to the character's left, +roll tilts left; in
+            // Unity's axes for bones that face +z at rest (MotionFrame.HeadEulerX...).
             if (head)
-                head.localRotation = _headRest * Quaternion.Euler(current.HeadPitch, -current.HeadYaw, -current.HeadRoll);
-            var g = MotionLayout.Gaze;
+                head.localRotation = _headRest * Quaternion.Euler(current.HeadEulerX, current.HeadEulerY, current.HeadEulerZ);
             if (leftEye)
-                leftEye.localRotation = _leftRest * Quaternion.Euler(-current.Values[g + 1], -current.Values[g], 0f);
+                leftEye.localRotation = _leftRest * Quaternion.Euler(current.LeftEyeEulerX, current.LeftEyeEulerY, 0f);
             if (rightEye)
-                rightEye.localRotation = _rightRest * Quaternion.Euler(-current.Values[g + 3], -current.Values[g + 2], 0f);
+                rightEye.localRotation = _rightRest * Quaternion.Euler(current.RightEyeEulerX, current.RightEyeEulerY, 0f);
         }
 
         /// <summary>Forget queued frames and utterance bookkeeping (a new session starts over).</summary>

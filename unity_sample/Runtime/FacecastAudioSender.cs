@@ -3,7 +3,7 @@
 // Clip mode sends the clip's samples as the wall clock reaches them and starts playback `playbackDelay`
 // seconds later; ArkitBlendshapeDriver then shows each frame when its sample is heard. The delay must
 // cover the bridge latency (facecast's README: p95 64-71 ms on loopback with 1-8 sessions on a 2-core
-// machine, 129-173 ms with 32 sessions there, 90-102 ms for one 512 px texture session and 141-163 ms for
+// machine, 126-173 ms with 32 sessions there, 90-102 ms for one 512 px texture session and 141-163 ms for
 // four, by the machine's speed); 0.1 s covers a few sessions; raise it with many sessions, over a network or with several texture sessions. A line whose
 // source is stopped (or given another clip) is cut off at the server (`interrupt`).
 //
@@ -37,6 +37,8 @@ namespace Facecast
         const int PreferredMicrophoneRate = 48000;
         // How long after its scheduled start a line's source may still read as not playing.
         const double StartGraceS = 0.1;
+        const float MaxMessageS = 0.5f;  // audio in one message
+        const float MaxCatchUpS = 4f;    // audio sent in one Update
 
         int _session = -1;
         int _rate, _channels;            // the open session's format
@@ -70,6 +72,7 @@ namespace Facecast
                 return;
             }
             client.OpenedWithRequest += OnOpened;
+            client.RequestFailed += OnRequestFailed;
             client.ConnectionChanged += OnConnectionChanged;
             if (!useMicrophone && !source)
                 Debug.LogWarning($"facecast: {name}'s FacecastAudioSender has no source set (the AudioSource that plays its lines); Speak does nothing");
@@ -79,7 +82,17 @@ namespace Facecast
         {
             if (!client) return;
             client.OpenedWithRequest -= OnOpened;
+            client.RequestFailed -= OnRequestFailed;
             client.ConnectionChanged -= OnConnectionChanged;
+        }
+
+        void OnRequestFailed(object request, string code, string message)
+        {
+            if (!(request is string echoed) || echoed != _request || !_opening) return;  // not our open
+            // No session is coming: the clip waiting for it is not said (it would wait for ever).
+            _opening = false;
+            _waiting = null;
+            Debug.LogError($"facecast: {name} could not open its session ({code}: {message}); fix its settings and call OpenSession again");
         }
 
         void OnOpened(int session, float fps, object request)
@@ -193,14 +206,23 @@ namespace Facecast
                 return;
             }
             int due = Mathf.Min(_clip.samples, (int)((AudioSettings.dspTime - _startTime) * _clip.frequency));
-            int frames = due - _sentFrames;
-            if (frames <= 0) return;
-            int count = frames * _clip.channels;
-            var chunk = new float[count];
-            _clip.GetData(chunk, _sentFrames);
-            client.SendAudio(_session, chunk, count);
+            // After a stall (a breakpoint, a long load) seconds are due at once: they go in messages of at
+            // most MaxMessageS, and at most MaxCatchUpS an Update, so that neither a message nor the audio
+            // the server holds for the session passes its limits (4 MiB, 10 s); the server takes audio far
+            // faster than real time, so the line catches up over a few Updates.
+            due = Mathf.Min(due, _sentFrames + (int)(MaxCatchUpS * _clip.frequency));
+            if (due <= _sentFrames) return;
+            int most = System.Math.Max(1, (int)(MaxMessageS * _clip.frequency));
+            while (_sentFrames < due)
+            {
+                int frames = Mathf.Min(due - _sentFrames, most);
+                int count = frames * _clip.channels;
+                var chunk = new float[count];
+                _clip.GetData(chunk, _sentFrames);
+                client.SendAudio(_session, chunk, count);
+                _sentFrames += frames;
+            }
             if (!_lineStarted) { _line++; _lineStarted = true; }
-            _sentFrames = due;
             if (_sentFrames >= _clip.samples)
             {
                 client.EndUtterance(_session);

@@ -52,6 +52,10 @@ namespace Facecast
         /// <summary>Fires with ErrorReceived, plus the session the error concerns (-1 if none): (session,
         /// code, message).</summary>
         public event Action<int, string, string> ErrorReceivedWithSession;
+        /// <summary>Fires with ErrorReceived for an error that answers a message sent with a `request` (an
+        /// Open the server refused: an unknown avatar, textures it cannot render): (request, code, message).
+        /// A caller of Open tells its own failure by the request it gave.</summary>
+        public event Action<object, string, string> RequestFailed;
         /// <summary>Fires when Connected changes. After a loss the server has forgotten this client's
         /// sessions, so open them again once it is true again.</summary>
         public event Action<bool> ConnectionChanged;
@@ -73,6 +77,7 @@ namespace Facecast
 
         readonly ConcurrentQueue<byte[]> _outgoing = new ConcurrentQueue<byte[]>();
         readonly ConcurrentQueue<Dictionary<object, object>> _incoming = new ConcurrentQueue<Dictionary<object, object>>();
+        readonly ConcurrentQueue<string> _problems = new ConcurrentQueue<string>();  // from the thread, to log
         Thread _thread;
         volatile bool _running;
         float _silenceLimit = DefaultSilenceLimitS;
@@ -100,6 +105,8 @@ namespace Facecast
 
         void OnApplicationQuit()
         {
+            // Unity calls this before OnDisable: the thread stops before NetMQ is torn down under its socket.
+            OnDisable();
             NetMQConfig.Cleanup(false);
         }
 
@@ -172,8 +179,22 @@ namespace Facecast
             ConnectionChanged?.Invoke(connected);
         }
 
-        // Background thread: the only place the socket is touched (NetMQ sockets are not thread-safe).
+        // Background thread: the only place the socket is touched (NetMQ sockets are not thread-safe). What
+        // goes wrong on it (an endpoint NetMQ cannot parse, a message that does not decode) is handed to
+        // the main thread to log: an exception would otherwise end the thread unseen.
         void Run()
+        {
+            try
+            {
+                Pump();
+            }
+            catch (Exception e)
+            {
+                if (_running) _problems.Enqueue($"the connection to {endpoint} stopped: {e.GetType().Name}: {e.Message}");
+            }
+        }
+
+        void Pump()
         {
             AsyncIO.ForceDotNet.Force();
             using (var socket = new DealerSocket())
@@ -203,8 +224,14 @@ namespace Facecast
                     }
                     if (socket.TryReceiveFrameBytes(TimeSpan.FromMilliseconds(2), out var bytes))
                     {
-                        var message = MessagePackSerializer.Deserialize<Dictionary<object, object>>(bytes, Options);
-                        _incoming.Enqueue(message);
+                        try
+                        {
+                            _incoming.Enqueue(MessagePackSerializer.Deserialize<Dictionary<object, object>>(bytes, Options));
+                        }
+                        catch (MessagePackSerializationException e)
+                        {
+                            _problems.Enqueue($"a message from {endpoint} that does not decode was skipped: {e.Message}");
+                        }
                     }
                 }
             }
@@ -213,6 +240,7 @@ namespace Facecast
         void Update()
         {
             float now = Time.realtimeSinceStartup;
+            while (_problems.TryDequeue(out var problem)) Debug.LogError($"facecast: {problem}");
             while (_incoming.TryDequeue(out var message))
             {
                 // Stamped when taken off the queue, after any stall of the main thread, so a long frame
@@ -276,7 +304,7 @@ namespace Facecast
                 case "texture":
                     TextureReceived?.Invoke(new TextureFrame
                     {
-                        Session = ToInt(m["session"]), Index = ToInt(m["index"]),
+                        Session = ToInt(m["session"]), Utterance = ToInt(m["utterance"]), Index = ToInt(m["index"]),
                         SamplePosition = Convert.ToInt64(m["sample_pos"]), Width = ToInt(m["width"]),
                         Height = ToInt(m["height"]), Encoding = (string)m["encoding"], Data = (byte[])m["data"],
                     });
@@ -307,6 +335,7 @@ namespace Facecast
                     Debug.LogWarning(session >= 0 ? $"facecast: session {session}: {code}: {text}" : $"facecast: {code}: {text}");
                     ErrorReceived?.Invoke(code, text);
                     ErrorReceivedWithSession?.Invoke(session, code, text);
+                    if (m.TryGetValue("request", out var request) && request != null) RequestFailed?.Invoke(request, code, text);
                     // The server does not know this client (it restarted, or dropped it after a silence):
                     // say hello again; its sessions are gone, which ConnectionChanged(false) tells.
                     if (code == "hello_first")
@@ -327,6 +356,7 @@ namespace Facecast
     public sealed class TextureFrame
     {
         public int Session;
+        public int Utterance;        // 0 for idle frames
         public int Index;
         public long SamplePosition;  // -1 for idle frames
         public int Width;

@@ -58,6 +58,19 @@ namespace Facecast
         public float HeadPitch => Values[MotionLayout.HeadRotation];
         public float HeadYaw => Values[MotionLayout.HeadRotation + 1];
         public float HeadRoll => Values[MotionLayout.HeadRotation + 2];
+
+        // The head and eye rotations as Unity Euler angles (Quaternion.Euler's x, y, z, in degrees) for a
+        // bone whose rest pose faces +z with y up, Unity's convention for characters. Unity's frame is left
+        // handed, the motion frame's right handed: +x turns +z toward -y (looks down: +pitch), +y turns +z
+        // toward +x (the character's right: -yaw), +z turns +y toward -x (the left shoulder: +roll).
+        public float HeadEulerX => HeadPitch;
+        public float HeadEulerY => -HeadYaw;
+        public float HeadEulerZ => HeadRoll;
+        // Gaze: + yaw toward the character's left, + pitch up (the other way from the head's pitch).
+        public float LeftEyeEulerX => -Values[MotionLayout.Gaze + 1];
+        public float LeftEyeEulerY => -Values[MotionLayout.Gaze];
+        public float RightEyeEulerX => -Values[MotionLayout.Gaze + 3];
+        public float RightEyeEulerY => -Values[MotionLayout.Gaze + 2];
         public float VoiceActivity => Values[MotionLayout.VoiceActivity];
 
         /// <summary>Decode frame <paramref name="i"/> of a motion message's "frames" payload.</summary>

@@ -20,6 +20,8 @@
 //     static T Deserialize<T>(Stream stream, MessagePackSerializerOptions options = null, CancellationToken cancellationToken = default)
 //                                        MessagePackSerializer.cs @ 6edce561
 //   MessagePackSerializerOptions (public class, namespace MessagePack)   MessagePackSerializerOptions.cs @ da3176e8
+//   MessagePackSerializationException (public class : Exception, namespace MessagePack)
+//                                        MessagePackSerializationException.cs @ 0c105322
 //   ContractlessStandardResolver (public sealed class, namespace MessagePack.Resolvers):
 //     public static readonly MessagePackSerializerOptions Options (a field); private ctor
 //                                        Resolvers/StandardResolver.cs @ f5e27ee6
@@ -33,6 +35,11 @@ namespace MessagePack
     public class MessagePackSerializerOptions
     {
         protected MessagePackSerializerOptions(MessagePackSerializerOptions copyFrom) { throw new NotImplementedException(); }
+    }
+
+    public class MessagePackSerializationException : Exception
+    {
+        public MessagePackSerializationException() { throw new NotImplementedException(); }
     }
 
     public static partial class MessagePackSerializer
