@@ -26,7 +26,7 @@ from facecast.motion_frame import (
     first_impossible,
     neutral_frames,
 )
-from facecast.writers import JSON_UNITS, LLF_COLUMN, LLF_POSE_COLUMNS, check_fps
+from facecast.writers import JSON_UNITS, LLF_COLUMN, LLF_POSE_COLUMNS, LLF_SIGN, check_fps
 
 # The npz's named arrays are copies of parts of ``frames``, there for reading; ``frames`` is what is read.
 _NPZ_COPIES = {"time": "time", "blendshapes": "blendshapes", "visemes": "visemes", "head_rotation": "headRotation",
@@ -290,8 +290,8 @@ def _read_csv(path: Path, fps: float | None = None) -> MotionTrack:
     """Live Link Face CSV: its timecodes give the frame rate (FF counts frames within each second; ``fps``
     gives it for a file too short for them to tell, and must agree with them otherwise), and its rows are
     put on an even clock at that rate, so a recording that dropped frames stays in time with its
-    sound. Head and eye angles are read as radians, as ARKit reports them and ``facecast motion`` writes
-    them. A blendshape column a file lacks stays at 0; columns facecast does not use are not read."""
+    sound. Head and eye angles are read as radians with the app's signs (``LLF_SIGN``), as ``facecast
+    motion`` writes them. A blendshape column a file lacks stays at 0; columns facecast does not use are not read."""
     with path.open(newline="", encoding="utf-8-sig") as fh:
         rows = [(n + 1, r) for n, r in enumerate(csv.reader(fh)) if any(cell.strip() for cell in r)]
     header = [name.strip() for name in rows[0][1]] if rows else []
@@ -343,8 +343,8 @@ def _read_csv(path: Path, fps: float | None = None) -> MotionTrack:
     for name in present:
         data[:, f["blendshapes"].offset + ARKIT_BLENDSHAPES.index(name)] = values[LLF_COLUMN[name]]
 
-    def degrees(name: str) -> np.ndarray:  # an angle column a file lacks stays 0
-        return np.degrees(values[name]) if name in values else np.zeros(len(grid))
+    def degrees(name: str) -> np.ndarray:  # an angle column a file lacks stays 0; signs as the app's
+        return LLF_SIGN[name] * np.degrees(values[name]) if name in values else np.zeros(len(grid))
 
     rot, gaze = f["headRotation"].offset, f["gaze"].offset
     data[:, rot], data[:, rot + 1], data[:, rot + 2] = degrees("HeadPitch"), degrees("HeadYaw"), degrees("HeadRoll")

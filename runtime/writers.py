@@ -42,6 +42,15 @@ LLF_COLUMN: dict[str, str] = {n: n[0].upper() + n[1:] for n in ARKIT_BLENDSHAPES
 LLF_BLENDSHAPE_COLUMNS = [LLF_COLUMN[n] for n in _LLF_ORDER]
 LLF_POSE_COLUMNS = ["HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
                     "RightEyeYaw", "RightEyePitch", "RightEyeRoll"]  # fmt: skip
+# The sign of each angle column against the motion frame's angle (which turns + to the character's
+# left, + pitch down for the head and up for the eyes). Live Link Face's own takes turn an eye + to the
+# face's right and + down: its EyeLookDown shapes come with + eye pitch, its EyeLookInLeft and
+# EyeLookOutRight with + eye yaw (takes recorded with the app, in alexdjulin/LiveLinkFace-CSV-Retarget-
+# For-Motionbuilder). Its head angles are taken to follow the eyes' convention (the app's takes read
+# there hold the head still): yaw flipped, pitch kept; roll, which the eyes lack, kept (+ toward the left
+# shoulder). The reader applies the same signs, so a file facecast writes reads back as it was.
+LLF_SIGN = {"HeadYaw": -1.0, "HeadPitch": 1.0, "HeadRoll": 1.0, "LeftEyeYaw": -1.0, "LeftEyePitch": -1.0,
+            "RightEyeYaw": -1.0, "RightEyePitch": -1.0}
 
 
 def check_output_path(path: Path) -> None:
@@ -97,8 +106,11 @@ def _csv_bytes(track: MotionTrack) -> bytes:
     bs = track.blendshapes[:, order]
     pitch, yaw, roll = (np.radians(track.head_rotation[:, i]) for i in range(3))
     gaze = np.radians(track.gaze)
-    zeros = np.zeros(len(track))
-    pose = np.stack([yaw, pitch, roll, gaze[:, 0], gaze[:, 1], zeros, gaze[:, 2], gaze[:, 3], zeros], axis=1)
+    angles = {"HeadYaw": yaw, "HeadPitch": pitch, "HeadRoll": roll, "LeftEyeYaw": gaze[:, 0],
+              "LeftEyePitch": gaze[:, 1], "RightEyeYaw": gaze[:, 2], "RightEyePitch": gaze[:, 3]}
+    zeros = np.zeros(len(track))  # eye roll: the motion frame has none
+    pose = np.stack([LLF_SIGN[name] * angles[name] if name in angles else zeros for name in LLF_POSE_COLUMNS],
+                    axis=1)
     count = len(ARKIT_BLENDSHAPES) + len(LLF_POSE_COLUMNS)
     for i in range(len(track)):
         values = ",".join(f"{v:.6f}" for v in np.concatenate([bs[i], pose[i]]))

@@ -287,7 +287,8 @@ def test_a_recording_with_dropped_frames_comes_back_on_an_even_clock(tmp_path):
     recorded = np.array(kept) / 149
     assert np.abs(jaw[:, None] - recorded[None]).min(1).max() < 1e-6  # every tick holds a recorded frame
     assert np.abs(jaw - np.arange(150) / 149).max() <= 1.01 / 149  # and the nearest one
-    np.testing.assert_allclose(take.head_rotation[:, 1], 10.0, atol=1e-4)  # radians in the file, degrees here
+    # Radians in the file, degrees here; the app's + yaw turns the head to its right, the frame's to its left.
+    np.testing.assert_allclose(take.head_rotation[:, 1], -10.0, atol=1e-4)
 
 
 @pytest.mark.parametrize("start", ["23:59:59", "10:00:00"])
@@ -322,7 +323,7 @@ def test_values_no_face_can_take_are_refused_and_an_editors_overshoot_is_clamped
         read_motion(tmp_path / "percent.json")
     degrees = [f"00:00:{k // 60:02d}:{k % 60:02d}.000" for k in range(90)]  # angles typed in degrees
     _recording(tmp_path / "degrees.csv", degrees, [{"HeadYaw": 20.0} for _ in degrees])
-    with pytest.raises(FacecastError, match="headYaw is 1145.92° at frame 0.*radians in a Live Link Face CSV"):
+    with pytest.raises(FacecastError, match="headYaw is -1145.92° at frame 0.*radians in a Live Link Face CSV"):
         read_motion(tmp_path / "degrees.csv")
 
 

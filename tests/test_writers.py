@@ -34,7 +34,31 @@ def test_csv_has_the_live_link_face_layout(tmp_path, track):
     assert rows[-1][0] == "00:00:02:14.000"
     jaw = header.index("JawOpen")
     assert float(rows[-1][jaw]) == pytest.approx(1.0)
-    assert float(rows[1][header.index("HeadYaw")]) == pytest.approx(np.radians(10.0), abs=1e-5)
+    # Radians; the app's + yaw turns the head to its right, the frame's to its left.
+    assert float(rows[1][header.index("HeadYaw")]) == pytest.approx(-np.radians(10.0), abs=1e-5)
+
+
+def test_head_and_eye_angles_take_the_signs_of_live_link_face_takes(tmp_path, speech_wav):
+    """In takes recorded with the app, an eye that looks down has + pitch, and one turned toward the face's
+    right (EyeLookInLeft, EyeLookOutRight) + yaw; facecast's CSV says the same of its own look shapes, and
+    reads back as it was written."""
+    from facecast.nonverbal import MotionControls
+    from facecast.pipeline import MotionPipeline
+    from facecast.readers import read_motion
+
+    for gaze in ((20.0, 15.0), (-20.0, -15.0)):  # to the face's left and up; to its right and down
+        track = MotionPipeline(fps=30, controls=MotionControls(gaze=gaze, seed=1)).process_file(speech_wav)
+        path = write_motion(track, tmp_path / "take.csv")
+        rows = list(csv.reader(path.open()))
+        column = {name: np.array([float(r[i]) for r in rows[1:]]) for i, name in enumerate(rows[0]) if i > 0}
+        for eye, inward, outward in (("Left", "EyeLookInLeft", "EyeLookOutLeft"),
+                                     ("Right", "EyeLookOutRight", "EyeLookInRight")):
+            toward_its_right = column[inward] - column[outward]
+            looking_down = column[f"EyeLookDown{eye}"] - column[f"EyeLookUp{eye}"]
+            assert np.corrcoef(toward_its_right, column[f"{eye}EyeYaw"])[0, 1] > 0.9, (gaze, eye)
+            assert np.corrcoef(looking_down, column[f"{eye}EyePitch"])[0, 1] > 0.9, (gaze, eye)
+        np.testing.assert_allclose(read_motion(path).gaze, track.gaze, atol=1e-3)
+        np.testing.assert_allclose(read_motion(path).head_rotation, track.head_rotation, atol=1e-3)
 
 
 def test_timecode_counts_frames_within_each_second():
