@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 
 ROOT = "facecast"
@@ -57,26 +58,46 @@ def logging_to_stderr(formatter: logging.Formatter, level: int | str = logging.W
         logger.setLevel(before[1])
 
 
+# The stderr file is the process's, not a thread's: one redirection at a time, and a thread that enters
+# again while it holds one (nested) keeps it, so that the file is always put back as it was.
+_redirecting = threading.RLock()
+_depth = 0
+
+
 @contextlib.contextmanager
 def native_stderr_caught() -> Iterator[list[str]]:
     """Catch what is written to the process's stderr file (by onnxruntime's C++ logger and library
-    loader, which no Python setting reaches) while the block runs; its non-blank lines are in the
-    yielded list once the block ends, for the caller to log as its own. Without a stderr file to
-    redirect, nothing is caught."""
+    loader, or mediapipe's graphs, which no Python setting reaches) while the block runs; its non-blank
+    lines are in the yielded list once the block ends, for the caller to log as its own or drop.
+
+    Other threads' writes to stderr meanwhile are caught too, and a second thread's block waits for the
+    first's to end. A nested block in the same thread catches nothing of its own (its outer block has
+    the lines). Without a stderr file to redirect, nothing is caught.
+    """
+    global _depth
     lines: list[str] = []
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield lines
-        return
-    with tempfile.TemporaryFile() as sink:
-        try:
-            os.dup2(sink.fileno(), 2)
+    with _redirecting:
+        if _depth:
             yield lines
+            return
+        sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:
+            yield lines
+            return
+        _depth += 1
+        try:
+            with tempfile.TemporaryFile() as sink:
+                os.dup2(sink.fileno(), 2)
+                try:
+                    yield lines
+                finally:
+                    sys.stderr.flush()
+                    os.dup2(saved, 2)
+                    sink.seek(0)
+                    lines.extend(line for line in sink.read().decode(errors="replace").splitlines()
+                                 if line.strip())
         finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
             os.close(saved)
-            sink.seek(0)
-            lines.extend(line for line in sink.read().decode(errors="replace").splitlines() if line.strip())
+            _depth -= 1

@@ -5,12 +5,8 @@ Needs the ``portrait`` extra (mediapipe); everything downstream of the pack does
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +15,7 @@ import numpy as np
 from facecast import face_topology as ft
 from facecast.avatar import AvatarError, AvatarPack
 from facecast.errors import not_a_file
+from facecast.logs import native_stderr_caught
 from facecast.rig import build_rig, framing
 
 if TYPE_CHECKING:
@@ -109,7 +106,10 @@ def detect_faces(image: np.ndarray) -> list[np.ndarray]:
         raise AvatarError("preparing a portrait needs mediapipe (facecast's portrait extra): pip install "
                           "mediapipe==0.10.21, in an environment without the export extra (mediapipe pins "
                           "protobuf below 5, which breaks onnx's import); the pack it makes renders in any") from None
-    with _native_log_muted(), face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True,
+    # mediapipe's C++ graphs write their start-up notes (TFLite delegates, absl warnings) straight to the
+    # stderr file, which a user would take for problems: caught, and dropped. facecast's own notes are
+    # returned and printed later, and an exception is reported after the stream is back.
+    with native_stderr_caught(), face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True,
                                                  max_num_faces=MAX_FACES, min_detection_confidence=0.5) as mesh:
         faces = _mesh_faces(mesh, image, 0, 0)
         h, w = image.shape[:2]
@@ -124,23 +124,6 @@ def detect_faces(image: np.ndarray) -> list[np.ndarray]:
             near = [f for f in _mesh_faces(mesh, image[y0:y1, x0:x1], x0, y0) if _inside(f, x, y)]
             faces += near[:1]
     return sorted(faces, key=lambda f: -_face_width(f))
-
-
-@contextlib.contextmanager
-def _native_log_muted() -> Iterator[None]:
-    """mediapipe's C++ graph writes its start-up notes (TFLite delegates, absl warnings) straight to the
-    process's stderr, before any log level it reads is set; a user would take them for problems. Nothing
-    of facecast's is written meanwhile: its notes are returned and printed later, and an exception is
-    reported after the stream is back."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 _SMALLEST_WINDOW = 6 * MIN_FACE_PX  # a face MIN_FACE_PX wide fills a sixth of it, enough for the detector

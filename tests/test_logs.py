@@ -41,3 +41,25 @@ def test_what_native_code_writes_to_the_stderr_file_is_caught_as_lines(capfd):
     os.write(2, b"after\n")
     assert lines == ["[E:onnxruntime:Default] Failed to load library", "  second line"]
     assert capfd.readouterr().err == "after\n"
+
+
+def test_threads_that_catch_the_stderr_file_at_once_leave_it_as_it_was(capfd):
+    """The stderr file is the process's: blocks in several threads, nested ones too, take turns, and the
+    file is the process's own stderr again after every one."""
+    import threading
+
+    caught: dict[int, tuple[list[str], list[str]]] = {}
+
+    def catch(k: int) -> None:
+        with native_stderr_caught() as lines, native_stderr_caught() as inner:
+            os.write(2, f"thread {k}\n".encode())
+        caught[k] = lines, inner
+
+    threads = [threading.Thread(target=catch, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    os.write(2, b"after\n")
+    assert caught == {k: ([f"thread {k}"], []) for k in range(8)}
+    assert capfd.readouterr().err == "after\n"
