@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from math import gcd
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,14 @@ def float_samples(audio: np.ndarray) -> np.ndarray:
     if problem:
         raise AudioError(problem)
     return audio
+
+
+def mono_float32(audio: np.ndarray) -> np.ndarray:
+    """``float_samples`` for a stream's chunks: a mono float32 array, what every facecast stage passes on,
+    is taken as it is (checking each chunk again would cost a live server); anything else is checked."""
+    if isinstance(audio, np.ndarray) and audio.dtype == np.float32 and audio.ndim == 1:
+        return audio
+    return float_samples(audio)
 
 
 def float_scale_problem(audio: np.ndarray) -> str | None:
@@ -225,6 +234,10 @@ class StreamResampler:
     def __init__(self, rate_in: int, rate_out: int = SAMPLE_RATE) -> None:
         from scipy.signal import firwin
 
+        for rate in (rate_in, rate_out):
+            whole = isinstance(rate, Integral) and not isinstance(rate, bool)
+            if not whole or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+                raise AudioError(f"sample rate {rate!r}: a whole number of Hz, {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE}")
         g = gcd(int(rate_in), int(rate_out))
         self.up, self.down = rate_out // g, rate_in // g
         self.half = 10 * max(self.up, self.down)
@@ -238,7 +251,9 @@ class StreamResampler:
         self._next = 0  # next output index
 
     def push(self, audio: np.ndarray) -> np.ndarray:
-        """Add input samples; returns the output samples that are now complete."""
+        """Add mono input samples (float in [-1, 1], or int16, as ``float_samples`` takes them); returns
+        the output samples that are now complete."""
+        audio = mono_float32(audio)
         if self.up == self.down:
             return np.asarray(audio, dtype=np.float32)
         self._x = np.concatenate([self._x, np.asarray(audio, dtype=np.float64)])

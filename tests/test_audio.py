@@ -151,3 +151,33 @@ def test_float_samples_are_sound_up_to_four_times_full_scale_and_another_scale_p
     assert float_samples(wave * 3.9).max() == pytest.approx(3.9, abs=1e-3)  # a hot mix, kept as it is
     with pytest.raises(AudioError, match="float samples reach 4.1, .*divide them by 32768"):
         float_samples(wave * 4.1)
+
+
+def test_a_stream_resampler_takes_int16_as_its_float_values_and_refuses_what_is_not_mono_sound():
+    from facecast.audio import StreamResampler
+
+    pcm = (np.sin(np.linspace(0, 300, 4800)) * 20000).astype(np.int16)
+    as_int16 = StreamResampler(48000).push(pcm)
+    as_float = StreamResampler(48000).push(pcm.astype(np.float32) / 32768)
+    np.testing.assert_allclose(as_int16, as_float, atol=1e-6)
+    with pytest.raises(AudioError, match="mono"):
+        StreamResampler(48000).push(np.zeros((480, 2), np.float32))
+    for rate in (44100.5, 0, True, "48000"):
+        with pytest.raises(AudioError, match="whole number of Hz"):
+            StreamResampler(rate)
+
+
+def test_the_nonverbal_generator_hears_int16_as_the_lip_stream_does(speech_audio):
+    from facecast.motion_frame import MotionTrack
+    from facecast.nonverbal import MotionControls, NonverbalGenerator
+
+    pcm = np.round(speech_audio[:16000] * 32767).astype(np.int16)
+
+    def motion(audio):
+        generator = NonverbalGenerator(MotionControls(seed=4))
+        generator.push_audio(audio)
+        track = MotionTrack.neutral(100, fps=100)
+        generator.apply(track)
+        return track.data
+
+    np.testing.assert_allclose(motion(pcm), motion(pcm.astype(np.float32) / 32768), atol=1e-5)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from facecast.audio import mono_float32
 from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, MotionTrack
 from facecast.nonverbal.blinks import BlinkGenerator, eyelid_row, eyelids
 from facecast.nonverbal.controls import MotionControls
@@ -86,8 +87,9 @@ class NonverbalGenerator:
         return self._next
 
     def push_audio(self, samples16k: np.ndarray) -> None:
-        """Feed 16 kHz mono samples, the same ones given to the lip stream, in order."""
-        self._prosody.push(samples16k)
+        """Feed 16 kHz mono samples (float in [-1, 1], or int16), the same ones given to the lip stream,
+        in order."""
+        self._prosody.push(mono_float32(samples16k))
 
     def set_controls(self, controls: MotionControls) -> None:
         """Change the controls from the next frame on; the face blends to them over 0.4 s.
