@@ -170,13 +170,25 @@ class LipSyncModel:
         return self.lookahead * 10.0 + 10.0
 
     def initial_state(self, batch: int = 1) -> np.ndarray:
+        """The network's state before any audio, for ``batch`` streams: (batch, state_size) float32 zeros."""
         return np.zeros((batch, self.state_size), dtype=np.float32)
 
     def step(self, audio: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """One raw graph call: audio (B, k * 160) float32 and state (B, S) -> visemes, pose, vad, state."""
+        """One raw graph call: audio (B, k * 160) float32, k >= 1 hops of 10 ms, and state (B, S) float32
+        -> visemes (B, k, 15), pose (B, k, C), voice activity (B, k) and the new state (B, S)."""
+        if not (isinstance(audio, np.ndarray) and audio.dtype == np.float32 and audio.ndim == 2
+                and audio.shape[1] and audio.shape[1] % HOP == 0):
+            got = f"{audio.dtype} of shape {audio.shape}" if isinstance(audio, np.ndarray) else type(audio).__name__
+            raise ValueError(f"audio must be float32 of shape (batch, k * {HOP}), k >= 1 whole 10 ms hops; got {got}")
+        if not (isinstance(state, np.ndarray) and state.dtype == np.float32
+                and state.shape == (len(audio), self.state_size)):
+            got = f"{state.dtype} of shape {state.shape}" if isinstance(state, np.ndarray) else type(state).__name__
+            raise ValueError(f"state must be float32 of shape ({len(audio)}, {self.state_size}), one row per audio "
+                             f"row (initial_state(batch) makes the first); got {got}")
         return tuple(self.session.run(None, {"audio": audio, "state": state}))  # type: ignore[return-value]
 
     def stream(self) -> LipSyncStream:
+        """A new streaming session of this model, from silence (one per live stream; not thread-safe)."""
         return LipSyncStream(self)
 
     def infer(self, audio: np.ndarray, chunk_seconds: float = 10.0) -> LipFrames:
@@ -185,8 +197,12 @@ class LipSyncModel:
         The clip goes through the same stream as live audio, in chunks that bound memory, so the result
         is what streaming gives (to float rounding, 2e-6).
         """
-        stream = self.stream()
+        audio = float_samples(audio)
         step = int(chunk_seconds * SAMPLE_RATE) // HOP * HOP
+        if step < HOP:
+            raise ValueError(f"chunk_seconds must be at least {HOP / SAMPLE_RATE:g} (one 10 ms hop), "
+                             f"got {chunk_seconds}")
+        stream = self.stream()
         parts = [stream.push(audio[i : i + step]) for i in range(0, audio.size, step)]
         parts.append(stream.flush())
         return LipFrames.concat(parts)
@@ -262,6 +278,8 @@ def step_batch(model: LipSyncModel, streams: list[LipSyncStream], hops: list[np.
     Streams with the same number of hops share one batched call; the result for each stream is exactly
     what its own ``push`` would have returned.
     """
+    if len(streams) != len(hops):
+        raise ValueError(f"one array of hops per stream: {len(streams)} streams, {len(hops)} arrays")
     results: list[LipFrames | None] = [None] * len(streams)
     groups: dict[int, list[int]] = {}
     for i, audio in enumerate(hops):

@@ -101,3 +101,26 @@ def test_lips_stay_apart_in_the_middle_of_vowels(model, speech_audio, speech_pho
     middles = [aperture[int((s.start * 3 + s.end) * 25) : int(np.ceil((s.start + s.end * 3) * 25)) + 1] for s in vowels]
     assert len(vowels) >= 15
     assert np.mean([m.min() < 0.05 for m in middles]) <= 0.05
+
+
+def test_the_raw_step_says_what_shapes_it_takes_before_onnxruntime_does(model, capfd):
+    """silero-vad style explicit state: a wrong dtype, shape or state is refused in words, and onnxruntime
+    prints nothing of its own."""
+    from facecast.lipsync import HOP, step_batch
+
+    state = model.initial_state(1)
+    for audio, words in ((np.zeros((1, HOP)), "float32"), (np.zeros(HOP, np.float32), "shape"),
+                         (np.zeros((1, 100), np.float32), "whole 10 ms hops"), ([[0.0] * HOP], "got list")):
+        with pytest.raises(ValueError, match=words):
+            model.step(audio, state)
+    with pytest.raises(ValueError, match=rf"state must be float32 of shape \(2, {model.state_size}\)"):
+        model.step(np.zeros((2, HOP), np.float32), state)
+    visemes, pose, vad, new_state = model.step(np.zeros((2, 3 * HOP), np.float32), model.initial_state(2))
+    assert visemes.shape[:2] == (2, 3) and new_state.shape == (2, model.state_size)
+    streams = [model.stream(), model.stream()]
+    with pytest.raises(ValueError, match="2 streams, 1 arrays"):
+        step_batch(model, streams, [np.zeros(HOP, np.float32)])
+    with pytest.raises(ValueError, match="at least 0.01"):
+        model.infer(np.zeros(16000, np.float32), chunk_seconds=0.001)
+    assert len(model.infer([0.0] * 1600)) == 11  # a list is samples, as elsewhere
+    assert capfd.readouterr().err == ""
