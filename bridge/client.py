@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import zmq
@@ -28,6 +28,9 @@ from facecast.audio import float_scale_problem, integer_samples_as_float
 from facecast.bridge import protocol as P
 from facecast.errors import FacecastError
 from facecast.motion_frame import MotionTrack
+
+if TYPE_CHECKING:  # the motion generator loads only where a caller passes its controls
+    from facecast.nonverbal import MotionControls
 
 # A client that only listens (idle frames, a long line playing) says nothing for a while; the server drops
 # one silent for CLIENT_TIMEOUT_S, so the client pings this often while it waits, and swallows the pong.
@@ -202,10 +205,10 @@ class _Bookkeeping:
         return message
 
     def _open_message(self, mode: str, fps: float, sample_rate: int, sample_format: str, channels: int,
-                      controls: dict | None, idle: bool, extra: dict) -> dict:
+                      controls: dict | MotionControls | None, idle: bool, extra: dict) -> dict:
         # Each open carries its own request (unless the caller gives one), which the server echoes.
         return {"type": "open", "mode": mode, "fps": fps, "sample_rate": sample_rate, "sample_format": sample_format,
-                "channels": channels, "controls": controls or {}, "idle": idle,
+                "channels": channels, "controls": P.controls_fields(controls or {}), "idle": idle,
                 "request": f"facecast-python-open-{next(self._opens)}", **extra}
 
 
@@ -237,6 +240,7 @@ class Client(_Bookkeeping):
         self.close_socket()
 
     def close_socket(self) -> None:
+        """Close the connection (what a ``with`` block's end does); the server finds the client gone."""
         self.sock.close(linger=0)
 
     def _send(self, message: dict, flags: int = 0) -> None:
@@ -284,7 +288,7 @@ class Client(_Bookkeeping):
             self._queue.append(message)
 
     def open(self, mode: str = "motion", fps: float = 30, sample_rate: int = 16000, sample_format: str = "pcm16",
-             channels: int = 1, controls: dict | None = None, idle: bool = False, **extra: Any) -> int:
+             channels: int = 1, controls: dict | MotionControls | None = None, idle: bool = False, **extra: Any) -> int:
         """Open a session; returns its id. ``extra`` carries ``lookahead_ms`` and texture fields (size, encoding,
         quality, avatar)."""
         reply = self._request(self._open_message(mode, fps, sample_rate, sample_format, channels, controls, idle,
@@ -299,21 +303,28 @@ class Client(_Bookkeeping):
         self._send({"type": "audio", "session": session, "data": data})
 
     def end(self, session: int) -> None:
+        """The utterance's audio is all sent: its last frames come, then ``ended``."""
         self._send({"type": "end", "session": session})
 
     def interrupt(self, session: int) -> dict:
+        """Cut the utterance off: what was not yet made is dropped, and the mouth comes to rest."""
         return self._request({"type": "interrupt", "session": session}, "interrupted")
 
-    def set_controls(self, session: int, controls: dict) -> dict:
-        return self._request({"type": "controls", "session": session, "controls": controls}, "controls_ok")
+    def set_controls(self, session: int, controls: dict | MotionControls) -> dict:
+        """Change a session's controls (a dict of the fields to change, or a whole ``MotionControls``)."""
+        return self._request({"type": "controls", "session": session, "controls": P.controls_fields(controls)},
+                             "controls_ok")
 
     def close(self, session: int) -> dict:
+        """Close a session; the server forgets it."""
         return self._request({"type": "close", "session": session}, "closed")
 
     def ping(self) -> dict:
+        """The server's ``pong``, with its monotonic clock (``server_ns``)."""
         return self._request({"type": "ping", "t": time.monotonic_ns()}, "pong")
 
     def stats(self) -> dict:
+        """The server's counters (PROTOCOL.md, ``stats``)."""
         return self._request({"type": "stats"}, "stats")
 
     def recv(self, timeout: float | None = None) -> dict | None:
@@ -368,6 +379,7 @@ class AsyncClient(_Bookkeeping):
         return self.welcome
 
     def close_socket(self) -> None:
+        """Close the connection (what a ``with`` block's end does); the server finds the client gone."""
         self.sock.close(linger=0)
 
     async def _send(self, message: dict, flags: int = 0) -> None:
@@ -467,7 +479,7 @@ class AsyncClient(_Bookkeeping):
             self._queue.append(message)
 
     async def open(self, mode: str = "motion", fps: float = 30, sample_rate: int = 16000,
-                   sample_format: str = "pcm16", channels: int = 1, controls: dict | None = None,
+                   sample_format: str = "pcm16", channels: int = 1, controls: dict | MotionControls | None = None,
                    idle: bool = False, **extra: Any) -> int:
         """Open a session; ``extra`` carries ``lookahead_ms`` and texture fields (size, encoding, quality, avatar)."""
         reply = await self._request(self._open_message(mode, fps, sample_rate, sample_format, channels, controls,
@@ -485,8 +497,10 @@ class AsyncClient(_Bookkeeping):
     async def interrupt(self, session: int) -> dict:
         return await self._request({"type": "interrupt", "session": session}, "interrupted")
 
-    async def set_controls(self, session: int, controls: dict) -> dict:
-        return await self._request({"type": "controls", "session": session, "controls": controls}, "controls_ok")
+    async def set_controls(self, session: int, controls: dict | MotionControls) -> dict:
+        """As ``Client.set_controls``."""
+        return await self._request({"type": "controls", "session": session,
+                                    "controls": P.controls_fields(controls)}, "controls_ok")
 
     async def close(self, session: int) -> dict:
         return await self._request({"type": "close", "session": session}, "closed")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgpack
+import numpy as np
 
 from facecast.motion_frame import FRAME_BYTES, FRAME_VERSION
 
@@ -64,7 +65,32 @@ def is_ipv6(endpoint: str) -> bool:
 
 
 def pack(message: dict[str, Any]) -> bytes:
-    return msgpack.packb(message, use_bin_type=True)
+    """One message as msgpack; numpy's scalars (``fps=np.float32(30)``) go as the numbers they are."""
+    return msgpack.packb(message, use_bin_type=True, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot send a {type(value).__name__} in a message")
+
+
+def controls_fields(controls: Any) -> dict[str, Any]:
+    """The wire form of a ``facecast.nonverbal.MotionControls`` (``open.controls``, ``controls.controls``);
+    a dict is taken as it is. The head limits are the server's: controls with others are refused."""
+    if isinstance(controls, dict):
+        return controls
+    from facecast.nonverbal import MotionControls
+    from facecast.nonverbal.controls import HeadLimits
+
+    if not isinstance(controls, MotionControls):
+        raise TypeError(f"controls must be a dict or a MotionControls, got {type(controls).__name__}")
+    if controls.limits != HeadLimits():
+        raise ValueError("head limits are the server's: a session cannot set them (leave MotionControls.limits)")
+    gaze = controls.gaze if isinstance(controls.gaze, str) else list(controls.gaze)
+    return {"emotion": f"{controls.emotion}:{controls.emotion_intensity:g}", "gaze": gaze,
+            "head_intensity": controls.head_intensity, "head_distance": controls.head_distance,
+            "motion_intensity": controls.motion_intensity, "seed": controls.seed}
 
 
 def unpack(payload: bytes, limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:

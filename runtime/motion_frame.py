@@ -165,6 +165,7 @@ class MotionTrack:
 
     @classmethod
     def neutral(cls, count: int, fps: float) -> MotionTrack:
+        """``count`` frames of a face at rest (the layout's rest values), numbered from 0, at ``fps``."""
         track = cls(neutral_frames(count), fps)
         track.frame_index[:] = np.arange(count)
         track.time[:] = np.arange(count) / fps
@@ -216,6 +217,7 @@ class MotionTrack:
             raise KeyError(f"unknown ARKit blendshape {name!r}") from None
 
     def viseme(self, name: str) -> np.ndarray:
+        """The probability of viseme ``name`` (``sil``, ``PP``, ... ``ou``) in every frame, a view."""
         try:
             return self.data[:, FIELDS["visemes"].offset + VISEME_INDEX[name]]
         except KeyError:
@@ -235,6 +237,7 @@ class MotionTrack:
 
     @classmethod
     def from_bytes(cls, payload: bytes, fps: float) -> MotionTrack:
+        """Frames packed as the bridge sends them (``to_bytes``: little-endian float32, 320 bytes each)."""
         if len(payload) % FRAME_BYTES:
             raise ValueError(f"payload of {len(payload)} bytes is not a whole number of {FRAME_BYTES}-byte frames")
         return cls(np.frombuffer(payload, dtype=FRAME_DTYPE).reshape(-1, FRAME_SIZE).copy(), fps)

@@ -7,6 +7,7 @@ Data flows one way: 16 kHz audio -> lip network (100 Hz) -> motion frames, whose
 from __future__ import annotations
 
 from collections.abc import Iterator
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from facecast.errors import AudioError
 from facecast.lipsync import LipFrames, LipSyncModel, LipSyncStream
 from facecast.motion_frame import MAX_FPS, MIN_FPS, MotionTrack
 from facecast.nonverbal import MotionControls, NonverbalGenerator
+from facecast.nonverbal.controls import check_controls
 from facecast.nonverbal.prosody import pitch_of
 from facecast.retime import Retimer
 
@@ -36,20 +38,25 @@ class MotionPipeline:
 
     def __init__(self, model: LipSyncModel | None = None, fps: float = 60.0, device: str = "auto",
                  controls: MotionControls | None = None) -> None:
-        if not MIN_FPS <= fps <= MAX_FPS:
-            raise ValueError(f"fps must be between {MIN_FPS:g} and {MAX_FPS:g}, got {fps}")
+        if isinstance(fps, bool) or not isinstance(fps, Real) or not MIN_FPS <= fps <= MAX_FPS:
+            raise ValueError(f"fps must be a number between {MIN_FPS:g} and {MAX_FPS:g}, got {fps!r}")
+        if model is not None and not isinstance(model, LipSyncModel):
+            hint = f" (LipSyncModel({str(model)!r}) loads that file)" if isinstance(model, (str, Path)) else ""
+            raise TypeError(f"model must be a facecast.lipsync.LipSyncModel, got {type(model).__name__}{hint}")
         self.model = model or LipSyncModel(device=device)
         self.fps = float(fps)
-        self.controls = controls or MotionControls()
+        self.controls = MotionControls() if controls is None else check_controls(controls)
 
     def stream(self, controls: MotionControls | None = None) -> MotionStream:
         """A streaming session: push audio as it arrives, get motion frames at ``fps`` as they are final."""
-        return MotionStream(self, controls or self.controls)
+        return MotionStream(self, self.controls if controls is None else check_controls(controls))
 
     def process(self, audio: np.ndarray, progress: bool = False) -> MotionTrack:
         """Whole-clip motion for 16 kHz mono audio, float in [-1, 1] or int16 (the same frames streaming
         would give). A clip that is empty or silent is refused (``AudioError``): there is no speech in it;
         a stream takes silence, as live input has it between lines."""
+        if isinstance(audio, (str, Path)):
+            raise TypeError(f"process takes samples; process_file({str(audio)!r}) reads a file")
         audio = float_samples(audio)
         check_not_silent(audio)
         stream = self.stream()
@@ -79,7 +86,8 @@ def load_speech(path: str | Path) -> np.ndarray:
 
 
 class MotionStream:
-    """One streaming session of a ``MotionPipeline`` (an utterance, or a whole live stream).
+    """One streaming session of a ``MotionPipeline`` (an utterance, or a whole live stream). It keeps the
+    state of one stream: feed it from one thread at a time (a pipeline may make streams for several).
 
     ``push``/``flush`` run the lip network themselves. A server batching many sessions uses the two
     halves instead: ``take`` (audio in, network-ready hops out) and ``advance`` (network output and the

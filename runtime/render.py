@@ -323,7 +323,15 @@ def stack_avatars(avatars: Sequence[Avatar]) -> dict[str, np.ndarray]:
 
 
 class Renderer:
-    """The render network in an onnxruntime session; frames are (n, S, S, 3) uint8 RGB."""
+    """The render network in an onnxruntime session; frames are (n, S, S, 3) uint8 RGB.
+
+    Args:
+        model_path: a render network exported with ``facecast export render``; default: the shipped one
+            (on CUDA, its variant for CUDA graphs).
+        device: ``"cpu"`` (the default), ``"cuda"`` (onnxruntime-gpu; an error where CUDA cannot run) or
+            ``"auto"`` (CUDA where it runs, else the CPU, with a warning on the ``facecast`` logger).
+        threads: onnxruntime's threads on the CPU; default: the machine's cores, at most 8.
+    """
 
     def __init__(self, model_path: Path | None = None, device: str = "cpu", threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -362,6 +370,9 @@ class Renderer:
 
     def avatar(self, pack: AvatarPack, size: int = 512) -> Avatar:
         """The network's inputs for ``pack`` at ``size`` px: worked out once, reused for every frame."""
+        if not isinstance(pack, AvatarPack):
+            raise TypeError(f"avatar takes an AvatarPack (facecast.avatar.load_pack reads a .facecast file), "
+                            f"got {type(pack).__name__}")
         return avatar_tensors(pack, size)
 
     def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
@@ -430,8 +441,15 @@ class Renderer:
 
     def frames(self, avatar: Avatar, motion: np.ndarray | MotionTrack, batch: int = 4) -> Iterator[np.ndarray]:
         """Render motion frames (n, 80), or a ``MotionTrack``, on one avatar, yielding batches of frames."""
+        if not isinstance(avatar, Avatar):
+            raise TypeError(f"frames and render take an Avatar (Renderer.avatar(pack, size) makes one), "
+                            f"got {type(avatar).__name__}")
         if isinstance(motion, MotionTrack):
             motion = motion.data
+        motion = np.asarray(motion)
+        if motion.ndim != 2 or motion.shape[1] != FRAME_SIZE:
+            one = f"; one frame of shape ({FRAME_SIZE},) is motion[None]" if motion.shape == (FRAME_SIZE,) else ""
+            raise FacecastError(f"motion must have shape (n, {FRAME_SIZE}), got {motion.shape}{one}")
         if batch < 1:
             raise ValueError(f"batch must be at least 1, got {batch}")
         for start in range(0, len(motion), batch):

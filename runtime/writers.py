@@ -22,6 +22,7 @@ from facecast.errors import FacecastError
 from facecast.motion_frame import (
     ARKIT_BLENDSHAPES,
     BLENDSHAPE_INDEX,
+    FRAME_SIZE,
     FRAME_VERSION,
     LAYOUT,
     MAX_FPS,
@@ -208,8 +209,13 @@ def check_fps(path: Path, fps: float) -> float:
 
 def write_motion(track: MotionTrack, path: str | Path, source: str | None = None) -> Path:
     """Write ``track`` in the format its extension names (.csv, .json, .npz); all or nothing."""
+    if not isinstance(track, MotionTrack):
+        raise TypeError(f"write_motion takes a MotionTrack (MotionTrack(frames, fps) wraps an (n, {FRAME_SIZE}) "
+                        f"array), got {type(track).__name__}")
     path = Path(path)
     check_output_path(path)
+    if not len(track):
+        raise FacecastError(f"{path}: the motion holds no frames")
     # What read_motion would refuse is not written: a file that cannot be read back helps no one.
     check_fps(path, track.fps)
     if not np.isfinite(track.data).all():

@@ -185,6 +185,22 @@ def test_a_float_session_refuses_int16_values_sent_as_floats(server, speech_audi
         assert "divide them by 32768" in error["message"]
 
 
+def test_a_session_opened_with_motion_controls_and_numpy_numbers_is_the_one_a_dict_opens(server, speech_audio):
+    from facecast.nonverbal import MotionControls
+    from facecast.nonverbal.controls import HeadLimits
+
+    controls = MotionControls(emotion="happy", emotion_intensity=0.6, gaze=(10, -5), seed=7)
+    with Client(server.endpoint) as client:
+        as_object = motion_of(stream(client, client.open(fps=np.float32(30), sample_rate=np.int64(16000),
+                                                         controls=controls), speech_audio[:16000], 320))
+        as_dict = motion_of(stream(client, client.open(fps=30, controls={"emotion": "happy:0.6", "gaze": [10, -5],
+                                                                          "seed": 7}), speech_audio[:16000], 320))
+        with pytest.raises(ValueError, match="head limits are the server's"):
+            client.open(controls=MotionControls(limits=HeadLimits(yaw=5)))
+    # All but each session's own clock; to float rounding, as batched network calls give it.
+    np.testing.assert_allclose(as_object[:, 2:], as_dict[:, 2:], atol=1e-5)
+
+
 def test_int16_samples_reach_a_float_session_as_the_same_sound(server, speech_audio):
     pcm = np.round(speech_audio[:16000] * 32767).astype(np.int16)
     with Client(server.endpoint) as client:

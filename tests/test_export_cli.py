@@ -362,6 +362,13 @@ def installed_wheel(tmp_path_factory) -> Path:
     return site
 
 
+def test_the_installed_package_carries_its_models_its_data_and_its_type_hints(installed_wheel):
+    package = installed_wheel / "facecast"
+    assert (package / "py.typed").is_file()  # type checkers read the hints of an installed facecast
+    assert {p.name for p in (package / "models").glob("*.onnx")} >= {"render.onnx", "render_gpu.onnx"}
+    assert (package / "data" / "default_portrait.facecast").is_file()
+
+
 @pytest.mark.parametrize("argv, flags", [
     (["onnx"], "--checkpoint and --out"),
     (["onnx", "--checkpoint", "x.pt"], "--out"),

@@ -100,3 +100,25 @@ def test_arrays_that_are_not_mono_speech_are_refused_not_misread(pipeline, speec
     assert len(pipeline.process(overshoot)) == len(pipeline.process(speech_audio))
     column = pipeline.process(speech_audio[:, None])  # one channel as a column is mono
     assert np.array_equal(column.data, pipeline.process(speech_audio).data)
+
+
+def test_mistaken_arguments_are_refused_at_the_call_with_the_way_to_do_it(pipeline, speech_audio):
+    from facecast.nonverbal import MotionControls
+
+    with pytest.raises(TypeError, match=r"LipSyncModel\('my_voice.onnx'\) loads that file"):
+        MotionPipeline("my_voice.onnx")
+    with pytest.raises(TypeError, match=r"MotionControls\(\*\*that_dict\)"):
+        MotionPipeline(controls={"emotion": "happy"})
+    with pytest.raises(TypeError, match="MotionControls"):
+        pipeline.stream({"emotion": "happy"})
+    with pytest.raises(TypeError, match=r"process_file\('line.wav'\) reads a file"):
+        pipeline.process("line.wav")
+    with pytest.raises(ValueError, match="fps must be a number"):
+        MotionPipeline(fps="60")
+    # numpy's numbers are numbers, and the gaze takes the command line's spelling too
+    controls = MotionControls(emotion="happy", emotion_intensity=np.float32(0.5), seed=np.int64(3), gaze="10,-5")
+    assert (controls.emotion_intensity, controls.seed, controls.gaze) == (0.5, 3, (10.0, -5.0))
+    assert type(controls.seed) is int and type(controls.emotion_intensity) is float
+    same = MotionControls(emotion="happy", emotion_intensity=0.5, seed=3, gaze=(10, -5))
+    clip = speech_audio[:16000]
+    assert np.array_equal(pipeline.stream(controls).push(clip).data, pipeline.stream(same).push(clip).data)

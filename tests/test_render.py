@@ -744,3 +744,17 @@ def test_the_renderer_refuses_what_would_fail_deep_in_the_network_in_one_line(re
     with pytest.raises(FacecastError, match=r"headPitch is 1000, and headRotation run within ±90°"):
         renderer.render(avatar, np.stack([motion(pitch=1000)]))
     renderer.render(avatar, np.stack([motion(jawOpen=1.05)]))  # a curve editor's overshoot is taken
+
+
+def test_mistaken_arguments_are_refused_with_the_way_to_do_it(pack):
+    renderer = Renderer(threads=1)
+    with pytest.raises(TypeError, match="load_pack reads a .facecast file"):
+        renderer.avatar("me.facecast", 64)
+    with pytest.raises(TypeError, match=r"Renderer.avatar\(pack, size\) makes one"):
+        renderer.render(pack, neutral_frames(1))
+    avatar = renderer.avatar(pack, 64)
+    with pytest.raises(FacecastError, match=r"got \(80,\); one frame of shape \(80,\) is motion\[None\]"):
+        renderer.render(avatar, motion(jawOpen=1))
+    with pytest.raises(FacecastError, match=r"got \(5, 79\)"):  # the whole array's shape, not a batch's
+        renderer.render(avatar, np.zeros((5, 79), np.float32))
+    assert renderer.render(avatar, motion(jawOpen=1)[None]).shape == (1, 64, 64, 3)

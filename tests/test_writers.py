@@ -126,3 +126,11 @@ def test_an_existing_output_is_replaced_whole(tmp_path, track):
     write_motion(track, path)
     assert path.read_text().startswith("Timecode")
     assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]
+
+
+def test_what_is_not_motion_or_holds_no_frame_is_not_written(tmp_path, track):
+    with pytest.raises(TypeError, match=r"MotionTrack\(frames, fps\) wraps"):
+        write_motion(track.data, tmp_path / "m.json")
+    with pytest.raises(FacecastError, match="holds no frames"):
+        write_motion(MotionTrack.neutral(0, fps=30), tmp_path / "m.json")  # read_motion would refuse it
+    assert not list(tmp_path.iterdir())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "surprised")
 GAZE_MODES: tuple[str, ...] = ("camera", "free")
@@ -34,8 +35,9 @@ class HeadLimits:
     def __post_init__(self) -> None:
         for name in ("yaw", "pitch", "roll"):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and 0.0 < value <= MAX_HEAD_LIMIT):
+            if not (_is_number(value) and 0.0 < value <= MAX_HEAD_LIMIT):
                 raise ValueError(f"head {name} limit must be in (0, {MAX_HEAD_LIMIT:g}] degrees, got {value!r}")
+            object.__setattr__(self, name, float(value))  # a numpy scalar is kept as the float it is
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,8 @@ class MotionControls:
         if self.emotion not in EMOTIONS:
             raise ValueError(f"unknown emotion {self.emotion!r}; choose one of {', '.join(EMOTIONS)}")
         _check_range("emotion intensity", self.emotion_intensity, 0.0, 1.0)
-        if isinstance(self.gaze, str):
-            if self.gaze not in GAZE_MODES:
-                raise ValueError(f"unknown gaze {self.gaze!r}; use camera, free or a YAW,PITCH direction in degrees")
+        if isinstance(self.gaze, str):  # "camera", "free", or "YAW,PITCH" as the command line spells it
+            object.__setattr__(self, "gaze", parse_gaze(self.gaze))
         else:
             try:
                 yaw, pitch = (float(v) for v in self.gaze)
@@ -83,8 +84,12 @@ class MotionControls:
         _check_range("motion intensity", self.motion_intensity, 0.0, MAX_INTENSITY)
         if not isinstance(self.limits, HeadLimits):
             raise ValueError(f"limits must be a HeadLimits, got {self.limits!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        # Numpy scalars are numbers too: kept as the Python numbers they are.
+        for name in ("emotion_intensity", "head_intensity", "head_distance", "motion_intensity"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        object.__setattr__(self, "seed", int(self.seed))
 
     @classmethod
     def from_strings(
@@ -138,8 +143,21 @@ def parse_gaze(text: str) -> GazeTarget:
     return (yaw, pitch)
 
 
+def check_controls(controls: object) -> MotionControls:
+    """``controls`` if it is a ``MotionControls``; a ``TypeError`` that says how to make one otherwise."""
+    if not isinstance(controls, MotionControls):
+        hint = " (MotionControls(**that_dict) makes one from a dict)" if isinstance(controls, dict) else ""
+        raise TypeError(f"controls must be a facecast.nonverbal.MotionControls, got {type(controls).__name__}{hint}")
+    return controls
+
+
+def _is_number(value: object) -> bool:
+    """A real number, numpy's scalars included, and not a bool."""
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
 def _check_range(name: str, value: float, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not _is_number(value) or not math.isfinite(value):
         raise ValueError(f"{name} must be a number, got {value!r}")
     if not low <= value <= high:
         raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value:g}")

@@ -16,7 +16,7 @@ import numpy as np
 from facecast.audio import mono_float32
 from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, MotionTrack
 from facecast.nonverbal.blinks import BlinkGenerator, eyelid_row, eyelids
-from facecast.nonverbal.controls import MotionControls
+from facecast.nonverbal.controls import MotionControls, check_controls
 from facecast.nonverbal.expression import ExpressionGenerator
 from facecast.nonverbal.gaze import GazeGenerator
 from facecast.nonverbal.head import HeadMotion
@@ -67,7 +67,7 @@ class NonverbalGenerator:
 
     def __init__(self, controls: MotionControls, lookahead_frames: int = DEFAULT_LOOKAHEAD) -> None:
         self.lookahead_frames = lookahead_frames
-        self._controls = controls
+        self._controls = check_controls(controls)
         head, gaze, blinks, expression = np.random.SeedSequence(controls.seed).spawn(4)
         self._prosody = ProsodyTracker(lookahead_frames)
         self._style = StyleBlender(controls)
@@ -96,7 +96,7 @@ class NonverbalGenerator:
 
         The seed is fixed for the life of the stream, so ``controls.seed`` must not change.
         """
-        if controls.seed != self._controls.seed:
+        if check_controls(controls).seed != self._controls.seed:
             raise ValueError(f"the seed cannot change mid-stream ({self._controls.seed} -> {controls.seed}); "
                              "start a new generator for a new seed")
         self._controls = controls
