@@ -311,9 +311,10 @@ class Client(_Bookkeeping):
         return self._request({"type": "interrupt", "session": session}, "interrupted")
 
     def set_controls(self, session: int, controls: dict | MotionControls) -> dict:
-        """Change a session's controls (a dict of the fields to change, or a whole ``MotionControls``)."""
-        return self._request({"type": "controls", "session": session, "controls": P.controls_fields(controls)},
-                             "controls_ok")
+        """Change a session's controls: a dict of the fields to change, or a whole ``MotionControls`` (its
+        seed aside: a session's seed is fixed when it opens)."""
+        return self._request({"type": "controls", "session": session,
+                              "controls": P.controls_fields(controls, seed=False)}, "controls_ok")
 
     def close(self, session: int) -> dict:
         """Close a session; the server forgets it."""
@@ -488,27 +489,33 @@ class AsyncClient(_Bookkeeping):
         return reply["session"]
 
     async def send_audio(self, session: int, samples: np.ndarray | bytes) -> None:
+        """As ``Client.send_audio``."""
         data = _audio_bytes(samples, *self._formats.get(session, ("pcm16", 1)))
         await self._send({"type": "audio", "session": session, "data": data})
 
     async def end(self, session: int) -> None:
+        """As ``Client.end``."""
         await self._send({"type": "end", "session": session})
 
     async def interrupt(self, session: int) -> dict:
+        """As ``Client.interrupt``."""
         return await self._request({"type": "interrupt", "session": session}, "interrupted")
 
     async def set_controls(self, session: int, controls: dict | MotionControls) -> dict:
         """As ``Client.set_controls``."""
         return await self._request({"type": "controls", "session": session,
-                                    "controls": P.controls_fields(controls)}, "controls_ok")
+                                    "controls": P.controls_fields(controls, seed=False)}, "controls_ok")
 
     async def close(self, session: int) -> dict:
+        """As ``Client.close``."""
         return await self._request({"type": "close", "session": session}, "closed")
 
     async def ping(self) -> dict:
+        """As ``Client.ping``."""
         return await self._request({"type": "ping", "t": time.monotonic_ns()}, "pong")
 
     async def stats(self) -> dict:
+        """As ``Client.stats``."""
         return await self._request({"type": "stats"}, "stats")
 
     async def recv(self, timeout: float | None = None) -> dict | None:

@@ -75,9 +75,10 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot send a {type(value).__name__} in a message")
 
 
-def controls_fields(controls: Any) -> dict[str, Any]:
+def controls_fields(controls: Any, seed: bool = True) -> dict[str, Any]:
     """The wire form of a ``facecast.nonverbal.MotionControls`` (``open.controls``, ``controls.controls``);
-    a dict is taken as it is. The head limits are the server's: controls with others are refused."""
+    a dict is taken as it is. The head limits are the server's: controls with others are refused.
+    ``seed=False`` leaves the seed out, as a session's seed is fixed when it opens."""
     if isinstance(controls, dict):
         return controls
     from facecast.nonverbal import MotionControls
@@ -88,9 +89,10 @@ def controls_fields(controls: Any) -> dict[str, Any]:
     if controls.limits != HeadLimits():
         raise ValueError("head limits are the server's: a session cannot set them (leave MotionControls.limits)")
     gaze = controls.gaze if isinstance(controls.gaze, str) else list(controls.gaze)
-    return {"emotion": f"{controls.emotion}:{controls.emotion_intensity:g}", "gaze": gaze,
-            "head_intensity": controls.head_intensity, "head_distance": controls.head_distance,
-            "motion_intensity": controls.motion_intensity, "seed": controls.seed}
+    fields = {"emotion": f"{controls.emotion}:{controls.emotion_intensity!r}", "gaze": gaze,
+              "head_intensity": controls.head_intensity, "head_distance": controls.head_distance,
+              "motion_intensity": controls.motion_intensity}
+    return {**fields, "seed": controls.seed} if seed else fields
 
 
 def unpack(payload: bytes, limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:

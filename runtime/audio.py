@@ -106,8 +106,8 @@ def float_samples(audio: np.ndarray) -> np.ndarray:
 
 
 def mono_float32(audio: np.ndarray) -> np.ndarray:
-    """``float_samples`` for a stream's chunks: a mono float32 array, what every facecast stage passes on,
-    is taken as it is (checking each chunk again would cost a live server); anything else is checked."""
+    """``float_samples`` for a stream's chunks: a mono float32 array, what facecast's own stages pass on
+    after the lip stream has checked it, is taken as it is; anything else is checked."""
     if isinstance(audio, np.ndarray) and audio.dtype == np.float32 and audio.ndim == 1:
         return audio
     return float_samples(audio)

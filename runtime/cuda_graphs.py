@@ -20,6 +20,7 @@ count: frames and avatars to a power of two, and meshes to a multiple of ``VERTE
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -29,10 +30,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facecast.device import CPU, CUDA, CUDA_OPTIONS
+from facecast.logs import native_stderr_caught
 from facecast.render import ONNX_TYPES, pad_vertices
 
 if TYPE_CHECKING:
     import onnxruntime as ort
+
+log = logging.getLogger("facecast.cuda_graphs")
 
 #: Graphs kept, most recently used last: each holds its session and its GPU memory, on an H100 90-206 MiB
 #: for 1-4 frames at 256 px, 212-358 MiB at 512 px, 598 MiB for 8 frames of two avatars at 512 px (so twelve
@@ -119,7 +123,13 @@ class _Graph:
             options.add_free_dimension_override_by_name(name, value)
         self.device = device
         provider = (CUDA, {**CUDA_OPTIONS, "enable_cuda_graph": "1"}) if device == "cuda" else CPU
-        self.session = ort.InferenceSession(str(path), options, providers=[provider])
+        # What onnxruntime's C++ logger prints as it makes the session is facecast's to log (serve's stderr
+        # is JSON lines); a failure still raises, with onnxruntime's own reason.
+        with native_stderr_caught() as notes:
+            self.session = ort.InferenceSession(str(path), options, providers=[provider])
+        if notes:
+            log.info("onnxruntime's notes on a CUDA graph of %s: %s", path.name, " | ".join(notes),
+                     extra={"event": "cuda_notes", "fields": {"model": path.name, "notes": notes}})
         self.binding = self.session.io_binding()
         self.buffers: dict[str, ort.OrtValue] = {}
         self.dtypes: dict[str, type] = {}

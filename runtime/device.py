@@ -79,6 +79,7 @@ def open_session(path: Path, options: ort.SessionOptions, device: str,
                 raise
             session, failure = None, last_line(exc)
     notes = [*_preload_notes, *native]
+    _preload_notes.clear()  # told once, with the first session that tries CUDA
     if failure is None:
         if notes:
             log.info("onnxruntime's notes on loading %s on CUDA: %s", Path(path).name, " | ".join(notes),
@@ -86,7 +87,10 @@ def open_session(path: Path, options: ort.SessionOptions, device: str,
         return session
     reason = (f"onnxruntime's CUDA provider cannot run ({failure}): no usable GPU, or the CUDA and cuDNN "
               "libraries of this onnxruntime-gpu release missing (pip install 'onnxruntime-gpu[cuda,cudnn]')")
-    said = f"; onnxruntime said: {notes[-1]}" if notes else ""  # which library is missing, say
+    # The line that names what is missing, before onnxruntime's generic ones ("Failed to create
+    # CUDAExecutionProvider. Require cuDNN ...") that follow it.
+    telling = [n for n in notes if any(k in n for k in ("Failed to load", "cannot open shared object", "error 126"))]
+    said = f"; onnxruntime said: {(telling or notes)[0]}" if notes else ""
     if device == "cuda":
         raise ModelError(f"device 'cuda': {reason}{said}")
     cpu_path = Path(cpu_path or path)

@@ -80,7 +80,7 @@ def native_stderr_caught() -> Iterator[list[str]]:
         if _depth:
             yield lines
             return
-        sys.stderr.flush()
+        _flush_stderr()
         try:
             saved = os.dup(2)
         except OSError:
@@ -93,7 +93,7 @@ def native_stderr_caught() -> Iterator[list[str]]:
                 try:
                     yield lines
                 finally:
-                    sys.stderr.flush()
+                    _flush_stderr()  # what Python wrote meanwhile belongs to the block; it never raises
                     os.dup2(saved, 2)
                     sink.seek(0)
                     lines.extend(line for line in sink.read().decode(errors="replace").splitlines()
@@ -101,3 +101,8 @@ def native_stderr_caught() -> Iterator[list[str]]:
         finally:
             os.close(saved)
             _depth -= 1
+
+
+def _flush_stderr() -> None:
+    with contextlib.suppress(Exception):  # none (pythonw, a service), or a replaced one that cannot flush
+        sys.stderr.flush()

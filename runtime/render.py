@@ -452,6 +452,9 @@ class Renderer:
             raise FacecastError(f"motion must have shape (n, {FRAME_SIZE}), got {motion.shape}{one}")
         if batch < 1:
             raise ValueError(f"batch must be at least 1, got {batch}")
+        return self._batches(avatar, motion, batch)  # checked above at the call, not at the first batch
+
+    def _batches(self, avatar: Avatar, motion: np.ndarray, batch: int) -> Iterator[np.ndarray]:
         for start in range(0, len(motion), batch):
             chunk = motion[start:start + batch]
             yield self.run(avatar.tensors, chunk, np.zeros(len(chunk), dtype=np.int64))

@@ -197,6 +197,9 @@ def test_a_session_opened_with_motion_controls_and_numpy_numbers_is_the_one_a_di
                                                                           "seed": 7}), speech_audio[:16000], 320))
         with pytest.raises(ValueError, match="head limits are the server's"):
             client.open(controls=MotionControls(limits=HeadLimits(yaw=5)))
+        # A MotionControls sets a session's controls too; its seed (0 here, not the session's 7) is left out.
+        session = client.open(controls=controls)
+        assert client.set_controls(session, MotionControls(emotion="sad"))["type"] == "controls_ok"
     # All but each session's own clock; to float rounding, as batched network calls give it.
     np.testing.assert_allclose(as_object[:, 2:], as_dict[:, 2:], atol=1e-5)
 

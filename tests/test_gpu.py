@@ -4,6 +4,8 @@ skip and the error paths are checked instead."""
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -40,14 +42,15 @@ def test_the_lip_network_stays_on_the_cpu_under_auto():
 @pytest.fixture
 def cuda_that_cannot_run(monkeypatch):
     """onnxruntime-gpu installed on a machine without a usable GPU: CUDA is listed, sessions with it fail.
-    Yields the providers each session was asked for."""
+    Yields the fake: ``asked`` holds the providers each session was asked for."""
     exec(WITHOUT_A_USABLE_GPU, namespace := {"ort": ort})
+    fake = types.SimpleNamespace(**namespace)
     monkeypatch.setattr(ort, "get_available_providers", namespace["get_available_providers"])
     monkeypatch.setattr(ort, "InferenceSession", namespace["InferenceSession"])
     monkeypatch.setattr(ort, "preload_dlls", namespace["preload_dlls"], raising=False)
     monkeypatch.setattr("facecast.device._preloaded", False)
     monkeypatch.setattr("facecast.device._preload_notes", [])
-    yield namespace["asked"]
+    yield fake
 
 
 # onnxruntime-gpu where CUDA cannot run, as onnxruntime 1.2x behaves there: CUDA listed, its libraries
@@ -59,6 +62,7 @@ import os
 
 real_session = ort.InferenceSession
 asked = []
+fallback_quietly = []  # made true: onnxruntime falls back to the CPU itself instead of raising
 
 def get_available_providers():
     return ["CUDAExecutionProvider", "CPUExecutionProvider"]
@@ -70,7 +74,11 @@ def InferenceSession(path, options=None, providers=None):
     asked.append(providers)
     if any((p[0] if isinstance(p, tuple) else p) == "CUDAExecutionProvider" for p in providers or []):
         os.write(2, b"[E:onnxruntime:Default, provider_bridge_ort.cc:2036] Failed to load library "
-                    b"libonnxruntime_providers_cuda.so with error: libcublasLt.so.12: cannot open shared object\\n")
+                    b"libonnxruntime_providers_cuda.so with error: libcublasLt.so.12: cannot open shared object\\n"
+                    b"[W:onnxruntime:Default, onnxruntime_pybind_state.cc:965] Failed to create "
+                    b"CUDAExecutionProvider. Require cuDNN 9.* and CUDA 12.*\\n")
+        if fallback_quietly:
+            return real_session(path, options, providers=["CPUExecutionProvider"])
         raise RuntimeError("CUDA failure 100: no CUDA-capable device is detected ; GPU=0")
     return real_session(path, options, providers=providers)
 """
@@ -85,7 +93,7 @@ def test_cuda_is_asked_for_full_float32_not_tf32(cuda_that_cannot_run):
     # onnxruntime multiplies in TF32 on CUDA by default: on an H100 that moved the lip network's viseme
     # probabilities by up to 0.014 from the CPU's, and the same frame by up to 48 levels.
     Renderer(device="auto")
-    cuda = [entry for providers in cuda_that_cannot_run for entry in providers if _names([entry]) == [CUDA]]
+    cuda = [entry for providers in cuda_that_cannot_run.asked for entry in providers if _names([entry]) == [CUDA]]
     assert cuda == [(CUDA, {"use_tf32": "0"})]
 
 
@@ -96,9 +104,25 @@ def test_auto_runs_on_the_cpu_and_says_why_when_cuda_cannot_run(cuda_that_cannot
     [record] = [r for r in caplog.records if r.name.startswith("facecast")]
     assert record.levelname == "WARNING" and record.event == "cuda_unavailable"
     assert "CUDA failure 100" in record.getMessage() and "running render.onnx on the CPU" in record.getMessage()
-    # What onnxruntime printed goes with it: which libraries it could not load.
-    assert [n.split(":")[0] for n in record.fields["notes"]] == ["Failed to load libcudart.so.12", "[E"]
-    assert record.getMessage().endswith("cannot open shared object")
+    # What onnxruntime printed goes with it, and the message quotes the line that names a missing library.
+    assert [n.split(":")[0] for n in record.fields["notes"]] == ["Failed to load libcudart.so.12", "[E", "[W"]
+    assert record.getMessage().endswith("onnxruntime said: Failed to load libcudart.so.12: libcudart.so.12: "
+                                        "cannot open shared object file")
+
+
+def test_an_onnxruntime_that_falls_back_by_itself_is_told_apart_by_its_missing_library(cuda_that_cannot_run,
+                                                                                        caplog, monkeypatch):
+    """onnxruntime may load the session on the CPU instead of raising: the reason is then the library its
+    C++ logger named, not its generic last line."""
+    from facecast import device
+
+    cuda_that_cannot_run.fallback_quietly.append(True)
+    monkeypatch.setattr(device, "_preloaded", True)  # nothing printed by preload_dlls this time
+    renderer = Renderer(device="auto")
+    assert renderer.providers == [CPU]
+    [record] = [r for r in caplog.records if r.name.startswith("facecast")]
+    assert "(its provider did not load)" in record.getMessage()
+    assert "onnxruntime said: [E:onnxruntime:Default" in record.getMessage() and "libcublasLt" in record.getMessage()
 
 
 def test_the_command_line_gives_the_reason_in_one_line(cuda_that_cannot_run, capfd):
@@ -106,7 +130,7 @@ def test_the_command_line_gives_the_reason_in_one_line(cuda_that_cannot_run, cap
     out, err = capfd.readouterr()  # the stderr file, where onnxruntime's C++ logger writes
     assert "render network on CPU" in out
     assert err.startswith("facecast: onnxruntime's CUDA provider cannot run (CUDA failure 100") and err.count("\n") == 1
-    assert "onnxruntime said: [E:onnxruntime:Default" in err
+    assert "onnxruntime said: Failed to load libcudart.so.12" in err
 
 
 def test_a_server_gives_the_reason_in_its_json_log():
@@ -133,7 +157,7 @@ def test_a_server_gives_the_reason_in_its_json_log():
         [fallback] = [e for e in lines if e["event"] == "cuda_unavailable"]
         assert fallback["level"] == "warning" and fallback["model"] == "render.onnx"
         assert "CUDA failure 100" in fallback["reason"] and "on the CPU" in fallback["message"]
-        assert len(fallback["notes"]) == 2 and "libcublasLt" in fallback["notes"][1]
+        assert len(fallback["notes"]) == 3 and "libcublasLt" in fallback["notes"][1]
         assert lines[-1]["render_providers"] == [CPU]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0

@@ -751,7 +751,7 @@ def test_mistaken_arguments_are_refused_with_the_way_to_do_it(pack):
     with pytest.raises(TypeError, match="load_pack reads a .facecast file"):
         renderer.avatar("me.facecast", 64)
     with pytest.raises(TypeError, match=r"Renderer.avatar\(pack, size\) makes one"):
-        renderer.render(pack, neutral_frames(1))
+        renderer.frames(pack, neutral_frames(1))  # at the call, though frames is an iterator
     avatar = renderer.avatar(pack, 64)
     with pytest.raises(FacecastError, match=r"got \(80,\); one frame of shape \(80,\) is motion\[None\]"):
         renderer.render(avatar, motion(jawOpen=1))

@@ -135,7 +135,7 @@ namespace Facecast
                 if (_shapeIndex[k] >= 0)
                     face.SetBlendShapeWeight(_shapeIndex[k], 100f * weightScale * current.Blendshape(k));
             }
-            // Frame convention: +pitch looks down, +yaw turns to the character's left, +roll tilts left; in
+            // Frame convention: +pitch looks down, +yaw turns to the character's left, +roll tilts to its left shoulder; in
             // Unity's axes for bones that face +z at rest (MotionFrame.HeadEulerX...).
             if (head)
                 head.localRotation = _headRest * Quaternion.Euler(current.HeadEulerX, current.HeadEulerY, current.HeadEulerZ);

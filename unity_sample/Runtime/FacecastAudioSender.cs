@@ -37,8 +37,7 @@ namespace Facecast
         const int PreferredMicrophoneRate = 48000;
         // How long after its scheduled start a line's source may still read as not playing.
         const double StartGraceS = 0.1;
-        const float MaxMessageS = 0.5f;  // audio in one message
-        const float MaxCatchUpS = 4f;    // audio sent in one Update
+        const float MaxPerUpdateS = 0.25f;  // audio sent in one Update, in one message
 
         int _session = -1;
         int _rate, _channels;            // the open session's format
@@ -206,22 +205,17 @@ namespace Facecast
                 return;
             }
             int due = Mathf.Min(_clip.samples, (int)((AudioSettings.dspTime - _startTime) * _clip.frequency));
-            // After a stall (a breakpoint, a long load) seconds are due at once: they go in messages of at
-            // most MaxMessageS, and at most MaxCatchUpS an Update, so that neither a message nor the audio
-            // the server holds for the session passes its limits (4 MiB, 10 s); the server takes audio far
-            // faster than real time, so the line catches up over a few Updates.
-            due = Mathf.Min(due, _sentFrames + (int)(MaxCatchUpS * _clip.frequency));
-            if (due <= _sentFrames) return;
-            int most = System.Math.Max(1, (int)(MaxMessageS * _clip.frequency));
-            while (_sentFrames < due)
-            {
-                int frames = Mathf.Min(due - _sentFrames, most);
-                int count = frames * _clip.channels;
-                var chunk = new float[count];
-                _clip.GetData(chunk, _sentFrames);
-                client.SendAudio(_session, chunk, count);
-                _sentFrames += frames;
-            }
+            // After a stall (a breakpoint, a long load) seconds are due at once: at most MaxPerUpdateS goes
+            // in an Update, so that neither a message nor the audio the server holds for the session passes
+            // its limits (4 MiB, 10 s). The server takes a session's audio at 25-100 s a second, so a line
+            // catches up at 15 s a second (at 60 fps) without outrunning it.
+            int frames = Mathf.Min(due - _sentFrames, System.Math.Max(1, (int)(MaxPerUpdateS * _clip.frequency)));
+            if (frames <= 0) return;
+            int count = frames * _clip.channels;
+            var chunk = new float[count];
+            _clip.GetData(chunk, _sentFrames);
+            client.SendAudio(_session, chunk, count);
+            _sentFrames += frames;
             if (!_lineStarted) { _line++; _lineStarted = true; }
             if (_sentFrames >= _clip.samples)
             {

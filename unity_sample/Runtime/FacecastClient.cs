@@ -78,7 +78,14 @@ namespace Facecast
         readonly ConcurrentQueue<byte[]> _outgoing = new ConcurrentQueue<byte[]>();
         readonly ConcurrentQueue<Dictionary<object, object>> _incoming = new ConcurrentQueue<Dictionary<object, object>>();
         readonly ConcurrentQueue<string> _problems = new ConcurrentQueue<string>();  // from the thread, to log
+        // While not connected, a thread that ended on an error (an endpoint NetMQ cannot parse) is started
+        // again this often: a fixed endpoint (set in the Inspector) then connects.
+        const float RestartS = 5f;
+        // NetMQ's context is the process's: cleaned up at quit once every client's thread has stopped.
+        static int s_threads;
+
         Thread _thread;
+        float _threadStarted;
         volatile bool _running;
         float _silenceLimit = DefaultSilenceLimitS;
         float _lastReceived;   // Time.realtimeSinceStartup of the last message taken off the queue
@@ -90,24 +97,34 @@ namespace Facecast
             // Whatever was queued for a previous connection would reach the new one before its hello.
             while (_outgoing.TryDequeue(out _)) { }
             _running = true;
+            StartThread();
+            s_threads++;
+            SendHello();
+        }
+
+        void StartThread()
+        {
+            _threadStarted = Time.realtimeSinceStartup;
             _thread = new Thread(Run) { IsBackground = true, Name = "facecast-netmq" };
             _thread.Start();
-            SendHello();
         }
 
         void OnDisable()
         {
+            if (_thread == null) return;
             _running = false;
-            _thread?.Join(1000);
+            _thread.Join(1000);
             _thread = null;
+            s_threads--;
             SetConnected(false);
         }
 
         void OnApplicationQuit()
         {
-            // Unity calls this before OnDisable: the thread stops before NetMQ is torn down under its socket.
+            // Unity calls this before OnDisable: this client's thread stops first, and NetMQ is torn down
+            // only after the last client's, not under another client's socket.
             OnDisable();
-            NetMQConfig.Cleanup(false);
+            if (s_threads == 0) NetMQConfig.Cleanup(false);
         }
 
         /// <summary>Open a session. Mode: "motion", "texture" or "both"; textures: size, encoding ("jpeg",
@@ -241,6 +258,7 @@ namespace Facecast
         {
             float now = Time.realtimeSinceStartup;
             while (_problems.TryDequeue(out var problem)) Debug.LogError($"facecast: {problem}");
+            if (_running && _thread != null && !_thread.IsAlive && now - _threadStarted > RestartS) StartThread();
             while (_incoming.TryDequeue(out var message))
             {
                 // Stamped when taken off the queue, after any stall of the main thread, so a long frame
