@@ -14,7 +14,7 @@ from facecast.device import last_line
 from facecast.errors import FacecastError, not_a_file
 from facecast.export import MAX_WEIGHT, in_source_checkout, shipped_checkpoints
 
-# The shipped model's corpus is 7 h, synthesized in about an hour here; this is weeks of synthesis, and more
+# The shipped model's corpus is 7 h (its synthesis time is in the README); this is weeks of synthesis, and more
 # only fills the memory with the job list (1e9 hours took 24 GB before the system stopped it).
 MAX_CORPUS_HOURS = 1000.0
 # What each command imports beyond the core install: the export extra.
@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("corpus", help="synthesize the training corpus (regenerated, not committed)")
-    p.add_argument("--out", type=Path, default=Path("corpus"), help="folder for train.npz and val.npz")
+    p.add_argument("--out", type=Path, default=Path("corpus"),
+                   help="folder for train.npz, val.npz and summary.json (default: ./corpus)")
     p.add_argument("--hours", type=number_arg(float, "--hours", 0, MAX_CORPUS_HOURS, above=True), default=7.0,
                    help=f"hours of training speech, up to {MAX_CORPUS_HOURS:g}, default 7; each voice's 8 held-out "
                    "sentences are drawn after its training sentences, so they change with --hours and --seed "
@@ -40,15 +41,17 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
                    help="pitch augmentation: move F0 only, or the whole spectrum (sox alone)")
 
     p = train_parser = sub.add_parser("train", help="train the audio-to-motion network on a corpus")
-    p.add_argument("--corpus", type=Path, default=Path("corpus"), help="folder from `export corpus`")
+    p.add_argument("--corpus", type=Path, default=Path("corpus"),
+                   help="folder from `export corpus` (default: ./corpus)")
     p.add_argument("--out", type=Path, default=None,
                    help="default: export/checkpoints/lipsync_lookahead<ms>.pt, the committed checkpoint "
                    "(a smoke run needs --out)")
     p.add_argument("--config", choices=["full", "smoke"], default="full",
                    help="smoke: a few steps of a tiny network, to check the pipeline runs")
     p.add_argument("--minutes", type=number_arg(float, "--minutes", 0, above=True), default=None,
-                   help="stop after about this much wall time: the schedule is sized to it from the pace of the "
-                   "first 20 steps, which run whatever the budget, and the last held-out evaluation comes on top")
+                   help="stop after about this much wall time (default 35 for the full configuration): the "
+                   "schedule is sized to it from the pace of the first 20 steps, which run whatever the budget, "
+                   "and the last held-out evaluation comes on top")
     p.add_argument("--seed", type=number_arg(int, "--seed", 0), default=0)
     p.add_argument("--threads", type=number_arg(int, "--threads", 1), default=None,
                    help="torch threads (default: all cores; 1 is faster on a machine shared with other work)")

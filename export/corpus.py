@@ -25,6 +25,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -114,10 +115,13 @@ def _make(job: tuple[Voice, int, int, str, bool, bool]) -> tuple[Utterance, list
     return utt, applied
 
 
-def _worker_signals() -> None:
+def _worker_start(scratch: str) -> None:
     """Workers leave interrupts to the main process, which stops the pool: Ctrl-C reaches the whole
     process group, and each worker would print its own traceback. The pool stops them with SIGTERM,
-    which must end them rather than raise there (they inherit the main process's handlers)."""
+    which must end them rather than raise there (they inherit the main process's handlers). Their
+    temporary files go in ``scratch``, which the main process removes: a worker ended by a signal cannot
+    remove its own."""
+    tempfile.tempdir = scratch
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
@@ -128,10 +132,14 @@ def synthesize_set(
     jobs: list[tuple[Voice, int, int, str, bool, bool]], workers: int, desc: str
 ) -> list[tuple[Utterance, list[str]]]:
     out = []
-    with Pool(workers, initializer=_worker_signals) as pool:
-        for item in tqdm(pool.imap(_make, jobs, chunksize=4), total=len(jobs), desc=desc, unit="utt"):
-            if item is not None:
-                out.append(item)
+    scratch = tempfile.mkdtemp(prefix="facecast-corpus-")
+    try:
+        with Pool(workers, initializer=_worker_start, initargs=(scratch,)) as pool:
+            for item in tqdm(pool.imap(_make, jobs, chunksize=4), total=len(jobs), desc=desc, unit="utt"):
+                if item is not None:
+                    out.append(item)
+    finally:  # the pool's workers have stopped: what they left in it goes
+        shutil.rmtree(scratch, ignore_errors=True)
     return out
 
 
@@ -304,12 +312,19 @@ def build_corpus(out: Path, hours: float = 7.0, seed: int = 0, workers: int = 2,
     _prepare_folder(out)
     train_jobs, val_jobs = corpus_jobs(hours, seed, val_per_voice, keep_formants)
     (out / "summary.json").unlink(missing_ok=True)  # the folder is no whole corpus until it is back
-    train = synthesize_set(train_jobs, workers, "train corpus")
-    _check_every_voice(train, voices, "training")
-    summary = {"seed": seed, "keep_formants": keep_formants, "train": save_split(out / "train.npz", train)}
-    val = synthesize_set(val_jobs, workers, "held-out sentences")
-    _check_every_voice(val, voices, "held-out")
-    summary["val"] = save_split(out / "val.npz", val)
+    written: list[Path] = []
+    try:
+        train = synthesize_set(train_jobs, workers, "train corpus")
+        _check_every_voice(train, voices, "training")
+        summary = {"seed": seed, "keep_formants": keep_formants, "train": save_split(out / "train.npz", train)}
+        written.append(out / "train.npz")
+        val = synthesize_set(val_jobs, workers, "held-out sentences")
+        _check_every_voice(val, voices, "held-out")
+        summary["val"] = save_split(out / "val.npz", val)
+    except BaseException:  # stopped or failed: the split this run wrote (up to a gigabyte) is no corpus alone
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     summary["voices"] = [asdict(v) for v in voices]  # every one has utterances in both splits (checked above)
     summary["languages"] = sorted({v.language for v in voices})
     with replaced_atomically(out / "summary.json") as tmp:

@@ -7,6 +7,7 @@ batch, on poses that exercise every part of the graph.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,10 @@ def export_render(out: Path | None = None, pack_path: Path | None = None, whole_
                "colours": {0: "avatars"}, "own_teeth": {0: "avatars"}, "motion": {0: "frames"}, "avatar": {0: "frames"},
                "frames": {0: "frames", 1: "size", 2: "size"}}
     with replaced_atomically(out) as tmp:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # The tracer warns of the network's fixed tensors (an axis flip) becoming constants, which they
+            # are; what the export gives is checked against PyTorch below, at several sizes.
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
             torch.onnx.export(net, _torch_inputs(inputs), tmp, input_names=list(INPUT_NAMES),
                               output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic, opset_version=OPSET,
                               dynamo=False, do_constant_folding=True)

@@ -349,7 +349,8 @@ def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: 
                             f"nothing saved, {out} left as it was")
     saved["history"] = history  # the whole run, past the step kept
     _save(out, saved)
-    return {"best_val_loss": best, "steps": step, "minutes": (time.monotonic() - t_start) / 60, "checkpoint": str(out)}
+    return {"best_val_loss": best, "steps": step, "minutes": round((time.monotonic() - t_start) / 60, 2),
+            "checkpoint": str(out)}
 
 
 def _save(path: Path, checkpoint: dict) -> None:

@@ -42,8 +42,10 @@ def number_arg(kind: type, what: str, low: float, high: float = math.inf, above:
         value = _convert(kind, text)
         inside = (value > low if above else value >= low) and value <= high  # False for NaN
         if not inside or (multiple > 1 and value % multiple):
-            span = (f"between {low:g} and {high:g}" if high < math.inf
-                    else f"{'more than' if above else 'at least'} {low:g}")
+            if high < math.inf:
+                span = f"more than {low:g} and at most {high:g}" if above else f"between {low:g} and {high:g}"
+            else:
+                span = f"{'more than' if above else 'at least'} {low:g}"
             every = f", a multiple of {multiple}" if multiple > 1 else ""
             raise argparse.ArgumentTypeError(f"{what} must be {span}{every}, got {text}")
         return value
@@ -197,7 +199,8 @@ def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace, model=N
         write_motion(track, output, source=speech.name)
         if not args.quiet:
             seconds = audio.size / SAMPLE_RATE
-            print(f"{output}: {counted(len(track), 'frame')} at {track.fps:g} fps ({seconds:.1f} s of speech) "
+            mine = f", lips by {pipeline.model.path.name}" if getattr(args, "lip_model", None) else ""
+            print(f"{output}: {counted(len(track), 'frame')} at {track.fps:g} fps ({seconds:.1f} s of speech{mine}) "
                   f"in {time.perf_counter() - start:.2f} s", file=sys.stderr)
         if output.suffix.lower() == ".csv" and (len(track) - 1) / track.fps < 1:
             # Its timecodes all fall in one second, which leaves its frame rate untold when it is read back.

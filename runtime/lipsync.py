@@ -129,6 +129,12 @@ class LipSyncModel:
         self.path = Path(path) if path is not None else default_model_path(lookahead_ms)
         if not self.path.is_file():
             raise ModelError(not_a_file(self.path, "a lip-sync model (.onnx)", "lip-sync model not found"))
+        # The two files a user has beside their model, easily given for it.
+        if self.path.suffix.lower() == ".pt":
+            raise ModelError(f"{self.path}: a PyTorch checkpoint, not a model facecast runs: export it with "
+                             f"facecast export onnx --checkpoint {self.path.name} --out {self.path.stem}.onnx")
+        if self.path.suffix.lower() == ".json" and self.path.with_suffix(".onnx").is_file():
+            raise ModelError(f"{self.path}: the description of a model; the model is {self.path.with_suffix('.onnx')}")
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads

@@ -287,9 +287,9 @@ def test_a_lip_model_given_is_the_one_that_moves_the_lips(tmp_path, speech_wav, 
     from facecast.pipeline import MotionPipeline
 
     assert facecast("motion", speech_wav, "-o", tmp_path / "shipped.npz", "--fps", 30, "-q").returncode == 0
-    result = facecast("motion", speech_wav, "-o", tmp_path / "mine.npz", "--fps", 30, "-q",
-                      "--lip-model", other_lip_model)
+    result = facecast("motion", speech_wav, "-o", tmp_path / "mine.npz", "--fps", 30, "--lip-model", other_lip_model)
     assert result.returncode == 0, result.stderr
+    assert f"of speech, lips by {other_lip_model.name})" in result.stderr  # the summary says whose lips
     mine, shipped = (np.load(tmp_path / f"{name}.npz")["frames"] for name in ("mine", "shipped"))
     expected = MotionPipeline(LipSyncModel(other_lip_model), fps=30).process_file(speech_wav).data
     np.testing.assert_allclose(mine, expected, atol=1e-6)
@@ -321,7 +321,11 @@ def test_a_lip_model_that_is_not_one_is_one_clear_line(tmp_path, speech_wav):
             del info["lookahead"]
             entry.value = json.dumps(info)
     onnx.save(incomplete, str(tmp_path / "incomplete.onnx"))
+    (tmp_path / "mine.pt").write_bytes(b"a checkpoint")  # the training's output, given for its export
+    (tmp_path / "incomplete.json").write_text("{}")  # the description written beside a model
     for path, words in ((tmp_path / "missing.onnx", "lip-sync model not found"),
+                        (tmp_path / "mine.pt", "facecast export onnx --checkpoint mine.pt --out mine.onnx"),
+                        (tmp_path / "incomplete.json", f"the model is {tmp_path / 'incomplete.onnx'}"),
                         (tmp_path, "is a folder, not a lip-sync model"),
                         (default_model_path(), "not a facecast lip-sync model"),
                         (tmp_path / "incomplete.onnx", "incomplete facecast metadata (KeyError: 'lookahead')")):

@@ -162,6 +162,28 @@ def test_an_interrupted_corpus_leaves_no_summary_and_no_half_split(corpus, tmp_p
         train_lipsync.train(corpus, tmp_path / "x.pt", config="smoke")
 
 
+def test_a_corpus_stopped_after_its_training_split_leaves_neither_it_nor_its_workers_files(tmp_path, monkeypatch):
+    """Stopped while the held-out sentences are made: the training split this run wrote goes, and so do the
+    synthesis workers' temporary files, which a worker ended by a signal cannot remove itself."""
+    import tempfile
+
+    monkeypatch.setattr(corpus_module, "TRAIN_VOICES", TWO_VOICES)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    made = corpus_module.synthesize_set
+
+    def stopped_on_held_out(jobs, workers, desc):
+        if desc.startswith("held-out"):
+            raise KeyboardInterrupt
+        return made(jobs, workers, desc)
+
+    monkeypatch.setattr(corpus_module, "synthesize_set", stopped_on_held_out)
+    with pytest.raises(KeyboardInterrupt):
+        build_corpus(tmp_path / "corpus", hours=HOURS, seed=0, workers=1, val_per_voice=1)
+    assert list((tmp_path / "corpus").iterdir()) == []  # the folder stays, as the user named it
+    assert list((tmp_path / "tmp").iterdir()) == []  # the workers' scratch folder is gone
+
+
 def test_the_hours_help_says_the_held_out_sentences_change_with_hours(capsys):
     with pytest.raises(SystemExit):
         export_main(["corpus", "--help"])
