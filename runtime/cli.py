@@ -136,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=output_file, required=True, help="OUT.png")
     _add_motion_options(p)
 
-    sub.add_parser("info", help="version, model, latency and onnxruntime devices")
+    p = sub.add_parser("info", help="version, model, latency and onnxruntime devices")
+    p.add_argument("--lip-model", type=Path, action="append", metavar="PATH.onnx",
+                   help="describe this lip-sync model (one you exported) instead of the shipped ones; repeatable")
 
     from facecast.bridge.commands import add_commands as add_bridge_commands
     from facecast.cli_render import add_commands as add_render_commands
@@ -243,16 +245,18 @@ def _demo(args: argparse.Namespace) -> None:
     render_demo(out_dir, argparse.Namespace(**{**vars(args), "fps": 30.0}), model=model)
 
 
-def _info() -> None:
+def _info(lip_models: list[Path] | None = None) -> None:
     import onnxruntime as ort
 
     from facecast.lipsync import LipSyncModel, shipped_models
 
     print(f"facecast {__version__}")
-    for lookahead_ms, path in shipped_models().items():
+    for path in lip_models or shipped_models().values():
         model = LipSyncModel(path)
-        print(f"lip model: {path.name} ({path.stat().st_size / 1e6:.1f} MB), lookahead {lookahead_ms} ms, "
-              f"algorithmic latency {model.latency_ms:.0f} ms + chunk")
+        trained = model.info.get("train_step")
+        print(f"lip model: {model.path.name} ({model.path.stat().st_size / 1e6:.1f} MB), lookahead "
+              f"{model.lookahead * 10} ms, algorithmic latency {model.latency_ms:.0f} ms + chunk"
+              + (f", trained {trained} steps" if trained is not None else ""))
     print(f"onnxruntime {ort.__version__}: providers {', '.join(ort.get_available_providers())}")
     from facecast.render import Renderer
 
@@ -329,7 +333,7 @@ def _run(args: argparse.Namespace) -> None:
     elif args.command == "plot":
         _plot(args)
     elif args.command == "info":
-        _info()
+        _info(args.lip_model)
     elif args.command in ("prepare", "render"):
         from facecast.cli_render import run as run_render
 

@@ -309,6 +309,19 @@ def test_a_lip_model_given_is_the_one_that_moves_the_lips(tmp_path, speech_wav, 
     np.testing.assert_allclose(track.data, expected, atol=1e-6)
 
 
+def test_info_describes_a_lip_model_given_instead_of_the_shipped_ones(other_lip_model):
+    from facecast.lipsync import LipSyncModel
+
+    shipped = facecast("info")
+    mine = facecast("info", "--lip-model", other_lip_model)
+    assert shipped.returncode == 0 and mine.returncode == 0, mine.stderr
+    model = LipSyncModel(other_lip_model)
+    line = next(line for line in mine.stdout.splitlines() if line.startswith("lip model:"))
+    assert line.startswith(f"lip model: {other_lip_model.name} (")
+    assert f"lookahead {model.lookahead * 10} ms, algorithmic latency {model.latency_ms:.0f} ms" in line
+    assert other_lip_model.name not in shipped.stdout
+
+
 def test_a_lip_model_that_is_not_one_is_one_clear_line(tmp_path, speech_wav):
     onnx = pytest.importorskip("onnx")
     from facecast.lipsync import default_model_path as lip_model_path
