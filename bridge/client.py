@@ -24,7 +24,7 @@ import numpy as np
 import zmq
 import zmq.asyncio
 
-from facecast.audio import float_scale_problem, integer_samples_as_float
+from facecast.audio import float_problem, integer_samples_as_float
 from facecast.bridge import protocol as P
 from facecast.errors import FacecastError
 from facecast.motion_frame import MotionTrack
@@ -84,9 +84,7 @@ def _audio_bytes(samples: np.ndarray | bytes, sample_format: str, channels: int 
         samples = integer_samples_as_float(samples)
     elif samples.dtype.kind != "f":
         raise ValueError(f"audio samples must be numbers, got {samples.dtype}")
-    if not np.all(np.isfinite(samples)):
-        raise ValueError("audio samples contain NaN or infinite values")
-    problem = float_scale_problem(samples)
+    problem = float_problem(samples)
     if problem:
         raise ValueError(problem)
     if sample_format == "pcm16":

@@ -23,7 +23,7 @@ import numpy as np
 import zmq
 
 from facecast import __version__
-from facecast.audio import SAMPLE_RATE, StreamResampler, float_scale_problem
+from facecast.audio import SAMPLE_RATE, StreamResampler, float_problem
 from facecast.bridge import protocol as P
 from facecast.bridge.protocol import ErrorCode, ProtocolError, SessionSpec
 from facecast.device import CPU
@@ -393,9 +393,7 @@ class BridgeServer:
             samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
         else:
             samples = np.frombuffer(data, dtype="<f4")
-            if not np.all(np.isfinite(samples)):
-                raise ProtocolError(ErrorCode.BAD_FIELD, "audio contains NaN or infinite samples", session.id)
-            problem = float_scale_problem(samples)
+            problem = float_problem(samples)
             if problem:
                 raise ProtocolError(ErrorCode.BAD_FIELD, problem, session.id)
         samples = samples.reshape(-1, spec.channels).mean(axis=1)

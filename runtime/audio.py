@@ -62,9 +62,7 @@ def to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
         if audio.shape[1] > MAX_CHANNELS:
             raise AudioError(f"{audio.shape[1]} channels is more than the {MAX_CHANNELS} supported")
         audio = _mixdown(audio.astype(np.float64))
-    if not np.all(np.isfinite(audio)):
-        raise AudioError("the audio contains NaN or infinite samples")
-    problem = float_scale_problem(audio)
+    problem = float_problem(audio)
     if problem:
         raise AudioError(problem)
     out = resample(audio.astype(np.float32), sample_rate)
@@ -97,9 +95,7 @@ def float_samples(audio: np.ndarray) -> np.ndarray:
     if audio.dtype.kind != "f":
         raise AudioError(f"audio samples must be float (in [-1, 1]) or int16, not {audio.dtype}")
     audio = audio.astype(np.float32, copy=False).reshape(-1)
-    if not np.isfinite(audio).all():
-        raise AudioError("the audio contains NaN or infinite samples")
-    problem = float_scale_problem(audio)
+    problem = float_problem(audio)
     if problem:
         raise AudioError(problem)
     return audio
@@ -113,8 +109,11 @@ def mono_float32(audio: np.ndarray) -> np.ndarray:
     return float_samples(audio)
 
 
-def float_scale_problem(audio: np.ndarray) -> str | None:
-    """Why finite float samples are not audio in [-1, 1] (they reach past ``FLOAT_PEAK_LIMIT``), or None."""
+def float_problem(audio: np.ndarray) -> str | None:
+    """Why float samples are not audio in [-1, 1] (NaN or infinite samples, or samples past
+    ``FLOAT_PEAK_LIMIT``), or None; each caller raises it as its own kind of error."""
+    if not np.isfinite(audio).all():
+        return "the audio contains NaN or infinite samples"
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     if peak <= FLOAT_PEAK_LIMIT:
         return None

@@ -290,6 +290,13 @@ def avatar_tensors(pack: AvatarPack, size: int) -> Avatar:
 VERTEX_AXES = {"vertices": 1, "head_weight": 1, "basis": 2}
 
 
+def _check_motion_shape(motion: np.ndarray) -> None:
+    """Refuse motion that is not (n, FRAME_SIZE) frames, saying how to give a single frame."""
+    if motion.ndim != 2 or motion.shape[1] != FRAME_SIZE:
+        one = f"; one frame of shape ({FRAME_SIZE},) is motion[None]" if motion.shape == (FRAME_SIZE,) else ""
+        raise FacecastError(f"motion must have shape (n, {FRAME_SIZE}), got {motion.shape}{one}")
+
+
 def pad_vertices(name: str, value: np.ndarray, vertices: int) -> np.ndarray:
     """Avatar input ``name`` padded to ``vertices`` with zeros, which no triangle uses (no frame changes)."""
     axis = VERTEX_AXES.get(name)
@@ -378,8 +385,7 @@ class Renderer:
     def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
         """One network call: motion (B, 80) on stacked avatar inputs, frame b on avatar avatar_index[b]."""
         motion = np.ascontiguousarray(motion, dtype=np.float32)
-        if motion.ndim != 2 or motion.shape[1] != FRAME_SIZE:
-            raise FacecastError(f"motion must have shape (n, {FRAME_SIZE}), got {motion.shape}")
+        _check_motion_shape(motion)
         # Checked here, as onnxruntime's own errors name a gather deep in the network.
         if not np.isfinite(motion).all():
             raise FacecastError("motion holds values that are not numbers (NaN or infinite)")
@@ -447,9 +453,7 @@ class Renderer:
         if isinstance(motion, MotionTrack):
             motion = motion.data
         motion = np.asarray(motion)
-        if motion.ndim != 2 or motion.shape[1] != FRAME_SIZE:
-            one = f"; one frame of shape ({FRAME_SIZE},) is motion[None]" if motion.shape == (FRAME_SIZE,) else ""
-            raise FacecastError(f"motion must have shape (n, {FRAME_SIZE}), got {motion.shape}{one}")
+        _check_motion_shape(motion)  # the whole array's shape, before a batch's
         if batch < 1:
             raise ValueError(f"batch must be at least 1, got {batch}")
         return self._batches(avatar, motion, batch)  # checked above at the call, not at the first batch
