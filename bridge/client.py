@@ -160,6 +160,9 @@ class _Bookkeeping:
         self._opens = itertools.count(1)  # tells this client's opens apart
         self._queue: deque[dict] = deque()
         self._formats: dict[int, tuple[str, int]] = {}  # each session's sample format and channels
+        #: The server's ``opened`` reply for each session this client opened (its lip model, texture size,
+        #: the avatar's source picture...).
+        self.opened: dict[int, dict] = {}
         self._last_sent = time.monotonic()
         #: ``time.monotonic()`` of the last message from the server, heartbeats included: a caller streaming
         #: audio can tell a server that has gone quiet (it sends something at least every 2 s).
@@ -292,6 +295,7 @@ class Client(_Bookkeeping):
         reply = self._request(self._open_message(mode, fps, sample_rate, sample_format, channels, controls, idle,
                                                  extra), "opened")
         self._formats[reply["session"]] = sample_format, channels
+        self.opened[reply["session"]] = reply
         return reply["session"]
 
     def send_audio(self, session: int, samples: np.ndarray | bytes) -> None:
@@ -484,6 +488,7 @@ class AsyncClient(_Bookkeeping):
         reply = await self._request(self._open_message(mode, fps, sample_rate, sample_format, channels, controls,
                                                        idle, extra), "opened")
         self._formats[reply["session"]] = sample_format, channels
+        self.opened[reply["session"]] = reply
         return reply["session"]
 
     async def send_audio(self, session: int, samples: np.ndarray | bytes) -> None:

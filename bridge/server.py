@@ -381,6 +381,7 @@ class BridgeServer:
             "lookahead_ms": model.lookahead * 10, "algorithmic_latency_ms": model.latency_ms,
             "size": spec.size if avatar is not None else None,
             "encoding": spec.encoding if avatar is not None else None,
+            "avatar_source": avatar.source if avatar is not None else None,
         })
 
     def _audio(self, session: Session, msg: dict, recv_ns: int) -> None:

@@ -2,9 +2,9 @@
 
 A pack is a zip archive holding ``meta.json`` (format, version, source file name, size, detection
 notes, and ``cropped_from`` when only the part of a large picture about the head was kept), the portrait
-(``image.jpg`` when the source was a plain JPEG, that JPEG itself unless a part was kept; else
-``image.png``) and
-``arrays.npz``: the 478 FaceMesh landmarks and the rig built from them (see ``facecast.rig``): mesh
+(``image.jpg`` when the source was a JPEG: its own bytes, without its metadata, when it was upright
+and whole, else the kept part or the upright picture encoded again; ``image.png`` for any other source)
+and ``arrays.npz``: the 478 FaceMesh landmarks and the rig built from them (see ``facecast.rig``): mesh
 vertices and triangles, the per-vertex blendshape basis, head weights and pivot, the face frame, and
 the eye and mouth contours with the portrait's own mouth opening. Loading needs numpy and Pillow only,
 never mediapipe.
@@ -84,10 +84,12 @@ class AvatarPack:
 
 
 def encode_png(image: np.ndarray) -> bytes:
+    """The picture as a PNG, at zlib's default level: ``optimize`` saved a few percent and took 28 s on
+    a 12 MP photo."""
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG", optimize=True)
+    Image.fromarray(image).save(buf, format="PNG")
     return buf.getvalue()
 
 

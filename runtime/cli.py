@@ -54,11 +54,11 @@ def number_arg(kind: type, what: str, low: float, high: float = math.inf, above:
 
 def output_file(text: str) -> Path:
     """An argparse type for a file to write: a path that ends in a separator, "." or ".." names a folder
-    (pathlib drops the ending, so the file would be written as the folder's name), a usage error before
-    any work."""
-    if os.path.basename(text) in ("", ".", ".."):
-        raise argparse.ArgumentTypeError(f"{text} names a folder: name the file to write, in that folder or as "
-                                         "it without the ending")
+    (pathlib drops the ending, so the file would be written as the folder's name), as does an existing
+    folder; either is a usage error before any work."""
+    if os.path.basename(text) in ("", ".", "..") or os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} names a folder: name the file to write, e.g. "
+                                         f"{Path(text) / 'NAME'}")
     return Path(text)
 
 
@@ -284,12 +284,44 @@ def _interrupted_on_termination() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+class _LossyStream:
+    """A stream whose failed writes are dropped: a job whose messages cannot be written (stderr closed with
+    ``2>&-``, full with ``2>/dev/full``, a job runner that gives none) still does its work and exits 0, as
+    it did with ``-q``. Everything else is the wrapped stream's."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):
+            return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
+    stderr = sys.stderr
+    if stderr is not None:
+        sys.stderr = _LossyStream(stderr)
     try:  # from the start: building the parser imports the bridge, its client, numpy, zmq (a third of a second)
         return _main(sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:
         print("facecast: interrupted", file=sys.stderr)
         return 130
+    finally:
+        sys.stderr = stderr
+        try:
+            if stderr is not None:
+                stderr.flush()
+        except (OSError, ValueError):  # what is left in its buffer would fail again as Python exits
+            sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
 
 
 def _main(argv: list[str]) -> int:

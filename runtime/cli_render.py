@@ -17,16 +17,24 @@ import numpy as np
 
 from facecast.avatar import PACK_SUFFIX, AvatarPack, load_pack
 from facecast.errors import FacecastError, not_a_file
+from facecast.rig import framing
 from facecast.writers import check_writable
 
 DEFAULT_PACK = "default_portrait.facecast"
 DEMO_VIDEO = "facecast_demo.mp4"
 DEFAULT_RENDER_FPS = 30.0  # what players expect, and half the work of 60
 RENDER_BATCH = 4  # frames per network call: larger batches gain little on CPU and delay the first frame
+# Head distance (m) beyond which a portrait's head looks the wrong size against its shoulders, which the
+# render network leaves where they are: 0.05 m nearer to the 0.6 m camera is 9 % larger.
+HEAD_DISTANCE_SHOWN = 0.05
+UPSCALE_TOLD = 1.5  # frames more than this many times the picture's own pixels are said to be enlarged
 
 
 def _face(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--face takes a number, 1 for the largest face, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("--face counts from 1 (the largest face)")
     return value
@@ -83,9 +91,10 @@ def default_pack_path() -> Path:
     return Path(str(resources.files("facecast") / "data" / DEFAULT_PACK))
 
 
-def load_portrait(path: Path | None, face: int | None = None, quiet: bool = False) -> AvatarPack:
-    """A pack from a .facecast file, a picture (prepared now, its ``face``-th largest face) or, for None, the
-    bundled portrait (``face`` means nothing for a pack or the bundled portrait: ``render`` refuses it there)."""
+def load_portrait(path: Path | None, face: int | None = None) -> AvatarPack:
+    """A pack from a .facecast file, a picture (prepared now, its ``face``-th largest face; its notes are
+    printed) or, for None, the bundled portrait (``face`` means nothing for a pack or the bundled portrait:
+    ``render`` refuses it there)."""
     if path is None:
         return load_pack(default_pack_path())
     if path.suffix.lower() == PACK_SUFFIX:
@@ -93,9 +102,8 @@ def load_portrait(path: Path | None, face: int | None = None, quiet: bool = Fals
     from facecast.prepare import prepare_portrait
 
     pack, notes = prepare_portrait(path, face=face)
-    if not quiet:
-        for note in notes:
-            print(note, file=sys.stderr)
+    for note in notes:  # warnings, told even when quiet
+        print(note, file=sys.stderr)
     return pack
 
 
@@ -111,11 +119,9 @@ def _prepare(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     pack, notes = prepare_portrait(args.portrait, face=args.face)
     pack.save(output)
+    for note in notes:  # warnings, told even when quiet
+        print(note, file=sys.stderr)
     if not args.quiet:
-        for note in notes:
-            print(note, file=sys.stderr)
-        from facecast.rig import framing
-
         w, h = pack.size
         # The frame's crop of the picture: larger frames enlarge it, and show no more detail than it holds.
         side = framing(pack.landmarks, w, h)[2]
@@ -145,7 +151,11 @@ def render_video(pack: AvatarPack, audio: Path | None, output: Path, args: argpa
     if track is None:
         from facecast.cli import motion_pipeline
 
-        track = motion_pipeline(args, model).process_file(audio, progress=False)
+        track = motion_pipeline(args, model).process_file(audio, progress=not args.quiet)
+        if abs(args.head_distance) > HEAD_DISTANCE_SHOWN:
+            print(f"--head-distance {args.head_distance:g}: in a portrait only the head comes nearer or goes "
+                  f"further, so past ±{HEAD_DISTANCE_SHOWN:g} m it looks too large or too small for its shoulders "
+                  "(the control is made for engine rigs)", file=sys.stderr)
     renderer = Renderer(device=args.device)
     avatar = renderer.avatar(pack, args.size)
     source = str(pack.meta.get("source", "portrait"))
@@ -178,7 +188,11 @@ def _render(args: argparse.Namespace) -> None:
     if track is None and args.fps is None:
         args.fps = DEFAULT_RENDER_FPS
     start = time.perf_counter()
-    pack = load_portrait(args.portrait, args.face, args.quiet)
+    pack = load_portrait(args.portrait, args.face)
+    side = framing(pack.landmarks, *pack.size)[2]
+    if args.portrait is not None and args.size > UPSCALE_TOLD * side:  # the bundled one is small on purpose
+        print(f"{args.portrait}: the frame shows {side:.0f} px of the picture, enlarged to {args.size} px with no "
+              "more detail (a larger picture of the face gives more)", file=sys.stderr)
     _, track = render_video(pack, args.audio, args.output, args, track, cut_sound=args.motion is not None)
     if not args.quiet:
         print_summary(args.output, track, args.size, time.perf_counter() - start)

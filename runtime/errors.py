@@ -4,8 +4,14 @@ from pathlib import Path
 
 
 def not_a_file(path: Path, kind: str, missing: str = "no such file") -> str:
-    """Why ``path`` cannot be read as ``kind`` ("an audio file"): a folder is called a folder."""
-    return f"{path}: is a folder, not {kind}" if Path(path).is_dir() else f"{path}: {missing}"
+    """Why ``path`` cannot be read as ``kind`` ("an audio file"): a folder is called a folder, and a device,
+    pipe or socket what it is."""
+    path = Path(path)
+    if path.is_dir():
+        return f"{path}: is a folder, not {kind}"
+    if path.exists():
+        return f"{path}: not a regular file (a device, pipe or socket), not {kind}"
+    return f"{path}: {missing}"
 
 
 class FacecastError(Exception):

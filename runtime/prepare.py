@@ -6,14 +6,15 @@ Needs the ``portrait`` extra (mediapipe); everything downstream of the pack does
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from facecast import face_topology as ft
-from facecast.avatar import AvatarError, AvatarPack
+from facecast.avatar import PACK_SUFFIX, AvatarError, AvatarPack
 from facecast.errors import not_a_file
 from facecast.logs import native_stderr_caught
 from facecast.rig import build_rig, framing
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from PIL import Image
 
 MAX_PIXELS = 40_000_000
+# mediapipe's image transforms (OpenCV's remap) abort the whole process, with no message, on a picture with
+# a side of 32,767 px or more; a portrait never needs half of that.
+MAX_SIDE = 16_384
 MIN_FACE_PX = 64  # face width below which the landmarks are too coarse to animate
 # How far a face may lean from upright. Beyond it the face lies sideways (a photo whose EXIF rotation was
 # lost, most often): the video would come out sideways and the head would nod along the wrong axis.
@@ -46,40 +50,67 @@ def _eight_bit(im: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(np.round(values * (255 / full)), 0, 255).astype(np.uint8), "L")
 
 
-def read_portrait(path: Path) -> tuple[np.ndarray, bytes | None]:
-    """The picture as (H, W, 3) uint8 RGB, upright, and its file bytes when they can be kept as they are.
+class Picture(NamedTuple):
+    """A portrait as read: what the pack is made of, and what to tell the user about it."""
+
+    image: np.ndarray  # (H, W, 3) uint8 RGB, upright
+    original: bytes | None  # the file's own JPEG bytes, metadata removed, when they decode to ``image``
+    alpha: np.ndarray | None  # (H, W) uint8 of a picture with transparency, before it was put over white
+    notes: list[str]
+
+
+def read_portrait(path: Path) -> Picture:
+    """The picture, upright, as RGB; see ``Picture``.
 
     EXIF orientation is applied; transparency is composited over white; greyscale (8 or 16 bits) and
-    palette pictures become RGB. The original bytes are returned only for plain upright RGB JPEGs.
+    palette pictures become RGB; an animated picture gives its first frame. The file's bytes are kept only
+    for an upright JPEG (which then decodes to the same pixels), without its metadata: a pack is made to
+    be shared, and a photo's EXIF can hold where it was taken and with which camera.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     if not path.is_file():
         raise AvatarError(not_a_file(path, "a picture"))
-    data = path.read_bytes()
+    if path.suffix.lower() == PACK_SUFFIX:
+        # (which also keeps the default output, the picture's name with that suffix, from overwriting it)
+        raise AvatarError(f"{path}: named as an avatar pack: a pack renders as it is (facecast render --portrait "
+                          f"{path}); a picture keeps its own suffix (.jpg, .png...)")
     limit = f"at most {MAX_PIXELS // 1_000_000} megapixels; scale it down first"
     try:
         with warnings.catch_warnings():
             # Pillow's own guard against decompression bombs (a warning past 89 megapixels, an error past
             # 179) would speak before the MAX_PIXELS check below, and in its own words.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise AvatarError(f"{path}: picture too large ({limit})") from None
+            im = Image.open(path)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
+        pixels = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(pixels.group(1)) / 1e6:.3g} megapixels, " if pixels else ""
+        raise AvatarError(f"{path}: picture too large ({size}{limit})") from None
     except UnidentifiedImageError:
         raise AvatarError(f"{path}: not a picture facecast can read (JPEG, PNG, WebP, BMP, TIFF, GIF...)") from None
     except OSError as e:
         raise AvatarError(f"{path}: cannot read the picture ({e.__class__.__name__}: {e})") from None
+    notes = []
     try:
         with im:
             if im.width * im.height > MAX_PIXELS:
                 raise AvatarError(f"{path}: picture of {im.width}x{im.height} is too large ({limit})")
+            if max(im.size) >= MAX_SIDE:
+                raise AvatarError(f"{path}: picture of {im.width}x{im.height} is too long (sides below {MAX_SIDE} "
+                                  "px); crop it about the face or scale it down first")
+            if min(im.size) < MIN_FACE_PX:
+                raise AvatarError(f"{path}: picture of {im.width}x{im.height} is too small for a face (at least "
+                                  f"{MIN_FACE_PX} px wide is needed)")
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:
+                notes.append(f"{path}: {frames} frames (an animation or a multi-page file); using the first")
             orientation = im.getexif().get(0x0112, 1)
             upright = _eight_bit(ImageOps.exif_transpose(im))
-            fmt, mode = im.format, upright.mode
-            if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in upright.info):
+            fmt, alpha = im.format, None
+            if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
                 rgba = upright.convert("RGBA")
+                alpha = np.asarray(rgba.getchannel("A")).copy()
                 white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 rgb = Image.alpha_composite(white, rgba).convert("RGB")
             else:
@@ -87,8 +118,49 @@ def read_portrait(path: Path) -> tuple[np.ndarray, bytes | None]:
             image = np.asarray(rgb, dtype=np.uint8).copy()
     except (OSError, SyntaxError) as e:
         raise AvatarError(f"{path}: cannot read the picture ({e.__class__.__name__}: {e})") from None
-    keep = data if fmt == "JPEG" and mode == "RGB" and orientation == 1 else None
-    return image, keep
+    original = None
+    if fmt == "JPEG":
+        if orientation == 1:
+            # Loading a pack converts its JPEG to RGB as it was converted here: the same pixels.
+            original = without_metadata(path.read_bytes())
+        else:
+            # Turned upright, a JPEG is stored as a JPEG again: as a PNG a 12 MP phone photo took 5 times
+            # the bytes and 10 times as long.
+            image, original = _as_jpeg(image)
+    return Picture(image, original, alpha, notes)
+
+
+# JPEG markers kept by ``without_metadata``: JFIF (APP0), the ICC profile (APP2) and Adobe's colour
+# transform flag (APP14) say how to decode the pixels; EXIF and XMP (APP1), IPTC (APP13), other
+# applications' blocks and comments do not.
+_KEPT_APP_MARKERS = (0xE0, 0xE2, 0xEE)
+
+
+def without_metadata(jpeg: bytes) -> bytes:
+    """A JPEG's bytes with its metadata segments (EXIF, XMP, IPTC, comments) left out: losslessly, the
+    compressed picture is untouched. Bytes that do not parse as JPEG segments are returned as they are."""
+    if jpeg[:2] != b"\xff\xd8":
+        return jpeg
+    kept, i = [jpeg[:2]], 2
+    while i + 4 <= len(jpeg):
+        if jpeg[i] != 0xFF:
+            return jpeg
+        marker = jpeg[i + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            i += 1
+            continue
+        if marker == 0xDA:  # start of scan: the compressed picture and everything after it stay
+            return b"".join(kept) + jpeg[i:]
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            kept.append(jpeg[i:i + 2])
+            i += 2
+            continue
+        end = i + 2 + int.from_bytes(jpeg[i + 2:i + 4], "big")
+        metadata = (0xE0 <= marker <= 0xEF and marker not in _KEPT_APP_MARKERS) or marker == 0xFE
+        if not metadata:
+            kept.append(jpeg[i:end])
+        i = end
+    return jpeg
 
 
 def detect_faces(image: np.ndarray) -> list[np.ndarray]:
@@ -115,6 +187,12 @@ def detect_faces(image: np.ndarray) -> list[np.ndarray]:
         h, w = image.shape[:2]
         with face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as detector:
             boxes = _face_boxes(detector, image)
+        confirmed = [f for f in faces if any(_inside(f, x, y) for x, y, _ in boxes)]
+        if confirmed:
+            # FaceMesh's own detector, made for selfies, sees faces in a dress or a shoulder (a painting
+            # leaning 20-30 degrees); the full-range detector does not. A face only FaceMesh sees is kept
+            # when there is no other.
+            faces = confirmed
         for x, y, size in boxes:
             if any(_inside(face, x, y) for face in faces):
                 continue
@@ -183,16 +261,21 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
     ``face`` picks one of several faces, 1 being the largest; by default the largest is used.
     """
     path = Path(path)
-    image, original = read_portrait(path)
+    image, original, alpha, notes = read_portrait(path)
     faces = detect_faces(image)
     if not faces:
-        raise AvatarError(f"{path}: no face found; use a picture where one face is clearly visible")
-    notes = []
+        turn = _quarter_turns_to_upright(image)
+        hint = f" (turned {_TURN_WORDS[turn]}, it shows one: its EXIF rotation may have been lost)" if turn else ""
+        raise AvatarError(f"{path}: no face found{hint}; use a picture where one face is clearly visible and upright")
     if face is None:
         chosen = 0
         if len(faces) > 1:
-            notes.append(f"{path}: {len(faces)} faces found; using the largest (choose another with --face N, "
-                         f"1 = largest)")
+            listed = "; ".join(f"{i}: {_face_width(f):.0f} px wide at x {c[0]:.0f}, y {c[1]:.0f}"
+                               for i, f in enumerate(faces[:_FACES_LISTED], 1)
+                               for c in [f[:, :2].mean(0)])
+            more = f"; and {len(faces) - _FACES_LISTED} more" if len(faces) > _FACES_LISTED else ""
+            notes.append(f"{path}: {len(faces)} faces found; using the largest (choose another with --face N): "
+                         f"{listed}{more}")
     else:
         if not 1 <= face <= len(faces):
             raise AvatarError(f"{path}: --face {face} but {len(faces)} face(s) found")
@@ -203,6 +286,18 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
         raise AvatarError(f"{path}: the face is too small ({width:.0f} px wide; at least {MIN_FACE_PX} px "
                           f"needed): use a larger or closer picture")
     _check_face_fits(path, landmarks, image.shape[1], image.shape[0])
+    # A face lying sideways is refused by the lean of its landmarks (above); one upside down has FaceMesh's
+    # landmarks upright on it, so only the detector can tell. (A face leaning 50°, which is taken, can
+    # score higher turned a quarter.)
+    if _quarter_turns_to_upright(image, landmarks) == 2:
+        raise AvatarError(f"{path}: the face is upside down in the picture: turn the picture upright first (its "
+                          "EXIF rotation may have been lost)")
+    if alpha is not None:
+        xy = np.clip(np.round(landmarks[:, :2]).astype(int), 0, [image.shape[1] - 1, image.shape[0] - 1])
+        cover = float(alpha[xy[:, 1], xy[:, 0]].mean()) / 255
+        if cover < _OPAQUE:
+            notes.append(f"{path}: the face is partly transparent ({cover:.0%} opaque on average); it was put "
+                         "over white, which shows in every frame")
     meta = {"source": path.name, "faces_found": len(faces), "face": chosen + 1, "face_width_px": round(width, 1),
             "detector": "mediapipe FaceMesh 478 (refine_landmarks)"}
     kept = _around_the_head(landmarks, image.shape[1], image.shape[0])
@@ -219,6 +314,40 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
     pack = AvatarPack(image=image, landmarks=landmarks, rig=rig, meta=meta, image_bytes=original,
                       image_format="jpeg" if original is not None else "png")
     return pack, notes
+
+
+_FACES_LISTED = 12  # faces a note lists by number, size and place
+_OPAQUE = 0.98  # mean opacity under the face's landmarks below which the user is told
+# np.rot90's quarter turns (counter-clockwise as the picture is shown), in words
+_TURN_WORDS = {1: "90° counter-clockwise", 2: "upside down", 3: "90° clockwise"}
+_UPRIGHT_SCORE = 0.6  # the full-range detector's score that makes a turned picture's face certain ...
+# ... while it scores the picture as it is no more than this: an upright face can score 0.7 turned upside
+# down too (the Pearl Earring's surroundings), but then it scores more as it is.
+_NOT_UPRIGHT_SCORE = 0.1
+
+
+def _quarter_turns_to_upright(image: np.ndarray, landmarks: np.ndarray | None = None) -> int:
+    """How many quarter turns (``np.rot90``'s k) make the face at ``landmarks`` (or, for None, a face
+    anywhere in the picture) upright, by the full-range face detector: 0 unless it finds the face with
+    certainty in a turned picture and barely or not at all in the picture as it is.
+
+    FaceMesh fits an upright face to whatever it is given: in a picture upside down it put the mouth on
+    the forehead, and the lean check (which reads the landmarks) could not see it. The detector, trained
+    on upright faces, finds none there (0 of the four test portraits turned upside down, at any score).
+    """
+    from mediapipe.python.solutions import face_detection
+
+    if landmarks is not None:
+        h, w = image.shape[:2]
+        (x0, y0), (x1, y1) = landmarks[:, :2].min(0), landmarks[:, :2].max(0)
+        # A face's width on every side: FaceMesh's landmarks on an upside-down face cover only part of it.
+        pad = max(x1 - x0, y1 - y0)
+        image = image[max(int(y0 - pad), 0):min(int(y1 + pad), h), max(int(x0 - pad), 0):min(int(x1 + pad), w)]
+    with native_stderr_caught(), face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.1) as det:
+        scores = [max((d.score[0] for d in det.process(np.ascontiguousarray(np.rot90(image, k))).detections or []),
+                      default=0.0) for k in range(4)]
+    best = int(np.argmax(scores))
+    return best if best and scores[best] >= _UPRIGHT_SCORE and scores[0] <= _NOT_UPRIGHT_SCORE else 0
 
 
 def _check_face_fits(path: Path, landmarks: np.ndarray, width: int, height: int) -> None:

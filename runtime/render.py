@@ -45,6 +45,7 @@ class Avatar:
     tensors: dict[str, np.ndarray]
     crop: tuple[float, float, float]  # x0, y0, side of the square crop in the portrait's pixels
     reference: np.ndarray  # (S, S, 3) uint8: the portrait as framed, which a neutral frame reproduces
+    source: str = ""  # the file name of the picture the pack was prepared from, for a video's metadata
 
     @property
     def size(self) -> int:
@@ -283,7 +284,7 @@ def avatar_tensors(pack: AvatarPack, size: int) -> Avatar:
         "colours": _colours(pack, teeth)[None],
         "own_teeth": np.array([own_teeth * k], dtype=np.float32),
     }
-    return Avatar(tensors=_read_only(tensors), crop=box, reference=crop)
+    return Avatar(tensors=_read_only(tensors), crop=box, reference=crop, source=str(pack.meta.get("source", "")))
 
 
 #: The avatar inputs with a vertex axis, and which axis: avatars of different meshes are padded along it.

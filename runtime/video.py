@@ -21,7 +21,7 @@ import numpy as np
 
 from facecast import __version__
 from facecast.errors import FacecastError
-from facecast.writers import check_writable, temp_beside
+from facecast.writers import check_writable, current_umask, temp_beside
 
 LABEL_TEXT = "AI-generated"
 
@@ -125,6 +125,25 @@ def is_complete_mp4(path: Path) -> bool:
     return {b"moov", b"mdat"} <= kinds
 
 
+_AAC_RATES = "8000|11025|12000|16000|22050|24000|32000|44100|48000"
+
+
+def audio_filter(audio: Path) -> str:
+    """ffmpeg's audio filter that makes the speech an AAC track every player and site takes: mono or
+    stereo, at most 48 kHz. More channels are averaged to mono first: ffmpeg muxed three as 2.1 (a third
+    of the speech on the subwoofer) and could not downmix nine or more, which carry no layout."""
+    import soundfile as sf
+
+    try:
+        channels = sf.info(str(audio)).channels
+    except Exception:  # a format libsndfile does not read (m4a): ffmpeg knows its layout and downmixes it
+        channels = 0
+    mix = ""
+    if channels > 2:
+        mix = "pan=mono|c0=" + "+".join(f"{1 / channels:.6g}*c{i}" for i in range(channels)) + ","
+    return f"{mix}aformat=sample_rates={_AAC_RATES}:channel_layouts=mono|stereo"
+
+
 class VideoWriter:
     """Stream frames (n, S, S, 3) uint8 to ffmpeg; ``close()`` moves the finished mp4 into place.
 
@@ -155,8 +174,13 @@ class VideoWriter:
                "-r", frame_rate(fps), "-i", "-"]
         if audio is not None:
             # "file:" so that a name such as "pipe:0.wav" is read as the file it is, not as ffmpeg's stdin.
-            cmd += ["-i", f"file:{audio}", "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
-        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p",
+            cmd += ["-i", f"file:{audio}", "-map", "0:v:0", "-map", "1:a:0", "-af", audio_filter(audio),
+                    "-c:a", "aac", "-b:a", "128k"]
+        # RGB to video colour by BT.709, and the stream says so: untagged, players take HD-sized video for
+        # BT.709 and smaller for BT.601, and ffmpeg converts by BT.601, so reds shifted at 1024 px and up.
+        cmd += ["-vf", "scale=out_color_matrix=bt709:out_range=tv", "-colorspace", "bt709",
+                "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
+                "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p",
                 "-movflags", "+faststart"]
         if duration is not None:  # the sound is cut where the pictures end
             cmd += ["-t", f"{duration:.6f}"]
@@ -199,7 +223,7 @@ class VideoWriter:
             if not is_complete_mp4(Path(self._tmp)):
                 raise FacecastError(f"{self.path}: ffmpeg could not finish the video: "
                                     f"{self._error('the file it wrote is incomplete')}")
-            os.chmod(self._tmp, 0o644)
+            os.chmod(self._tmp, 0o666 & ~current_umask())  # as every other output
             os.replace(self._tmp, self.path)
             self._log.close()
         except BaseException:  # ffmpeg failed, or an interrupt came while it finished the file

@@ -180,7 +180,7 @@ def replaced_atomically(path: Path, suffix: str = ".tmp") -> Iterator[str]:
     write that fails (a full disk) is one ``FacecastError``."""
     fd, tmp = temp_beside(path, suffix)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the usual permissions
         os.close(fd)
         yield tmp
         os.replace(tmp, path)
@@ -190,7 +190,8 @@ def replaced_atomically(path: Path, suffix: str = ".tmp") -> Iterator[str]:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: set back at once)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -1019,12 +1019,15 @@ def test_texture_sessions_stream_rendered_frames_with_their_audio_position(serve
         assert textures[-1]["index"] == int(motion[-1, 0])
         image = Image.open(io.BytesIO(textures[-1]["data"]))
         assert image.size == (128, 128) and image.format == "JPEG"
+        # The session names the picture its avatar was prepared from (the bundled one's), for a video's metadata.
+        assert client.opened[session]["avatar_source"] == "astronaut.png"
         assert all(0 <= t["sample_pos"] <= 32000 for t in textures)
         raw = client.open(fps=30, mode="texture", size=64, encoding="rgb8", sample_format="f32")
         raw_messages = stream(client, raw, speech_audio[:8000], 320)
         frames = [m for m in raw_messages if m["type"] == "texture"]
         assert frames and len(frames[0]["data"]) == 64 * 64 * 3
         assert not [m for m in raw_messages if m["type"] == "motion"]  # texture-only sessions get no motion
+        assert client.opened[client.open(fps=30)]["avatar_source"] is None  # a motion session shows no avatar
         for bad in ({"avatar": "../../etc/passwd"}, {"avatar": "nobody"}, {"size": 130}, {"encoding": "gif"}):
             with pytest.raises(BridgeError, match="bad_field"):
                 client.open(mode="texture", **bad)
@@ -1141,6 +1144,7 @@ def test_client_command_saves_the_received_textures_as_a_video_with_the_speech(s
     probe = subprocess.run([ffmpeg_exe(), "-i", str(out)], capture_output=True, text=True).stderr
     assert "Video: h264" in probe and "256x256" in probe and "Audio: aac" in probe
     assert "avatar 'default' of facecast serve" in probe and "clip.wav" not in probe  # the speech is no portrait
+    assert "portrait astronaut.png, avatar 'default'" in probe  # the picture, as `render` names it
     rows = motion.read_text().splitlines()
     assert len(rows) - 1 >= 40  # about 45 frames at 30 fps for 1.5 s
     for flags in (["--save-video", str(out)], ["--avatar", "default"]):  # usage errors, as argparse's

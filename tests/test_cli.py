@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -203,18 +204,20 @@ def test_a_plot_is_written_whole_even_of_a_single_frame(tmp_path, speech_wav):
 def test_a_folder_given_for_a_file_is_called_a_folder(speech_wav, tmp_path):
     (tmp_path / "pack.facecast").mkdir()
     portrait = Path(__file__).resolve().parents[2] / "shared" / "portraits" / "mona_lisa_small.jpg"
-    result = facecast("prepare", portrait, "-o", tmp_path / "pack.facecast")  # refused before any face is looked for
-    assert result.returncode == 1 and "is a folder" in result.stderr and "Traceback" not in result.stderr
+    # A folder to read from is an error of the input (status 1) ...
     for args, words in ((["motion", tmp_path, "-o", tmp_path / "m.csv"], "is a folder, not an audio file"),
-                        (["motion", speech_wav, "-o", tmp_path], "is a folder; name the output file"),
                         (["render", "--audio", tmp_path, "-o", tmp_path / "x.mp4"], "is a folder, not an audio"),
-                        (["render", "--audio", speech_wav, "-o", tmp_path], "is a folder; name the video"),
                         (["render", "--motion", tmp_path, "-o", tmp_path / "x.mp4"], "is a folder, not a motion"),
                         (["render", "--audio", speech_wav, "--portrait", tmp_path, "-o", tmp_path / "x.mp4"],
-                         "is a folder, not a picture"),
-                        (["prepare", portrait, "-o", tmp_path], "is a folder; name the pack, e.g.")):
+                         "is a folder, not a picture")):
         result = facecast(*args)
         assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr, args
+    # ... and one to write to a usage error (status 2), as one written with a trailing separator, before
+    # any work (a face is not looked for).
+    for args in (["motion", speech_wav, "-o", tmp_path], ["render", "--audio", speech_wav, "-o", tmp_path],
+                 ["prepare", portrait, "-o", tmp_path / "pack.facecast"]):
+        result = facecast(*args)
+        assert result.returncode == 2 and "names a folder: name the file to write, e.g." in result.stderr, args
 
 
 def test_a_file_named_as_a_folder_is_a_usage_error_before_any_work(speech_wav, tmp_path):
@@ -351,3 +354,34 @@ def test_a_lip_model_that_is_not_one_is_one_clear_line(tmp_path, speech_wav):
     motion = facecast("render", "--motion", tmp_path / "x.csv", "-o", tmp_path / "v.mp4",
                       "--lip-model", tmp_path / "missing.onnx")
     assert motion.returncode == 2 and "--lip-model shapes motion made from speech" in motion.stderr
+
+
+def test_a_job_whose_messages_cannot_be_written_still_succeeds(speech_wav, tmp_path):
+    """stderr closed (2>&-) or full (2>/dev/full), as a job runner may leave it: the summary line is lost,
+    not the job's status (it was 1, the motion written)."""
+    import os
+
+    full = open("/dev/full", "w")  # noqa: SIM115
+    for name, options in (("closed.csv", {"preexec_fn": lambda: os.close(2)}), ("full.csv", {"stderr": full})):
+        result = subprocess.run([sys.executable, "-m", "facecast.cli", "motion", str(speech_wav), "-o",
+                                 str(tmp_path / name)], timeout=120, **options)
+        assert result.returncode == 0 and (tmp_path / name).stat().st_size > 1000, name
+    full.close()
+
+
+def test_prepare_refuses_what_is_no_picture_before_looking_for_a_face(tmp_path):
+    """These fail before mediapipe is needed (this environment has none)."""
+    portrait = Path(__file__).resolve().parents[2] / "shared" / "portraits" / "mona_lisa_small.jpg"
+    result = facecast("prepare", portrait, "--face", "abc")
+    assert result.returncode == 2 and "--face takes a number, 1 for the largest face, not 'abc'" in result.stderr
+    # A picture named .facecast would be overwritten by its own pack (the default output): refused, kept.
+    named = tmp_path / "me.facecast"
+    named.write_bytes(portrait.read_bytes())
+    result = facecast("prepare", named, cwd=tmp_path)
+    assert result.returncode == 1 and "named as an avatar pack" in result.stderr
+    assert named.read_bytes() == portrait.read_bytes()
+    # (Speech may come through a pipe, as from `<(sox ...)`; a picture is read as a file.)
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    result = facecast("prepare", fifo)
+    assert result.returncode == 1 and "not a regular file" in result.stderr

@@ -72,3 +72,55 @@ def test_a_failed_video_leaves_nothing_behind(tmp_path):
     with pytest.raises(FacecastError, match="ffmpeg"):
         write_video(tmp_path / "talk.mp4", tmp_path / "not sound.wav")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not sound.wav"]
+
+
+def _streams(path) -> dict:
+    import json
+
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)], check=True,
+                         capture_output=True, text=True).stdout
+    return {s["codec_type"]: s for s in json.loads(out)["streams"]}
+
+
+@pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe")
+@pytest.mark.parametrize("channels, rate, expected", [(1, 16000, (1, 16000)), (2, 44100, (2, 44100)),
+                                                      (3, 48000, (1, 48000)), (10, 16000, (1, 16000)),
+                                                      (1, 96000, (1, 48000))])
+def test_the_speech_is_muxed_as_mono_or_stereo_at_most_48_khz(tmp_path, channels, rate, expected):
+    """Players and upload sites take mono or stereo AAC up to 48 kHz. ffmpeg muxed three channels as 2.1,
+    a third of the speech on the subwoofer, failed on nine or more, and kept 96 kHz."""
+    t = np.arange(rate // 2) / rate
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t)
+    sf.write(tmp_path / "speech.wav", np.repeat(tone[:, None], channels, 1).astype(np.float32), rate)
+    write_video(tmp_path / "v.mp4", tmp_path / "speech.wav")
+    audio = _streams(tmp_path / "v.mp4")["audio"]
+    assert (audio["channels"], int(audio["sample_rate"])) == expected
+
+
+@pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe")
+def test_colours_survive_the_video_at_hd_sizes_as_players_read_it(tmp_path):
+    """ffmpeg converts RGB by BT.601 unless told; players read untagged HD video as BT.709, which turned a
+    red (200, 40, 40) into (214, 55, 38). The video is converted by BT.709 and says so."""
+    frame = np.zeros((2, 1024, 1024, 3), np.uint8)
+    frame[:, :, :512] = (200, 40, 40)
+    frame[:, :, 512:] = (40, 160, 60)
+    with VideoWriter(tmp_path / "v.mp4", 1024, 25, None, "test.png") as writer:
+        writer.write(frame)
+    video = _streams(tmp_path / "v.mp4")["video"]
+    assert (video["color_space"], video["color_primaries"], video["color_transfer"]) == ("bt709",) * 3
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(tmp_path / "v.mp4"), "-frames:v", "1", "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], check=True, capture_output=True).stdout
+    decoded = np.frombuffer(raw, np.uint8).reshape(1024, 1024, 3).astype(int)
+    assert np.abs(decoded[512, 256] - (200, 40, 40)).max() <= 3
+    assert np.abs(decoded[512, 768] - (40, 160, 60)).max() <= 3
+
+
+def test_a_video_gets_the_permissions_of_every_other_output(tmp_path):
+    import os
+
+    old = os.umask(0o077)
+    try:
+        write_video(tmp_path / "private.mp4")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "private.mp4").stat().st_mode & 0o777 == 0o600
