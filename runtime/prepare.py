@@ -103,7 +103,7 @@ def read_portrait(path: Path) -> Picture:
                 raise AvatarError(f"{path}: picture of {im.width}x{im.height} is too small for a face (at least "
                                   f"{MIN_FACE_PX} px wide is needed)")
             frames = getattr(im, "n_frames", 1)
-            if frames > 1:
+            if frames > 1 and im.format != "MPO":  # a camera's MPO is a JPEG with a preview or a stereo pair
                 notes.append(f"{path}: {frames} frames (an animation or a multi-page file); using the first")
             orientation = im.getexif().get(0x0112, 1)
             upright = _eight_bit(ImageOps.exif_transpose(im))
@@ -119,14 +119,13 @@ def read_portrait(path: Path) -> Picture:
     except (OSError, SyntaxError) as e:
         raise AvatarError(f"{path}: cannot read the picture ({e.__class__.__name__}: {e})") from None
     original = None
-    if fmt == "JPEG":
-        if orientation == 1:
-            # Loading a pack converts its JPEG to RGB as it was converted here: the same pixels.
-            original = without_metadata(path.read_bytes())
-        else:
-            # Turned upright, a JPEG is stored as a JPEG again: as a PNG a 12 MP phone photo took 5 times
-            # the bytes and 10 times as long.
-            image, original = _as_jpeg(image)
+    if fmt == "JPEG" and orientation == 1:
+        # Loading a pack converts its JPEG to RGB as it was converted here: the same pixels.
+        original = without_metadata(path.read_bytes())
+    elif fmt in ("JPEG", "MPO"):
+        # Turned upright (or the first of a camera's MPO pictures), a JPEG is stored as a JPEG again: as a
+        # PNG a 12 MP phone photo took 5 times the bytes and 10 times as long.
+        image, original = _as_jpeg(image)
     return Picture(image, original, alpha, notes)
 
 

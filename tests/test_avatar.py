@@ -554,6 +554,10 @@ def test_a_partly_transparent_face_an_animation_and_a_picture_too_small_or_too_l
     assert "partly transparent (59% opaque" in " ".join(_prepare(tmp_path / "faded.png")[1])
     astronaut.save(tmp_path / "moving.gif", save_all=True, append_images=[astronaut.rotate(5)])
     assert "2 frames (an animation or a multi-page file); using the first" in _prepare(tmp_path / "moving.gif")[1][0]
+    # A camera's MPO (a JPEG followed by a preview or a stereo pair) is no animation, and stays a JPEG.
+    astronaut.save(tmp_path / "camera.jpg", format="MPO", save_all=True, append_images=[astronaut.rotate(3)])
+    pack, notes = _prepare(tmp_path / "camera.jpg")
+    assert notes == [] and pack.image_format == "jpeg"
     astronaut.resize((40, 40)).save(tmp_path / "tiny.png")
     with pytest.raises(AvatarError, match="picture of 40x40 is too small for a face"):
         _prepare(tmp_path / "tiny.png")
