@@ -20,7 +20,9 @@ DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 DEFAULT_AVATAR = "default"  # a texture session's avatar when it names none: the bundled portrait
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # what the server takes from a client
 MAX_SIZE = 1024  # a texture's side, pixels
-MAX_STR_BYTES = 64 * 1024  # a string in any message (a client's `request`, say)
+MAX_STR_BYTES = 64 * 1024  # a string in any message
+MAX_ECHO_BYTES = 1024  # a value the server sends back as it came (`request`, a ping's `t`), packed
+MAX_CONTAINERS = 4096  # maps and arrays in one message: decoding millions of empty ones took seconds
 # What a client must take from the server: a raw rgba8 texture at the largest size is 4 MiB of pixels
 # before its fields, past the 4 MiB a client may send.
 MAX_SERVER_MESSAGE_BYTES = MAX_SIZE * MAX_SIZE * 4 + MAX_STR_BYTES
@@ -100,9 +102,19 @@ def unpack(payload: bytes, limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
     ``ProtocolError`` for anything that is not a map with a string type."""
     if len(payload) > limit:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"message of {len(payload)} bytes exceeds {limit}")
+    containers = 0
+
+    def counted(value):
+        nonlocal containers
+        containers += 1
+        if containers > MAX_CONTAINERS:
+            raise ValueError(f"more than {MAX_CONTAINERS} maps and arrays")
+        return value
+
     try:
         message = msgpack.unpackb(payload, raw=False, strict_map_key=True, max_bin_len=limit,
-                                  max_str_len=MAX_STR_BYTES, max_array_len=65536, max_map_len=1024)
+                                  max_str_len=MAX_STR_BYTES, max_array_len=65536, max_map_len=1024,
+                                  list_hook=counted, object_hook=counted)
     except Exception as exc:  # msgpack raises many types for hostile input; its words say which rule broke
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"not a msgpack map with string keys ({type(exc).__name__}: "
                                                    f"{str(exc)[:120]})") from None
@@ -116,10 +128,21 @@ _WIRE_NAMES = {type(None): "nil", str: "str", bytes: "bin", int: "int", float: "
                list: "array"}
 
 
+def echoed(message: dict, name: str) -> Any:
+    """A field the server sends back as it came (``request``, a ping's ``t``), at most ``MAX_ECHO_BYTES``
+    packed: a client that never read its replies could otherwise fill the server with 4 MiB echoes."""
+    value = message.get(name)
+    if value is not None and len(pack(value)) > MAX_ECHO_BYTES:
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"field '{name}' is echoed back: at most {MAX_ECHO_BYTES} bytes "
+                            "packed")
+    return value
+
+
 def field(message: dict, name: str, kind: type | tuple[type, ...], default: Any = ..., *,
           low: float | None = None, high: float | None = None, choices: tuple | None = None) -> Any:
     """One validated field: type, range and allowed values; ``default`` makes it optional."""
-    session = message.get("session") if isinstance(message.get("session"), int) else None
+    session = message.get("session")
+    session = session if isinstance(session, int) and not isinstance(session, bool) else None
     if name not in message:
         if default is ...:
             raise ProtocolError(ErrorCode.BAD_FIELD, f"'{message['type']}' needs field '{name}'", session)

@@ -40,12 +40,15 @@ MAX_HOPS_PER_ROUND = 50  # 500 ms of audio per session per loop turn, so one big
 MAX_MESSAGES_PER_TURN = 1000
 HEARTBEAT_S = 2.0  # a client sent nothing for this long gets a heartbeat; a gone one fails the send
 OUTBOX_LIMIT = 2000  # messages per session held for a client whose socket buffer is full before giving up
+OUTBOX_BYTES = 64 * 1024 * 1024  # and bytes, whatever the count: a client that never reads costs no more
 # Messages libzmq queues per client before a send would block. Small, so that a client that stops reading
 # soon fills it: from there its motion waits in the server's outbox (bounded above) and its textures are
 # skipped (latest wins), instead of libzmq queueing a thousand 1 MB textures. A loop turn sends one motion
 # message per session, far below it for a client that reads.
 SNDHWM = 64
-RCVHWM = 1000  # messages libzmq takes in from a client before it holds the rest back in the network
+# Messages libzmq takes in from a client before it holds the rest back in the network (in the client's own
+# send queue): while a loop turn runs, up to this many 4 MiB messages a connection wait in the server.
+RCVHWM = 64
 
 
 def _log(level: int, event: str, **fields: Any) -> None:
@@ -268,7 +271,8 @@ class BridgeServer:
                 if len(parts) != 2:  # a DEALER sends exactly one frame
                     raise ProtocolError(ErrorCode.BAD_MESSAGE, "send exactly one frame per message")
                 msg = P.unpack(parts[1])
-                kind, request = msg["type"][:64], msg.get("request")
+                kind = msg["type"][:64]
+                request = P.echoed(msg, "request")
                 self._handle(client, msg, recv_ns)
             except ProtocolError as exc:
                 self.counters["errors"] += 1
@@ -282,17 +286,18 @@ class BridgeServer:
     def _handle(self, client: Client, msg: dict, recv_ns: int) -> None:
         kind = msg["type"]
         if kind not in P.CLIENT_TYPES:
-            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}")
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:64]!r}")
         if kind == "ping":
-            self._send(client.identity, {"type": "pong", "t": msg.get("t"), "server_ns": time.monotonic_ns()})
+            self._send(client.identity, {"type": "pong", "t": P.echoed(msg, "t"), "server_ns": time.monotonic_ns()})
             return
         if kind == "hello":
             version = P.field(msg, "protocol", int)
             if version != P.PROTOCOL_VERSION:
                 raise ProtocolError(ErrorCode.PROTOCOL_VERSION,
                                     f"this server speaks protocol {P.PROTOCOL_VERSION}, not {version}")
+            name = P.field(msg, "client", str, "")
             client.hello = True
-            _log(logging.INFO, "hello", client=client.identity.hex(), name=str(msg.get("client", ""))[:64])
+            _log(logging.INFO, "hello", client=client.identity.hex(), name=name[:64])
             self._send(client.identity, P.welcome(f"facecast {__version__}", self.capabilities()))
             return
         if not client.hello:
@@ -402,6 +407,8 @@ class BridgeServer:
         if queued + samples.size / spec.sample_rate > P.MAX_BUFFERED_SECONDS:
             raise ProtocolError(ErrorCode.LIMIT, f"more than {P.MAX_BUFFERED_SECONDS:g} s of audio queued",
                                 session.id)
+        if not samples.size:  # nothing to hear: no utterance starts
+            return
         if not session.in_utterance:
             self._start_utterance(session)
         session.speaking[-1].samples += samples.size
@@ -624,7 +631,7 @@ class BridgeServer:
                 self.counters["textures_skipped"] += 1
                 continue
             except zmq.ZMQError:  # EHOSTUNREACH: the client has gone
-                self._drop_client(s.client)
+                self._drop_client(s.client, reason="gone")
                 continue
             self.counters["textures_sent"] += 1
             client.last_sent = time.monotonic()
@@ -669,18 +676,22 @@ class BridgeServer:
         while outbox:
             try:
                 self.sock.send_multipart([identity, outbox[0][2]], zmq.NOBLOCK)
-            except zmq.Again:  # its buffer is full: keep the rest, give up past the limit
-                if len(outbox) > OUTBOX_LIMIT * max(1, len(client.sessions)):
-                    _log(logging.WARNING, "client_too_slow", client=identity.hex(), queued=len(outbox))
-                    self._drop_client(identity, too_slow=True)
+            except zmq.Again:  # its buffer is full: keep the rest, give up past the limits
+                queued = sum(len(m[2]) for m in outbox) if len(outbox) > SNDHWM else 0
+                if len(outbox) > OUTBOX_LIMIT * max(1, len(client.sessions)) or queued > OUTBOX_BYTES:
+                    _log(logging.WARNING, "client_too_slow", client=identity.hex(), queued=len(outbox),
+                         queued_bytes=queued)
+                    self._drop_client(identity, reason="too_slow")
                 return
             except zmq.ZMQError:  # EHOSTUNREACH: the client has gone
-                self._drop_client(identity)
+                self._drop_client(identity, reason="gone")
                 return
             outbox.popleft()
             client.last_sent = time.monotonic()
 
-    def _drop_client(self, identity: bytes, too_slow: bool = False) -> None:
+    def _drop_client(self, identity: bytes, reason: str) -> None:
+        """Forget a client and close its sessions. ``reason``: "gone" (a send found it gone), "silent"
+        (nothing from it for ``CLIENT_TIMEOUT_S``) or "too_slow"."""
         client = self.clients.pop(identity, None)
         if client is None:
             return
@@ -689,12 +700,12 @@ class BridgeServer:
         open_sessions = [sid for sid in client.sessions if sid in self.sessions]
         for sid in open_sessions:
             self._close_session(self.sessions[sid])
-        if open_sessions or too_slow:
+        if open_sessions or reason == "too_slow":
             self.counters["clients_dropped"] += 1
-            _log(logging.INFO, "client_dropped", client=identity.hex(), sessions=open_sessions)
+            _log(logging.INFO, "client_dropped", client=identity.hex(), sessions=open_sessions, reason=reason)
         else:
             self.counters["clients_left"] += 1
-            _log(logging.INFO, "client_left", client=identity.hex())
+            _log(logging.INFO, "client_left", client=identity.hex(), reason=reason)
 
     def _heartbeat(self) -> None:
         # ZeroMQ hides disconnects from a ROUTER; with ROUTER_MANDATORY a send to a vanished peer fails,
@@ -708,13 +719,18 @@ class BridgeServer:
     def _drop_silent_clients(self) -> None:
         limit = time.monotonic() - P.CLIENT_TIMEOUT_S
         for identity in [i for i, c in self.clients.items() if c.last_seen < limit]:
-            self._drop_client(identity)
+            self._drop_client(identity, reason="silent")
 
 
 def check_bind_safety(endpoint: str, curve_dir: Path | None, insecure: bool) -> None:
     """Loopback by default; anything else needs CURVE keys or an explicit --insecure."""
-    if not endpoint.startswith("tcp://"):
-        return  # ipc:// and inproc:// never leave the machine
+    if endpoint.startswith(("ipc://", "inproc://")):
+        return  # they never leave the machine
+    if not endpoint.startswith("tcp://"):  # ws://, udp://, tipc://...: reachable from elsewhere
+        if curve_dir is None and not insecure:
+            raise FacecastError(f"binding to {endpoint} may expose the server beyond this machine: give --curve DIR "
+                                "(keys from `facecast keys`) or --insecure")
+        return
     host, _, port = endpoint[len("tcp://") :].rpartition(":")
     # libzmq takes a port past 65535 modulo 65536 and binds somewhere else than asked.
     if port != "*" and not (port.isdigit() and 0 < int(port) < 65536):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+from fractions import Fraction
+from functools import lru_cache
 from math import gcd
 from numbers import Integral
 from pathlib import Path
@@ -222,6 +224,25 @@ def _reason(exc: Exception) -> str:
     return text.split(": ", 1)[-1] if text.startswith("Error opening") else text
 
 
+# Largest numerator or denominator of a stream's resampling ratio. The usual rates reduce far below it
+# (44.1 kHz to 16 kHz is 160/441); an odd one such as 191,999 Hz would need a 3.8-million-tap filter (0.7 s
+# to design, 31 MB) and is resampled by the nearest ratio within it instead (5 parts per million off there).
+MAX_RATIO_TERM = 1000
+_BLOCK = 4096  # output samples worked out at once: a 10 s chunk at 192 kHz took 2 GB as one block
+
+
+@lru_cache(maxsize=16)
+def _kaiser_taps(up: int, down: int) -> np.ndarray:
+    """``scipy.signal.resample_poly``'s filter for the ratio up/down, designed once per ratio (a stream's
+    every utterance, and every stream at the same rate, share it)."""
+    from scipy.signal import firwin
+
+    half = 10 * max(up, down)
+    taps = (firwin(2 * half + 1, 1.0 / max(up, down), window=("kaiser", 5.0)) * up).astype(np.float64)
+    taps.flags.writeable = False
+    return taps
+
+
 class StreamResampler:
     """Polyphase resampling of a live stream, chunk by chunk, to 16 kHz.
 
@@ -231,19 +252,16 @@ class StreamResampler:
     """
 
     def __init__(self, rate_in: int, rate_out: int = SAMPLE_RATE) -> None:
-        from scipy.signal import firwin
-
         for rate in (rate_in, rate_out):
             whole = isinstance(rate, Integral) and not isinstance(rate, bool)
             if not whole or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
                 raise AudioError(f"sample rate {rate!r}: a whole number of Hz, {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE}")
-        g = gcd(int(rate_in), int(rate_out))
-        self.up, self.down = rate_out // g, rate_in // g
+        ratio = Fraction(int(rate_out), int(rate_in))
+        if max(ratio.numerator, ratio.denominator) > MAX_RATIO_TERM:
+            ratio = ratio.limit_denominator(MAX_RATIO_TERM)
+        self.up, self.down = ratio.numerator, ratio.denominator
         self.half = 10 * max(self.up, self.down)
-        self.taps = np.ones(1)
-        if self.up != self.down:
-            cutoff = 1.0 / max(self.up, self.down)
-            self.taps = (firwin(2 * self.half + 1, cutoff, window=("kaiser", 5.0)) * self.up).astype(np.float64)
+        self.taps = _kaiser_taps(self.up, self.down) if self.up != self.down else np.ones(1)
         self._x = np.zeros(0, dtype=np.float64)
         self._x_start = 0  # input index of _x[0]
         self._n_in = 0
@@ -272,17 +290,19 @@ class StreamResampler:
     def _emit(self, until: int) -> np.ndarray:
         if until <= self._next:
             return np.zeros(0, dtype=np.float32)
-        n = np.arange(self._next, until)
-        pos = n * self.down + self.half  # position in the upsampled signal under filter tap 0
-        j_hi = pos // self.up
         k = np.arange(0, (2 * self.half) // self.up + 1)
-        j = j_hi[:, None] - k[None, :]  # input indices
-        tap = pos[:, None] - j * self.up
-        valid = (tap >= 0) & (tap < self.taps.size) & (j >= 0)
-        local = j - self._x_start
-        valid &= (local >= 0) & (local < self._x.size)
-        values = np.where(valid, self._x[np.clip(local, 0, self._x.size - 1)], 0.0)
-        out = (values * np.where(valid, self.taps[np.clip(tap, 0, self.taps.size - 1)], 0.0)).sum(axis=1)
+        blocks = []
+        for start in range(self._next, until, _BLOCK):
+            n = np.arange(start, min(start + _BLOCK, until))
+            pos = n * self.down + self.half  # position in the upsampled signal under filter tap 0
+            j = pos[:, None] // self.up - k[None, :]  # input indices
+            tap = pos[:, None] - j * self.up
+            valid = (tap >= 0) & (tap < self.taps.size) & (j >= 0)
+            local = j - self._x_start
+            valid &= (local >= 0) & (local < self._x.size)
+            values = np.where(valid, self._x[np.clip(local, 0, self._x.size - 1)], 0.0)
+            blocks.append((values * np.where(valid, self.taps[np.clip(tap, 0, self.taps.size - 1)], 0.0)).sum(axis=1))
+        out = np.concatenate(blocks)
         self._next = until
         # Keep only the input the next outputs can still reach.
         keep = max(0, (self._next * self.down + self.half - (2 * self.half)) // self.up - 1 - self._x_start)

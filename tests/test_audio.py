@@ -181,3 +181,20 @@ def test_the_nonverbal_generator_hears_int16_as_the_lip_stream_does(speech_audio
         return track.data
 
     np.testing.assert_allclose(motion(pcm), motion(pcm.astype(np.float32) / 32768), atol=1e-5)
+
+
+def test_an_odd_sample_rate_is_resampled_by_the_nearest_small_ratio_with_a_filter_designed_once():
+    """191,999 Hz over 16 kHz reduces to 16000/191999: a 3.8-million-tap filter, designed again at every
+    utterance of a bridge session (0.7 s each, every client waiting). It is resampled as 192 kHz, 5 parts
+    per million off, and each ratio's filter is designed once."""
+    from facecast.audio import StreamResampler
+
+    odd = StreamResampler(191_999)
+    assert (odd.up, odd.down) == (1, 12)
+    assert StreamResampler(192_000).taps is odd.taps
+    assert (StreamResampler(44_100).up, StreamResampler(44_100).down) == (160, 441)  # usual rates exactly
+    t = np.arange(191_999 * 2) / 191_999
+    out = np.concatenate([odd.push(np.sin(2 * np.pi * 440 * t).astype(np.float32)), odd.flush()])
+    assert abs(out.size - 32_000) <= 1
+    peak = np.argmax(np.abs(np.fft.rfft(out))) * 16_000 / out.size
+    assert abs(peak - 440) < 1

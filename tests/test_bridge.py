@@ -365,6 +365,22 @@ def test_hostile_messages_get_typed_errors_and_break_nothing(server, speech_audi
     too_much = np.zeros(16000 * 11, np.int16).tobytes()
     assert ask(sock, pack({"type": "audio", "session": session, "data": too_much}))["code"] == "limit"
     assert ask(sock, pack({"type": "end", "session": session}))["code"] == "bad_field"
+    # An empty chunk starts no utterance: there is none to end.
+    sock.send(pack({"type": "audio", "session": session, "data": b""}))
+    assert ask(sock, pack({"type": "end", "session": session}))["code"] == "bad_field"
+    # A value echoed back (a request, a ping's t) is small: a client that never read its replies filled the
+    # server with 4 MiB echoes (2.5 GB from 400 pings).
+    big = ask(sock, pack({"type": "ping", "t": b"\0" * 2000, "request": "r"}))
+    assert (big["code"], big["request"]) == ("bad_field", "r") and "'t' is echoed back" in big["message"]
+    assert ask(sock, pack({"type": "ping", "request": "x" * 2000}))["code"] == "bad_field"
+    assert ask(sock, pack({"type": "ping", "t": b"\0" * 900}))["t"] == b"\0" * 900
+    # Millions of empty arrays took seconds to decode, every client waiting: refused past 4096 containers.
+    start = time.monotonic()
+    crowded = ask(sock, pack({"type": "ping", "t": [[]] * 60000}))
+    assert crowded["code"] == "bad_message" and "maps and arrays" in crowded["message"]
+    assert time.monotonic() - start < 1
+    # A session id that is a boolean is no session id, in the error either.
+    assert ask(sock, pack({"type": "audio", "session": True, "data": b"\0\0"})).get("session") is None
     sock.close()
     # The server still serves a well-behaved client.
     with Client(server.endpoint) as client:
@@ -632,6 +648,13 @@ def test_non_loopback_bind_needs_curve_or_insecure(tmp_path):
     check_bind_safety("tcp://[::1]:5555", None, insecure=False)
     check_bind_safety("tcp://0.0.0.0:5555", tmp_path, insecure=False)
     check_bind_safety("tcp://0.0.0.0:5555", None, insecure=True)
+    # Other transports than tcp:// that leave the machine too; ipc:// and inproc:// do not.
+    for endpoint in ("ws://0.0.0.0:5555", "udp://0.0.0.0:5555", "tipc://{5560,0,0}"):
+        with pytest.raises(FacecastError, match="--curve"):
+            check_bind_safety(endpoint, None, insecure=False)
+        check_bind_safety(endpoint, tmp_path, insecure=False)
+    check_bind_safety("ipc:///tmp/facecast.sock", None, insecure=False)
+    check_bind_safety("inproc://facecast", None, insecure=False)
 
 
 def test_curve_encrypted_session(tmp_path, speech_audio):
