@@ -108,6 +108,13 @@ def whole_render(wav: Path, seconds: float, device: str) -> dict:
     return {"speech_seconds": seconds, "wall_seconds": wall, "video_seconds": video, "realtime_factor": seconds / wall}
 
 
+def card(name: str) -> str:
+    """A results file's name for the GPU nvidia-smi names ("NVIDIA H100 80GB HBM3, 580.159.04" -> "h100"),
+    so that a run on another card does not overwrite this one's."""
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", name.split(",")[0]) if w and w.upper() != "NVIDIA"]
+    return words[0].lower() if words else "unknown"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--packs", type=Path, help="folder of .facecast packs (default: the bundled avatar)")
@@ -152,7 +159,7 @@ def main() -> int:
                                                          - lips["cpu"].pop("_visemes")).max())
         result["lipsync"] = lips
         result["whole_render"] = whole_render(Path(wav), speech_seconds, args.device)
-    path = save("gpu" if args.device == "cuda" else "gpu_script_on_cpu", result)
+    path = save(f"gpu_{card(result['gpu'])}" if args.device == "cuda" else "gpu_script_on_cpu", result)
 
     print(f"{result['gpu']} ({result['machine']}), providers {', '.join(result['providers'])}")
     print(f"CUDA graphs: {result['cuda_graphs']}; a shape's first call {result['first_call_of_a_shape_s']:.2f} s; "

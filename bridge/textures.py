@@ -33,12 +33,30 @@ class TextureRenderer:
         self.renderer = Renderer(device=device)
         self.avatars_dir = avatars_dir
         self._cache: dict[tuple[str, int], Avatar] = {}
+        # Packs found unreadable, by path, with the modification time they had: left out of ``names`` until
+        # the file changes.
+        self._unreadable: dict[Path, float] = {}
         self._stacks: OrderedDict[tuple[int, ...], tuple[list[np.ndarray], dict[str, np.ndarray]]] = OrderedDict()
 
     def names(self) -> list[str]:
-        """Avatars a client may ask for: the bundled one and every pack in the avatars folder."""
-        found = sorted(p.stem for p in self.avatars_dir.glob(f"*{PACK_SUFFIX}")) if self.avatars_dir else []
+        """Avatars a client may ask for: the bundled one and every pack in the avatars folder, but those
+        found unreadable (at start, or when a session asked for one) and unchanged since."""
+        found = sorted(p.stem for p in self.avatars_dir.glob(f"*{PACK_SUFFIX}") if not self._known_unreadable(p)) \
+            if self.avatars_dir else []
         return [DEFAULT_AVATAR, *(name for name in found if name != DEFAULT_AVATAR)]  # that name is the bundled one
+
+    def _known_unreadable(self, path: Path) -> bool:
+        when = self._unreadable.get(path)
+        try:
+            return when is not None and path.stat().st_mtime == when
+        except OSError:
+            return False
+
+    def _mark_unreadable(self, path: Path) -> None:
+        try:
+            self._unreadable[path] = path.stat().st_mtime
+        except OSError:
+            pass
 
     def folder_warnings(self) -> list[tuple[str, dict[str, str]]]:
         """What is wrong in the avatars folder, as (event, fields) for the log: no pack in it, a pack named
@@ -59,6 +77,7 @@ class TextureRenderer:
             try:
                 load_pack(path)
             except AvatarError as exc:
+                self._mark_unreadable(path)
                 warnings.append(("avatar_unreadable", {"avatar": path.stem, "error": str(exc)}))
         return warnings
 
@@ -82,6 +101,7 @@ class TextureRenderer:
         try:
             self._cache[key] = self.renderer.avatar(load_pack(path), size)
         except AvatarError as exc:
+            self._mark_unreadable(path)
             raise ProtocolError(ErrorCode.BAD_FIELD, f"avatar {name!r}: {exc}", session) from None
         self.trim([*keep, key])
         return self._cache[key]

@@ -1092,9 +1092,13 @@ def test_a_server_says_at_start_what_is_wrong_in_its_avatars_folder_and_serves_t
         assert "damaged avatar pack" in warned["avatar_unreadable", "broken"]
         assert "rename the pack" in warned["avatar_hidden", "default"]
         with Client(running.endpoint) as client:
-            assert client.welcome["capabilities"]["avatars"] == ["default", "alice", "broken"]
+            # The list holds what a session may ask for: not the unreadable pack, until its file changes.
+            assert client.welcome["capabilities"]["avatars"] == ["default", "alice"]
             session = client.open(fps=30, mode="texture", size=64, avatar="alice", sample_format="f32")
             assert [m for m in stream(client, session, speech_audio[:4800], 320) if m["type"] == "texture"]
+            shutil.copy(default_pack_path(), folder / "broken.facecast")  # mended
+            with Client(running.endpoint) as again:
+                assert again.welcome["capabilities"]["avatars"] == ["default", "alice", "broken"]
     finally:
         running.stop()
 
