@@ -109,10 +109,12 @@ def whole_render(wav: Path, seconds: float, device: str) -> dict:
 
 
 def card(name: str) -> str:
-    """A results file's name for the GPU nvidia-smi names ("NVIDIA H100 80GB HBM3, 580.159.04" -> "h100"),
-    so that a run on another card does not overwrite this one's."""
-    words = [w for w in re.split(r"[^A-Za-z0-9]+", name.split(",")[0]) if w and w.upper() != "NVIDIA"]
-    return words[0].lower() if words else "unknown"
+    """A results file's name for the GPU nvidia-smi names, its model ("NVIDIA H100 80GB HBM3, 580.159.04"
+    -> "h100", "NVIDIA GeForce RTX 4090" -> "4090", "NVIDIA RTX A6000" -> "a6000"), so that a run on another
+    card does not overwrite this one's."""
+    words = re.split(r"[^A-Za-z0-9]+", name.split(",")[0])
+    model = next((w for w in words if re.search(r"\d", w)), None)
+    return model.lower() if model else "unknown"
 
 
 def main() -> int:

@@ -169,6 +169,11 @@ class _Bookkeeping:
         self.last_heard = time.monotonic()
         self.welcome: dict | None = None
 
+    def _forget(self, session: int) -> None:
+        """A closed session's state (a long-lived client opening one a line must not grow with them)."""
+        self._formats.pop(session, None)
+        self.opened.pop(session, None)
+
     def _heard(self, payload: bytes) -> dict | None:
         """A message from the socket, or None for those that are no news to the caller (keep-alive pongs,
         heartbeats). A ``hello_first`` after hello means the server has forgotten this connection."""
@@ -319,8 +324,10 @@ class Client(_Bookkeeping):
                               "controls": P.controls_fields(controls, seed=False)}, "controls_ok")
 
     def close(self, session: int) -> dict:
-        """Close a session; the server forgets it."""
-        return self._request({"type": "close", "session": session}, "closed")
+        """Close a session; the server forgets it, and so does this client (its ``opened`` entry)."""
+        reply = self._request({"type": "close", "session": session}, "closed")
+        self._forget(session)
+        return reply
 
     def ping(self) -> dict:
         """The server's ``pong``, with its monotonic clock (``server_ns``)."""
@@ -511,7 +518,9 @@ class AsyncClient(_Bookkeeping):
 
     async def close(self, session: int) -> dict:
         """As ``Client.close``."""
-        return await self._request({"type": "close", "session": session}, "closed")
+        reply = await self._request({"type": "close", "session": session}, "closed")
+        self._forget(session)
+        return reply
 
     async def ping(self) -> dict:
         """As ``Client.ping``."""

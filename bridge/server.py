@@ -40,7 +40,7 @@ MAX_HOPS_PER_ROUND = 50  # 500 ms of audio per session per loop turn, so one big
 MAX_MESSAGES_PER_TURN = 1000
 HEARTBEAT_S = 2.0  # a client sent nothing for this long gets a heartbeat; a gone one fails the send
 OUTBOX_LIMIT = 2000  # messages per session held for a client whose socket buffer is full before giving up
-OUTBOX_BYTES = 64 * 1024 * 1024  # and bytes, whatever the count: a client that never reads costs no more
+OUTBOX_BYTES = 64 * 1024 * 1024  # and bytes per session (or for a client with none), whatever the count
 # Messages libzmq queues per client before a send would block. Small, so that a client that stops reading
 # soon fills it: from there its motion waits in the server's outbox (bounded above) and its textures are
 # skipped (latest wins), instead of libzmq queueing a thousand 1 MB textures. A loop turn sends one motion
@@ -65,6 +65,17 @@ class Client:
     # What the client's socket buffer had no room for, in order: (session, utterance its speech frames
     # belong to or None, packed message).
     outbox: deque[tuple[int | None, int | None, bytes]] = field(default_factory=deque)
+    outbox_bytes: int = 0  # the packed messages' bytes in ``outbox``
+
+    def hold(self, message: tuple[int | None, int | None, bytes]) -> None:
+        """Add a message to the outbox."""
+        self.outbox.append(message)
+        self.outbox_bytes += len(message[2])
+
+    def keep_only(self, keep) -> None:
+        """Leave in the outbox only the messages ``keep`` (a predicate) holds to."""
+        self.outbox = deque(m for m in self.outbox if keep(m))
+        self.outbox_bytes = sum(len(m[2]) for m in self.outbox)
 
 
 @dataclass
@@ -295,7 +306,7 @@ class BridgeServer:
             if version != P.PROTOCOL_VERSION:
                 raise ProtocolError(ErrorCode.PROTOCOL_VERSION,
                                     f"this server speaks protocol {P.PROTOCOL_VERSION}, not {version}")
-            name = P.field(msg, "client", str, "")
+            name = P.field(msg, "client", (str, type(None)), None) or ""
             client.hello = True
             _log(logging.INFO, "hello", client=client.identity.hex(), name=name[:64])
             self._send(client.identity, P.welcome(f"facecast {__version__}", self.capabilities()))
@@ -386,7 +397,7 @@ class BridgeServer:
             "lookahead_ms": model.lookahead * 10, "algorithmic_latency_ms": model.latency_ms,
             "size": spec.size if avatar is not None else None,
             "encoding": spec.encoding if avatar is not None else None,
-            "avatar_source": avatar.source if avatar is not None else None,
+            "avatar_source": avatar.source[:P.MAX_NAME_CHARS] if avatar is not None else None,
         })
 
     def _audio(self, session: Session, msg: dict, recv_ns: int) -> None:
@@ -440,7 +451,7 @@ class BridgeServer:
         # Where its last sample falls at 16 kHz: the resampler's flush rounds its output up, and a frame
         # past the audio would show a sample the client never sent.
         utterance.end = min(session.stream_samples,
-                            utterance.start + utterance.samples * SAMPLE_RATE // session.spec.sample_rate)
+                            utterance.start + utterance.samples * session.resampler.up // session.resampler.down)
         self._feed(session, self._tail_silence(session))
         # The tail silence completes the utterance's last frames: they wait on this message, not on audio.
         session.chunk_arrivals.append((session.stream_samples, recv_ns))
@@ -459,7 +470,7 @@ class BridgeServer:
         session.speaking.clear()
         client = self.clients.get(session.client)
         if client is not None and client.outbox:
-            client.outbox = deque(m for m in client.outbox if m[0] != session.id or m[1] not in cut)
+            client.keep_only(lambda m: m[0] != session.id or m[1] not in cut)
         if session.texture_pending is not None and session.texture_pending["utterance"] in cut:
             session.texture_pending = None
         session.drop_until = session.stream_samples / SAMPLE_RATE
@@ -566,9 +577,10 @@ class BridgeServer:
                 # From the frame's time, not its rounded 16 kHz position, so that the client's own rate
                 # counts evenly (0, 800, 1600 at 48 kHz and 60 fps); never below 0, which would read as idle,
                 # nor past the utterance's end, position `samples` (a frame's time rounds to the nearest).
-                rate = session.spec.sample_rate
-                sample_pos = [min(max(0, round((times[i] * SAMPLE_RATE - owner.start) * rate / SAMPLE_RATE)),
-                                  owner.samples) for i in rows]
+                # (down / up is the client's rate over 16 kHz: the rate itself unless it was approximated.)
+                per = session.resampler.down / session.resampler.up
+                sample_pos = [min(max(0, round((times[i] * SAMPLE_RATE - owner.start) * per)), owner.samples)
+                              for i in rows]
             else:
                 sample_pos = [-1] * len(rows)
             if session.avatar is not None:  # latest wins: only the newest frame waits to be rendered
@@ -656,19 +668,20 @@ class BridgeServer:
         to go out at the next ``_flush``."""
         client = self.clients.get(session.client)
         if client is not None:  # else dropped while this round's frames were being made
-            client.outbox.append((session.id, utterance, P.pack(message)))
+            client.hold((session.id, utterance, P.pack(message)))
 
     def _send(self, identity: bytes, message: dict) -> None:
         """Send a message to a client now, after whatever it already has waiting."""
         client = self.clients.get(identity)
         if client is None:  # dropped while its message was being handled: nothing to answer
             return
-        client.outbox.append((None, None, P.pack(message)))
+        client.hold((None, None, P.pack(message)))
         self._flush(identity)
 
     def _flush(self, identity: bytes) -> None:
         """Send a client's outbox, in order, until its socket buffer is full. Past ``OUTBOX_LIMIT``
-        messages a session, the client is taken to have stopped reading and is dropped; so is one gone."""
+        messages or ``OUTBOX_BYTES`` a session, the client is taken to have stopped reading and is dropped;
+        so is one gone."""
         client = self.clients.get(identity)
         if client is None:
             return
@@ -677,16 +690,16 @@ class BridgeServer:
             try:
                 self.sock.send_multipart([identity, outbox[0][2]], zmq.NOBLOCK)
             except zmq.Again:  # its buffer is full: keep the rest, give up past the limits
-                queued = sum(len(m[2]) for m in outbox) if len(outbox) > SNDHWM else 0
-                if len(outbox) > OUTBOX_LIMIT * max(1, len(client.sessions)) or queued > OUTBOX_BYTES:
+                sessions = max(1, len(client.sessions))
+                if len(outbox) > OUTBOX_LIMIT * sessions or client.outbox_bytes > OUTBOX_BYTES * sessions:
                     _log(logging.WARNING, "client_too_slow", client=identity.hex(), queued=len(outbox),
-                         queued_bytes=queued)
+                         queued_bytes=client.outbox_bytes)
                     self._drop_client(identity, reason="too_slow")
                 return
             except zmq.ZMQError:  # EHOSTUNREACH: the client has gone
                 self._drop_client(identity, reason="gone")
                 return
-            outbox.popleft()
+            client.outbox_bytes -= len(outbox.popleft()[2])
             client.last_sent = time.monotonic()
 
     def _drop_client(self, identity: bytes, reason: str) -> None:

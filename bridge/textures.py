@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facecast.avatar import PACK_SUFFIX, AvatarError, load_pack
+from facecast.avatar import PACK_SUFFIX, AvatarError, AvatarPack, load_pack
 from facecast.bridge.protocol import DEFAULT_AVATAR, ErrorCode, ProtocolError
 from facecast.cli_render import default_pack_path
 from facecast.render import Avatar, Renderer, stack_avatars
@@ -33,9 +33,9 @@ class TextureRenderer:
         self.renderer = Renderer(device=device)
         self.avatars_dir = avatars_dir
         self._cache: dict[tuple[str, int], Avatar] = {}
-        # Packs found unreadable, by path, with the modification time they had: left out of ``names`` until
-        # the file changes.
-        self._unreadable: dict[Path, float] = {}
+        # Packs found unreadable, by path, with the (modification time, size) they had before they were
+        # read: left out of ``names`` until the file changes.
+        self._unreadable: dict[Path, tuple[int, int] | None] = {}
         self._stacks: OrderedDict[tuple[int, ...], tuple[list[np.ndarray], dict[str, np.ndarray]]] = OrderedDict()
 
     def names(self) -> list[str]:
@@ -46,17 +46,19 @@ class TextureRenderer:
         return [DEFAULT_AVATAR, *(name for name in found if name != DEFAULT_AVATAR)]  # that name is the bundled one
 
     def _known_unreadable(self, path: Path) -> bool:
-        when = self._unreadable.get(path)
-        try:
-            return when is not None and path.stat().st_mtime == when
-        except OSError:
-            return False
+        return path in self._unreadable and self._unreadable[path] == _version(path)
 
-    def _mark_unreadable(self, path: Path) -> None:
+    def _load(self, path: Path) -> AvatarPack:
+        """``load_pack``, remembering a pack that fails as it was before it was read: one still being
+        copied, and finished by the time it failed, is read again next time."""
+        version = _version(path)
         try:
-            self._unreadable[path] = path.stat().st_mtime
-        except OSError:
-            pass
+            pack = load_pack(path)
+        except AvatarError:
+            self._unreadable[path] = version
+            raise
+        self._unreadable.pop(path, None)
+        return pack
 
     def folder_warnings(self) -> list[tuple[str, dict[str, str]]]:
         """What is wrong in the avatars folder, as (event, fields) for the log: no pack in it, a pack named
@@ -75,9 +77,8 @@ class TextureRenderer:
                                  f"{DEFAULT_AVATAR!r} gets the bundled avatar; rename the pack to show it"}))
                 continue
             try:
-                load_pack(path)
+                self._load(path)
             except AvatarError as exc:
-                self._mark_unreadable(path)
                 warnings.append(("avatar_unreadable", {"avatar": path.stem, "error": str(exc)}))
         return warnings
 
@@ -99,9 +100,8 @@ class TextureRenderer:
             raise ProtocolError(ErrorCode.BAD_FIELD, f"unknown avatar {name!r}; this server has "
                                 f"{', '.join(self.names())}", session)
         try:
-            self._cache[key] = self.renderer.avatar(load_pack(path), size)
+            self._cache[key] = self.renderer.avatar(self._load(path), size)
         except AvatarError as exc:
-            self._mark_unreadable(path)
             raise ProtocolError(ErrorCode.BAD_FIELD, f"avatar {name!r}: {exc}", session) from None
         self.trim([*keep, key])
         return self._cache[key]
@@ -187,3 +187,12 @@ def encode(image: np.ndarray, encoding: str, quality: int) -> bytes:
     else:
         Image.fromarray(image).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
+
+
+def _version(path: Path) -> tuple[int, int] | None:
+    """What tells one state of a file from the next: its modification time (ns) and size."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size

@@ -224,9 +224,10 @@ def _reason(exc: Exception) -> str:
     return text.split(": ", 1)[-1] if text.startswith("Error opening") else text
 
 
-# Largest numerator or denominator of a stream's resampling ratio. The usual rates reduce far below it
-# (44.1 kHz to 16 kHz is 160/441); an odd one such as 191,999 Hz would need a 3.8-million-tap filter (0.7 s
-# to design, 31 MB) and is resampled by the nearest ratio within it instead (5 parts per million off there).
+# Largest term of a stream's resampling ratio. The usual rates reduce far below it (44.1 kHz to 16 kHz is
+# 160/441); an odd one such as 191,999 Hz would need a 3.8-million-tap filter (0.7 s to design, 31 MB) and
+# is resampled by the nearest ratio within it instead: up to 0.05 % off (176,089 Hz; 5 parts per million
+# at 191,999 Hz), which ``StreamResampler.rate_in`` states, so that positions convert back exactly.
 MAX_RATIO_TERM = 1000
 _BLOCK = 4096  # output samples worked out at once: a 10 s chunk at 192 kHz took 2 GB as one block
 
@@ -257,9 +258,14 @@ class StreamResampler:
             if not whole or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
                 raise AudioError(f"sample rate {rate!r}: a whole number of Hz, {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE}")
         ratio = Fraction(int(rate_out), int(rate_in))
-        if max(ratio.numerator, ratio.denominator) > MAX_RATIO_TERM:
+        if ratio.denominator > MAX_RATIO_TERM:
             ratio = ratio.limit_denominator(MAX_RATIO_TERM)
+        if ratio.numerator > MAX_RATIO_TERM:  # upsampling: bound the other term
+            ratio = 1 / (1 / ratio).limit_denominator(MAX_RATIO_TERM)
         self.up, self.down = ratio.numerator, ratio.denominator
+        #: The input rate this resampler takes ``rate_out`` from: the rate given, unless its ratio was
+        #: approximated. Convert positions with it (``up`` output samples for ``down`` input samples).
+        self.rate_in = rate_out * self.down / self.up
         self.half = 10 * max(self.up, self.down)
         self.taps = _kaiser_taps(self.up, self.down) if self.up != self.down else np.ones(1)
         self._x = np.zeros(0, dtype=np.float64)

@@ -306,10 +306,28 @@ class _LossyStream:
         return getattr(self._stream, name)
 
 
+def _stderr_that_exists() -> None:
+    """With stderr closed (``2>&-``), Python has no ``sys.stderr``: messages went to stdout (``print``'s
+    file None), progress bars failed, and the next file opened took descriptor 2, where native libraries
+    log. Descriptor 2 is pointed at the null device instead."""
+    try:
+        os.fstat(2)
+    except OSError:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        if fd != 2:
+            os.dup2(fd, 2)
+            os.close(fd)
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 - for the rest of the process
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The ``facecast`` command: runs one subcommand; returns the exit status (0, 1 for an error the user
+    can mend, 2 for a malformed command line, 130 when interrupted)."""
+    _stderr_that_exists()
     stderr = sys.stderr
-    if stderr is not None:
-        sys.stderr = _LossyStream(stderr)
+    sys.stderr = _LossyStream(stderr)
     try:  # from the start: building the parser imports the bridge, its client, numpy, zmq (a third of a second)
         return _main(sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:
@@ -318,8 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sys.stderr = stderr
         try:
-            if stderr is not None:
-                stderr.flush()
+            stderr.flush()
         except (OSError, ValueError):  # what is left in its buffer would fail again as Python exits
             sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
 

@@ -102,9 +102,19 @@ def load_portrait(path: Path | None, face: int | None = None) -> AvatarPack:
     from facecast.prepare import prepare_portrait
 
     pack, notes = prepare_portrait(path, face=face)
-    for note in notes:  # warnings, told even when quiet
-        print(note, file=sys.stderr)
+    _tell(notes)
     return pack
+
+
+def _tell(notes: list[str]) -> None:
+    """A portrait's notes (several faces, transparency...): warnings, told even when quiet."""
+    for note in notes:
+        print(note, file=sys.stderr)
+
+
+def _detail_side(pack: AvatarPack) -> float:
+    """The side, in the picture's pixels, of the part a frame shows: frames larger than it enlarge it."""
+    return framing(pack.landmarks, *pack.size)[2]
 
 
 def _prepare(args: argparse.Namespace) -> None:
@@ -119,12 +129,10 @@ def _prepare(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     pack, notes = prepare_portrait(args.portrait, face=args.face)
     pack.save(output)
-    for note in notes:  # warnings, told even when quiet
-        print(note, file=sys.stderr)
+    _tell(notes)
     if not args.quiet:
         w, h = pack.size
-        # The frame's crop of the picture: larger frames enlarge it, and show no more detail than it holds.
-        side = framing(pack.landmarks, w, h)[2]
+        side = _detail_side(pack)
         picture = f"{w}x{h}"
         if "cropped_from" in pack.meta:
             picture = "{}x{}, the {}x{} about the head kept".format(*pack.meta["cropped_from"]["size"], w, h)
@@ -151,14 +159,14 @@ def render_video(pack: AvatarPack, audio: Path | None, output: Path, args: argpa
     if track is None:
         from facecast.cli import motion_pipeline
 
-        track = motion_pipeline(args, model).process_file(audio, progress=not args.quiet)
-        if abs(args.head_distance) > HEAD_DISTANCE_SHOWN:
+        if abs(args.head_distance) > HEAD_DISTANCE_SHOWN:  # said before the work
             print(f"--head-distance {args.head_distance:g}: in a portrait only the head comes nearer or goes "
                   f"further, so past ±{HEAD_DISTANCE_SHOWN:g} m it looks too large or too small for its shoulders "
                   "(the control is made for engine rigs)", file=sys.stderr)
+        track = motion_pipeline(args, model).process_file(audio, progress=not args.quiet)
     renderer = Renderer(device=args.device)
     avatar = renderer.avatar(pack, args.size)
-    source = str(pack.meta.get("source", "portrait"))
+    source = avatar.source or "portrait"
     # disable=None shows the bar on a terminal only, so logs and pipes do not fill with its redraws.
     duration = len(track) / track.fps if cut_sound else None
     with VideoWriter(output, args.size, track.fps, audio, source, label=getattr(args, "label", False),
@@ -189,7 +197,7 @@ def _render(args: argparse.Namespace) -> None:
         args.fps = DEFAULT_RENDER_FPS
     start = time.perf_counter()
     pack = load_portrait(args.portrait, args.face)
-    side = framing(pack.landmarks, *pack.size)[2]
+    side = _detail_side(pack)
     if args.portrait is not None and args.size > UPSCALE_TOLD * side:  # the bundled one is small on purpose
         print(f"{args.portrait}: the frame shows {side:.0f} px of the picture, enlarged to {args.size} px with no "
               "more detail (a larger picture of the face gives more)", file=sys.stderr)
@@ -226,7 +234,7 @@ def _motion_file(args: argparse.Namespace):
         speech = len(load_audio(args.audio)) / SAMPLE_RATE  # also a clear error for sound it cannot read
         motion = len(track) / track.fps
         # Motion made from this very speech is within a frame of it; more than that, a likely mix-up.
-        if abs(speech - motion) > max(0.1, 2 / track.fps) and not args.quiet:
+        if abs(speech - motion) > max(0.1, 2 / track.fps):  # a warning, told even when quiet
             ends = "the speech is cut there" if speech > motion else "the rest is silent"
             print(f"{args.motion}: {motion:.1f} s of motion for {speech:.1f} s of speech; the video runs as "
                   f"long as the motion ({ends})", file=sys.stderr)

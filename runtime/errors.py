@@ -4,8 +4,8 @@ from pathlib import Path
 
 
 def not_a_file(path: Path, kind: str, missing: str = "no such file") -> str:
-    """Why ``path`` cannot be read as ``kind`` ("an audio file"): a folder is called a folder, and a device,
-    pipe or socket what it is."""
+    """Why ``path`` cannot be read as ``kind`` ("an audio file"): a folder is called a folder, and anything
+    else that is no regular file (a device, pipe or socket) is called that."""
     path = Path(path)
     if path.is_dir():
         return f"{path}: is a folder, not {kind}"

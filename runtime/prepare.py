@@ -55,6 +55,7 @@ class Picture(NamedTuple):
 
     image: np.ndarray  # (H, W, 3) uint8 RGB, upright
     original: bytes | None  # the file's own JPEG bytes, metadata removed, when they decode to ``image``
+    jpeg: bool  # the picture is a JPEG: a pack stores it as one (when ``original`` is None, encoded again)
     alpha: np.ndarray | None  # (H, W) uint8 of a picture with transparency, before it was put over white
     notes: list[str]
 
@@ -100,12 +101,13 @@ def read_portrait(path: Path) -> Picture:
                 raise AvatarError(f"{path}: picture of {im.width}x{im.height} is too long (sides below {MAX_SIDE} "
                                   "px); crop it about the face or scale it down first")
             if min(im.size) < MIN_FACE_PX:
-                raise AvatarError(f"{path}: picture of {im.width}x{im.height} is too small for a face (at least "
-                                  f"{MIN_FACE_PX} px wide is needed)")
+                raise AvatarError(f"{path}: picture of {im.width}x{im.height} is too small for a face (both sides "
+                                  f"at least {MIN_FACE_PX} px)")
             frames = getattr(im, "n_frames", 1)
             if frames > 1 and im.format != "MPO":  # a camera's MPO is a JPEG with a preview or a stereo pair
                 notes.append(f"{path}: {frames} frames (an animation or a multi-page file); using the first")
             orientation = im.getexif().get(0x0112, 1)
+            orientation = orientation if orientation in range(2, 9) else 1  # 0 and junk turn nothing
             upright = _eight_bit(ImageOps.exif_transpose(im))
             fmt, alpha = im.format, None
             if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
@@ -118,15 +120,11 @@ def read_portrait(path: Path) -> Picture:
             image = np.asarray(rgb, dtype=np.uint8).copy()
     except (OSError, SyntaxError) as e:
         raise AvatarError(f"{path}: cannot read the picture ({e.__class__.__name__}: {e})") from None
-    original = None
-    if fmt == "JPEG" and orientation == 1:
-        # Loading a pack converts its JPEG to RGB as it was converted here: the same pixels.
-        original = without_metadata(path.read_bytes())
-    elif fmt in ("JPEG", "MPO"):
-        # Turned upright (or the first of a camera's MPO pictures), a JPEG is stored as a JPEG again: as a
-        # PNG a 12 MP phone photo took 5 times the bytes and 10 times as long.
-        image, original = _as_jpeg(image)
-    return Picture(image, original, alpha, notes)
+    # Loading a pack converts its JPEG to RGB as it was converted here: the same pixels. A JPEG turned
+    # upright, or the first of a camera's MPO pictures, is encoded again (``prepare_portrait``): as a PNG a
+    # 12 MP phone photo took 5 times the bytes and 10 times as long.
+    original = without_metadata(path.read_bytes()) if fmt == "JPEG" and orientation == 1 else None
+    return Picture(image, original, fmt in ("JPEG", "MPO"), alpha, notes)
 
 
 # JPEG markers kept by ``without_metadata``: JFIF (APP0), the ICC profile (APP2) and Adobe's colour
@@ -135,31 +133,48 @@ def read_portrait(path: Path) -> Picture:
 _KEPT_APP_MARKERS = (0xE0, 0xE2, 0xEE)
 
 
-def without_metadata(jpeg: bytes) -> bytes:
-    """A JPEG's bytes with its metadata segments (EXIF, XMP, IPTC, comments) left out: losslessly, the
-    compressed picture is untouched. Bytes that do not parse as JPEG segments are returned as they are."""
+def without_metadata(jpeg: bytes) -> bytes | None:
+    """A JPEG's bytes with its metadata segments (EXIF, XMP, IPTC, comments) left out, and whatever
+    follows its end (a phone's motion-photo video, depth maps): losslessly, the compressed picture is
+    untouched. None for bytes that do not parse as a JPEG's segments."""
     if jpeg[:2] != b"\xff\xd8":
-        return jpeg
-    kept, i = [jpeg[:2]], 2
-    while i + 4 <= len(jpeg):
+        return None
+    kept, i, n = [jpeg[:2]], 2, len(jpeg)
+    while i + 1 < n:
         if jpeg[i] != 0xFF:
-            return jpeg
+            return None
         marker = jpeg[i + 1]
         if marker == 0xFF:  # fill byte before a marker
             i += 1
             continue
-        if marker == 0xDA:  # start of scan: the compressed picture and everything after it stay
-            return b"".join(kept) + jpeg[i:]
+        if marker == 0xD9:  # end of image
+            return b"".join(kept) + jpeg[i:i + 2]
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
             kept.append(jpeg[i:i + 2])
             i += 2
             continue
+        if i + 4 > n:
+            return None
         end = i + 2 + int.from_bytes(jpeg[i + 2:i + 4], "big")
-        metadata = (0xE0 <= marker <= 0xEF and marker not in _KEPT_APP_MARKERS) or marker == 0xFE
-        if not metadata:
+        if not ((0xE0 <= marker <= 0xEF and marker not in _KEPT_APP_MARKERS) or marker == 0xFE):
             kept.append(jpeg[i:end])
         i = end
-    return jpeg
+        if marker == 0xDA:  # a scan's compressed data runs to the next marker: FF not followed by 00 or RSTn
+            j = i
+            while True:
+                j = jpeg.find(b"\xff", j)
+                if j < 0 or j + 1 >= n:
+                    return None
+                follows = jpeg[j + 1]
+                if follows == 0x00 or 0xD0 <= follows <= 0xD7:
+                    j += 2
+                elif follows == 0xFF:  # fill bytes before the marker
+                    j += 1
+                else:
+                    break
+            kept.append(jpeg[i:j])
+            i = j
+    return None
 
 
 def detect_faces(image: np.ndarray) -> list[np.ndarray]:
@@ -189,9 +204,10 @@ def detect_faces(image: np.ndarray) -> list[np.ndarray]:
         confirmed = [f for f in faces if any(_inside(f, x, y) for x, y, _ in boxes)]
         if confirmed:
             # FaceMesh's own detector, made for selfies, sees faces in a dress or a shoulder (a painting
-            # leaning 20-30 degrees); the full-range detector does not. A face only FaceMesh sees is kept
-            # when there is no other.
-            faces = confirmed
+            # leaning 20-30 degrees); the full-range detector does not. A face only FaceMesh sees is left
+            # out when a larger one is confirmed; a close-up the full-range detector misses stays.
+            largest = max(_face_width(f) for f in confirmed)
+            faces = [f for f in faces if any(f is c for c in confirmed) or _face_width(f) > largest]
         for x, y, size in boxes:
             if any(_inside(face, x, y) for face in faces):
                 continue
@@ -260,7 +276,7 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
     ``face`` picks one of several faces, 1 being the largest; by default the largest is used.
     """
     path = Path(path)
-    image, original, alpha, notes = read_portrait(path)
+    image, original, jpeg, alpha, notes = read_portrait(path)
     faces = detect_faces(image)
     if not faces:
         turn = _quarter_turns_to_upright(image)
@@ -307,8 +323,9 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
         meta["cropped_from"] = {"size": [image.shape[1], image.shape[0]], "offset": [x0, y0]}
         whole = (-x0, -y0, image.shape[1] - x0, image.shape[0] - y0)
         image, landmarks = image[y0:y1, x0:x1].copy(), landmarks - np.float32([x0, y0, 0])
-        if original is not None:
-            image, original = _as_jpeg(image)
+        original = None  # the file's bytes hold the whole picture
+    if jpeg and original is None:  # a JPEG cropped, turned upright or from an MPO: encoded once, as JPEG
+        image, original = _as_jpeg(image)
     rig = build_rig(landmarks, image.shape[1], image.shape[0], whole)
     pack = AvatarPack(image=image, landmarks=landmarks, rig=rig, meta=meta, image_bytes=original,
                       image_format="jpeg" if original is not None else "png")

@@ -191,7 +191,15 @@ def replaced_atomically(path: Path, suffix: str = ".tmp") -> Iterator[str]:
 
 
 def current_umask() -> int:
-    """The process's umask (reading it means setting it: set back at once)."""
+    """The process's umask: from /proc on Linux; elsewhere by setting it and setting it back, which another
+    thread creating a file in between would see."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask

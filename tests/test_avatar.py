@@ -546,8 +546,8 @@ def test_prepare_command_says_how_large_a_frame_keeps_full_detail(mediapipe, tmp
     assert load_pack(out).size == (197, 197)
 
 
-def test_a_partly_transparent_face_an_animation_and_a_picture_too_small_or_too_long_are_told(mediapipe, tmp_path,
-                                                                                          astronaut):
+def test_a_partly_transparent_face_and_an_animation_are_told_and_a_cameras_mpo_stays_a_jpeg(mediapipe, tmp_path,
+                                                                                              astronaut):
     faded = astronaut.convert("RGBA")
     faded.putalpha(150)
     faded.save(tmp_path / "faded.png")
@@ -558,13 +558,6 @@ def test_a_partly_transparent_face_an_animation_and_a_picture_too_small_or_too_l
     astronaut.save(tmp_path / "camera.jpg", format="MPO", save_all=True, append_images=[astronaut.rotate(3)])
     pack, notes = _prepare(tmp_path / "camera.jpg")
     assert notes == [] and pack.image_format == "jpeg"
-    astronaut.resize((40, 40)).save(tmp_path / "tiny.png")
-    with pytest.raises(AvatarError, match="picture of 40x40 is too small for a face"):
-        _prepare(tmp_path / "tiny.png")
-    # mediapipe aborts the process, with no message, on a side of 32,767 px
-    Image.new("RGB", (40_000, 70), (90, 110, 120)).save(tmp_path / "strip.png")
-    with pytest.raises(AvatarError, match="picture of 40000x70 is too long"):
-        _prepare(tmp_path / "strip.png")
 
 
 def test_a_face_upside_down_is_refused_and_a_picture_turned_without_a_face_found_says_which_way(mediapipe, tmp_path):
@@ -605,3 +598,55 @@ def test_a_photos_metadata_stays_out_of_its_pack_and_its_pixels_stay_as_they_are
     kept = Image.open(io.BytesIO(stored))
     assert not kept.getexif() and "comment" not in kept.info and b"Camera" not in stored
     assert (np.asarray(kept.convert("RGB")) == np.asarray(Image.open(photo).convert("RGB"))).all()
+
+
+# -- reading a picture, no mediapipe -----------------------------------------------------------------
+
+def test_a_picture_too_small_or_too_long_an_animation_and_transparency_are_read_as_such(tmp_path, astronaut):
+    from facecast.prepare import read_portrait
+
+    astronaut.resize((40, 40)).save(tmp_path / "tiny.png")
+    with pytest.raises(AvatarError, match="picture of 40x40 is too small for a face"):
+        read_portrait(tmp_path / "tiny.png")
+    # mediapipe aborts the process, with no message, on a side of 32,767 px
+    Image.new("RGB", (40_000, 70), (90, 110, 120)).save(tmp_path / "strip.png")
+    with pytest.raises(AvatarError, match="picture of 40000x70 is too long"):
+        read_portrait(tmp_path / "strip.png")
+    astronaut.save(tmp_path / "moving.gif", save_all=True, append_images=[astronaut.rotate(5)])
+    assert read_portrait(tmp_path / "moving.gif").notes[0].endswith("2 frames (an animation or a multi-page file); "
+                                                                     "using the first")
+    astronaut.save(tmp_path / "camera.jpg", format="MPO", save_all=True, append_images=[astronaut.rotate(3)])
+    mpo = read_portrait(tmp_path / "camera.jpg")
+    assert mpo.notes == [] and mpo.jpeg and mpo.original is None  # encoded again, its first picture only
+    faded = astronaut.convert("RGBA")
+    faded.putalpha(150)
+    faded.save(tmp_path / "faded.png")
+    assert (read_portrait(tmp_path / "faded.png").alpha == 150).all()
+    assert read_portrait(PORTRAITS / "astronaut.png").alpha is None
+
+
+def test_a_jpegs_metadata_and_what_follows_its_end_are_left_out_losslessly(tmp_path, astronaut):
+    """A phone's JPEG carries EXIF (GPS, camera), XMP, comments, and after its end a motion photo's video
+    or depth maps; a pack is made to be shared."""
+    import io
+
+    from facecast.prepare import read_portrait, without_metadata
+
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    for options in ({}, {"progressive": True}):
+        buf = io.BytesIO()
+        astronaut.save(buf, "JPEG", quality=90, exif=exif, comment=b"taken at home", **options)
+        photo = buf.getvalue() + b"MOTION-PHOTO-VIDEO" * 100
+        kept = without_metadata(photo)
+        assert b"Camera" not in kept and b"taken at home" not in kept and b"MOTION" not in kept
+        assert kept.endswith(b"\xff\xd9")
+        assert (np.asarray(Image.open(io.BytesIO(kept))) == np.asarray(Image.open(io.BytesIO(photo)))).all()
+    assert without_metadata(b"not a jpeg") is None and without_metadata(photo[:300]) is None
+    (tmp_path / "photo.jpg").write_bytes(photo)
+    picture = read_portrait(tmp_path / "photo.jpg")
+    assert picture.original == kept and picture.jpeg
+    # An orientation tag of 0 (or junk) turns nothing: the file's own bytes are kept, not encoded again.
+    exif[0x0112] = 0
+    astronaut.save(tmp_path / "zero.jpg", quality=90, exif=exif)
+    assert read_portrait(tmp_path / "zero.jpg").original is not None

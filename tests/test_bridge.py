@@ -1265,3 +1265,47 @@ def test_a_closed_client_says_so(server):
             await unconnected.recv(timeout=0.1)
 
     asyncio.run(main())
+
+
+def test_a_client_that_never_reads_is_dropped_by_the_bytes_waiting_for_it_not_only_their_count(caplog,
+                                                                                              monkeypatch):
+    import logging
+
+    import facecast.bridge.server as server_module
+
+    caplog.set_level(logging.INFO, logger="facecast.serve")
+    monkeypatch.setattr(server_module, "OUTBOX_BYTES", 200_000)  # 64 MiB in use
+    running = RunningServer()
+    try:
+        sock = raw_socket(running.endpoint, RCVHWM=1, RCVBUF=4096)  # never read
+        ping = msgpack.packb({"type": "ping", "t": b"\0" * 900})
+        # Pongs of about 950 bytes: the first few megabytes wait in the sockets' buffers, then in the
+        # outbox, where 200 kB is about 210 of the 2000 messages allowed.
+        for _ in range(10_000):
+            sock.send(ping)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not [r for r in caplog.records if r.getMessage() == "client_too_slow"]:
+            time.sleep(0.05)
+        slow = [r for r in caplog.records if r.getMessage() == "client_too_slow"][0]
+        assert slow.fields["queued_bytes"] > 200_000 and slow.fields["queued"] < 2000
+        dropped = [r for r in caplog.records if r.getMessage() == "client_dropped"][0]
+        assert dropped.fields["reason"] == "too_slow"
+        sock.close()
+    finally:
+        running.stop()
+
+
+def test_an_odd_sample_rate_keeps_sample_positions_in_the_samples_sent(server, speech_audio):
+    """191,999 Hz is heard as 192 kHz (the nearest ratio of small terms); the positions a client syncs on
+    still count its own samples: the last frame's sits at the end of what it sent."""
+    from facecast.audio import resample
+
+    rate = 191_999
+    audio = resample(speech_audio[:16000], 16000, rate)
+    with Client(server.endpoint) as client:
+        session = client.open(fps=30, sample_rate=rate, sample_format="f32")
+        messages = stream(client, session, audio, rate // 50)
+        ended = messages[-1]
+        assert ended["type"] == "ended" and ended["samples"] == audio.size
+        positions = [p for m in messages if m["type"] == "motion" for p in m["sample_pos"]]
+        assert positions and max(positions) <= audio.size and audio.size - positions[-1] <= rate / 30

@@ -362,10 +362,13 @@ def test_a_job_whose_messages_cannot_be_written_still_succeeds(speech_wav, tmp_p
     import os
 
     full = open("/dev/full", "w")  # noqa: SIM115
-    for name, options in (("closed.csv", {"preexec_fn": lambda: os.close(2)}), ("full.csv", {"stderr": full})):
-        result = subprocess.run([sys.executable, "-m", "facecast.cli", "motion", str(speech_wav), "-o",
-                                 str(tmp_path / name)], timeout=120, **options)
-        assert result.returncode == 0 and (tmp_path / name).stat().st_size > 1000, name
+    for name, options in (("closed", {"preexec_fn": lambda: os.close(2)}), ("full", {"stderr": full})):
+        for args in (["motion", speech_wav, "-o", tmp_path / f"{name}.csv"],
+                     ["render", "--audio", speech_wav, "-o", tmp_path / f"{name}.mp4", "--size", "64"]):
+            result = subprocess.run([sys.executable, "-m", "facecast.cli", *map(str, args)], timeout=120,
+                                    stdout=subprocess.PIPE, text=True, **options)
+            assert result.returncode == 0 and result.stdout == "", (name, args[0])  # nothing strays to stdout
+            assert Path(args[args.index("-o") + 1]).stat().st_size > 1000
     full.close()
 
 
