@@ -739,20 +739,17 @@ def check_bind_safety(endpoint: str, curve_dir: Path | None, insecure: bool) -> 
     """Loopback by default; anything else needs CURVE keys or an explicit --insecure."""
     if endpoint.startswith(("ipc://", "inproc://")):
         return  # they never leave the machine
-    if not endpoint.startswith("tcp://"):  # ws://, udp://, tipc://...: reachable from elsewhere
-        if curve_dir is None and not insecure:
-            raise FacecastError(f"binding to {endpoint} may expose the server beyond this machine: give --curve DIR "
-                                "(keys from `facecast keys`) or --insecure")
-        return
-    host, _, port = endpoint[len("tcp://") :].rpartition(":")
-    # libzmq takes a port past 65535 modulo 65536 and binds somewhere else than asked.
-    if port != "*" and not (port.isdigit() and 0 < int(port) < 65536):
-        raise FacecastError(f"{endpoint}: the port must be 1-65535 or * (any free port)")
-    host = host.strip("[]")
-    try:
-        loopback = host == "localhost" or ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
+    loopback = False  # ws://, udp://, tipc://...: reachable from elsewhere
+    if endpoint.startswith("tcp://"):
+        host, _, port = endpoint[len("tcp://") :].rpartition(":")
+        # libzmq takes a port past 65535 modulo 65536 and binds somewhere else than asked.
+        if port != "*" and not (port.isdigit() and 0 < int(port) < 65536):
+            raise FacecastError(f"{endpoint}: the port must be 1-65535 or * (any free port)")
+        host = host.strip("[]")
+        try:
+            loopback = host == "localhost" or ip_address(host).is_loopback
+        except ValueError:
+            pass
     if loopback or curve_dir is not None:
         return
     if not insecure:
