@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from PIL import Image
 
 MAX_PIXELS = 40_000_000
-# mediapipe's image transforms (OpenCV's remap) abort the whole process, with no message, on a picture with
-# a side of 32,767 px or more; a portrait never needs half of that.
-MAX_SIDE = 16_384
+# mediapipe's image transforms (OpenCV's remap, which needs sides below SHRT_MAX) abort the whole process,
+# with no message, on a picture with a side of 32,767 px or more; 32,766 (a 20000x320 panorama) reads.
+MAX_SIDE = 32_767
 MIN_FACE_PX = 64  # face width below which the landmarks are too coarse to animate
 # How far a face may lean from upright. Beyond it the face lies sideways (a photo whose EXIF rotation was
 # lost, most often): the video would come out sideways and the head would nod along the wrong axis.
