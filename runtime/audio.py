@@ -227,7 +227,7 @@ def _reason(exc: Exception) -> str:
 # Largest term of a stream's resampling ratio. The usual rates reduce far below it (44.1 kHz to 16 kHz is
 # 160/441); an odd one such as 191,999 Hz would need a 3.8-million-tap filter (0.7 s to design, 31 MB) and
 # is resampled by the nearest ratio within it instead: up to 0.05 % off (176,089 Hz; 5 parts per million
-# at 191,999 Hz), which ``StreamResampler.rate_in`` states, so that positions convert back exactly.
+# at 191,999 Hz). ``StreamResampler.up`` and ``down`` state the ratio used: positions convert back by it.
 MAX_RATIO_TERM = 1000
 _BLOCK = 4096  # output samples worked out at once: a 10 s chunk at 192 kHz took 2 GB as one block
 
@@ -262,12 +262,11 @@ class StreamResampler:
             ratio = ratio.limit_denominator(MAX_RATIO_TERM)
         if ratio.numerator > MAX_RATIO_TERM:  # upsampling: bound the other term
             ratio = 1 / (1 / ratio).limit_denominator(MAX_RATIO_TERM)
+        #: ``up`` output samples for every ``down`` input samples: the rates' own ratio unless it was
+        #: approximated; convert positions by it.
         self.up, self.down = ratio.numerator, ratio.denominator
-        #: The input rate this resampler takes ``rate_out`` from: the rate given, unless its ratio was
-        #: approximated. Convert positions with it (``up`` output samples for ``down`` input samples).
-        self.rate_in = rate_out * self.down / self.up
-        self.half = 10 * max(self.up, self.down)
         self.taps = _kaiser_taps(self.up, self.down) if self.up != self.down else np.ones(1)
+        self.half = self.taps.size // 2
         self._x = np.zeros(0, dtype=np.float64)
         self._x_start = 0  # input index of _x[0]
         self._n_in = 0

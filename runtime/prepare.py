@@ -201,13 +201,13 @@ def detect_faces(image: np.ndarray) -> list[np.ndarray]:
         h, w = image.shape[:2]
         with face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as detector:
             boxes = _face_boxes(detector, image)
-        confirmed = [f for f in faces if any(_inside(f, x, y) for x, y, _ in boxes)]
-        if confirmed:
+        confirmed = [any(_inside(f, x, y) for x, y, _ in boxes) for f in faces]
+        if any(confirmed):
             # FaceMesh's own detector, made for selfies, sees faces in a dress or a shoulder (a painting
             # leaning 20-30 degrees); the full-range detector does not. A face only FaceMesh sees is left
             # out when a larger one is confirmed; a close-up the full-range detector misses stays.
-            largest = max(_face_width(f) for f in confirmed)
-            faces = [f for f in faces if any(f is c for c in confirmed) or _face_width(f) > largest]
+            largest = max(_face_width(f) for f, sure in zip(faces, confirmed, strict=True) if sure)
+            faces = [f for f, sure in zip(faces, confirmed, strict=True) if sure or _face_width(f) > largest]
         for x, y, size in boxes:
             if any(_inside(face, x, y) for face in faces):
                 continue
