@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import os
 import pickle
 import subprocess
@@ -188,6 +189,10 @@ class _Espeak:
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # child: synthesize, send the result back, exit without running any cleanup
+            # No garbage collection in the child: it would finalize the parent's objects, and an
+            # onnxruntime session's destructor waits for thread-pool threads that fork did not copy (a
+            # full test run hung there, its child asleep in pthread_cond_destroy).
+            gc.disable()
             try:
                 # Its copy of the read end closed, a write to a parent that has gone fails at once; kept
                 # open, a write past the pipe's 64 KiB waited forever (a stopped corpus left such children).
