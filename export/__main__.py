@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
     p.add_argument("--threads", type=number_arg(int, "--threads", 1), default=None,
                    help="torch threads (default: all cores; 1 is faster on a machine shared with other work)")
     p.add_argument("--lookahead", type=number_arg(int, "--lookahead", 0), default=None,
-                   help="frames of 10 ms the model hears ahead (default 3)")
+                   help="frames of 10 ms the model hears ahead, at least 2 (facecast's head motion reads that far "
+                   "ahead; default 3)")
     p.add_argument("--ceps", type=number_arg(int, "--ceps", 0), default=None,
                    help="cepstral coefficients the network hears, at most its mel bands (default 12; "
                    "0: the log-mel bands)")
@@ -71,8 +72,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
     p = sub.add_parser("onnx", help="export a checkpoint to the streaming ONNX model and verify it")
     p.add_argument("--checkpoint", type=Path, default=None, help="default: every committed checkpoint")
     p.add_argument("--out", type=Path, default=None,
-                   help="default: the package's model of the checkpoint's lookahead (runtime/models), which "
-                   "only a checkpoint of the full training configuration may replace")
+                   help="NAME.onnx, with its description written beside it as NAME.json (default: the package's "
+                   "model of the checkpoint's lookahead, in runtime/models, which only a checkpoint of the full "
+                   "training configuration may replace)")
 
     p = sub.add_parser("render", help="export the render network to ONNX and verify it against PyTorch")
     p.add_argument("--out", type=Path, default=None,

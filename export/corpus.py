@@ -15,8 +15,10 @@ sequence, so which sentences are held out depends on ``hours`` (and ``seed``): m
 the held-out split of one corpus, not across corpora built with different settings.
 
 Nothing is synthesized before every synthesizer the voices need, and sox, has been found; a voice that
-ends with no utterance at all stops the build. ``summary.json`` is removed first and written last, so a
-folder holding one is a whole corpus (``train`` refuses a folder without it).
+ends with no utterance at all stops the build. Both splits are written under temporary names first; only
+when both are whole does the folder's old corpus go (``summary.json`` first) and the new one take its
+names, ``summary.json`` last. So a rebuild that is stopped or fails leaves the old corpus as it was, and a
+folder holding ``summary.json`` is a whole corpus (``train`` refuses a folder without it).
 """
 
 from __future__ import annotations
@@ -311,22 +313,26 @@ def build_corpus(out: Path, hours: float = 7.0, seed: int = 0, workers: int = 2,
     check_synthesizers(voices)
     _prepare_folder(out)
     train_jobs, val_jobs = corpus_jobs(hours, seed, val_per_voice, keep_formants)
-    (out / "summary.json").unlink(missing_ok=True)  # the folder is no whole corpus until it is back
-    written: list[Path] = []
+    # The new splits wait under names of their own until both are whole: a rebuild stopped half-way (the
+    # default corpus takes about 10 minutes) must not cost the corpus that was there.
+    pending = {name: out / f".{name}.partial" for name in ("train.npz", "val.npz")}
     try:
         train = synthesize_set(train_jobs, workers, "train corpus")
         _check_every_voice(train, voices, "training")
-        summary = {"seed": seed, "keep_formants": keep_formants, "train": save_split(out / "train.npz", train)}
-        written.append(out / "train.npz")
+        summary = {"seed": seed, "keep_formants": keep_formants,
+                   "train": save_split(pending["train.npz"], train)}
         val = synthesize_set(val_jobs, workers, "held-out sentences")
         _check_every_voice(val, voices, "held-out")
-        summary["val"] = save_split(out / "val.npz", val)
-    except BaseException:  # stopped or failed: the split this run wrote (up to a gigabyte) is no corpus alone
-        for path in written:
+        summary["val"] = save_split(pending["val.npz"], val)
+    except BaseException:  # stopped or failed: a split this run wrote (up to a gigabyte) is no corpus alone
+        for path in pending.values():
             path.unlink(missing_ok=True)
         raise
     summary["voices"] = [asdict(v) for v in voices]  # every one has utterances in both splits (checked above)
     summary["languages"] = sorted({v.language for v in voices})
+    (out / "summary.json").unlink(missing_ok=True)  # the folder is no whole corpus while its splits change
+    for name, path in pending.items():
+        os.replace(path, out / name)
     with replaced_atomically(out / "summary.json") as tmp:
         Path(tmp).write_text(json.dumps(summary, indent=2))
     return summary

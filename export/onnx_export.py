@@ -104,6 +104,9 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> dict:
     description = out.with_suffix(".json")
     for path in (out, description):
         check_writable(path)  # before the export, not after it; a missing folder is not made
+    if not _replaceable_description(description):  # NAME.json beside NAME.onnx may be the user's own file
+        raise FacecastError(f"{description}: exists and is not a facecast model's description, which export writes "
+                            f"beside {out.name}; move it or name the model otherwise")
     audio = torch.from_numpy(_test_signal()[None, : 300 * HOP])
     state = net.initial_state(1)
     dynamic = {"audio": {0: "batch", 1: "samples"}, "state": {0: "batch"}, "visemes": {0: "batch", 1: "frames"},
@@ -147,6 +150,16 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> dict:
     report["path"] = str(out)
     report["bytes"] = out.stat().st_size
     return report
+
+
+def _replaceable_description(path: Path) -> bool:
+    """Whether export may write ``path``: it is not there, or it is an earlier export's description."""
+    if not path.exists():
+        return True
+    try:
+        return json.loads(path.read_text()).get("format") == MODEL_FORMAT
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):  # unreadable, not JSON, not a map
+        return False
 
 
 def verify(net: LipSyncNet, model_bytes: bytes, seconds: float = 4.0, chunk_frames: int = 2) -> dict:

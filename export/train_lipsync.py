@@ -6,7 +6,10 @@ Utterances are laid end to end in one stream (each padded to whole 10 ms frames)
 cut from it, so every batch mixes voices, languages and augmentations. The schedule is sized to the
 time budget after timing the first steps, so a run ends on time at the bottom of its learning-rate
 curve. The checkpoint with the best held-out loss is kept; a run whose held-out loss is never finite
-saves nothing (an existing checkpoint stays as it was) and fails.
+saves nothing (an existing checkpoint stays as it was) and fails. While the run lasts, its best so far is
+kept beside the output as ``NAME.partial.pt``, and the output is written only when the run ends: a run
+stopped half-way (Ctrl-C, or a second run into the same file) leaves a finished checkpoint as it was, and
+says where its own best so far is.
 
 Every crop is heard through a random vocal tract length warp (``vtlp``): the corpus has few voices, and
 a model trained on them alone follows the formant range of those voices rather than the mouth.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 import zipfile
 import zlib
@@ -35,6 +39,7 @@ from facecast.export import MAX_WEIGHT, checkpoint_path
 from facecast.export.model import HOP, LipSyncNet, NetConfig, mel_filterbank
 from facecast.lip_channels import LIP_CHANNELS
 from facecast.motion_frame import VISEME_INDEX, VISEMES
+from facecast.nonverbal.prosody import MIN_LOOKAHEAD
 from facecast.writers import check_writable, replaced_atomically
 
 
@@ -141,8 +146,11 @@ def check_settings(cfg: TrainConfig, net: NetConfig) -> None:
     """Refuse settings the training cannot use, before any work."""
     if not 0 <= net.n_ceps <= net.n_mels:
         raise FacecastError(f"--ceps must be between 0 and {net.n_mels} (the mel bands), got {net.n_ceps}")
-    if net.lookahead < 0 or cfg.warmup_frames < 0:
-        raise FacecastError("--lookahead and --warmup must be at least 0")
+    if net.lookahead < MIN_LOOKAHEAD:  # facecast's head motion reads that far ahead: a model below it cannot be used
+        raise FacecastError(f"--lookahead must be at least {MIN_LOOKAHEAD} frames: facecast's head motion reads "
+                            f"{MIN_LOOKAHEAD} frames of speech ahead of the lips' frame")
+    if cfg.warmup_frames < 0:
+        raise FacecastError("--warmup must be at least 0")
     if net.lookahead + cfg.warmup_frames >= cfg.crop_frames:
         raise FacecastError(f"--warmup + --lookahead must be under the {cfg.crop_frames} frames of a training "
                             f"crop, got {cfg.warmup_frames} + {net.lookahead}")
@@ -290,7 +298,9 @@ def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: 
     corpus, out = Path(corpus), Path(out or checkpoint_path(net_cfg.lookahead * 10))
     if out.suffix.lower() != ".pt":  # `--out CORPUS/train.npz` trained, then wrote over its own corpus
         raise FacecastError(f"{out}: name the checkpoint .pt, as PyTorch's are")
-    check_writable(out)  # before the training, not after it; a missing folder is not made
+    progress = partial_path(out)
+    for path in (out, progress):
+        check_writable(path)  # before the training, not after it; a missing folder is not made
     train_stream, val_stream = load_corpus(corpus, max(cfg.crop_frames + net_cfg.lookahead, 400))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -307,50 +317,64 @@ def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: 
     t_start = time.monotonic()
     total_steps = cfg.max_steps
     best, history, saved = math.inf, [], None
-    bar = tqdm(total=total_steps, desc="training", unit="step")
+    # No total (so no time left shown) until the schedule is sized at step 20: before, it would be max_steps'.
+    bar = tqdm(total=total_steps if total_steps <= 20 else None, desc="training", unit="step")
     step = 0
-    while step < total_steps:
-        if cfg.max_steps > 20 and (step == 20 or (step > 20 and step % 100 == 0)):
-            # Size the cosine schedule to the time budget from the measured pace, and keep re-sizing
-            # it: the machine may be shared, and a run must end on time at the bottom of its curve.
-            elapsed = time.monotonic() - t_start
-            per_step = elapsed / step * 1.05
-            total_steps = min(cfg.max_steps, max(step + 1, step + int((budget_s - elapsed) / per_step)))
-            bar.total = total_steps
-        lr = cfg.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / max(total_steps, 1)))
-        for group in opt.param_groups:
-            group["lr"] = lr
-        audio, vis, pose, vad, mask = _batch(train_stream, cfg, la, rng)
-        out_logits, _ = net.forward_logits(audio, net.initial_state(cfg.batch), warps.draw(cfg.batch, rng))
-        loss, parts = loss_fn(out_logits, vis, pose, vad, mask)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        step += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}", ce=f"{parts['ce']:.3f}", pose=f"{parts['pose']:.4f}")
-        if step % cfg.eval_every == 0 or step == total_steps:
-            val = evaluate(net, val_stream, loss_fn)
-            val.update(step=step, minutes=round((time.monotonic() - t_start) / 60, 2))
-            history.append(val)
-            tqdm.write(json.dumps(val))
-            if math.isfinite(val["loss"]) and val["loss"] < best:
-                best = val["loss"]
-                # A copy: the state dict's tensors are the live weights, which the next steps change.
-                weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                saved = {"net": net.config.to_dict(), "state_dict": weights, "history": list(history),
-                         "channels": list(LIP_CHANNELS), "visemes": list(VISEMES), "step": step, "config": config,
-                         "train": {k: v for k, v in asdict(cfg).items() if k != "net"}}
-                _save(out, saved)
+    try:
+        while step < total_steps:
+            if cfg.max_steps > 20 and (step == 20 or (step > 20 and step % 100 == 0)):
+                # Size the cosine schedule to the time budget from the measured pace, and keep re-sizing
+                # it: the machine may be shared, and a run must end on time at the bottom of its curve.
+                elapsed = time.monotonic() - t_start
+                per_step = elapsed / step * 1.05
+                total_steps = min(cfg.max_steps, max(step + 1, step + int((budget_s - elapsed) / per_step)))
+                bar.total = total_steps
+            lr = cfg.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / max(total_steps, 1)))
+            for group in opt.param_groups:
+                group["lr"] = lr
+            audio, vis, pose, vad, mask = _batch(train_stream, cfg, la, rng)
+            out_logits, _ = net.forward_logits(audio, net.initial_state(cfg.batch), warps.draw(cfg.batch, rng))
+            loss, parts = loss_fn(out_logits, vis, pose, vad, mask)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", ce=f"{parts['ce']:.3f}", pose=f"{parts['pose']:.4f}")
+            if step % cfg.eval_every == 0 or step == total_steps:
+                val = evaluate(net, val_stream, loss_fn)
+                val.update(step=step, minutes=round((time.monotonic() - t_start) / 60, 2))
+                history.append(val)
+                tqdm.write(json.dumps(val))
+                if math.isfinite(val["loss"]) and val["loss"] < best:
+                    best = val["loss"]
+                    # A copy: the state dict's tensors are the live weights, which the next steps change.
+                    weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                    saved = {"net": net.config.to_dict(), "state_dict": weights, "history": list(history),
+                             "channels": list(LIP_CHANNELS), "visemes": list(VISEMES), "step": step, "config": config,
+                             "train": {k: v for k, v in asdict(cfg).items() if k != "net"}}
+                    _save(progress, saved)
+    except BaseException:  # stopped or failed: the output stays as it was; say where this run's best is
+        bar.close()
+        if saved is not None:
+            print(f"training stopped at step {step}: its best so far (step {saved['step']}, held-out loss "
+                  f"{best:.4f}) is in {progress}; {out} is as it was", file=sys.stderr)
+        raise
     bar.close()
     if saved is None:
         raise FacecastError(f"no finite held-out loss in {step} steps ({', '.join(str(h['loss']) for h in history)}); "
                             f"nothing saved, {out} left as it was")
     saved["history"] = history  # the whole run, past the step kept
     _save(out, saved)
+    progress.unlink(missing_ok=True)
     return {"best_val_loss": best, "steps": step, "minutes": round((time.monotonic() - t_start) / 60, 2),
             "checkpoint": str(out)}
+
+
+def partial_path(out: Path) -> Path:
+    """Where a run keeps its best checkpoint so far: beside ``out``, as ``NAME.partial.pt``."""
+    return out.with_name(f"{out.stem}.partial{out.suffix}")
 
 
 def _save(path: Path, checkpoint: dict) -> None:

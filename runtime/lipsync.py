@@ -21,6 +21,7 @@ from facecast.device import open_session
 from facecast.errors import ModelError, not_a_file
 from facecast.lip_channels import LIP_CHANNELS, LIP_TO_BLENDSHAPES, close_for_bilabials
 from facecast.motion_frame import FIELDS, VISEME_INDEX, VISEMES, MotionTrack, neutral_frames
+from facecast.nonverbal.prosody import MIN_LOOKAHEAD
 
 HOP = SAMPLE_RATE // 100
 FRAME_RATE = 100.0
@@ -167,6 +168,9 @@ class LipSyncModel:
                              "it again with facecast export onnx") from None
         if channels != LIP_CHANNELS or visemes != VISEMES:
             raise ModelError(f"{self.path}: the model's output channels do not match this facecast version")
+        if self.lookahead < MIN_LOOKAHEAD:  # the head's motion reads that far ahead of the lips' frame
+            raise ModelError(f"{self.path}: the model hears {self.lookahead} frames ahead, and facecast's motion "
+                             f"needs at least {MIN_LOOKAHEAD}: train it again with --lookahead {MIN_LOOKAHEAD} or more")
         self.info = info
         self.providers = self.session.get_providers()
 

@@ -330,13 +330,15 @@ def test_a_lip_model_that_is_not_one_is_one_clear_line(tmp_path, speech_wav):
     from facecast.lipsync import default_model_path as lip_model_path
     from facecast.render import default_model_path
 
-    incomplete = onnx.load(str(lip_model_path()))
-    for entry in incomplete.metadata_props:
-        if entry.key == "facecast":
-            info = json.loads(entry.value)
-            del info["lookahead"]
-            entry.value = json.dumps(info)
-    onnx.save(incomplete, str(tmp_path / "incomplete.onnx"))
+    for name, change in (("incomplete", lambda info: info.pop("lookahead")),
+                         ("short", lambda info: info.update(lookahead=1))):  # as `train --lookahead 1` made
+        model = onnx.load(str(lip_model_path()))
+        for entry in model.metadata_props:
+            if entry.key == "facecast":
+                info = json.loads(entry.value)
+                change(info)
+                entry.value = json.dumps(info)
+        onnx.save(model, str(tmp_path / f"{name}.onnx"))
     (tmp_path / "mine.pt").write_bytes(b"a checkpoint")  # the training's output, given for its export
     (tmp_path / "incomplete.json").write_text("{}")  # the description written beside a model
     for path, words in ((tmp_path / "missing.onnx", "lip-sync model not found"),
@@ -344,7 +346,8 @@ def test_a_lip_model_that_is_not_one_is_one_clear_line(tmp_path, speech_wav):
                         (tmp_path / "incomplete.json", f"the model is {tmp_path / 'incomplete.onnx'}"),
                         (tmp_path, "is a folder, not a lip-sync model"),
                         (default_model_path(), "not a facecast lip-sync model"),
-                        (tmp_path / "incomplete.onnx", "incomplete facecast metadata (KeyError: 'lookahead')")):
+                        (tmp_path / "incomplete.onnx", "incomplete facecast metadata (KeyError: 'lookahead')"),
+                        (tmp_path / "short.onnx", "hears 1 frames ahead, and facecast's motion needs at least 2")):
         result = facecast("motion", speech_wav, "-o", tmp_path / "m.csv", "--lip-model", path)
         assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.csv").exists()

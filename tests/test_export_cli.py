@@ -142,24 +142,47 @@ def test_a_synthesis_child_whose_parent_is_killed_does_not_stay_behind():
     assert not left, "the synthesis child outlived its parent"
 
 
-def test_an_interrupted_corpus_leaves_no_summary_and_no_half_split(corpus, tmp_path, monkeypatch):
+@pytest.mark.parametrize("stop", ["writing the training split", "making the held-out sentences"])
+def test_a_rebuild_stopped_half_way_leaves_the_old_corpus_as_it_was(corpus, tmp_path, monkeypatch, stop):
+    """Rebuilding a corpus in its own folder (another seed: other splits) and stopping it costs nothing: the
+    old corpus is still whole, summary and all, and nothing of the new one is left beside it."""
     monkeypatch.setattr(corpus_module, "TRAIN_VOICES", TWO_VOICES)
-    before = (corpus / "train.npz").read_bytes()
+    before = {p.name: p.read_bytes() for p in corpus.iterdir()}
     calls = []
+    if stop == "writing the training split":
+        def interrupted_savez(file, **arrays):  # a write cut short half-way
+            (open(file, "wb") if isinstance(file, str | Path) else file).write(b"PK half a zip")
+            calls.append(1)
+            raise KeyboardInterrupt
 
-    def interrupted_savez(file, **arrays):  # a write cut short half-way
-        (open(file, "wb") if isinstance(file, str | Path) else file).write(b"PK half a zip")
-        calls.append(1)
-        raise KeyboardInterrupt
+        monkeypatch.setattr(corpus_module.np, "savez", interrupted_savez)
+    else:  # the new training split is written by then
+        made = corpus_module.synthesize_set
 
-    monkeypatch.setattr(corpus_module.np, "savez", interrupted_savez)
+        def stopped_on_held_out(jobs, workers, desc):
+            if desc.startswith("held-out"):
+                calls.append(1)
+                raise KeyboardInterrupt
+            return made(jobs, workers, desc)
+
+        monkeypatch.setattr(corpus_module, "synthesize_set", stopped_on_held_out)
     with pytest.raises(KeyboardInterrupt):
-        build_corpus(corpus, hours=HOURS, seed=1, workers=1, val_per_voice=1)  # another seed: other splits
+        build_corpus(corpus, hours=HOURS, seed=1, workers=1, val_per_voice=1)
     assert calls
-    assert (corpus / "train.npz").read_bytes() == before  # the old split, whole
-    assert sorted(p.name for p in corpus.iterdir()) == ["train.npz", "val.npz"]  # no temporary file, no summary
-    with pytest.raises(FacecastError, match="no summary.json.*rebuild with facecast export corpus"):
-        train_lipsync.train(corpus, tmp_path / "x.pt", config="smoke")
+    assert {p.name: p.read_bytes() for p in corpus.iterdir()} == before  # every file whole, none added
+    assert set(before) == {"summary.json", "train.npz", "val.npz"}
+    train_lipsync.load_corpus(corpus, 400)  # and train reads it
+
+
+def test_a_rebuild_replaces_the_corpus_once_it_is_whole(corpus, monkeypatch):
+    monkeypatch.setattr(corpus_module, "TRAIN_VOICES", TWO_VOICES)
+    before = json.loads((corpus / "summary.json").read_text())
+    build_corpus(corpus, hours=HOURS, seed=1, workers=1, val_per_voice=1)
+    after = json.loads((corpus / "summary.json").read_text())
+    assert before["seed"] == 0 and after["seed"] == 1
+    assert sorted(p.name for p in corpus.iterdir()) == ["summary.json", "train.npz", "val.npz"]
+    with np.load(corpus / "train.npz") as split:
+        assert len(split["audio_offsets"]) - 1 == after["train"]["utterances"]
 
 
 def test_a_corpus_stopped_after_its_training_split_leaves_neither_it_nor_its_workers_files(tmp_path, monkeypatch):
@@ -235,12 +258,41 @@ def test_the_checkpoint_holds_the_best_step_and_the_whole_history(corpus, tmp_pa
     again = train_lipsync.evaluate(net, val_stream, loss_fn)
     assert again["loss"] == pytest.approx(best["loss"], rel=1e-5)
     assert again["viseme_acc"] == pytest.approx(best["viseme_acc"], abs=1e-6)
+    assert not train_lipsync.partial_path(out).exists()  # the run's best so far went with its end
+
+
+def test_a_training_stopped_half_way_leaves_a_finished_checkpoint_as_it_was(corpus, tmp_path, monkeypatch, capsys):
+    """Ctrl-C after an evaluation (or a second run into the same file) no longer puts a half-trained network
+    in place of a finished one: the output is written when the run ends, and the best so far waits beside it."""
+    smoke = replace(train_lipsync.CONFIGS["smoke"], max_steps=6, eval_every=2)
+    monkeypatch.setitem(train_lipsync.CONFIGS, "smoke", smoke)
+    out = tmp_path / "mine.pt"
+    train_lipsync.train(corpus, out, config="smoke")  # a finished run
+    finished = out.read_bytes()
+    evaluate, evaluations = train_lipsync.evaluate, []
+
+    def stopped_at_the_second_evaluation(*args, **kwargs):
+        evaluations.append(1)
+        if len(evaluations) == 2:
+            raise KeyboardInterrupt
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(train_lipsync, "evaluate", stopped_at_the_second_evaluation)
+    argv = ["train", "--corpus", str(corpus), "--out", str(out), "--config", "smoke", "--seed", "1"]
+    assert export_main(argv) == 130
+    assert out.read_bytes() == finished
+    partial = tmp_path / "mine.partial.pt"
+    net, ckpt = load_checkpoint(partial)
+    assert ckpt["step"] == 2 and ckpt["config"] == "smoke"
+    err = capsys.readouterr().err
+    assert "best so far (step 2, held-out loss " in err and f"is in {partial}; {out} is as it was" in err
 
 
 @pytest.mark.parametrize("args", [
     ["--warmup", "-5"], ["--ceps", "-3"], ["--ceps", "100"], ["--segment-pp=-1"], ["--segment-close", "nan"],
     ["--segment-close", "inf"], ["--config", "smoke", "--ceps", "33"], ["--config", "smoke", "--lookahead", "80"],
     ["--config", "smoke", "--warmup", "77", "--lookahead", "3"],
+    ["--lookahead", "0"], ["--lookahead", "1"],  # facecast's head motion reads 2 frames ahead: unusable models
 ])  # fmt: skip
 def test_training_numbers_out_of_range_are_usage_errors(tmp_path, capsys, args):
     argv = ["train", "--corpus", str(tmp_path / "none"), "--out", str(tmp_path / "x.pt"), *args]

@@ -12,7 +12,7 @@ from facecast.errors import FacecastError, ModelError
 from facecast.export import checkpoint_path, shipped_checkpoints
 from facecast.export.__main__ import main as export_main
 from facecast.export.onnx_export import TOLERANCE, load_checkpoint
-from facecast.lipsync import HOP, LipSyncModel, shipped_models
+from facecast.lipsync import HOP, MODEL_FORMAT, LipSyncModel, shipped_models
 
 LOOKAHEADS = sorted(shipped_models())
 
@@ -145,7 +145,8 @@ def test_a_failed_write_changes_neither_the_model_nor_its_description(tmp_path, 
     ckpt = tiny_checkpoint(tmp_path / "smoke.pt")
     model, description = tmp_path / "m.onnx", tmp_path / "m.json"
     model.write_bytes(b"old model")
-    description.write_text("old description")
+    old_description = json.dumps({"format": MODEL_FORMAT, "lookahead": 3})  # an earlier export's
+    description.write_text(old_description)
     real_write_text = Path.write_text
 
     def full_disk(self, *args, **kwargs):
@@ -156,8 +157,20 @@ def test_a_failed_write_changes_neither_the_model_nor_its_description(tmp_path, 
     monkeypatch.setattr(Path, "write_text", full_disk)
     with pytest.raises((FacecastError, OSError)):
         export_onnx(ckpt, model)
-    assert model.read_bytes() == b"old model" and description.read_text() == "old description"
+    assert model.read_bytes() == b"old model" and description.read_text() == old_description
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.onnx", "smoke.pt"]
+
+
+@pytest.mark.parametrize("beside", ['{"generator": "facecast 0.1.0", "frames": []}', "not json", "[1, 2]"])
+def test_an_export_never_writes_over_a_json_file_of_the_users(tmp_path, capsys, beside):
+    """The model's description goes beside it as NAME.json: `--out take.onnx` replaced a motion file take.json."""
+    ckpt = tiny_checkpoint(tmp_path / "smoke.pt")
+    (tmp_path / "take.json").write_text(beside)
+    assert export_main(["onnx", "--checkpoint", str(ckpt), "--out", str(tmp_path / "take.onnx")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "take.json: exists and is not a facecast model's description" in err and len(err.splitlines()) == 1
+    assert (tmp_path / "take.json").read_text() == beside
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["smoke.pt", "take.json"]
 
 
 @pytest.mark.parametrize("kind", ["smoke", "older, small network"])

@@ -28,6 +28,7 @@ from facecast.audio import SAMPLE_RATE
 
 HOP = SAMPLE_RATE // 100
 DEFAULT_LOOKAHEAD = 3  # frames: the shipped lip model's; MotionPipeline passes its model's own
+MIN_LOOKAHEAD = 2  # frames: pitch is read one frame behind the loudness, which reads one ahead
 PITCH_HALF = 256  # half the pitch window, samples
 YIN_THRESHOLD = 0.2
 SILENT_DB = -100.0
@@ -72,8 +73,8 @@ class ProsodyTracker:
     """
 
     def __init__(self, lookahead: int = DEFAULT_LOOKAHEAD) -> None:
-        if lookahead < 2:
-            raise ValueError(f"prosody needs a lookahead of at least 2 frames, got {lookahead}")
+        if lookahead < MIN_LOOKAHEAD:
+            raise ValueError(f"prosody needs a lookahead of at least {MIN_LOOKAHEAD} frames, got {lookahead}")
         self._energy_ahead = lookahead - 1  # loudness frames usable beyond the current one
         self._pitch_ahead = lookahead - 2
         # Bridging looks back BRIDGE frames but only as far ahead as the loudness reaches.
