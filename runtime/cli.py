@@ -198,7 +198,7 @@ def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace, model=N
     audio = load_speech(speech)
     track = pipeline.process(audio, progress=not args.quiet)
     for output in outputs:
-        write_motion(track, output, source=speech.name)
+        write_motion(track, output, source=speech.name, lip_model=pipeline.model.provenance)
         if not args.quiet:
             seconds = audio.size / SAMPLE_RATE
             mine = f", lips by {pipeline.model.path.name}" if getattr(args, "lip_model", None) else ""

@@ -175,6 +175,14 @@ class LipSyncModel:
         self.providers = self.session.get_providers()
 
     @property
+    def provenance(self) -> str:
+        """What made a motion, for the files and videos made from it: the model's file name, its lookahead and
+        its training steps (``lipsync_lookahead30.onnx, 30 ms lookahead, 8500 training steps``)."""
+        steps = self.info.get("train_step")
+        return f"{self.path.name}, {self.lookahead * 10} ms lookahead" + (
+            f", {steps} training steps" if isinstance(steps, int) else "")
+
+    @property
     def latency_ms(self) -> float:
         """Algorithmic latency of one frame before the chunk size: lookahead plus half the analysis window."""
         return self.lookahead * 10.0 + 10.0

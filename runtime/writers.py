@@ -123,13 +123,15 @@ def _csv_bytes(track: MotionTrack) -> bytes:
 JSON_UNITS = {"time": "s", "headRotation": "deg", "headTranslation": "m", "gaze": "deg"}
 
 
-def motion_json(track: MotionTrack, source: str | None = None) -> dict:
-    """The JSON document (schema: facecast/data/motion.schema.json)."""
+def motion_json(track: MotionTrack, source: str | None = None, lip_model: str | None = None) -> dict:
+    """The JSON document (schema: facecast/data/motion.schema.json); ``lip_model``: what made the lips
+    (``LipSyncModel.provenance``)."""
     return {
         "format": "facecast.motion",
         "version": FRAME_VERSION,
         "generator": f"facecast {__version__}",
         "source": source,
+        "lipModel": lip_model,
         "fps": track.fps,
         "frameCount": len(track),
         "units": dict(JSON_UNITS),
@@ -152,7 +154,7 @@ def motion_json(track: MotionTrack, source: str | None = None) -> dict:
     }
 
 
-def _npz_bytes(track: MotionTrack, source: str | None) -> bytes:
+def _npz_bytes(track: MotionTrack, source: str | None, lip_model: str | None) -> bytes:
     buf = io.BytesIO()
     np.savez_compressed(
         buf,
@@ -169,6 +171,7 @@ def _npz_bytes(track: MotionTrack, source: str | None) -> bytes:
         blendshape_names=np.array(ARKIT_BLENDSHAPES),
         viseme_names=np.array(VISEMES),
         source=np.array(source or ""),
+        lip_model=np.array(lip_model or ""),
     )
     return buf.getvalue()
 
@@ -216,8 +219,11 @@ def check_fps(path: Path, fps: float) -> float:
     return fps
 
 
-def write_motion(track: MotionTrack, path: str | Path, source: str | None = None) -> Path:
-    """Write ``track`` in the format its extension names (.csv, .json, .npz); all or nothing."""
+def write_motion(track: MotionTrack, path: str | Path, source: str | None = None,
+                 lip_model: str | None = None) -> Path:
+    """Write ``track`` in the format its extension names (.csv, .json, .npz); all or nothing. ``source`` (the
+    speech's file name) and ``lip_model`` (what made the lips: ``LipSyncModel.provenance``) go into a JSON's
+    and an npz's metadata; a CSV, in Live Link Face's layout, has none."""
     if not isinstance(track, MotionTrack):
         raise TypeError(f"write_motion takes a MotionTrack (MotionTrack(frames, fps) wraps an (n, {FRAME_SIZE}) "
                         f"array), got {type(track).__name__}")
@@ -231,8 +237,8 @@ def write_motion(track: MotionTrack, path: str | Path, source: str | None = None
         raise FacecastError(f"{path}: the motion holds values that are not numbers (NaN or infinite)")
     encoders: dict[str, Callable[[], bytes]] = {
         ".csv": lambda: _csv_bytes(track),
-        ".json": lambda: json.dumps(motion_json(track, source), separators=(",", ":")).encode(),
-        ".npz": lambda: _npz_bytes(track, source),
+        ".json": lambda: json.dumps(motion_json(track, source, lip_model), separators=(",", ":")).encode(),
+        ".npz": lambda: _npz_bytes(track, source, lip_model),
     }
     payload = encoders[path.suffix.lower()]()
     with replaced_atomically(path, ".part") as tmp:

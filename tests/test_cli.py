@@ -312,6 +312,34 @@ def test_a_lip_model_given_is_the_one_that_moves_the_lips(tmp_path, speech_wav, 
     np.testing.assert_allclose(track.data, expected, atol=1e-6)
 
 
+def test_motion_files_and_videos_name_the_lip_model_that_made_them(tmp_path, speech_wav, other_lip_model):
+    """Takes made with different models can be told apart: a JSON's lipModel, an npz's lip_model and a video's
+    comment name the model (file, lookahead, training steps); a video of a motion file names the file."""
+    from facecast.lipsync import LipSyncModel
+
+    mine = LipSyncModel(other_lip_model)
+    steps = mine.info["train_step"]
+    assert mine.provenance == f"my_voice.onnx, 30 ms lookahead, {steps} training steps"
+    for name, model in (("shipped", []), ("mine", ["--lip-model", other_lip_model])):
+        result = facecast("motion", speech_wav, "-o", tmp_path / f"{name}.json", "-o", tmp_path / f"{name}.npz",
+                          "-q", *model)
+        assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "mine.json").read_text())["lipModel"] == mine.provenance
+    assert str(np.load(tmp_path / "mine.npz")["lip_model"]) == mine.provenance
+    shipped = json.loads((tmp_path / "shipped.json").read_text())["lipModel"]
+    assert shipped.startswith("lipsync_lookahead30.onnx, 30 ms lookahead, ") and shipped != mine.provenance
+    videos = {"speech": ["--audio", speech_wav, "--lip-model", other_lip_model],
+              "file": ["--motion", tmp_path / "mine.json"]}
+    for name, given in videos.items():
+        assert facecast("render", *given, "-o", tmp_path / f"{name}.mp4", "--size", 64, "-q").returncode == 0
+    probe = ["ffprobe", "-v", "error", "-show_entries", "format_tags=comment", "-of", "json"]
+    comments = {name: json.loads(subprocess.run([*probe, str(tmp_path / f"{name}.mp4")], check=True, text=True,
+                                                capture_output=True).stdout)["format"]["tags"]["comment"]
+                for name in videos}
+    assert f"(lips by {mine.provenance})" in comments["speech"]
+    assert "(motion from mine.json)" in comments["file"] and "Synthetic video" in comments["file"]
+
+
 def test_info_describes_a_lip_model_given_instead_of_the_shipped_ones(other_lip_model):
     from facecast.lipsync import LipSyncModel
 
