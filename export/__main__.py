@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import json
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from facecast.device import last_line
@@ -22,6 +25,16 @@ NEEDS = {"corpus": ("pocketsphinx",), "train": ("torch",), "onnx": ("torch", "on
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m facecast.export") -> int:
+    """The export commands; returns the exit status (0; 1 for an error; 2 for a malformed command line; 130
+    when interrupted, also while torch and onnx load, which takes seconds)."""
+    try:
+        return _main(argv, prog)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None, prog: str) -> int:
     from facecast.cli import _interrupted_on_termination, number_arg
 
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.replace("``", ""))
@@ -103,16 +116,19 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
               "torch==2.13.0 onnx pocketsphinx (or pip install '.[export]' in facecast's source folder)",
               file=sys.stderr)
         return 1
-    for name in NEEDS[args.command]:  # installed, but it may not load beside what else is installed
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # ImportError, or protobuf's own TypeError about its descriptors
-            beside_mediapipe = "protobuf" in str(exc) and importlib.util.find_spec("mediapipe") is not None
-            hint = (": mediapipe (facecast's portrait extra) pins protobuf below 5, which onnx cannot load with; "
-                    "export in an environment without it" if beside_mediapipe else "")
-            print(f"{prog} {args.command}: error: {name} cannot be imported ({last_line(exc)}){hint}",
-                  file=sys.stderr)
-            return 1
+    with _ctrl_c_noted() as stopped:
+        for name in NEEDS[args.command]:  # installed, but it may not load beside what else is installed
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # ImportError, or protobuf's own TypeError about its descriptors
+                if stopped:  # Ctrl-C inside onnx's import can surface as a RecursionError: it is the Ctrl-C
+                    raise KeyboardInterrupt from None
+                beside_mediapipe = "protobuf" in str(exc) and importlib.util.find_spec("mediapipe") is not None
+                hint = (": mediapipe (facecast's portrait extra) pins protobuf below 5, which onnx cannot load "
+                        "with; export in an environment without it" if beside_mediapipe else "")
+                print(f"{prog} {args.command}: error: {name} cannot be imported ({last_line(exc)}){hint}",
+                      file=sys.stderr)
+                return 1
     try:  # SIGTERM and SIGHUP stop the work as Ctrl-C does, so temporary files are removed the same way
         with _interrupted_on_termination():
             if args.command == "train":
@@ -125,6 +141,26 @@ def main(argv: list[str] | None = None, prog: str = "python -m facecast.export")
         print(f"{prog} {args.command}: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+@contextlib.contextmanager
+def _ctrl_c_noted() -> Iterator[list[int]]:
+    """A list that holds the signal once Ctrl-C has come (which still raises KeyboardInterrupt), where Python's
+    own handler is the one installed; else it stays empty."""
+    stopped: list[int] = []
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield stopped
+        return
+
+    def noted(signum: int, frame: object) -> None:
+        stopped.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, noted)
+    try:
+        yield stopped
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _check_training_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -395,6 +395,28 @@ def test_ctrl_c_is_one_line_and_status_130(corpus, tmp_path, monkeypatch, capsys
     assert not (tmp_path / "x.pt").exists()
 
 
+@pytest.mark.parametrize("seen_as", ["KeyboardInterrupt", "another error"])
+def test_ctrl_c_while_torch_and_onnx_load_is_one_line_and_status_130(tmp_path, monkeypatch, capsys, seen_as):
+    """They take seconds to load, before any work: a traceback there was the last thing a user saw, and a
+    Ctrl-C inside onnx's import came out as "onnx cannot be imported (maximum recursion depth exceeded)"."""
+    import importlib
+    import signal
+    import time
+
+    def interrupted(name, *args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, through the handler that is installed
+            time.sleep(5)
+        except KeyboardInterrupt:
+            if seen_as == "another error":  # as an import's own clean-up may turn it
+                raise RecursionError("maximum recursion depth exceeded") from None
+            raise
+
+    monkeypatch.setattr(importlib, "import_module", interrupted)
+    assert export_main(["onnx", "--checkpoint", str(tmp_path / "x.pt"), "--out", str(tmp_path / "x.onnx")]) == 130
+    assert capsys.readouterr().err.strip() == "python -m facecast.export: interrupted"
+
+
 def test_sigterm_during_render_export_removes_its_temporary_file(tmp_path):
     """A job killed while the model is being written stops as Ctrl-C does: no temporary file is left."""
     out_dir = tmp_path / "models"
