@@ -4,6 +4,7 @@ render network's definition and export (``render_model``, ``render_ops``, ``rend
 Needs the ``export`` extra (torch, onnx); the runtime never imports this package.
 """
 
+import re
 from pathlib import Path
 
 #: The trained checkpoints committed with the repository, one per lookahead
@@ -32,4 +33,6 @@ def checkpoint_path(lookahead_ms: int) -> Path:
 
 
 def shipped_checkpoints() -> list[Path]:
-    return sorted(CHECKPOINTS.glob("lipsync_lookahead*.pt"))
+    """The committed checkpoints, ``lipsync_lookahead<ms>.pt``; a stopped run's ``NAME.partial.pt`` is none."""
+    return sorted(p for p in CHECKPOINTS.glob("lipsync_lookahead*.pt")
+                  if re.fullmatch(r"lipsync_lookahead\d+\.pt", p.name))

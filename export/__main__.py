@@ -10,6 +10,7 @@ import importlib.util
 import json
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,19 +117,25 @@ def _main(argv: list[str] | None, prog: str) -> int:
               "torch==2.13.0 onnx pocketsphinx (or pip install '.[export]' in facecast's source folder)",
               file=sys.stderr)
         return 1
-    with _ctrl_c_noted() as stopped:
-        for name in NEEDS[args.command]:  # installed, but it may not load beside what else is installed
-            try:
-                importlib.import_module(name)
-            except Exception as exc:  # ImportError, or protobuf's own TypeError about its descriptors
-                if stopped:  # Ctrl-C inside onnx's import can surface as a RecursionError: it is the Ctrl-C
-                    raise KeyboardInterrupt from None
-                beside_mediapipe = "protobuf" in str(exc) and importlib.util.find_spec("mediapipe") is not None
-                hint = (": mediapipe (facecast's portrait extra) pins protobuf below 5, which onnx cannot load "
-                        "with; export in an environment without it" if beside_mediapipe else "")
-                print(f"{prog} {args.command}: error: {name} cannot be imported ({last_line(exc)}){hint}",
-                      file=sys.stderr)
-                return 1
+    try:  # torch and onnx take seconds to load: a Ctrl-C then is as one during the work
+        with _ctrl_c_noted() as stopped:
+            for name in NEEDS[args.command]:  # installed, but it may not load beside what else is installed
+                try:
+                    importlib.import_module(name)
+                except Exception as exc:  # ImportError, or protobuf's own TypeError about its descriptors
+                    if stopped:  # Ctrl-C inside onnx's import can surface as a RecursionError: it is the Ctrl-C
+                        raise KeyboardInterrupt from None
+                    beside_mediapipe = "protobuf" in str(exc) and importlib.util.find_spec("mediapipe") is not None
+                    hint = (": mediapipe (facecast's portrait extra) pins protobuf below 5, which onnx cannot load "
+                            "with; export in an environment without it" if beside_mediapipe else "")
+                    print(f"{prog} {args.command}: error: {name} cannot be imported ({last_line(exc)}){hint}",
+                          file=sys.stderr)
+                    return 1
+            if stopped:  # an import that caught the Ctrl-C itself and went on
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        print(f"{prog} {args.command}: interrupted", file=sys.stderr)
+        return 130
     try:  # SIGTERM and SIGHUP stop the work as Ctrl-C does, so temporary files are removed the same way
         with _interrupted_on_termination():
             if args.command == "train":
@@ -148,7 +155,9 @@ def _ctrl_c_noted() -> Iterator[list[int]]:
     """A list that holds the signal once Ctrl-C has come (which still raises KeyboardInterrupt), where Python's
     own handler is the one installed; else it stays empty."""
     stopped: list[int] = []
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    # Handlers can be set in the main thread only; export run from another (as a library) is left as it is.
+    if (signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+            or threading.current_thread() is not threading.main_thread()):
         yield stopped
         return
 
@@ -156,11 +165,11 @@ def _ctrl_c_noted() -> Iterator[list[int]]:
         stopped.append(signum)
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, noted)
+    previous = signal.signal(signal.SIGINT, noted)
     try:
         yield stopped
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, previous)
 
 
 def _check_training_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -331,8 +331,13 @@ def build_corpus(out: Path, hours: float = 7.0, seed: int = 0, workers: int = 2,
     summary["voices"] = [asdict(v) for v in voices]  # every one has utterances in both splits (checked above)
     summary["languages"] = sorted({v.language for v in voices})
     (out / "summary.json").unlink(missing_ok=True)  # the folder is no whole corpus while its splits change
-    for name, path in pending.items():
-        os.replace(path, out / name)
+    try:
+        for name, path in pending.items():
+            os.replace(path, out / name)
+    except BaseException:  # stopped between two renames: the folder says it is no corpus; no split left hidden
+        for path in pending.values():
+            path.unlink(missing_ok=True)
+        raise
     with replaced_atomically(out / "summary.json") as tmp:
         Path(tmp).write_text(json.dumps(summary, indent=2))
     return summary

@@ -9,7 +9,8 @@ curve. The checkpoint with the best held-out loss is kept; a run whose held-out 
 saves nothing (an existing checkpoint stays as it was) and fails. While the run lasts, its best so far is
 kept beside the output as ``NAME.partial.pt``, and the output is written only when the run ends: a run
 stopped half-way (Ctrl-C, or a second run into the same file) leaves a finished checkpoint as it was, and
-says where its own best so far is.
+says where its own best so far is. A run into ``NAME.pt`` is refused while ``NAME.partial.pt`` is there,
+as it would write over a stopped run's best.
 
 Every crop is heard through a random vocal tract length warp (``vtlp``): the corpus has few voices, and
 a model trained on them alone follows the formant range of those voices rather than the mouth.
@@ -301,6 +302,9 @@ def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: 
     progress = partial_path(out)
     for path in (out, progress):
         check_writable(path)  # before the training, not after it; a missing folder is not made
+    if progress.exists():  # a stopped run's best, which this run would write over at its first evaluation
+        raise FacecastError(f"{progress}: holds the best of a training that was stopped; move it (or remove it) "
+                            f"before training into {out} again")
     train_stream, val_stream = load_corpus(corpus, max(cfg.crop_frames + net_cfg.lookahead, 400))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -348,25 +352,25 @@ def train(corpus: Path, out: Path | None = None, config: str = "full", minutes: 
                 history.append(val)
                 tqdm.write(json.dumps(val))
                 if math.isfinite(val["loss"]) and val["loss"] < best:
-                    best = val["loss"]
                     # A copy: the state dict's tensors are the live weights, which the next steps change.
                     weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                    saved = {"net": net.config.to_dict(), "state_dict": weights, "history": list(history),
-                             "channels": list(LIP_CHANNELS), "visemes": list(VISEMES), "step": step, "config": config,
-                             "train": {k: v for k, v in asdict(cfg).items() if k != "net"}}
-                    _save(progress, saved)
+                    candidate = {"net": net.config.to_dict(), "state_dict": weights, "history": list(history),
+                                 "channels": list(LIP_CHANNELS), "visemes": list(VISEMES), "step": step,
+                                 "config": config, "train": {k: v for k, v in asdict(cfg).items() if k != "net"}}
+                    _save(progress, candidate)
+                    saved, best = candidate, val["loss"]  # only once the file holds it, as a stop then names it
+        bar.close()
+        if saved is None:
+            raise FacecastError(f"no finite held-out loss in {step} steps "
+                                f"({', '.join(str(h['loss']) for h in history)}); nothing saved, {out} left as it was")
+        saved["history"] = history  # the whole run, past the step kept
+        _save(out, saved)
     except BaseException:  # stopped or failed: the output stays as it was; say where this run's best is
         bar.close()
         if saved is not None:
             print(f"training stopped at step {step}: its best so far (step {saved['step']}, held-out loss "
                   f"{best:.4f}) is in {progress}; {out} is as it was", file=sys.stderr)
         raise
-    bar.close()
-    if saved is None:
-        raise FacecastError(f"no finite held-out loss in {step} steps ({', '.join(str(h['loss']) for h in history)}); "
-                            f"nothing saved, {out} left as it was")
-    saved["history"] = history  # the whole run, past the step kept
-    _save(out, saved)
     progress.unlink(missing_ok=True)
     return {"best_val_loss": best, "steps": step, "minutes": round((time.monotonic() - t_start) / 60, 2),
             "checkpoint": str(out)}

@@ -142,14 +142,15 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def render_video(pack: AvatarPack, audio: Path | None, output: Path, args: argparse.Namespace,
-                 track=None, cut_sound: bool = False, model=None, origin: str | None = None) -> tuple[Path, object]:
+                 track=None, cut_sound: bool = False, model=None,
+                 motion_source: str | None = None) -> tuple[Path, object]:
     """Render ``audio`` spoken by ``pack`` to ``output``; returns the video path and the motion track used.
 
     ``track`` (a ``MotionTrack``; the video takes its frame rate) is rendered instead of motion made from
     ``audio``: a caller that already has it, or a motion file. ``audio`` None makes a silent video;
     ``cut_sound`` ends a longer sound with the last frame. ``model``: a ``LipSyncModel`` already loaded
-    (default: ``--lip-model``'s). ``origin`` says in the video's metadata what made a ``track`` given (motion
-    made here names its lip model there).
+    (default: ``--lip-model``'s). ``motion_source`` says in the video's metadata what made a ``track`` given
+    (motion made here names its lip model there).
     """
     from tqdm import tqdm
 
@@ -166,14 +167,14 @@ def render_video(pack: AvatarPack, audio: Path | None, output: Path, args: argpa
                   "(the control is made for engine rigs)", file=sys.stderr)
         pipeline = motion_pipeline(args, model)
         track = pipeline.process_file(audio, progress=not args.quiet)
-        origin = f"lips by {pipeline.model.provenance}"
+        motion_source = f"lips by {pipeline.model.provenance}"
     renderer = Renderer(device=args.device)
     avatar = renderer.avatar(pack, args.size)
     source = avatar.source or "portrait"
     # disable=None shows the bar on a terminal only, so logs and pipes do not fill with its redraws.
     duration = len(track) / track.fps if cut_sound else None
     with VideoWriter(output, args.size, track.fps, audio, source, label=getattr(args, "label", False),
-                     duration=duration, motion=origin) as video, \
+                     duration=duration, motion_source=motion_source) as video, \
             tqdm(total=len(track), unit="frame", desc="render", disable=True if args.quiet else None,
                  file=sys.stderr) as bar:
         for frames in renderer.frames(avatar, np.asarray(track.data), batch=RENDER_BATCH):
@@ -204,9 +205,9 @@ def _render(args: argparse.Namespace) -> None:
     if args.portrait is not None and args.size > UPSCALE_TOLD * side:  # the bundled one is small on purpose
         print(f"{args.portrait}: the frame shows {side:.0f} px of the picture, enlarged to {args.size} px with no "
               "more detail (a larger picture of the face gives more)", file=sys.stderr)
-    origin = f"motion from {args.motion.name}" if args.motion is not None else None
+    motion_source = f"motion from {args.motion.name}" if args.motion is not None else None
     _, track = render_video(pack, args.audio, args.output, args, track, cut_sound=args.motion is not None,
-                            origin=origin)
+                            motion_source=motion_source)
     if not args.quiet:
         print_summary(args.output, track, args.size, time.perf_counter() - start)
 

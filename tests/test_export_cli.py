@@ -286,6 +286,21 @@ def test_a_training_stopped_half_way_leaves_a_finished_checkpoint_as_it_was(corp
     assert ckpt["step"] == 2 and ckpt["config"] == "smoke"
     err = capsys.readouterr().err
     assert "best so far (step 2, held-out loss " in err and f"is in {partial}; {out} is as it was" in err
+    # Training into it again would write over that best at its first evaluation: refused until it is moved.
+    monkeypatch.setattr(train_lipsync, "evaluate", evaluate)
+    assert export_main(argv) == 1
+    assert f"{partial}: holds the best of a training that was stopped" in capsys.readouterr().err
+    assert out.read_bytes() == finished and load_checkpoint(partial)[1]["step"] == 2
+
+
+def test_a_stopped_runs_partial_checkpoint_is_not_a_committed_one(tmp_path, monkeypatch):
+    import facecast.export as export_package
+
+    for name in ("lipsync_lookahead30.pt", "lipsync_lookahead30.partial.pt", "lipsync_lookahead50.pt"):
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setattr(export_package, "CHECKPOINTS", tmp_path)
+    assert [p.name for p in export_package.shipped_checkpoints()] == ["lipsync_lookahead30.pt",
+                                                                     "lipsync_lookahead50.pt"]
 
 
 @pytest.mark.parametrize("args", [
@@ -414,7 +429,7 @@ def test_ctrl_c_while_torch_and_onnx_load_is_one_line_and_status_130(tmp_path, m
 
     monkeypatch.setattr(importlib, "import_module", interrupted)
     assert export_main(["onnx", "--checkpoint", str(tmp_path / "x.pt"), "--out", str(tmp_path / "x.onnx")]) == 130
-    assert capsys.readouterr().err.strip() == "python -m facecast.export: interrupted"
+    assert capsys.readouterr().err.strip() == "python -m facecast.export onnx: interrupted"
 
 
 def test_sigterm_during_render_export_removes_its_temporary_file(tmp_path):
