@@ -144,7 +144,7 @@ def _client(args: argparse.Namespace) -> None:
     textures: list[tuple[int, bytes]] = []
     counts = {"motion": 0, "texture": 0}
     failure: BridgeError | None = None
-    picture = None
+    picture = lips = None
     try:
         with Client(args.endpoint, curve=args.curve, name="facecast-client") as client:
             extra = {} if args.lookahead_ms is None else {"lookahead_ms": args.lookahead_ms}
@@ -153,6 +153,7 @@ def _client(args: argparse.Namespace) -> None:
                              **({} if args.avatar is None else {"avatar": args.avatar}))
             session = client.open(fps=args.fps, mode="both" if args.texture else "motion", **extra)
             picture = client.opened[session].get("avatar_source")
+            lips = client.opened[session].get("lip_model")  # None from a server that does not say
             start = time.monotonic()
             sent = 0
             while sent < audio.size:
@@ -194,22 +195,23 @@ def _client(args: argparse.Namespace) -> None:
         latency = f": latency p50 {t['p50_ms']:.0f} ms, p95 {t['p95_ms']:.0f} ms" if t["frames"] else ""
         print(f"received {counted(counts['texture'], 'texture')}{latency}")
     if args.save is not None and frames:
-        write_motion(MotionTrack(np.concatenate(frames), args.fps), args.save, source=args.audio.name)
+        write_motion(MotionTrack(np.concatenate(frames), args.fps), args.save, source=args.audio.name,
+                     lip_model=lips if isinstance(lips, str) else None)
         print(f"written {args.save}" + (" (the frames received before the failure)" if failure else ""))
     if args.save_video is not None and textures:
         n = sum(len(f) for f in frames) or 1 + max(round(pos * args.fps / 16000) for pos, _ in textures)
         _write_received_video(args.save_video, textures, n, args.fps, args.audio, args.avatar or DEFAULT_AVATAR,
-                              picture)
+                              picture, lips if isinstance(lips, str) else None)
         print(f"written {args.save_video}: {len(textures)} textures received for {n} frames")
     if failure is not None:
         raise failure
 
 
 def _write_received_video(path: Path, textures: list[tuple[int, bytes]], n_frames: int, fps: float,
-                          audio: Path, avatar: str, picture: str | None) -> None:
+                          audio: Path, avatar: str, picture: str | None, lips: str | None = None) -> None:
     """The received textures on the frame clock, each held until the next (latest-wins skips some).
-    ``picture``: the file name the server's avatar was prepared from (None from a server that does not
-    say), named in the video's metadata as ``render`` names it."""
+    ``picture``: the file name the server's avatar was prepared from, and ``lips`` its lip model (None from a
+    server that does not say), named in the video's metadata as ``render`` names them."""
     import io
 
     from PIL import Image
@@ -221,7 +223,8 @@ def _write_received_video(path: Path, textures: list[tuple[int, bytes]], n_frame
     size = Image.open(io.BytesIO(by_frame[first])).size[0]
     # The portrait is the server's avatar, not the speech file.
     source = (f"{picture}, " if picture else "") + f"avatar '{avatar}' of facecast serve"
-    with VideoWriter(path, size, fps, audio, source=source) as video:
+    with VideoWriter(path, size, fps, audio, source=source,
+                     motion_source=f"lips by {lips} of facecast serve" if lips else None) as video:
         current = None
         for i in range(n_frames):
             data = by_frame.get(i if i >= first else first)

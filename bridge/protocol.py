@@ -22,7 +22,7 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # what the server takes from a client
 MAX_SIZE = 1024  # a texture's side, pixels
 MAX_STR_BYTES = 64 * 1024  # a string in any message
 MAX_ECHO_BYTES = 1024  # a value the server sends back as it came (`request`, a ping's `t`), packed
-MAX_NAME_CHARS = 255  # a file name the server tells (an avatar's source picture)
+MAX_NAME_CHARS = 255  # a name the server tells (an avatar's source picture, its lip model)
 MAX_CONTAINERS = 4096  # maps and arrays in one message: decoding millions of empty ones took seconds
 # What a client must take from the server: a raw rgba8 texture at the largest size is 4 MiB of pixels
 # before its fields, past the 4 MiB a client may send.

@@ -398,6 +398,7 @@ class BridgeServer:
             "size": spec.size if avatar is not None else None,
             "encoding": spec.encoding if avatar is not None else None,
             "avatar_source": avatar.source[:P.MAX_NAME_CHARS] if avatar is not None else None,
+            "lip_model": model.provenance[:P.MAX_NAME_CHARS],
         })
 
     def _audio(self, session: Session, msg: dict, recv_ns: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -1044,6 +1045,7 @@ def test_texture_sessions_stream_rendered_frames_with_their_audio_position(serve
         assert image.size == (128, 128) and image.format == "JPEG"
         # The session names the picture its avatar was prepared from (the bundled one's), for a video's metadata.
         assert client.opened[session]["avatar_source"] == "astronaut.png"
+        assert client.opened[session]["lip_model"].startswith("lipsync_lookahead30.onnx, 30 ms lookahead, ")
         assert all(0 <= t["sample_pos"] <= 32000 for t in textures)
         raw = client.open(fps=30, mode="texture", size=64, encoding="rgb8", sample_format="f32")
         raw_messages = stream(client, raw, speech_audio[:8000], 320)
@@ -1164,16 +1166,17 @@ def test_client_command_saves_the_received_textures_as_a_video_with_the_speech(s
     clip = tmp_path / "clip.wav"
     audio, rate = sf.read(speech_wav, dtype="float32")
     sf.write(clip, audio[: int(1.5 * rate)], rate)
-    out, motion = tmp_path / "received.mp4", tmp_path / "received.csv"
+    out, take = tmp_path / "received.mp4", tmp_path / "received.json"
     assert main(["client", "--endpoint", server.endpoint, "--audio", str(clip), "--texture", "--avatar", "default",
-                 "--size", "256", "--save-video", str(out), "--save", str(motion)]) == 0
+                 "--size", "256", "--save-video", str(out), "--save", str(take)]) == 0
     assert "textures received for" in capsys.readouterr().out
     probe = subprocess.run([ffmpeg_exe(), "-i", str(out)], capture_output=True, text=True).stderr
     assert "Video: h264" in probe and "256x256" in probe and "Audio: aac" in probe
     assert "avatar 'default' of facecast serve" in probe and "clip.wav" not in probe  # the speech is no portrait
     assert "portrait astronaut.png, avatar 'default'" in probe  # the picture, as `render` names it
-    rows = motion.read_text().splitlines()
-    assert len(rows) - 1 >= 40  # about 45 frames at 30 fps for 1.5 s
+    lips = "lipsync_lookahead30.onnx, 30 ms lookahead, "  # and the server's lip model, in both files
+    assert f"(lips by {lips}" in probe and json.loads(take.read_text())["lipModel"].startswith(lips)
+    assert json.loads(take.read_text())["frameCount"] >= 40  # about 45 frames at 30 fps for 1.5 s
     for flags in (["--save-video", str(out)], ["--avatar", "default"]):  # usage errors, as argparse's
         with pytest.raises(SystemExit) as usage:
             main(["client", "--endpoint", server.endpoint, "--audio", str(clip), *flags])
