@@ -154,6 +154,8 @@ def field(message: dict, name: str, kind: type | tuple[type, ...], default: Any 
         return default
     value = message[name]
     kinds = kind if isinstance(kind, tuple) else (kind,)
+    if int in kinds and float not in kinds and isinstance(value, float) and value.is_integer():
+        value = int(value)  # 512.0: clients whose numbers are all doubles (Godot's JSON, JavaScript) send ints so
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         names = " or ".join(_WIRE_NAMES.get(k, k.__name__) for k in kinds)
         raise ProtocolError(ErrorCode.BAD_FIELD, f"field '{name}' must be {names}", session)
@@ -164,6 +166,11 @@ def field(message: dict, name: str, kind: type | tuple[type, ...], default: Any 
     if low is not None and not value >= low or high is not None and not value <= high:
         raise ProtocolError(ErrorCode.BAD_FIELD, f"field '{name}' must be within {low}..{high}", session)
     return value
+
+
+#: What an ``open`` may hold.
+OPEN_FIELDS = frozenset({"type", "request", "mode", "fps", "avatar", "size", "encoding", "quality", "sample_rate",
+                         "sample_format", "channels", "controls", "idle", "lookahead_ms"})
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,10 @@ class SessionSpec:
 
     @classmethod
     def from_open(cls, message: dict) -> SessionSpec:
+        unknown = sorted(map(str, set(message) - OPEN_FIELDS))
+        if unknown:  # a misspelt field (sampleRate) would leave its default in place without a word
+            raise ProtocolError(ErrorCode.BAD_FIELD, f"'open' has no field {', '.join(map(repr, unknown))}; it takes "
+                                f"{', '.join(sorted(OPEN_FIELDS - {'type'}))}")
         return cls(
             mode=field(message, "mode", str, "motion", choices=MODES),
             fps=float(field(message, "fps", (int, float), 30, low=1, high=MAX_FPS)),

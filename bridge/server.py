@@ -399,6 +399,9 @@ class BridgeServer:
             "encoding": spec.encoding if avatar is not None else None,
             "avatar_source": avatar.source[:P.MAX_NAME_CHARS] if avatar is not None else None,
             "lip_model": model.provenance[:P.MAX_NAME_CHARS],
+            # What was applied, so that a client can see its fields were taken as it meant them.
+            "sample_rate": spec.sample_rate, "sample_format": spec.sample_format, "channels": spec.channels,
+            "idle": spec.idle,
         })
 
     def _audio(self, session: Session, msg: dict, recv_ns: int) -> None:

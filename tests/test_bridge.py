@@ -357,6 +357,17 @@ def test_hostile_messages_get_typed_errors_and_break_nothing(server, speech_audi
     refused = ask(sock, pack({"type": "open", "size": 510, "request": "npc-7"}))
     assert (refused["code"], refused["ref"], refused["request"]) == ("bad_field", "open", "npc-7")
     assert "multiple of 4" in refused["message"]
+    # A misspelt field (a serialiser's camelCase) is refused, not left at its default without a word.
+    misspelt = ask(sock, pack({"type": "open", "sampleRate": 48000, "sample_format": "f32"}))
+    assert misspelt["code"] == "bad_field" and "no field 'sampleRate'" in misspelt["message"]
+    # Whole numbers sent as floats, as clients whose numbers are all doubles send them, are the ints they are;
+    # and `opened` says what it applied.
+    doubles = ask(sock, pack({"type": "open", "sample_rate": 48000.0, "channels": 2.0, "sample_format": "f32"}))
+    assert doubles["type"] == "opened", doubles
+    assert (doubles["sample_rate"], doubles["channels"], doubles["sample_format"], doubles["idle"]) == (
+        48000, 2, "f32", False)
+    assert type(doubles["sample_rate"]) is int
+    assert ask(sock, pack({"type": "open", "sample_rate": 48000.5}))["code"] == "bad_field"
     keyed = ask(sock, pack({"type": "ping", 3: "three"}, strict_types=False))  # a map key that is no string
     assert keyed["code"] == "bad_message" and "string keys" in keyed["message"]
     assert ask(sock, pack({"type": "audio", "session": 12345, "data": b"\0\0"}))["code"] == "unknown_session"
@@ -944,7 +955,8 @@ def test_controls_steer_the_face_and_bad_controls_are_refused(server, speech_aud
         with pytest.raises(BridgeError, match=r"seed cannot change mid-session \(3 -> 4\); open a new session"):
             client.set_controls(neutral, {"seed": 4})
         with pytest.raises(BridgeError, match="field 'lookahead_ms' must be int or nil"):
-            client.open(lookahead_ms=30.0)
+            client.open(lookahead_ms=30.5)  # (30.0 is the int 30, as a client of doubles sends it)
+        assert client.opened[client.open(lookahead_ms=30.0)]["lookahead_ms"] == 30
 
 
 def listening(proc) -> dict:
