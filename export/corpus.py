@@ -33,7 +33,7 @@ import subprocess
 import tempfile
 from collections import Counter
 from dataclasses import asdict
-from multiprocessing import Pool
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -120,7 +120,7 @@ def _make(job: tuple[Voice, int, int, str, bool, bool]) -> tuple[Utterance, list
 def _worker_start(scratch: str) -> None:
     """Workers leave interrupts to the main process, which stops the pool: Ctrl-C reaches the whole
     process group, and each worker would print its own traceback. The pool stops them with SIGTERM,
-    which must end them rather than raise there (they inherit the main process's handlers). Their
+    which must end them rather than raise there (as a handler set by the caller's program might). Their
     temporary files go in ``scratch``, which the main process removes: a worker ended by a signal cannot
     remove its own."""
     tempfile.tempdir = scratch
@@ -136,7 +136,10 @@ def synthesize_set(
     out = []
     scratch = tempfile.mkdtemp(prefix="facecast-corpus-")
     try:
-        with Pool(workers, initializer=_worker_start, initargs=(scratch,)) as pool:
+        # Spawned, not forked: a fork copies a caller's onnxruntime sessions without their threads, and a
+        # worker whose garbage collection finalised one waited for ever on a thread that was not there (a
+        # whole CI run hung in the training smoke test, after the tests before it had made sessions).
+        with get_context("spawn").Pool(workers, initializer=_worker_start, initargs=(scratch,)) as pool:
             for item in tqdm(pool.imap(_make, jobs, chunksize=4), total=len(jobs), desc=desc, unit="utt"):
                 if item is not None:
                     out.append(item)
