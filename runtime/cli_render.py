@@ -205,7 +205,12 @@ def _render(args: argparse.Namespace) -> None:
     if args.portrait is not None and args.size > UPSCALE_TOLD * side:  # the bundled one is small on purpose
         print(f"{args.portrait}: the frame shows {side:.0f} px of the picture, enlarged to {args.size} px with no "
               "more detail (a larger picture of the face gives more)", file=sys.stderr)
-    motion_source = f"motion from {args.motion.name}" if args.motion is not None else None
+    motion_source = None
+    if args.motion is not None:
+        from facecast.readers import motion_lip_model
+
+        lips = motion_lip_model(args.motion)
+        motion_source = f"motion from {args.motion.name}" + (f", lips by {lips}" if lips else "")
     _, track = render_video(pack, args.audio, args.output, args, track, cut_sound=args.motion is not None,
                             motion_source=motion_source)
     if not args.quiet:

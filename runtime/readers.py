@@ -35,6 +35,10 @@ _DAY = 86400
 _STANDARD_RATES = (24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 144, 240)
 
 
+#: The most of a motion file's ``lipModel`` a video's metadata repeats.
+MAX_PROVENANCE_CHARS = 255
+
+
 def read_motion(path: str | Path, fps: float | None = None) -> MotionTrack:
     """The motion track in ``path`` (.json, .npz or Live Link Face .csv), at the file's own frame rate.
 
@@ -67,6 +71,26 @@ def read_motion(path: str | Path, fps: float | None = None) -> MotionTrack:
         raise FacecastError(f"{path}: holds values that are not numbers (NaN or infinite)")
     _check_ranges(path, track)
     return track
+
+
+def motion_lip_model(path: str | Path) -> str | None:
+    """The lip model a motion file says made it (a facecast JSON's ``lipModel``, an npz's ``lip_model``), for
+    a video's metadata; None for a CSV, a file that does not say, or one that cannot be read."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".json":
+            said = json.loads(path.read_text(encoding="utf-8")).get("lipModel")
+        elif path.suffix.lower() == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                said = str(npz["lip_model"]) if "lip_model" in npz.files else None
+        else:
+            return None
+    except (OSError, ValueError, AttributeError, zipfile.BadZipFile, UnicodeDecodeError):
+        return None
+    if not isinstance(said, str):
+        return None
+    # Shown in one line of metadata: a hand-edited value is cut to a line of a sane length.
+    return " ".join(said.split())[:MAX_PROVENANCE_CHARS] or None
 
 
 def _check_ranges(path: Path, track: MotionTrack) -> None:

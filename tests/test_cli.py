@@ -337,7 +337,9 @@ def test_motion_files_and_videos_name_the_lip_model_that_made_them(tmp_path, spe
                                                 capture_output=True).stdout)["format"]["tags"]["comment"]
                 for name in videos}
     assert f"(lips by {mine.provenance})" in comments["speech"]
-    assert "(motion from mine.json)" in comments["file"] and "Synthetic video" in comments["file"]
+    # The file's own lipModel goes with it (a CSV has none to give).
+    assert f"(motion from mine.json, lips by {mine.provenance})" in comments["file"]
+    assert "Synthetic video" in comments["file"]
 
 
 def test_info_describes_a_lip_model_given_instead_of_the_shipped_ones(other_lip_model):

@@ -14,7 +14,7 @@ import pytest
 from facecast.errors import FacecastError
 from facecast.motion_frame import ARKIT_BLENDSHAPES, FIELDS, FRAME_SIZE, VISEMES, MotionTrack
 from facecast.pipeline import MotionPipeline
-from facecast.readers import read_motion
+from facecast.readers import MAX_PROVENANCE_CHARS, motion_lip_model, read_motion
 from facecast.writers import write_motion
 
 CSV_FIELDS = ("frameIndex", "time", "blendshapes", "headRotation", "gaze")  # what a Live Link Face CSV holds
@@ -40,6 +40,20 @@ def test_what_facecast_writes_reads_back_as_it_was(tmp_path, spoken):
     np.testing.assert_allclose(_part(table, *CSV_FIELDS), _part(spoken, *CSV_FIELDS), atol=1e-4)
     assert (table.head_translation == 0).all() and (table.viseme_labels() == ["sil"] * len(table))
     assert npz.fps == doc.fps == table.fps == 25 and len(npz) == len(doc) == len(table) == len(spoken)
+
+
+def test_a_motion_file_says_which_lip_model_made_it_in_one_line(tmp_path, spoken):
+    """What a video rendered from the file repeats in its metadata; a hand-edited value stays one line."""
+    for ext in (".json", ".npz", ".csv"):
+        write_motion(spoken, tmp_path / f"m{ext}", lip_model="mine.onnx, 30 ms lookahead")
+    assert motion_lip_model(tmp_path / "m.json") == motion_lip_model(tmp_path / "m.npz") == "mine.onnx, 30 ms lookahead"
+    assert motion_lip_model(tmp_path / "m.csv") is None  # Live Link Face's layout has no place for it
+    doc = json.loads((tmp_path / "m.json").read_text())
+    for edited, read in (("a\nb\tc  d", "a b c d"), ("x" * 1000, "x" * MAX_PROVENANCE_CHARS), (7, None), ("  ", None)):
+        (tmp_path / "e.json").write_text(json.dumps({**doc, "lipModel": edited}))
+        assert motion_lip_model(tmp_path / "e.json") == read
+    write_motion(spoken, tmp_path / "none.json")
+    assert motion_lip_model(tmp_path / "none.json") is None
 
 
 @pytest.mark.parametrize("fps", [24, 30, 60, 29.97, 59.94, 23.976, 24.5])
