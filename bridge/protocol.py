@@ -155,7 +155,7 @@ def field(message: dict, name: str, kind: type | tuple[type, ...], default: Any 
     value = message[name]
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if int in kinds and float not in kinds and isinstance(value, float) and value.is_integer():
-        value = int(value)  # 512.0: clients whose numbers are all doubles (Godot's JSON, JavaScript) send ints so
+        value = int(value)  # 512.0: how a client that keeps every number as a double sends an int
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         names = " or ".join(_WIRE_NAMES.get(k, k.__name__) for k in kinds)
         raise ProtocolError(ErrorCode.BAD_FIELD, f"field '{name}' must be {names}", session)

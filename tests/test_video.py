@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from facecast.errors import FacecastError
-from facecast.video import VideoWriter, is_complete_mp4
+from facecast.video import VideoWriter, is_complete_mp4, synthetic_metadata
 
 FRAMES = np.zeros((10, 64, 64, 3), np.uint8)
 
@@ -124,3 +124,10 @@ def test_a_video_gets_the_permissions_of_every_other_output(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "private.mp4").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_synthetic_tags_stay_one_printable_line_whatever_the_names():
+    """A motion file's lipModel or a server's names may hold anything; a NUL would stop ffmpeg's command line."""
+    tags = synthetic_metadata("me\x00.png", "lips by a\nb\x00c")
+    assert all(value.isprintable() for value in tags.values())
+    assert "portrait me .png (lips by a b c)" in tags["comment"] and "ynthetic" in tags["title"]
