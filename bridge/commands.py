@@ -153,7 +153,8 @@ def _client(args: argparse.Namespace) -> None:
                              **({} if args.avatar is None else {"avatar": args.avatar}))
             session = client.open(fps=args.fps, mode="both" if args.texture else "motion", **extra)
             picture = client.opened[session].get("avatar_source")
-            lips = client.opened[session].get("lip_model")  # None from a server that does not say
+            lips = client.opened[session].get("lip_model")
+            lips = lips if isinstance(lips, str) else None  # None from a server that does not say
             start = time.monotonic()
             sent = 0
             while sent < audio.size:
@@ -196,12 +197,12 @@ def _client(args: argparse.Namespace) -> None:
         print(f"received {counted(counts['texture'], 'texture')}{latency}")
     if args.save is not None and frames:
         write_motion(MotionTrack(np.concatenate(frames), args.fps), args.save, source=args.audio.name,
-                     lip_model=lips if isinstance(lips, str) else None)
+                     lip_model=lips)
         print(f"written {args.save}" + (" (the frames received before the failure)" if failure else ""))
     if args.save_video is not None and textures:
         n = sum(len(f) for f in frames) or 1 + max(round(pos * args.fps / 16000) for pos, _ in textures)
         _write_received_video(args.save_video, textures, n, args.fps, args.audio, args.avatar or DEFAULT_AVATAR,
-                              picture, lips if isinstance(lips, str) else None)
+                              picture, lips)
         print(f"written {args.save_video}: {len(textures)} textures received for {n} frames")
     if failure is not None:
         raise failure

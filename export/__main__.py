@@ -117,26 +117,12 @@ def _main(argv: list[str] | None, prog: str) -> int:
               "torch==2.13.0 onnx pocketsphinx (or pip install '.[export]' in facecast's source folder)",
               file=sys.stderr)
         return 1
-    try:  # torch and onnx take seconds to load: a Ctrl-C then is as one during the work
-        with _ctrl_c_noted() as stopped:
-            for name in NEEDS[args.command]:  # installed, but it may not load beside what else is installed
-                try:
-                    importlib.import_module(name)
-                except Exception as exc:  # ImportError, or protobuf's own TypeError about its descriptors
-                    if stopped:  # Ctrl-C inside onnx's import can surface as a RecursionError: it is the Ctrl-C
-                        raise KeyboardInterrupt from None
-                    beside_mediapipe = "protobuf" in str(exc) and importlib.util.find_spec("mediapipe") is not None
-                    hint = (": mediapipe (facecast's portrait extra) pins protobuf below 5, which onnx cannot load "
-                            "with; export in an environment without it" if beside_mediapipe else "")
-                    print(f"{prog} {args.command}: error: {name} cannot be imported ({last_line(exc)}){hint}",
-                          file=sys.stderr)
-                    return 1
-            if stopped:  # an import that caught the Ctrl-C itself and went on
-                raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        print(f"{prog} {args.command}: interrupted", file=sys.stderr)
-        return 130
-    try:  # SIGTERM and SIGHUP stop the work as Ctrl-C does, so temporary files are removed the same way
+    try:
+        failure = _import_needed(args.command)  # seconds for torch and onnx: a Ctrl-C then is as one later
+        if failure:
+            print(f"{prog} {args.command}: error: {failure}", file=sys.stderr)
+            return 1
+        # SIGTERM and SIGHUP stop the work as Ctrl-C does, so temporary files are removed the same way
         with _interrupted_on_termination():
             if args.command == "train":
                 _check_training_settings(train_parser, args)
@@ -148,6 +134,24 @@ def _main(argv: list[str] | None, prog: str) -> int:
         print(f"{prog} {args.command}: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _import_needed(command: str) -> str | None:
+    """Import what ``command`` needs beyond the core install; why one cannot be imported, or None."""
+    with _ctrl_c_noted() as stopped:
+        for name in NEEDS[command]:  # installed, but it may not load beside what else is installed
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # ImportError, or protobuf's own TypeError about its descriptors
+                if stopped:  # Ctrl-C inside onnx's import can surface as a RecursionError: it is the Ctrl-C
+                    raise KeyboardInterrupt from None
+                beside_mediapipe = "protobuf" in str(exc) and importlib.util.find_spec("mediapipe") is not None
+                hint = (": mediapipe (facecast's portrait extra) pins protobuf below 5, which onnx cannot load "
+                        "with; export in an environment without it" if beside_mediapipe else "")
+                return f"{name} cannot be imported ({last_line(exc)}){hint}"
+        if stopped:  # an import that caught the Ctrl-C itself and went on
+            raise KeyboardInterrupt
+    return None
 
 
 @contextlib.contextmanager
