@@ -250,6 +250,8 @@ class BridgeServer:
     def close(self) -> None:
         _log(logging.INFO, "shutdown", **self.stats())
         self.close_socket()
+        if self.textures is not None:
+            self.textures.close()
 
     def close_socket(self) -> None:
         self.sock.close(linger=0)
@@ -626,16 +628,15 @@ class BridgeServer:
                 waiting.append(s)
         if not waiting:
             return
-        from facecast.bridge.textures import encode
-
         frames = np.stack([s.texture_pending["frame"] for s in waiting])
         images = self.textures.render([s.avatar for s in waiting], frames)
-        for s, image in zip(waiting, images, strict=True):
+        encoded = self.textures.encode(images, [(s.spec.encoding, s.spec.quality) for s in waiting])
+        for s, image, data in zip(waiting, images, encoded, strict=True):
             pending, s.texture_pending = s.texture_pending, None
             message = {
                 "type": "texture", "session": s.id, "utterance": pending["utterance"], "index": pending["index"],
                 "sample_pos": pending["sample_pos"], "width": image.shape[1], "height": image.shape[0],
-                "encoding": s.spec.encoding, "data": encode(image, s.spec.encoding, s.spec.quality),
+                "encoding": s.spec.encoding, "data": data,
                 "server_recv_ns": pending["recv_ns"], "server_send_ns": time.monotonic_ns(),
             }
             client = self.clients.get(s.client)

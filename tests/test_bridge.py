@@ -1070,6 +1070,37 @@ def test_texture_sessions_stream_rendered_frames_with_their_audio_position(serve
                 client.open(mode="texture", **bad)
 
 
+def test_one_turns_textures_are_encoded_together_each_as_its_session_asked():
+    """A loop turn's textures are encoded on several threads at once (the JPEG encoder releases the GIL):
+    each comes out as its session's encoding and quality say, in the sessions' order, the bytes the
+    one-at-a-time encoder gives, and a JPEG that the clients' decoders read as the rendered frame."""
+    import io
+
+    from pictures import psnr
+    from PIL import Image
+
+    from facecast.bridge.textures import TextureRenderer, encode
+    from facecast.motion_frame import frame_from
+
+    textures = TextureRenderer(device="cpu")
+    avatar = textures.avatar(None, 128)
+    frames = np.stack([frame_from(jawOpen=j, eyeBlinkLeft=j) for j in np.linspace(0, 1, 6)])
+    images = textures.render([avatar] * 6, frames)
+    formats = [("jpeg", 85), ("png", 85), ("jpeg", 20), ("rgb8", 85), ("rgba8", 85), ("jpeg", 85)]
+    encoded = textures.encode(images, formats)
+    assert encoded == [encode(image, *fmt) for image, fmt in zip(images, formats, strict=True)]
+    for image, (encoding, quality), data in zip(images, formats, encoded, strict=True):
+        if encoding in ("jpeg", "png"):
+            picture = Image.open(io.BytesIO(data))
+            assert picture.format == encoding.upper() and picture.size == (128, 128)
+            assert psnr(np.asarray(picture.convert("RGB")), image) >= (30 if quality == 85 else 22)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(encoded[1]))), images[1])  # PNG is lossless
+    assert len(encoded[2]) < len(encoded[0])  # quality 20: fewer bytes
+    assert encoded[4] == np.dstack([images[4], np.full((128, 128), 255, np.uint8)]).tobytes()
+    textures.close()  # a server's close: no encoding thread is left behind
+    assert not [t for t in threading.enumerate() if t.name.startswith("facecast-encode")]
+
+
 def test_the_largest_raw_texture_reaches_the_client_though_it_outgrows_a_clients_message_limit(server, speech_audio):
     """A 1024 px rgba8 texture is 4 MiB of pixels before its fields: the client once refused it (a raw
     ProtocolError, at every recv and at close) by the 4 MiB limit on what clients send."""
