@@ -64,34 +64,36 @@ def _crop_image(pack: AvatarPack, box: tuple[float, float, float], size: int) ->
 def rasterise(vertices: np.ndarray, triangles: np.ndarray, size: int, cells: int) -> tuple[np.ndarray, np.ndarray]:
     """Triangle vertex indices and barycentric weights of each cell centre of a ``cells``^2 grid over the frame.
 
-    Cells outside every triangle get zero weights (no displacement).
+    Cells outside every triangle get zero weights (no displacement); a cell inside several (on an edge they
+    share) takes the last of them. Every triangle's bounding box is tested at once: a texture session that
+    opens an avatar at a new size waits for this in the server's loop, with every other session.
     """
     step = size / cells
     centres = (np.arange(cells) + 0.5) * step - 0.5
     index = np.zeros((cells, cells, 3), dtype=np.int64)
     weight = np.zeros((cells, cells, 3), dtype=np.float32)
     tri = vertices[triangles, :2].astype(np.float64)  # (T, 3, 2)
-    for t, (a, b, c) in enumerate(tri):
-        lo = np.floor((np.minimum(np.minimum(a, b), c) + 0.5) / step - 0.5).astype(int)
-        hi = np.ceil((np.maximum(np.maximum(a, b), c) + 0.5) / step - 0.5).astype(int)
-        lo, hi = np.clip(lo, 0, cells - 1), np.clip(hi, 0, cells - 1)
-        if (hi < lo).any():
-            continue
-        xs, ys = centres[lo[0]:hi[0] + 1], centres[lo[1]:hi[1] + 1]
-        px, py = np.meshgrid(xs, ys)
-        det = (b[1] - c[1]) * (a[0] - c[0]) + (c[0] - b[0]) * (a[1] - c[1])
-        if abs(det) < 1e-9:
-            continue
-        l1 = ((b[1] - c[1]) * (px - c[0]) + (c[0] - b[0]) * (py - c[1])) / det
-        l2 = ((c[1] - a[1]) * (px - c[0]) + (a[0] - c[0]) * (py - c[1])) / det
-        l3 = 1 - l1 - l2
-        inside = (l1 >= -1e-6) & (l2 >= -1e-6) & (l3 >= -1e-6)
-        if not inside.any():
-            continue
-        iy, ix = np.nonzero(inside)
-        iy, ix = iy + lo[1], ix + lo[0]
-        index[iy, ix] = triangles[t]
-        weight[iy, ix] = np.stack([l1[inside], l2[inside], l3[inside]], -1)
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    lo = np.floor((np.minimum(np.minimum(a, b), c) + 0.5) / step - 0.5).astype(int)
+    hi = np.ceil((np.maximum(np.maximum(a, b), c) + 0.5) / step - 0.5).astype(int)
+    lo, hi = np.clip(lo, 0, cells - 1), np.clip(hi, 0, cells - 1)
+    det = (b[:, 1] - c[:, 1]) * (a[:, 0] - c[:, 0]) + (c[:, 0] - b[:, 0]) * (a[:, 1] - c[:, 1])
+    drawn = np.flatnonzero((hi >= lo).all(1) & (np.abs(det) >= 1e-9))  # not flat
+    width, cells_of = hi[drawn, 0] - lo[drawn, 0] + 1, (hi[drawn] - lo[drawn] + 1).prod(1)
+    t = np.repeat(drawn, cells_of)  # one entry per cell of each triangle's box, in triangle order
+    local = np.arange(t.size) - np.repeat(np.cumsum(cells_of) - cells_of, cells_of)
+    row_width = np.repeat(width, cells_of)
+    ix, iy = lo[t, 0] + local % row_width, lo[t, 1] + local // row_width
+    px, py = centres[ix], centres[iy]
+    a, b, c, det = a[t], b[t], c[t], det[t]
+    l1 = ((b[:, 1] - c[:, 1]) * (px - c[:, 0]) + (c[:, 0] - b[:, 0]) * (py - c[:, 1])) / det
+    l2 = ((c[:, 1] - a[:, 1]) * (px - c[:, 0]) + (a[:, 0] - c[:, 0]) * (py - c[:, 1])) / det
+    l3 = 1 - l1 - l2
+    inside = np.flatnonzero((l1 >= -1e-6) & (l2 >= -1e-6) & (l3 >= -1e-6))
+    cell = (iy * cells + ix)[inside]
+    last = inside[::-1][np.unique(cell[::-1], return_index=True)[1]]  # each cell's last triangle
+    index[iy[last], ix[last]] = triangles[t[last]]
+    weight[iy[last], ix[last]] = np.stack([l1[last], l2[last], l3[last]], -1)
     return index, weight
 
 
@@ -240,12 +242,13 @@ def half_pixel_texture(image: np.ndarray) -> np.ndarray:
     """(2H-1, 2W-1, 3) uint8: the image's own pixels at even positions, bilinear midpoints between."""
     img = image.astype(np.uint16)
     h, w = image.shape[:2]
-    out = np.empty((2 * h - 1, 2 * w - 1, 3), dtype=np.uint16)
-    out[::2, ::2] = img
-    out[::2, 1::2] = (img[:, :-1] + img[:, 1:] + 1) // 2
-    out[1::2, ::2] = (img[:-1] + img[1:] + 1) // 2
-    out[1::2, 1::2] = (img[:-1, :-1] + img[1:, :-1] + img[:-1, 1:] + img[1:, 1:] + 2) // 4
-    return out.astype(np.uint8)
+    out = np.empty((2 * h - 1, 2 * w - 1, 3), dtype=np.uint8)
+    out[::2, ::2] = image
+    across = img[:, :-1] + img[:, 1:]  # neighbours in a row summed once, for the midpoints and the centres
+    out[::2, 1::2] = (across + 1) >> 1
+    out[1::2, ::2] = (img[:-1] + img[1:] + 1) >> 1
+    out[1::2, 1::2] = (across[:-1] + across[1:] + 2) >> 2
+    return out
 
 
 def avatar_tensors(pack: AvatarPack, size: int) -> Avatar:

@@ -18,7 +18,7 @@ from facecast.cuda_graphs import VERTEX_STEP, CudaGraphs, padded_avatars, power_
 from facecast.errors import FacecastError
 from facecast.motion_frame import FIELDS, neutral_frames
 from facecast.motion_frame import frame_from as motion
-from facecast.render import Renderer, avatar_tensors, default_model_path, sealed_image, stack_avatars
+from facecast.render import CELL, Renderer, avatar_tensors, default_model_path, rasterise, sealed_image, stack_avatars
 
 
 @pytest.fixture(scope="module")
@@ -409,6 +409,46 @@ def test_an_f_tucks_the_lower_lip_under_the_smiles_upper_teeth(renderer, pack):
         return int((frame[mouth].astype(int).sum(-1) < 150).sum())
 
     assert dark(wide_rolled) > 0.9 * dark(wide) > 500
+
+
+def test_each_warp_cell_takes_the_weights_of_the_last_triangle_under_its_centre(pack):
+    """The rig's mesh drawn onto the warp's grid: a cell whose centre lies in a triangle gets that
+    triangle's corners and barycentric weights (the last one drawn, where triangles share an edge), a
+    cell outside every triangle none; as a plain triangle-by-triangle drawing over the whole grid gives."""
+    def drawn_one_by_one(vertices, triangles, size, cells):
+        centres = (np.arange(cells) + 0.5) * (size / cells) - 0.5
+        px, py = np.meshgrid(centres, centres)
+        index, weight = np.zeros((cells, cells, 3), np.int64), np.zeros((cells, cells, 3), np.float32)
+        for corners in triangles:
+            (ax, ay), (bx, by), (cx, cy) = vertices[corners, :2].astype(np.float64)
+            det = (by - cy) * (ax - cx) + (cx - bx) * (ay - cy)
+            if abs(det) < 1e-9:
+                continue
+            l1 = ((by - cy) * (px - cx) + (cx - bx) * (py - cy)) / det
+            l2 = ((cy - ay) * (px - cx) + (ax - cx) * (py - cy)) / det
+            l3 = 1 - l1 - l2
+            inside = (l1 >= -1e-6) & (l2 >= -1e-6) & (l3 >= -1e-6)
+            index[inside], weight[inside] = corners, np.stack([l1, l2, l3], -1)[inside]
+        return index, weight
+
+    # Two triangles sharing a diagonal through cell centres, one flat, one beyond the frame.
+    square = np.array([[1.5, 1.5], [13.5, 1.5], [13.5, 13.5], [1.5, 13.5], [5.5, 5.5], [20, 20], [40, 20], [30, 40]])
+    triangles = np.array([[0, 1, 2], [0, 2, 3], [0, 4, 2], [5, 6, 7]])
+    index, weight = rasterise(square, triangles, 16, 8)
+    assert np.array_equal(index, drawn_one_by_one(square, triangles, 16, 8)[0])
+    assert (index[np.arange(1, 7), np.arange(1, 7)] == [0, 2, 3]).all()  # the diagonal: the second triangle's
+    assert (index[7, 0] == 0).all() and (weight[7, 0] == 0).all()  # outside both
+
+    avatar = avatar_tensors(pack, 256)
+    vertices = avatar.tensors["vertices"][0].astype(np.float64)
+    index, weight = rasterise(vertices, pack.rig.triangles, 256, 256 // CELL)
+    expected = drawn_one_by_one(vertices, pack.rig.triangles, 256, 256 // CELL)
+    assert np.array_equal(index, expected[0]) and np.array_equal(weight, expected[1])
+    covered = weight.sum(-1) > 0
+    centres = (np.arange(256 // CELL) + 0.5) * CELL - 0.5
+    at = (weight[..., None] * vertices[index, :2]).sum(-2)  # the weights put each cell back at its centre
+    assert np.abs(at[covered] - np.stack(np.meshgrid(centres, centres), -1)[covered]).max() < 1e-3
+    assert covered.mean() > 0.99  # the rig covers the whole frame
 
 
 def test_the_sealed_picture_fills_only_the_mouth_opening_with_lips(pack):
