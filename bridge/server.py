@@ -249,9 +249,11 @@ class BridgeServer:
 
     def close(self) -> None:
         _log(logging.INFO, "shutdown", **self.stats())
-        self.close_socket()
-        if self.textures is not None:
-            self.textures.close()
+        try:
+            self.close_socket()
+        finally:
+            if self.textures is not None:
+                self.textures.close()
 
     def close_socket(self) -> None:
         self.sock.close(linger=0)

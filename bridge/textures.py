@@ -27,11 +27,11 @@ from facecast.render import Avatar, Renderer, stack_avatars
 SPARE_AVATARS = 4
 #: Stacks of several avatars kept for the next frame showing the same ones (each a copy of their inputs).
 STACKS_KEPT = 2
-#: Threads that encode one loop turn's textures together. The JPEG encoder lets go of the GIL, so a
-#: server's sessions are encoded on as many cores at once. Encoded one after another on the loop's
-#: thread, they were the limit of a GPU server: 16 texture sessions on an H100 received 55 % of their
-#: frames, and Pillow's JPEG encoder took half of the loop's time (py-spy, stop 34's lease).
-ENCODE_THREADS = max(1, min(8, os.cpu_count() or 1))
+#: Threads that encode one loop turn's textures together: the JPEG encoder lets go of the GIL, so a
+#: server's sessions are encoded on as many cores at once. Encoded one after another on the loop's thread,
+#: they were what limited a GPU server's texture sessions (the README's GPU section).
+ENCODE_THREADS = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                         else os.cpu_count() or 1))
 
 
 class TextureRenderer:
@@ -159,12 +159,14 @@ class TextureRenderer:
     def encode(self, images: Sequence[np.ndarray], formats: Sequence[tuple[str, int]]) -> list[bytes]:
         """Image i encoded as ``formats[i]`` (encoding, JPEG quality) says, as ``encode`` does; several
         at once on ``ENCODE_THREADS`` threads."""
+        if len(images) != len(formats):
+            raise ValueError(f"{len(images)} images but {len(formats)} formats")
         if len(images) < 2 or ENCODE_THREADS < 2:
             return [encode(image, *fmt) for image, fmt in zip(images, formats, strict=True)]
         if self._encoders is None:
             self._encoders = ThreadPoolExecutor(ENCODE_THREADS, thread_name_prefix="facecast-encode")
-        encodings, qualities = zip(*formats, strict=True)
-        return list(self._encoders.map(encode, images, encodings, qualities))
+        jobs = [self._encoders.submit(encode, image, *fmt) for image, fmt in zip(images, formats, strict=True)]
+        return [job.result() for job in jobs]
 
     def close(self) -> None:
         """Stop the encoding threads (a server's ``close``)."""
@@ -205,8 +207,8 @@ def encode(image: np.ndarray, encoding: str, quality: int) -> bytes:
         alpha = np.full(image.shape[:2] + (1,), 255, dtype=np.uint8)
         return np.concatenate([image, alpha], axis=2).tobytes()
     if encoding == "jpeg":
-        # libjpeg-turbo through simplejpeg, which releases the GIL (Pillow's encoder holds it); chroma
-        # halved both ways, as Pillow's JPEGs have it: the same bytes' worth and the same error.
+        # libjpeg-turbo through simplejpeg, which releases the GIL (Pillow's encoder holds it): Pillow's
+        # file layout, tables and 4:2:0 chroma, but TurboJPEG's fast transform below quality 96.
         return simplejpeg.encode_jpeg(np.ascontiguousarray(image), quality=quality, colorspace="RGB",
                                       colorsubsampling="420")
     from PIL import Image

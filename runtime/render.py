@@ -61,12 +61,17 @@ def _crop_image(pack: AvatarPack, box: tuple[float, float, float], size: int) ->
     return np.asarray(im, dtype=np.uint8)
 
 
+#: Cells of triangles' boxes tested in one go by ``rasterise`` (about 170 bytes each while tested).
+RASTER_CELLS = 1 << 18
+
+
 def rasterise(vertices: np.ndarray, triangles: np.ndarray, size: int, cells: int) -> tuple[np.ndarray, np.ndarray]:
     """Triangle vertex indices and barycentric weights of each cell centre of a ``cells``^2 grid over the frame.
 
     Cells outside every triangle get zero weights (no displacement); a cell inside several (on an edge they
-    share) takes the last of them. Every triangle's bounding box is tested at once: a texture session that
-    opens an avatar at a new size waits for this in the server's loop, with every other session.
+    share) takes the last of them. The triangles' bounding boxes are tested together, in runs of about
+    ``RASTER_CELLS`` cells (a mesh of many long slivers cannot take the memory): a texture session opening
+    an avatar at a new size waits for this in the server's loop, with every other session.
     """
     step = size / cells
     centres = (np.arange(cells) + 0.5) * step - 0.5
@@ -79,21 +84,27 @@ def rasterise(vertices: np.ndarray, triangles: np.ndarray, size: int, cells: int
     lo, hi = np.clip(lo, 0, cells - 1), np.clip(hi, 0, cells - 1)
     det = (b[:, 1] - c[:, 1]) * (a[:, 0] - c[:, 0]) + (c[:, 0] - b[:, 0]) * (a[:, 1] - c[:, 1])
     drawn = np.flatnonzero((hi >= lo).all(1) & (np.abs(det) >= 1e-9))  # not flat
-    width, cells_of = hi[drawn, 0] - lo[drawn, 0] + 1, (hi[drawn] - lo[drawn] + 1).prod(1)
-    t = np.repeat(drawn, cells_of)  # one entry per cell of each triangle's box, in triangle order
-    local = np.arange(t.size) - np.repeat(np.cumsum(cells_of) - cells_of, cells_of)
-    row_width = np.repeat(width, cells_of)
-    ix, iy = lo[t, 0] + local % row_width, lo[t, 1] + local // row_width
-    px, py = centres[ix], centres[iy]
-    a, b, c, det = a[t], b[t], c[t], det[t]
-    l1 = ((b[:, 1] - c[:, 1]) * (px - c[:, 0]) + (c[:, 0] - b[:, 0]) * (py - c[:, 1])) / det
-    l2 = ((c[:, 1] - a[:, 1]) * (px - c[:, 0]) + (a[:, 0] - c[:, 0]) * (py - c[:, 1])) / det
-    l3 = 1 - l1 - l2
-    inside = np.flatnonzero((l1 >= -1e-6) & (l2 >= -1e-6) & (l3 >= -1e-6))
-    cell = (iy * cells + ix)[inside]
-    last = inside[::-1][np.unique(cell[::-1], return_index=True)[1]]  # each cell's last triangle
-    index[iy[last], ix[last]] = triangles[t[last]]
-    weight[iy[last], ix[last]] = np.stack([l1[last], l2[last], l3[last]], -1)
+    box_cells = (hi[drawn] - lo[drawn] + 1).prod(1)
+    ends = np.cumsum(box_cells)
+    start = 0
+    while start < len(drawn):  # runs in triangle order: a later run overwrites, as a later triangle does
+        stop = max(start + 1, int(np.searchsorted(ends, ends[start] - box_cells[start] + RASTER_CELLS, "right")))
+        t, counts = drawn[start:stop], box_cells[start:stop]
+        start = stop
+        width = hi[t, 0] - lo[t, 0] + 1
+        t = np.repeat(t, counts)  # one entry per cell of each triangle's box
+        local = np.arange(t.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        row_width = np.repeat(width, counts)
+        ix, iy = lo[t, 0] + local % row_width, lo[t, 1] + local // row_width
+        px, py, ta, tb, tc, td = centres[ix], centres[iy], a[t], b[t], c[t], det[t]
+        l1 = ((tb[:, 1] - tc[:, 1]) * (px - tc[:, 0]) + (tc[:, 0] - tb[:, 0]) * (py - tc[:, 1])) / td
+        l2 = ((tc[:, 1] - ta[:, 1]) * (px - tc[:, 0]) + (ta[:, 0] - tc[:, 0]) * (py - tc[:, 1])) / td
+        l3 = 1 - l1 - l2
+        inside = np.flatnonzero((l1 >= -1e-6) & (l2 >= -1e-6) & (l3 >= -1e-6))
+        cell = (iy * cells + ix)[inside]
+        last = inside[::-1][np.unique(cell[::-1], return_index=True)[1]]  # each cell's last triangle
+        index[iy[last], ix[last]] = triangles[t[last]]
+        weight[iy[last], ix[last]] = np.stack([l1[last], l2[last], l3[last]], -1)
     return index, weight
 
 

@@ -524,15 +524,17 @@ def test_an_interrupt_also_cuts_the_frames_still_waiting_for_a_stalled_client(sp
     server = BridgeServer("tcp://127.0.0.1:*", [live_model()], device="cpu")
     sock = raw_socket(server.endpoint, RCVHWM=1, RCVBUF=4096)
 
-    def turn() -> None:
-        server.sock.poll(1000)  # the message sent is there before the turn reads: one chunk a turn
+    def turn(wait_ms: int = 1000) -> None:
+        server.sock.poll(wait_ms)  # the message sent is there before the turn reads: one chunk a turn
         server.turn()
 
     def read_until(kind: str, received: list[dict]) -> None:
         deadline = time.monotonic() + 10
         while not received or received[-1]["type"] != kind:
             assert time.monotonic() < deadline, f"no {kind}"
-            turn()  # the server sends what waited as the client makes room
+            # The server sends what waited as the client makes room; a turn with nothing new to read must
+            # not wait a second for a message, or the outbox drains a message a second.
+            turn(10)
             while sock.poll(10):
                 received.append(msgpack.unpackb(sock.recv()))
 
@@ -1079,9 +1081,10 @@ def test_one_turns_textures_are_encoded_together_each_as_its_session_asked():
     from pictures import psnr
     from PIL import Image
 
-    from facecast.bridge.textures import TextureRenderer, encode
+    from facecast.bridge.textures import ENCODE_THREADS, TextureRenderer, encode
     from facecast.motion_frame import frame_from
 
+    before = set(threading.enumerate())
     textures = TextureRenderer(device="cpu")
     avatar = textures.avatar(None, 128)
     frames = np.stack([frame_from(jawOpen=j, eyeBlinkLeft=j) for j in np.linspace(0, 1, 6)])
@@ -1097,8 +1100,12 @@ def test_one_turns_textures_are_encoded_together_each_as_its_session_asked():
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(encoded[1]))), images[1])  # PNG is lossless
     assert len(encoded[2]) < len(encoded[0])  # quality 20: fewer bytes
     assert encoded[4] == np.dstack([images[4], np.full((128, 128), 255, np.uint8)]).tobytes()
-    textures.close()  # a server's close: no encoding thread is left behind
-    assert not [t for t in threading.enumerate() if t.name.startswith("facecast-encode")]
+    with pytest.raises(ValueError, match="6 images but 5 formats"):
+        textures.encode(images, formats[:-1])
+    encoders = [t for t in set(threading.enumerate()) - before if t.name.startswith("facecast-encode")]
+    assert encoders or ENCODE_THREADS == 1
+    textures.close()  # a server's close: no encoding thread of its own is left behind
+    assert not [t for t in encoders if t.is_alive()]
 
 
 def test_the_largest_raw_texture_reaches_the_client_though_it_outgrows_a_clients_message_limit(server, speech_audio):
