@@ -411,7 +411,7 @@ def test_an_f_tucks_the_lower_lip_under_the_smiles_upper_teeth(renderer, pack):
     assert dark(wide_rolled) > 0.9 * dark(wide) > 500
 
 
-def test_each_warp_cell_takes_the_weights_of_the_last_triangle_under_its_centre(pack):
+def test_each_warp_cell_takes_the_weights_of_the_last_triangle_under_its_centre(pack, monkeypatch):
     """The rig's mesh drawn onto the warp's grid: a cell whose centre lies in a triangle gets that
     triangle's corners and barycentric weights (the last one drawn, where triangles share an edge), a
     cell outside every triangle none; as a plain triangle-by-triangle drawing over the whole grid gives."""
@@ -444,6 +444,9 @@ def test_each_warp_cell_takes_the_weights_of_the_last_triangle_under_its_centre(
     index, weight = rasterise(vertices, pack.rig.triangles, 256, 256 // CELL)
     expected = drawn_one_by_one(vertices, pack.rig.triangles, 256, 256 // CELL)
     assert np.array_equal(index, expected[0]) and np.array_equal(weight, expected[1])
+    monkeypatch.setattr("facecast.render.RASTER_CELLS", 50)  # the boxes tested a few triangles at a time
+    small_runs = rasterise(vertices, pack.rig.triangles, 256, 256 // CELL)
+    assert np.array_equal(small_runs[0], index) and np.array_equal(small_runs[1], weight)
     covered = weight.sum(-1) > 0
     centres = (np.arange(256 // CELL) + 0.5) * CELL - 0.5
     at = (weight[..., None] * vertices[index, :2]).sum(-2)  # the weights put each cell back at its centre
