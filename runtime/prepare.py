@@ -119,6 +119,9 @@ def read_portrait(path: Path) -> Picture:
                 rgb = upright.convert("RGB")
             image = np.asarray(rgb, dtype=np.uint8).copy()
     except (OSError, SyntaxError) as e:
+        if "truncated" in str(e):  # Pillow's word for a file that ends before its pixels do
+            raise AvatarError(f"{path}: the file ends before the picture does (an interrupted download or copy?); "
+                              "save or copy it again") from None
         raise AvatarError(f"{path}: cannot read the picture ({e.__class__.__name__}: {e})") from None
     # Loading a pack converts its JPEG to RGB as it was converted here: the same pixels. A JPEG turned
     # upright, or the first of a camera's MPO pictures, is encoded again (``prepare_portrait``): as a PNG a

@@ -332,6 +332,25 @@ def test_unreadable_and_missing_files(mediapipe, tmp_path):
         _prepare(tmp_path / "missing.png")
 
 
+def test_a_picture_whose_file_is_cut_short_is_refused_in_words(tmp_path, astronaut):
+    """An interrupted download or copy: a file that ends before its pixels do is refused, said so in words
+    rather than as Pillow's "image file is truncated", whether it lost half the picture or a JPEG's end
+    marker alone. A PNG that lost only its end chunk still holds every pixel, and is read."""
+    from facecast.prepare import read_portrait
+
+    files = {}
+    for suffix, fmt in ((".jpg", "JPEG"), (".png", "PNG")):
+        astronaut.save(tmp_path / f"whole{suffix}", fmt)
+        files[suffix] = (tmp_path / f"whole{suffix}").read_bytes()
+    for suffix, short in ((".jpg", files[".jpg"][:-2]), (".jpg", files[".jpg"][: len(files[".jpg"]) // 2]),
+                          (".png", files[".png"][: len(files[".png"]) // 2])):
+        (tmp_path / f"short{suffix}").write_bytes(short)
+        with pytest.raises(AvatarError, match=r"the file ends before the picture does \(an interrupted download"):
+            read_portrait(tmp_path / f"short{suffix}")
+    (tmp_path / "no_end.png").write_bytes(files[".png"][:-12])  # its IEND chunk, which holds no data
+    assert np.array_equal(read_portrait(tmp_path / "no_end.png").image, read_portrait(tmp_path / "whole.png").image)
+
+
 def test_huge_pictures_are_refused(mediapipe, tmp_path, astronaut, monkeypatch):
     import facecast.prepare as prepare
 
