@@ -323,6 +323,22 @@ def test_no_face(mediapipe, tmp_path):
         _prepare(blank)
 
 
+def test_a_dithered_picture_is_prepared_from_its_face_smoothed(mediapipe, tmp_path, astronaut):
+    """A 1-bit dithered picture (a fax, a newspaper print) is dots to FaceMesh: its face is found once they
+    are blurred together, said in a note, and the pack keeps the picture's own pixels."""
+    dithered = tmp_path / "dithered.png"
+    astronaut.convert("L").convert("1").save(dithered)  # Floyd-Steinberg dots, black and white only
+    pack, notes = _prepare(dithered)
+    assert notes == [f"{dithered}: a face was found only with the picture smoothed (a dithered or halftone "
+                     "picture?); its landmarks may be less exact than a photograph's"]
+    assert set(np.unique(pack.image)) == {0, 255}
+    # The landmarks are the face's: the eyes' corners within 3 px of the photograph's own (0.9 px here).
+    photo = tmp_path / "photo.png"
+    astronaut.save(photo)
+    eyes = [ft.LEFT_EYE_OUTER, ft.RIGHT_EYE_OUTER]
+    assert np.abs(pack.landmarks[eyes, :2] - _prepare(photo)[0].landmarks[eyes, :2]).max() < 3
+
+
 def test_unreadable_and_missing_files(mediapipe, tmp_path):
     fake = tmp_path / "fake.jpg"
     fake.write_text("this is not a picture")
