@@ -282,16 +282,17 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
     image, original, jpeg, alpha, notes = read_portrait(path)
     seen = image  # what the detectors look at
     faces = detect_faces(image)
-    if not faces:
-        # A dithered or halftone picture (a 1-bit scan, a newspaper print) is dots to FaceMesh; its face
-        # shows once they are blurred together, and the landmarks found there fit the picture itself.
+    if not faces and len(np.unique(image[::4, ::4])) <= _DITHERED_LEVELS:
+        # A dithered picture (a 1-bit scan, a fax) is dots to FaceMesh; its face shows once they are
+        # blurred together, and the landmarks found there fit the picture itself. Only such a picture:
+        # blurred, others showed faces that are not there (in Grant's portrait turned a quarter, say).
         from PIL import Image, ImageFilter
 
         seen = np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(_DOTS_BLUR)))
         faces = detect_faces(seen)
         if faces:
-            notes.append(f"{path}: a face was found only with the picture smoothed (a dithered or halftone "
-                         "picture?); its landmarks may be less exact than a photograph's")
+            notes.append(f"{path}: a face was found only with the picture's dots smoothed (a dithered picture); "
+                         "its landmarks may be less exact than a photograph's")
     if not faces:
         turn = _quarter_turns_to_upright(seen)
         hint = f" (turned {_TURN_WORDS[turn]}, it shows one: its EXIF rotation may have been lost)" if turn else ""
@@ -348,6 +349,7 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
 
 _FACES_LISTED = 12  # faces a note lists by number, size and place
 _DOTS_BLUR = 1.5  # px: blurs a dithered picture's dots into tones (1 to 3 px all found the face in tests)
+_DITHERED_LEVELS = 16  # a picture of at most this many levels (in every 4th pixel's channels) is dithered
 _OPAQUE = 0.98  # mean opacity under the face's landmarks below which the user is told
 # np.rot90's quarter turns (counter-clockwise as the picture is shown), in words
 _TURN_WORDS = {1: "90° counter-clockwise", 2: "upside down", 3: "90° clockwise"}

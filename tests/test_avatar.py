@@ -324,13 +324,13 @@ def test_no_face(mediapipe, tmp_path):
 
 
 def test_a_dithered_picture_is_prepared_from_its_face_smoothed(mediapipe, tmp_path, astronaut):
-    """A 1-bit dithered picture (a fax, a newspaper print) is dots to FaceMesh: its face is found once they
+    """A 1-bit dithered picture (a fax, a 1-bit scan) is dots to FaceMesh: its face is found once they
     are blurred together, said in a note, and the pack keeps the picture's own pixels."""
     dithered = tmp_path / "dithered.png"
     astronaut.convert("L").convert("1").save(dithered)  # Floyd-Steinberg dots, black and white only
     pack, notes = _prepare(dithered)
-    assert notes == [f"{dithered}: a face was found only with the picture smoothed (a dithered or halftone "
-                     "picture?); its landmarks may be less exact than a photograph's"]
+    assert notes == [f"{dithered}: a face was found only with the picture's dots smoothed (a dithered picture); "
+                     "its landmarks may be less exact than a photograph's"]
     assert set(np.unique(pack.image)) == {0, 255}
     # The landmarks are the face's: the eyes' corners within 3 px of the photograph's own (0.9 px here).
     photo = tmp_path / "photo.png"
