@@ -282,7 +282,7 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
     image, original, jpeg, alpha, notes = read_portrait(path)
     seen = image  # what the detectors look at
     faces = detect_faces(image)
-    if not faces and len(np.unique(image[::4, ::4])) <= _DITHERED_LEVELS:
+    if not faces and _colours(image[::4, ::4]) <= _DITHERED_COLOURS:
         # A dithered picture (a 1-bit scan, a fax) is dots to FaceMesh; its face shows once they are
         # blurred together, and the landmarks found there fit the picture itself. Only such a picture:
         # blurred, others showed faces that are not there (in Grant's portrait turned a quarter, say).
@@ -348,8 +348,14 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
 
 
 _FACES_LISTED = 12  # faces a note lists by number, size and place
-_DOTS_BLUR = 1.5  # px: blurs a dithered picture's dots into tones (1 to 3 px all found the face in tests)
-_DITHERED_LEVELS = 16  # a picture of at most this many levels (in every 4th pixel's channels) is dithered
+_DOTS_BLUR = 1.5  # px: blurs a dithered picture's dots into tones (0.8 to 3 px found the astronaut's and Grant's)
+_DITHERED_COLOURS = 16  # a picture of at most this many colours (in every 4th pixel) is taken to be dithered
+
+
+def _colours(image: np.ndarray) -> int:
+    """How many colours an (H, W, 3) uint8 picture holds."""
+    rgb = image.reshape(-1, 3).astype(np.uint32)
+    return len(np.unique(rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2]))
 _OPAQUE = 0.98  # mean opacity under the face's landmarks below which the user is told
 # np.rot90's quarter turns (counter-clockwise as the picture is shown), in words
 _TURN_WORDS = {1: "90° counter-clockwise", 2: "upside down", 3: "90° clockwise"}
