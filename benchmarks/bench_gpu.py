@@ -9,6 +9,8 @@ Needs onnxruntime-gpu and a CUDA GPU; everything is measured in one process on o
   (``render.onnx`` in a plain session, as before CUDA graphs), and on the same machine's CPU (up to 8
   threads, as ``facecast`` uses);
 - the first call of a shape, which captures its graph, and the GPU memory in use at the end;
+- how long a server's texture sessions are held when they come to a new shape: waiting for its capture,
+  against rendering on the CPU while it is captured, as the server does;
 - agreement of the CUDA frames with the CPU provider's on the same speech motion (largest and mean
   absolute difference in 8-bit levels);
 - the lip network streaming 20 ms chunks (per-chunk compute p50 / p95) and whole-file, on CUDA and on
@@ -68,6 +70,41 @@ def render_agreement(gpu: Renderer, cpu: Renderer, pack, motion: np.ndarray) -> 
     diff = np.abs(a - b)
     return {"frames": len(motion), "max_abs_levels": int(diff.max()), "mean_abs_levels": float(diff.mean()),
             "pixels_over_8_levels": float((diff.max(-1) > 8).mean())}
+
+
+def new_shape_hold(device: str, pack, motion: np.ndarray) -> dict:
+    """How long a server's loop is held when its texture sessions come to a shape without a CUDA graph:
+    three sessions at 256 px waiting for the capture (as before stop 35), then five (a graph of 8 frames)
+    rendered on the CPU while it is captured (the server's way now), one call every 1/30 s as 30 fps
+    texture sessions ask, until the GPU renders them."""
+    from facecast.bridge.textures import TextureRenderer
+
+    textures = TextureRenderer(device=device)
+    graphs = textures.renderer.graphs
+    if graphs is None:
+        textures.close()
+        return {"skipped": "no CUDA graphs"}
+    try:
+        avatar = textures.renderer.avatar(pack, 256)
+        start = time.perf_counter()
+        textures.render([avatar] * 3, motion[:3], capture=True)
+        waiting = time.perf_counter() - start
+        calls, on_cpu, start = [], 0, time.perf_counter()
+        while True:
+            began = time.perf_counter()
+            busy = graphs.capturing or not calls  # the first call starts the capture
+            textures.render([avatar] * 5, motion[:5])
+            calls.append(time.perf_counter() - began)
+            on_cpu += busy
+            if not busy:
+                break
+            time.sleep(max(0.0, 1 / FPS - calls[-1]))
+        return {"waiting_s": waiting, "calls_on_the_cpu": on_cpu, "until_on_the_gpu_s": time.perf_counter() - start,
+                "longest_call_ms": max(calls) * 1e3, "call_on_the_cpu_ms_median": float(np.median(calls[:-1])) * 1e3,
+                "call_on_the_gpu_ms": calls[-1] * 1e3}
+    finally:
+        textures.close()
+        graphs.close()
 
 
 def lip_speed(audio: np.ndarray, device: str) -> dict:
@@ -154,7 +191,8 @@ def main() -> int:
                   "render_fps_without_graphs": render_speed(plain, packs, motion, args.seconds),
                   "render_fps_cpu": render_speed(cpu, packs, motion, args.seconds),
                   "gpu_memory_used_mib": gpu_memory_used(),
-                  "render_agreement": render_agreement(gpu, cpu, packs[0], motion[::10])}
+                  "render_agreement": render_agreement(gpu, cpu, packs[0], motion[::10]),
+                  "new_texture_shape": new_shape_hold(args.device, packs[0], motion)}
         lips = {"gpu": lip_speed(audio, args.device), "cpu": lip_speed(audio, "cpu")}
         lips["max_abs_difference"] = float(np.abs(lips["gpu"].pop("_pose") - lips["cpu"].pop("_pose")).max())
         lips["max_abs_viseme_difference"] = float(np.abs(lips["gpu"].pop("_visemes")
@@ -172,6 +210,7 @@ def main() -> int:
         print(f"| {key} | {value:.0f} | {result['render_fps_without_graphs'][key]:.0f} | "
               f"{result['render_fps_cpu'][key]:.0f} |")
     print(f"GPU vs CPU frames: {result['render_agreement']}")
+    print(f"texture sessions at a new shape: {result['new_texture_shape']}")
     for device in ("gpu", "cpu"):
         v = lips[device]
         print(f"lip network on {device}: 20 ms chunk p50 {v['chunk_20ms_p50_us']:.0f} us, p95 "

@@ -174,8 +174,9 @@ class BridgeServer:
                 _log(logging.WARNING, event, **fields)
             if self.textures.renderer.providers[0] != CPU:
                 # A GPU's first frame of each shape pays for its CUDA graph (0.5-1.3 s on an H100): pay it at
-                # start-up for one to four sessions showing the bundled avatar at 512 px, not in their first
-                # frames (other avatars, sizes and counts still pay it once each).
+                # start-up for one to four sessions showing the bundled avatar at 512 px, so that their first
+                # frames come from the GPU (other avatars, sizes and counts have their first second of frames
+                # rendered on the CPU while their graph is captured).
                 # Logged, as it holds the server's start for seconds (3.1 s on an H100).
                 counts = [1, 2, 4]
                 _log(logging.INFO, "capturing", device=self.textures.renderer.providers[0],
@@ -183,7 +184,7 @@ class BridgeServer:
                 start = time.monotonic()
                 default = self.textures.avatar(None, 512)
                 for sessions in counts:
-                    self.textures.render([default] * sessions, neutral_frames(sessions))
+                    self.textures.render([default] * sessions, neutral_frames(sessions), capture=True)
                 _log(logging.INFO, "captured", took_s=round(time.monotonic() - start, 2))
         self.ctx = context or zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.ROUTER)

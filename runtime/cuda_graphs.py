@@ -16,14 +16,20 @@ module provides:
 Calls are padded to a few shapes, so that ``facecast render``'s last short batch, or a server's changing
 number of texture sessions and avatars, reuses a few graphs instead of capturing one (0.5-1.3 s on an H100) per
 count: frames and avatars to a power of two, and meshes to a multiple of ``VERTEX_STEP`` vertices.
+
+A server cannot hold every session for a capture, so it calls with ``wait=False``: a shape without a graph
+is captured on the worker while the caller renders those frames on the CPU (``Renderer.run``'s
+``stand_in``). Not on the GPU: onnxruntime captures in CUDA's global mode, in which another thread's CUDA
+work (an upload, another graph's replay) would fail the capture or itself.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +37,7 @@ import numpy as np
 
 from facecast.device import CPU, CUDA, CUDA_OPTIONS
 from facecast.logs import native_stderr_caught
-from facecast.render import ONNX_TYPES, pad_vertices
+from facecast.render import CELL, ONNX_TYPES, pad_vertices
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -74,14 +80,58 @@ class CudaGraphs:
         self.path = Path(path)
         self.device = device
         self._graphs: OrderedDict[tuple[int, ...], _Graph] = OrderedDict()  # touched on the worker alone
+        self._shapes: frozenset[tuple[int, ...]] = frozenset()  # their keys, replaced whole by the worker
+        self._capture: Future | None = None  # the capture started by a call that did not wait
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facecast-cuda-graphs")
         self._closing = threading.Lock()
         self._closed = False
 
-    def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
+    def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray,
+            wait: bool = True) -> np.ndarray | None:
         """Frames (B, S, S, 3) uint8 for motion (B, 80) on the stacked avatar ``inputs``, as
-        ``Renderer.run`` (which checks them); the first call of each padded shape captures its graph."""
+        ``Renderer.run`` (which checks them); the first call of each padded shape captures its graph.
+
+        ``wait=False``: a call whose padded shape has no graph yet starts its capture and returns None at
+        once, and so does every call while that capture runs: the caller renders those frames without the
+        GPU. A capture that failed raises at the next call. Such calls come from one thread.
+        """
+        if wait:
+            return self._worker.submit(self._run, inputs, motion, avatar_index).result()
+        capture = self._capture
+        if capture is not None:
+            if not capture.done():
+                return None
+            self._capture = None
+            capture.result()  # what failed the capture, raised to the caller
+        shape = self._shape(inputs, len(motion))
+        if shape not in self._shapes:
+            self._capture = self._worker.submit(self._capture_now, shape, inputs, motion, avatar_index)
+            return None
         return self._worker.submit(self._run, inputs, motion, avatar_index).result()
+
+    @property
+    def capturing(self) -> bool:
+        """True while a capture that a call did not wait for runs."""
+        capture = self._capture
+        return capture is not None and not capture.done()
+
+    def _capture_now(self, shape: tuple[int, ...], inputs: dict[str, np.ndarray], motion: np.ndarray,
+                     avatar_index: np.ndarray) -> None:
+        start = time.monotonic()
+        self._run(inputs, motion, avatar_index)
+        took = round(time.monotonic() - start, 2)
+        # Logged, as the frames of that second came from the CPU, and a server operator may see them slower.
+        frames, avatars, size = shape[0], shape[1], shape[4] * CELL
+        log.info("captured the CUDA graph of %d frames of %d avatars at %d px in %.2f s", frames, avatars, size, took,
+                 extra={"event": "cuda_graph_captured",
+                        "fields": {"frames": frames, "avatars": avatars, "size": size, "took_s": took}})
+
+    @staticmethod
+    def _shape(inputs: dict[str, np.ndarray], frames: int) -> tuple[int, ...]:
+        """The padded shape of a call, its graph's key: frames, avatars, vertices, picture side, cells."""
+        vertices = -(-inputs["vertices"].shape[1] // VERTEX_STEP) * VERTEX_STEP
+        return (power_of_two(frames), power_of_two(len(inputs["vertices"])), vertices, inputs["texture"].shape[2],
+                inputs["tri_index"].shape[2])
 
     def close(self) -> None:
         """Drop every graph (its GPU memory goes with it) and the worker thread; later calls raise."""
@@ -89,8 +139,12 @@ class CudaGraphs:
             if self._closed:
                 return
             self._closed = True
-        self._worker.submit(self._graphs.clear).result()
+        self._worker.submit(self._forget_all).result()  # after any capture under way
         self._worker.shutdown()
+
+    def _forget_all(self) -> None:
+        self._graphs.clear()
+        self._shapes = frozenset()
 
     def _run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
         n = len(motion)
@@ -98,14 +152,17 @@ class CudaGraphs:
         if extra:  # rows of the first frame, rendered and dropped
             motion = np.concatenate([motion, np.repeat(motion[:1], extra, 0)])
             avatar_index = np.concatenate([avatar_index, np.repeat(avatar_index[:1], extra)])
-        vertices = -(-inputs["vertices"].shape[1] // VERTEX_STEP) * VERTEX_STEP
-        key = (n + extra, power_of_two(len(inputs["vertices"])), vertices, inputs["texture"].shape[2],
-               inputs["tri_index"].shape[2])
+        key = self._shape(inputs, n)
         graph = self._graphs.pop(key, None) or _Graph(self.path, self.device, key)
-        frames = graph.run(inputs, motion, avatar_index)[:n]
+        try:
+            frames = graph.run(inputs, motion, avatar_index)[:n]
+        except BaseException:
+            self._shapes = frozenset(self._graphs)
+            raise
         self._graphs[key] = graph  # kept once it has run: a graph that cannot capture is not
         while len(self._graphs) > GRAPHS_KEPT:
             self._graphs.popitem(last=False)
+        self._shapes = frozenset(self._graphs)
         return frames
 
 

@@ -397,8 +397,15 @@ class Renderer:
                             f"got {type(pack).__name__}")
         return avatar_tensors(pack, size)
 
-    def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
-        """One network call: motion (B, 80) on stacked avatar inputs, frame b on avatar avatar_index[b]."""
+    def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray,
+            stand_in: Renderer | None = None) -> np.ndarray:
+        """One network call: motion (B, 80) on stacked avatar inputs, frame b on avatar avatar_index[b].
+
+        ``stand_in``: a renderer on the CPU that renders a call which would otherwise wait for a CUDA
+        graph's capture (0.5-1.3 s on an H100, once per padded shape), and every call while one runs, so
+        that a server's sessions never wait for it (``facecast.cuda_graphs``). Its frames are the CPU's,
+        within a few levels of the GPU's. Calls that pass it come from one thread.
+        """
         motion = np.ascontiguousarray(motion, dtype=np.float32)
         _check_motion_shape(motion)
         # Checked here, as onnxruntime's own errors name a gather deep in the network.
@@ -425,7 +432,9 @@ class Renderer:
         if graphs is None:
             return self._run_session(inputs, motion, avatar_index)
         try:
-            return graphs.run(inputs, motion, avatar_index)
+            frames = graphs.run(inputs, motion, avatar_index, wait=stand_in is None)
+            if frames is not None:
+                return frames
         except Exception as e:  # onnxruntime's own types: a release that cannot capture, the GPU's memory full
             frames = self._run_session(inputs, motion, avatar_index)  # a fault of both raises here, graphs kept
             with self._dropping:
@@ -436,6 +445,7 @@ class Renderer:
                                 extra={"event": "cuda_graphs_dropped", "fields": {"reason": last_line(e)}})
                     graphs.close()
             return frames
+        return stand_in.run(inputs, motion, avatar_index)  # a capture runs (frames is None only with a stand-in)
 
     def _check_avatar_inputs(self, inputs: dict[str, np.ndarray]) -> None:
         # The plain session and the graphs (which copy bytes into buffers) must be given the same inputs

@@ -283,3 +283,34 @@ def test_a_gpu_server_captures_the_shapes_of_its_first_texture_sessions_at_start
         assert events[1][0] == "captured" and events[1][1]["took_s"] > 0
     finally:
         server.close()
+
+
+@needs_gpu
+def test_a_gpu_texture_renderer_renders_on_the_cpu_while_a_new_shapes_graph_is_captured(gpu):
+    """A server's texture sessions come to a shape without a graph (here three at 256 px): that call and
+    those during the capture are rendered on the CPU (the same frames as the CPU's), not held for the
+    capture; once it is captured, the GPU renders them."""
+    import time
+
+    from facecast.bridge.textures import TextureRenderer
+
+    textures = TextureRenderer(device="cuda")
+    graphs = textures.renderer.graphs
+    try:
+        assert graphs is not None and textures.stand_in is not None and textures.stand_in.providers == [CPU]
+        avatar = textures.avatar(None, 256)
+        frames = np.stack([motion(jawOpen=0.7), motion(yaw=15, pitch=-8), motion(eyeBlinkLeft=1, mouthSmileLeft=0.6)])
+        on_cpu = Renderer(device="cpu", threads=2).run(avatar.tensors, frames, np.zeros(3, np.int64))
+        first = textures.render([avatar] * 3, frames)
+        assert graphs.capturing  # returned while the capture (0.5-1.3 s on an H100) goes on
+        assert all(np.array_equal(a, b) for a, b in zip(first, on_cpu, strict=True))
+        deadline = time.monotonic() + 60
+        while graphs.capturing:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert [shape[:2] for shape in graphs._graphs] == [(4, 1)]
+        for a, b in zip(textures.render([avatar] * 3, frames), on_cpu, strict=True):
+            assert psnr(a, b) >= 40
+    finally:
+        textures.close()
+        graphs.close()
