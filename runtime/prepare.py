@@ -33,8 +33,9 @@ MAX_LEAN_DEG = 60
 MAX_FACES = 8  # faces FaceMesh reads in its pass over the whole picture; the detector's windows find more
 
 
-def _eight_bit(im: Image.Image) -> Image.Image:
-    """A greyscale picture of 10 to 16 bits (scans, editors' exports) or of floats as 8-bit greyscale.
+def _eight_bit(im: Image.Image, source: Image.Image, path: Path) -> Image.Image:
+    """A greyscale picture of 10 to 16 bits (scans, editors' exports) or of floats as 8-bit greyscale;
+    ``source`` is the picture as opened from ``path`` (``im`` may be it turned upright), with its tags.
 
     Pillow's own conversion to RGB clips such values at 255: a 16-bit portrait came out all but white.
     Pillow reads 16-bit colour PNGs and TIFFs as 8-bit already.
@@ -45,9 +46,47 @@ def _eight_bit(im: Image.Image) -> Image.Image:
         return im
     values = np.asarray(im, dtype=np.float64)
     top = float(values.max()) if values.size else 0.0
-    # White is the top of the bit depth the values fill: 10- and 12-bit scans are stored in 16 bits.
-    full = 1.0 if im.mode == "F" and top <= 1.0 else 255.0 if top <= 255 else 2.0 ** np.ceil(np.log2(top + 1)) - 1
+    # White is what the file says it is (a TIFF's MaxSampleValue; a PNG's sBIT), else the top of the bit
+    # depth the values fill: 10- and 12-bit scans are stored in 16 bits, and a portrait is not that dark.
+    declared = _declared_white(source, path, top)
+    full = declared if declared is not None else 1.0 if im.mode == "F" and top <= 1.0 else 255.0 if top <= 255 \
+        else 2.0 ** np.ceil(np.log2(top + 1)) - 1
     return Image.fromarray(np.clip(np.round(values * (255 / full)), 0, 255).astype(np.uint8), "L")
+
+
+def _declared_white(im: Image.Image, path: Path, top: float) -> float | None:
+    """The white level a greyscale TIFF or PNG of more than 8 bits declares, if it does.
+
+    A TIFF may give its MaxSampleValue. A PNG's sBIT gives the bits that are significant; the PNG
+    standard has the values scaled up to the full 16 bits then, but some writers store them as they are
+    (0-4095 for 12 bits): values that all fit below the significant bits are read that way.
+    """
+    if im.format == "TIFF":
+        maximum = getattr(im, "tag_v2", {}).get(281)  # MaxSampleValue, one value or one per sample
+        maximum = maximum[0] if isinstance(maximum, tuple) and maximum else maximum
+        return float(maximum) if isinstance(maximum, int) and maximum > 0 else None
+    if im.format != "PNG":
+        return None
+    bits = _png_significant_bits(path)
+    if bits is None or not 1 <= bits <= 16:
+        return None
+    return 2.0**bits - 1 if top < 2**bits else 65535.0
+
+
+def _png_significant_bits(path: Path) -> int | None:
+    """The grey sample's significant bits in a PNG's sBIT chunk (before its image data), or None."""
+    with open(path, "rb") as f:
+        if f.read(8) != b"\x89PNG\r\n\x1a\n":
+            return None
+        while len(head := f.read(8)) == 8:
+            length, kind = int.from_bytes(head[:4], "big"), head[4:]
+            if kind in (b"IDAT", b"IEND"):
+                return None
+            if kind == b"sBIT":
+                data = f.read(length)
+                return data[0] if data else None
+            f.seek(length + 4, 1)  # the chunk's data and CRC
+    return None
 
 
 class Picture(NamedTuple):
@@ -108,7 +147,7 @@ def read_portrait(path: Path) -> Picture:
                 notes.append(f"{path}: {frames} frames (an animation or a multi-page file); using the first")
             orientation = im.getexif().get(0x0112, 1)
             orientation = orientation if orientation in range(2, 9) else 1  # 0 and junk turn nothing
-            upright = _eight_bit(ImageOps.exif_transpose(im))
+            upright = _eight_bit(ImageOps.exif_transpose(im), im, path)
             fmt, alpha = im.format, None
             if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
                 rgba = upright.convert("RGBA")

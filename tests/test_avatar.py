@@ -472,6 +472,34 @@ def test_a_16_bit_greyscale_picture_reads_as_its_8_bit_self(mediapipe, tmp_path,
     assert np.abs(image[..., 1].astype(int) - grey).max() <= 1
 
 
+def test_a_16_bit_greyscale_picture_is_as_bright_as_its_file_declares(tmp_path, astronaut):
+    """Where a file says where white is, that is believed over the values: a dark portrait declared 16 bits
+    (a PNG's sBIT, a TIFF's MaxSampleValue) stays dark, and 12-bit values declared 12 bits read as 12 bits.
+    Undeclared, white is the top of the bit depth the values fill (the test above)."""
+    from PIL import PngImagePlugin
+
+    from facecast.prepare import read_portrait
+
+    grey = np.asarray(astronaut.convert("L")).astype(np.int64)
+    dark = (grey * 3000 // 255).astype(np.uint16)  # at most 3000 of 65535: under 12 bits
+    twelve = (grey * 4095 // 255).astype(np.uint16)
+
+    def png(name: str, values: np.ndarray, bits: int) -> Path:
+        info = PngImagePlugin.PngInfo()
+        info.add(b"sBIT", bytes([bits]))
+        Image.fromarray(values).save(tmp_path / name, pnginfo=info)
+        return tmp_path / name
+
+    def tiff(name: str, values: np.ndarray, white: int) -> Path:
+        Image.fromarray(values).save(tmp_path / name, tiffinfo={281: white})
+        return tmp_path / name
+
+    for path in (png("dark.png", dark, 16), tiff("dark.tif", dark, 65535)):
+        assert read_portrait(path).image.max() == round(3000 * 255 / 65535)
+    for path in (png("twelve.png", twelve, 12), png("scaled.png", twelve * 16, 12), tiff("twelve.tif", twelve, 4095)):
+        assert np.abs(read_portrait(path).image[..., 1].astype(int) - grey).max() <= 1
+
+
 def test_several_faces(mediapipe, tmp_path, astronaut):
     head = astronaut.crop((128, 40, 320, 232))
     canvas = Image.new("RGB", (600, 600), (128, 128, 128))
