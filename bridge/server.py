@@ -26,7 +26,7 @@ from facecast import __version__
 from facecast.audio import SAMPLE_RATE, StreamResampler, float_problem
 from facecast.bridge import protocol as P
 from facecast.bridge.protocol import ErrorCode, ProtocolError, SessionSpec
-from facecast.device import CPU
+from facecast.device import CPU, CUDA
 from facecast.errors import FacecastError
 from facecast.lipsync import HOP, LipSyncModel, shipped_models, step_batch
 from facecast.motion_frame import FRAME_DTYPE, neutral_frames
@@ -167,7 +167,14 @@ class BridgeServer:
         if textures:
             from facecast.bridge.textures import TextureRenderer
 
-            self.textures = TextureRenderer(avatars_dir, device)
+            # A lip network on CUDA (--device cuda) would use CUDA while a graph is captured, which
+            # onnxruntime's capture forbids: then a capture holds the loop, as it did before the stand-in.
+            lips_on_cuda = any(m.providers[0] == CUDA for m in self.models.values())
+            self.textures = TextureRenderer(avatars_dir, device, cpu_stand_in=not lips_on_cuda)
+            if lips_on_cuda and self.textures.renderer.graphs is not None:
+                _log(logging.INFO, "captures_hold_the_loop", reason="the lip networks run on CUDA too (--device "
+                     "auto keeps them on the CPU): a new texture shape's CUDA graph is captured with every session "
+                     "waiting, 0.5-1.3 s on an H100")
             # Packs are looked up when a session asks (the folder may gain packs while the server runs);
             # what is wrong with it now is said now.
             for event, fields in self.textures.folder_warnings():
@@ -184,7 +191,7 @@ class BridgeServer:
                 start = time.monotonic()
                 default = self.textures.avatar(None, 512)
                 for sessions in counts:
-                    self.textures.render([default] * sessions, neutral_frames(sessions), capture=True)
+                    self.textures.render([default] * sessions, neutral_frames(sessions), wait_for_capture=True)
                 _log(logging.INFO, "captured", took_s=round(time.monotonic() - start, 2))
         self.ctx = context or zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.ROUTER)

@@ -37,11 +37,13 @@ ENCODE_THREADS = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sche
 class TextureRenderer:
     """Loads avatars on demand and renders one frame for each of several sessions in batched calls."""
 
-    def __init__(self, avatars_dir: Path | None = None, device: str = "auto") -> None:
+    def __init__(self, avatars_dir: Path | None = None, device: str = "auto", cpu_stand_in: bool = True) -> None:
+        """``cpu_stand_in``: on a GPU, render on the CPU while a new shape's CUDA graph is captured; only
+        where nothing else in the process uses CUDA meanwhile (a lip network on CUDA would)."""
         self.renderer = Renderer(device=device)
         # Renders while a CUDA graph is captured (a new number of sessions or avatars, a new size), so
         # that no session waits the second that takes. Made now, as making it takes a moment too.
-        self.stand_in = Renderer(device="cpu") if self.renderer.graphs is not None else None
+        self.stand_in = Renderer(device="cpu") if cpu_stand_in and self.renderer.graphs is not None else None
         self.avatars_dir = avatars_dir
         self._cache: dict[tuple[str, int], Avatar] = {}
         # Packs found unreadable, by path, with the (modification time, size) they had before they were
@@ -139,10 +141,10 @@ class TextureRenderer:
         self._cache[key] = self._cache.pop(key)
         return True
 
-    def render(self, avatars: list[Avatar], frames: np.ndarray, capture: bool = False) -> list[np.ndarray]:
+    def render(self, avatars: list[Avatar], frames: np.ndarray, wait_for_capture: bool = False) -> list[np.ndarray]:
         """Frame i on avatar i; one network call per frame size. On a GPU, a call of a shape whose CUDA
-        graph is not captured yet is rendered on the CPU while the graph is captured, unless ``capture``:
-        then it waits for the capture (a server's start)."""
+        graph is not captured yet is rendered by the CPU stand-in while the graph is captured, unless
+        ``wait_for_capture`` (a server's start) or there is no stand-in."""
         out: list[np.ndarray | None] = [None] * len(avatars)
         by_size: dict[int, list[int]] = {}
         for i, avatar in enumerate(avatars):
@@ -156,7 +158,8 @@ class TextureRenderer:
                     distinct.append(avatars[i])
             index = np.array([ids.index(id(avatars[i])) for i in members], dtype=np.int64)
             inputs = distinct[0].tensors if len(distinct) == 1 else self._stacked(distinct)
-            images = self.renderer.run(inputs, frames[members], index, stand_in=None if capture else self.stand_in)
+            images = self.renderer.run(inputs, frames[members], index,
+                                       stand_in=None if wait_for_capture else self.stand_in)
             for row, i in enumerate(members):
                 out[i] = images[row]
         return out  # type: ignore[return-value]

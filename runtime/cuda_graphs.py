@@ -17,10 +17,11 @@ Calls are padded to a few shapes, so that ``facecast render``'s last short batch
 number of texture sessions and avatars, reuses a few graphs instead of capturing one (0.5-1.3 s on an H100) per
 count: frames and avatars to a power of two, and meshes to a multiple of ``VERTEX_STEP`` vertices.
 
-A server cannot hold every session for a capture, so it calls with ``wait=False``: a shape without a graph
-is captured on the worker while the caller renders those frames on the CPU (``Renderer.run``'s
-``stand_in``). Not on the GPU: onnxruntime captures in CUDA's global mode, in which another thread's CUDA
-work (an upload, another graph's replay) would fail the capture or itself.
+A server cannot hold every session for a capture, so it calls with ``wait_for_capture=False``: a shape
+without a graph is captured on the worker while the caller renders those frames on the CPU
+(``Renderer.run``'s ``stand_in``). Not on the GPU: onnxruntime captures in CUDA's global mode, in which
+another thread's CUDA work (an upload, another graph's replay, a lip network on CUDA) would fail the
+capture or itself.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from facecast.device import CPU, CUDA, CUDA_OPTIONS
+from facecast.device import CPU, CUDA, CUDA_OPTIONS, last_line
 from facecast.logs import native_stderr_caught
 from facecast.render import CELL, ONNX_TYPES, pad_vertices
 
@@ -69,6 +70,10 @@ def padded_avatars(inputs: dict[str, np.ndarray], avatars: int, vertices: int) -
     return out
 
 
+class CaptureError(RuntimeError):
+    """A CUDA graph captured in the background could not be; the message is onnxruntime's reason."""
+
+
 class CudaGraphs:
     """Runs the whole-frame render network (``path``) as CUDA graphs, one per padded input shape.
 
@@ -87,27 +92,32 @@ class CudaGraphs:
         self._closed = False
 
     def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray,
-            wait: bool = True) -> np.ndarray | None:
+            wait_for_capture: bool = True) -> np.ndarray | None:
         """Frames (B, S, S, 3) uint8 for motion (B, 80) on the stacked avatar ``inputs``, as
         ``Renderer.run`` (which checks them); the first call of each padded shape captures its graph.
 
-        ``wait=False``: a call whose padded shape has no graph yet starts its capture and returns None at
-        once, and so does every call while that capture runs: the caller renders those frames without the
-        GPU. A capture that failed raises at the next call. Such calls come from one thread.
+        ``wait_for_capture=False``: a call whose padded shape has no graph yet starts its capture and
+        returns None at once, and so does every such call while that capture runs: the caller renders those
+        frames without the GPU. A capture that failed is logged, and raises ``CaptureError`` at the next
+        such call.
         """
-        if wait:
+        if wait_for_capture:
             return self._worker.submit(self._run, inputs, motion, avatar_index).result()
-        capture = self._capture
-        if capture is not None:
-            if not capture.done():
+        with self._closing:  # one check-and-submit at a time, and none once closed
+            if self._closed:
+                raise RuntimeError("these CUDA graphs are closed")
+            capture = self._capture
+            if capture is not None and not capture.done():
                 return None
             self._capture = None
-            capture.result()  # what failed the capture, raised to the caller
-        shape = self._shape(inputs, len(motion))
-        if shape not in self._shapes:
-            self._capture = self._worker.submit(self._capture_now, shape, inputs, motion, avatar_index)
-            return None
-        return self._worker.submit(self._run, inputs, motion, avatar_index).result()
+            if capture is not None:
+                capture.result()  # a failed capture's CaptureError
+            shape = self._shape(inputs, len(motion))
+            if shape not in self._shapes:
+                self._capture = self._worker.submit(self._capture_logged, shape, inputs, motion, avatar_index)
+                return None
+            job = self._worker.submit(self._run, inputs, motion, avatar_index)
+        return job.result()
 
     @property
     def capturing(self) -> bool:
@@ -115,16 +125,27 @@ class CudaGraphs:
         capture = self._capture
         return capture is not None and not capture.done()
 
-    def _capture_now(self, shape: tuple[int, ...], inputs: dict[str, np.ndarray], motion: np.ndarray,
-                     avatar_index: np.ndarray) -> None:
+    def _capture_logged(self, shape: tuple[int, ...], inputs: dict[str, np.ndarray], motion: np.ndarray,
+                        avatar_index: np.ndarray) -> None:
+        # Logged either way: meanwhile the frames came from the CPU, and a server's operator may see them slower.
+        fields: dict[str, float | str] = {"frames": shape[0], "avatars": shape[1], "size": shape[4] * CELL}
+        what = "the CUDA graph of {frames} frames of {avatars} avatars at {size} px".format(**fields)
         start = time.monotonic()
-        self._run(inputs, motion, avatar_index)
-        took = round(time.monotonic() - start, 2)
-        # Logged, as the frames of that second came from the CPU, and a server operator may see them slower.
-        frames, avatars, size = shape[0], shape[1], shape[4] * CELL
-        log.info("captured the CUDA graph of %d frames of %d avatars at %d px in %.2f s", frames, avatars, size, took,
-                 extra={"event": "cuda_graph_captured",
-                        "fields": {"frames": frames, "avatars": avatars, "size": size, "took_s": took}})
+        try:
+            self._run(inputs, motion, avatar_index)
+            reason = None
+        except Exception as e:  # onnxruntime's own types
+            reason = last_line(e)
+        fields["took_s"] = round(time.monotonic() - start, 2)
+        if reason is None:
+            log.info("captured %s in %.2f s", what, fields["took_s"],
+                     extra={"event": "cuda_graph_captured", "fields": fields})
+            return
+        log.warning("cannot capture %s (%s)", what, reason,
+                    extra={"event": "cuda_graph_capture_failed", "fields": {**fields, "reason": reason}})
+        # Raised here, not from the except clause: the original's traceback would keep the failed graph's
+        # session and GPU buffers for as long as the future keeps the exception.
+        raise CaptureError(reason)
 
     @staticmethod
     def _shape(inputs: dict[str, np.ndarray], frames: int) -> tuple[int, ...]:

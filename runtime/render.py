@@ -20,7 +20,7 @@ import numpy as np
 
 from facecast import face_topology as ft
 from facecast.avatar import AvatarPack
-from facecast.device import CUDA, last_line, open_session, providers
+from facecast.device import CPU, CUDA, last_line, open_session, providers
 from facecast.errors import FacecastError, ModelError
 from facecast.motion_frame import BOUNDS, FRAME_SIZE, WEIGHTS, MotionTrack, first_impossible
 from facecast.rig import framing
@@ -404,7 +404,8 @@ class Renderer:
         ``stand_in``: a renderer on the CPU that renders a call which would otherwise wait for a CUDA
         graph's capture (0.5-1.3 s on an H100, once per padded shape), and every call while one runs, so
         that a server's sessions never wait for it (``facecast.cuda_graphs``). Its frames are the CPU's,
-        within a few levels of the GPU's. Calls that pass it come from one thread.
+        within a few levels of the GPU's. Nothing else in the process may use CUDA meanwhile: onnxruntime
+        captures in CUDA's global mode, which fails the capture, or the other call.
         """
         motion = np.ascontiguousarray(motion, dtype=np.float32)
         _check_motion_shape(motion)
@@ -428,15 +429,20 @@ class Renderer:
         if not len(motion):
             size = inputs["tri_index"].shape[-1] * CELL
             return np.zeros((0, size, size, 3), np.uint8)
+        if stand_in is not None and stand_in.providers[0] != CPU:
+            raise ValueError(f"stand_in must render on the CPU (it runs while a CUDA graph is captured, when no "
+                             f"other thread may use CUDA), not on {stand_in.providers[0]}")
         graphs = self.graphs
         if graphs is None:
             return self._run_session(inputs, motion, avatar_index)
         try:
-            frames = graphs.run(inputs, motion, avatar_index, wait=stand_in is None)
+            frames = graphs.run(inputs, motion, avatar_index, wait_for_capture=stand_in is None)
             if frames is not None:
                 return frames
         except Exception as e:  # onnxruntime's own types: a release that cannot capture, the GPU's memory full
-            frames = self._run_session(inputs, motion, avatar_index)  # a fault of both raises here, graphs kept
+            # (the stand-in, on the CPU, whatever another thread's capture may be doing; a fault of both raises
+            # here, graphs kept)
+            frames = (stand_in or self)._run_session(inputs, motion, avatar_index)
             with self._dropping:
                 if self.graphs is graphs:  # this thread's call dropped them; others' calls only fell back
                     self.graphs = None

@@ -9,6 +9,7 @@ import types
 import numpy as np
 import onnxruntime as ort
 import pytest
+from counting import CountingRenderer
 from pictures import psnr
 
 from facecast.avatar import load_pack
@@ -288,8 +289,8 @@ def test_a_gpu_server_captures_the_shapes_of_its_first_texture_sessions_at_start
 @needs_gpu
 def test_a_gpu_texture_renderer_renders_on_the_cpu_while_a_new_shapes_graph_is_captured(gpu):
     """A server's texture sessions come to a shape without a graph (here three at 256 px): that call and
-    those during the capture are rendered on the CPU (the same frames as the CPU's), not held for the
-    capture; once it is captured, the GPU renders them."""
+    those during the capture are rendered by the CPU stand-in, not held for the capture; once it is
+    captured, the GPU renders them."""
     import time
 
     from facecast.bridge.textures import TextureRenderer
@@ -298,12 +299,12 @@ def test_a_gpu_texture_renderer_renders_on_the_cpu_while_a_new_shapes_graph_is_c
     graphs = textures.renderer.graphs
     try:
         assert graphs is not None and textures.stand_in is not None and textures.stand_in.providers == [CPU]
+        textures.stand_in = stand_in = CountingRenderer(device="cpu")  # the same, counting what it renders
         avatar = textures.avatar(None, 256)
         frames = np.stack([motion(jawOpen=0.7), motion(yaw=15, pitch=-8), motion(eyeBlinkLeft=1, mouthSmileLeft=0.6)])
-        on_cpu = Renderer(device="cpu", threads=2).run(avatar.tensors, frames, np.zeros(3, np.int64))
+        on_cpu = stand_in.run(avatar.tensors, frames, np.zeros(3, np.int64))
         first = textures.render([avatar] * 3, frames)
-        assert graphs.capturing  # returned while the capture (0.5-1.3 s on an H100) goes on
-        assert all(np.array_equal(a, b) for a, b in zip(first, on_cpu, strict=True))
+        assert stand_in.calls == 2 and all(np.array_equal(a, b) for a, b in zip(first, on_cpu, strict=True))
         deadline = time.monotonic() + 60
         while graphs.capturing:
             assert time.monotonic() < deadline
@@ -311,6 +312,27 @@ def test_a_gpu_texture_renderer_renders_on_the_cpu_while_a_new_shapes_graph_is_c
         assert [shape[:2] for shape in graphs._graphs] == [(4, 1)]
         for a, b in zip(textures.render([avatar] * 3, frames), on_cpu, strict=True):
             assert psnr(a, b) >= 40
+        assert stand_in.calls == 2  # the GPU's frames
     finally:
         textures.close()
         graphs.close()
+
+
+@needs_gpu
+def test_a_gpu_server_whose_lip_networks_run_on_cuda_waits_for_its_captures(caplog):
+    """A capture forbids other CUDA work in the process: with the lip networks on CUDA too (--device cuda),
+    the server has no CPU stand-in, and says why; with them on the CPU (as --device auto has it), it has."""
+    from facecast.bridge.server import BridgeServer
+
+    with caplog.at_level("INFO", logger="facecast.serve"):
+        server = BridgeServer("tcp://127.0.0.1:*", [LipSyncModel(device="cuda")], device="cuda")
+    try:
+        assert server.model.providers[0] == CUDA and server.textures.stand_in is None
+        assert "captures_hold_the_loop" in [r.getMessage() for r in caplog.records if r.name == "facecast.serve"]
+    finally:
+        server.close()
+    server = BridgeServer("tcp://127.0.0.1:*", [LipSyncModel(device="cpu")], device="cuda")
+    try:
+        assert server.textures.stand_in is not None
+    finally:
+        server.close()

@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import threading
 import time
 
 import numpy as np
 import pytest
+from counting import CountingRenderer
 from pictures import psnr
 
 from facecast import face_topology as ft
@@ -138,29 +140,34 @@ def _until_captured(graphs: CudaGraphs) -> None:
 
 
 def test_cuda_graphs_a_caller_does_not_wait_for_are_captured_while_it_renders_elsewhere(pack, caplog):
-    """With ``wait=False`` (a server's calls) the first call of a padded shape only starts its capture and
-    returns None, as does any call while a capture runs; once captured, the shape's calls render."""
+    """With ``wait_for_capture=False`` (a server's calls) the first call of a padded shape only starts its
+    capture and returns None, as does any call while a capture runs; once captured, the shape's calls
+    render."""
     plain = Renderer(threads=2)
     graphs = CudaGraphs(default_model_path(whole_frame=True), device="cpu")
     one = avatar_tensors(pack, 96)
     frames = np.stack([motion(jawOpen=0.6), motion(yaw=12), motion(eyeBlinkLeft=1)]).astype(np.float32)
+
+    def run(rows: np.ndarray) -> np.ndarray | None:
+        return graphs.run(one.tensors, rows, np.zeros(len(rows), np.int64), wait_for_capture=False)
+
     try:
         with caplog.at_level("INFO", logger="facecast.cuda_graphs"):
             for n in (1, 3, 2):
-                index = np.zeros(n, np.int64)
-                assert graphs.run(one.tensors, frames[:n], index, wait=False) is None  # a new shape: 1, 4, 2
+                assert run(frames[:n]) is None  # a new shape: 1, 4, 2 frames
                 _until_captured(graphs)
-                got = graphs.run(one.tensors, frames[:n], index, wait=False)
-                np.testing.assert_array_equal(got, plain.run(one.tensors, frames[:n], index))
+                expected = plain.run(one.tensors, frames[:n], np.zeros(n, np.int64))
+                np.testing.assert_array_equal(run(frames[:n]), expected)
             # Four frames are the shape of three: captured already, so rendered at the first call.
-            np.testing.assert_array_equal(graphs.run(one.tensors, np.tile(frames[:2], (2, 1)), np.zeros(4, np.int64),
-                                                     wait=False),
-                                          plain.run(one.tensors, np.tile(frames[:2], (2, 1)), np.zeros(4, np.int64)))
-            # While a capture runs (eight frames, new) no call runs on the worker, a captured shape's neither.
-            assert graphs.run(one.tensors, np.tile(frames[:1], (8, 1)), np.zeros(8, np.int64), wait=False) is None
-            during = graphs.run(one.tensors, frames[:1], np.zeros(1, np.int64), wait=False)
-            if graphs.capturing:  # still, so it was during that call too
-                assert during is None
+            four = np.tile(frames[:2], (2, 1))
+            np.testing.assert_array_equal(run(four), plain.run(one.tensors, four, np.zeros(4, np.int64)))
+            # While a capture runs (of eight frames, held back here until the check is done), no call runs on
+            # the worker, a captured shape's neither.
+            release = threading.Event()
+            graphs._worker.submit(release.wait)
+            assert run(np.tile(frames[:1], (8, 1))) is None
+            assert graphs.capturing and run(frames[:1]) is None
+            release.set()
             _until_captured(graphs)
         assert sorted(shape[0] for shape in graphs._graphs) == [1, 2, 4, 8]
         # Each capture is logged with its time, as its frames came from elsewhere meanwhile.
@@ -170,33 +177,38 @@ def test_cuda_graphs_a_caller_does_not_wait_for_are_captured_while_it_renders_el
         assert all(c["took_s"] >= 0 for c in captured)
     finally:
         graphs.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        run(frames[:1])
 
 
 def test_a_renderer_with_a_stand_in_renders_every_call_at_once_while_its_graphs_capture(pack, tmp_path, caplog):
-    """Given a stand-in, a call never waits for a capture: the stand-in renders it (the same frames, both
-    on the CPU here). Graphs whose capture fails are dropped at the next call, which the plain session
-    renders, with the usual warning."""
+    """Given a stand-in (on the CPU), a call never waits for a capture: the stand-in renders it. A capture
+    that fails is logged when it fails; the next call renders on the stand-in too, and the graphs are
+    dropped, with the usual warning."""
     avatar = avatar_tensors(pack, 96)
     frames = np.stack([motion(jawOpen=0.5), motion(yaw=10)])
     index = np.zeros(2, np.int64)
-    renderer, stand_in = Renderer(threads=2), Renderer(threads=2)
+    renderer, stand_in = Renderer(threads=2), CountingRenderer(threads=2)
     expected = renderer.run(avatar.tensors, frames, index)
     renderer.graphs = graphs = CudaGraphs(default_model_path(whole_frame=True), device="cpu")
     try:
         np.testing.assert_array_equal(renderer.run(avatar.tensors, frames, index, stand_in=stand_in), expected)
-        assert graphs.capturing or graphs._graphs  # started, and maybe done already
+        assert stand_in.calls == 1
         _until_captured(graphs)
         np.testing.assert_array_equal(renderer.run(avatar.tensors, frames, index, stand_in=stand_in), expected)
-        assert list(graphs._graphs)[0][:2] == (2, 1)
+        assert stand_in.calls == 1 and list(graphs._graphs)[0][:2] == (2, 1)  # the graph's frames
     finally:
         graphs.close()
     renderer.graphs = broken = CudaGraphs(tmp_path / "missing.onnx", device="cpu")
-    np.testing.assert_array_equal(renderer.run(avatar.tensors, frames, index, stand_in=stand_in), expected)
-    _until_captured(broken)
-    assert renderer.graphs is broken  # the failure is met at the next call
-    np.testing.assert_array_equal(renderer.run(avatar.tensors, frames, index, stand_in=stand_in), expected)
-    assert renderer.graphs is None
-    assert [r.event for r in caplog.records if r.levelname == "WARNING"] == ["cuda_graphs_dropped"]
+    with caplog.at_level("INFO", logger="facecast"):
+        np.testing.assert_array_equal(renderer.run(avatar.tensors, frames, index, stand_in=stand_in), expected)
+        _until_captured(broken)
+        assert [r.event for r in caplog.records if r.levelname == "WARNING"] == ["cuda_graph_capture_failed"]
+        assert renderer.graphs is broken  # the failure is met at the next call
+        np.testing.assert_array_equal(renderer.run(avatar.tensors, frames, index, stand_in=stand_in), expected)
+    assert renderer.graphs is None and stand_in.calls == 3
+    assert [r.event for r in caplog.records if r.levelname == "WARNING"] == ["cuda_graph_capture_failed",
+                                                                             "cuda_graphs_dropped"]
 
 
 def test_avatar_inputs_are_read_only_so_no_edit_goes_unseen(pack):
