@@ -9,6 +9,7 @@ same stream fed in large chunks, so both give the same frames (to float rounding
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -102,15 +103,29 @@ class LipFrames:
 
         The mouth shuts wherever the network is confident of a bilabial (``close_for_bilabials``).
         """
-        data = neutral_frames(len(self))
-        pose = close_for_bilabials(self.pose, self.visemes[:, VISEME_INDEX["PP"]])
-        idx = self.start + np.arange(len(self))
-        data[:, FIELDS["frameIndex"].offset] = idx
-        data[:, FIELDS["time"].offset] = idx / FRAME_RATE
-        data[:, FIELDS["visemes"].slice] = self.visemes
-        data[:, _LIP_TARGETS] = pose[:, _LIP_SOURCES]
-        data[:, FIELDS["voiceActivity"].offset] = self.vad
-        return MotionTrack(data, FRAME_RATE)
+        return to_tracks([self])[0]
+
+
+def to_tracks(parts: Sequence[LipFrames]) -> list[MotionTrack]:
+    """``LipFrames.to_track`` of several streams' frames, worked out together: the same numbers, for a
+    server whose sessions bring a frame or two each a turn (one pass instead of one per session)."""
+    if not parts:
+        return []
+    lengths = [len(p) for p in parts]
+    total = sum(lengths)
+    visemes = np.concatenate([p.visemes for p in parts]) if len(parts) > 1 else parts[0].visemes
+    data = neutral_frames(total)
+    pose = close_for_bilabials(np.concatenate([p.pose for p in parts]) if len(parts) > 1 else parts[0].pose,
+                               visemes[:, VISEME_INDEX["PP"]])
+    # Each row's frame index: its part's start plus its place in the part.
+    firsts = np.cumsum([0, *lengths[:-1]])
+    idx = np.arange(total) + np.repeat([p.start - first for p, first in zip(parts, firsts, strict=True)], lengths)
+    data[:, FIELDS["frameIndex"].offset] = idx
+    data[:, FIELDS["time"].offset] = idx / FRAME_RATE
+    data[:, FIELDS["visemes"].slice] = visemes
+    data[:, _LIP_TARGETS] = pose[:, _LIP_SOURCES]
+    data[:, FIELDS["voiceActivity"].offset] = np.concatenate([p.vad for p in parts]) if len(parts) > 1 else parts[0].vad
+    return [MotionTrack(rows, FRAME_RATE) for rows in np.split(data, firsts[1:])]
 
 
 class LipSyncModel:

@@ -14,7 +14,7 @@ import numpy as np
 
 from facecast.audio import SAMPLE_RATE, check_not_silent, float_samples, load_audio
 from facecast.errors import AudioError
-from facecast.lipsync import LipFrames, LipSyncModel, LipSyncStream
+from facecast.lipsync import LipFrames, LipSyncModel, LipSyncStream, to_tracks
 from facecast.motion_frame import MAX_FPS, MIN_FPS, MotionTrack
 from facecast.nonverbal import MotionControls, NonverbalGenerator
 from facecast.nonverbal.controls import check_controls
@@ -126,10 +126,9 @@ class MotionStream:
         dropped before it reached the network (an interrupted line) moves nothing else either.
         """
         self.nonverbal.push_audio(audio)
-        return self._finish(lips, None, final)
+        return self._finish(lips.to_track(), None, final)
 
-    def _finish(self, lips: LipFrames, pitch: np.ndarray | None, final: bool) -> MotionTrack:
-        track100 = lips.to_track()
+    def _finish(self, track100: MotionTrack, pitch: np.ndarray | None, final: bool) -> MotionTrack:
         self.nonverbal.apply(track100, pitch)
         head = self._retimer.push(track100.data)
         if not final:
@@ -140,8 +139,9 @@ class MotionStream:
 
 def advance_batch(streams: list[MotionStream], lips: list[LipFrames], audio: list[np.ndarray]) -> Iterator[MotionTrack]:
     """``MotionStream.advance`` for several streams (after ``facecast.lipsync.step_batch``), with the pitch of
-    all their new frames analysed in one call: for a live chunk that call's cost is mostly fixed, so a
-    server with many sessions pays it once a round instead of once a session.
+    all their new frames analysed in one call, and their lip frames made motion frames in one pass: for a
+    live chunk these calls' cost is mostly fixed, so a server with many sessions pays it once a round
+    instead of once a session.
 
     Yields each stream's frames, in order, as soon as they are made, so a server can send the first
     session's before it works out the next one's; every stream gets exactly the frames its own
@@ -155,5 +155,5 @@ def advance_batch(streams: list[MotionStream], lips: list[LipFrames], audio: lis
         stream.nonverbal.push_audio(samples)
         windows.append(stream.nonverbal.pitch_windows(len(frames)))
     pitch = np.split(pitch_of(np.concatenate(windows)), np.cumsum([len(w) for w in windows[:-1]]))
-    for stream, frames, f0 in zip(streams, lips, pitch, strict=True):
-        yield stream._finish(frames, f0, False)
+    for stream, track100, f0 in zip(streams, to_tracks(lips), pitch, strict=True):
+        yield stream._finish(track100, f0, False)

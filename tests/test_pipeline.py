@@ -49,7 +49,8 @@ def test_pcm16_samples_give_the_motion_of_their_float_values_and_other_integers_
 
 
 def test_streams_advanced_together_give_each_its_own_frames(pipeline, speech_audio):
-    """What a server does each round: one lip-network call and one pitch analysis for every session."""
+    """What a server does each round: one lip-network call, one pitch analysis and one pass making motion
+    frames of the lip frames for every session."""
     from facecast.lipsync import step_batch
     from facecast.pipeline import advance_batch
 
