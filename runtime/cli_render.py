@@ -28,6 +28,7 @@ RENDER_BATCH = 4  # frames per network call: larger batches gain little on CPU a
 # render network leaves where they are: 0.05 m nearer to the 0.6 m camera is 9 % larger.
 HEAD_DISTANCE_SHOWN = 0.05
 UPSCALE_TOLD = 1.5  # frames more than this many times the picture's own pixels are said to be enlarged
+DEFAULT_SIZE = 512  # px, frames of `facecast render`
 
 
 def _face(text: str) -> int:
@@ -66,14 +67,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--audio", type=Path, default=None, help="speech file: wav, flac, ogg, mp3, m4a, ...")
     p.add_argument("--motion", type=Path, default=None, metavar="FILE",
                    help="render this motion (.json, .npz or Live Link Face .csv) instead of motion made from the "
-                   "speech; at the file's frame rate; --audio is then optional (its sound is muxed in)")
+                   "speech; at the file's frame rate unless --fps is given; --audio is then optional (its sound "
+                   "is muxed in)")
     p.add_argument("-o", "--output", type=output_file, required=True, help="OUT.mp4")
-    p.add_argument("--size", type=number_arg(int, "size", 64, 2048, multiple=4), default=512,
+    p.add_argument("--size", type=number_arg(int, "size", 64, 2048, multiple=4), default=DEFAULT_SIZE,
                    help="frame size in pixels, a multiple of 4 from 64 to 2048 (default 512)")
     p.add_argument("--label", action="store_true", help='burn a small visible "AI-generated" mark into the frames')
     p.add_argument("--face", type=_face, default=None, metavar="N", help="face to use in a picture with several")
-    _add_motion_options(p, fps=None, fps_help="output frame rate (default 30); with --motion, the file's own, "
-                        "which --fps gives for a CSV under a second (its timecodes cannot tell it)")
+    _add_motion_options(p, fps=None, fps_help="output frame rate (default 30); with --motion, the file's own, or "
+                        "the file resampled to --fps, keeping lip closures and blinks (a CSV under a second, "
+                        "whose timecodes cannot tell its rate, is taken to be at --fps)")
     p.set_defaults(usage_error=p.error)
 
 
@@ -202,9 +205,12 @@ def _render(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     pack = load_portrait(args.portrait, args.face)
     side = _detail_side(pack)
-    if args.portrait is not None and args.size > UPSCALE_TOLD * side:  # the bundled one is small on purpose
-        print(f"{args.portrait}: the frame shows {side:.0f} px of the picture, enlarged to {args.size} px with no "
-              "more detail (a larger picture of the face gives more)", file=sys.stderr)
+    # The bundled portrait is small on purpose (the package ships it): told only past the default size.
+    if args.size > UPSCALE_TOLD * side and (args.portrait is not None or args.size > DEFAULT_SIZE):
+        name = args.portrait if args.portrait is not None else "the bundled portrait"
+        print(f"{name}: the frame shows {side:.0f} px of the picture, enlarged to {args.size} px with no more detail "
+              "(a larger picture of the face gives more" + (")" if args.portrait is not None else
+                                                            ": give one with --portrait)"), file=sys.stderr)
     motion_source = None
     if args.motion is not None:
         from facecast.readers import motion_lip_model
@@ -236,9 +242,14 @@ def _motion_file(args: argparse.Namespace):
     if given:  # exits 2, as argparse does
         args.usage_error(f"{', '.join(given)} {'shapes' if len(given) == 1 else 'shape'} motion made from speech; "
                          "--motion renders the file's motion as it is")
-    if args.fps is not None and args.motion.suffix.lower() != ".csv":
-        args.usage_error(f"--fps with --motion gives a CSV's frame rate; {args.motion.name} states its own")
-    track = read_motion(args.motion, fps=args.fps)
+    track = read_motion(args.motion, untold_fps=args.fps)
+    if args.fps is not None and track.fps != args.fps:
+        from facecast.retime import retime
+
+        # As motion made from speech is: lip closures and blinks shorter than a frame still reach one.
+        if not args.quiet:
+            print(f"{args.motion}: {track.fps:g} fps motion resampled to {args.fps:g} fps", file=sys.stderr)
+        track = retime(track, args.fps)
     if args.audio is not None:
         from facecast.audio import SAMPLE_RATE, load_audio
 

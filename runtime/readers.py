@@ -39,11 +39,13 @@ _STANDARD_RATES = (24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 144, 240)
 MAX_PROVENANCE_CHARS = 255
 
 
-def read_motion(path: str | Path, fps: float | None = None) -> MotionTrack:
+def read_motion(path: str | Path, fps: float | None = None, untold_fps: float | None = None) -> MotionTrack:
     """The motion track in ``path`` (.json, .npz or Live Link Face .csv), at the file's own frame rate.
 
     ``fps``: the frame rate of a CSV, which only its timecodes otherwise tell: needed for one shorter than
     a second, and checked against them in a longer one. A .json or .npz states its own rate.
+    ``untold_fps``: the rate of a CSV too short for its timecodes to tell it, where any file may be given
+    (a longer CSV, a .json or an .npz keeps its own).
     Raises ``FacecastError`` with a one-line reason for a missing, unreadable or foreign file.
     """
     path = Path(path)
@@ -54,12 +56,16 @@ def read_motion(path: str | Path, fps: float | None = None) -> MotionTrack:
     if path.suffix.lower() not in readers:
         raise FacecastError(f"{path}: unknown motion format {path.suffix!r}; use .csv, .json or .npz")
     kind, reader = readers[path.suffix.lower()]
-    if fps is not None:
+    if fps is not None and untold_fps is not None:
+        raise ValueError("give fps or untold_fps, not both")
+    if untold_fps is not None and reader is _read_csv:
+        fps = check_fps(path, untold_fps)
+    elif fps is not None:
         if reader is not _read_csv:
             raise FacecastError(f"{path}: a {kind} states its own frame rate; a rate is given only for a CSV")
         fps = check_fps(path, fps)
     try:
-        track = _read_csv(path, fps) if fps is not None else reader(path)
+        track = _read_csv(path, fps, checked=untold_fps is None) if fps is not None else reader(path)
     except FacecastError:
         raise
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, zipfile.BadZipFile,
@@ -310,11 +316,11 @@ def _even_clock(path: Path, times: np.ndarray, fps: float, what: str) -> tuple[n
     return k / fps, np.where(k - at[after - 1] <= at[after] - k + 1e-6, after - 1, after)
 
 
-def _read_csv(path: Path, fps: float | None = None) -> MotionTrack:
+def _read_csv(path: Path, fps: float | None = None, checked: bool = True) -> MotionTrack:
     """Live Link Face CSV: its timecodes give the frame rate (FF counts frames within each second; ``fps``
-    gives it for a file too short for them to tell, and must agree with them otherwise), and its rows are
-    put on an even clock at that rate, so a recording that dropped frames stays in time with its
-    sound. Head and eye angles are read as radians with the app's signs (``LLF_SIGN``), as ``facecast
+    gives it for a file too short for them to tell, and must agree with them otherwise, if ``checked``),
+    and its rows are put on an even clock at that rate, so a recording that dropped frames stays in time
+    with its sound. Head and eye angles are read as radians with the app's signs (``LLF_SIGN``), as ``facecast
     motion`` writes them. A blendshape column a file lacks stays at 0; columns facecast does not use are not read."""
     with path.open(newline="", encoding="utf-8-sig") as fh:
         rows = [(n + 1, r) for n, r in enumerate(csv.reader(fh)) if any(cell.strip() for cell in r)]
@@ -350,7 +356,7 @@ def _read_csv(path: Path, fps: float | None = None) -> MotionTrack:
                                 f"past the {fps:g} fps given")
     else:
         told = check_fps(path, _csv_rate(seconds, frame_in_second))
-        if fps is not None and abs(fps - told) > 1e-4 * told:
+        if fps is not None and checked and abs(fps - told) > 1e-4 * told:
             raise FacecastError(f"{path}: its timecodes say {told:g} fps, not the {fps:g} given")
         fps = told
     times = seconds - seconds[0] + (frame_in_second - frame_in_second[0]) / fps

@@ -92,6 +92,16 @@ def test_a_rate_given_for_a_longer_csv_must_be_the_one_its_timecodes_tell(tmp_pa
         read_motion(write_motion(spoken, tmp_path / "m.json"), fps=25)
 
 
+def test_a_rate_for_when_the_file_cannot_tell_is_used_only_then(tmp_path, spoken):
+    """``untold_fps`` (a video's rate, given for whatever motion file comes): the rate of a CSV too short
+    to tell its own; a longer CSV, a JSON or an npz keeps the rate it states."""
+    bark = MotionTrack(spoken.data[:20].copy(), 25)
+    bark.time[:] = np.arange(20) / 25
+    assert read_motion(write_motion(bark, tmp_path / "bark.csv"), untold_fps=25).fps == 25
+    for name in ("m.csv", "m.json", "m.npz"):
+        assert read_motion(write_motion(spoken, tmp_path / name), untold_fps=30).fps == 25
+
+
 @pytest.mark.parametrize("fps, dropped", [(30, 29), (30, 30), (29.97, 30), (24.5, 25), (59.94, 60)])
 def test_a_frame_dropped_at_a_second_does_not_change_the_rate(tmp_path, fps, dropped):
     path = write_motion(MotionTrack.neutral(int(fps * 2.5), fps), tmp_path / "m.csv")  # two seconds crossed

@@ -22,6 +22,7 @@ from facecast.errors import FacecastError
 from facecast.motion_frame import FIELDS, neutral_frames
 from facecast.motion_frame import frame_from as motion
 from facecast.render import CELL, Renderer, avatar_tensors, default_model_path, rasterise, sealed_image, stack_avatars
+from facecast.retime import retime
 
 
 @pytest.fixture(scope="module")
@@ -832,20 +833,40 @@ def test_render_command_renders_a_motion_file_as_it_is(tmp_path, speech_wav, cap
         assert np.abs(decoded - expected).mean(axis=(1, 2, 3)).max() < 4
     assert np.abs(a[-1] - a[0]).mean() < 1  # the still face stays still
     assert np.abs(b[-1] - b[0]).max() > 100  # the file's jaw opens
-    # Usage errors, which exit 2 as argparse's do: controls that only shape motion made from speech, a
-    # frame rate for a file that states its own, neither --audio nor --motion.
-    for flags in (["--motion", str(tmp_path / "still.json"), "--emotion", "happy"],
-                  ["--motion", str(tmp_path / "still.json"), "--fps", "30"], []):
+    # --fps resamples a file at another rate, as motion made from speech is resampled.
+    run(_cli("render", "--motion", str(tmp_path / "opening.csv"), "-o", str(tmp_path / "fifty.mp4"), "--size", "64",
+             "--fps", "50", "--device", "cpu"))
+    assert "opening.csv: 25 fps motion resampled to 50 fps" in capsys.readouterr().err
+    assert _probe(tmp_path / "fifty.mp4")["streams"][0]["avg_frame_rate"] == "50/1"
+    fifty = _decoded(tmp_path / "fifty.mp4", 64)
+    expected = renderer.render(renderer.avatar(load_pack(default_pack_path()), 64), retime(opening, 50).data)
+    assert len(fifty) == len(expected) == 99  # 2 s from the first frame's time to the last's, inclusive
+    assert np.abs(fifty - expected.astype(np.int16)).mean(axis=(1, 2, 3)).max() < 4
+    # Usage errors, which exit 2 as argparse's do: controls that only shape motion made from speech,
+    # neither --audio nor --motion.
+    for flags in (["--motion", str(tmp_path / "still.json"), "--emotion", "happy"], []):
         with pytest.raises(SystemExit) as usage:
             run(_cli("render", *flags, "-o", str(tmp_path / "x.mp4")))
         assert usage.value.code == 2
-    err = capsys.readouterr().err
-    assert "--emotion shapes motion made from speech" in err and "still.json states its own" in err
+    assert "--emotion shapes motion made from speech" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()
     write_motion(MotionTrack.neutral(15, fps=29.97), tmp_path / "ntsc.json")
     run(_cli("render", "--motion", str(tmp_path / "ntsc.json"), "-o", str(tmp_path / "ntsc.mp4"), "--size", "64",
              "-q", "--device", "cpu"))
     assert _probe(tmp_path / "ntsc.mp4")["streams"][0]["avg_frame_rate"] == "30000/1001"  # as players know it
+
+
+def test_the_small_bundled_portrait_is_said_to_be_enlarged_only_past_the_default_size(tmp_path, capsys):
+    from facecast.motion_frame import MotionTrack
+    from facecast.writers import write_motion
+
+    still = write_motion(MotionTrack.neutral(2, fps=25), tmp_path / "still.json")
+    for size in ("512", "1024"):
+        run(_cli("render", "--motion", str(still), "-o", str(tmp_path / f"{size}.mp4"), "--size", size, "-q",
+                 "--device", "cpu"))
+    err = capsys.readouterr().err
+    assert err.count("enlarged") == 1 and "the bundled portrait: the frame shows" in err
+    assert "enlarged to 1024 px with no more detail" in err and "give one with --portrait" in err
 
 
 def test_a_pack_whose_mouth_lies_beyond_its_picture_still_renders():
