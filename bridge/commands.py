@@ -59,8 +59,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk-ms", type=number_arg(float, "chunk length", 1, 1000), default=20.0,
                    help="audio chunk length, 1-1000 ms (default 20 ms)")
     p.add_argument("--curve", type=Path, help="folder from `facecast keys` (uses client.key_secret, server.key)")
-    p.add_argument("--save", type=output_file, help="write the received motion (.csv, .json or .npz)")
-    p.add_argument("--save-video", type=output_file, metavar="OUT.mp4",
+    p.add_argument("--save", type=output_file(".csv"), help="write the received motion (.csv, .json or .npz)")
+    p.add_argument("--save-video", type=output_file(".mp4"), metavar="OUT.mp4",
                    help="with --texture: write the received textures as an mp4 with the speech")
     p.add_argument("--texture", action="store_true", help="ask for rendered JPEG textures too")
     p.add_argument("--avatar", default=None, metavar="NAME",

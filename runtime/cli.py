@@ -14,7 +14,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -52,14 +52,18 @@ def number_arg(kind: type, what: str, low: float, high: float = math.inf, above:
     return parse
 
 
-def output_file(text: str) -> Path:
-    """An argparse type for a file to write: a path that ends in a separator, "." or ".." names a folder
-    (pathlib drops the ending, so the file would be written as the folder's name), as does an existing
-    folder; either is a usage error before any work."""
-    if os.path.basename(text) in ("", ".", "..") or os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"{text} names a folder: name the file to write, e.g. "
-                                         f"{Path(text) / 'NAME'}")
-    return Path(text)
+def output_file(suffix: str) -> Callable[[str], Path]:
+    """An argparse type for a file to write, of which ``NAME{suffix}`` is an example: a path that ends in a
+    separator, "." or ".." names a folder (pathlib drops the ending, so the file would be written as the
+    folder's name), as does an existing folder; either is a usage error before any work."""
+
+    def parse(text: str) -> Path:
+        if os.path.basename(text) in ("", ".", "..") or os.path.isdir(text):
+            raise argparse.ArgumentTypeError(f"{text} names a folder: name the file to write, e.g. "
+                                             f"{Path(text) / ('NAME' + suffix)}")
+        return Path(text)
+
+    return parse
 
 
 # The motion controls' defaults, once: ``render --motion`` refuses controls moved off them.
@@ -123,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "the sound of a video) to per-frame facial motion. The format follows the output's "
                        "extension: .csv (Live Link Face layout), .json, .npz.")
     p.add_argument("speech", type=Path, help="speech file: wav, flac, ogg, mp3, m4a, ...; any rate and channels")
-    p.add_argument("-o", "--output", type=output_file, action="append", required=True,
+    p.add_argument("-o", "--output", type=output_file(".csv"), action="append", required=True,
                    help="OUT.csv, OUT.json or OUT.npz; repeat to write several from one analysis")
     _add_motion_options(p)
 
@@ -133,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plot", help="draw the motion of a speech file over its waveform (PNG; needs matplotlib)")
     p.add_argument("speech", type=Path, help="speech file: wav, flac, ogg, mp3, m4a, ...")
-    p.add_argument("-o", "--output", type=output_file, required=True, help="OUT.png")
+    p.add_argument("-o", "--output", type=output_file(".png"), required=True, help="OUT.png")
     _add_motion_options(p)
 
     p = sub.add_parser("info", help="version, model, latency and onnxruntime devices")

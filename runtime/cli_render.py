@@ -51,7 +51,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                               "shot or a group, the face at least 64 px wide) and store everything the renderer "
                               "needs in one .facecast file.")
     p.add_argument("portrait", type=Path, help="picture: JPEG, PNG, WebP... (EXIF rotation honoured)")
-    p.add_argument("-o", "--output", type=output_file, default=None, help="NAME.facecast (default: the picture's name)")
+    p.add_argument("-o", "--output", type=output_file(".facecast"), default=None,
+                   help="NAME.facecast (default: the picture's name)")
     p.add_argument("--face", type=_face, default=None, metavar="N",
                    help="which face when there are several: 1 = the largest (default)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary")
@@ -69,7 +70,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="render this motion (.json, .npz or Live Link Face .csv) instead of motion made from the "
                    "speech; at the file's frame rate unless --fps is given; --audio is then optional (its sound "
                    "is muxed in)")
-    p.add_argument("-o", "--output", type=output_file, required=True, help="OUT.mp4")
+    p.add_argument("-o", "--output", type=output_file(".mp4"), required=True, help="OUT.mp4")
     p.add_argument("--size", type=number_arg(int, "size", 64, 2048, multiple=4), default=DEFAULT_SIZE,
                    help="frame size in pixels, a multiple of 4 from 64 to 2048 (default 512)")
     p.add_argument("--label", action="store_true", help='burn a small visible "AI-generated" mark into the frames')

@@ -164,6 +164,9 @@ class LipSyncModel:
         except ModelError:
             raise
         except Exception as exc:  # onnxruntime raises several unrelated types for a bad file
+            if "INVALID_PROTOBUF" in str(exc):  # a file of another kind (a wav, a checkpoint renamed)
+                raise ModelError(f"{self.path}: not an ONNX model (a lip-sync model is the .onnx file "
+                                 "'facecast export onnx' writes)") from None
             raise ModelError(f"{self.path}: cannot load the lip-sync model: {exc}") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         try:

@@ -39,6 +39,9 @@ _STANDARD_RATES = (24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 144, 240)
 MAX_PROVENANCE_CHARS = 255
 
 
+_SOUND_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aiff", ".aif", ".wma")
+
+
 def read_motion(path: str | Path, fps: float | None = None, untold_fps: float | None = None) -> MotionTrack:
     """The motion track in ``path`` (.json, .npz or Live Link Face .csv), at the file's own frame rate.
 
@@ -53,6 +56,9 @@ def read_motion(path: str | Path, fps: float | None = None, untold_fps: float | 
         raise FacecastError(not_a_file(path, "a motion file"))
     readers = {".json": ("facecast motion JSON", _read_json), ".npz": ("facecast motion npz", _read_npz),
                ".csv": ("Live Link Face CSV", _read_csv)}
+    if path.suffix.lower() in _SOUND_SUFFIXES:
+        raise FacecastError(f"{path}: a sound, not motion (.csv, .json or .npz); speech is given as audio "
+                            "(facecast render --audio)")
     if path.suffix.lower() not in readers:
         raise FacecastError(f"{path}: unknown motion format {path.suffix!r}; use .csv, .json or .npz")
     kind, reader = readers[path.suffix.lower()]

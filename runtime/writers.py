@@ -59,7 +59,8 @@ def check_output_path(path: Path) -> None:
     if path.is_dir():
         raise FacecastError(f"{path}: is a folder; name the output file, e.g. {path / 'motion.csv'}")
     if path.suffix.lower() not in FORMATS:
-        raise FacecastError(f"{path}: unknown output format {path.suffix!r}; use .csv, .json or .npz")
+        what = f"unknown output format {path.suffix!r}" if path.suffix else "no file extension to tell the format"
+        raise FacecastError(f"{path}: {what}; use .csv, .json or .npz (e.g. {path.with_suffix('.csv').name})")
     check_writable(path)
 
 

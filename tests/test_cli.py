@@ -214,10 +214,12 @@ def test_a_folder_given_for_a_file_is_called_a_folder(speech_wav, tmp_path):
         assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr, args
     # ... and one to write to a usage error (status 2), as one written with a trailing separator, before
     # any work (a face is not looked for).
-    for args in (["motion", speech_wav, "-o", tmp_path], ["render", "--audio", speech_wav, "-o", tmp_path],
-                 ["prepare", portrait, "-o", tmp_path / "pack.facecast"]):
+    for args, example in ((["motion", speech_wav, "-o", tmp_path], "NAME.csv"),
+                          (["render", "--audio", speech_wav, "-o", tmp_path], "NAME.mp4"),
+                          (["prepare", portrait, "-o", tmp_path / "pack.facecast"], "NAME.facecast")):
         result = facecast(*args)
         assert result.returncode == 2 and "names a folder: name the file to write, e.g." in result.stderr, args
+        assert example in result.stderr  # a name that works as it is
 
 
 def test_a_file_named_as_a_folder_is_a_usage_error_before_any_work(speech_wav, tmp_path):
@@ -370,12 +372,14 @@ def test_a_lip_model_that_is_not_one_is_one_clear_line(tmp_path, speech_wav):
                 entry.value = json.dumps(info)
         onnx.save(model, str(tmp_path / f"{name}.onnx"))
     (tmp_path / "mine.pt").write_bytes(b"a checkpoint")  # the training's output, given for its export
+    (tmp_path / "speech.onnx").write_bytes(speech_wav.read_bytes())  # not a model at all
     (tmp_path / "incomplete.json").write_text("{}")  # the description written beside a model
     for path, words in ((tmp_path / "missing.onnx", "lip-sync model not found"),
                         (tmp_path / "mine.pt", "facecast export onnx --checkpoint mine.pt --out mine.onnx"),
                         (tmp_path / "incomplete.json", f"the model is {tmp_path / 'incomplete.onnx'}"),
                         (tmp_path, "is a folder, not a lip-sync model"),
                         (default_model_path(), "not a facecast lip-sync model"),
+                        (tmp_path / "speech.onnx", "not an ONNX model (a lip-sync model is the .onnx file"),
                         (tmp_path / "incomplete.onnx", "incomplete facecast metadata (KeyError: 'lookahead')"),
                         (tmp_path / "short.onnx", "hears 1 frames ahead, and facecast's motion needs at least 2")):
         result = facecast("motion", speech_wav, "-o", tmp_path / "m.csv", "--lip-model", path)

@@ -361,6 +361,7 @@ def test_foreign_and_damaged_files_are_one_clear_error(tmp_path, spoken):
     with pytest.raises(FacecastError, match="no such file"):
         read_motion(tmp_path / "absent.json")
     fails("m.mp4", b"\x00\x00", "unknown motion format")
+    fails("line.wav", b"RIFF", r"a sound, not motion .*\(facecast render --audio\)")  # given as --motion
     fails("other.json", '{"frames": []}', "not a facecast motion JSON")
     fails("broken.json", '{"format": "facecast.mot', "cannot be read as a facecast motion JSON")
     plain = write_motion(spoken, tmp_path / "m.json")

@@ -110,8 +110,11 @@ def test_motion_that_could_not_be_read_back_is_not_written(tmp_path, track):
 
 
 def test_bad_outputs_fail_before_writing_anything(tmp_path, track):
-    with pytest.raises(FacecastError, match="unknown output format"):
+    with pytest.raises(FacecastError, match="unknown output format '.txt'"):
         write_motion(track, tmp_path / "m.txt")
+    with pytest.raises(FacecastError, match=r"no file extension to tell the format; use .csv, .json or .npz \(e\.g\. "
+                       r"take\.csv\)"):
+        write_motion(track, tmp_path / "take")
     with pytest.raises(FacecastError, match="does not exist"):
         write_motion(track, tmp_path / "missing" / "m.csv")
     (tmp_path / "dir.csv").mkdir()
