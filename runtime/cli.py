@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=output_file(".csv"), action="append", required=True,
                    help="OUT.csv, OUT.json or OUT.npz; repeat to write several from one analysis")
     _add_motion_options(p)
+    p.set_defaults(usage_error=p.error)
 
     p = sub.add_parser("demo", help="the bundled speech sample and portrait -> facecast_demo.mp4, .csv and .json here")
     p.add_argument("--out-dir", type=Path, default=Path("."), help="where to write (default: here; made if missing)")
@@ -195,7 +196,9 @@ def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace, model=N
     from facecast.pipeline import load_speech
     from facecast.writers import check_output_path, write_motion
 
-    for output in outputs:
+    for i, output in enumerate(outputs):
+        if any(os.path.abspath(output) == os.path.abspath(other) for other in outputs[:i]):
+            args.usage_error(f"{output} is given twice")  # exits 2, as contradictory flags do
         check_output_path(output)  # fail before the work, not after it
     start = time.perf_counter()
     pipeline = motion_pipeline(args, model)

@@ -240,6 +240,9 @@ def test_one_analysis_writes_every_output_asked_for(speech_wav, tmp_path):
     assert facecast("motion", speech_wav, "-o", tmp_path / "alone.npz", "--seed", "2", "-q").returncode == 0
     assert np.array_equal(np.load(tmp_path / "take.npz")["frames"], np.load(tmp_path / "alone.npz")["frames"])
     assert (tmp_path / "take.csv").stat().st_size > 0
+    twice = facecast("motion", speech_wav, "-o", tmp_path / "twice.csv", "-o", tmp_path / "." / "twice.csv")
+    assert twice.returncode == 2 and "twice.csv is given twice" in twice.stderr
+    assert not (tmp_path / "twice.csv").exists()
 
 
 def test_python_dash_m_facecast_is_the_command():
