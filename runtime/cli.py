@@ -136,9 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, default=Path("."), help="where to write (default: here; made if missing)")
     _add_motion_options(p, fps_help="frame rate of the CSV and JSON (default 60; the video is 30 fps)")
 
-    p = sub.add_parser("plot", help="draw the motion of a speech file over its waveform (PNG; needs matplotlib)")
+    p = sub.add_parser("plot", help="draw the motion of a speech file over its waveform (PNG, SVG or PDF; needs "
+                       "matplotlib)")
     p.add_argument("speech", type=Path, help="speech file: wav, flac, ogg, mp3, m4a, ...")
-    p.add_argument("-o", "--output", type=output_file(".png"), required=True, help="OUT.png")
+    p.add_argument("-o", "--output", type=output_file(".png"), required=True, help="OUT.png, OUT.svg or OUT.pdf")
     _add_motion_options(p)
 
     p = sub.add_parser("info", help="version, model, latency and onnxruntime devices")
@@ -220,11 +221,11 @@ def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace, model=N
 
 def _plot(args: argparse.Namespace) -> None:
     from facecast.pipeline import load_speech
-    from facecast.plot import plot_motion
+    from facecast.plot import PLOT_FORMATS, plot_motion
     from facecast.writers import check_writable
 
-    if args.output.suffix.lower() != ".png":
-        raise FacecastError(f"{args.output}: the plot is a PNG; name it .png")
+    if args.output.suffix.lower() not in PLOT_FORMATS:
+        raise FacecastError(f"{args.output}: a plot is written as {', '.join(PLOT_FORMATS)}; name it so")
     check_writable(args.output)
     audio = load_speech(args.speech)
     pipeline = motion_pipeline(args)

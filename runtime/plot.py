@@ -22,8 +22,12 @@ if TYPE_CHECKING:
 _BLINK_COLOR, _LEFT_COLOR, _RIGHT_COLOR = "#1f77b4", "#d62728", "#2ca02c"
 
 
-def plot_motion(track: MotionTrack, audio16k: np.ndarray, path_png: str | Path, title: str | None = None) -> Path:
-    """Draw ``track`` (any frame rate) against 16 kHz ``audio16k`` and save it as a PNG.
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
+def plot_motion(track: MotionTrack, audio16k: np.ndarray, path: str | Path, title: str | None = None) -> Path:
+    """Draw ``track`` (any frame rate) against 16 kHz ``audio16k`` and save it as a PNG, SVG or PDF, as
+    ``path`` is named.
 
     Panels, top to bottom: waveform with the lip aperture, the most likely viseme, eyelids, gaze,
     head rotation, head translation, brows and cheeks.
@@ -34,7 +38,9 @@ def plot_motion(track: MotionTrack, audio16k: np.ndarray, path_png: str | Path, 
     except ImportError:
         raise FacecastError("plotting needs matplotlib (facecast's plot extra): pip install matplotlib") from None
 
-    path = Path(path_png)
+    path = Path(path)
+    if path.suffix.lower() not in PLOT_FORMATS:
+        raise FacecastError(f"{path}: a plot is written as {', '.join(PLOT_FORMATS)}; name it so")
     t = track.time.astype(np.float64)
     audio = np.asarray(audio16k, dtype=np.float32).reshape(-1)
     duration = max(float(t[-1]) if len(t) else 0.0, audio.size / SAMPLE_RATE)
@@ -103,8 +109,9 @@ def plot_motion(track: MotionTrack, audio16k: np.ndarray, path_png: str | Path, 
     ax.set_xlabel("time, s")
     ax.set_xlim(0.0, duration)
 
-    with replaced_atomically(path, ".png") as tmp:
-        fig.savefig(tmp, format="png")
+    suffix = path.suffix.lower()
+    with replaced_atomically(path, suffix) as tmp:
+        fig.savefig(tmp, format=suffix[1:])
     return path
 
 

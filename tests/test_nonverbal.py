@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from facecast.audio import load_audio
+from facecast.errors import FacecastError
 from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, VISEME_INDEX, MotionTrack
 from facecast.nonverbal import HeadLimits, MotionControls, NonverbalGenerator, animate, parse_emotion, parse_gaze
 from facecast.nonverbal.expression import CLOSURE_CRITICAL
@@ -357,10 +358,14 @@ def test_controls_reject_bad_values(kwargs, message):
         MotionControls(**kwargs)
 
 
-def test_plot_draws_a_png(speech, tmp_path):
+def test_plot_draws_a_png_an_svg_or_a_pdf_as_it_is_named(speech, tmp_path):
     pytest.importorskip("matplotlib")
     from facecast.plot import plot_motion
 
     out = animate(lip_track(speech), speech, MotionControls(seed=1))
-    path = plot_motion(out, speech, tmp_path / "motion.png")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot_motion(out, speech, tmp_path / "motion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in plot_motion(out, speech, tmp_path / "motion.svg").read_bytes()[:1000]
+    assert plot_motion(out, speech, tmp_path / "motion.PDF").read_bytes()[:5] == b"%PDF-"
+    with pytest.raises(FacecastError, match="a plot is written as .png, .svg, .pdf"):
+        plot_motion(out, speech, tmp_path / "motion.jpg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["motion.PDF", "motion.png", "motion.svg"]
