@@ -221,11 +221,10 @@ def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace, model=N
 
 def _plot(args: argparse.Namespace) -> None:
     from facecast.pipeline import load_speech
-    from facecast.plot import PLOT_FORMATS, plot_motion
+    from facecast.plot import plot_format, plot_motion
     from facecast.writers import check_writable
 
-    if args.output.suffix.lower() not in PLOT_FORMATS:
-        raise FacecastError(f"{args.output}: a plot is written as {', '.join(PLOT_FORMATS)}; name it so")
+    plot_format(args.output)  # refused before the work, not after it
     check_writable(args.output)
     audio = load_speech(args.speech)
     pipeline = motion_pipeline(args)

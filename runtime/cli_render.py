@@ -244,7 +244,7 @@ def _motion_file(args: argparse.Namespace):
         args.usage_error(f"{', '.join(given)} {'shapes' if len(given) == 1 else 'shape'} motion made from speech; "
                          "--motion renders the file's motion as it is")
     track = read_motion(args.motion, untold_fps=args.fps)
-    if args.fps is not None and track.fps != args.fps:
+    if args.fps is not None and abs(track.fps - args.fps) > 1e-4 * args.fps:  # 29.97 given for 30000/1001
         from facecast.retime import retime
 
         # As motion made from speech is: lip closures and blinks shorter than a frame still reach one.

@@ -25,6 +25,13 @@ _BLINK_COLOR, _LEFT_COLOR, _RIGHT_COLOR = "#1f77b4", "#d62728", "#2ca02c"
 PLOT_FORMATS = (".png", ".svg", ".pdf")
 
 
+def plot_format(path: Path) -> str:
+    """The format (png, svg, pdf) a plot at ``path`` is written in, by its suffix; any other is refused."""
+    if path.suffix.lower() not in PLOT_FORMATS:
+        raise FacecastError(f"{path}: a plot is written as {', '.join(PLOT_FORMATS)}; name it so")
+    return path.suffix.lower()[1:]
+
+
 def plot_motion(track: MotionTrack, audio16k: np.ndarray, path: str | Path, title: str | None = None) -> Path:
     """Draw ``track`` (any frame rate) against 16 kHz ``audio16k`` and save it as a PNG, SVG or PDF, as
     ``path`` is named.
@@ -39,8 +46,7 @@ def plot_motion(track: MotionTrack, audio16k: np.ndarray, path: str | Path, titl
         raise FacecastError("plotting needs matplotlib (facecast's plot extra): pip install matplotlib") from None
 
     path = Path(path)
-    if path.suffix.lower() not in PLOT_FORMATS:
-        raise FacecastError(f"{path}: a plot is written as {', '.join(PLOT_FORMATS)}; name it so")
+    fmt = plot_format(path)
     t = track.time.astype(np.float64)
     audio = np.asarray(audio16k, dtype=np.float32).reshape(-1)
     duration = max(float(t[-1]) if len(t) else 0.0, audio.size / SAMPLE_RATE)
@@ -109,9 +115,8 @@ def plot_motion(track: MotionTrack, audio16k: np.ndarray, path: str | Path, titl
     ax.set_xlabel("time, s")
     ax.set_xlim(0.0, duration)
 
-    suffix = path.suffix.lower()
-    with replaced_atomically(path, suffix) as tmp:
-        fig.savefig(tmp, format=suffix[1:])
+    with replaced_atomically(path, f".{fmt}") as tmp:
+        fig.savefig(tmp, format=fmt)
     return path
 
 

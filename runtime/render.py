@@ -451,7 +451,8 @@ class Renderer:
                                 extra={"event": "cuda_graphs_dropped", "fields": {"reason": last_line(e)}})
                     graphs.close()
             return frames
-        return stand_in.run(inputs, motion, avatar_index)  # a capture runs (frames is None only with a stand-in)
+        # A capture runs (frames is None only with a stand-in); the inputs are checked already.
+        return stand_in._run_session(inputs, motion, avatar_index)
 
     def _check_avatar_inputs(self, inputs: dict[str, np.ndarray]) -> None:
         # The plain session and the graphs (which copy bytes into buffers) must be given the same inputs
