@@ -113,6 +113,9 @@ def _curve_keys(curve: Path) -> tuple[bytes, bytes, bytes]:
 
 
 def _socket(ctx: zmq.Context, endpoint: str, curve: Path | None, timeout: float) -> zmq.Socket:
+    problem = P.endpoint_problem(endpoint)
+    if problem:
+        raise FacecastError(problem)
     keys = _curve_keys(curve) if curve is not None else None
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)

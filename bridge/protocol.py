@@ -61,6 +61,15 @@ class ProtocolError(Exception):
         self.code, self.message, self.session = code, message, session
 
 
+def endpoint_problem(endpoint: str) -> str | None:
+    """What is wrong with an address as written, or None: libzmq says only "Invalid argument" of one
+    without its transport (``localhost:5555``)."""
+    if "://" not in endpoint:
+        return (f"{endpoint}: an address is TRANSPORT://WHERE, such as tcp://127.0.0.1:5555 or "
+                "ipc:///tmp/facecast.sock")
+    return None
+
+
 def is_ipv6(endpoint: str) -> bool:
     """A tcp endpoint on an IPv6 address (``tcp://[::1]:5555``): libzmq binds and connects over IPv4 only
     unless the socket is told (``zmq.IPV6``)."""

@@ -752,9 +752,9 @@ class BridgeServer:
 
 def check_bind_safety(endpoint: str, curve_dir: Path | None, insecure: bool) -> None:
     """Loopback by default; anything else needs CURVE keys or an explicit --insecure."""
-    if "://" not in endpoint:  # libzmq would say only "Invalid argument"
-        raise FacecastError(f"{endpoint}: an address is TRANSPORT://WHERE, such as tcp://127.0.0.1:5555 "
-                            "or ipc:///tmp/facecast.sock")
+    problem = P.endpoint_problem(endpoint)
+    if problem:
+        raise FacecastError(problem)
     if endpoint.startswith(("ipc://", "inproc://")):
         return  # they never leave the machine
     loopback = False  # ws://, udp://, tipc://...: reachable from elsewhere

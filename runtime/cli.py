@@ -198,7 +198,7 @@ def _motion(speech: Path, outputs: list[Path], args: argparse.Namespace, model=N
     from facecast.writers import check_output_path, write_motion
 
     for i, output in enumerate(outputs):
-        if any(os.path.abspath(output) == os.path.abspath(other) for other in outputs[:i]):
+        if any(os.path.realpath(output) == os.path.realpath(other) for other in outputs[:i]):
             args.usage_error(f"{output} is given twice")  # exits 2, as contradictory flags do
         check_output_path(output)  # fail before the work, not after it
     start = time.perf_counter()

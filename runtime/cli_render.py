@@ -72,7 +72,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    "is muxed in)")
     p.add_argument("-o", "--output", type=output_file(".mp4"), required=True, help="OUT.mp4")
     p.add_argument("--size", type=number_arg(int, "size", 64, 2048, multiple=4), default=DEFAULT_SIZE,
-                   help="frame size in pixels, a multiple of 4 from 64 to 2048 (default 512)")
+                   help=f"frame size in pixels, a multiple of 4 from 64 to 2048 (default {DEFAULT_SIZE})")
     p.add_argument("--label", action="store_true", help='burn a small visible "AI-generated" mark into the frames')
     p.add_argument("--face", type=_face, default=None, metavar="N", help="face to use in a picture with several")
     _add_motion_options(p, fps=None, fps_help="output frame rate (default 30); with --motion, the file's own, or "
@@ -236,7 +236,7 @@ def print_summary(output: Path, track, size: int, took: float) -> None:
 def _motion_file(args: argparse.Namespace):
     """The track of ``--motion``, after refusing the options that only shape motion made from speech."""
     from facecast.cli import MOTION_CONTROL_DEFAULTS
-    from facecast.readers import read_motion
+    from facecast.readers import read_motion, same_rate
 
     given = [f"--{name.replace('_', '-')}" for name, default in {**MOTION_CONTROL_DEFAULTS, "lip_model": None}.items()
              if getattr(args, name) != default]
@@ -244,7 +244,7 @@ def _motion_file(args: argparse.Namespace):
         args.usage_error(f"{', '.join(given)} {'shapes' if len(given) == 1 else 'shape'} motion made from speech; "
                          "--motion renders the file's motion as it is")
     track = read_motion(args.motion, untold_fps=args.fps)
-    if args.fps is not None and abs(track.fps - args.fps) > 1e-4 * args.fps:  # 29.97 given for 30000/1001
+    if args.fps is not None and not same_rate(track.fps, args.fps):
         from facecast.retime import retime
 
         # As motion made from speech is: lip closures and blinks shorter than a frame still reach one.
@@ -276,7 +276,7 @@ def render_demo(out_dir: Path, args: argparse.Namespace, track=None, model=None)
 
     start = time.perf_counter()
     speech = Path(str(resources.files("facecast") / "data" / DEMO_SPEECH))
-    demo_args = argparse.Namespace(**{"size": 512, "label": False, **vars(args)})
+    demo_args = argparse.Namespace(**{"size": DEFAULT_SIZE, "label": False, **vars(args)})
     output, track = render_video(load_pack(default_pack_path()), speech, Path(out_dir) / DEMO_VIDEO, demo_args,
                                  track, model=model)
     if not getattr(args, "quiet", False):

@@ -112,19 +112,18 @@ def to_tracks(parts: Sequence[LipFrames]) -> list[MotionTrack]:
     if not parts:
         return []
     lengths = [len(p) for p in parts]
-    total = sum(lengths)
-    visemes = np.concatenate([p.visemes for p in parts]) if len(parts) > 1 else parts[0].visemes
-    data = neutral_frames(total)
-    pose = close_for_bilabials(np.concatenate([p.pose for p in parts]) if len(parts) > 1 else parts[0].pose,
-                               visemes[:, VISEME_INDEX["PP"]])
+    joined = LipFrames.concat(list(parts)) if len(parts) > 1 else parts[0]  # its start is the first part's
+    data = neutral_frames(len(joined))
+    pose = close_for_bilabials(joined.pose, joined.visemes[:, VISEME_INDEX["PP"]])
     # Each row's frame index: its part's start plus its place in the part.
     firsts = np.cumsum([0, *lengths[:-1]])
-    idx = np.arange(total) + np.repeat([p.start - first for p, first in zip(parts, firsts, strict=True)], lengths)
+    idx = np.arange(len(joined)) + np.repeat([p.start - first for p, first in zip(parts, firsts, strict=True)],
+                                             lengths)
     data[:, FIELDS["frameIndex"].offset] = idx
     data[:, FIELDS["time"].offset] = idx / FRAME_RATE
-    data[:, FIELDS["visemes"].slice] = visemes
+    data[:, FIELDS["visemes"].slice] = joined.visemes
     data[:, _LIP_TARGETS] = pose[:, _LIP_SOURCES]
-    data[:, FIELDS["voiceActivity"].offset] = np.concatenate([p.vad for p in parts]) if len(parts) > 1 else parts[0].vad
+    data[:, FIELDS["voiceActivity"].offset] = joined.vad
     return [MotionTrack(rows, FRAME_RATE) for rows in np.split(data, firsts[1:])]
 
 
@@ -164,9 +163,9 @@ class LipSyncModel:
         except ModelError:
             raise
         except Exception as exc:  # onnxruntime raises several unrelated types for a bad file
-            if "INVALID_PROTOBUF" in str(exc):  # a file of another kind (a wav, a checkpoint renamed)
-                raise ModelError(f"{self.path}: not an ONNX model (a lip-sync model is the .onnx file "
-                                 "'facecast export onnx' writes)") from None
+            if "INVALID_PROTOBUF" in str(exc):  # a file of another kind (a wav, a checkpoint renamed), or cut short
+                raise ModelError(f"{self.path}: not an ONNX model, or one cut short (a lip-sync model is the .onnx "
+                                 "file 'facecast export onnx' writes)") from None
             raise ModelError(f"{self.path}: cannot load the lip-sync model: {exc}") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         try:

@@ -48,29 +48,33 @@ def _eight_bit(im: Image.Image, source: Image.Image, path: Path) -> Image.Image:
     top = float(values.max()) if values.size else 0.0
     # White is what the file says it is (a TIFF's MaxSampleValue; a PNG's sBIT), else the top of the bit
     # depth the values fill: 10- and 12-bit scans are stored in 16 bits, and a portrait is not that dark.
-    declared = _declared_white(source, path, top)
+    declared = _declared_white(source, path, values) if im.mode != "F" else None
     full = declared if declared is not None else 1.0 if im.mode == "F" and top <= 1.0 else 255.0 if top <= 255 \
         else 2.0 ** np.ceil(np.log2(top + 1)) - 1
     return Image.fromarray(np.clip(np.round(values * (255 / full)), 0, 255).astype(np.uint8), "L")
 
 
-def _declared_white(im: Image.Image, path: Path, top: float) -> float | None:
-    """The white level a greyscale TIFF or PNG of more than 8 bits declares, if it does.
+def _declared_white(im: Image.Image, path: Path, values: np.ndarray) -> float | None:
+    """The white level an integer greyscale TIFF or PNG of more than 8 bits declares, if the values
+    agree with it.
 
-    A TIFF may give its MaxSampleValue. A PNG's sBIT gives the bits that are significant; the PNG
-    standard has the values scaled up to the full 16 bits then, but some writers store them as they are
-    (0-4095 for 12 bits): values that all fit below the significant bits are read that way.
+    A TIFF may give its MaxSampleValue (a tag below the values is wrong, and is not believed). A PNG's
+    sBIT gives the bits that are significant; the PNG standard has the values scaled up to the full 16
+    bits then (12-bit values become multiples of 16), but some writers store them as they are (0-4095 for
+    12 bits): values that all fit below the significant bits, and are not all such multiples, are read so.
     """
+    top = float(values.max()) if values.size else 0.0
     if im.format == "TIFF":
         maximum = getattr(im, "tag_v2", {}).get(281)  # MaxSampleValue, one value or one per sample
         maximum = maximum[0] if isinstance(maximum, tuple) and maximum else maximum
-        return float(maximum) if isinstance(maximum, int) and maximum > 0 else None
+        return float(maximum) if isinstance(maximum, int) and maximum >= max(top, 1) else None
     if im.format != "PNG":
         return None
     bits = _png_significant_bits(path)
     if bits is None or not 1 <= bits <= 16:
         return None
-    return 2.0**bits - 1 if top < 2**bits else 65535.0
+    scaled = bits == 16 or not np.any(np.mod(values, 2 ** (16 - bits)))  # as the standard stores them
+    return 65535.0 if scaled or top >= 2**bits else 2.0**bits - 1
 
 
 def _png_significant_bits(path: Path) -> int | None:
@@ -234,8 +238,8 @@ def detect_faces(image: np.ndarray) -> list[np.ndarray]:
         raise AvatarError("a picture is made an avatar pack with mediapipe (facecast's portrait extra: pip install "
                           "mediapipe==0.10.21, in an environment without the export extra, as mediapipe pins "
                           "protobuf below 5, which breaks onnx's import). Where it is installed, facecast prepare "
-                          "PICTURE writes PICTURE.facecast, which renders in any environment "
-                          "(facecast render --portrait PICTURE.facecast)") from None
+                          "NAME.jpg writes NAME.facecast here, which renders in any environment "
+                          "(facecast render --portrait NAME.facecast)") from None
     # mediapipe's C++ graphs write their start-up notes (TFLite delegates, absl warnings) straight to the
     # stderr file, which a user would take for problems: caught, and dropped. facecast's own notes are
     # returned and printed later, and an exception is reported after the stream is back.

@@ -42,6 +42,11 @@ MAX_PROVENANCE_CHARS = 255
 _SOUND_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aiff", ".aif", ".wma")
 
 
+def same_rate(a: float, b: float) -> bool:
+    """Two frame rates that are one: 29.97 as a user gives it, 30000/1001 as a file's timecodes tell it."""
+    return abs(a - b) <= 1e-4 * b
+
+
 def read_motion(path: str | Path, fps: float | None = None, untold_fps: float | None = None) -> MotionTrack:
     """The motion track in ``path`` (.json, .npz or Live Link Face .csv), at the file's own frame rate.
 
@@ -359,10 +364,13 @@ def _read_csv(path: Path, fps: float | None = None, checked: bool = True) -> Mot
                                 "'facecast render'), or keep short motion as .json or .npz")
         if frame_in_second.max() >= math.ceil(fps):  # FF.mmm stays below 30 at 29.97 fps
             raise FacecastError(f"{path}: its timecodes count frame {int(frame_in_second.max())} within a second, "
-                                f"past the {fps:g} fps given")
+                                f"past the {fps:g} fps given" + ("" if checked else
+                                " (taken as its rate, as a CSV under a second cannot tell its own; leave --fps "
+                                "out, or give the rate it was recorded at, or keep short motion as .json or "
+                                ".npz)"))
     else:
         told = check_fps(path, _csv_rate(seconds, frame_in_second))
-        if fps is not None and checked and abs(fps - told) > 1e-4 * told:
+        if fps is not None and checked and not same_rate(fps, told):
             raise FacecastError(f"{path}: its timecodes say {told:g} fps, not the {fps:g} given")
         fps = told
     times = seconds - seconds[0] + (frame_in_second - frame_in_second[0]) / fps

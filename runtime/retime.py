@@ -1,4 +1,5 @@
-"""Resample a 100 Hz motion track to an output frame rate (24, 25, 30, 50, 60 fps...).
+"""Resample a motion track (the lip network's 100 Hz, or a motion file's rate) to an output frame rate
+(24, 25, 30, 50, 60 fps...).
 
 Plain low-pass resampling would be wrong for a face: a /p/ closes the lips for 30-60 ms and a blink
 lasts about 100 ms, so averaging over a 24 fps frame (42 ms) leaves lips that never meet and eyes that
@@ -40,7 +41,8 @@ def output_frame_count(n_source: int, source_fps: float, fps: float) -> int:
 
 
 class Retimer:
-    """Streaming resampler: push 100 Hz frames as they come, get output frames as soon as they are final.
+    """Streaming resampler: push source frames (100 Hz by default) as they come, get output frames as soon
+    as they are final.
 
     Output frame j (time j / fps from the stream start) is final once every source frame within the reach
     of its filter, max(1 / fps, 1 / source_fps), has arrived; ``flush`` emits the rest at the end.

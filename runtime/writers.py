@@ -60,7 +60,9 @@ def check_output_path(path: Path) -> None:
         raise FacecastError(f"{path}: is a folder; name the output file, e.g. {path / 'motion.csv'}")
     if path.suffix.lower() not in FORMATS:
         what = f"unknown output format {path.suffix!r}" if path.suffix else "no file extension to tell the format"
-        raise FacecastError(f"{path}: {what}; use .csv, .json or .npz (e.g. {path.with_suffix('.csv').name})")
+        # "take.v2" is a name with a dot in it more likely than a format: kept whole in the example.
+        example = path.with_suffix(".csv").name if path.suffix[1:].isalpha() else path.name + ".csv"
+        raise FacecastError(f"{path}: {what}; use .csv, .json or .npz (e.g. {example})")
     check_writable(path)
 
 

@@ -494,10 +494,14 @@ def test_a_16_bit_greyscale_picture_is_as_bright_as_its_file_declares(tmp_path, 
         Image.fromarray(values).save(tmp_path / name, tiffinfo={281: white})
         return tmp_path / name
 
-    for path in (png("dark.png", dark, 16), tiff("dark.tif", dark, 65535)):
-        assert read_portrait(path).image.max() == round(3000 * 255 / 65535)
+    # Dark: declared 16 bits, or 12 bits stored as the PNG standard has them (shifted up to 16 bits).
+    for path in (png("dark.png", dark, 16), tiff("dark.tif", dark, 65535), png("dark12.png", dark // 16 * 16, 12)):
+        assert abs(int(read_portrait(path).image.max()) - round(3000 * 255 / 65535)) <= 1
     for path in (png("twelve.png", twelve, 12), png("scaled.png", twelve * 16, 12), tiff("twelve.tif", twelve, 4095)):
         assert np.abs(read_portrait(path).image[..., 1].astype(int) - grey).max() <= 1
+    # A white level below the values is wrong, and the values tell instead (not a picture clipped to white).
+    full = (grey * 257).astype(np.uint16)
+    assert np.abs(read_portrait(tiff("wrong.tif", full, 4095)).image[..., 1].astype(int) - grey).max() <= 1
 
 
 def test_several_faces(mediapipe, tmp_path, astronaut):

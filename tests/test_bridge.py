@@ -669,10 +669,12 @@ def test_non_loopback_bind_needs_curve_or_insecure(tmp_path):
         check_bind_safety(endpoint, tmp_path, insecure=False)
     check_bind_safety("ipc:///tmp/facecast.sock", None, insecure=False)
     check_bind_safety("inproc://facecast", None, insecure=False)
-    # An address without its transport is told so, not taken for one beyond this machine.
+    # An address without its transport is told so, not taken for one beyond this machine; a client's too.
     for endpoint in ("localhost:5556", "127.0.0.1:5555"):
         with pytest.raises(FacecastError, match="TRANSPORT://WHERE, such as tcp://127.0.0.1:5555"):
             check_bind_safety(endpoint, None, insecure=True)
+        with pytest.raises(FacecastError, match="TRANSPORT://WHERE"):
+            Client(endpoint, timeout=1)
 
 
 def test_curve_encrypted_session(tmp_path, speech_audio):

@@ -240,7 +240,7 @@ def test_one_analysis_writes_every_output_asked_for(speech_wav, tmp_path):
     assert facecast("motion", speech_wav, "-o", tmp_path / "alone.npz", "--seed", "2", "-q").returncode == 0
     assert np.array_equal(np.load(tmp_path / "take.npz")["frames"], np.load(tmp_path / "alone.npz")["frames"])
     assert (tmp_path / "take.csv").stat().st_size > 0
-    twice = facecast("motion", speech_wav, "-o", tmp_path / "twice.csv", "-o", tmp_path / "." / "twice.csv")
+    twice = facecast("motion", speech_wav, "-o", tmp_path / "twice.csv", "-o", "./twice.csv", cwd=tmp_path)
     assert twice.returncode == 2 and "twice.csv is given twice" in twice.stderr
     assert not (tmp_path / "twice.csv").exists()
 
@@ -382,7 +382,7 @@ def test_a_lip_model_that_is_not_one_is_one_clear_line(tmp_path, speech_wav):
                         (tmp_path / "incomplete.json", f"the model is {tmp_path / 'incomplete.onnx'}"),
                         (tmp_path, "is a folder, not a lip-sync model"),
                         (default_model_path(), "not a facecast lip-sync model"),
-                        (tmp_path / "speech.onnx", "not an ONNX model (a lip-sync model is the .onnx file"),
+                        (tmp_path / "speech.onnx", "not an ONNX model, or one cut short (a lip-sync model is"),
                         (tmp_path / "incomplete.onnx", "incomplete facecast metadata (KeyError: 'lookahead')"),
                         (tmp_path / "short.onnx", "hears 1 frames ahead, and facecast's motion needs at least 2")):
         result = facecast("motion", speech_wav, "-o", tmp_path / "m.csv", "--lip-model", path)

@@ -98,6 +98,8 @@ def test_a_rate_for_when_the_file_cannot_tell_is_used_only_then(tmp_path, spoken
     bark = MotionTrack(spoken.data[:20].copy(), 25)
     bark.time[:] = np.arange(20) / 25
     assert read_motion(write_motion(bark, tmp_path / "bark.csv"), untold_fps=25).fps == 25
+    with pytest.raises(FacecastError, match="past the 15 fps given \\(taken as its rate, as a CSV under a second"):
+        read_motion(tmp_path / "bark.csv", untold_fps=15)
     for name in ("m.csv", "m.json", "m.npz"):
         assert read_motion(write_motion(spoken, tmp_path / name), untold_fps=30).fps == 25
 

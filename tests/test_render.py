@@ -166,9 +166,11 @@ def test_cuda_graphs_a_caller_does_not_wait_for_are_captured_while_it_renders_el
             # the worker, a captured shape's neither.
             release = threading.Event()
             graphs._worker.submit(release.wait)
-            assert run(np.tile(frames[:1], (8, 1))) is None
-            assert graphs.capturing and run(frames[:1]) is None
-            release.set()
+            try:
+                assert run(np.tile(frames[:1], (8, 1))) is None
+                assert graphs.capturing and run(frames[:1]) is None
+            finally:
+                release.set()  # or close() in the finally below would wait behind it for ever
             _until_captured(graphs)
         assert sorted(shape[0] for shape in graphs._graphs) == [1, 2, 4, 8]
         # Each capture is logged with its time, as its frames came from elsewhere meanwhile.

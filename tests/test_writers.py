@@ -115,6 +115,8 @@ def test_bad_outputs_fail_before_writing_anything(tmp_path, track):
     with pytest.raises(FacecastError, match=r"no file extension to tell the format; use .csv, .json or .npz \(e\.g\. "
                        r"take\.csv\)"):
         write_motion(track, tmp_path / "take")
+    with pytest.raises(FacecastError, match=r"unknown output format '\.v2'.*\(e\.g\. take\.v2\.csv\)"):
+        write_motion(track, tmp_path / "take.v2")  # a dot in the name, kept whole in the example
     with pytest.raises(FacecastError, match="does not exist"):
         write_motion(track, tmp_path / "missing" / "m.csv")
     (tmp_path / "dir.csv").mkdir()
