@@ -207,11 +207,11 @@ def _render(args: argparse.Namespace) -> None:
     pack = load_portrait(args.portrait, args.face)
     side = _detail_side(pack)
     # The bundled portrait is small on purpose (the package ships it): told only past the default size.
-    if args.size > UPSCALE_TOLD * side and (args.portrait is not None or args.size > DEFAULT_SIZE):
-        name = args.portrait if args.portrait is not None else "the bundled portrait"
+    bundled = args.portrait is None
+    if args.size > UPSCALE_TOLD * side and (not bundled or args.size > DEFAULT_SIZE):
+        name, hint = ("the bundled portrait", ": give one with --portrait") if bundled else (args.portrait, "")
         print(f"{name}: the frame shows {side:.0f} px of the picture, enlarged to {args.size} px with no more detail "
-              "(a larger picture of the face gives more" + (")" if args.portrait is not None else
-                                                            ": give one with --portrait)"), file=sys.stderr)
+              f"(a larger picture of the face gives more{hint})", file=sys.stderr)
     motion_source = None
     if args.motion is not None:
         from facecast.readers import motion_lip_model

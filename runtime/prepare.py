@@ -48,13 +48,13 @@ def _eight_bit(im: Image.Image, source: Image.Image, path: Path) -> Image.Image:
     top = float(values.max()) if values.size else 0.0
     # White is what the file says it is (a TIFF's MaxSampleValue; a PNG's sBIT), else the top of the bit
     # depth the values fill: 10- and 12-bit scans are stored in 16 bits, and a portrait is not that dark.
-    declared = _declared_white(source, path, values) if im.mode != "F" else None
+    declared = _declared_white(source, path, values, top) if im.mode != "F" else None
     full = declared if declared is not None else 1.0 if im.mode == "F" and top <= 1.0 else 255.0 if top <= 255 \
         else 2.0 ** np.ceil(np.log2(top + 1)) - 1
     return Image.fromarray(np.clip(np.round(values * (255 / full)), 0, 255).astype(np.uint8), "L")
 
 
-def _declared_white(im: Image.Image, path: Path, values: np.ndarray) -> float | None:
+def _declared_white(im: Image.Image, path: Path, values: np.ndarray, top: float) -> float | None:
     """The white level an integer greyscale TIFF or PNG of more than 8 bits declares, if the values
     agree with it.
 
@@ -62,8 +62,8 @@ def _declared_white(im: Image.Image, path: Path, values: np.ndarray) -> float | 
     sBIT gives the bits that are significant; the PNG standard has the values scaled up to the full 16
     bits then (12-bit values become multiples of 16), but some writers store them as they are (0-4095 for
     12 bits): values that all fit below the significant bits, and are not all such multiples, are read so.
+    ``top`` is the largest of ``values``.
     """
-    top = float(values.max()) if values.size else 0.0
     if im.format == "TIFF":
         maximum = getattr(im, "tag_v2", {}).get(281)  # MaxSampleValue, one value or one per sample
         maximum = maximum[0] if isinstance(maximum, tuple) and maximum else maximum
@@ -395,12 +395,6 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
 _FACES_LISTED = 12  # faces a note lists by number, size and place
 _DOTS_BLUR = 1.5  # px: blurs a dithered picture's dots into tones (0.8 to 3 px found the astronaut's and Grant's)
 _DITHERED_COLOURS = 16  # a picture of at most this many colours (in every 4th pixel) is taken to be dithered
-
-
-def _colours(image: np.ndarray) -> int:
-    """How many colours an (H, W, 3) uint8 picture holds."""
-    rgb = image.reshape(-1, 3).astype(np.uint32)
-    return len(np.unique(rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2]))
 _OPAQUE = 0.98  # mean opacity under the face's landmarks below which the user is told
 # np.rot90's quarter turns (counter-clockwise as the picture is shown), in words
 _TURN_WORDS = {1: "90° counter-clockwise", 2: "upside down", 3: "90° clockwise"}
@@ -408,6 +402,12 @@ _UPRIGHT_SCORE = 0.6  # the full-range detector's score that makes a turned pict
 # ... while it scores the picture as it is no more than this: an upright face can score 0.7 turned upside
 # down too (the Pearl Earring's surroundings), but then it scores more as it is.
 _NOT_UPRIGHT_SCORE = 0.1
+
+
+def _colours(image: np.ndarray) -> int:
+    """How many colours an (H, W, 3) uint8 picture holds."""
+    rgb = image.reshape(-1, 3).astype(np.uint32)
+    return len(np.unique(rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2]))
 
 
 def _quarter_turns_to_upright(image: np.ndarray, landmarks: np.ndarray | None = None) -> int:
