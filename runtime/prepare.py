@@ -360,13 +360,7 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
     if width < MIN_FACE_PX:
         raise AvatarError(f"{path}: the face is too small ({width:.0f} px wide; at least {MIN_FACE_PX} px "
                           f"needed): use a larger or closer picture")
-    _check_face_fits(path, landmarks, image.shape[1], image.shape[0])
-    # A face lying sideways is refused by the lean of its landmarks (above); one upside down has FaceMesh's
-    # landmarks upright on it, so only the detector can tell. (A face leaning 50°, which is taken, can
-    # score higher turned a quarter.)
-    if _quarter_turns_to_upright(seen, landmarks) == 2:
-        raise AvatarError(f"{path}: the face is upside down in the picture: turn the picture upright first (its "
-                          "EXIF rotation may have been lost)")
+    _check_face_fits(path, landmarks, seen)
     if alpha is not None:
         xy = np.clip(np.round(landmarks[:, :2]).astype(int), 0, [image.shape[1] - 1, image.shape[0] - 1])
         cover = float(alpha[xy[:, 1], xy[:, 0]].mean()) / 255
@@ -402,6 +396,7 @@ _UPRIGHT_SCORE = 0.6  # the full-range detector's score that makes a turned pict
 # ... while it scores the picture as it is no more than this: an upright face can score 0.7 turned upside
 # down too (the Pearl Earring's surroundings), but then it scores more as it is.
 _NOT_UPRIGHT_SCORE = 0.1
+_CLEARER = 0.2  # how much higher a turned picture's face scores than the picture as it is, judged whole
 
 
 def _colours(image: np.ndarray) -> int:
@@ -419,24 +414,43 @@ def _quarter_turns_to_upright(image: np.ndarray, landmarks: np.ndarray | None = 
     the forehead, and the lean check (which reads the landmarks) could not see it. The detector, trained
     on upright faces, finds none there (0 of the four test portraits turned upside down, at any score).
     """
+    if landmarks is None:
+        return _turns(_detector_scores(image))
+    h, w = image.shape[:2]
+    (x0, y0), (x1, y1) = landmarks[:, :2].min(0), landmarks[:, :2].max(0)
+    # A face's width on every side: FaceMesh's landmarks on an upside-down face cover only part of it.
+    pad = max(x1 - x0, y1 - y0)
+    about = _detector_scores(image[max(int(y0 - pad), 0):min(int(y1 + pad), h),
+                                   max(int(x0 - pad), 0):min(int(x1 + pad), w)])
+    if max(about) > _NOT_UPRIGHT_SCORE:
+        return _turns(about)
+    # No face about the landmarks, whichever way up: FaceMesh fitted them to part of a face upside down (the
+    # Pearl Earring turned and saved as a JPEG, where the detector scored the picture as it is 0.61, turned
+    # 0.87). The whole picture decides, where its face scores clearly higher turned.
+    whole = _detector_scores(image)
+    best = int(np.argmax(whole))
+    return best if best and whole[best] >= max(_UPRIGHT_SCORE, whole[0] + _CLEARER) else 0
+
+
+def _detector_scores(image: np.ndarray) -> list[float]:
+    """The full-range face detector's best score in ``image`` turned by 0 to 3 quarters (0 for no face)."""
     from mediapipe.python.solutions import face_detection
 
-    if landmarks is not None:
-        h, w = image.shape[:2]
-        (x0, y0), (x1, y1) = landmarks[:, :2].min(0), landmarks[:, :2].max(0)
-        # A face's width on every side: FaceMesh's landmarks on an upside-down face cover only part of it.
-        pad = max(x1 - x0, y1 - y0)
-        image = image[max(int(y0 - pad), 0):min(int(y1 + pad), h), max(int(x0 - pad), 0):min(int(x1 + pad), w)]
     with native_stderr_caught(), face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.1) as det:
-        scores = [max((d.score[0] for d in det.process(np.ascontiguousarray(np.rot90(image, k))).detections or []),
-                      default=0.0) for k in range(4)]
+        return [max((d.score[0] for d in det.process(np.ascontiguousarray(np.rot90(image, k))).detections or []),
+                    default=0.0) for k in range(4)]
+
+
+def _turns(scores: list[float]) -> int:
     best = int(np.argmax(scores))
     return best if best and scores[best] >= _UPRIGHT_SCORE and scores[0] <= _NOT_UPRIGHT_SCORE else 0
 
 
-def _check_face_fits(path: Path, landmarks: np.ndarray, width: int, height: int) -> None:
+def _check_face_fits(path: Path, landmarks: np.ndarray, image: np.ndarray) -> None:
     """Refuse a face the renderer cannot animate: its mouth or an eye beyond the picture's edge (FaceMesh
-    places them there, guessing; the mouth's own opening cannot be found there), or a face lying sideways."""
+    places them there, guessing; the mouth's own opening cannot be found there), or a face lying sideways
+    or upside down (a photo whose EXIF rotation was lost, most often)."""
+    height, width = image.shape[:2]
     parts = (("mouth is", ft.LIPS_UPPER_OUTER + ft.LIPS_LOWER_OUTER),
              ("eyes are", ft.RIGHT_EYE_UPPER + ft.RIGHT_EYE_LOWER + ft.LEFT_EYE_UPPER + ft.LEFT_EYE_LOWER))
     for part, points in parts:
@@ -446,11 +460,20 @@ def _check_face_fits(path: Path, landmarks: np.ndarray, width: int, height: int)
                               "shows the whole mouth and both eyes")
     eyes = (landmarks[ft.LEFT_EYE_OUTER, :2] + landmarks[ft.RIGHT_EYE_OUTER, :2]) / 2
     up = eyes - landmarks[list(ft.MOUTH_CORNERS), :2].mean(0)
-    lean = abs(float(np.degrees(np.arctan2(up[0], -up[1]))))  # 0: the eyes straight above the mouth
-    if lean > MAX_LEAN_DEG:
-        lies = "sideways" if lean < 135 else "upside down"
-        raise AvatarError(f"{path}: the face lies {lies} in the picture (turned {lean:.0f}°): turn the picture "
-                          "upright first (its EXIF rotation may have been lost)")
+    lean = float(np.degrees(np.arctan2(up[0], -up[1])))  # 0: the eyes straight above the mouth; > 0: to its right
+    # One upside down has FaceMesh's landmarks upright on it, so only the detector can tell. It also tells
+    # which way a face lying sideways is turned, where the landmarks may not: on the Pearl Earring turned
+    # 120° counter-clockwise they leaned 62° the other way. (A face leaning 50°, which is taken, can score
+    # higher turned a quarter, so the detector is not asked about a face the landmarks find upright.)
+    turns = _quarter_turns_to_upright(image, landmarks)
+    if turns == 2 or abs(lean) >= 135:
+        raise AvatarError(f"{path}: the face is upside down in the picture: turn the picture upright first (its "
+                          "EXIF rotation may have been lost)")
+    if abs(lean) > MAX_LEAN_DEG:
+        counter = turns == 1 if turns else lean > 0  # np.rot90 turns counter-clockwise
+        raise AvatarError(f"{path}: the face lies sideways in the picture: turn the picture "
+                          f"{'counter-clockwise' if counter else 'clockwise'} until the face is upright (its EXIF "
+                          "rotation may have been lost)")
 
 
 # Of the frame's side, kept on each side of it. The renderer never looks beyond the frame; the room keeps

@@ -410,8 +410,11 @@ def test_a_face_lying_sideways_is_refused_and_a_tilted_one_is_not(mediapipe, tmp
     """A photo whose EXIF rotation was lost: the video would come out sideways, the head nodding along the
     wrong axis. A head tilted as people tilt theirs is taken."""
     sideways = tmp_path / "sideways.png"
-    astronaut.transpose(Image.Transpose.ROTATE_90).save(sideways)
-    with pytest.raises(AvatarError, match="lies sideways in the picture .turned [89][0-9]"):
+    astronaut.transpose(Image.Transpose.ROTATE_90).save(sideways)  # a quarter counter-clockwise
+    with pytest.raises(AvatarError, match="lies sideways in the picture: turn the picture clockwise until"):
+        _prepare(sideways)
+    astronaut.transpose(Image.Transpose.ROTATE_270).save(sideways)
+    with pytest.raises(AvatarError, match="lies sideways in the picture: turn the picture counter-clockwise until"):
         _prepare(sideways)
     tilted = tmp_path / "tilted.png"
     astronaut.rotate(25, resample=Image.BICUBIC, fillcolor=(200, 200, 200)).save(tilted)
@@ -637,6 +640,19 @@ def test_a_face_upside_down_is_refused_and_a_picture_turned_without_a_face_found
     grant.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "turned.png")  # a quarter counter-clockwise
     with pytest.raises(AvatarError, match="no face found .turned 90° clockwise, it shows one"):
         _prepare(tmp_path / "turned.png")
+
+
+def test_a_turned_painting_is_refused_with_the_way_to_turn_it_back(mediapipe, tmp_path):
+    """The Pearl Earring upside down and saved as a JPEG: FaceMesh fitted its landmarks to part of her face,
+    where the detector finds no face whichever way up, and the pack came out. Turned 120°, her landmarks
+    leaned 62° the other way, and the message had said to turn it back that way."""
+    pearl = Image.open(PORTRAITS / "pearl_earring.jpg")
+    pearl.rotate(180).save(tmp_path / "upside_down.jpg")
+    with pytest.raises(AvatarError, match="the face is upside down in the picture"):
+        _prepare(tmp_path / "upside_down.jpg")
+    pearl.rotate(120, expand=True).save(tmp_path / "turned.jpg")  # counter-clockwise
+    with pytest.raises(AvatarError, match="lies sideways in the picture: turn the picture clockwise until"):
+        _prepare(tmp_path / "turned.jpg")
 
 
 def test_a_leaning_painting_has_one_face_not_a_second_in_its_dress(mediapipe, tmp_path):
