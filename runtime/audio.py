@@ -6,6 +6,8 @@ can act on; the CLI prints that line and exits non-zero.
 
 from __future__ import annotations
 
+import logging
+import struct
 import subprocess
 import tempfile
 from fractions import Fraction
@@ -19,11 +21,16 @@ import soundfile as sf
 
 from facecast.errors import AudioError, not_a_file
 
+log = logging.getLogger(__name__)
+
 SAMPLE_RATE = 16000
 MIN_SAMPLE_RATE = 4000
 MAX_SAMPLE_RATE = 384000
 MAX_CHANNELS = 64
 SILENCE_DBFS = -70.0  # a file whose loudest 10 ms stays below this is treated as silent
+# ... and at or below this, speech barely moves the lips: the shipped lip model's jawOpen (95th percentile)
+# on a flite sentence held 0.35-0.46 with its loudest 10 ms from -4 to -44 dBFS, 0.14 at -49 and 0.07 at -54.
+QUIET_DBFS = -45.0
 # 12 dB past full scale. Float audio overshoots 1 a little after resampling or mixing, never by this much:
 # louder floats are another scale (int16 values as floats, most likely), which would clip to a square wave.
 FLOAT_PEAK_LIMIT = 4.0
@@ -123,8 +130,9 @@ def float_problem(audio: np.ndarray) -> str | None:
             "floats? divide them by 32768)")
 
 
-def check_not_silent(audio: np.ndarray) -> None:
-    """Raise if 16 kHz audio holds no sound at all (digital silence or near it), or no samples."""
+def check_not_silent(audio: np.ndarray) -> float:
+    """Raise if 16 kHz audio holds no sound at all (digital silence or near it), or no samples; else return
+    the level of its loudest 10 ms (RMS, dBFS)."""
     if audio.size == 0:
         raise AudioError("the audio is empty (0 samples)")
     hop = SAMPLE_RATE // 100
@@ -135,6 +143,7 @@ def check_not_silent(audio: np.ndarray) -> None:
         raise AudioError("the audio is silent (digital silence)")
     if loudest <= 10 ** (SILENCE_DBFS / 20):
         raise AudioError(f"the audio is silent (loudest 10 ms at {20 * np.log10(loudest):.0f} dBFS)")
+    return float(20 * np.log10(loudest))
 
 
 def load_audio(path: str | Path) -> np.ndarray:
@@ -146,6 +155,12 @@ def load_audio(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.exists() or path.is_dir():
         raise AudioError(not_a_file(path, "an audio file"))
+    audio = _decoded(path)
+    _tell_if_cut_short(path, len(audio) / SAMPLE_RATE)
+    return audio
+
+
+def _decoded(path: Path) -> np.ndarray:
     try:
         sound = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
@@ -161,6 +176,33 @@ def load_audio(path: str | Path) -> np.ndarray:
         return _load_with_ffmpeg(path, str(failed))
     except AudioError:
         raise failed from None
+
+
+def _tell_if_cut_short(path: Path, seconds: float) -> None:
+    """Warn when a WAV file holds less sound than its header says: an interrupted download or copy, which
+    libsndfile and ffmpeg read as far as it goes without a word (the video would end early)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return  # not a WAV, or an RF64 one, which keeps its sizes elsewhere
+    at, byte_rate, declared = 12, 0, None
+    while at + 8 <= len(head):
+        chunk, size = head[at:at + 4], struct.unpack_from("<I", head, at + 4)[0]
+        if chunk == b"fmt " and at + 16 <= len(head):
+            byte_rate = struct.unpack_from("<I", head, at + 16)[0]
+        if chunk == b"data":
+            declared = size
+            break
+        at += 8 + size + (size & 1)
+    # 0 and 0xFFFFFFFF: a writer that did not know the length (ffmpeg or sox writing to a pipe)
+    if not byte_rate or declared in (None, 0, 0xFFFFFFFF) or seconds >= declared / byte_rate - 0.01:
+        return
+    log.warning("%s: the file ends after %.2f s, but its header says %.2f s: it may have been cut short (an "
+                "interrupted download or copy); using the %.2f s there", path, seconds, declared / byte_rate,
+                seconds)
 
 
 class _Undecodable(AudioError):

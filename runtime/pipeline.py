@@ -6,13 +6,14 @@ Data flows one way: 16 kHz audio -> lip network (100 Hz) -> motion frames, whose
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from numbers import Real
 from pathlib import Path
 
 import numpy as np
 
-from facecast.audio import SAMPLE_RATE, check_not_silent, float_samples, load_audio
+from facecast.audio import QUIET_DBFS, SAMPLE_RATE, check_not_silent, float_samples, load_audio
 from facecast.errors import AudioError
 from facecast.lipsync import LipFrames, LipSyncModel, LipSyncStream, to_tracks
 from facecast.motion_frame import MAX_FPS, MIN_FPS, MotionTrack
@@ -20,6 +21,8 @@ from facecast.nonverbal import MotionControls, NonverbalGenerator
 from facecast.nonverbal.controls import check_controls
 from facecast.nonverbal.prosody import pitch_of
 from facecast.retime import Retimer
+
+log = logging.getLogger(__name__)
 
 LONG_AUDIO_S = 20.0  # progress bars only for clips long enough to make a person wait
 CHUNK_S = 5.0  # whole clips are fed in chunks of this length: bounded memory, progress to report
@@ -79,9 +82,12 @@ def load_speech(path: str | Path) -> np.ndarray:
     """``facecast.audio.load_audio``, refusing a silent file by its name: there is no speech to animate."""
     audio = load_audio(path)
     try:
-        check_not_silent(audio)
+        loudest = check_not_silent(audio)
     except AudioError as exc:
         raise AudioError(f"{path}: {exc}") from None
+    if loudest <= QUIET_DBFS:
+        log.warning("%s: the speech is very quiet (its loudest 10 ms at %.0f dBFS): below about %.0f dBFS the lips "
+                    "barely move; raise its level (normalise it)", path, loudest, QUIET_DBFS)
     return audio
 
 

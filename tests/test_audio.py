@@ -8,6 +8,7 @@ import soundfile as sf
 
 from facecast.audio import SAMPLE_RATE, check_not_silent, load_audio, to_mono_16k
 from facecast.errors import AudioError
+from facecast.pipeline import load_speech
 
 
 @pytest.mark.parametrize("fmt", ["wav", "flac", "ogg", "mp3", "m4a", "mp4"])
@@ -48,6 +49,28 @@ def test_a_cut_off_flac_gives_the_speech_it_holds(speech_formats, tmp_path):
     full = load_audio(speech_formats["flac"])
     assert 0.5 * full.size < audio.size < 0.8 * full.size
     np.testing.assert_allclose(audio[:16000], full[:16000], atol=1e-4)
+
+
+def test_a_cut_off_wav_is_told_and_a_wav_written_to_a_pipe_is_not(speech_formats, speech_wav, tmp_path, caplog):
+    """A WAV cut short (an interrupted download) reads as far as it goes, and the video would end early
+    without a word; one written to a pipe (ffmpeg's, whose header cannot hold its length) is whole."""
+    whole = speech_formats["wav"].read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole[: len(whole) // 3])
+    audio = load_audio(cut)
+    assert 0.3 < audio.size / load_audio(speech_formats["wav"]).size < 0.36
+    assert [r.message for r in caplog.records] == [
+        f"{cut}: the file ends after {audio.size / SAMPLE_RATE:.2f} s, but its header says "
+        f"{load_audio(speech_formats['wav']).size / SAMPLE_RATE:.2f} s: it may have been cut short (an interrupted "
+        f"download or copy); using the {audio.size / SAMPLE_RATE:.2f} s there"]
+    caplog.clear()
+    piped = tmp_path / "piped.wav"
+    piped.write_bytes(subprocess.run(["ffmpeg", "-v", "error", "-i", str(speech_wav), "-f", "wav", "-"],
+                                     check=True, capture_output=True).stdout)
+    assert b"\xff\xff\xff\xff" in piped.read_bytes()[:80]  # the sizes a pipe's writer leaves unknown
+    load_audio(piped)
+    load_audio(speech_formats["wav"])
+    assert caplog.records == []
 
 
 def test_a_video_without_sound_says_so(tmp_path):
@@ -141,6 +164,19 @@ def test_silence_is_refused_but_quiet_speech_is_not(speech_audio):
     with pytest.raises(AudioError, match="silent"):
         check_not_silent(np.full(16000, 1e-5, dtype=np.float32))
     check_not_silent(speech_audio * 0.01)  # -40 dB speech is still speech
+
+
+def test_speech_too_quiet_to_move_the_lips_is_told(speech_wav, speech_audio, tmp_path, caplog):
+    """Speech at -60 dB moves the lips a tenth as far as at full level: the face barely talks, which the user
+    should hear about rather than find in the video."""
+    loud = load_speech(speech_wav)
+    assert caplog.records == []
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, speech_audio * 10 ** (-60 / 20) / np.abs(speech_audio).max(), SAMPLE_RATE, subtype="FLOAT")
+    assert np.allclose(load_speech(quiet) * 10 ** (60 / 20) * np.abs(speech_audio).max(), loud, atol=1e-4)
+    [record] = caplog.records
+    assert record.levelname == "WARNING" and "the speech is very quiet (its loudest 10 ms at -6" in record.message
+    assert "raise its level" in record.message
 
 
 def test_float_samples_are_sound_up_to_four_times_full_scale_and_another_scale_past_it():
