@@ -93,6 +93,16 @@ def encode_png(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def is_pack(path: Path) -> bool:
+    """Whether ``path`` holds an avatar pack, whatever its name ends with (a pack renamed, or saved by a
+    browser without its extension)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return "meta.json" in z.namelist() and "arrays.npz" in z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 def load_pack(path: Path) -> AvatarPack:
     """Read a ``.facecast`` pack; raises ``AvatarError`` with one clear line if it cannot be used."""
     from PIL import Image
@@ -115,7 +125,9 @@ def load_pack(path: Path) -> AvatarPack:
         image = np.asarray(Image.open(io.BytesIO(image_bytes)).convert("RGB"))
         size, face_scale = (meta["width"], meta["height"]), float(meta["face_scale"])
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as e:
-        raise AvatarError(f"{path}: damaged avatar pack ({type(e).__name__}: {e})") from None
+        reason = ("not a zip archive, as a pack is" if isinstance(e, zipfile.BadZipFile)
+                  else f"{e.args[0]} missing" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}")
+        raise AvatarError(f"{path}: damaged avatar pack ({reason}); make it again with facecast prepare") from None
     if (image.shape[1], image.shape[0]) != size:
         raise AvatarError(f"{path}: damaged avatar pack (picture size does not match)")
     rig = Rig(vertices=arrays["vertices"], triangles=arrays["triangles"], basis=arrays["basis"],

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facecast.avatar import PACK_SUFFIX, AvatarPack, load_pack
+from facecast.avatar import PACK_SUFFIX, AvatarPack, is_pack, load_pack
 from facecast.errors import FacecastError, not_a_file
 from facecast.rig import framing
 from facecast.writers import check_writable
@@ -101,7 +101,7 @@ def load_portrait(path: Path | None, face: int | None = None) -> AvatarPack:
     ``render`` refuses it there)."""
     if path is None:
         return load_pack(default_pack_path())
-    if path.suffix.lower() == PACK_SUFFIX:
+    if path.suffix.lower() == PACK_SUFFIX or is_pack(path):
         return load_pack(path)
     from facecast.prepare import prepare_portrait
 
@@ -195,7 +195,7 @@ def _render(args: argparse.Namespace) -> None:
         args.usage_error("needs --audio SPEECH, --motion FILE, or both")
     if args.face is not None and args.portrait is None:
         args.usage_error("--face chooses a face in a --portrait picture; the bundled portrait has one face")
-    if args.face is not None and args.portrait.suffix.lower() == PACK_SUFFIX:
+    if args.face is not None and (args.portrait.suffix.lower() == PACK_SUFFIX or is_pack(args.portrait)):
         args.usage_error("--face chooses a face in a picture; an avatar pack holds one face already")
     check_video_path(args.output)  # fail before the work, not after it
     if args.audio is not None and not args.audio.is_file():

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from facecast import face_topology as ft
-from facecast.avatar import PACK_SUFFIX, AvatarError, AvatarPack
+from facecast.avatar import PACK_SUFFIX, AvatarError, AvatarPack, is_pack
 from facecast.errors import not_a_file
 from facecast.logs import native_stderr_caught
 from facecast.rig import build_rig, framing
@@ -120,6 +120,9 @@ def read_portrait(path: Path) -> Picture:
         # (which also keeps the default output, the picture's name with that suffix, from overwriting it)
         raise AvatarError(f"{path}: named as an avatar pack: a pack renders as it is (facecast render --portrait "
                           f"{path}); a picture keeps its own suffix (.jpg, .png...)")
+    if is_pack(path):
+        raise AvatarError(f"{path}: an avatar pack, not a picture: a pack renders as it is (facecast render "
+                          f"--portrait {path})")
     limit = f"at most {MAX_PIXELS // 1_000_000} megapixels; scale it down first"
     try:
         with warnings.catch_warnings():

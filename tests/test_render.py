@@ -16,11 +16,12 @@ from pictures import psnr
 
 from facecast import face_topology as ft
 from facecast.avatar import load_pack
-from facecast.cli_render import add_commands, default_pack_path, run
+from facecast.cli_render import add_commands, default_pack_path, load_portrait, run
 from facecast.cuda_graphs import VERTEX_STEP, CudaGraphs, padded_avatars, power_of_two
 from facecast.errors import FacecastError
 from facecast.motion_frame import FIELDS, neutral_frames
 from facecast.motion_frame import frame_from as motion
+from facecast.prepare import prepare_portrait
 from facecast.render import CELL, Renderer, avatar_tensors, default_model_path, rasterise, sealed_image, stack_avatars
 from facecast.retime import retime
 
@@ -785,6 +786,24 @@ def test_render_command_user_errors(tmp_path, speech_wav):
     with pytest.raises(SystemExit):
         _cli("render", "--audio", str(speech_wav), "-o", "x.mp4", "--size", "130")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_pack_renamed_without_its_suffix_is_still_a_pack(tmp_path, speech_wav, capsys):
+    """A pack saved by a browser without its extension, or renamed, was read as a picture: "not a picture
+    facecast can read", with no hint that it is a pack."""
+    renamed = tmp_path / "my avatar"
+    renamed.write_bytes(default_pack_path().read_bytes())
+    assert np.array_equal(load_portrait(renamed).image, load_pack(default_pack_path()).image)
+    with pytest.raises(FacecastError, match="an avatar pack, not a picture: a pack renders as it is"):
+        prepare_portrait(renamed)
+    with pytest.raises(SystemExit) as exited:  # as for a pack named as one
+        run(_cli("render", "--audio", str(speech_wav), "-o", str(tmp_path / "x.mp4"), "--face", "2",
+                 "--portrait", str(renamed)))
+    assert exited.value.code == 2 and "an avatar pack holds one face" in capsys.readouterr().err
+    (tmp_path / "junk.facecast").write_bytes(b"not a zip archive at all")
+    with pytest.raises(FacecastError, match="junk.facecast: damaged avatar pack .not a zip archive, as a pack is.; "
+                                            "make it again with facecast prepare$"):
+        load_portrait(tmp_path / "junk.facecast")
 
 
 @pytest.mark.parametrize("portrait, reason", [([], "the bundled portrait has one face"),
