@@ -367,9 +367,13 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
     if alpha is not None:
         xy = np.clip(np.round(landmarks[:, :2]).astype(int), 0, [image.shape[1] - 1, image.shape[0] - 1])
         cover = float(alpha[xy[:, 1], xy[:, 0]].mean()) / 255
+        clear = float((alpha < 128).mean())
         if cover < _OPAQUE:
             notes.append(f"{path}: the face is partly transparent ({cover:.0%} opaque on average); it was put "
                          "over white, which shows in every frame")
+        elif clear >= _CUT_OUT:
+            notes.append(f"{path}: {clear:.0%} of the picture is transparent (a cut-out); it was put over white, as "
+                         "facecast's videos have no transparency: put it over the background you want first")
     meta = {"source": path.name, "faces_found": len(faces), "face": chosen + 1, "face_width_px": round(width, 1),
             "detector": "mediapipe FaceMesh 478 (refine_landmarks)"}
     kept = _around_the_head(landmarks, image.shape[1], image.shape[0])
@@ -393,6 +397,7 @@ _FACES_LISTED = 12  # faces a note lists by number, size and place
 _DOTS_BLUR = 1.5  # px: blurs a dithered picture's dots into tones (0.8 to 3 px found the astronaut's and Grant's)
 _DITHERED_COLOURS = 16  # a picture of at most this many colours (in every 4th pixel) is taken to be dithered
 _OPAQUE = 0.98  # mean opacity under the face's landmarks below which the user is told
+_CUT_OUT = 0.2  # share of a picture's pixels under half opaque from which it is told that they became white
 # np.rot90's quarter turns (counter-clockwise as the picture is shown), in words
 _TURN_WORDS = {1: "90° counter-clockwise", 2: "upside down", 3: "90° clockwise"}
 _UPRIGHT_SCORE = 0.6  # the full-range detector's score that makes a turned picture's face certain ...

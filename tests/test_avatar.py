@@ -622,6 +622,15 @@ def test_a_partly_transparent_face_and_an_animation_are_told_and_a_cameras_mpo_s
     faded.putalpha(150)
     faded.save(tmp_path / "faded.png")
     assert "partly transparent (59% opaque" in " ".join(_prepare(tmp_path / "faded.png")[1])
+    # A cut-out (a VTuber's portrait with its background taken out) comes out over white: told, as the user
+    # may have counted on its transparency (a band of 8 % is not told: test_rgba_and_greyscale_inputs).
+    cut_out = astronaut.convert("RGBA")
+    y, x = np.mgrid[:512, :512]
+    cut_out.putalpha(Image.fromarray(((((x - 225) / 130) ** 2 + ((y - 180) / 200) ** 2 < 1) * 255).astype(np.uint8)))
+    cut_out.save(tmp_path / "cut_out.png")
+    assert _prepare(tmp_path / "cut_out.png")[1] == [
+        f"{tmp_path / 'cut_out.png'}: 69% of the picture is transparent (a cut-out); it was put over white, as "
+        "facecast's videos have no transparency: put it over the background you want first"]
     astronaut.save(tmp_path / "moving.gif", save_all=True, append_images=[astronaut.rotate(5)])
     assert "2 frames (an animation or a multi-page file); using the first" in _prepare(tmp_path / "moving.gif")[1][0]
     # A camera's MPO (a JPEG followed by a preview or a stereo pair) is no animation, and stays a JPEG.
