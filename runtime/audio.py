@@ -191,7 +191,7 @@ def _tell_if_cut_short(path: Path, seconds: float) -> None:
     at, byte_rate, declared = 12, 0, None
     while at + 8 <= len(head):
         chunk, size = head[at:at + 4], struct.unpack_from("<I", head, at + 4)[0]
-        if chunk == b"fmt " and at + 16 <= len(head):
+        if chunk == b"fmt " and at + 20 <= len(head):
             byte_rate = struct.unpack_from("<I", head, at + 16)[0]
         if chunk == b"data":
             declared = size
