@@ -475,6 +475,11 @@ class BridgeServer:
             session.idle_clock = time.monotonic()
 
     def _interrupt(self, session: Session) -> None:
+        if not session.speaking and not session.ready.size:
+            # Nothing to cut: the session's clock stays where it is (its rest silence, fed here as after a cut,
+            # moved the next line's frames off the grid `facecast motion` puts them on).
+            self._send(session.client, {"type": "interrupted", "session": session.id})
+            return
         # Drop what has not reached the network, let the mouth come to rest over silence, and discard
         # the frames of the cut-off speech that were not sent yet.
         session.stream_samples -= session.ready.size  # those samples never reach the stream

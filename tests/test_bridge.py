@@ -433,6 +433,21 @@ def test_interrupt_drops_the_rest_and_the_next_utterance_works(server, speech_au
         assert sum(m["count"] for m in second) == messages[-1]["frames"]
 
 
+def test_an_interrupt_with_nothing_to_cut_changes_nothing(server, speech_audio):
+    """PROTOCOL.md: with no utterance in progress, an interrupt does nothing. It fed the session 90 ms of rest,
+    so the first line after it started between ticks and got a frame fewer than `facecast motion` makes."""
+    with Client(server.endpoint) as client:
+        plain = motion_of(stream(client, client.open(fps=30, sample_format="f32"), speech_audio, 320))
+        session = client.open(fps=30, sample_format="f32")
+        assert client.interrupt(session)["type"] == "interrupted"
+        assert client.interrupt(session)["type"] == "interrupted"
+        messages = stream(client, session, speech_audio, 320)
+    assert len(motion_of(messages)) == len(plain) == len(MotionPipeline(live_model(), fps=30).process(speech_audio))
+    first = next(m for m in messages if m["type"] == "motion")
+    assert first["first"] == 0 and first["sample_pos"][0] == 0
+    np.testing.assert_array_equal(motion_of(messages), plain)
+
+
 def test_utterances_sent_back_to_back_each_get_all_their_frames_and_their_ended(server, speech_audio):
     # An NPC's dialogue queue hands over whole lines at once, the next before the last one's frames are out.
     lines = [speech_audio[:16000], speech_audio[16000:40000], speech_audio[40000:48000]]
