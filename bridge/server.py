@@ -303,6 +303,9 @@ class BridgeServer:
                 self._handle(client, msg, recv_ns)
             except ProtocolError as exc:
                 self.counters["errors"] += 1
+                # At debug level: a client's mistakes, which a hostile one could make thousands of a second.
+                _log(logging.DEBUG, "error_reply", client=identity.hex(), code=str(exc.code), ref=kind,
+                     message=exc.message[:200])
                 self._send(identity, P.error(exc.code, exc.message, exc.session, ref=kind, request=request))
             except Exception as exc:  # a bug must cost one reply, never the server
                 self.counters["errors"] += 1
@@ -786,6 +789,28 @@ def check_bind_safety(endpoint: str, curve_dir: Path | None, insecure: bool) -> 
          note="anyone who can reach this address can use the server")
 
 
+class _AuthLog:
+    """The logger pyzmq's authenticator is given. It logs a client refused at debug level, so an operator
+    whose client got no answer found nothing in the server's log; here that is a ``client_refused`` warning
+    with the key refused. Everything else goes to ``logger`` as pyzmq logs it."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+
+    def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        text = str(msg) % args if args else str(msg)
+        if text.startswith("DENIED"):
+            key = text.partition("client_key=")[2]
+            _log(logging.WARNING, "client_refused", reason=text.split(" client_key=")[0],
+                 client_key=key.removeprefix("b'").removesuffix("'"),
+                 hint="a CURVE client is admitted by its public key (.key) in the server's clients/ folder")
+        else:
+            self._logger.debug(msg, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger, name)
+
+
 def _start_curve(ctx: zmq.Context, sock: zmq.Socket, curve_dir: Path):
     from zmq.auth import load_certificate
     from zmq.auth.thread import ThreadAuthenticator
@@ -802,8 +827,8 @@ def _start_curve(ctx: zmq.Context, sock: zmq.Socket, curve_dir: Path):
         public, private = load_certificate(str(secret))
     except (OSError, ValueError) as exc:
         raise FacecastError(f"{secret}: not a CURVE secret key ({exc})") from None
-    # Its log (a client refused for a key not admitted) joins the server's, as JSON lines.
-    auth = ThreadAuthenticator(ctx, log=logging.getLogger("facecast.serve.auth"))
+    # Its log joins the server's, as JSON lines; a client refused, which it logs at debug level, as a warning.
+    auth = ThreadAuthenticator(ctx, log=_AuthLog(logging.getLogger("facecast.serve.auth")))
     auth.start()
     auth.configure_curve(domain="*", location=str(clients))
     sock.curve_secretkey = private

@@ -692,7 +692,7 @@ def test_non_loopback_bind_needs_curve_or_insecure(tmp_path):
             Client(endpoint, timeout=1)
 
 
-def test_curve_encrypted_session(tmp_path, speech_audio):
+def test_curve_encrypted_session(tmp_path, speech_audio, caplog):
     keys = tmp_path / "keys"
     make_keys(keys)
     running = RunningServer(curve_dir=keys)
@@ -704,8 +704,34 @@ def test_curve_encrypted_session(tmp_path, speech_audio):
         stranger.send(msgpack.packb({"type": "hello", "protocol": 1}))
         assert not stranger.poll(500)
         stranger.close()
+        # A client whose key was never admitted gets no answer; the server's log says why (it did only at
+        # debug level, in pyzmq's words).
+        unknown = tmp_path / "unknown"
+        make_keys(tmp_path / "other")
+        unknown.mkdir()
+        for name in ("server.key", "client.key", "client.key_secret"):
+            source = keys if name == "server.key" else tmp_path / "other"
+            (unknown / name).write_bytes((source / name).read_bytes())
+        with caplog.at_level(logging.WARNING, logger="facecast"), pytest.raises(BridgeError):
+            Client(running.endpoint, curve=unknown, timeout=1)
+        [refused] = [r for r in caplog.records if r.getMessage() == "client_refused"]
+        admitted = (tmp_path / "other" / "client.key").read_text()
+        assert refused.fields["client_key"] in admitted and "(CURVE)" in refused.fields["reason"]
     finally:
         running.stop()
+
+
+def test_a_clients_mistakes_are_in_the_servers_debug_log(server, caplog):
+    """An engine developer whose client is refused finds why in the server's log, at debug level (a hostile
+    client could make thousands of mistakes a second)."""
+    sock = raw_socket(server.endpoint)
+    with caplog.at_level(logging.DEBUG, logger="facecast"):
+        ask(sock, msgpack.packb({"type": "hello", "protocol": 1}))
+        assert ask(sock, msgpack.packb({"type": "open", "fps": 500}))["code"] == "bad_field"
+    sock.close()
+    [reply] = [r for r in caplog.records if r.getMessage() == "error_reply"]
+    assert reply.levelno == logging.DEBUG and reply.fields["code"] == "bad_field" and reply.fields["ref"] == "open"
+    assert "fps" in reply.fields["message"]
 
 
 def test_keys_are_private_kept_unless_replaced_and_a_server_admits_only_listed_clients(tmp_path):
