@@ -60,18 +60,22 @@ namespace Facecast
         /// sessions, so open them again once it is true again.</summary>
         public event Action<bool> ConnectionChanged;
 
-        /// <summary>True from the server's welcome until nothing (not even a heartbeat) has arrived for the
-        /// server's client timeout, or the component is disabled.</summary>
+        /// <summary>True from the server's welcome until nothing (not even a heartbeat) has arrived for
+        /// SilenceLimitS, the server answers hello_first, or the component is disabled.</summary>
         public bool Connected { get; private set; }
 
-        // The server sends a heartbeat to a client that has received nothing for 2 s, and this client's
-        // pings get pongs, so a link that stays silent far longer is gone (server stopped, restarted,
-        // network down). The limit is the one the server applies to its clients (welcome's
-        // limits.client_timeout_s, 30 s), generous enough to ride out editor stalls and long frames.
-        const float DefaultSilenceLimitS = 30f;
+        /// <summary>Seconds without a message (pongs aside) after which the link is taken for lost (server
+        /// stopped, restarted, network down). The server sends a heartbeat to a client that has received
+        /// nothing for 2 s, so this is four missed. Messages are stamped as the main thread takes them, so a
+        /// long frame or an editor stall does not read as silence. It was the server's client timeout (30 s):
+        /// for that long a sender kept streaming into a lost link.</summary>
+        public const float SilenceLimitS = 8f;
         // While not connected, hello is said again this often: a restarted server does not know this
         // client and would answer anything else with hello_first.
         const float HelloRetryS = 5f;
+        // Not connected for this long (no server at the endpoint, or one that refuses this client's CURVE
+        // key) is said once in the console, which otherwise stays quiet while hellos go unanswered.
+        const float NoAnswerS = 10f;
 
         static readonly MessagePackSerializerOptions Options = ContractlessStandardResolver.Options;
 
@@ -87,9 +91,10 @@ namespace Facecast
         Thread _thread;
         float _threadStarted;
         volatile bool _running;
-        float _silenceLimit = DefaultSilenceLimitS;
         float _lastReceived;   // Time.realtimeSinceStartup of the last message taken off the queue
         float _lastHello;
+        float _disconnectedSince;  // when Connected last turned false, or the component was enabled
+        bool _toldNoAnswer;
         readonly NewestTextures<Dictionary<object, object>> _newestTextures = new NewestTextures<Dictionary<object, object>>();
 
         void OnEnable()
@@ -97,6 +102,8 @@ namespace Facecast
             // Whatever was queued for a previous connection would reach the new one before its hello.
             while (_outgoing.TryDequeue(out _)) { }
             _running = true;
+            _disconnectedSince = Time.realtimeSinceStartup;
+            _toldNoAnswer = false;
             StartThread();
             s_threads++;
             SendHello();
@@ -192,6 +199,8 @@ namespace Facecast
             if (Connected == connected) return;
             // What waits to go over a lost link is stale: the server has dropped its sessions.
             if (!connected) while (_outgoing.TryDequeue(out _)) { }
+            if (!connected) _disconnectedSince = Time.realtimeSinceStartup;
+            _toldNoAnswer = false;
             Connected = connected;
             ConnectionChanged?.Invoke(connected);
         }
@@ -270,12 +279,18 @@ namespace Facecast
                 foreach (var m in _newestTextures.Take(message, (string)message["type"], session)) Dispatch(m);
             }
             foreach (var texture in _newestTextures.Flush()) Dispatch(texture);
-            if (Connected && now - _lastReceived > _silenceLimit)
+            if (Connected && now - _lastReceived > SilenceLimitS)
             {
-                Debug.LogWarning($"facecast: nothing from {endpoint} for {_silenceLimit} s; connection lost");
+                Debug.LogWarning($"facecast: nothing from {endpoint} for {SilenceLimitS} s; connection lost");
                 SetConnected(false);
             }
             if (!Connected && now - _lastHello > HelloRetryS) SendHello();
+            if (!Connected && !_toldNoAnswer && now - _disconnectedSince > NoAnswerS)
+            {
+                _toldNoAnswer = true;
+                Debug.LogWarning($"facecast: no answer from {endpoint} for {NoAnswerS} s: is `facecast serve` running " +
+                                 $"there (with this client's key, if it uses --curve)? Saying hello every {HelloRetryS} s");
+            }
         }
 
         // A handler that throws costs its own event, not the messages handed on with it (a texture and its
@@ -291,9 +306,6 @@ namespace Facecast
             switch ((string)m["type"])
             {
                 case "welcome":
-                    if (m.TryGetValue("limits", out var l) && l is Dictionary<object, object> limits
-                        && limits.TryGetValue("client_timeout_s", out var timeout) && timeout != null)
-                        _silenceLimit = (float)Convert.ToDouble(timeout);
                     SetConnected(true);
                     break;
                 case "opened":
@@ -349,6 +361,10 @@ namespace Facecast
                 {
                     var code = (string)m["code"];
                     var text = (string)m["message"];
+                    // A restarted server answers every message the lost link still held (NetMQ keeps up to
+                    // 1000 across a reconnect) with hello_first: the first is told and said hello to; the
+                    // rest, with the link already known lost, are dropped (Update says hello again).
+                    if (code == "hello_first" && !Connected) break;
                     int session = m.TryGetValue("session", out var s) && s != null ? ToInt(s) : -1;
                     Debug.LogWarning(session >= 0 ? $"facecast: session {session}: {code}: {text}" : $"facecast: {code}: {text}");
                     ErrorReceived?.Invoke(code, text);
