@@ -32,8 +32,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="onnxruntime device (default auto: textures rendered on CUDA when onnxruntime-gpu "
                    "finds a GPU; the lip network stays on the CPU, where it runs faster)")
     p.add_argument("--avatars", type=Path, help="folder of .facecast packs texture sessions may ask for by name "
-                   "(looked up when asked for, so packs added later are found; packs it cannot read are logged at "
-                   "start)")
+                   "(looked up when asked for, so packs added, replaced or removed while it runs are seen by the next "
+                   "session; packs it cannot read are logged at start)")
     p.add_argument("--lip-model", type=Path, action="append", metavar="PATH.onnx",
                    help="a lip-sync model exported with 'facecast export onnx --checkpoint YOURS.pt --out "
                    "PATH.onnx', served instead of the shipped ones; repeat for several, each of its own lookahead "

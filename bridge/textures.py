@@ -45,7 +45,8 @@ class TextureRenderer:
         # that no session waits the second that takes. Made now, as making it takes a moment too.
         self.stand_in = Renderer(device="cpu") if cpu_stand_in and self.renderer.graphs is not None else None
         self.avatars_dir = avatars_dir
-        self._cache: dict[tuple[str, int], Avatar] = {}
+        # By (name, size): the avatar, and the (modification time, size) its pack had when it was read.
+        self._cache: dict[tuple[str, int], tuple[Avatar, tuple[int, int] | None]] = {}
         # Packs found unreadable, by path, with the (modification time, size) they had before they were
         # read: left out of ``names`` until the file changes.
         self._unreadable: dict[Path, tuple[int, int] | None] = {}
@@ -98,12 +99,12 @@ class TextureRenderer:
 
     def avatar(self, name: str | None, size: int, session: int | None = None,
                keep: Collection[tuple[str | None, int]] = ()) -> Avatar:
-        """Avatar ``name`` (None: the bundled one) at ``size`` px, worked out once and cached. ``keep``: the
-        (name, size) pairs open sessions show, which stay cached; of the rest, ``SPARE_AVATARS`` do."""
+        """Avatar ``name`` (None: the bundled one) at ``size`` px, worked out once and cached while its pack
+        stays as it was (a pack replaced in the folder is read again; sessions open on the old one keep it).
+        ``keep``: the (name, size) pairs open sessions show, which stay cached; of the rest, ``SPARE_AVATARS``
+        do."""
         name = name or DEFAULT_AVATAR
         key = (name, size)
-        if self._make_newest(key):
-            return self._cache[key]
         if name == DEFAULT_AVATAR:
             path = default_pack_path()
         elif self.avatars_dir is not None and "/" not in name and "\\" not in name and name not in (".", ".."):
@@ -113,12 +114,18 @@ class TextureRenderer:
         if path is None or not _is_file(path):
             raise ProtocolError(ErrorCode.BAD_FIELD, f"unknown avatar {name!r}; this server has "
                                 f"{', '.join(self.names())}", session)
+        version = _version(path)
+        if self._make_newest(key) and self._cache[key][1] == version:
+            return self._cache[key][0]
         try:
-            self._cache[key] = self.renderer.avatar(self._load(path), size)
+            self._cache[key] = (self.renderer.avatar(self._load(path), size), version)
         except AvatarError as exc:
-            raise ProtocolError(ErrorCode.BAD_FIELD, f"avatar {name!r}: {exc}", session) from None
+            self._cache.pop(key, None)
+            # Without the server's own path to the pack, which is no client's business.
+            raise ProtocolError(ErrorCode.BAD_FIELD, f"avatar {name!r}: {str(exc).removeprefix(f'{path}: ')}",
+                                session) from None
         self.trim([*keep, key])
-        return self._cache[key]
+        return self._cache[key][0]
 
     def release(self, name: str | None, size: int, keep: Collection[tuple[str | None, int]]) -> None:
         """A session showing avatar ``name`` at ``size`` px closed: its avatar is now the newest spare, and

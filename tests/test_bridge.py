@@ -1202,6 +1202,41 @@ def test_a_server_says_at_start_what_is_wrong_in_its_avatars_folder_and_serves_t
         running.stop()
 
 
+def test_a_pack_replaced_in_the_avatars_folder_is_read_again(tmp_path):
+    """A user who puts another portrait under a pack's name expects the next session to show it: the server
+    showed the old one until it restarted, and still served a pack deleted or damaged since."""
+    import os
+    import shutil
+    import zipfile
+
+    from facecast.bridge.protocol import ProtocolError
+    from facecast.bridge.textures import TextureRenderer
+    from facecast.cli_render import default_pack_path
+
+    folder = tmp_path / "avatars"
+    folder.mkdir()
+    pack = folder / "npc.facecast"
+    shutil.copy(default_pack_path(), pack)
+    textures = TextureRenderer(folder, device="cpu")
+    first = textures.avatar("npc", 64)
+    assert textures.avatar("npc", 64) is first  # worked out once while the pack stays as it was
+    with zipfile.ZipFile(default_pack_path()) as src, zipfile.ZipFile(pack, "w") as dst:  # another portrait
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, json.dumps({**json.loads(data), "source": "another.png"}).encode()
+                         if item.filename == "meta.json" else data)
+    later = pack.stat().st_mtime_ns + 10**9  # a clock that did not move between the writes changes nothing here
+    os.utime(pack, ns=(later, later))
+    assert first.source != "another.png" and textures.avatar("npc", 64).source == "another.png"
+    pack.write_bytes(b"not a pack any more")
+    with pytest.raises(ProtocolError, match="avatar 'npc': damaged avatar pack") as caught:
+        textures.avatar("npc", 64)
+    assert str(folder) not in str(caught.value) and "npc" not in textures.names()
+    pack.unlink()
+    with pytest.raises(ProtocolError, match="unknown avatar 'npc'"):
+        textures.avatar("npc", 64)
+
+
 def test_an_avatar_name_no_file_can_have_is_unknown_not_a_server_error(tmp_path):
     from facecast.bridge.protocol import ProtocolError
     from facecast.bridge.textures import TextureRenderer
