@@ -25,6 +25,16 @@ namespace Facecast
 
         void OnDisable() { if (client) client.TextureReceived -= OnTexture; }
 
+        // A Texture2D made by script is not freed with the component that made it: a view destroyed with
+        // its character would leave its texture (4 MB at 1024 px) in memory until the scene unloads.
+        void OnDestroy()
+        {
+            if (_texture == null) return;
+            if (target != null && target.texture == _texture) target.texture = null;
+            Destroy(_texture);
+            _texture = null;
+        }
+
         void OnTexture(TextureFrame frame)
         {
             if (sender != null && frame.Session != sender.Session) return;  // another character's portrait
