@@ -24,6 +24,8 @@ MAX_STR_BYTES = 64 * 1024  # a string in any message
 MAX_ECHO_BYTES = 1024  # a value the server sends back as it came (`request`, a ping's `t`), packed
 MAX_NAME_CHARS = 255  # a name the server tells (an avatar's source picture, its lip model)
 MAX_CONTAINERS = 4096  # maps and arrays in one message: decoding millions of empty ones took seconds
+MAX_MAP_KEYS = 1024  # keys in one map
+MAX_ARRAY_ITEMS = 65536  # items in one array
 # What a client must take from the server: a raw rgba8 texture at the largest size is 4 MiB of pixels
 # before its fields, past the 4 MiB a client may send.
 MAX_SERVER_MESSAGE_BYTES = MAX_SIZE * MAX_SIZE * 4 + MAX_STR_BYTES
@@ -123,14 +125,20 @@ def unpack(payload: bytes, limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
 
     try:
         message = msgpack.unpackb(payload, raw=False, strict_map_key=True, max_bin_len=limit,
-                                  max_str_len=MAX_STR_BYTES, max_array_len=65536, max_map_len=1024,
+                                  max_str_len=MAX_STR_BYTES, max_array_len=MAX_ARRAY_ITEMS, max_map_len=MAX_MAP_KEYS,
                                   list_hook=counted, object_hook=counted)
     except Exception as exc:  # msgpack raises many types for hostile input; its words say which rule broke
-        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"not a msgpack map with string keys ({type(exc).__name__}: "
-                                                   f"{str(exc)[:120]})") from None
+        # (but for the two it raises without words)
+        reason = str(exc)[:120] or _UNWORDED.get(type(exc).__name__, type(exc).__name__)
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"not one msgpack map with string keys within the limits: "
+                                                   f"{reason}") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "a message must be a msgpack map with a string 'type'")
     return message
+
+
+_UNWORDED = {"FormatError": "not msgpack (a byte no msgpack value starts with)",
+             "StackError": "maps and arrays nested too deeply"}
 
 
 #: Python's types by the names msgpack gives them, for messages to clients in any language.
