@@ -32,6 +32,8 @@ namespace Facecast
         public string avatar = "default";
         public int textureSize = 512;
         public string textureEncoding = "jpeg";
+        [Tooltip("Keep the face alive between lines (idle frames: blinks, gaze, breathing head motion). Each idle session costs the server all the time: about a sixth of a CPU core for motion, a whole core for a 512 px texture session at 60 fps on a 2-core CPU. Turn it off for characters that only need to move while they speak.")]
+        public bool idle = true;
 
         // Asked of the microphone, within the rates it takes (Microphone.GetDeviceCaps).
         const int PreferredMicrophoneRate = 48000;
@@ -151,7 +153,7 @@ namespace Facecast
             _openingRate = rate;
             _openingChannels = channels;
             _request = RequestPrefix + (++_opens);
-            client.Open(_fps, rate, channels, idle: true,
+            client.Open(_fps, rate, channels, idle: idle,
                         controls: new Dictionary<string, object> { ["emotion"] = emotion }, request: _request,
                         mode: mode, size: textureSize, encoding: textureEncoding, avatar: avatar);
         }
