@@ -450,7 +450,9 @@ def test_an_interrupt_with_nothing_to_cut_changes_nothing(server, speech_audio):
     assert len(motion_of(messages)) == len(plain) == len(MotionPipeline(live_model(), fps=30).process(speech_audio))
     first = next(m for m in messages if m["type"] == "motion")
     assert first["first"] == 0 and first["sample_pos"][0] == 0
-    np.testing.assert_array_equal(motion_of(messages), plain)
+    # The same motion: to float rounding, as a turn of the loop may take one 10 ms hop or two, which the lip
+    # network runs in one call or two.
+    np.testing.assert_allclose(motion_of(messages), plain, atol=1e-5)
 
 
 def test_utterances_sent_back_to_back_each_get_all_their_frames_and_their_ended(server, speech_audio):
