@@ -127,8 +127,8 @@ def unpack(payload: bytes, limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
         message = msgpack.unpackb(payload, raw=False, strict_map_key=True, max_bin_len=limit,
                                   max_str_len=MAX_STR_BYTES, max_array_len=MAX_ARRAY_ITEMS, max_map_len=MAX_MAP_KEYS,
                                   list_hook=counted, object_hook=counted)
-    except Exception as exc:  # msgpack raises many types for hostile input; its words say which rule broke
-        # (but for the two it raises without words)
+    except Exception as exc:  # msgpack raises many types for hostile input; its words say which rule broke,
+        # ours where it has none
         reason = str(exc)[:120] or _UNWORDED.get(type(exc).__name__, type(exc).__name__)
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"not one msgpack map with string keys within the limits: "
                                                    f"{reason}") from None

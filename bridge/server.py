@@ -798,7 +798,10 @@ class _AuthLog:
         self._logger = logger
 
     def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:
-        text = str(msg) % args if args else str(msg)
+        try:
+            text = str(msg) % args if args else str(msg)
+        except (TypeError, ValueError):  # never an exception here: it would end the thread that admits clients
+            text = ""
         if text.startswith("DENIED"):
             key = text.partition("client_key=")[2]
             _log(logging.WARNING, "client_refused", reason=text.split(" client_key=")[0],
