@@ -64,10 +64,24 @@ def _decode(payload: bytes) -> dict[str, Any]:
     return message
 
 
+# The most audio one message carries: the server takes 4 MiB a message, fields included, and drops the
+# connection of a client that sends more (libzmq's limit: nothing is answered, and the socket connects again).
+MAX_AUDIO_BYTES = P.MAX_MESSAGE_BYTES - 1024
+
+
 def _audio_bytes(samples: np.ndarray | bytes, sample_format: str, channels: int = 1) -> bytes:
     """The wire bytes of a chunk: samples as numbers (integers, or floats in [-1, 1]) are converted to the
     session's format; bytes (what ``wave.readframes`` or a microphone API hands over) are taken as already
     in it, little-endian. Several channels come interleaved, flat or as one row of ``channels`` a frame."""
+    data = _wire_audio(samples, sample_format, channels)
+    if len(data) > MAX_AUDIO_BYTES:
+        raise ValueError(f"a chunk of {len(data):,} bytes of audio is more than one message takes "
+                         f"({MAX_AUDIO_BYTES:,} bytes; the server drops a client that sends more): send it in "
+                         "smaller chunks")
+    return data
+
+
+def _wire_audio(samples: np.ndarray | bytes, sample_format: str, channels: int) -> bytes:
     if isinstance(samples, (bytes, bytearray, memoryview)):
         data = bytes(samples)
         if len(data) % (P.SAMPLE_FORMATS[sample_format] * channels):

@@ -438,6 +438,16 @@ def test_interrupt_drops_the_rest_and_the_next_utterance_works(server, speech_au
         assert sum(m["count"] for m in second) == messages[-1]["frames"]
 
 
+def test_a_chunk_larger_than_a_message_is_refused_by_the_client_not_dropped_by_the_server(server, speech_audio):
+    """The server's libzmq drops a client that sends more than 4 MiB in a message, with no answer: a user
+    pushing a long file in one chunk saw nothing at all."""
+    with Client(server.endpoint) as client:
+        session = client.open(fps=30, sample_format="f32")
+        with pytest.raises(ValueError, match="more than one message takes .* send it in smaller chunks"):
+            client.send_audio(session, np.zeros(1_100_000, np.float32))  # 4.4 MB of f32
+        assert [m["type"] for m in stream(client, session, speech_audio[:8000], 320)][-1] == "ended"
+
+
 def test_an_interrupt_with_nothing_to_cut_changes_nothing(server, speech_audio):
     """PROTOCOL.md: with no utterance in progress, an interrupt does nothing. It fed the session 90 ms of rest,
     so the first line after it started between ticks and got a frame fewer than `facecast motion` makes."""
