@@ -271,6 +271,11 @@ class BridgeServer:
         self.sock.close(linger=0)
         if self.auth is not None:
             self.auth.stop()
+        if self.endpoint.startswith("ipc://"):
+            # libzmq leaves an ipc:// socket's file behind, even unbound: a stale entry in the folder.
+            place = Path(self.endpoint.removeprefix("ipc://"))
+            if place.is_socket():
+                place.unlink(missing_ok=True)
 
     def stats(self) -> dict:
         return {"sessions": len(self.sessions), "clients": len(self.clients),

@@ -816,6 +816,18 @@ def test_curve_and_insecure_together_are_refused(tmp_path, capsys):
     assert (logger.handlers, logger.level, logger.propagate) == before
 
 
+def test_an_ipc_server_serves_and_leaves_no_socket_file_behind(tmp_path, speech_audio):
+    place = tmp_path / "facecast.sock"
+    running = RunningServer(bind=f"ipc://{place}")
+    try:
+        with Client(running.endpoint) as client:
+            assert stream(client, client.open(fps=30), speech_audio[:8000], 320)[-1]["type"] == "ended"
+        assert place.is_socket()
+    finally:
+        running.stop()
+    assert not place.exists()  # libzmq left it there
+
+
 def test_a_port_out_of_range_is_refused_not_wrapped():
     with pytest.raises(FacecastError, match="port"):
         check_bind_safety("tcp://127.0.0.1:99999", None, insecure=False)  # libzmq would bind 34463
