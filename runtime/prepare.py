@@ -238,11 +238,9 @@ def detect_faces(image: np.ndarray) -> list[np.ndarray]:
     try:
         from mediapipe.python.solutions import face_detection, face_mesh
     except ImportError:
-        raise AvatarError("a picture is made an avatar pack with mediapipe (facecast's portrait extra: pip install "
-                          "mediapipe==0.10.21, in an environment without the export extra, as mediapipe pins "
-                          "protobuf below 5, which breaks onnx's import). Where it is installed, facecast prepare "
-                          "NAME.jpg writes NAME.facecast here, which renders in any environment "
-                          "(facecast render --portrait NAME.facecast)") from None
+        raise AvatarError("a picture needs mediapipe to become an avatar pack: pip install mediapipe==0.10.21 "
+                          "(not where the export extra is: its protobuf breaks onnx); or run facecast prepare "
+                          "NAME.jpg where it is installed, and render the NAME.facecast it writes anywhere") from None
     # mediapipe's C++ graphs write their start-up notes (TFLite delegates, absl warnings) straight to the
     # stderr file, which a user would take for problems: caught, and dropped. facecast's own notes are
     # returned and printed later, and an exception is reported after the stream is back.
