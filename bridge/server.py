@@ -207,6 +207,7 @@ class BridgeServer:
         if P.is_ipv6(endpoint):
             self.sock.setsockopt(zmq.IPV6, 1)
         self.auth = None
+        self._ipc_file: Path | None = None  # an ipc:// endpoint's socket file, which libzmq leaves behind
         try:
             if curve_dir is not None:
                 self.auth = _start_curve(self.ctx, self.sock, curve_dir)
@@ -215,6 +216,8 @@ class BridgeServer:
             self.close_socket()
             raise
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        if self.endpoint.startswith("ipc://"):
+            self._ipc_file = Path(self.endpoint.removeprefix("ipc://"))
         self.clients: dict[bytes, Client] = {}
         self.sessions: dict[int, Session] = {}
         self._next_session = 1
@@ -271,11 +274,8 @@ class BridgeServer:
         self.sock.close(linger=0)
         if self.auth is not None:
             self.auth.stop()
-        if self.endpoint.startswith("ipc://"):
-            # libzmq leaves an ipc:// socket's file behind, even unbound: a stale entry in the folder.
-            place = Path(self.endpoint.removeprefix("ipc://"))
-            if place.is_socket():
-                place.unlink(missing_ok=True)
+        if self._ipc_file is not None and self._ipc_file.is_socket():  # left behind, even unbound
+            self._ipc_file.unlink(missing_ok=True)
 
     def stats(self) -> dict:
         return {"sessions": len(self.sessions), "clients": len(self.clients),
