@@ -9,6 +9,7 @@ every message is validated and a bad one gets an ``error`` reply that touches no
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
@@ -38,9 +39,10 @@ MAX_HOPS_PER_ROUND = 50  # 500 ms of audio per session per loop turn, so one big
 # Messages taken in per loop turn: 64 sessions send a few each; a client flooding the server (pings,
 # or audio past its 10 s limit) holds the others' frames back by a few tens of ms at most, not by 0.3 s.
 MAX_MESSAGES_PER_TURN = 1000
-# Idle sessions are fed their silence 20 ms at a time, as a client streams speech: each feeding costs a turn of
-# the lip network, the non-verbal generator and a message whatever its length, and 10 ms at a time one idle
-# session took a fifth of a core. Idle frames follow no sound, so coming in twos at 60 fps delays nothing.
+# Idle motion sessions are fed their silence 20 ms at a time, as a client streams speech: each feeding costs a
+# turn of the lip network, the non-verbal generator and a message whatever its length, and 10 ms at a time one
+# idle session took a fifth of a core. Texture sessions are fed 10 ms at a time: they render a feeding's newest
+# frame only, and in twos at 60 fps every other idle texture was skipped (49 a second instead of 59).
 IDLE_HOPS = 2
 HEARTBEAT_S = 2.0  # a client sent nothing for this long gets a heartbeat; a gone one fails the send
 OUTBOX_LIMIT = 2000  # messages per session held for a client whose socket buffer is full before giving up
@@ -207,7 +209,9 @@ class BridgeServer:
         if P.is_ipv6(endpoint):
             self.sock.setsockopt(zmq.IPV6, 1)
         self.auth = None
-        self._ipc_file: Path | None = None  # an ipc:// endpoint's socket file, which libzmq leaves behind
+        # An ipc:// endpoint's socket file, which libzmq leaves behind, and its (device, inode): another server
+        # may bind the same path later (libzmq lets it), and its file is not this one's to remove.
+        self._ipc_file: tuple[Path, tuple[int, int]] | None = None
         try:
             if curve_dir is not None:
                 self.auth = _start_curve(self.ctx, self.sock, curve_dir)
@@ -217,7 +221,9 @@ class BridgeServer:
             raise
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
         if self.endpoint.startswith("ipc://"):
-            self._ipc_file = Path(self.endpoint.removeprefix("ipc://"))
+            place = Path(self.endpoint.removeprefix("ipc://"))
+            with contextlib.suppress(OSError):
+                self._ipc_file = place, _file_id(place)
         self.clients: dict[bytes, Client] = {}
         self.sessions: dict[int, Session] = {}
         self._next_session = 1
@@ -274,8 +280,11 @@ class BridgeServer:
         self.sock.close(linger=0)
         if self.auth is not None:
             self.auth.stop()
-        if self._ipc_file is not None and self._ipc_file.is_socket():  # left behind, even unbound
-            self._ipc_file.unlink(missing_ok=True)
+        if self._ipc_file is not None:  # left behind, even unbound
+            place, bound = self._ipc_file
+            with contextlib.suppress(OSError):
+                if _file_id(place) == bound:
+                    place.unlink()
 
     def stats(self) -> dict:
         return {"sessions": len(self.sessions), "clients": len(self.clients),
@@ -487,9 +496,10 @@ class BridgeServer:
             session.idle_clock = time.monotonic()
 
     def _interrupt(self, session: Session) -> None:
-        if not session.speaking and not session.ready.size:
-            # Nothing to cut: the session's clock stays where it is (its rest silence, fed here as after a cut,
-            # moved the next line's frames off the grid `facecast motion` puts them on).
+        if not session.speaking:
+            # Nothing to cut (what waits for the network is silence: idle, or the rest after a line): the
+            # session's clock stays where it is (its rest silence, fed here as after a cut, moved the next
+            # line's frames off the grid `facecast motion` puts them on).
             self._send(session.client, {"type": "interrupted", "session": session.id})
             return
         # Drop what has not reached the network, let the mouth come to rest over silence, and discard
@@ -686,7 +696,7 @@ class BridgeServer:
             if s.idle_clock is None or s.in_utterance:
                 continue
             hops = int((now - s.idle_clock) * 100)
-            if hops >= IDLE_HOPS:
+            if hops >= (IDLE_HOPS if s.avatar is None else 1):
                 self._feed(s, np.zeros(hops * HOP, np.float32))
                 s.idle_clock += hops / 100
 
@@ -792,6 +802,11 @@ def check_bind_safety(endpoint: str, curve_dir: Path | None, insecure: bool) -> 
                             "(keys from `facecast keys`) or --insecure")
     _log(logging.WARNING, "insecure_bind", endpoint=endpoint,
          note="anyone who can reach this address can use the server")
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
 
 
 class _AuthLog:

@@ -197,8 +197,8 @@ def _tell_if_cut_short(path: Path, seconds: float) -> None:
             declared = size
             break
         at += 8 + size + (size & 1)
-    # 0 and 0xFFFFFFFF: a writer that did not know the length (ffmpeg or sox writing to a pipe)
-    if not byte_rate or declared in (None, 0, 0xFFFFFFFF) or seconds >= declared / byte_rate - 0.01:
+    # 0, 0xFFFFFFFF (ffmpeg) and 0x7FFFF000 (sox): a writer that did not know the length (writing to a pipe)
+    if not byte_rate or declared is None or not 0 < declared < 0x7FFFF000 or seconds >= declared / byte_rate - 0.01:
         return
     log.warning("%s: the file ends after %.2f s, but its header says %.2f s: it may have been cut short (an "
                 "interrupted download or copy); using the %.2f s there", path, seconds, declared / byte_rate,

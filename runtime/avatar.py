@@ -125,8 +125,9 @@ def load_pack(path: Path) -> AvatarPack:
         image = np.asarray(Image.open(io.BytesIO(image_bytes)).convert("RGB"))
         size, face_scale = (meta["width"], meta["height"]), float(meta["face_scale"])
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as e:
-        reason = ("not a zip archive, as a pack is" if isinstance(e, zipfile.BadZipFile)
-                  else f"{e.args[0]} missing" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}")
+        not_zip = isinstance(e, zipfile.BadZipFile) and str(e) == "File is not a zip file"
+        reason = ("not a zip archive, as a pack is" if not_zip
+                  else str(e.args[0]) if isinstance(e, KeyError) else f"{type(e).__name__}: {e}")
         raise AvatarError(f"{path}: damaged avatar pack ({reason}); make it again with facecast prepare") from None
     if (image.shape[1], image.shape[0]) != size:
         raise AvatarError(f"{path}: damaged avatar pack (picture size does not match)")

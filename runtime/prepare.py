@@ -470,7 +470,7 @@ def _check_face_fits(path: Path, landmarks: np.ndarray, image: np.ndarray) -> No
     # One upside down has FaceMesh's landmarks upright on it, so only the detector can tell. It also tells
     # which way a face lying sideways is turned, where the landmarks may not: on the Pearl Earring turned
     # 120° counter-clockwise they leaned 62° the other way. (A face leaning 50°, which is taken, can score
-    # higher turned a quarter, so the detector is not asked about a face the landmarks find upright.)
+    # higher turned a quarter, so a quarter turn counts only for a face the landmarks find sideways.)
     turns = _quarter_turns_to_upright(image, landmarks)
     if turns == 2 or abs(lean) >= 135:
         raise AvatarError(f"{path}: the face is upside down in the picture: turn the picture upright first (its "

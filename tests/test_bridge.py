@@ -463,6 +463,14 @@ def test_an_interrupt_with_nothing_to_cut_changes_nothing(server, speech_audio):
     # The same motion: to float rounding, as a turn of the loop may take one 10 ms hop or two, which the lip
     # network runs in one call or two.
     np.testing.assert_allclose(motion_of(messages), plain, atol=1e-5)
+    # Nor on a session sending idle frames, whose idle silence waits for the network as speech would: it was cut
+    # as a line would be (one in four interrupts, by when they came).
+    with Client(server.endpoint) as client:
+        session = client.open(fps=60, idle=True)
+        for _ in range(10):
+            time.sleep(0.013)
+            assert client.interrupt(session)["type"] == "interrupted"
+        assert server.server.sessions[session].drop_until == -1.0  # never cut
 
 
 def test_utterances_sent_back_to_back_each_get_all_their_frames_and_their_ended(server, speech_audio):
@@ -826,6 +834,15 @@ def test_an_ipc_server_serves_and_leaves_no_socket_file_behind(tmp_path, speech_
     finally:
         running.stop()
     assert not place.exists()  # libzmq left it there
+    # A second server may take the path over from a first (libzmq lets it): the first's end leaves it be.
+    first, second = RunningServer(bind=f"ipc://{place}"), RunningServer(bind=f"ipc://{place}")
+    first.stop()
+    try:
+        with Client(second.endpoint, timeout=2) as client:
+            assert client.ping()["type"] == "pong"
+    finally:
+        second.stop()
+    assert not place.exists()
 
 
 def test_a_port_out_of_range_is_refused_not_wrapped():

@@ -804,6 +804,15 @@ def test_a_pack_renamed_without_its_suffix_is_still_a_pack(tmp_path, speech_wav,
     with pytest.raises(FacecastError, match="junk.facecast: damaged avatar pack .not a zip archive, as a pack is.; "
                                             "make it again with facecast prepare$"):
         load_portrait(tmp_path / "junk.facecast")
+    import zipfile
+
+    with zipfile.ZipFile(default_pack_path()) as src, zipfile.ZipFile(tmp_path / "part.facecast", "w") as dst:
+        for item in src.infolist():
+            if item.filename != "meta.json":
+                dst.writestr(item, src.read(item))
+    with pytest.raises(FacecastError, match=r"damaged avatar pack \(There is no item named 'meta.json' in the "
+                                            r"archive\); make it again"):
+        load_portrait(tmp_path / "part.facecast")
 
 
 @pytest.mark.parametrize("portrait, reason", [([], "the bundled portrait has one face"),

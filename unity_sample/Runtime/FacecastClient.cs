@@ -362,17 +362,21 @@ namespace Facecast
                     var code = (string)m["code"];
                     var text = (string)m["message"];
                     // A restarted server answers every message the lost link still held (NetMQ keeps up to
-                    // 1000 across a reconnect) with hello_first: the first is told and said hello to; the
-                    // rest, with the link already known lost, are dropped (Update says hello again).
-                    if (code == "hello_first" && !Connected) break;
+                    // 1000 across a reconnect) with hello_first: one that comes while connected is told and
+                    // said hello to; the rest, with the link already known lost, only fail their requests
+                    // (an Open's), untold (Update says hello again).
+                    bool stale = code == "hello_first" && !Connected;
                     int session = m.TryGetValue("session", out var s) && s != null ? ToInt(s) : -1;
-                    Debug.LogWarning(session >= 0 ? $"facecast: session {session}: {code}: {text}" : $"facecast: {code}: {text}");
-                    ErrorReceived?.Invoke(code, text);
-                    ErrorReceivedWithSession?.Invoke(session, code, text);
+                    if (!stale)
+                    {
+                        Debug.LogWarning(session >= 0 ? $"facecast: session {session}: {code}: {text}" : $"facecast: {code}: {text}");
+                        ErrorReceived?.Invoke(code, text);
+                        ErrorReceivedWithSession?.Invoke(session, code, text);
+                    }
                     if (m.TryGetValue("request", out var request) && request != null) RequestFailed?.Invoke(request, code, text);
                     // The server does not know this client (it restarted, or dropped it after a silence):
                     // say hello again; its sessions are gone, which ConnectionChanged(false) tells.
-                    if (code == "hello_first")
+                    if (code == "hello_first" && !stale)
                     {
                         SetConnected(false);
                         SendHello();
