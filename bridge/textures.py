@@ -63,10 +63,11 @@ class TextureRenderer:
     def _known_unreadable(self, path: Path) -> bool:
         return path in self._unreadable and self._unreadable[path] == _version(path)
 
-    def _load(self, path: Path) -> AvatarPack:
-        """``load_pack``, remembering a pack that fails as it was before it was read: one still being
-        copied, and finished by the time it failed, is read again next time."""
-        version = _version(path)
+    def _load(self, path: Path, version: tuple[int, int] | None = None) -> AvatarPack:
+        """``load_pack``, remembering a pack that fails as it was before it was read (``version``, when the
+        caller has it already): one still being copied, and finished by the time it failed, is read again
+        next time."""
+        version = version or _version(path)
         try:
             pack = load_pack(path)
         except AvatarError:
@@ -118,7 +119,7 @@ class TextureRenderer:
         if self._make_newest(key) and self._cache[key][1] == version:
             return self._cache[key][0]
         try:
-            self._cache[key] = (self.renderer.avatar(self._load(path), size), version)
+            self._cache[key] = (self.renderer.avatar(self._load(path, version), size), version)
         except AvatarError as exc:
             self._cache.pop(key, None)
             # Without the server's own path to the pack, which is no client's business.

@@ -101,13 +101,18 @@ def load_portrait(path: Path | None, face: int | None = None) -> AvatarPack:
     ``render`` refuses it there)."""
     if path is None:
         return load_pack(default_pack_path())
-    if path.suffix.lower() == PACK_SUFFIX or is_pack(path):
+    if _names_a_pack(path):
         return load_pack(path)
     from facecast.prepare import prepare_portrait
 
     pack, notes = prepare_portrait(path, face=face)
     _tell(notes)
     return pack
+
+
+def _names_a_pack(path: Path) -> bool:
+    """A portrait given as an avatar pack: named as one, or holding one (renamed without its suffix)."""
+    return path.suffix.lower() == PACK_SUFFIX or is_pack(path)
 
 
 def _tell(notes: list[str]) -> None:
@@ -195,7 +200,7 @@ def _render(args: argparse.Namespace) -> None:
         args.usage_error("needs --audio SPEECH, --motion FILE, or both")
     if args.face is not None and args.portrait is None:
         args.usage_error("--face chooses a face in a --portrait picture; the bundled portrait has one face")
-    if args.face is not None and (args.portrait.suffix.lower() == PACK_SUFFIX or is_pack(args.portrait)):
+    if args.face is not None and _names_a_pack(args.portrait):
         args.usage_error("--face chooses a face in a picture; an avatar pack holds one face already")
     check_video_path(args.output)  # fail before the work, not after it
     if args.audio is not None and not args.audio.is_file():

@@ -65,6 +65,15 @@ def server():
     running.stop()
 
 
+def serves_a_client(running: RunningServer, timeout: float = 5) -> None:
+    """A client on ``running``'s endpoint gets its pong; the server is stopped after, whatever happens."""
+    try:
+        with Client(running.endpoint, timeout=timeout) as client:
+            assert client.ping()["type"] == "pong"
+    finally:
+        running.stop()
+
+
 def stream(client: Client, session: int, audio: np.ndarray, chunk: int) -> list[dict]:
     for i in range(0, len(audio), chunk):
         client.send_audio(session, audio[i : i + chunk])
@@ -798,15 +807,7 @@ def test_an_ipv6_loopback_server_serves_an_ipv6_client():
             probe.bind(("::1", 0))
     except OSError:
         pytest.skip("this machine has no IPv6 loopback")
-    server = BridgeServer("tcp://[::1]:*", [live_model()], textures=False)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"install_signals": False}, daemon=True)
-    thread.start()
-    try:
-        with Client(server.endpoint, timeout=5) as client:
-            assert client.ping()["type"] == "pong"
-    finally:
-        server.stop()
-        thread.join(5)
+    serves_a_client(RunningServer(bind="tcp://[::1]:*", textures=False))
 
 
 def test_curve_and_insecure_together_are_refused(tmp_path, capsys):
@@ -837,11 +838,7 @@ def test_an_ipc_server_serves_and_leaves_no_socket_file_behind(tmp_path, speech_
     # A second server may take the path over from a first (libzmq lets it): the first's end leaves it be.
     first, second = RunningServer(bind=f"ipc://{place}"), RunningServer(bind=f"ipc://{place}")
     first.stop()
-    try:
-        with Client(second.endpoint, timeout=2) as client:
-            assert client.ping()["type"] == "pong"
-    finally:
-        second.stop()
+    serves_a_client(second, timeout=2)
     assert not place.exists()
 
 
