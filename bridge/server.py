@@ -3,8 +3,10 @@
 One thread runs one loop: receive every waiting message, run the lip network once for all sessions
 that have new audio (sessions with the same number of 10 ms hops share one batched onnxruntime call;
 the pitch analysis of all their new frames is one call too), send the frames that became final, then
-sleep on the socket until the next message or tick. Nothing a client sends can raise out of the loop:
-every message is validated and a bad one gets an ``error`` reply that touches no other session.
+sleep on the socket until the next message or tick. A texture session's avatar, new at its size, is worked
+out on a thread beside the loop, and the session opened when it is ready. Nothing a client sends can raise
+out of the loop: every message is validated and a bad one gets an ``error`` reply that touches no other
+session.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import zmq
@@ -32,6 +34,11 @@ from facecast.errors import FacecastError
 from facecast.lipsync import HOP, LipSyncModel, shipped_models, step_batch
 from facecast.motion_frame import FRAME_DTYPE, neutral_frames
 from facecast.pipeline import MotionPipeline, MotionStream, advance_batch
+
+if TYPE_CHECKING:
+    from facecast.bridge.textures import AvatarJob
+    from facecast.nonverbal import MotionControls
+    from facecast.render import Avatar
 
 log = logging.getLogger("facecast.serve")
 
@@ -72,6 +79,9 @@ class Client:
     # belong to or None, packed message).
     outbox: deque[tuple[int | None, int | None, bytes]] = field(default_factory=deque)
     outbox_bytes: int = 0  # the packed messages' bytes in ``outbox``
+    # Its opens still to be answered, in the order it sent them: those waiting for their avatar to be worked
+    # out, and any sent after one, so that its ``opened`` replies come in the order of its ``open``s.
+    opening: deque[Opening] = field(default_factory=deque)
 
     def hold(self, message: tuple[int | None, int | None, bytes]) -> None:
         """Add a message to the outbox."""
@@ -82,6 +92,23 @@ class Client:
         """Leave in the outbox only the messages ``keep`` (a predicate) holds to."""
         self.outbox = deque(m for m in self.outbox if keep(m))
         self.outbox_bytes = sum(len(m[2]) for m in self.outbox)
+
+
+@dataclass
+class Opening:
+    """An ``open`` taken, and checked, but not yet answered."""
+
+    msg: dict
+    spec: SessionSpec
+    model: LipSyncModel
+    controls: MotionControls
+    avatar: Avatar | None = None  # a texture session's, when it was worked out already
+    job: AvatarJob | None = None  # else what works it out
+
+    @property
+    def waiting(self) -> bool:
+        """Its avatar is still being worked out."""
+        return self.job is not None and not self.job.future.done()
 
 
 @dataclass
@@ -253,10 +280,11 @@ class BridgeServer:
     def turn(self) -> None:
         """One turn of the loop: read what has come (waiting up to 5 ms while there is work to do, else
         100 ms), make and send every session's frames and textures, and look after the clients."""
-        busy = any(c.outbox for c in self.clients.values()) or any(
+        busy = any(c.outbox or c.opening for c in self.clients.values()) or any(
             s.ready.size or s.spec.idle or s.texture_pending or s.ending for s in self.sessions.values())
         if self.sock.poll(5 if busy else 100):
             self._receive_all()
+        self._answer_opens()
         self._run_inference()
         self._render_textures()
         self._finish_utterances()
@@ -394,25 +422,65 @@ class BridgeServer:
         return session
 
     def _open(self, client: Client, msg: dict) -> None:
+        """Check an ``open`` and answer it, or, while its avatar is worked out on the avatar thread (or an
+        earlier open of the client's waits for one), keep it for ``_answer_opens``: the loop goes on serving
+        every other session meanwhile."""
         spec = SessionSpec.from_open(msg)
         if spec.size % 4:  # checked in every mode, as every other range is
             raise ProtocolError(ErrorCode.BAD_FIELD, "field 'size' must be a multiple of 4")
         if spec.mode != "motion" and self.textures is None:
             raise ProtocolError(ErrorCode.UNSUPPORTED, f"mode {spec.mode!r}: this server renders no textures")
-        if len(client.sessions) >= P.MAX_SESSIONS_PER_CLIENT:
-            raise ProtocolError(ErrorCode.LIMIT, f"too many sessions: this connection has "
-                                f"{len(client.sessions)}, the most one may hold (limits.max_sessions_per_client)")
-        if len(self.sessions) >= P.MAX_SESSIONS:
-            raise ProtocolError(ErrorCode.LIMIT, f"too many sessions: the server holds {len(self.sessions)}, the "
-                                "most it takes (limits.max_sessions)")
+        held = len(client.sessions) + len(client.opening)
+        if held >= P.MAX_SESSIONS_PER_CLIENT:
+            raise ProtocolError(ErrorCode.LIMIT, f"too many sessions: this connection has {held}, the most "
+                                "one may hold (limits.max_sessions_per_client)")
+        held = len(self.sessions) + sum(len(c.opening) for c in self.clients.values())
+        if held >= P.MAX_SESSIONS:
+            raise ProtocolError(ErrorCode.LIMIT, f"too many sessions: the server holds {held}, the most it takes "
+                                "(limits.max_sessions)")
         controls = P.motion_controls(spec.controls)
         model = self.model if spec.lookahead_ms is None else self.models.get(spec.lookahead_ms)
         if model is None:
             raise ProtocolError(ErrorCode.BAD_FIELD, f"field 'lookahead_ms' must be one of {list(self.models)}")
-        # Last, as it may take a quarter of a second: an open refused for any other reason costs nothing.
-        avatar = self.textures.avatar(spec.avatar, spec.size, keep=self._avatars_shown()) if spec.mode != "motion" \
-            else None
-        pipeline = MotionPipeline(model, fps=spec.fps, controls=controls)
+        opening = Opening(msg, spec, model, controls)
+        if spec.mode != "motion":  # last: an open refused for any other reason sets no avatar to be worked out
+            from facecast.bridge.textures import AvatarJob
+
+            found = self.textures.lookup(spec.avatar, spec.size)
+            if isinstance(found, AvatarJob):
+                opening.job = found
+            else:
+                opening.avatar = found
+        client.opening.append(opening)
+        self._answer_opens(client)
+
+    def _answer_opens(self, client: Client | None = None) -> None:
+        """Answer the opens of ``client`` (None: of every client) whose avatars are ready, in the order each
+        client sent them, up to the first still waiting for its avatar."""
+        for c in [client] if client is not None else list(self.clients.values()):
+            while c.opening and not c.opening[0].waiting and self.clients.get(c.identity) is c:
+                opening = c.opening.popleft()
+                try:
+                    self._start_session(c, opening)
+                except ProtocolError as exc:  # its pack could not be read
+                    self.counters["errors"] += 1
+                    self._send(c.identity, P.error(exc.code, exc.message, ref="open",
+                                                   request=P.echoed(opening.msg, "request")))
+                except Exception as exc:  # a bug must cost one reply, never the server
+                    self.counters["errors"] += 1
+                    _log(logging.ERROR, "internal_error", error=repr(exc))
+                    self._send(c.identity, P.error(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}",
+                                                   ref="open", request=P.echoed(opening.msg, "request")))
+
+    def _start_session(self, client: Client, opening: Opening) -> None:
+        spec, model, avatar, job = opening.spec, opening.model, opening.avatar, opening.job
+        if job is not None:
+            first = not job.finished  # several opens may wait for one avatar
+            avatar = self.textures.finish(job, keep=self._avatars_shown())
+            if first:
+                _log(logging.INFO, "avatar_ready", avatar=job.name, size=job.size,
+                     took_ms=round(1000 * (time.monotonic() - job.started)))
+        pipeline = MotionPipeline(model, fps=spec.fps, controls=opening.controls)
         sid = self._next_session
         self._next_session += 1
         session = Session(sid, client.identity, spec, pipeline.stream(), StreamResampler(spec.sample_rate),
@@ -425,8 +493,8 @@ class BridgeServer:
         _log(logging.INFO, "open", session=sid, client=client.identity.hex(), fps=spec.fps,
              rate=spec.sample_rate, format=spec.sample_format, idle=spec.idle)
         self._send(client.identity, {
-            "type": "opened", "session": sid, "request": msg.get("request"), "mode": spec.mode, "fps": spec.fps,
-            "frame_bytes": P.FRAME_BYTES, "layout_version": P.FRAME_VERSION,
+            "type": "opened", "session": sid, "request": opening.msg.get("request"), "mode": spec.mode,
+            "fps": spec.fps, "frame_bytes": P.FRAME_BYTES, "layout_version": P.FRAME_VERSION,
             "lookahead_ms": model.lookahead * 10, "algorithmic_latency_ms": model.latency_ms,
             "size": spec.size if avatar is not None else None,
             "encoding": spec.encoding if avatar is not None else None,

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,28 @@ ENCODE_THREADS = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sche
                          else os.cpu_count() or 1))
 
 
+@dataclass
+class AvatarJob:
+    """An avatar being worked out beside the server's loop (``TextureRenderer.lookup``); ``finish`` it once
+    ``future`` is done."""
+
+    name: str
+    size: int
+    path: Path
+    version: tuple[int, int] | None  # the pack's (modification time, size) when it was looked up
+    future: Future  # of the Avatar
+    started: float = field(default_factory=time.monotonic)  # when it was asked for
+    finished: bool = False  # ``finish`` has taken its avatar (or its error) in
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.name, self.size
+
+
+def _work_out(renderer: Renderer, path: Path, size: int) -> Avatar:
+    return renderer.avatar(load_pack(path), size)
+
+
 class TextureRenderer:
     """Loads avatars on demand and renders one frame for each of several sessions in batched calls."""
 
@@ -52,6 +76,11 @@ class TextureRenderer:
         self._unreadable: dict[Path, tuple[int, int] | None] = {}
         self._stacks: OrderedDict[tuple[int, ...], tuple[list[np.ndarray], dict[str, np.ndarray]]] = OrderedDict()
         self._encoders: ThreadPoolExecutor | None = None  # made at the first turn with several textures
+        # Avatars are worked out on a thread of their own: reading, cropping and rasterising a pack takes
+        # 0.1-0.5 s at 1024 px on a 2-core CPU, which the loop would make every other session wait for.
+        # One thread: two avatars at once would only share the same cores.
+        self._workers = ThreadPoolExecutor(1, thread_name_prefix="facecast-avatar")
+        self._jobs: dict[tuple[str, int], AvatarJob] = {}  # by (name, size): the avatars being worked out
 
     def names(self) -> list[str]:
         """Avatars a client may ask for: the bundled one and every pack in the avatars folder, but those
@@ -63,11 +92,10 @@ class TextureRenderer:
     def _known_unreadable(self, path: Path) -> bool:
         return path in self._unreadable and self._unreadable[path] == _version(path)
 
-    def _load(self, path: Path, version: tuple[int, int] | None = None) -> AvatarPack:
-        """``load_pack``, remembering a pack that fails as it was before it was read (``version``, when the
-        caller has it already): one still being copied, and finished by the time it failed, is read again
-        next time."""
-        version = version or _version(path)
+    def _load(self, path: Path) -> AvatarPack:
+        """``load_pack``, remembering a pack that fails as it was before it was read: one still being
+        copied, and finished by the time it failed, is read again next time."""
+        version = _version(path)
         try:
             pack = load_pack(path)
         except AvatarError:
@@ -98,12 +126,11 @@ class TextureRenderer:
                 warnings.append(("avatar_unreadable", {"avatar": path.stem, "error": str(exc)}))
         return warnings
 
-    def avatar(self, name: str | None, size: int, session: int | None = None,
-               keep: Collection[tuple[str | None, int]] = ()) -> Avatar:
-        """Avatar ``name`` (None: the bundled one) at ``size`` px, worked out once and cached while its pack
-        stays as it was (a pack replaced in the folder is read again; sessions open on the old one keep it).
-        ``keep``: the (name, size) pairs open sessions show, which stay cached; of the rest, ``SPARE_AVATARS``
-        do."""
+    def lookup(self, name: str | None, size: int, session: int | None = None) -> Avatar | AvatarJob:
+        """Avatar ``name`` (None: the bundled one) at ``size`` px if it is worked out already, for its pack as
+        it is now (a pack replaced in the folder is read again; sessions open on the old one keep it); else
+        the job working it out on the avatar thread, to ``finish`` once its future is done. An avatar asked
+        for again while it is being worked out gets the same job. An unknown name raises ``ProtocolError``."""
         name = name or DEFAULT_AVATAR
         key = (name, size)
         if name == DEFAULT_AVATAR:
@@ -118,15 +145,43 @@ class TextureRenderer:
         version = _version(path)
         if self._make_newest(key) and self._cache[key][1] == version:
             return self._cache[key][0]
+        job = self._jobs.get(key)
+        if job is None or job.version != version:  # a job for the pack as it was is left to finish unheeded
+            job = self._jobs[key] = AvatarJob(name, size, path, version,
+                                              self._workers.submit(_work_out, self.renderer, path, size))
+        return job
+
+    def finish(self, job: AvatarJob, keep: Collection[tuple[str | None, int]] = (),
+               session: int | None = None) -> Avatar:
+        """The avatar ``job`` worked out (its future must be done), now cached as ``avatar`` keeps them
+        (``keep``: the (name, size) pairs open sessions show). A pack that cannot be read raises
+        ``ProtocolError``, in words that do not give the server's own path to it."""
+        if self._jobs.get(job.key) is job:
+            del self._jobs[job.key]
+        job.finished = True
         try:
-            self._cache[key] = (self.renderer.avatar(self._load(path, version), size), version)
+            avatar = job.future.result()
         except AvatarError as exc:
-            self._cache.pop(key, None)
-            # Without the server's own path to the pack, which is no client's business.
-            raise ProtocolError(ErrorCode.BAD_FIELD, f"avatar {name!r}: {str(exc).removeprefix(f'{path}: ')}",
-                                session) from None
-        self.trim([*keep, key])
-        return self._cache[key][0]
+            self._unreadable[job.path] = job.version
+            self._cache.pop(job.key, None)
+            raise ProtocolError(ErrorCode.BAD_FIELD, f"avatar {job.name!r}: "
+                                f"{str(exc).removeprefix(f'{job.path}: ')}", session) from None
+        self._unreadable.pop(job.path, None)
+        self._cache.pop(job.key, None)  # and in again, as the most recently used
+        self._cache[job.key] = (avatar, job.version)
+        self.trim([*keep, job.key])
+        return avatar
+
+    def avatar(self, name: str | None, size: int, session: int | None = None,
+               keep: Collection[tuple[str | None, int]] = ()) -> Avatar:
+        """``lookup``, waiting for a job it starts: the avatar, worked out once and cached while its pack
+        stays as it was. ``keep``: the (name, size) pairs open sessions show, which stay cached; of the rest,
+        ``SPARE_AVATARS`` do."""
+        found = self.lookup(name, size, session)
+        if isinstance(found, Avatar):
+            return found
+        found.future.exception()  # waits
+        return self.finish(found, keep, session)
 
     def release(self, name: str | None, size: int, keep: Collection[tuple[str | None, int]]) -> None:
         """A session showing avatar ``name`` at ``size`` px closed: its avatar is now the newest spare, and
@@ -185,7 +240,9 @@ class TextureRenderer:
         return [job.result() for job in jobs]
 
     def close(self) -> None:
-        """Stop the encoding threads (a server's ``close``)."""
+        """Stop the encoding threads and the avatar thread (a server's ``close``): an avatar being worked
+        out is finished, none waiting is started."""
+        self._workers.shutdown(cancel_futures=True)
         if self._encoders is not None:
             self._encoders.shutdown()
             self._encoders = None

@@ -71,7 +71,7 @@ def rasterise(vertices: np.ndarray, triangles: np.ndarray, size: int, cells: int
     Cells outside every triangle get zero weights (no displacement); a cell inside several (on an edge they
     share) takes the last of them. The triangles' bounding boxes are tested together, in runs of about
     ``RASTER_CELLS`` cells (a mesh of many long slivers cannot take the memory): a texture session opening
-    an avatar at a new size waits for this in the server's loop, with every other session.
+    an avatar at a new size waits for this.
     """
     step = size / cells
     centres = (np.arange(cells) + 0.5) * step - 0.5
