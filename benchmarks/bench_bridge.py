@@ -1,6 +1,7 @@
 """Bridge latency over loopback: N sessions streaming speech in real time in 20 ms chunks.
 
-    python benchmarks/bench_bridge.py [--seconds 60] [--sessions 1 8 32] [--fps 60] [--device cpu|auto|cuda]
+    python benchmarks/bench_bridge.py [--seconds 60] [--sessions 1 8 32] [--fps 60] [--texture-sessions 1 4]
+                                      [--beside 512 1024] [--device cpu|auto|cuda]
 
 A `facecast serve` process is started on a free loopback port. Each session is its own DEALER
 connection (asyncio) that sends 20 ms of pcm16 audio every 20 ms by the wall clock. Latency per frame =
@@ -56,7 +57,7 @@ def wait_until_serving(endpoint: str, server: subprocess.Popen, limit_s: float =
 
 
 async def one_session(endpoint: str, audio: np.ndarray, fps: float, opened: asyncio.Barrier, clock: dict,
-                      texture: bool = False, lookahead_ms: int | None = None
+                      texture: bool = False, lookahead_ms: int | None = None, size: int = 512
                       ) -> tuple[LatencyMeter, int, int, list[float], list[float]]:
     """Stream ``audio`` in real time; for a texture session the meter times the textures.
 
@@ -66,7 +67,7 @@ async def one_session(endpoint: str, audio: np.ndarray, fps: float, opened: asyn
     client = AsyncClient(endpoint, timeout=30)
     await client.connect("bench")
     extra = {} if lookahead_ms is None else {"lookahead_ms": lookahead_ms}
-    session = await client.open(fps=fps, mode="texture" if texture else "motion", size=512, encoding="jpeg",
+    session = await client.open(fps=fps, mode="texture" if texture else "motion", size=size, encoding="jpeg",
                                 **extra)
     await opened.wait()
     start = clock.setdefault("start", time.monotonic() + 0.2)
@@ -113,11 +114,27 @@ async def run(endpoint: str, audio: np.ndarray, sessions: int, fps: float, textu
     opened, clock = asyncio.Barrier(sessions), {}
     results = await asyncio.gather(*[one_session(endpoint, audio, fps, opened, clock, texture, lookahead_ms)
                                      for _ in range(sessions)])
+    return summary(results)
+
+
+async def run_beside(endpoint: str, audio: np.ndarray, fps: float, size: int,
+                     lookahead_ms: int | None = None) -> dict:
+    """One motion session at ``fps`` beside one JPEG texture session at ``size`` px and 30 fps, streaming
+    at once: what a texture session's rendering costs another session's lips."""
+    opened, clock = asyncio.Barrier(2), {}
+    motion, texture = await asyncio.gather(
+        one_session(endpoint, audio, fps, opened, clock, False, lookahead_ms),
+        one_session(endpoint, audio, 30.0, opened, clock, True, lookahead_ms, size))
+    return {"size": size, "motion": summary([motion]), "texture": summary([texture])}
+
+
+def summary(results: list[tuple[LatencyMeter, int, int, list[float], list[float]]]) -> dict:
+    """Latency percentiles and counts over sessions' ``one_session`` results."""
     meters, received, announced, in_server, back = zip(*results, strict=True)
     latencies = np.concatenate([np.asarray(m.latencies_ms) for m in meters])
     in_server, back = np.concatenate(in_server), np.concatenate(back)
     return {
-        "sessions": sessions,
+        "sessions": len(results),
         "frames": int(sum(received)),
         "frames_announced": int(sum(announced)),
         "p50_ms": float(np.percentile(latencies, 50)),
@@ -138,6 +155,8 @@ def main() -> int:
     parser.add_argument("--fps", type=float, default=60.0)
     parser.add_argument("--texture-sessions", type=int, nargs="*", default=[1, 4],
                         help="512 px JPEG texture sessions at 30 fps, run after the motion ones")
+    parser.add_argument("--beside", type=int, nargs="*", default=[512, 1024],
+                        help="texture sizes: one motion session beside one texture session of each (JPEG, 30 fps)")
     parser.add_argument("--throughput", type=int, nargs="*", default=[],
                         help="also try these session counts (20 s each) to find the most held in real time")
     parser.add_argument("--lookahead-ms", type=int, default=None,
@@ -178,6 +197,13 @@ def main() -> int:
             textures.append(row)
             print(f"{n} texture sessions: p50 {row['p50_ms']:.0f} ms, p95 {row['p95_ms']:.0f} ms, "
                   f"{row['frames']} of {row['textures_expected']} textures", flush=True)
+        beside = []
+        for size in args.beside:
+            row = asyncio.run(run_beside(endpoint, audio, args.fps, size, lookahead_ms=lookahead_ms))
+            beside.append(row)
+            print(f"motion beside a {size} px texture session: p50 {row['motion']['p50_ms']:.0f} ms, p95 "
+                  f"{row['motion']['p95_ms']:.0f} ms, p99 {row['motion']['p99_ms']:.0f} ms; the textures: p95 "
+                  f"{row['texture']['p95_ms']:.0f} ms, {row['texture']['frames']} of {expected30}", flush=True)
         # Throughput: a session count is held in real time when no frame is lost and p95 stays within
         # 150 ms (what an engine can hide behind a fixed audio delay).
         short = audio[: 20 * 16000]
@@ -196,7 +222,7 @@ def main() -> int:
     result = {"machine": machine(), "device": args.device if args.device == "cpu" else f"{args.device} on {gpu_name()}",
               "seconds": audio.size / 16000, "fps": args.fps, "chunk_ms": 20,
               "lookahead_ms": lookahead_ms, "motion": rows,
-              "texture_512_jpeg_30fps": textures,
+              "texture_512_jpeg_30fps": textures, "motion_beside_a_texture_session": beside,
               "throughput": held, "max_real_time_sessions": max([r["sessions"] for r in held if r["real_time"]],
                                                                  default=None),
               "targets": {"motion_p95_ms_32_sessions": 80, "frames_lost": 0, "texture_p95_ms_4_sessions": 150}}
@@ -216,6 +242,12 @@ def main() -> int:
     for r in textures:
         print(f"| {r['sessions']} | {r['p50_ms']:.0f} ms | {r['p95_ms']:.0f} ms | {r['p99_ms']:.0f} ms | "
               f"{r['frames']} of {r['textures_expected']} | {parts(r)} |")
+    print("| motion beside one texture session (JPEG, 30 fps) | motion p50 | p95 | p99 | textures: p95 | received |")
+    print("|---|---|---|---|---|---|")
+    for r in beside:
+        m, t = r["motion"], r["texture"]
+        print(f"| {r['size']} px | {m['p50_ms']:.0f} ms | {m['p95_ms']:.0f} ms | {m['p99_ms']:.0f} ms | "
+              f"{t['p95_ms']:.0f} ms | {t['frames']} of {expected30} |")
     print(f"machine: {result['machine']}; written {path}")
     return 0
 

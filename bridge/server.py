@@ -17,6 +17,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
@@ -36,7 +37,7 @@ from facecast.motion_frame import FRAME_DTYPE, neutral_frames
 from facecast.pipeline import MotionPipeline, MotionStream, advance_batch
 
 if TYPE_CHECKING:
-    from facecast.bridge.textures import AvatarJob
+    from facecast.bridge.textures import AvatarJob, TextureRenderer
     from facecast.nonverbal import MotionControls
     from facecast.render import Avatar
 
@@ -151,6 +152,7 @@ class Session:
     frames_sent: int = 0
     avatar: Any = None  # texture sessions: the avatar rendered
     texture_pending: dict | None = None  # the newest frame waiting to be rendered (latest wins)
+    texture_rendering: int | None = None  # the utterance of its frame on the render thread, if one is
 
     @property
     def model(self) -> LipSyncModel:
@@ -254,6 +256,22 @@ class BridgeServer:
         self.clients: dict[bytes, Client] = {}
         self.sessions: dict[int, Session] = {}
         self._next_session = 1
+        # On the CPU a turn's textures are rendered and encoded on a thread beside the loop (10-60 ms a call
+        # at 512-1024 px, which the loop would make every session's motion wait for); the thread wakes the
+        # loop through an inproc socket when they are done. On a GPU a call takes a few ms, and the loop
+        # makes it: a capture of a CUDA graph must see no other CUDA work, such as a lip network's.
+        self._render_thread: ThreadPoolExecutor | None = None
+        self._rendering: tuple[list[tuple[Session, dict]], Future] | None = None  # the textures on it
+        self._poller = zmq.Poller()
+        self._poller.register(self.sock, zmq.POLLIN)
+        if self.textures is not None and self.textures.renderer.providers[0] == CPU:
+            self._render_thread = ThreadPoolExecutor(1, thread_name_prefix="facecast-render")
+            place = f"inproc://facecast-rendered-{id(self)}"
+            self._rendered = self.ctx.socket(zmq.PAIR)
+            self._rendered.bind(place)
+            self._rendered_signal = self.ctx.socket(zmq.PAIR)  # the render thread's end
+            self._rendered_signal.connect(place)
+            self._poller.register(self._rendered, zmq.POLLIN)
         self._running = False
         self.started = time.monotonic()
         self.counters = {"messages": 0, "errors": 0, "frames_sent": 0, "inference_calls": 0,
@@ -282,8 +300,11 @@ class BridgeServer:
         100 ms), make and send every session's frames and textures, and look after the clients."""
         busy = any(c.outbox or c.opening for c in self.clients.values()) or any(
             s.ready.size or s.spec.idle or s.texture_pending or s.ending for s in self.sessions.values())
-        if self.sock.poll(5 if busy else 100):
+        ready = dict(self._poller.poll(5 if busy else 100))
+        if self.sock in ready:
             self._receive_all()
+        if self._render_thread is not None and self._rendered in ready:
+            self._rendered.recv(zmq.NOBLOCK)
         self._answer_opens()
         self._run_inference()
         self._render_textures()
@@ -305,6 +326,10 @@ class BridgeServer:
                 self.textures.close()
 
     def close_socket(self) -> None:
+        if getattr(self, "_render_thread", None) is not None:  # its last textures would go nowhere
+            self._render_thread.shutdown()
+            self._rendered_signal.close(linger=0)
+            self._rendered.close(linger=0)
         self.sock.close(linger=0)
         if self.auth is not None:
             self.auth.stop()
@@ -634,10 +659,12 @@ class BridgeServer:
 
     def _queue_ended(self, session: Session, past: int | None) -> bool:
         """Queue ``ended`` for every utterance that has ended before stream position ``past`` (None: any),
-        once its last texture is not waiting to be rendered; True if any was."""
+        once its last texture is not waiting to be rendered, nor, when it is the session's last (``past`` is
+        None), being rendered; True if any was."""
         texture = session.texture_pending["utterance"] if session.texture_pending is not None else None
+        rendering = session.texture_rendering if past is None else None
         done = [u for u in session.speaking
-                if u.end is not None and (past is None or u.last < past) and u.number != texture]
+                if u.end is not None and (past is None or u.last < past) and u.number not in (texture, rendering)]
         for u in done:
             session.speaking.remove(u)
             self._queue(session, {"type": "ended", "session": session.id, "utterance": u.number,
@@ -719,6 +746,19 @@ class BridgeServer:
         self._flush(session.client)
 
     def _render_textures(self) -> None:
+        """Send the textures the render thread has finished, and give it the newest frame of every texture
+        session waiting for one; without a render thread, render and send them now."""
+        if self._rendering is not None:
+            if not self._rendering[1].done():
+                return
+            batch, job = self._rendering
+            self._rendering = None
+            try:
+                self._send_textures(batch, *job.result())
+            except Exception as exc:  # a bug costs these textures, never the server
+                _log(logging.ERROR, "internal_error", error=repr(exc))
+            for s, _ in batch:
+                s.texture_rendering = None
         waiting = []
         for s in self.sessions.values():
             if s.texture_pending is None:
@@ -733,11 +773,26 @@ class BridgeServer:
                 waiting.append(s)
         if not waiting:
             return
-        frames = np.stack([s.texture_pending["frame"] for s in waiting])
-        images = self.textures.render([s.avatar for s in waiting], frames)
-        encoded = self.textures.encode(images, [(s.spec.encoding, s.spec.quality) for s in waiting])
-        for s, image, data in zip(waiting, images, encoded, strict=True):
-            pending, s.texture_pending = s.texture_pending, None
+        batch = [(s, s.texture_pending) for s in waiting]
+        for s, pending in batch:
+            s.texture_pending = None
+            s.texture_rendering = pending["utterance"] if self._render_thread is not None else None
+        job = (self.textures, [s.avatar for s in waiting], np.stack([pending["frame"] for _, pending in batch]),
+               [(s.spec.encoding, s.spec.quality) for s in waiting])
+        if self._render_thread is None:
+            self._send_textures(batch, *_render_and_encode(*job))
+        else:
+            self._rendering = batch, self._render_thread.submit(_render_and_encode, *job, done=self._rendered_signal)
+
+    def _send_textures(self, batch: list[tuple[Session, dict]], images: list[np.ndarray], encoded: list[bytes]) -> None:
+        for (s, pending), image, data in zip(batch, images, encoded, strict=True):
+            if self.sessions.get(s.id) is not s:  # closed while it was rendered
+                continue
+            if pending["utterance"] and all(u.number != pending["utterance"] for u in s.speaking):
+                # Its utterance was cut off, or has ended (its `ended` went out, as the next one's frames
+                # came) while it was rendered: no frame of an utterance follows its `ended` or `interrupted`.
+                self.counters["textures_skipped"] += 1
+                continue
             message = {
                 "type": "texture", "session": s.id, "utterance": pending["utterance"], "index": pending["index"],
                 "sample_pos": pending["sample_pos"], "width": image.shape[1], "height": image.shape[0],
@@ -843,6 +898,19 @@ class BridgeServer:
         limit = time.monotonic() - P.CLIENT_TIMEOUT_S
         for identity in [i for i, c in self.clients.items() if c.last_seen < limit]:
             self._drop_client(identity, reason="silent")
+
+
+def _render_and_encode(textures: TextureRenderer, avatars: list[Avatar], frames: np.ndarray,
+                       formats: list[tuple[str, int]], done: zmq.Socket | None = None
+                       ) -> tuple[list[np.ndarray], list[bytes]]:
+    """Frame i rendered on avatar i and encoded as ``formats[i]`` says; then, on the render thread, a
+    message on ``done`` wakes the loop."""
+    try:
+        images = textures.render(avatars, frames)
+        return images, textures.encode(images, formats)
+    finally:
+        if done is not None:
+            done.send(b"")
 
 
 def check_bind_safety(endpoint: str, curve_dir: Path | None, insecure: bool) -> None:

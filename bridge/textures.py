@@ -64,10 +64,12 @@ class TextureRenderer:
     def __init__(self, avatars_dir: Path | None = None, device: str = "auto", cpu_stand_in: bool = True) -> None:
         """``cpu_stand_in``: on a GPU, render on the CPU while a new shape's CUDA graph is captured; only
         where nothing else in the process uses CUDA meanwhile (a lip network on CUDA would)."""
-        self.renderer = Renderer(device=device)
+        # Not spinning: on the CPU a server renders on a thread beside its loop, which needs the cores too.
+        self.renderer = Renderer(device=device, spin=False)
         # Renders while a CUDA graph is captured (a new number of sessions or avatars, a new size), so
         # that no session waits the second that takes. Made now, as making it takes a moment too.
-        self.stand_in = Renderer(device="cpu") if cpu_stand_in and self.renderer.graphs is not None else None
+        self.stand_in = Renderer(device="cpu", spin=False) if cpu_stand_in and self.renderer.graphs is not None \
+            else None
         self.avatars_dir = avatars_dir
         # By (name, size): the avatar, and the (modification time, size) its pack had when it was read.
         self._cache: dict[tuple[str, int], tuple[Avatar, tuple[int, int] | None]] = {}

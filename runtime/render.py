@@ -353,9 +353,13 @@ class Renderer:
         device: ``"cpu"`` (the default), ``"cuda"`` (onnxruntime-gpu; an error where CUDA cannot run) or
             ``"auto"`` (CUDA where it runs, else the CPU, with a warning on the ``facecast`` logger).
         threads: onnxruntime's threads on the CPU; default: the machine's cores, at most 8.
+        spin: whether those threads spin while they wait for work (onnxruntime's default). A renderer
+            that shares the cores with other busy threads (a server's loop) should not: there the spinning
+            takes the time the other threads need.
     """
 
-    def __init__(self, model_path: Path | None = None, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(self, model_path: Path | None = None, device: str = "cpu", threads: int | None = None,
+                 spin: bool = True) -> None:
         import onnxruntime as ort
 
         from facecast.cuda_graphs import CudaGraphs
@@ -372,6 +376,8 @@ class Renderer:
         # Errors only: onnxruntime's warnings (shape nodes kept on the CPU beside CUDA) are expected here,
         # and its own plain lines would break `facecast serve`'s JSON log.
         options.log_severity_level = 3
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             # "auto" where CUDA cannot run: the CPU runs the network with boxes
             self.session = open_session(self.path, options, device,
