@@ -782,7 +782,11 @@ class BridgeServer:
         if self._render_thread is None:
             self._send_textures(batch, *_render_and_encode(*job))
         else:
-            self._rendering = batch, self._render_thread.submit(_render_and_encode, *job, done=self._rendered_signal)
+            rendering = self._render_thread.submit(_render_and_encode, *job)
+            # Called once the future is done (a message sent from the job itself could wake the loop before):
+            # on the render thread, or here if it is done already.
+            rendering.add_done_callback(lambda _: self._rendered_signal.send(b""))
+            self._rendering = batch, rendering
 
     def _send_textures(self, batch: list[tuple[Session, dict]], images: list[np.ndarray], encoded: list[bytes]) -> None:
         for (s, pending), image, data in zip(batch, images, encoded, strict=True):
@@ -901,16 +905,10 @@ class BridgeServer:
 
 
 def _render_and_encode(textures: TextureRenderer, avatars: list[Avatar], frames: np.ndarray,
-                       formats: list[tuple[str, int]], done: zmq.Socket | None = None
-                       ) -> tuple[list[np.ndarray], list[bytes]]:
-    """Frame i rendered on avatar i and encoded as ``formats[i]`` says; then, on the render thread, a
-    message on ``done`` wakes the loop."""
-    try:
-        images = textures.render(avatars, frames)
-        return images, textures.encode(images, formats)
-    finally:
-        if done is not None:
-            done.send(b"")
+                       formats: list[tuple[str, int]]) -> tuple[list[np.ndarray], list[bytes]]:
+    """Frame i rendered on avatar i and encoded as ``formats[i]`` says."""
+    images = textures.render(avatars, frames)
+    return images, textures.encode(images, formats)
 
 
 def check_bind_safety(endpoint: str, curve_dir: Path | None, insecure: bool) -> None:
