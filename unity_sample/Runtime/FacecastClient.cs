@@ -80,7 +80,12 @@ namespace Facecast
         static readonly MessagePackSerializerOptions Options = ContractlessStandardResolver.Options;
 
         readonly ConcurrentQueue<byte[]> _outgoing = new ConcurrentQueue<byte[]>();
-        readonly ConcurrentQueue<Dictionary<object, object>> _incoming = new ConcurrentQueue<Dictionary<object, object>>();
+        // What the thread received, for Update to hand on, in order; of a texture session's textures only the
+        // newest waits (in _newestTextures), so a main thread stalled by a scene load holds one texture per
+        // session, not every texture of the stall (at 1024 px rgba8, 30 fps: 120 MB a second). Both under
+        // _received's lock, which Update takes once a frame.
+        readonly List<Dictionary<object, object>> _received = new List<Dictionary<object, object>>();
+        readonly List<Dictionary<object, object>> _handOn = new List<Dictionary<object, object>>();  // Update's, reused
         readonly ConcurrentQueue<string> _problems = new ConcurrentQueue<string>();  // from the thread, to log
         // While not connected, a thread that ended on an error (an endpoint NetMQ cannot parse) is started
         // again this often: a fixed endpoint (set in the Inspector) then connects.
@@ -91,7 +96,7 @@ namespace Facecast
         Thread _thread;
         float _threadStarted;
         volatile bool _running;
-        float _lastReceived;   // Time.realtimeSinceStartup of the last message taken off the queue
+        float _lastReceived;   // Time.realtimeSinceStartup of the last message handed on
         float _lastHello;
         float _disconnectedSince;  // when Connected last turned false, or the component was enabled
         bool _toldNoAnswer;
@@ -252,9 +257,14 @@ namespace Facecast
                     {
                         try
                         {
-                            _incoming.Enqueue(MessagePackSerializer.Deserialize<Dictionary<object, object>>(bytes, Options));
+                            var message = MessagePackSerializer.Deserialize<Dictionary<object, object>>(bytes, Options);
+                            message.TryGetValue("type", out var type);
+                            int? session = message.TryGetValue("session", out var id) && id != null ? ToInt(id) : (int?)null;
+                            lock (_received)
+                                _received.AddRange(_newestTextures.Take(message, type as string, session));
                         }
-                        catch (MessagePackSerializationException e)
+                        catch (Exception e) when (e is MessagePackSerializationException || e is FormatException ||
+                                                  e is InvalidCastException || e is OverflowException)
                         {
                             _problems.Enqueue($"a message from {endpoint} that does not decode was skipped: {e.Message}");
                         }
@@ -268,17 +278,28 @@ namespace Facecast
             float now = Time.realtimeSinceStartup;
             while (_problems.TryDequeue(out var problem)) Debug.LogError($"facecast: {problem}");
             if (_running && _thread != null && !_thread.IsAlive && now - _threadStarted > RestartS) StartThread();
-            while (_incoming.TryDequeue(out var message))
+            lock (_received)
             {
-                // Stamped when taken off the queue, after any stall of the main thread, so a long frame
-                // does not read as silence. Not by a pong: a server answers pings from clients it does not
-                // know (restarted, or it dropped this one), while heartbeats and frames come only to
-                // clients it knows, so a link with nothing but pongs is a link to a server that forgot us.
-                if ((string)message["type"] != "pong") _lastReceived = now;
-                int? session = message.TryGetValue("session", out var id) && id != null ? ToInt(id) : (int?)null;
-                foreach (var m in _newestTextures.Take(message, (string)message["type"], session)) Dispatch(m);
+                _handOn.AddRange(_received);
+                _received.Clear();
+                _handOn.AddRange(_newestTextures.Flush());  // the textures waiting, after what came before
             }
-            foreach (var texture in _newestTextures.Flush()) Dispatch(texture);
+            try
+            {
+                foreach (var message in _handOn)
+                {
+                    // Stamped when handed on, after any stall of the main thread, so a long frame does not read
+                    // as silence. Not by a pong: a server answers pings from clients it does not know
+                    // (restarted, or it dropped this one), while heartbeats and frames come only to clients it
+                    // knows, so a link with nothing but pongs is a link to a server that forgot us.
+                    if (!(message.TryGetValue("type", out var type) && type as string == "pong")) _lastReceived = now;
+                    Dispatch(message);
+                }
+            }
+            finally
+            {
+                _handOn.Clear();
+            }
             if (Connected && now - _lastReceived > SilenceLimitS)
             {
                 Debug.LogWarning($"facecast: nothing from {endpoint} for {SilenceLimitS} s; connection lost");

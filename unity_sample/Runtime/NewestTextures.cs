@@ -1,7 +1,8 @@
-// Which of the messages taken off the queue in one Update are handed on: all of them, in order, except
-// that of a texture session's textures only the newest is. Textures are latest-wins (bridge/PROTOCOL.md):
-// after a stall of the main thread (a scene load, the editor) a burst of stale frames would each be
-// decoded and uploaded in one Update, a second stall, to show only the last of them.
+// Which of the messages received between two Updates are handed on: all of them, in order, except that of
+// a texture session's textures only the newest is. Textures are latest-wins (bridge/PROTOCOL.md): after a
+// stall of the main thread (a scene load, the editor) a burst of stale frames would each be decoded and
+// uploaded in one Update, a second stall, to show only the last of them. FacecastClient's network thread
+// takes each message as it comes, so that a stall holds one texture a session, and Update flushes.
 // Plain C#, so tests/unity/NewestTexturesSpec.cs runs it outside Unity.
 using System.Collections.Generic;
 
