@@ -4,7 +4,8 @@ One thread runs one loop: receive every waiting message, run the lip network onc
 that have new audio (sessions with the same number of 10 ms hops share one batched onnxruntime call;
 the pitch analysis of all their new frames is one call too), send the frames that became final, then
 sleep on the socket until the next message or tick. A texture session's avatar, new at its size, is worked
-out on a thread beside the loop, and the session opened when it is ready. Nothing a client sends can raise
+out on a thread beside the loop, and the session opened when it is ready; on the CPU, textures are rendered
+and encoded on another. Nothing a client sends can raise
 out of the loop: every message is validated and a bad one gets an ``error`` reply that touches no other
 session.
 """
@@ -306,6 +307,8 @@ class BridgeServer:
         if self._render_thread is not None and self._rendered in ready:
             self._rendered.recv(zmq.NOBLOCK)
         self._answer_opens()
+        if self.textures is not None:
+            self.textures.tidy()
         self._run_inference()
         self._render_textures()
         self._finish_utterances()
@@ -455,14 +458,14 @@ class BridgeServer:
             raise ProtocolError(ErrorCode.BAD_FIELD, "field 'size' must be a multiple of 4")
         if spec.mode != "motion" and self.textures is None:
             raise ProtocolError(ErrorCode.UNSUPPORTED, f"mode {spec.mode!r}: this server renders no textures")
-        held = len(client.sessions) + len(client.opening)
-        if held >= P.MAX_SESSIONS_PER_CLIENT:
-            raise ProtocolError(ErrorCode.LIMIT, f"too many sessions: this connection has {held}, the most "
-                                "one may hold (limits.max_sessions_per_client)")
-        held = len(self.sessions) + sum(len(c.opening) for c in self.clients.values())
-        if held >= P.MAX_SESSIONS:
-            raise ProtocolError(ErrorCode.LIMIT, f"too many sessions: the server holds {held}, the most it takes "
-                                "(limits.max_sessions)")
+        if len(client.sessions) + len(client.opening) >= P.MAX_SESSIONS_PER_CLIENT:
+            raise ProtocolError(ErrorCode.LIMIT, f"too many sessions: this connection has {len(client.sessions)}"
+                                f"{_and_opening(len(client.opening))}, the most one may hold "
+                                "(limits.max_sessions_per_client)")
+        waiting = sum(len(c.opening) for c in self.clients.values())
+        if len(self.sessions) + waiting >= P.MAX_SESSIONS:
+            raise ProtocolError(ErrorCode.LIMIT, f"too many sessions: the server holds {len(self.sessions)}"
+                                f"{_and_opening(waiting)}, the most it takes (limits.max_sessions)")
         controls = P.motion_controls(spec.controls)
         model = self.model if spec.lookahead_ms is None else self.models.get(spec.lookahead_ms)
         if model is None:
@@ -616,8 +619,10 @@ class BridgeServer:
         self._send(session.client, {"type": "interrupted", "session": session.id})  # after what is queued
 
     def _avatars_shown(self) -> list[tuple[str | None, int]]:
-        """The (avatar, size) pairs that open texture sessions show."""
-        return [(s.spec.avatar, s.spec.size) for s in self.sessions.values() if s.avatar is not None]
+        """The (avatar, size) pairs that open texture sessions show, or will when their opens are answered."""
+        waiting = [o.spec for c in self.clients.values() for o in c.opening if o.spec.mode != "motion"]
+        return [(s.spec.avatar, s.spec.size) for s in self.sessions.values() if s.avatar is not None] + \
+            [(spec.avatar, spec.size) for spec in waiting]
 
     def _close_session(self, session: Session) -> None:
         self.sessions.pop(session.id, None)
@@ -879,6 +884,10 @@ class BridgeServer:
             return
         # The protocol has no goodbye: a client that closed its sessions and went is found gone like any
         # other. Only one that went with sessions open, or fell behind, counts as dropped.
+        for opening in client.opening:  # never to be answered
+            if opening.job is not None:
+                self.textures.abandon(opening.job)
+        client.opening.clear()
         open_sessions = [sid for sid in client.sessions if sid in self.sessions]
         for sid in open_sessions:
             self._close_session(self.sessions[sid])
@@ -902,6 +911,11 @@ class BridgeServer:
         limit = time.monotonic() - P.CLIENT_TIMEOUT_S
         for identity in [i for i, c in self.clients.items() if c.last_seen < limit]:
             self._drop_client(identity, reason="silent")
+
+
+def _and_opening(count: int) -> str:
+    """How a limit's message counts the opens still waiting for their avatars, if any."""
+    return f" and {count} being opened" if count else ""
 
 
 def _render_and_encode(textures: TextureRenderer, avatars: list[Avatar], frames: np.ndarray,

@@ -48,6 +48,7 @@ class AvatarJob:
     future: Future  # of the Avatar
     started: float = field(default_factory=time.monotonic)  # when it was asked for
     finished: bool = False  # ``finish`` has taken its avatar (or its error) in
+    claims: int = 0  # opens waiting for it: ``lookup`` counts one up, ``finish`` and ``abandon`` down
 
     @property
     def key(self) -> tuple[str, int]:
@@ -64,12 +65,12 @@ class TextureRenderer:
     def __init__(self, avatars_dir: Path | None = None, device: str = "auto", cpu_stand_in: bool = True) -> None:
         """``cpu_stand_in``: on a GPU, render on the CPU while a new shape's CUDA graph is captured; only
         where nothing else in the process uses CUDA meanwhile (a lip network on CUDA would)."""
-        # Not spinning: on the CPU a server renders on a thread beside its loop, which needs the cores too.
+        # Not spinning: on the CPU a server renders on a thread beside its loop, which needs the cores too (on a
+        # GPU the loop renders, and the stand-in below with it).
         self.renderer = Renderer(device=device, spin=False)
         # Renders while a CUDA graph is captured (a new number of sessions or avatars, a new size), so
         # that no session waits the second that takes. Made now, as making it takes a moment too.
-        self.stand_in = Renderer(device="cpu", spin=False) if cpu_stand_in and self.renderer.graphs is not None \
-            else None
+        self.stand_in = Renderer(device="cpu") if cpu_stand_in and self.renderer.graphs is not None else None
         self.avatars_dir = avatars_dir
         # By (name, size): the avatar, and the (modification time, size) its pack had when it was read.
         self._cache: dict[tuple[str, int], tuple[Avatar, tuple[int, int] | None]] = {}
@@ -148,29 +149,52 @@ class TextureRenderer:
         if self._make_newest(key) and self._cache[key][1] == version:
             return self._cache[key][0]
         job = self._jobs.get(key)
-        if job is None or job.version != version:  # a job for the pack as it was is left to finish unheeded
+        if job is None or job.version != version:  # a job for the pack as it was is left to its claims
             job = self._jobs[key] = AvatarJob(name, size, path, version,
                                               self._workers.submit(_work_out, self.renderer, path, size))
+        job.claims += 1
         return job
+
+    def abandon(self, job: AvatarJob) -> None:
+        """An open waiting for ``job`` will not be answered (its client has gone). A job no open waits for
+        any more is cancelled if it has not started, and forgotten (``tidy`` forgets it once it is done
+        if it has), so that neither its avatar nor a queue of such jobs outlives the clients that asked."""
+        job.claims = max(0, job.claims - 1)
+        if not job.claims and (job.future.cancel() or job.future.done()):
+            self._forget(job)
+
+    def tidy(self) -> None:
+        """Forget the finished jobs that no open waits for (a server's loop calls this every turn)."""
+        for job in [j for j in self._jobs.values() if not j.claims and j.future.done()]:
+            self._forget(job)
+
+    def _forget(self, job: AvatarJob) -> None:
+        if self._jobs.get(job.key) is job:
+            del self._jobs[job.key]
 
     def finish(self, job: AvatarJob, keep: Collection[tuple[str | None, int]] = (),
                session: int | None = None) -> Avatar:
         """The avatar ``job`` worked out (its future must be done), now cached as ``avatar`` keeps them
         (``keep``: the (name, size) pairs open sessions show). A pack that cannot be read raises
         ``ProtocolError``, in words that do not give the server's own path to it."""
-        if self._jobs.get(job.key) is job:
-            del self._jobs[job.key]
+        self._forget(job)
         job.finished = True
+        job.claims = max(0, job.claims - 1)
+        # Cached (or, unreadable, uncached) only if the pack is still as the job read it: a job for a pack
+        # replaced since must not undo what a job for the new one cached.
+        current = _version(job.path) == job.version
         try:
             avatar = job.future.result()
         except AvatarError as exc:
             self._unreadable[job.path] = job.version
-            self._cache.pop(job.key, None)
+            if current:
+                self._cache.pop(job.key, None)
             raise ProtocolError(ErrorCode.BAD_FIELD, f"avatar {job.name!r}: "
                                 f"{str(exc).removeprefix(f'{job.path}: ')}", session) from None
-        self._unreadable.pop(job.path, None)
-        self._cache.pop(job.key, None)  # and in again, as the most recently used
-        self._cache[job.key] = (avatar, job.version)
+        if current:
+            self._unreadable.pop(job.path, None)
+            self._cache.pop(job.key, None)  # and in again, as the most recently used
+            self._cache[job.key] = (avatar, job.version)
         self.trim([*keep, job.key])
         return avatar
 

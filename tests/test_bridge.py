@@ -1284,6 +1284,26 @@ def test_an_avatar_is_worked_out_while_the_server_answers_everything_else_and_op
         running.stop()
 
 
+def test_a_client_gone_with_opens_waiting_for_avatars_leaves_none_of_them_behind(server):
+    """Opens waiting for their avatars when their client goes are never answered: the avatars not started
+    are not worked out, and none is held for them (30 MiB each at 1024 px) but as one of the cache's spares."""
+    textures = server.server.textures
+    sock = raw_socket(server.endpoint)
+    assert ask(sock, msgpack.packb({"type": "hello", "protocol": 1}))["type"] == "welcome"
+    for size in range(1000, 920, -4):
+        sock.send(msgpack.packb({"type": "open", "mode": "texture", "size": size}))
+    deadline = time.monotonic() + 5
+    while not textures._jobs and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(textures._jobs) == 20  # they are waiting
+    sock.close()
+    deadline = time.monotonic() + 20
+    while textures._jobs and time.monotonic() < deadline:  # the first `opened` finds the client gone
+        time.sleep(0.05)
+    assert not textures._jobs
+    assert not {size for _, size in textures._cache} & set(range(924, 1000, 4))
+
+
 def test_a_pack_replaced_in_the_avatars_folder_is_read_again(tmp_path):
     """A user who puts another portrait under a pack's name expects the next session to show it: the server
     showed the old one until it restarted, and still served a pack deleted or damaged since."""
