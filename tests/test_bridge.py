@@ -447,6 +447,50 @@ def test_interrupt_drops_the_rest_and_the_next_utterance_works(server, speech_au
         assert sum(m["count"] for m in second) == messages[-1]["frames"]
 
 
+def test_no_frame_of_a_line_follows_its_interrupted_or_its_ended_though_its_texture_was_rendering(
+        server, speech_audio):
+    """Textures are rendered beside the server's loop (40-60 ms a 1024 px frame here): one of a line cut off,
+    or ended as the next line's frames came, while it was rendered is dropped, not sent after the line's
+    `interrupted` or `ended`. The cuts come at several moments, so that some find a texture rendering."""
+    sock = raw_socket(server.endpoint)
+    ask(sock, msgpack.packb({"type": "hello", "protocol": 1}))
+    session = ask(sock, msgpack.packb({"type": "open", "fps": 30, "mode": "both", "size": 1024,
+                                       "encoding": "rgb8"}))["session"]
+    pcm = (speech_audio[:32000] * 32767).astype(np.int16).tobytes()
+    received: list[dict] = []
+
+    def send_line(seconds: float) -> None:
+        for i in range(0, int(seconds * 32000), 3200):
+            sock.send(msgpack.packb({"type": "audio", "session": session, "data": pcm[i : i + 3200]}))
+
+    def read_until(kind: str, count: int = 1) -> None:
+        while count:
+            assert sock.poll(20_000), f"no {kind}"
+            received.append(msgpack.unpackb(sock.recv()))
+            count -= received[-1]["type"] == kind
+
+    for wait in (0, 0.03, 0.06, 0.09, 0.12):
+        send_line(1)
+        time.sleep(wait)
+        sock.send(msgpack.packb({"type": "interrupt", "session": session}))
+        read_until("interrupted")
+    for _ in range(3):  # lines back to back
+        send_line(0.5)
+        sock.send(msgpack.packb({"type": "end", "session": session}))
+    read_until("ended", 3)
+    sock.close()
+    over: set[int] = set()  # the lines that were cut off (the n-th cut is of line n) or ended
+    cuts = 0
+    for message in received:
+        assert message.get("utterance") not in over, f"a {message['type']} of line {message['utterance']} after its end"
+        if message["type"] == "interrupted":
+            cuts += 1
+            over.add(cuts)
+        elif message["type"] == "ended":
+            over.add(message["utterance"])
+    assert over == set(range(1, 9)) and any(m["type"] == "texture" for m in received)
+
+
 def test_a_chunk_larger_than_a_message_is_refused_by_the_client_not_dropped_by_the_server(server, speech_audio):
     """The server's libzmq drops a client that sends more than 4 MiB in a message, with no answer: a user
     pushing a long file in one chunk saw nothing at all."""
