@@ -756,10 +756,10 @@ class BridgeServer:
         if self._rendering is not None:
             if not self._rendering[1].done():
                 return
-            batch, job = self._rendering
+            batch, rendered = self._rendering
             self._rendering = None
             try:
-                self._send_textures(batch, *job.result())
+                self._send_textures(batch, *rendered.result())
             except Exception as exc:  # a bug costs these textures, never the server
                 _log(logging.ERROR, "internal_error", error=repr(exc))
             for s, _ in batch:
@@ -782,12 +782,12 @@ class BridgeServer:
         for s, pending in batch:
             s.texture_pending = None
             s.texture_rendering = pending["utterance"] if self._render_thread is not None else None
-        job = (self.textures, [s.avatar for s in waiting], np.stack([pending["frame"] for _, pending in batch]),
-               [(s.spec.encoding, s.spec.quality) for s in waiting])
+        work = (self.textures, [s.avatar for s in waiting], np.stack([pending["frame"] for _, pending in batch]),
+                [(s.spec.encoding, s.spec.quality) for s in waiting])
         if self._render_thread is None:
-            self._send_textures(batch, *_render_and_encode(*job))
+            self._send_textures(batch, *_render_and_encode(*work))
         else:
-            rendering = self._render_thread.submit(_render_and_encode, *job)
+            rendering = self._render_thread.submit(_render_and_encode, *work)
             # Called once the future is done (a message sent from the job itself could wake the loop before):
             # on the render thread, or here if it is done already.
             rendering.add_done_callback(lambda _: self._rendered_signal.send(b""))
