@@ -371,17 +371,22 @@ class BridgeServer:
                 kind = msg["type"][:64]
                 request = P.echoed(msg, "request")
                 self._handle(client, msg, recv_ns)
-            except ProtocolError as exc:
-                self.counters["errors"] += 1
-                # At debug level: a client's mistakes, which a hostile one could make thousands of a second.
-                _log(logging.DEBUG, "error_reply", client=identity.hex(), code=str(exc.code), ref=kind,
-                     message=exc.message[:200])
-                self._send(identity, P.error(exc.code, exc.message, exc.session, ref=kind, request=request))
             except Exception as exc:  # a bug must cost one reply, never the server
-                self.counters["errors"] += 1
-                _log(logging.ERROR, "internal_error", error=repr(exc))
-                self._send(identity, P.error(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}", ref=kind,
-                                             request=request))
+                self._reply_failed(identity, exc, kind, request)
+
+    def _reply_failed(self, identity: bytes, exc: Exception, ref: str | None, request: Any) -> None:
+        """The ``error`` answering a message (of type ``ref``, with ``request``) that failed: a
+        ``ProtocolError``'s own code and words, or, for anything else (a bug), an internal error."""
+        self.counters["errors"] += 1
+        if isinstance(exc, ProtocolError):
+            # At debug level: a client's mistakes, which a hostile one could make thousands of a second.
+            _log(logging.DEBUG, "error_reply", client=identity.hex(), code=str(exc.code), ref=ref,
+                 message=exc.message[:200])
+            self._send(identity, P.error(exc.code, exc.message, exc.session, ref=ref, request=request))
+        else:
+            _log(logging.ERROR, "internal_error", error=repr(exc))
+            self._send(identity, P.error(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}", ref=ref,
+                                         request=request))
 
     def _handle(self, client: Client, msg: dict, recv_ns: int) -> None:
         kind = msg["type"]
@@ -490,15 +495,8 @@ class BridgeServer:
                 opening = c.opening.popleft()
                 try:
                     self._start_session(c, opening)
-                except ProtocolError as exc:  # its pack could not be read
-                    self.counters["errors"] += 1
-                    self._send(c.identity, P.error(exc.code, exc.message, ref="open",
-                                                   request=P.echoed(opening.msg, "request")))
-                except Exception as exc:  # a bug must cost one reply, never the server
-                    self.counters["errors"] += 1
-                    _log(logging.ERROR, "internal_error", error=repr(exc))
-                    self._send(c.identity, P.error(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}",
-                                                   ref="open", request=P.echoed(opening.msg, "request")))
+                except Exception as exc:  # its pack could not be read; or a bug, which costs one reply
+                    self._reply_failed(c.identity, exc, "open", P.echoed(opening.msg, "request"))
 
     def _start_session(self, client: Client, opening: Opening) -> None:
         spec, model, avatar, job = opening.spec, opening.model, opening.avatar, opening.job

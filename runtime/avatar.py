@@ -98,7 +98,7 @@ def is_pack(path: Path) -> bool:
     browser without its extension)."""
     try:
         with zipfile.ZipFile(path) as z:
-            return "meta.json" in z.namelist() and "arrays.npz" in z.namelist()
+            return {"meta.json", "arrays.npz"} <= set(z.namelist())
     except (zipfile.BadZipFile, OSError):
         return False
 
