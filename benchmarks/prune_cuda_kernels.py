@@ -2,7 +2,7 @@
 
     python benchmarks/prune_cuda_kernels.py LIB.so OUT.so [--keep 90]
 
-How onnxruntime-gpu reached the lent H100 of the README's GPU section: its wheel (256 MB) was over the
+How onnxruntime-gpu reached the lent H100 of benchmarks/GPU.md: its wheel (256 MB) was over the
 64 MiB a lease takes per call, and nearly all of it is ``libonnxruntime_providers_cuda.so``'s kernels,
 compiled for six architectures (sm_75 to sm_120). Kernels of the others zeroed in place (the file's
 layout, and every header, unchanged: CUDA reads only the entries for the GPU it runs on), the unpacked

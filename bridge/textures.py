@@ -31,7 +31,7 @@ SPARE_AVATARS = 4
 STACKS_KEPT = 2
 #: Threads that encode one loop turn's textures together: the JPEG encoder lets go of the GIL, so a
 #: server's sessions are encoded on as many cores at once. Encoded one after another on the loop's thread,
-#: they were what limited a GPU server's texture sessions (the README's GPU section).
+#: they were what limited a GPU server's texture sessions (benchmarks/GPU.md).
 ENCODE_THREADS = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                          else os.cpu_count() or 1))
 
