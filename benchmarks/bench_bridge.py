@@ -151,14 +151,17 @@ def summary(results: list[tuple[LatencyMeter, int, int, list[float], list[float]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--sessions", type=int, nargs="*", default=[1, 8, 32],
+                        help="motion session counts (none: only what the other options ask for)")
     parser.add_argument("--fps", type=float, default=60.0)
     parser.add_argument("--texture-sessions", type=int, nargs="*", default=[1, 4],
                         help="512 px JPEG texture sessions at 30 fps, run after the motion ones")
     parser.add_argument("--beside", type=int, nargs="*", default=[512, 1024],
                         help="texture sizes: one motion session beside one texture session of each (JPEG, 30 fps)")
     parser.add_argument("--throughput", type=int, nargs="*", default=[],
-                        help="also try these session counts (20 s each) to find the most held in real time")
+                        help="also try these session counts (20 s each) to find the most held in real time; alone "
+                             "(with --sessions, --texture-sessions and --beside given no counts), written to "
+                             "bridge_throughput.json, leaving bridge_latency.json as it is")
     parser.add_argument("--lookahead-ms", type=int, default=None,
                         help="lip model lookahead the sessions ask for (default: the server's least)")
     parser.add_argument("--device", choices=DEVICES, default="cpu",
@@ -226,24 +229,29 @@ def main() -> int:
               "throughput": held, "max_real_time_sessions": max([r["sessions"] for r in held if r["real_time"]],
                                                                  default=None),
               "targets": {"motion_p95_ms_32_sessions": 80, "frames_lost": 0, "texture_p95_ms_4_sessions": 150}}
-    path = save("bridge_latency" if args.device == "cpu" else f"bridge_latency_{args.device}", result)
+    name = "bridge_latency" if rows or textures or beside else "bridge_throughput"
+    path = save(name if args.device == "cpu" else f"{name}_{args.device}", result)
     def parts(r: dict) -> str:
         return (f"{r['in_server_p50_ms']:.0f} / {r['in_server_p95_ms']:.0f} ms | "
                 f"{r['back_p50_ms']:.1f} / {r['back_p95_ms']:.1f} ms")
 
-    print("| motion sessions | p50 | p95 | p99 | frames lost | in server, p50 / p95 | back, p50 / p95 |")
-    print("|---|---|---|---|---|---|---|")
+    if rows:
+        print("| motion sessions | p50 | p95 | p99 | frames lost | in server, p50 / p95 | back, p50 / p95 |")
+        print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['sessions']} | {r['p50_ms']:.0f} ms | {r['p95_ms']:.0f} ms | {r['p99_ms']:.0f} ms | "
               f"{r['frames_lost']} | {parts(r)} |")
-    print("| 512 px JPEG texture sessions, 30 fps | p50 | p95 | p99 | textures received | in server, p50 / p95 | "
-          "back, p50 / p95 |")
-    print("|---|---|---|---|---|---|---|")
+    if textures:
+        print("| 512 px JPEG texture sessions, 30 fps | p50 | p95 | p99 | textures received | in server, p50 / p95 | "
+              "back, p50 / p95 |")
+        print("|---|---|---|---|---|---|---|")
     for r in textures:
         print(f"| {r['sessions']} | {r['p50_ms']:.0f} ms | {r['p95_ms']:.0f} ms | {r['p99_ms']:.0f} ms | "
               f"{r['frames']} of {r['textures_expected']} | {parts(r)} |")
-    print("| motion beside one texture session (JPEG, 30 fps) | motion p50 | p95 | p99 | textures: p95 | received |")
-    print("|---|---|---|---|---|---|")
+    if beside:
+        print("| motion beside one texture session (JPEG, 30 fps) | motion p50 | p95 | p99 | textures: p95 | "
+              "received |")
+        print("|---|---|---|---|---|---|")
     for r in beside:
         m, t = r["motion"], r["texture"]
         print(f"| {r['size']} px | {m['p50_ms']:.0f} ms | {m['p95_ms']:.0f} ms | {m['p99_ms']:.0f} ms | "
