@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make what a lent GPU machine needs for the README's GPU section, in two folders the device tool carries
+# Make what a lent GPU machine needs for benchmarks/GPU.md, in two folders the device tool carries
 # (each call takes at most 64 MiB with the repository, and onnxruntime-gpu alone is 56 MiB compressed):
 #   .dev1/  the first 50 MiB of onnxruntime-gpu, its CUDA kernels for other GPUs than sm_90 zeroed
 #   .dev2/  the rest of it, the wheels the machine lacks (pyzmq, soundfile, cffi, pycparser, simplejpeg,
