@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import numpy as np
 from facecast import __version__
 from facecast import face_topology as ft
 from facecast.errors import FacecastError, not_a_file
+from facecast.motion_frame import ARKIT_BLENDSHAPES
 from facecast.rig import Rig
 from facecast.writers import replaced_atomically
 
@@ -104,16 +106,21 @@ def is_pack(path: Path) -> bool:
 
 
 def load_pack(path: Path) -> AvatarPack:
-    """Read a ``.facecast`` pack; raises ``AvatarError`` with one clear line if it cannot be used."""
+    """Read a ``.facecast`` pack; raises ``AvatarError`` with one clear line if it cannot be used.
+
+    Packs are shared between people, so what the renderer indexes with is checked here: a pack damaged
+    in transit or edited by hand is refused in words, not met later as an error deep in the network.
+    """
     from PIL import Image
 
     path = Path(path)
     if not path.is_file():
         raise AvatarError(not_a_file(path, "an avatar pack", missing="no such avatar pack"))
+    damaged = f"{path}: damaged avatar pack ({{}}); make it again with facecast prepare"
     try:
         with zipfile.ZipFile(path) as z:
             meta = json.loads(z.read("meta.json"))
-            if meta.get("format") != PACK_FORMAT:
+            if not isinstance(meta, dict) or meta.get("format") != PACK_FORMAT:
                 raise AvatarError(f"{path}: not a facecast avatar pack")
             if meta.get("version") != PACK_VERSION:
                 raise AvatarError(f"{path}: avatar pack version {meta.get('version')} is not supported "
@@ -123,16 +130,65 @@ def load_pack(path: Path) -> AvatarPack:
                 arrays = {k: npz[k] for k in _ARRAYS}
         # A damaged picture is an OSError to Pillow (UnidentifiedImageError, "image file is truncated").
         image = np.asarray(Image.open(io.BytesIO(image_bytes)).convert("RGB"))
-        size, face_scale = (meta["width"], meta["height"]), float(meta["face_scale"])
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as e:
-        not_zip = isinstance(e, zipfile.BadZipFile) and str(e) == "File is not a zip file"
-        reason = ("not a zip archive, as a pack is" if not_zip
-                  else str(e.args[0]) if isinstance(e, KeyError) else f"{type(e).__name__}: {e}")
-        raise AvatarError(f"{path}: damaged avatar pack ({reason}); make it again with facecast prepare") from None
+        size, face_scale = (int(meta["width"]), int(meta["height"])), float(meta["face_scale"])
+    except zipfile.BadZipFile as e:
+        if str(e) != "File is not a zip file":  # a damaged archive; its message may quote raw bytes
+            raise AvatarError(damaged.format("its zip archive is damaged")) from None
+        if _starts_as_zip(path):
+            raise AvatarError(damaged.format("cut short: the zip archive it holds ends early")) from None
+        if path.suffix.lower() == PACK_SUFFIX:
+            raise AvatarError(damaged.format("not a zip archive, as a pack is")) from None
+        raise AvatarError(f"{path}: not a facecast avatar pack (a pack is the zip archive that facecast prepare "
+                          "writes)") from None
+    except (zlib.error, EOFError, NotImplementedError) as e:  # compressed data altered, or a member cut short
+        raise AvatarError(damaged.format(f"its contents do not decompress: {_short(e)}")) from None
+    except (KeyError, ValueError, TypeError, OSError) as e:
+        reason = str(e.args[0]) if isinstance(e, KeyError) and e.args else f"{type(e).__name__}: {_short(e)}"
+        raise AvatarError(damaged.format(reason)) from None
     if (image.shape[1], image.shape[0]) != size:
-        raise AvatarError(f"{path}: damaged avatar pack (picture size does not match)")
+        raise AvatarError(damaged.format("picture size does not match"))
+    problem = _rig_problem(arrays, face_scale)
+    if problem:
+        raise AvatarError(damaged.format(problem))
     rig = Rig(vertices=arrays["vertices"], triangles=arrays["triangles"], basis=arrays["basis"],
               head_weight=arrays["head_weight"], pivot=arrays["pivot"], axes=arrays["axes"], face_scale=face_scale)
     fmt = "jpeg" if meta["image"].endswith(".jpg") else "png"
     return AvatarPack(image=image, landmarks=arrays["landmarks"], rig=rig, meta=meta, image_bytes=image_bytes,
                       image_format=fmt)
+
+
+def _rig_problem(arrays: dict[str, np.ndarray], face_scale: float) -> str | None:
+    """What makes a pack's arrays unusable by the renderer (shapes, kinds, finite values, triangle indices
+    within the mesh), or None."""
+    n_face = ft.NUM_LANDMARKS
+    vertices = arrays["vertices"]
+    if vertices.ndim != 2 or vertices.shape[1] != 3 or vertices.shape[0] < n_face:
+        return f"vertices of shape {vertices.shape}, not ({n_face} or more, 3)"
+    n = vertices.shape[0]
+    shapes = {"landmarks": (n_face, 3), "basis": (len(ARKIT_BLENDSHAPES), n, 3), "head_weight": (n,),
+              "pivot": (3,), "axes": (3, 3)}
+    for name, shape in shapes.items():
+        if arrays[name].shape != shape:
+            return f"{name} of shape {arrays[name].shape}, not {shape}"
+    for name in ("landmarks", "vertices", "basis", "head_weight", "pivot", "axes"):
+        if arrays[name].dtype.kind != "f" or not np.isfinite(arrays[name]).all():
+            return f"{name} not all finite numbers"
+    triangles = arrays["triangles"]
+    if triangles.dtype.kind not in "iu" or triangles.ndim != 2 or triangles.shape[1] != 3 or not len(triangles):
+        return f"triangles of shape {triangles.shape} and type {triangles.dtype}, not (T, 3) integers"
+    if triangles.min() < 0 or triangles.max() >= n:
+        return f"triangles name vertices outside 0..{n - 1}"
+    if not (np.isfinite(face_scale) and face_scale > 0):
+        return f"face_scale {face_scale}, not a positive number"
+    return None
+
+
+def _short(e: BaseException, limit: int = 120) -> str:
+    """An exception's message on one line, cut to ``limit`` characters (some quote raw bytes)."""
+    text = " ".join(str(e).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _starts_as_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"

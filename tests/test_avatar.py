@@ -90,6 +90,70 @@ def test_damaged_or_foreign_packs_are_refused(tmp_path):
         load_pack(tmp_path / "missing.facecast")
 
 
+def _one_line_refusal(path: Path, says: str) -> str:
+    with pytest.raises(AvatarError) as refused:
+        load_pack(path)
+    message = str(refused.value)
+    assert says in message and "\n" not in message and len(message) < 300, message
+    return message
+
+
+def test_a_pack_damaged_in_transit_is_refused_in_one_line_wherever_it_is_hit(tmp_path):
+    """A byte changed anywhere in a pack, or a pack cut short, is refused in one short line: zip's own
+    checks, the compressed data and the arrays each fail their own way, and some messages quote raw bytes."""
+    whole = default_pack_path().read_bytes()
+    with zipfile.ZipFile(default_pack_path()) as z:
+        member = z.getinfo("arrays.npz")
+        start = member.header_offset + 30 + len(member.filename) + len(member.extra)
+    places = [0, 27, 39] + [start + k for k in range(0, member.compress_size, member.compress_size // 12)]
+    for offset in places + [len(whole) - 30]:
+        changed = bytearray(whole)
+        changed[offset] ^= 0x5A
+        (tmp_path / "changed.facecast").write_bytes(bytes(changed))
+        _one_line_refusal(tmp_path / "changed.facecast", "damaged avatar pack")
+    for size in (100, len(whole) // 2, len(whole) - 10):
+        (tmp_path / "cut.facecast").write_bytes(whole[:size])
+        _one_line_refusal(tmp_path / "cut.facecast", "damaged avatar pack (cut short")
+    (tmp_path / "photo.jpg").write_bytes((PORTRAITS / "grant.jpg").read_bytes())
+    _one_line_refusal(tmp_path / "photo.jpg", "not a facecast avatar pack")
+
+
+def test_a_pack_edited_by_hand_into_something_the_renderer_cannot_use_is_refused_when_loaded(tmp_path):
+    """Packs are shared: what the renderer indexes with is checked when the pack is read, not met as an
+    error inside the network."""
+    import io
+
+    def altered(name: str, meta=None, arrays=None) -> Path:
+        path = tmp_path / f"{name}.facecast"
+        with zipfile.ZipFile(default_pack_path()) as src, zipfile.ZipFile(path, "w") as dst:
+            for item in src.infolist():
+                data = src.read(item)
+                if item.filename == "meta.json" and meta:
+                    data = json.dumps(meta(json.loads(data))).encode()
+                if item.filename == "arrays.npz" and arrays:
+                    parts = dict(np.load(io.BytesIO(data)))
+                    arrays(parts)
+                    buffer = io.BytesIO()
+                    np.savez(buffer, **parts)
+                    data = buffer.getvalue()
+                dst.writestr(item, data)
+        return path
+
+    def set_item(name, index, value):
+        return lambda parts: parts[name].__setitem__(index, value)
+
+    _one_line_refusal(altered("meta", meta=lambda m: [m]), "not a facecast avatar pack")
+    for name, edit, says in [
+        ("far", dict(arrays=set_item("triangles", (0, 0), 10**6)), "triangles name vertices outside"),
+        ("negative", dict(arrays=set_item("triangles", (0, 1), -1)), "triangles name vertices outside"),
+        ("few", dict(arrays=lambda a: a.__setitem__("landmarks", a["landmarks"][:100])), "landmarks of shape"),
+        ("short", dict(arrays=lambda a: a.__setitem__("basis", a["basis"][:, :100])), "basis of shape"),
+        ("nan", dict(arrays=set_item("vertices", (5, 0), np.nan)), "vertices not all finite"),
+        ("flat", dict(meta=lambda m: {**m, "face_scale": 0}), "face_scale 0.0, not a positive number"),
+    ]:
+        _one_line_refusal(altered(name, **edit), f"damaged avatar pack ({says}")
+
+
 @pytest.mark.parametrize("yaw", [-20.0, -10.0, 0.0, 10.0, 20.0])
 def test_a_turned_faces_rig_keeps_the_nose_in_front_of_the_eyes(yaw):
     """The rig moves each landmark with the surface the picture shows there, yet a turned face keeps its
