@@ -411,10 +411,13 @@ def _colours(image: np.ndarray) -> int:
     return len(np.unique(rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2]))
 
 
-def _quarter_turns_to_upright(image: np.ndarray, landmarks: np.ndarray | None = None) -> int:
+def _quarter_turns_to_upright(image: np.ndarray, landmarks: np.ndarray | None = None,
+                              sideways: bool = True) -> int:
     """How many quarter turns (``np.rot90``'s k) make the face at ``landmarks`` (or, for None, a face
     anywhere in the picture) upright, by the full-range face detector: 0 unless it finds the face with
-    certainty in a turned picture and barely or not at all in the picture as it is.
+    certainty in a turned picture and barely or not at all in the picture as it is. ``sideways``: whether
+    the landmarks lean as a face lying sideways does; if not, a quarter turn found about them is not
+    believed, and the whole picture decides.
 
     FaceMesh fits an upright face to whatever it is given: in a picture upside down it put the mouth on
     the forehead, and the lean check (which reads the landmarks) could not see it. The detector, trained
@@ -428,11 +431,15 @@ def _quarter_turns_to_upright(image: np.ndarray, landmarks: np.ndarray | None = 
     pad = max(x1 - x0, y1 - y0)
     about = _detector_scores(image[max(int(y0 - pad), 0):min(int(y1 + pad), h),
                                    max(int(x0 - pad), 0):min(int(x1 + pad), w)])
-    if max(about) > _NOT_UPRIGHT_SCORE:
-        return _turns(about)
+    turns = _turns(about)
+    if max(about) > _NOT_UPRIGHT_SCORE and (turns in (0, 2) or sideways):
+        return turns
     # No face about the landmarks, whichever way up: FaceMesh fitted them to part of a face upside down (the
     # Pearl Earring turned and saved as a JPEG, where the detector scored the picture as it is 0.61, turned
-    # 0.87). The whole picture decides, where its face scores clearly higher turned.
+    # 0.87). Or a face found there a quarter turn away while the landmarks stand upright: part of a face
+    # upside down again (the Pearl Earring from a JPEG at quality 75 or 92, turned: 0.63 and 0.60 a quarter
+    # turned about her landmarks, 0.87 upside down in the whole picture). The whole picture decides, where
+    # its face scores clearly higher turned.
     whole = _detector_scores(image)
     best = int(np.argmax(whole))
     return best if best and whole[best] >= max(_UPRIGHT_SCORE, whole[0] + _CLEARER) else 0
@@ -471,7 +478,7 @@ def _check_face_fits(path: Path, landmarks: np.ndarray, image: np.ndarray) -> No
     # which way a face lying sideways is turned, where the landmarks may not: on the Pearl Earring turned
     # 120° counter-clockwise they leaned 62° the other way. (A face leaning 50°, which is taken, can score
     # higher turned a quarter, so a quarter turn counts only for a face the landmarks find sideways.)
-    turns = _quarter_turns_to_upright(image, landmarks)
+    turns = _quarter_turns_to_upright(image, landmarks, sideways=abs(lean) > MAX_LEAN_DEG)
     if turns == 2 or abs(lean) >= 135:
         raise AvatarError(f"{path}: the face is upside down in the picture: turn the picture upright first (its "
                           "EXIF rotation may have been lost)")
