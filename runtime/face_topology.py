@@ -39,6 +39,8 @@ NOSE_BRIDGE = 168
 NOSE_TIP = 1
 RIGHT_EYE_OUTER = 33  # image left
 LEFT_EYE_OUTER = 263  # image right
+RIGHT_EYE_INNER = 133
+LEFT_EYE_INNER = 362
 
 # Points that do not move with the jaw or with expressions: used to measure head pose on re-detected
 # landmarks (forehead, nose bridge and tip, eye corners, temples).

@@ -343,18 +343,20 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
         turn = _quarter_turns_to_upright(seen)
         hint = f" (turned {_TURN_WORDS[turn]}, it shows one: its EXIF rotation may have been lost)" if turn else ""
         raise AvatarError(f"{path}: no face found{hint}; use a picture where one face is clearly visible and upright")
+    listed = "; ".join(f"{i}: {_face_width(f):.0f} px wide at x {c[0]:.0f}, y {c[1]:.0f}"
+                       for i, f in enumerate(faces[:_FACES_LISTED], 1)
+                       for c in [f[:, :2].mean(0)])
+    listed += f"; and {len(faces) - _FACES_LISTED} more" if len(faces) > _FACES_LISTED else ""
     if face is None:
         chosen = 0
         if len(faces) > 1:
-            listed = "; ".join(f"{i}: {_face_width(f):.0f} px wide at x {c[0]:.0f}, y {c[1]:.0f}"
-                               for i, f in enumerate(faces[:_FACES_LISTED], 1)
-                               for c in [f[:, :2].mean(0)])
-            more = f"; and {len(faces) - _FACES_LISTED} more" if len(faces) > _FACES_LISTED else ""
             notes.append(f"{path}: {len(faces)} faces found; using the largest (choose another with --face N): "
-                         f"{listed}{more}")
+                         f"{listed}")
     else:
         if not 1 <= face <= len(faces):
-            raise AvatarError(f"{path}: --face {face} but {len(faces)} face(s) found")
+            found = "1 face was found: leave --face out" if len(faces) == 1 else \
+                f"{len(faces)} faces were found: choose --face 1 to {len(faces)} ({listed})"
+            raise AvatarError(f"{path}: no face {face}; {found}")
         chosen = face - 1
     landmarks = faces[chosen]
     width = _face_width(landmarks)
@@ -403,6 +405,7 @@ _UPRIGHT_SCORE = 0.6  # the full-range detector's score that makes a turned pict
 # down too (the Pearl Earring's surroundings), but then it scores more as it is.
 _NOT_UPRIGHT_SCORE = 0.1
 _CLEARER = 0.2  # how much higher a turned picture's face scores than the picture as it is, judged whole
+EDGE_MARGIN = 0.15  # eye widths the mouth and the eyes must keep from the picture's edge
 
 
 def _colours(image: np.ndarray) -> int:
@@ -466,11 +469,17 @@ def _check_face_fits(path: Path, landmarks: np.ndarray, image: np.ndarray) -> No
     height, width = image.shape[:2]
     parts = (("mouth is", ft.LIPS_UPPER_OUTER + ft.LIPS_LOWER_OUTER),
              ("eyes are", ft.RIGHT_EYE_UPPER + ft.RIGHT_EYE_LOWER + ft.LEFT_EYE_UPPER + ft.LEFT_EYE_LOWER))
+    # FaceMesh keeps an eye cut off by a few pixels inside the picture, squeezed against its edge (the Pearl
+    # Earring cropped 11 px into her near eye: its corner 3 px from the edge), so the mouth and eyes must
+    # keep a margin from it.
+    eye_width = (np.linalg.norm(landmarks[ft.RIGHT_EYE_OUTER, :2] - landmarks[ft.RIGHT_EYE_INNER, :2])
+                 + np.linalg.norm(landmarks[ft.LEFT_EYE_OUTER, :2] - landmarks[ft.LEFT_EYE_INNER, :2])) / 2
+    margin = max(1.0, EDGE_MARGIN * float(eye_width))
     for part, points in parts:
         xy = landmarks[list(points), :2]
-        if (xy < 0).any() or (xy[:, 0] >= width).any() or (xy[:, 1] >= height).any():
-            raise AvatarError(f"{path}: the face's {part} cut off by the picture's edge; use a picture that "
-                              "shows the whole mouth and both eyes")
+        if (xy < margin).any() or (xy[:, 0] > width - margin).any() or (xy[:, 1] > height - margin).any():
+            raise AvatarError(f"{path}: the face's {part} cut off by the picture's edge, or against it; use a "
+                              "picture that shows the whole mouth and both eyes")
     eyes = (landmarks[ft.LEFT_EYE_OUTER, :2] + landmarks[ft.RIGHT_EYE_OUTER, :2]) / 2
     up = eyes - landmarks[list(ft.MOUTH_CORNERS), :2].mean(0)
     lean = float(np.degrees(np.arctan2(up[0], -up[1])))  # 0: the eyes straight above the mouth; > 0: to its right
