@@ -137,7 +137,7 @@ def read_portrait(path: Path) -> Picture:
     except UnidentifiedImageError:
         raise AvatarError(f"{path}: not a picture facecast can read (JPEG, PNG, WebP, BMP, TIFF, GIF...)") from None
     except OSError as e:
-        raise AvatarError(f"{path}: cannot read the picture ({e.__class__.__name__}: {e})") from None
+        raise _unreadable(path, e) from None
     notes = []
     try:
         with im:
@@ -165,15 +165,30 @@ def read_portrait(path: Path) -> Picture:
                 rgb = upright.convert("RGB")
             image = np.asarray(rgb, dtype=np.uint8).copy()
     except (OSError, SyntaxError) as e:
-        if "truncated" in str(e):  # Pillow's word for a file that ends before its pixels do
-            raise AvatarError(f"{path}: the file ends before the picture does (an interrupted download or copy?); "
-                              "save or copy it again") from None
-        raise AvatarError(f"{path}: cannot read the picture ({e.__class__.__name__}: {e})") from None
+        raise _unreadable(path, e) from None
     # Loading a pack converts its JPEG to RGB as it was converted here: the same pixels. A JPEG turned
     # upright, or the first of a camera's MPO pictures, is encoded again (``prepare_portrait``): as a PNG a
     # 12 MP phone photo took 5 times the bytes and 10 times as long.
     original = without_metadata(path.read_bytes()) if fmt == "JPEG" and orientation == 1 else None
     return Picture(image, original, fmt in ("JPEG", "MPO"), alpha, notes)
+
+
+def _unreadable(path: Path, e: Exception) -> AvatarError:
+    """The error for a picture Pillow could not read: said in words where the file ends before the picture
+    does ("truncated" is Pillow's word for it; of a WebP cut short it says only that no decoder could be
+    made, and the file's own header tells)."""
+    if "truncated" in str(e).lower() or _webp_cut_short(path):
+        return AvatarError(f"{path}: the file ends before the picture does (an interrupted download or copy?); "
+                           "save or copy it again")
+    return AvatarError(f"{path}: cannot read the picture ({e.__class__.__name__}: {e})")
+
+
+def _webp_cut_short(path: Path) -> bool:
+    """Whether ``path`` is a WebP file shorter than its RIFF header says it is."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    return (len(head) == 12 and head[:4] == b"RIFF" and head[8:] == b"WEBP"
+            and path.stat().st_size < int.from_bytes(head[4:8], "little") + 8)
 
 
 # JPEG markers kept by ``without_metadata``: JFIF (APP0), the ICC profile (APP2) and Adobe's colour

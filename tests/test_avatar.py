@@ -419,11 +419,14 @@ def test_a_picture_whose_file_is_cut_short_is_refused_in_words(tmp_path, astrona
     from facecast.prepare import read_portrait
 
     files = {}
-    for suffix, fmt in ((".jpg", "JPEG"), (".png", "PNG")):
+    for suffix, fmt in ((".jpg", "JPEG"), (".png", "PNG"), (".webp", "WEBP")):
         astronaut.save(tmp_path / f"whole{suffix}", fmt)
         files[suffix] = (tmp_path / f"whole{suffix}").read_bytes()
+    # Pillow's words differ with where a file ends: "image file is truncated" mid-picture, "Truncated File
+    # Read" in its header, and of a WebP only "could not create decoder object".
     for suffix, short in ((".jpg", files[".jpg"][:-2]), (".jpg", files[".jpg"][: len(files[".jpg"]) // 2]),
-                          (".png", files[".png"][: len(files[".png"]) // 2])):
+                          (".png", files[".png"][: len(files[".png"]) // 2]), (".png", files[".png"][:100]),
+                          (".webp", files[".webp"][: len(files[".webp"]) // 2])):
         (tmp_path / f"short{suffix}").write_bytes(short)
         with pytest.raises(AvatarError, match=r"the file ends before the picture does \(an interrupted download"):
             read_portrait(tmp_path / f"short{suffix}")
