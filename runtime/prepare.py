@@ -101,6 +101,7 @@ class Picture(NamedTuple):
     jpeg: bool  # the picture is a JPEG: a pack stores it as one (when ``original`` is None, encoded again)
     alpha: np.ndarray | None  # (H, W) uint8 of a picture with transparency, before it was put over white
     notes: list[str]
+    orientation: int = 1  # the EXIF orientation tag that turned the file's pixels upright (1: none did)
 
 
 def read_portrait(path: Path) -> Picture:
@@ -170,7 +171,16 @@ def read_portrait(path: Path) -> Picture:
     # upright, or the first of a camera's MPO pictures, is encoded again (``prepare_portrait``): as a PNG a
     # 12 MP phone photo took 5 times the bytes and 10 times as long.
     original = without_metadata(path.read_bytes()) if fmt == "JPEG" and orientation == 1 else None
-    return Picture(image, original, fmt in ("JPEG", "MPO"), alpha, notes)
+    return Picture(image, original, fmt in ("JPEG", "MPO"), alpha, notes, orientation)
+
+
+def _why_turned(orientation: int) -> str:
+    """Why a picture may show its face turned, for the messages that say which way to turn it: a photo's
+    EXIF rotation lost (most often), or, where the file has an orientation tag, that tag wrong."""
+    if orientation == 1:
+        return "its EXIF rotation may have been lost"
+    return (f"the file's EXIF orientation tag ({orientation}) turned it so, and may be wrong: save the picture "
+            "upright without that tag")
 
 
 def _unreadable(path: Path, e: Exception) -> AvatarError:
@@ -340,7 +350,8 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
     ``face`` picks one of several faces, 1 being the largest; by default the largest is used.
     """
     path = Path(path)
-    image, original, jpeg, alpha, notes = read_portrait(path)
+    image, original, jpeg, alpha, notes, orientation = read_portrait(path)
+    why = _why_turned(orientation)
     seen = image  # what the detectors look at
     faces = detect_faces(image)
     if not faces and _colours(image[::4, ::4]) <= _DITHERED_COLOURS:
@@ -356,7 +367,7 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
                          "its landmarks may be less exact than a photograph's")
     if not faces:
         turn = _quarter_turns_to_upright(seen)
-        hint = f" (turned {_TURN_WORDS[turn]}, it shows one: its EXIF rotation may have been lost)" if turn else ""
+        hint = f" (turned {_TURN_WORDS[turn]}, it shows one: {why})" if turn else ""
         raise AvatarError(f"{path}: no face found{hint}; use a picture where one face is clearly visible and upright")
     listed = "; ".join(f"{i}: {_face_width(f):.0f} px wide at x {c[0]:.0f}, y {c[1]:.0f}"
                        for i, f in enumerate(faces[:_FACES_LISTED], 1)
@@ -378,7 +389,7 @@ def prepare_portrait(path: Path, face: int | None = None) -> tuple[AvatarPack, l
     if width < MIN_FACE_PX:
         raise AvatarError(f"{path}: the face is too small ({width:.0f} px wide; at least {MIN_FACE_PX} px "
                           f"needed): use a larger or closer picture")
-    _check_face_fits(path, landmarks, seen)
+    _check_face_fits(path, landmarks, seen, why)
     if alpha is not None:
         xy = np.clip(np.round(landmarks[:, :2]).astype(int), 0, [image.shape[1] - 1, image.shape[0] - 1])
         cover = float(alpha[xy[:, 1], xy[:, 0]].mean()) / 255
@@ -477,7 +488,7 @@ def _turns(scores: list[float]) -> int:
     return best if best and scores[best] >= _UPRIGHT_SCORE and scores[0] <= _NOT_UPRIGHT_SCORE else 0
 
 
-def _check_face_fits(path: Path, landmarks: np.ndarray, image: np.ndarray) -> None:
+def _check_face_fits(path: Path, landmarks: np.ndarray, image: np.ndarray, why: str) -> None:
     """Refuse a face the renderer cannot animate: its mouth or an eye beyond the picture's edge (FaceMesh
     places them there, guessing; the mouth's own opening cannot be found there), or a face lying sideways
     or upside down (a photo whose EXIF rotation was lost, most often)."""
@@ -504,13 +515,11 @@ def _check_face_fits(path: Path, landmarks: np.ndarray, image: np.ndarray) -> No
     # higher turned a quarter, so a quarter turn counts only for a face the landmarks find sideways.)
     turns = _quarter_turns_to_upright(image, landmarks, sideways=abs(lean) > MAX_LEAN_DEG)
     if turns == 2 or abs(lean) >= 135:
-        raise AvatarError(f"{path}: the face is upside down in the picture: turn the picture upright first (its "
-                          "EXIF rotation may have been lost)")
+        raise AvatarError(f"{path}: the face is upside down in the picture: turn the picture upright first ({why})")
     if abs(lean) > MAX_LEAN_DEG:
         counter = turns == 1 if turns else lean > 0  # np.rot90 turns counter-clockwise
         raise AvatarError(f"{path}: the face lies sideways in the picture: turn the picture "
-                          f"{'counter-clockwise' if counter else 'clockwise'} until the face is upright (its EXIF "
-                          "rotation may have been lost)")
+                          f"{'counter-clockwise' if counter else 'clockwise'} until the face is upright ({why})")
 
 
 # Of the frame's side, kept on each side of it. The renderer never looks beyond the frame; the room keeps

@@ -730,6 +730,13 @@ def test_a_face_upside_down_is_refused_and_a_picture_turned_without_a_face_found
     grant.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "turned.png")  # a quarter counter-clockwise
     with pytest.raises(AvatarError, match="no face found .turned 90° clockwise, it shows one"):
         _prepare(tmp_path / "turned.png")
+    # Upright pixels that the file's own orientation tag turns upside down: the tag, not a lost one, is to blame.
+    tags = grant.getexif()
+    tags[0x0112] = 3
+    grant.save(tmp_path / "tagged.jpg", exif=tags)
+    with pytest.raises(AvatarError, match=r"upside down in the picture: turn the picture upright first \(the file's "
+                                          r"EXIF orientation tag \(3\) turned it so, and may be wrong"):
+        _prepare(tmp_path / "tagged.jpg")
 
 
 def test_a_turned_painting_is_refused_with_the_way_to_turn_it_back(mediapipe, tmp_path):
