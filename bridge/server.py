@@ -126,9 +126,12 @@ class Utterance:
     @property
     def last(self) -> int | None:
         """The stream position of its last frame's latest place, once it has ended: the end of its last whole
-        10 ms hop, the last instant the lip network describes, as ``MotionPipeline.process`` times a file's
-        frames (to its very end, the bridge sent a frame more than ``facecast motion``)."""
-        return None if self.end is None else self.start + (self.end - self.start) // HOP * HOP
+        10 ms hop, the last instant the lip network describes, or just before the end of its audio, where
+        that is the same place (a frame shows the 1/fps from its instant), as ``MotionPipeline.process``
+        times a file's frames."""
+        if self.end is None:
+            return None
+        return self.start + (self.end - self.start) // HOP * HOP - (1 if (self.end - self.start) % HOP == 0 else 0)
 
     def covers(self, pos: int) -> bool:
         return pos >= self.start and (self.last is None or pos <= self.last)
@@ -660,12 +663,12 @@ class BridgeServer:
             if s.id in self.sessions and not s.ready.size and self._queue_ended(s, None):
                 self._flush(s.client)  # may close the session: a send to its client failed
 
-    def _queue_ended(self, session: Session, past: int | None) -> bool:
+    def _queue_ended(self, session: Session, past: int | None, next_frames_sent: bool = True) -> bool:
         """Queue ``ended`` for every utterance that has ended before stream position ``past`` (None: any),
-        once its last texture is not waiting to be rendered, nor, when it is the session's last (``past`` is
-        None), being rendered; True if any was."""
+        once its last texture is not waiting to be rendered, nor, unless frames after it go out now
+        (``next_frames_sent``, which a texture must not follow), being rendered; True if any was."""
         texture = session.texture_pending["utterance"] if session.texture_pending is not None else None
-        rendering = session.texture_rendering if past is None else None
+        rendering = session.texture_rendering if past is None or not next_frames_sent else None
         done = [u for u in session.speaking
                 if u.end is not None and (past is None or u.last < past) and u.number not in (texture, rendering)]
         for u in done:
@@ -744,7 +747,10 @@ class BridgeServer:
             if owner:
                 owner.frames += len(rows)
             self.counters["frames_sent"] += len(rows)
-        self._queue_ended(session, stream_pos[-1])  # frames past its end were made, even if none were sent
+        # Frames past its end were made, though none was sent (a session without idle frames): nothing follows
+        # the utterance yet, so a texture of it still rendering goes out before its "ended". (A clip of a whole
+        # number of 10 ms has a frame at its very end, which is past it.)
+        self._queue_ended(session, stream_pos[-1], next_frames_sent=False)
         session.chunk_arrivals = [(p, ns) for p, ns in session.chunk_arrivals if p >= heard]
         self._flush(session.client)
 

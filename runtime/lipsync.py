@@ -263,6 +263,11 @@ class LipSyncStream:
     def frames_emitted(self) -> int:
         return max(0, self._steps - self.model.lookahead)
 
+    @property
+    def samples(self) -> int:
+        """Samples pushed so far (16 kHz), silence added by ``flush`` aside."""
+        return self._samples
+
     def push(self, audio: np.ndarray) -> LipFrames:
         """Feed 16 kHz mono samples (float in [-1, 1], or int16); returns the frames now complete."""
         return self.run(self.take(audio))

@@ -26,9 +26,21 @@ def test_streaming_20ms_chunks_gives_the_whole_clip_frames(pipeline, speech_audi
 def test_frames_cover_the_clip_at_the_frame_rate(pipeline, speech_audio):
     track = pipeline.process(speech_audio)
     last_lip_frame_time = (speech_audio.size // 160) / 100  # the lip network's frames are every 10 ms
-    assert len(track) == int(last_lip_frame_time * 30 + 1e-9) + 1
+    assert len(track) == int(last_lip_frame_time * 30 + 1e-9) + 1 - (speech_audio.size % 160 == 0)
     assert np.allclose(np.diff(track.time), 1 / 30, atol=1e-5)
     assert np.array_equal(track.frame_index, np.arange(len(track)))
+
+
+@pytest.mark.parametrize("seconds, fps, frames", [(10.0, 30, 300), (5.0, 24, 120), (2.0, 25, 50), (3.0, 60, 180),
+                                                  (1.0 - 1 / 16000, 30, 30), (1.0 + 1 / 16000, 30, 31)])
+def test_a_clip_of_a_whole_number_of_frames_gets_that_many(pipeline, speech_audio, seconds, fps, frames):
+    """A frame shows the 1/fps from its instant, so a clip as long as N frames gets N, as a video editor's
+    timeline counts them (a 10 s clip at 30 fps got 301, the last at the very end of the sound); a sample
+    more starts one more."""
+    clip = np.resize(speech_audio, round(seconds * 16000))
+    track = MotionPipeline(pipeline.model, fps=fps).process(clip)
+    assert len(track) == frames
+    assert track.time[-1] < clip.size / 16000
 
 
 def test_silence_is_refused(pipeline):
