@@ -221,7 +221,13 @@ def _load_with_soundfile(sound: sf.SoundFile, named: Path) -> np.ndarray:
     if sound.channels > MAX_CHANNELS:
         raise AudioError(f"{named}: {sound.channels} channels is more than the {MAX_CHANNELS} supported")
     try:
-        data = sound.read(dtype="float32", always_2d=True)
+        if sound.seekable():
+            data = sound.read(dtype="float32", always_2d=True)
+        else:  # libsndfile opens some codecs (GSM 6.10 in a WAV) unseekable, and will not read them whole
+            blocks = [np.zeros((0, sound.channels), np.float32)]
+            while len(block := sound.read(1 << 16, dtype="float32", always_2d=True)):
+                blocks.append(block)
+            data = np.concatenate(blocks)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise _Undecodable(f"{named}: could not decode the audio: {_reason(exc)}") from None
     try:

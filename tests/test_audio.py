@@ -26,6 +26,23 @@ def test_every_format_loads_as_the_same_16k_mono_speech(speech_formats, speech_a
         assert np.corrcoef(audio[lag:lag + n - 2000], speech_audio[: n - 2000])[0, 1] > 0.95
 
 
+
+@pytest.mark.parametrize("kind", ["gsm.wav", "gsm"])
+def test_gsm_speech_which_libsndfile_opens_unseekable_is_read_whole(speech_wav, speech_audio, tmp_path, kind):
+    """A GSM 6.10 WAV (telephone and voice-mail recordings) or raw .gsm file: libsndfile opens it without
+    seeking and will not read it in one call; it crashed with a traceback."""
+    path = tmp_path / f"speech.{kind}"
+    subprocess.run(["sox", str(speech_wav), "-r", "8000", *(["-e", "gsm"] if kind == "gsm.wav" else []), str(path)],
+                   check=True)
+    audio = load_audio(path)
+    assert abs(audio.size - speech_audio.size) < 0.01 * SAMPLE_RATE
+    n = min(audio.size, speech_audio.size)
+    lag = int(np.argmax(np.correlate(audio[:n], speech_audio[: n - 800], mode="valid")[:800]))
+    # GSM keeps the speech's envelope, not its waveform: compared as loudness over 20 ms.
+    def envelope(x):
+        return np.sqrt(np.mean(x[: x.size // 320 * 320].reshape(-1, 320) ** 2, axis=1))
+    assert np.corrcoef(envelope(audio[lag:lag + n - 800]), envelope(speech_audio[: n - 800]))[0, 1] > 0.9
+
 def test_a_cut_off_mp3_gives_the_speech_it_holds_and_its_decoders_warning_once(speech_formats, tmp_path, capfd):
     whole = speech_formats["mp3"].read_bytes()
     cut = tmp_path / "cut.mp3"
