@@ -52,6 +52,21 @@ def number_arg(kind: type, what: str, low: float, high: float = math.inf, above:
     return parse
 
 
+def frame_rate_arg(low: float, high: float) -> Callable[[str], float]:
+    """``number_arg`` for a frame rate, reading the NTSC rates as editors label them, to two decimals (23.98,
+    29.97, 59.94), as the exact rates they name (24000/1001...): the video says so, and the motion keeps
+    to that clock (at 23.98 exactly, the frames drifted from a 23.976 timeline by a quarter frame a minute)."""
+    parse = number_arg(float, "frame rate", low, high)
+
+    def rate(text: str) -> float:
+        value = parse(text)
+        ntsc = round(value * 1.001)
+        if ntsc % 6 == 0 and value != ntsc and abs(value - ntsc / 1.001) < 0.005:
+            return ntsc / 1.001
+        return value
+    return rate
+
+
 def output_file(suffix: str) -> Callable[[str], Path]:
     """An argparse type for a file to write, of which ``NAME{suffix}`` is an example: a path that ends in a
     separator, "." or ".." names a folder (pathlib drops the ending, so the file would be written as the
@@ -87,12 +102,12 @@ def _control(name: str, kind: type):
 
 
 def _add_motion_options(p: argparse.ArgumentParser, fps: float | None = 60.0,
-                        fps_help: str = "output frame rate (default 60)") -> None:
+                        fps_help: str = "output frame rate (default 60; 23.98, 29.97 and 59.94 are the NTSC rates)") -> None:
     from facecast.motion_frame import MAX_FPS, MIN_FPS
     from facecast.nonverbal.controls import MAX_GAZE_PITCH, MAX_GAZE_YAW  # here, inside main's Ctrl-C guard
 
     d = MOTION_CONTROL_DEFAULTS
-    p.add_argument("--fps", type=number_arg(float, "frame rate", MIN_FPS, MAX_FPS), default=fps, help=fps_help)
+    p.add_argument("--fps", type=frame_rate_arg(MIN_FPS, MAX_FPS), default=fps, help=fps_help)
     p.add_argument("--seed", type=_control("seed", int), default=d["seed"],
                    help="seed of the non-verbal motion (default 0)")
     p.add_argument("--emotion", type=_control("emotion", str), default=d["emotion"], metavar="NAME[:I]",

@@ -42,6 +42,15 @@ def test_motion_json_and_npz_at_any_frame_rate(tmp_path, speech_wav, fps):
     assert frames.shape == (doc["frameCount"], 80)
 
 
+@pytest.mark.parametrize("given, rate", [("23.98", 24000 / 1001), ("29.97", 30000 / 1001), ("59.94", 60000 / 1001),
+                                         ("23.976", 24000 / 1001), ("23.97", 23.97), ("24", 24.0)])
+def test_ntsc_rates_as_editors_label_them_are_the_rates_they_name(tmp_path, speech_wav, given, rate):
+    """An editor shows 24000/1001 as 23.98: frames made at 23.98 exactly drifted a quarter frame a minute from
+    that timeline. 23.97 is no such label, and stays as it is."""
+    assert facecast("motion", speech_wav, "-o", tmp_path / "m.json", "--fps", given, "-q").returncode == 0
+    assert json.loads((tmp_path / "m.json").read_text())["fps"] == pytest.approx(rate, abs=1e-9)
+
+
 def test_same_input_same_output(tmp_path, speech_wav):
     facecast("motion", speech_wav, "-o", tmp_path / "a.csv", "--seed", "3", "-q")
     facecast("motion", speech_wav, "-o", tmp_path / "b.csv", "--seed", "3", "-q")
