@@ -102,7 +102,8 @@ def _control(name: str, kind: type):
 
 
 def _add_motion_options(p: argparse.ArgumentParser, fps: float | None = 60.0,
-                        fps_help: str = "output frame rate (default 60; 23.98, 29.97 and 59.94 are the NTSC rates)") -> None:
+                        fps_help: str = "output frame rate (default 60; 23.98, 29.97 and 59.94: the NTSC rates)"
+                        ) -> None:
     from facecast.motion_frame import MAX_FPS, MIN_FPS
     from facecast.nonverbal.controls import MAX_GAZE_PITCH, MAX_GAZE_YAW  # here, inside main's Ctrl-C guard
 

@@ -75,7 +75,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    help=f"frame size in pixels, a multiple of 4 from 64 to 2048 (default {DEFAULT_SIZE})")
     p.add_argument("--label", action="store_true", help='burn a small visible "AI-generated" mark into the frames')
     p.add_argument("--face", type=_face, default=None, metavar="N", help="face to use in a picture with several")
-    _add_motion_options(p, fps=None, fps_help="output frame rate (default 30); with --motion, the file's own, or "
+    _add_motion_options(p, fps=None, fps_help="output frame rate (default 30; 23.98, 29.97 and 59.94: the NTSC "
+                        "rates); with --motion, the file's own, or "
                         "the file resampled to --fps, keeping lip closures and blinks (a CSV under a second, "
                         "whose timecodes cannot tell its rate, is taken to be at --fps)")
     p.set_defaults(usage_error=p.error)
