@@ -113,6 +113,11 @@ class Opening:
         return self.job is not None and not self.job.future.done()
 
 
+# Stream positions (16 kHz samples) within this of a bound count as on it: the tolerance, 1e-9 s, that
+# MotionStream's frame counts use.
+_SLACK = 1e-9 * SAMPLE_RATE
+
+
 @dataclass
 class Utterance:
     """One utterance of a session, from its first audio until ``ended`` has gone out."""
@@ -123,18 +128,20 @@ class Utterance:
     samples: int = 0  # audio samples received for it (client rate)
     frames: int = 0  # motion frames sent for it
 
-    @property
-    def last(self) -> int | None:
-        """The stream position of its last frame's latest place, once it has ended: the end of its last whole
-        10 ms hop, the last instant the lip network describes, or just before the end of its audio, where
-        that is the same place (a frame shows the 1/fps from its instant), as ``MotionPipeline.process``
-        times a file's frames."""
-        if self.end is None:
-            return None
-        return self.start + (self.end - self.start) // HOP * HOP - (1 if (self.end - self.start) % HOP == 0 else 0)
+    def covers(self, at: float) -> bool:
+        """Whether the frame at stream position ``at`` (16 kHz samples, exact: a frame's time times the rate) is
+        this utterance's. Its last frame lies at or before the end of its last whole 10 ms hop, the last instant
+        the lip network describes, and before the end of its audio (a frame shows the 1/fps from its instant),
+        as ``MotionPipeline.process`` times a file's frames (with the same tolerance, so that the two count
+        alike at rates like 60000/1001, where a frame's rounded position could cross the end)."""
+        return at >= self.start - _SLACK and not self.ended_before(at)
 
-    def covers(self, pos: int) -> bool:
-        return pos >= self.start and (self.last is None or pos <= self.last)
+    def ended_before(self, at: float) -> bool:
+        """Whether it has ended, with its last frame before stream position ``at``."""
+        if self.end is None:
+            return False
+        length = self.end - self.start
+        return at > self.start + length // HOP * HOP + _SLACK or at >= self.end - _SLACK
 
 
 @dataclass
@@ -663,14 +670,15 @@ class BridgeServer:
             if s.id in self.sessions and not s.ready.size and self._queue_ended(s, None):
                 self._flush(s.client)  # may close the session: a send to its client failed
 
-    def _queue_ended(self, session: Session, past: int | None, next_frames_sent: bool = True) -> bool:
+    def _queue_ended(self, session: Session, past: float | None, next_frames_sent: bool = True) -> bool:
         """Queue ``ended`` for every utterance that has ended before stream position ``past`` (None: any),
         once its last texture is not waiting to be rendered, nor, unless frames after it go out now
         (``next_frames_sent``, which a texture must not follow), being rendered; True if any was."""
         texture = session.texture_pending["utterance"] if session.texture_pending is not None else None
         rendering = session.texture_rendering if past is None or not next_frames_sent else None
         done = [u for u in session.speaking
-                if u.end is not None and (past is None or u.last < past) and u.number not in (texture, rendering)]
+                if u.end is not None and (past is None or u.ended_before(past))
+                and u.number not in (texture, rendering)]
         for u in done:
             session.speaking.remove(u)
             self._queue(session, {"type": "ended", "session": session.id, "utterance": u.number,
@@ -686,7 +694,7 @@ class BridgeServer:
         # The index as an int, the times in float64: a float32 time is 9 ms out after 40 hours of idling.
         first = int(track.frame_index[0])
         times = [(first + i) / fps for i in range(n)]
-        stream_pos = [round(t * SAMPLE_RATE) for t in times]
+        stream_pos = [t * SAMPLE_RATE for t in times]  # exact: a frame's owner is decided on its time
         drop = session.drop_until + 1e-9
         # Runs of consecutive frames of one utterance (None: idle), in order.
         runs: list[tuple[Utterance | None, list[int]]] = []

@@ -140,9 +140,10 @@ def load_pack(path: Path) -> AvatarPack:
             raise AvatarError(damaged.format("not a zip archive, as a pack is")) from None
         raise AvatarError(f"{path}: not a facecast avatar pack (a pack is the zip archive that facecast prepare "
                           "writes)") from None
-    except (zlib.error, EOFError, NotImplementedError) as e:  # compressed data altered, or a member cut short
+    except (zlib.error, EOFError, NotImplementedError, RuntimeError) as e:  # compressed data altered, a member cut
+        # short, or flagged encrypted
         raise AvatarError(damaged.format(f"its contents do not decompress: {_short(e)}")) from None
-    except (KeyError, ValueError, TypeError, OSError) as e:
+    except (KeyError, ValueError, TypeError, OverflowError, OSError) as e:  # OverflowError: a size of 1e999
         reason = str(e.args[0]) if isinstance(e, KeyError) and e.args else f"{type(e).__name__}: {_short(e)}"
         raise AvatarError(damaged.format(reason)) from None
     if (image.shape[1], image.shape[0]) != size:

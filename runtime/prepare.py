@@ -177,7 +177,7 @@ def read_portrait(path: Path) -> Picture:
 def _why_turned(orientation: int) -> str:
     """Why a picture may show its face turned, for the messages that say which way to turn it: a photo's
     EXIF rotation lost (most often), or, where the file has an orientation tag, that tag wrong."""
-    if orientation == 1:
+    if orientation in (1, 2):  # 2 mirrors the picture, and turns nothing
         return "its EXIF rotation may have been lost"
     return (f"the file's EXIF orientation tag ({orientation}) turned it so, and may be wrong: save the picture "
             "upright without that tag")

@@ -72,10 +72,14 @@ class Retimer:
         ready = int(np.floor((next_t - self.half) * self.fps + 1e-9)) + 1
         return self._emit(ready)
 
-    def flush(self) -> MotionTrack:
-        """Emit every output frame up to the last source frame."""
-        total = output_frame_count(self._n_in, self.source_fps, self.fps) if self._n_in else 0
-        return self._emit(total)
+    def flush(self, end: float | None = None) -> MotionTrack:
+        """Emit every output frame up to the last source frame, or, given the source's ``end`` (seconds from
+        its first frame), every one that starts before it."""
+        if not self._n_in:
+            return self._emit(0)
+        if end is None:
+            return self._emit(output_frame_count(self._n_in, self.source_fps, self.fps))
+        return self._emit(max(int(np.ceil(end * self.fps - 1e-9)), self._next))
 
     def _emit(self, until: int) -> MotionTrack:
         src, base = self._buf, self._buf_start
@@ -141,10 +145,13 @@ def _first_at(base: int, n: int, source_fps: float, bound: float, after: bool) -
 
 
 def retime(track: MotionTrack, fps: float) -> MotionTrack:
-    """The whole track at ``fps`` frames per second; frame j is at time j / fps from its first frame."""
+    """The whole track at ``fps`` frames per second; frame j is at time j / fps from its first frame.
+
+    Each frame of ``track`` shows 1 / track.fps from its instant, so the result covers as long: 300 frames at
+    30 fps (10 s) are 600 at 60, as 10 s of speech makes at 60 (up to its last frame's instant, 599)."""
     if fps == track.fps:
         return MotionTrack(track.data.copy(), fps)
     retimer = Retimer(fps, track.fps)
     head = retimer.push(track.data)
-    tail = retimer.flush()
+    tail = retimer.flush(end=len(track) / track.fps)
     return MotionTrack(np.concatenate([head.data, tail.data]), fps)

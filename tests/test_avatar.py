@@ -111,6 +111,10 @@ def test_a_pack_damaged_in_transit_is_refused_in_one_line_wherever_it_is_hit(tmp
         changed[offset] ^= 0x5A
         (tmp_path / "changed.facecast").write_bytes(bytes(changed))
         _one_line_refusal(tmp_path / "changed.facecast", "damaged avatar pack")
+    encrypted = bytearray(whole)  # the first member's central directory entry flagged encrypted
+    encrypted[whole.index(b"PK\x01\x02") + 8] |= 1
+    (tmp_path / "encrypted.facecast").write_bytes(bytes(encrypted))
+    _one_line_refusal(tmp_path / "encrypted.facecast", "damaged avatar pack")
     for size in (100, len(whole) // 2, len(whole) - 10):
         (tmp_path / "cut.facecast").write_bytes(whole[:size])
         _one_line_refusal(tmp_path / "cut.facecast", "damaged avatar pack (cut short")
@@ -150,6 +154,8 @@ def test_a_pack_edited_by_hand_into_something_the_renderer_cannot_use_is_refused
         ("short", dict(arrays=lambda a: a.__setitem__("basis", a["basis"][:, :100])), "basis of shape"),
         ("nan", dict(arrays=set_item("vertices", (5, 0), np.nan)), "vertices not all finite"),
         ("flat", dict(meta=lambda m: {**m, "face_scale": 0}), "face_scale 0.0, not a positive number"),
+        ("endless", dict(meta=lambda m: {**m, "width": float("inf")}), "OverflowError"),
+        ("vast", dict(meta=lambda m: {**m, "face_scale": 10**400}), "OverflowError"),
     ]:
         _one_line_refusal(altered(name, **edit), f"damaged avatar pack ({says}")
 

@@ -103,6 +103,20 @@ def test_streamed_motion_equals_offline_motion(server, speech_audio):
     assert np.array_equal(positions, np.round(np.arange(len(got)) / 30 * 16000).astype(int))
 
 
+
+@pytest.mark.parametrize("samples, frames", [(53120, 200), (107041, 401), (48000, 180)])
+def test_at_an_ntsc_rate_a_clip_streams_as_many_frames_as_facecast_motion_makes(server, speech_audio, samples, frames):
+    """At 60000/1001 fps a frame's rounded sample position can cross a bound its exact time does not: 53,120
+    samples (332 whole hops) has its 200th frame 0.27 samples before the end, and 107,041 a frame 0.27 samples
+    past its last whole hop. The bridge decides on the exact time, as a file's frames are counted."""
+    fps = 60000 / 1001
+    clip = np.resize(speech_audio, samples)  # the speech again past its end
+    with Client(server.endpoint) as client:
+        session = client.open(fps=fps, sample_format="f32")
+        messages = stream(client, session, clip, 320)
+    assert len(motion_of(messages)) == len(MotionPipeline(live_model(), fps=fps).process(clip)) == frames
+    assert messages[-1]["type"] == "ended" and messages[-1]["frames"] == frames
+
 def test_a_clip_that_ends_between_frames_streams_as_many_frames_as_facecast_motion_makes(server, speech_audio):
     """3.935 s at 30 fps: a file's frames stop at 3.9 s, the last tick before the end of its last whole
     10 ms (3.93 s), the last instant the lip network describes; the bridge also sent one at 3.933 s."""

@@ -870,7 +870,7 @@ def test_render_command_renders_a_motion_file_as_it_is(tmp_path, speech_wav, cap
     assert _probe(tmp_path / "fifty.mp4")["streams"][0]["avg_frame_rate"] == "50/1"
     fifty = _decoded(tmp_path / "fifty.mp4", 64)
     expected = renderer.render(renderer.avatar(load_pack(default_pack_path()), 64), retime(opening, 50).data)
-    assert len(fifty) == len(expected) == 99  # 2 s from the first frame's time to the last's, inclusive
+    assert len(fifty) == len(expected) == 100  # the 2 s its 50 frames at 25 fps cover, each shown 1/25 s
     assert np.abs(fifty - expected.astype(np.int16)).mean(axis=(1, 2, 3)).max() < 4
     # Usage errors, which exit 2 as argparse's do: controls that only shape motion made from speech,
     # neither --audio nor --motion.

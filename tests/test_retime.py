@@ -74,6 +74,16 @@ def test_streaming_retimer_matches_whole_track_and_emits_early(fps):
         assert total >= int(np.floor((next_t - max(1 / fps, 0.01)) * fps + 1e-9)) + 1
 
 
+@pytest.mark.parametrize("frames, source_fps, fps, expected", [(300, 30, 60, 600), (300, 30, 24, 240),
+                                                                (250, 25, 30, 300), (301, 30, 60, 602)])
+def test_a_track_resampled_covers_as_long_as_it_did(frames, source_fps, fps, expected):
+    """Each frame shows 1/fps from its instant: 10 s at 30 fps (300 frames, the last at 9.967 s) is 600 frames
+    at 60, as 10 s of speech makes at 60; counted to the last frame's instant, it was 599."""
+    out = retime(MotionTrack.neutral(frames, fps=source_fps), fps)
+    assert len(out) == expected
+    assert np.array_equal(out.frame_index, np.arange(expected))
+
+
 def test_a_saccade_stays_a_jump_not_a_drift():
     track = MotionTrack.neutral(101, fps=100)
     track.gaze[50:, 0] = 10.0  # the eyes jump 10 degrees between two 10 ms frames
