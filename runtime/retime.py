@@ -148,7 +148,7 @@ def retime(track: MotionTrack, fps: float) -> MotionTrack:
     """The whole track at ``fps`` frames per second; frame j is at time j / fps from its first frame.
 
     Each frame of ``track`` shows 1 / track.fps from its instant, so the result covers as long: 300 frames at
-    30 fps (10 s) are 600 at 60, as 10 s of speech makes at 60 (up to its last frame's instant, 599)."""
+    30 fps (10 s) are 600 at 60, as 10 s of speech makes at 60 (counted to its last frame's instant, 599)."""
     if fps == track.fps:
         return MotionTrack(track.data.copy(), fps)
     retimer = Retimer(fps, track.fps)
