@@ -56,14 +56,13 @@ def frame_rate_arg(low: float, high: float) -> Callable[[str], float]:
     """``number_arg`` for a frame rate, reading the NTSC rates as editors label them, to two decimals (23.98,
     29.97, 59.94), as the exact rates they name (24000/1001...): the video says so, and the motion keeps
     to that clock (at 23.98 exactly, the frames drifted from a 23.976 timeline by a quarter frame a minute)."""
+    from facecast.motion_frame import ntsc_rate
+
     parse = number_arg(float, "frame rate", low, high)
 
     def rate(text: str) -> float:
         value = parse(text)
-        ntsc = round(value * 1.001)
-        if ntsc % 6 == 0 and value != ntsc and abs(value - ntsc / 1.001) < 0.005:
-            return ntsc / 1.001
-        return value
+        return ntsc_rate(value, within=0.005) or value
     return rate
 
 

@@ -104,6 +104,13 @@ BOUNDS: dict[str, tuple[tuple[str, ...], float, str]] = {
     "headTranslation": (HEAD_TRANSLATION, 1.0, " m")}
 
 
+def ntsc_rate(fps: float, within: float) -> float | None:
+    """The NTSC rate n / 1.001 (n a multiple of 6: 23.976, 29.97, 59.94...) within ``within`` of ``fps``; None if
+    there is none."""
+    n = round(fps * 1.001)
+    return n / 1.001 if n % 6 == 0 and abs(fps - n / 1.001) < within else None
+
+
 def first_impossible(data: np.ndarray) -> tuple[str, str, int, float] | None:
     """The first value no face can take in frames ``data`` (n, FRAME_SIZE), by part (``WEIGHTS``, then
     ``BOUNDS``): (part, channel name, frame, value); None when every value is one a face can take."""

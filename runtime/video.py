@@ -21,6 +21,7 @@ import numpy as np
 
 from facecast import __version__
 from facecast.errors import FacecastError
+from facecast.motion_frame import ntsc_rate
 from facecast.writers import check_writable, current_umask, temp_beside
 
 LABEL_TEXT = "AI-generated"
@@ -78,9 +79,8 @@ def label_overlay(size: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
 def frame_rate(fps: float) -> str:
     """ffmpeg's spelling of a frame rate: the NTSC rates (29.97, 59.94, 23.976...) as the exact fractions
     players and editors know them by (30000/1001), any other as it is."""
-    ntsc = round(fps * 1.001)
-    if ntsc % 6 == 0 and abs(fps - ntsc / 1.001) < 5e-4:  # close enough not to drift from the sound
-        return f"{ntsc * 1000}/1001"
+    if ntsc_rate(fps, within=5e-4) is not None:  # close enough not to drift from the sound
+        return f"{round(fps * 1.001) * 1000}/1001"
     return f"{fps:g}"
 
 
