@@ -16,7 +16,7 @@ import numpy as np
 from facecast.audio import QUIET_DBFS, SAMPLE_RATE, check_not_silent, float_samples, load_audio
 from facecast.errors import AudioError
 from facecast.lipsync import LipFrames, LipSyncModel, LipSyncStream, to_tracks
-from facecast.motion_frame import FIELDS, MAX_FPS, MIN_FPS, MotionTrack
+from facecast.motion_frame import MAX_FPS, MIN_FPS, MotionTrack
 from facecast.nonverbal import MotionControls, NonverbalGenerator
 from facecast.nonverbal.controls import check_controls
 from facecast.nonverbal.prosody import pitch_of
@@ -26,8 +26,6 @@ log = logging.getLogger(__name__)
 
 LONG_AUDIO_S = 20.0  # progress bars only for clips long enough to make a person wait
 CHUNK_S = 5.0  # whole clips are fed in chunks of this length: bounded memory, progress to report
-
-_FRAME_INDEX = FIELDS["frameIndex"].offset
 
 
 class MotionPipeline:
@@ -143,13 +141,12 @@ class MotionStream:
         if not final:
             return head
         tail = self._retimer.flush()
-        frames = np.concatenate([head.data, tail.data])
+        track = MotionTrack(np.concatenate([head.data, tail.data]), self.pipeline.fps)
         # A frame shows the 1/fps from its instant, so none starts at the very end of the audio: a clip of a
         # whole number of 10 ms hops has a last lip frame there, and made 301 frames of a 10 s clip at 30 fps,
         # one past the sound in a video editor's timeline.
-        fps, end = self.pipeline.fps, self.lips.samples / SAMPLE_RATE
-        kept = frames[:, _FRAME_INDEX] / fps < end - 1e-9
-        return MotionTrack(frames[kept] if not kept.all() else frames, fps)
+        kept = track.frame_index / track.fps < self.lips.samples / SAMPLE_RATE - 1e-9
+        return track if kept.all() else MotionTrack(track.data[kept], track.fps)
 
 
 def advance_batch(streams: list[MotionStream], lips: list[LipFrames], audio: list[np.ndarray]) -> Iterator[MotionTrack]:
