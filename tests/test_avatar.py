@@ -736,6 +736,11 @@ def test_a_face_upside_down_is_refused_and_a_picture_turned_without_a_face_found
     grant.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "turned.png")  # a quarter counter-clockwise
     with pytest.raises(AvatarError, match="no face found .turned 90° clockwise, it shows one"):
         _prepare(tmp_path / "turned.png")
+    # Half a face cut by the edge scores as a face turned a quarter; turned so, no face is found, so no turn is
+    # suggested (the user was sent round in circles).
+    Image.open(PORTRAITS / "pearl_earring.jpg").crop((0, 0, 200, 859)).save(tmp_path / "half.png")
+    with pytest.raises(AvatarError, match=r"no face found; use a picture where one face is clearly visible, whole"):
+        _prepare(tmp_path / "half.png")
     # Upright pixels that the file's own orientation tag turns upside down: the tag, not a lost one, is to blame.
     tags = grant.getexif()
     tags[0x0112] = 3
