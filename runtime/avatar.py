@@ -122,9 +122,14 @@ def load_pack(path: Path) -> AvatarPack:
             meta = json.loads(z.read("meta.json"))
             if not isinstance(meta, dict) or meta.get("format") != PACK_FORMAT:
                 raise AvatarError(f"{path}: not a facecast avatar pack")
-            if meta.get("version") != PACK_VERSION:
-                raise AvatarError(f"{path}: avatar pack version {meta.get('version')} is not supported "
-                                  f"(this facecast reads version {PACK_VERSION}); prepare the portrait again")
+            version = meta.get("version")
+            if version != PACK_VERSION:
+                newer = isinstance(version, int) and not isinstance(version, bool) and version > PACK_VERSION
+                remedy = (f"it was made by a newer facecast ({meta.get('facecast', 'unknown version')}): upgrade "
+                          "facecast, or prepare the portrait again with this one" if newer
+                          else "prepare the portrait again")
+                raise AvatarError(f"{path}: avatar pack version {version} is not supported (this facecast "
+                                  f"{__version__} reads version {PACK_VERSION}); {remedy}")
             image_bytes = z.read(meta["image"])
             with np.load(io.BytesIO(z.read("arrays.npz")), allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in _ARRAYS}

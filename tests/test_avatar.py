@@ -78,8 +78,12 @@ def test_damaged_or_foreign_packs_are_refused(tmp_path):
             return json.dumps({k: v for k, v in {**json.loads(data), **fields}.items() if v is not None}).encode()
         return change
 
-    with pytest.raises(AvatarError, match="version"):
-        load_pack(altered("newer.facecast", meta(version=PACK_VERSION + 1)))
+    # A newer pack needs a newer facecast; preparing the portrait again is for an older one.
+    with pytest.raises(AvatarError, match=rf"version {PACK_VERSION + 1} is not supported .* made by a newer facecast "
+                                          r"\(9\.0\): upgrade facecast"):
+        load_pack(altered("newer.facecast", meta(version=PACK_VERSION + 1, facecast="9.0")))
+    with pytest.raises(AvatarError, match=r"version 0 is not supported .*; prepare the portrait again$"):
+        load_pack(altered("older.facecast", meta(version=0)))
     for name, change in [("no width", meta(width=None)), ("no scale", meta(face_scale=None)),
                          ("scale as text", meta(face_scale=[1])),
                          ("garbled picture", lambda n, d: b"not a picture" if n.startswith("image") else d),
