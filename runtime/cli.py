@@ -117,7 +117,7 @@ def _add_motion_options(p: argparse.ArgumentParser, fps: float | None = 60.0,
                    f"(yaw within ±{MAX_GAZE_YAW:g}, pitch within ±{MAX_GAZE_PITCH:g}; + yaw the subject's left, "
                    "+ pitch up)")
     p.add_argument("--head-intensity", type=_control("head_intensity", float), default=d["head_intensity"],
-                   metavar="F", help="head motion, 0 (still) to 2 (default 1)")
+                   metavar="F", help="head motion, 0 (still, at rest whatever the emotion) to 2 (default 1)")
     p.add_argument("--head-distance", type=_control("head_distance", float), default=d["head_distance"],
                    metavar="M", help="metres toward (+) or away from (-) the camera, at most 0.3 (default 0)")
     p.add_argument("--motion-intensity", type=_control("motion_intensity", float),

@@ -129,11 +129,12 @@ def test_head_stays_within_limits_even_when_pushed(speech):
 
 @pytest.mark.parametrize("still", [{"head_intensity": 0.0}, {"motion_intensity": 0.0}])
 def test_intensity_zero_holds_the_head_still_and_motion_zero_the_eyes_too(speech, still):
-    """``head_intensity 0`` keeps the head still (the eyes then make every gaze shift alone);
+    """``head_intensity 0`` keeps the head still (the eyes then make every gaze shift alone), at rest whatever
+    the emotion (a sad face's lowered head tilted a head held still by 5 degrees over its first second);
     ``motion_intensity 0`` stills the eyes as well. Blinks go on."""
-    for gaze in ("camera", "free", (15.0, -5.0)):
-        out = animate(lip_track(speech), speech, MotionControls(gaze=gaze, seed=3, **still))
-        assert np.ptp(out.head_rotation, axis=0).max() < 1e-6 and np.ptp(out.head_translation, axis=0).max() < 1e-9
+    for gaze, emotion in (("camera", "neutral"), ("free", "sad"), ((15.0, -5.0), "surprised")):
+        out = animate(lip_track(speech), speech, MotionControls(gaze=gaze, emotion=emotion, seed=3, **still))
+        assert np.abs(out.head_rotation).max() < 1e-6 and np.ptp(out.head_translation, axis=0).max() < 1e-9, emotion
         moving_eyes = np.ptp(out.gaze, axis=0).max()
         assert (moving_eyes < 1e-6) if "motion_intensity" in still else (moving_eyes > 5.0), gaze
         assert out.blendshape("eyeBlinkLeft").max() > 0.5
