@@ -147,7 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_motion_options(p)
     p.set_defaults(usage_error=p.error)
 
-    p = sub.add_parser("demo", help="the bundled speech sample and portrait -> facecast_demo.mp4, .csv and .json here")
+    p = sub.add_parser("demo", help="the bundled speech sample and portrait -> facecast_demo.mp4, .csv and .json here",
+                       description="The whole job on what ships in the package, offline: the bundled speech "
+                       "sample's motion written as facecast_demo.csv (Live Link Face layout) and "
+                       "facecast_demo.json at --fps, and the bundled portrait speaking it in "
+                       "facecast_demo.mp4 (512 px, 30 fps, the speech muxed in, marked synthetic). Files of "
+                       "the same names are replaced.")
     p.add_argument("--out-dir", type=Path, default=Path("."), help="where to write (default: here; made if missing)")
     _add_motion_options(p, fps_help="frame rate of the CSV and JSON (default 60; the video is 30 fps)")
 
