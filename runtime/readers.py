@@ -319,6 +319,11 @@ def _even_clock(path: Path, times: np.ndarray, fps: float, what: str) -> tuple[n
     if ticks > 4 * len(times) + 60 * fps:
         raise FacecastError(f"{path}: {what} span {times[-1]:g} s, {ticks} frames at {fps:g} fps for the "
                             f"{len(times)} it holds; check them")
+    # Fewer than half the frames kept is a mistake too, not dropped frames: times never set (90 frames all at
+    # 0 s read back as one) or in other units (milliseconds as seconds).
+    if 2 * ticks < len(times):
+        raise FacecastError(f"{path}: {what} span only {times[-1]:g} s, {ticks} frame{'s' * (ticks > 1)} at "
+                            f"{fps:g} fps for the {len(times)} it holds, which would drop the rest; check them")
     at = times * fps  # in ticks, where a tie is exact enough to be seen as one
     k = np.arange(ticks)
     if len(times) == 1:

@@ -222,11 +222,27 @@ def check_fps(path: Path, fps: float) -> float:
     return fps
 
 
+def _clocked(track: MotionTrack) -> MotionTrack:
+    """``track``, or a copy with its frames one frame period apart where their times never advance (read back,
+    a JSON's frames are placed by their times: 90 frames all at 0 s came back as one)."""
+    if len(track) < 2 or np.ptp(track.time) > 0:
+        return track
+    clocked = MotionTrack(track.data.copy(), track.fps)
+    steps = np.arange(len(track))
+    clocked.time[:] = track.time[0] + steps / track.fps
+    if np.ptp(track.frame_index) == 0:
+        clocked.frame_index[:] = track.frame_index[0] + steps
+    return clocked
+
+
 def write_motion(track: MotionTrack, path: str | Path, source: str | None = None,
                  lip_model: str | None = None) -> Path:
     """Write ``track`` in the format its extension names (.csv, .json, .npz); all or nothing. ``source`` (the
     speech's file name) and ``lip_model`` (what made the lips: ``LipSyncModel.provenance``) go into a JSON's
-    and an npz's metadata; a CSV, in Live Link Face's layout, has none."""
+    and an npz's metadata; a CSV, in Live Link Face's layout, has none.
+
+    Frames whose times were never set (all one time, as ``frame_from`` and ``neutral_frames`` leave them)
+    are written one frame period apart, as a CSV's timecodes always are."""
     if not isinstance(track, MotionTrack):
         raise TypeError(f"write_motion takes a MotionTrack (MotionTrack(frames, fps) wraps an (n, {FRAME_SIZE}) "
                         f"array), got {type(track).__name__}")
@@ -238,6 +254,7 @@ def write_motion(track: MotionTrack, path: str | Path, source: str | None = None
     check_fps(path, track.fps)
     if not np.isfinite(track.data).all():
         raise FacecastError(f"{path}: the motion holds values that are not numbers (NaN or infinite)")
+    track = _clocked(track)
     encoders: dict[str, Callable[[], bytes]] = {
         ".csv": lambda: _csv_bytes(track),
         ".json": lambda: json.dumps(motion_json(track, source, lip_model), separators=(",", ":")).encode(),

@@ -233,6 +233,9 @@ def test_a_track_on_its_own_clock_reads_back_as_it_was(tmp_path, spoken):
     ((0.0, 0.1, 99.0, 0.3), "times go backwards at frame 3 \\(99 s, then 0.3 s\\)"),
     # Held to its last time, one frame would fill 99 s (or, given years, the memory).
     ((0.0, 0.1, 0.2, 99.0), "its frames' times span 99 s, 991 frames at 10 fps for the 4 it holds; check them"),
+    # Times never set, or milliseconds given as seconds: most frames would be dropped without a word.
+    ((0.0,) * 90, "its frames' times span only 0 s, 1 frame at 10 fps for the 90 it holds, which would drop the rest"),
+    (tuple(i / 1000 for i in range(90)), "span only 0.089 s, 2 frames at 10 fps for the 90 it holds"),
     (("0.5", 0.6), "frame 0's time is '0.5', not a number"),
     ((True, 0.6), "frame 0's time is True, not a number"),
 ])

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from facecast.errors import FacecastError
-from facecast.motion_frame import ARKIT_BLENDSHAPES, MotionTrack
+from facecast.motion_frame import ARKIT_BLENDSHAPES, MotionTrack, frame_from
+from facecast.readers import read_motion
 from facecast.writers import LLF_BLENDSHAPE_COLUMNS, timecode, write_motion
 
 
@@ -107,6 +108,18 @@ def test_motion_that_could_not_be_read_back_is_not_written(tmp_path, track):
         with pytest.raises(ValueError, match="fps must be a positive number"):
             MotionTrack(track.data, fps)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_frames_made_without_times_are_written_a_frame_period_apart_in_every_format(tmp_path):
+    """``frame_from`` leaves each frame's time at 0: a JSON of 90 such frames read back as one frame."""
+    frames = np.stack([frame_from(jawOpen=0.5 + 0.5 * np.sin(i / 5)) for i in range(90)])
+    own = MotionTrack(frames, 30)
+    for suffix in (".json", ".npz", ".csv"):
+        back = read_motion(write_motion(own, tmp_path / f"own{suffix}"))
+        assert len(back) == 90, suffix
+        np.testing.assert_allclose(back.time, np.arange(90) / 30, atol=1e-5)
+        np.testing.assert_allclose(back.blendshape("jawOpen"), own.blendshape("jawOpen"), atol=1e-4)
+    assert (own.time == 0).all()  # the caller's frames are left as they were
 
 
 def test_bad_outputs_fail_before_writing_anything(tmp_path, track):
