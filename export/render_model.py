@@ -61,9 +61,8 @@ from facecast.export.render_ops import (
     unsqueeze,
 )
 from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS
+from facecast.render import INPUT_NAMES  # noqa: F401 - forward's arguments, in order, as the runtime feeds them
 
-INPUT_NAMES = ("texture", "vertices", "basis", "head_weight", "pivot", "axes", "face_scale", "tri_index", "tri_weight",
-               "colours", "own_teeth", "motion", "avatar")
 OUTPUT_NAMES = ("frames",)
 
 FIXED_POINT_STEPS = 5

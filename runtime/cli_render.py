@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def default_pack_path() -> Path:
+    """The bundled portrait's avatar pack (the astronaut that `facecast demo` and `render` without --portrait use)."""
     return Path(str(resources.files("facecast") / "data" / DEFAULT_PACK))
 
 

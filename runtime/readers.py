@@ -366,7 +366,7 @@ def _read_csv(path: Path, fps: float | None = None, checked: bool = True) -> Mot
         if fps is None:
             raise FacecastError(f"{path}: shorter than a second, so its frame rate cannot be told from its "
                                 "timecodes (FF counts frames within each second): give it (--fps in "
-                                "'facecast render'), or keep short motion as .json or .npz")
+                                "'facecast render', fps= to read_motion), or keep short motion as .json or .npz")
         if frame_in_second.max() >= math.ceil(fps):  # FF.mmm stays below 30 at 29.97 fps
             raise FacecastError(f"{path}: its timecodes count frame {int(frame_in_second.max())} within a second, "
                                 f"past the {fps:g} fps given" + ("" if checked else

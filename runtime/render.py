@@ -1,8 +1,9 @@
 """Run the render network (``models/render.onnx``) on avatar packs with onnxruntime.
 
 ``Renderer().avatar(pack, size)`` turns a pack into the network's avatar tensors for one output size
-(crop, mesh rasterisation, layer colours: done once); ``Renderer.render`` turns motion frames into
-RGB frames, in batches, for one avatar or several at once. On CUDA the same frames come from
+(crop, mesh rasterisation, layer colours: done once); ``Renderer.render`` and ``Renderer.frames`` turn
+motion frames into RGB frames, in batches, for one avatar, and ``Renderer.run`` for several at once
+(their inputs stacked by ``stack_avatars``). On CUDA the same frames come from
 ``models/render_gpu.onnx``, replayed as CUDA graphs (``facecast.cuda_graphs``).
 """
 
@@ -22,10 +23,16 @@ from facecast import face_topology as ft
 from facecast.avatar import AvatarPack
 from facecast.device import CPU, CUDA, last_line, open_session, providers
 from facecast.errors import FacecastError, ModelError
-from facecast.motion_frame import BOUNDS, FRAME_SIZE, WEIGHTS, MotionTrack, first_impossible
+from facecast.motion_frame import BOUNDS, FIELDS, FRAME_SIZE, WEIGHTS, MotionTrack, first_impossible
 from facecast.rig import framing
 
 CELL = 4  # the network computes geometry once per CELL x CELL pixels (export/render_model.py)
+#: The columns of a frame that hold weights (0 to 1): an overshoot within WEIGHT_OVERSHOOT is clamped.
+_WEIGHT_COLUMNS = np.concatenate([np.arange(FIELDS[part].offset, FIELDS[part].offset + FIELDS[part].count)
+                                  for part in WEIGHTS])
+#: The render network's inputs, in the order of ``RenderNet.forward`` (export/render_model.py).
+INPUT_NAMES = ("texture", "vertices", "basis", "head_weight", "pivot", "axes", "face_scale", "tri_index", "tri_weight",
+               "colours", "own_teeth", "motion", "avatar")
 #: The numpy type of each type the render network's inputs have, as onnxruntime names them.
 ONNX_TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(uint8)": np.uint8}
 MIN_OPENING = 2.0  # pixels between the inner lips below which a mouth counts as closed (sealed_image)
@@ -264,6 +271,13 @@ def half_pixel_texture(image: np.ndarray) -> np.ndarray:
 
 def avatar_tensors(pack: AvatarPack, size: int) -> Avatar:
     """The render network's avatar inputs for ``pack`` at ``size`` x ``size`` output (a multiple of 4)."""
+    if not isinstance(pack, AvatarPack):
+        raise TypeError(f"an avatar is made from an AvatarPack (facecast.avatar.load_pack reads a .facecast "
+                        f"file), got {type(pack).__name__}")
+    if isinstance(size, float) and size.is_integer():
+        size = int(size)  # 256.0, as arithmetic on sizes gives
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
+        raise TypeError(f"the render size is a whole number of pixels, got {size!r}")
     if size < 64 or size % CELL:
         raise FacecastError(f"render size must be a multiple of {CELL} pixels, at least 64 (got {size})")
     box = framing(pack.landmarks, *pack.size)
@@ -335,6 +349,11 @@ def _read_only(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def stack_avatars(avatars: Sequence[Avatar]) -> dict[str, np.ndarray]:
     """Concatenate avatars of one size into one batch of avatar inputs (vertex counts padded)."""
+    wrong = avatars if isinstance(avatars, Avatar) else next((a for a in avatars if not isinstance(a, Avatar)), None)
+    if wrong is not None:
+        raise TypeError(f"stack_avatars takes a list of Avatar (Renderer.avatar makes one), got {type(wrong).__name__}")
+    if not len(avatars):
+        raise ValueError("stack_avatars needs at least one avatar")
     sizes = {a.size for a in avatars}
     if len(sizes) != 1:
         raise FacecastError(f"avatars rendered together must share one size, got {sorted(sizes)}")
@@ -364,6 +383,10 @@ class Renderer:
 
         from facecast.cuda_graphs import CudaGraphs
 
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+                                    or threads < 1):
+            raise ValueError(f"threads must be a whole number of at least 1 (None: the machine's cores, at most 8), "
+                             f"got {threads!r}")
         # On CUDA the shipped network replays CUDA graphs (facecast.cuda_graphs), which need its variant
         # without boxes; on the CPU the boxes save 3-4 times their cost. A model_path given runs as it is.
         whole_frame = model_path is None and CUDA in providers(device)
@@ -386,6 +409,10 @@ class Renderer:
             raise
         except Exception as e:  # onnxruntime raises its own exception types
             raise ModelError(f"{self.path}: cannot load the render model ({e})") from None
+        inputs = [arg.name for arg in self.session.get_inputs()]
+        if set(inputs) != set(INPUT_NAMES):  # another network (the lip model, say) loads as well as this one
+            raise ModelError(f"{self.path}: not a render network (its inputs are {', '.join(inputs)}); make one "
+                             "with python -m facecast.export render")
         self.providers: list[str] = self.session.get_providers()
         on_cuda = self.providers[0] == CUDA
         if whole_frame and not on_cuda:
@@ -398,9 +425,6 @@ class Renderer:
 
     def avatar(self, pack: AvatarPack, size: int = 512) -> Avatar:
         """The network's inputs for ``pack`` at ``size`` px: worked out once, reused for every frame."""
-        if not isinstance(pack, AvatarPack):
-            raise TypeError(f"avatar takes an AvatarPack (facecast.avatar.load_pack reads a .facecast file), "
-                            f"got {type(pack).__name__}")
         return avatar_tensors(pack, size)
 
     def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray,
@@ -413,6 +437,9 @@ class Renderer:
         within a few levels of the GPU's. Nothing else in the process may use CUDA meanwhile: onnxruntime
         captures in CUDA's global mode, which fails the capture, or the other call.
         """
+        if isinstance(inputs, Avatar):
+            raise TypeError("run takes avatar inputs: avatar.tensors for one Avatar, stack_avatars([...]) for "
+                            "several (render and frames take an Avatar itself)")
         motion = np.ascontiguousarray(motion, dtype=np.float32)
         _check_motion_shape(motion)
         # Checked here, as onnxruntime's own errors name a gather deep in the network.
@@ -423,9 +450,15 @@ class Renderer:
             part, name, frame, value = impossible
             bound = "0 to 1" if part in WEIGHTS else f"within ±{BOUNDS[part][1]:g}{BOUNDS[part][2]}"
             raise FacecastError(f"motion frame {frame}: {name} is {value:g}, and {part} run {bound}")
+        weights = motion[:, _WEIGHT_COLUMNS]
+        if weights.min(initial=0.0) < 0 or weights.max(initial=1.0) > 1:  # a curve editor's overshoot, as read
+            motion = motion.copy()  # from a file: clamped (the caller's frames are left as they are)
+            motion[:, _WEIGHT_COLUMNS] = np.clip(weights, 0.0, 1.0)
         self._check_avatar_inputs(inputs)
         avatar_index = np.asarray(avatar_index)
         avatars = len(inputs["vertices"])
+        if not len(motion) and avatar_index.shape == (0,):
+            avatar_index = avatar_index.astype(np.int64)  # [] is float64 to numpy: no frame, nothing to pick
         if avatar_index.shape != (len(motion),) or not np.issubdtype(avatar_index.dtype, np.integer):
             raise FacecastError(f"avatar_index must hold one integer per motion frame ({len(motion)}), "
                                 f"got {avatar_index.dtype} of shape {avatar_index.shape}")

@@ -8,6 +8,8 @@ import json
 import subprocess
 import threading
 import time
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +20,8 @@ from facecast import face_topology as ft
 from facecast.avatar import load_pack
 from facecast.cli_render import add_commands, default_pack_path, load_portrait, run
 from facecast.cuda_graphs import VERTEX_STEP, CudaGraphs, padded_avatars, power_of_two
-from facecast.errors import FacecastError
-from facecast.motion_frame import FIELDS, neutral_frames
+from facecast.errors import FacecastError, ModelError
+from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, FRAME_SIZE, neutral_frames
 from facecast.motion_frame import frame_from as motion
 from facecast.prepare import prepare_portrait
 from facecast.render import CELL, Renderer, avatar_tensors, default_model_path, rasterise, sealed_image, stack_avatars
@@ -927,7 +929,13 @@ def test_the_renderer_refuses_what_would_fail_deep_in_the_network_in_one_line(re
         renderer.render(avatar, np.stack([motion(), motion(jawOpen=50)]))
     with pytest.raises(FacecastError, match=r"headPitch is 1000, and headRotation run within ±90°"):
         renderer.render(avatar, np.stack([motion(pitch=1000)]))
-    renderer.render(avatar, np.stack([motion(jawOpen=1.05)]))  # a curve editor's overshoot is taken
+    # A curve editor's overshoot is taken, and clamped as read_motion clamps it in a file (a jawOpen of 1.1 had
+    # opened the mouth further, and a blink of -0.1 the eye wider); the caller's frames are left as they are.
+    overshot = np.stack([motion(jawOpen=1.1, eyeBlinkLeft=-0.1)])
+    np.testing.assert_array_equal(renderer.render(avatar, overshot), renderer.render(avatar, motion(jawOpen=1)[None]))
+    assert overshot[0, FIELDS["blendshapes"].offset + BLENDSHAPE_INDEX["jawOpen"]] == np.float32(1.1)
+    # No frame needs no index: [] (float to numpy) is taken.
+    assert renderer.run(avatar.tensors, np.zeros((0, FRAME_SIZE)), []).shape == (0, 256, 256, 3)
 
 
 def test_mistaken_arguments_are_refused_with_the_way_to_do_it(pack):
@@ -942,3 +950,19 @@ def test_mistaken_arguments_are_refused_with_the_way_to_do_it(pack):
     with pytest.raises(FacecastError, match=r"got \(5, 79\)"):  # the whole array's shape, not a batch's
         renderer.render(avatar, np.zeros((5, 79), np.float32))
     assert renderer.render(avatar, motion(jawOpen=1)[None]).shape == (1, 64, 64, 3)
+    assert avatar_tensors(pack, 64.0).size == 64  # a size that arithmetic made a float
+    with pytest.raises(TypeError, match="whole number of pixels, got 64.5"):
+        renderer.avatar(pack, 64.5)
+    with pytest.raises(TypeError, match="load_pack reads a .facecast file"):
+        avatar_tensors("me.facecast", 64)
+    with pytest.raises(TypeError, match=r"avatar.tensors for one Avatar, stack_avatars\(\[...\]\) for several"):
+        renderer.run(avatar, motion()[None], np.zeros(1, np.int64))
+    with pytest.raises(TypeError, match="stack_avatars takes a list of Avatar .Renderer.avatar makes one., got dict"):
+        stack_avatars([avatar.tensors])
+    with pytest.raises(ValueError, match="at least one avatar"):
+        stack_avatars([])
+    with pytest.raises(ValueError, match="threads must be a whole number of at least 1"):
+        Renderer(threads=0)
+    lip_model = next((Path(str(resources.files("facecast"))) / "models").glob("lipsync*.onnx"))
+    with pytest.raises(ModelError, match="not a render network .its inputs are audio, state"):
+        Renderer(lip_model)
