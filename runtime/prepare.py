@@ -133,8 +133,8 @@ def read_portrait(path: Path) -> Picture:
             im = Image.open(path)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
         pixels = re.search(r"\((\d+) pixels\)", str(e))
-        size = f"{int(pixels.group(1)) / 1e6:.3g} megapixels, " if pixels else ""
-        raise AvatarError(f"{path}: picture too large ({size}{limit})") from None
+        size = f" of {int(pixels.group(1)) / 1e6:.3g} megapixels" if pixels else ""
+        raise AvatarError(f"{path}: picture{size} is too large ({limit})") from None
     except UnidentifiedImageError:
         raise AvatarError(f"{path}: not a picture facecast can read (JPEG, PNG, WebP, BMP, TIFF, GIF...)") from None
     except OSError as e:
@@ -143,7 +143,8 @@ def read_portrait(path: Path) -> Picture:
     try:
         with im:
             if im.width * im.height > MAX_PIXELS:
-                raise AvatarError(f"{path}: picture of {im.width}x{im.height} is too large ({limit})")
+                raise AvatarError(f"{path}: picture of {im.width}x{im.height} ({im.width * im.height / 1e6:.3g} "
+                                  f"megapixels) is too large ({limit})")
             if max(im.size) >= MAX_SIDE:
                 raise AvatarError(f"{path}: picture of {im.width}x{im.height} is too long (sides below {MAX_SIDE} "
                                   "px); crop it about the face or scale it down first")

@@ -467,7 +467,7 @@ def test_a_picture_past_pillows_decompression_bomb_guard_is_one_clear_error(medi
     astronaut.save(path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a warning that escaped would fail the test
-        with pytest.raises(AvatarError, match=r"picture too large \(0.262 megapixels, at most 40 megapixels"):
+        with pytest.raises(AvatarError, match=r"picture of 0.262 megapixels is too large \(at most 40 megapixels"):
             _prepare(path)
 
 
