@@ -35,8 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facecast.avatar import load_pack
-from facecast.cli_render import default_pack_path
+from facecast.avatar import default_pack_path, load_pack
 from facecast.errors import FacecastError
 from facecast.lipsync import HOP, LipSyncModel, shipped_models
 from facecast.pipeline import MotionPipeline

@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 import simplejpeg
 
-from facecast.avatar import PACK_SUFFIX, AvatarError, AvatarPack, load_pack
+from facecast.avatar import PACK_SUFFIX, AvatarError, AvatarPack, default_pack_path, load_pack
 from facecast.bridge.protocol import DEFAULT_AVATAR, ErrorCode, ProtocolError
-from facecast.cli_render import default_pack_path
 from facecast.render import Avatar, Renderer, stack_avatars
 
 #: Avatars kept worked out beyond those open sessions show, most recently used first: a client that

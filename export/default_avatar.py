@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from facecast.cli_render import default_pack_path
+from facecast.avatar import default_pack_path
 from facecast.prepare import prepare_portrait
 
 SOURCE = "astronaut.png"

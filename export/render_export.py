@@ -14,15 +14,14 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from facecast.avatar import load_pack
+from facecast.avatar import default_pack_path, load_pack
 from facecast.errors import FacecastError
-from facecast.export.render_model import INPUT_NAMES, OUTPUT_NAMES, RenderNet
+from facecast.export.render_model import OUTPUT_NAMES, RenderNet
 from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, neutral_frames
-from facecast.render import avatar_tensors, default_model_path, stack_avatars
+from facecast.render import INPUT_NAMES, avatar_tensors, default_model_path, stack_avatars
 from facecast.writers import check_writable, replaced_atomically
 
 OPSET = 17
-DEFAULT_PACK = "default_portrait.facecast"
 
 
 def check_motion(count: int = 4) -> np.ndarray:
@@ -54,7 +53,7 @@ def export_render(out: Path | None = None, pack_path: Path | None = None, whole_
     if out.suffix.lower() != ".onnx":  # as `export onnx` asks: `--out x.facecast` replaced a pack with a model
         raise FacecastError(f"{out}: name the render network .onnx")
     check_writable(out)  # before the export, not after it
-    pack = load_pack(pack_path or default_model_path().parent.parent / "data" / DEFAULT_PACK)
+    pack = load_pack(pack_path or default_pack_path())
     net = RenderNet(whole_frame).eval()
     small = avatar_tensors(pack, 128)
     inputs = {**stack_avatars([small, small]), "motion": check_motion(4), "avatar": np.array([0, 1, 0, 1])}

@@ -61,7 +61,6 @@ from facecast.export.render_ops import (
     unsqueeze,
 )
 from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS
-from facecast.render import INPUT_NAMES  # noqa: F401 - forward's arguments, in order, as the runtime feeds them
 
 OUTPUT_NAMES = ("frames",)
 

@@ -17,6 +17,7 @@ import json
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from facecast.writers import replaced_atomically
 PACK_FORMAT = "facecast-avatar"
 PACK_VERSION = 1
 PACK_SUFFIX = ".facecast"
+DEFAULT_PACK = "default_portrait.facecast"  # in the package's data: the bundled portrait
 _ARRAYS = ("landmarks", "vertices", "triangles", "basis", "head_weight", "pivot", "axes")
 
 
@@ -103,6 +105,12 @@ def is_pack(path: Path) -> bool:
             return {"meta.json", "arrays.npz"} <= set(z.namelist())
     except (zipfile.BadZipFile, OSError):
         return False
+
+
+def default_pack_path() -> Path:
+    """The bundled portrait's avatar pack: the astronaut ``facecast demo`` renders, and ``facecast render``
+    without ``--portrait``."""
+    return Path(str(resources.files("facecast") / "data" / DEFAULT_PACK))
 
 
 def load_pack(path: Path) -> AvatarPack:

@@ -147,14 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_motion_options(p)
     p.set_defaults(usage_error=p.error)
 
+    from facecast.cli_render import DEFAULT_RENDER_FPS, DEFAULT_SIZE
+
     p = sub.add_parser("demo", help="the bundled speech sample and portrait -> facecast_demo.mp4, .csv and .json here",
                        description="The whole job on what ships in the package, offline: the bundled speech "
                        "sample's motion written as facecast_demo.csv (Live Link Face layout) and "
                        "facecast_demo.json at --fps, and the bundled portrait speaking it in "
-                       "facecast_demo.mp4 (512 px, 30 fps, the speech muxed in, marked synthetic). Files of "
-                       "the same names are replaced.")
+                       f"facecast_demo.mp4 ({DEFAULT_SIZE} px, {DEFAULT_RENDER_FPS:g} fps, the speech muxed in, "
+                       "marked synthetic). Files of the same names are replaced.")
     p.add_argument("--out-dir", type=Path, default=Path("."), help="where to write (default: here; made if missing)")
-    _add_motion_options(p, fps_help="frame rate of the CSV and JSON (default 60; the video is 30 fps)")
+    _add_motion_options(p, fps_help=f"frame rate of the CSV and JSON (default 60; the video is "
+                        f"{DEFAULT_RENDER_FPS:g} fps)")
 
     p = sub.add_parser("plot", help="draw the motion of a speech file over its waveform (PNG, SVG or PDF; needs "
                        "matplotlib)")
@@ -255,7 +258,7 @@ def _plot(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from facecast.cli_render import render_demo
+    from facecast.cli_render import DEFAULT_RENDER_FPS, render_demo
 
     speech = Path(str(resources.files("facecast") / "data" / DEMO_SPEECH))
     out_dir = args.out_dir
@@ -268,8 +271,7 @@ def _demo(args: argparse.Namespace) -> None:
     except OSError as exc:
         raise FacecastError(f"{out_dir}: cannot make this folder ({exc.strerror or exc})") from None
     _motion(speech, [out_dir / f"facecast_demo{ext}" for ext in (".csv", ".json")], args, model)
-    # The video at 30 fps: twice as fast to render as 60, and what players expect.
-    render_demo(out_dir, argparse.Namespace(**{**vars(args), "fps": 30.0}), model=model)
+    render_demo(out_dir, argparse.Namespace(**{**vars(args), "fps": DEFAULT_RENDER_FPS}), model=model)
 
 
 def _info(lip_models: list[Path] | None = None) -> None:

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from facecast.avatar import PACK_SUFFIX, AvatarPack, is_pack, load_pack
+from facecast.avatar import PACK_SUFFIX, AvatarPack, default_pack_path, is_pack, load_pack
 from facecast.errors import FacecastError, not_a_file
 from facecast.rig import framing
 from facecast.writers import check_writable
 
-DEFAULT_PACK = "default_portrait.facecast"
 DEMO_VIDEO = "facecast_demo.mp4"
 DEFAULT_RENDER_FPS = 30.0  # what players expect, and half the work of 60
 RENDER_BATCH = 4  # frames per network call: larger batches gain little on CPU and delay the first frame
@@ -90,11 +89,6 @@ def run(args: argparse.Namespace) -> None:
         _render(args)
     else:
         raise ValueError(f"not a render command: {args.command}")
-
-
-def default_pack_path() -> Path:
-    """The bundled portrait's avatar pack (the astronaut that `facecast demo` and `render` without --portrait use)."""
-    return Path(str(resources.files("facecast") / "data" / DEFAULT_PACK))
 
 
 def load_portrait(path: Path | None, face: int | None = None) -> AvatarPack:

@@ -38,7 +38,7 @@ import numpy as np
 
 from facecast.device import CPU, CUDA, CUDA_OPTIONS, last_line
 from facecast.logs import native_stderr_caught
-from facecast.render import CELL, ONNX_TYPES, pad_vertices
+from facecast.render import CELL, FRAME_INPUTS, ONNX_TYPES, pad_vertices
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -222,7 +222,7 @@ class _Graph:
         self.uploaded: dict[str, np.ndarray] = {}  # read-only avatar inputs already in the buffers
 
     def run(self, inputs: dict[str, np.ndarray], motion: np.ndarray, avatar_index: np.ndarray) -> np.ndarray:
-        if set(inputs) | {"motion", "avatar"} != set(self.buffers):
+        if set(inputs) | set(FRAME_INPUTS) != set(self.buffers):
             raise ValueError(f"inputs {sorted(inputs)}, the network takes {sorted(self.buffers)}")
         changed = {name: value for name, value in inputs.items() if self.uploaded.get(name) is not value}
         for name in changed:  # until uploaded: a failed call must not leave a buffer taken for another array's

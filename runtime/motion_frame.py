@@ -99,6 +99,8 @@ VISEME_INDEX: dict[str, int] = {n: i for i, n in enumerate(VISEMES)}
 WEIGHT_OVERSHOOT = 0.1
 WEIGHTS: dict[str, tuple[str, ...]] = {"blendshapes": ARKIT_BLENDSHAPES, "visemes": VISEMES,
                                        "voiceActivity": ("voiceActivity",)}
+_WEIGHT_COLUMNS = np.concatenate([np.arange(FIELDS[part].offset, FIELDS[part].offset + FIELDS[part].count)
+                                  for part in WEIGHTS])
 BOUNDS: dict[str, tuple[tuple[str, ...], float, str]] = {
     "headRotation": (HEAD_ROTATION, 90.0, "°"), "gaze": (GAZE, 90.0, "°"),
     "headTranslation": (HEAD_TRANSLATION, 1.0, " m")}
@@ -127,6 +129,18 @@ def first_impossible(data: np.ndarray) -> tuple[str, str, int, float] | None:
             frame, k = (int(i) for i in np.argwhere(outside)[0])
             return part, names[k], frame, float(values[frame, k])
     return None
+
+
+def clamp_weights(data: np.ndarray) -> np.ndarray:
+    """Frames ``data`` (n, FRAME_SIZE) with their weights clamped to 0..1: a curve editor's overshoot (up to
+    WEIGHT_OVERSHOOT, which ``first_impossible`` lets through) taken as the end it overshot. ``data`` itself
+    where no weight overshoots, else a clamped copy."""
+    weights = data[:, _WEIGHT_COLUMNS]
+    if weights.min(initial=0.0) >= 0 and weights.max(initial=1.0) <= 1:
+        return data
+    clamped = data.copy()
+    clamped[:, _WEIGHT_COLUMNS] = np.clip(weights, 0.0, 1.0)
+    return clamped
 
 
 def neutral_frames(count: int) -> np.ndarray:

@@ -23,10 +23,11 @@ from facecast.motion_frame import (
     VISEMES,
     WEIGHTS,
     MotionTrack,
+    clamp_weights,
     first_impossible,
     neutral_frames,
 )
-from facecast.writers import JSON_UNITS, LLF_COLUMN, LLF_POSE_COLUMNS, LLF_SIGN, check_fps
+from facecast.writers import JSON_UNITS, LLF_COLUMN, LLF_POSE_COLUMNS, LLF_SIGN, check_fps, drops_most
 
 # The npz's named arrays are copies of parts of ``frames``, there for reading; ``frames`` is what is read.
 _NPZ_COPIES = {"time": "time", "blendshapes": "blendshapes", "visemes": "visemes", "head_rotation": "headRotation",
@@ -122,8 +123,7 @@ def _check_ranges(path: Path, track: MotionTrack) -> None:
         units = ("angles are radians in a Live Link Face CSV" if path.suffix.lower() == ".csv" and unit == "°"
                  else f"facecast's {part} is in {'degrees' if unit == '°' else 'metres'}")
         raise FacecastError(f"{path}: {name} is {value:g}{unit} at frame {frame}, beyond ±{limit:g}{unit}; {units}")
-    for part in WEIGHTS:
-        np.clip(track.data[:, FIELDS[part].slice], 0.0, 1.0, out=track.data[:, FIELDS[part].slice])
+    track.data[:] = clamp_weights(track.data)
 
 
 def _positions(path: Path, names: list, known: tuple[str, ...], what: str) -> np.ndarray:
@@ -314,14 +314,13 @@ def _even_clock(path: Path, times: np.ndarray, fps: float, what: str) -> tuple[n
 
     Gaps are filled by holding frames, up to three times as many frames as the file holds and a minute
     more: beyond that the times (``what``, in the message) are taken for a mistake (a last time of 99 s in
-    a 2 s take would hold one frame for 97 s, and a time of years would fill the memory)."""
+    a 2 s take would hold one frame for 97 s, and a time of years would fill the memory). So are times
+    that would keep fewer than half the frames (``facecast.writers.drops_most``)."""
     ticks = int(round(times[-1] * fps)) + 1
     if ticks > 4 * len(times) + 60 * fps:
         raise FacecastError(f"{path}: {what} span {times[-1]:g} s, {ticks} frames at {fps:g} fps for the "
                             f"{len(times)} it holds; check them")
-    # Fewer than half the frames kept is a mistake too, not dropped frames: times never set (90 frames all at
-    # 0 s read back as one) or in other units (milliseconds as seconds).
-    if 2 * ticks < len(times):
+    if drops_most(float(times[-1]), len(times), fps):  # a mistake too, not a take's dropped frames
         raise FacecastError(f"{path}: {what} span only {times[-1]:g} s, {ticks} frame{'s' * (ticks > 1)} at "
                             f"{fps:g} fps for the {len(times)} it holds, which would drop the rest; check them")
     at = times * fps  # in ticks, where a tie is exact enough to be seen as one

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,16 +23,14 @@ from facecast import face_topology as ft
 from facecast.avatar import AvatarPack
 from facecast.device import CPU, CUDA, last_line, open_session, providers
 from facecast.errors import FacecastError, ModelError
-from facecast.motion_frame import BOUNDS, FIELDS, FRAME_SIZE, WEIGHTS, MotionTrack, first_impossible
+from facecast.motion_frame import BOUNDS, FRAME_SIZE, WEIGHTS, MotionTrack, clamp_weights, first_impossible
 from facecast.rig import framing
 
 CELL = 4  # the network computes geometry once per CELL x CELL pixels (export/render_model.py)
-#: The columns of a frame that hold weights (0 to 1): an overshoot within WEIGHT_OVERSHOOT is clamped.
-_WEIGHT_COLUMNS = np.concatenate([np.arange(FIELDS[part].offset, FIELDS[part].offset + FIELDS[part].count)
-                                  for part in WEIGHTS])
 #: The render network's inputs, in the order of ``RenderNet.forward`` (export/render_model.py).
 INPUT_NAMES = ("texture", "vertices", "basis", "head_weight", "pivot", "axes", "face_scale", "tri_index", "tri_weight",
                "colours", "own_teeth", "motion", "avatar")
+FRAME_INPUTS = INPUT_NAMES[-2:]  # the motion and each frame's avatar: given every call, unlike the avatars'
 #: The numpy type of each type the render network's inputs have, as onnxruntime names them.
 ONNX_TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(uint8)": np.uint8}
 MIN_OPENING = 2.0  # pixels between the inner lips below which a mouth counts as closed (sealed_image)
@@ -274,7 +272,7 @@ def avatar_tensors(pack: AvatarPack, size: int) -> Avatar:
     if not isinstance(pack, AvatarPack):
         raise TypeError(f"an avatar is made from an AvatarPack (facecast.avatar.load_pack reads a .facecast "
                         f"file), got {type(pack).__name__}")
-    if isinstance(size, float) and size.is_integer():
+    if isinstance(size, (float, np.floating)) and float(size).is_integer():
         size = int(size)  # 256.0, as arithmetic on sizes gives
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
         raise TypeError(f"the render size is a whole number of pixels, got {size!r}")
@@ -349,7 +347,8 @@ def _read_only(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def stack_avatars(avatars: Sequence[Avatar]) -> dict[str, np.ndarray]:
     """Concatenate avatars of one size into one batch of avatar inputs (vertex counts padded)."""
-    wrong = avatars if isinstance(avatars, Avatar) else next((a for a in avatars if not isinstance(a, Avatar)), None)
+    single = isinstance(avatars, (Avatar, Mapping))  # one avatar, or one's tensors, not a list of them
+    wrong = avatars if single else next((a for a in avatars if not isinstance(a, Avatar)), None)
     if wrong is not None:
         raise TypeError(f"stack_avatars takes a list of Avatar (Renderer.avatar makes one), got {type(wrong).__name__}")
     if not len(avatars):
@@ -421,7 +420,7 @@ class Renderer:
         self.graphs = CudaGraphs(self.path) if whole_frame and on_cuda else None
         self._dropping = threading.Lock()
         self._avatar_inputs = {arg.name: (ONNX_TYPES[arg.type], len(arg.shape)) for arg in self.session.get_inputs()
-                               if arg.name not in ("motion", "avatar")}
+                               if arg.name not in FRAME_INPUTS}
 
     def avatar(self, pack: AvatarPack, size: int = 512) -> Avatar:
         """The network's inputs for ``pack`` at ``size`` px: worked out once, reused for every frame."""
@@ -450,10 +449,7 @@ class Renderer:
             part, name, frame, value = impossible
             bound = "0 to 1" if part in WEIGHTS else f"within ±{BOUNDS[part][1]:g}{BOUNDS[part][2]}"
             raise FacecastError(f"motion frame {frame}: {name} is {value:g}, and {part} run {bound}")
-        weights = motion[:, _WEIGHT_COLUMNS]
-        if weights.min(initial=0.0) < 0 or weights.max(initial=1.0) > 1:  # a curve editor's overshoot, as read
-            motion = motion.copy()  # from a file: clamped (the caller's frames are left as they are)
-            motion[:, _WEIGHT_COLUMNS] = np.clip(weights, 0.0, 1.0)
+        motion = clamp_weights(motion)  # as read_motion does: a curve editor's overshoot is its end
         self._check_avatar_inputs(inputs)
         avatar_index = np.asarray(avatar_index)
         avatars = len(inputs["vertices"])

@@ -222,10 +222,22 @@ def check_fps(path: Path, fps: float) -> float:
     return fps
 
 
-def _clocked(track: MotionTrack) -> MotionTrack:
-    """``track``, or a copy with its frames one frame period apart where their times never advance (read back,
-    a JSON's frames are placed by their times: 90 frames all at 0 s came back as one)."""
-    if len(track) < 2 or np.ptp(track.time) > 0:
+def drops_most(span: float, frames: int, fps: float) -> bool:
+    """Whether ``frames`` frames whose times span ``span`` seconds would keep fewer than half of them on an even
+    clock at ``fps``: times never set (90 frames all at 0 s) or in other units (milliseconds as seconds).
+    ``read_motion`` refuses such times and ``write_motion`` spaces such frames a frame period apart: the rule
+    they share, so that what one writes the other reads."""
+    return 2 * (int(round(span * fps)) + 1) < frames
+
+
+def _clocked(path: Path, track: MotionTrack) -> MotionTrack:
+    """``track``, or a copy with its frames one frame period apart where their times would drop most of them
+    (``drops_most``; read back, a JSON's frames are placed by their times). Times that go backwards are refused."""
+    back = np.flatnonzero(np.diff(track.time) < 0)
+    if len(back):
+        raise FacecastError(f"{path}: the motion's times go backwards at frame {back[0] + 1} "
+                            f"({track.time[back[0]]:g} s, then {track.time[back[0] + 1]:g} s)")
+    if len(track) < 2 or not drops_most(float(track.time[-1] - track.time[0]), len(track), track.fps):
         return track
     clocked = MotionTrack(track.data.copy(), track.fps)
     steps = np.arange(len(track))
@@ -241,8 +253,9 @@ def write_motion(track: MotionTrack, path: str | Path, source: str | None = None
     speech's file name) and ``lip_model`` (what made the lips: ``LipSyncModel.provenance``) go into a JSON's
     and an npz's metadata; a CSV, in Live Link Face's layout, has none.
 
-    Frames whose times were never set (all one time, as ``frame_from`` and ``neutral_frames`` leave them)
-    are written one frame period apart, as a CSV's timecodes always are."""
+    Frames whose times were never set (all one time, as ``frame_from`` and ``neutral_frames`` leave them), or
+    span too little to hold them (``drops_most``), are written one frame period apart, as a CSV's timecodes
+    always are."""
     if not isinstance(track, MotionTrack):
         raise TypeError(f"write_motion takes a MotionTrack (MotionTrack(frames, fps) wraps an (n, {FRAME_SIZE}) "
                         f"array), got {type(track).__name__}")
@@ -254,7 +267,7 @@ def write_motion(track: MotionTrack, path: str | Path, source: str | None = None
     check_fps(path, track.fps)
     if not np.isfinite(track.data).all():
         raise FacecastError(f"{path}: the motion holds values that are not numbers (NaN or infinite)")
-    track = _clocked(track)
+    track = _clocked(path, track)
     encoders: dict[str, Callable[[], bytes]] = {
         ".csv": lambda: _csv_bytes(track),
         ".json": lambda: json.dumps(motion_json(track, source, lip_model), separators=(",", ":")).encode(),

@@ -12,8 +12,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from facecast import face_topology as ft
-from facecast.avatar import PACK_VERSION, AvatarError, load_pack
-from facecast.cli_render import default_pack_path
+from facecast.avatar import PACK_VERSION, AvatarError, default_pack_path, load_pack
 
 
 def portraits_dir() -> Path:

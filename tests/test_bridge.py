@@ -1278,7 +1278,7 @@ def test_a_server_says_at_start_what_is_wrong_in_its_avatars_folder_and_serves_t
                                                                                           caplog, speech_audio):
     import shutil
 
-    from facecast.cli_render import default_pack_path
+    from facecast.avatar import default_pack_path
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -1317,7 +1317,7 @@ def test_an_avatar_is_worked_out_while_the_server_answers_everything_else_and_op
     avatar's unreadable pack among them."""
     import shutil
 
-    from facecast.cli_render import default_pack_path
+    from facecast.avatar import default_pack_path
 
     folder = tmp_path / "avatars"
     folder.mkdir()
@@ -1376,9 +1376,9 @@ def test_a_pack_replaced_in_the_avatars_folder_is_read_again(tmp_path):
     import shutil
     import zipfile
 
+    from facecast.avatar import default_pack_path
     from facecast.bridge.protocol import ProtocolError
     from facecast.bridge.textures import TextureRenderer
-    from facecast.cli_render import default_pack_path
 
     folder = tmp_path / "avatars"
     folder.mkdir()

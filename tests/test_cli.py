@@ -316,9 +316,9 @@ def test_a_lip_model_given_is_the_one_that_moves_the_lips(tmp_path, speech_wav, 
                       "--lip-model", other_lip_model)
     assert render.returncode == 0, render.stderr
     # The video's motion is the given model's, as the render command makes it.
-    from facecast.avatar import load_pack
+    from facecast.avatar import default_pack_path, load_pack
     from facecast.cli import build_parser
-    from facecast.cli_render import default_pack_path, render_video
+    from facecast.cli_render import render_video
 
     args = build_parser().parse_args(["render", "--audio", str(speech_wav), "-o", str(tmp_path / "w.mp4"),
                                       "--size", "64", "--fps", "30", "-q", "--lip-model", str(other_lip_model)])

@@ -12,9 +12,8 @@ import pytest
 from counting import CountingRenderer
 from pictures import psnr
 
-from facecast.avatar import load_pack
+from facecast.avatar import default_pack_path, load_pack
 from facecast.cli import main
-from facecast.cli_render import default_pack_path
 from facecast.device import CPU, CUDA, providers
 from facecast.errors import ModelError
 from facecast.lipsync import LipSyncModel

@@ -53,8 +53,8 @@ def test_the_motion_example_makes_the_same_frames_whole_and_live(speech_wav, spe
 
 
 def test_the_render_example_renders_a_motion_file_on_a_pack(speech_wav, tmp_path, monkeypatch):
+    from facecast.avatar import default_pack_path
     from facecast.cli import main
-    from facecast.cli_render import default_pack_path
 
     monkeypatch.chdir(tmp_path)
     shutil.copy(default_pack_path(), "me.facecast")

@@ -8,8 +8,6 @@ import json
 import subprocess
 import threading
 import time
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,14 +15,24 @@ from counting import CountingRenderer
 from pictures import psnr
 
 from facecast import face_topology as ft
-from facecast.avatar import load_pack
-from facecast.cli_render import add_commands, default_pack_path, load_portrait, run
+from facecast.avatar import default_pack_path, load_pack
+from facecast.cli_render import add_commands, load_portrait, run
 from facecast.cuda_graphs import VERTEX_STEP, CudaGraphs, padded_avatars, power_of_two
 from facecast.errors import FacecastError, ModelError
+from facecast.lipsync import shipped_models
 from facecast.motion_frame import BLENDSHAPE_INDEX, FIELDS, FRAME_SIZE, neutral_frames
 from facecast.motion_frame import frame_from as motion
 from facecast.prepare import prepare_portrait
-from facecast.render import CELL, Renderer, avatar_tensors, default_model_path, rasterise, sealed_image, stack_avatars
+from facecast.render import (
+    CELL,
+    INPUT_NAMES,
+    Renderer,
+    avatar_tensors,
+    default_model_path,
+    rasterise,
+    sealed_image,
+    stack_avatars,
+)
 from facecast.retime import retime
 
 
@@ -65,7 +73,7 @@ def mouth_box(avatar, margin: float = 0.6) -> tuple[slice, slice]:
 def test_onnx_matches_pytorch(pack):
     torch = pytest.importorskip("torch")
     from facecast.export.render_export import check_motion
-    from facecast.export.render_model import INPUT_NAMES, RenderNet
+    from facecast.export.render_model import RenderNet
 
     one = avatar_tensors(pack, 128)
     feed = {**stack_avatars([one, one]), "motion": check_motion(4), "avatar": np.array([0, 1, 1, 0])}
@@ -290,7 +298,7 @@ def test_layers_worked_out_in_their_boxes_are_those_worked_out_everywhere(pack, 
     def rendered(whole_frame: bool) -> np.ndarray:
         net = rm.RenderNet(whole_frame)
         with torch.no_grad():
-            return net(*(torch.from_numpy(np.array(feed[n])) for n in rm.INPUT_NAMES)).numpy()
+            return net(*(torch.from_numpy(np.array(feed[n])) for n in INPUT_NAMES)).numpy()
 
     np.testing.assert_array_equal(rendered(whole_frame=False), rendered(whole_frame=True))
 
@@ -950,19 +958,19 @@ def test_mistaken_arguments_are_refused_with_the_way_to_do_it(pack):
     with pytest.raises(FacecastError, match=r"got \(5, 79\)"):  # the whole array's shape, not a batch's
         renderer.render(avatar, np.zeros((5, 79), np.float32))
     assert renderer.render(avatar, motion(jawOpen=1)[None]).shape == (1, 64, 64, 3)
-    assert avatar_tensors(pack, 64.0).size == 64  # a size that arithmetic made a float
+    assert avatar_tensors(pack, 64.0).size == avatar_tensors(pack, np.float32(64)).size == 64  # arithmetic's floats
     with pytest.raises(TypeError, match="whole number of pixels, got 64.5"):
         renderer.avatar(pack, 64.5)
     with pytest.raises(TypeError, match="load_pack reads a .facecast file"):
         avatar_tensors("me.facecast", 64)
     with pytest.raises(TypeError, match=r"avatar.tensors for one Avatar, stack_avatars\(\[...\]\) for several"):
         renderer.run(avatar, motion()[None], np.zeros(1, np.int64))
-    with pytest.raises(TypeError, match="stack_avatars takes a list of Avatar .Renderer.avatar makes one., got dict"):
-        stack_avatars([avatar.tensors])
+    for wrong in ([avatar.tensors], avatar.tensors):
+        with pytest.raises(TypeError, match=r"takes a list of Avatar \(Renderer.avatar makes one\), got dict"):
+            stack_avatars(wrong)
     with pytest.raises(ValueError, match="at least one avatar"):
         stack_avatars([])
     with pytest.raises(ValueError, match="threads must be a whole number of at least 1"):
         Renderer(threads=0)
-    lip_model = next((Path(str(resources.files("facecast"))) / "models").glob("lipsync*.onnx"))
     with pytest.raises(ModelError, match="not a render network .its inputs are audio, state"):
-        Renderer(lip_model)
+        Renderer(next(iter(shipped_models().values())))

@@ -110,16 +110,30 @@ def test_motion_that_could_not_be_read_back_is_not_written(tmp_path, track):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_frames_made_without_times_are_written_a_frame_period_apart_in_every_format(tmp_path):
-    """``frame_from`` leaves each frame's time at 0: a JSON of 90 such frames read back as one frame."""
+@pytest.mark.parametrize("times", ["never set", "in milliseconds", "all but the last never set"])
+def test_frames_whose_times_cannot_hold_them_are_written_a_frame_period_apart_in_every_format(tmp_path, times):
+    """``frame_from`` leaves each frame's time at 0: a JSON of 90 such frames read back as one frame. Times
+    that would drop over half the frames are what read_motion refuses: such frames are written evenly."""
     frames = np.stack([frame_from(jawOpen=0.5 + 0.5 * np.sin(i / 5)) for i in range(90)])
     own = MotionTrack(frames, 30)
+    if times == "in milliseconds":
+        own.time[:] = np.arange(90) / 1000
+    elif times == "all but the last never set":
+        own.time[-1] = 0.05
+    given = own.time.copy()
     for suffix in (".json", ".npz", ".csv"):
         back = read_motion(write_motion(own, tmp_path / f"own{suffix}"))
         assert len(back) == 90, suffix
-        np.testing.assert_allclose(back.time, np.arange(90) / 30, atol=1e-5)
+        np.testing.assert_allclose(back.time - back.time[0], np.arange(90) / 30, atol=1e-5)
         np.testing.assert_allclose(back.blendshape("jawOpen"), own.blendshape("jawOpen"), atol=1e-4)
-    assert (own.time == 0).all()  # the caller's frames are left as they were
+    np.testing.assert_array_equal(own.time, given)  # the caller's frames are left as they were
+
+
+def test_times_that_go_backwards_are_not_written(tmp_path, track):
+    track.time[10] = 0.0
+    with pytest.raises(FacecastError, match=r"the motion's times go backwards at frame 10 \(0.3 s, then 0 s\)"):
+        write_motion(track, tmp_path / "back.json")
+    assert not (tmp_path / "back.json").exists()
 
 
 def test_bad_outputs_fail_before_writing_anything(tmp_path, track):

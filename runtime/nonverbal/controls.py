@@ -50,10 +50,12 @@ class MotionControls:
         gaze: ``"camera"`` (look into the lens, with natural aversions), ``"free"`` (wander), or a
             ``(yaw, pitch)`` direction in degrees (+ yaw the face's left, + pitch up), which may also be
             given as the command line spells it, ``"10,-5"``.
-        head_intensity: scale of head motion, 0 (still) to 2; 1 is the natural amount. Below 1 the emotion's
-            head posture (sad looks down) is scaled too: at 0 the head is held at rest.
+        head_intensity: scale of head motion, 0 (still) to 2; 1 is the natural amount. Where head x motion
+            intensity is below 1, the emotion's head posture (sad looks down) is scaled by it too: at 0 the
+            head is held at rest.
         head_distance: metres toward (+) or away from (-) the camera, at most 0.3 either way.
-        motion_intensity: global scale of all generated motion (head, eyes, brows), 0 to 2.
+        motion_intensity: global scale of all generated motion (head, eyes, brows), 0 to 2; below 1 it
+            also scales the emotion's head posture (see head_intensity).
         seed: the random seed; the same seed, audio and controls give the same motion.
         limits: largest head rotation the generator may produce.
     """

@@ -29,8 +29,6 @@ POSTURE_DEG = (1.5, 4.0, 2.5)  # pitch, yaw, roll spread of the posture taken at
 LISTEN_POSTURE_RATE = 0.1  # posture shifts per second while not speaking
 PITCH_PER_SEMITONE = 0.35  # degrees the head rises per semitone of pitch above the speaker's average
 GAZE_FOLLOW = 0.3  # share of a gaze shift the head takes over, at head and motion intensity 1
-# An emotion's head posture (sad looks down 5 deg) is taken in full from head and motion intensity 1 up, in
-# part below, and not at 0: there the head holds still at rest, for a rig that takes its head elsewhere.
 NECK_PIVOT = (0.08, 0.05, 0.02)  # metres: head-centre travel per radian of yaw (x), pitch (y, z)
 SWAY_M = (0.006, 0.003, 0.006)  # metres, slow translation sway
 LEAN_M = 0.004  # metres toward the camera at the peak of a nod
@@ -115,7 +113,9 @@ class HeadMotion:
         amount = style[:, _AMP] * style[:, _INTENSITY] * style[:, _MOTION]
         bias_in = np.empty((n, 3))
         follow = GAZE_FOLLOW * intensity  # a still head (intensity 0) leaves every gaze shift to the eyes
-        posture = np.minimum(intensity, 1.0)  # of the emotion's head posture (see GAZE_FOLLOW's note)
+        # An emotion's head posture (sad looks down 5 deg) is taken in full from head x motion intensity 1 up,
+        # in part below, and not at 0: there the head holds still at rest, for a rig that takes its head elsewhere.
+        posture = np.minimum(intensity, 1.0)
         bias_in[:, 0] = style[:, _PITCH_BIAS] * posture - follow * gaze_world[:, 1]
         bias_in[:, 1] = follow * gaze_world[:, 0]
         bias_in[:, 2] = style[:, _ROLL_BIAS] * posture
@@ -180,7 +180,7 @@ class HeadMotion:
         slow = self._slow.rows(posture_in)
         wander = self._motion.rows(wander_in)
         follow = [GAZE_FOLLOW * st[i][3] * st[i][4] for i in range(n)]  # as in ``render``
-        posture = [min(st[i][3] * st[i][4], 1.0) for i in range(n)]
+        posture = [min(st[i][3] * st[i][4], 1.0) for i in range(n)]  # as in ``render``
         bias_in = [[st[i][5] * posture[i] - follow[i] * gaze[i][1], follow[i] * gaze[i][0], st[i][6] * posture[i]]
                    for i in range(n)]
         bias = self._bias.rows(bias_in)
