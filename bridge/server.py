@@ -35,7 +35,7 @@ from facecast.device import CPU, CUDA
 from facecast.errors import FacecastError
 from facecast.lipsync import HOP, LipSyncModel, shipped_models, step_batch
 from facecast.motion_frame import FRAME_DTYPE, neutral_frames
-from facecast.pipeline import MotionPipeline, MotionStream, advance_batch
+from facecast.pipeline import END_SLACK_S, MotionPipeline, MotionStream, advance_batch
 
 if TYPE_CHECKING:
     from facecast.bridge.textures import AvatarJob, TextureRenderer
@@ -113,9 +113,8 @@ class Opening:
         return self.job is not None and not self.job.future.done()
 
 
-# Stream positions (16 kHz samples) within this of a bound count as on it: the tolerance, 1e-9 s, that
-# MotionStream's frame counts use.
-_SLACK = 1e-9 * SAMPLE_RATE
+# Stream positions (16 kHz samples) within this of a bound count as on it: MotionStream's own tolerance.
+_SLACK = END_SLACK_S * SAMPLE_RATE
 
 
 @dataclass

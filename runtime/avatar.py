@@ -184,7 +184,7 @@ def _rig_problem(arrays: dict[str, np.ndarray], face_scale: float) -> str | None
     for name, shape in shapes.items():
         if arrays[name].shape != shape:
             return f"{name} of shape {arrays[name].shape}, not {shape}"
-    for name in ("landmarks", "vertices", "basis", "head_weight", "pivot", "axes"):
+    for name in (name for name in _ARRAYS if name != "triangles"):  # the rest are numbers, the triangles indices
         if arrays[name].dtype.kind != "f" or not np.isfinite(arrays[name]).all():
             return f"{name} not all finite numbers"
     triangles = arrays["triangles"]

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 LONG_AUDIO_S = 20.0  # progress bars only for clips long enough to make a person wait
 CHUNK_S = 5.0  # whole clips are fed in chunks of this length: bounded memory, progress to report
+#: Seconds within which a frame's instant counts as on the end of the audio (the bridge counts frames with it).
+END_SLACK_S = 1e-9
 
 
 class MotionPipeline:
@@ -145,7 +147,7 @@ class MotionStream:
         # A frame shows the 1/fps from its instant, so none starts at the very end of the audio: a clip of a
         # whole number of 10 ms hops has a last lip frame there, and made 301 frames of a 10 s clip at 30 fps,
         # one past the sound in a video editor's timeline.
-        kept = track.frame_index / track.fps < self.lips.samples / SAMPLE_RATE - 1e-9
+        kept = track.frame_index / track.fps < self.lips.samples / SAMPLE_RATE - END_SLACK_S
         return track if kept.all() else MotionTrack(track.data[kept], track.fps)
 
 

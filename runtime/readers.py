@@ -27,7 +27,15 @@ from facecast.motion_frame import (
     first_impossible,
     neutral_frames,
 )
-from facecast.writers import JSON_UNITS, LLF_COLUMN, LLF_POSE_COLUMNS, LLF_SIGN, check_fps, drops_most
+from facecast.writers import (
+    JSON_UNITS,
+    LLF_COLUMN,
+    LLF_POSE_COLUMNS,
+    LLF_SIGN,
+    check_fps,
+    check_times_advance,
+    drops_most,
+)
 
 # The npz's named arrays are copies of parts of ``frames``, there for reading; ``frames`` is what is read.
 _NPZ_COPIES = {"time": "time", "blendshapes": "blendshapes", "visemes": "visemes", "head_rotation": "headRotation",
@@ -193,10 +201,7 @@ def _read_json(path: Path) -> MotionTrack:
             row[f["voiceActivity"].offset] = frame.get("voiceActivity", 0.0)
         except (ValueError, TypeError) as e:
             raise FacecastError(f"{path}: frame {i} cannot be read ({e.__class__.__name__}: {e})") from None
-    back = np.flatnonzero(np.diff(times) < 0)
-    if len(back):
-        raise FacecastError(f"{path}: its frames' times go backwards at frame {back[0] + 1} "
-                            f"({times[back[0]]:g} s, then {times[back[0] + 1]:g} s)")
+    check_times_advance(path, times, "its frames' times")
     start = times[0]
     if np.abs(times - start - np.arange(len(frames)) / fps).max() > 0.25 / fps:
         grid, pick = _even_clock(path, times - start, fps, "its frames' times")

@@ -79,9 +79,8 @@ def label_overlay(size: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
 def frame_rate(fps: float) -> str:
     """ffmpeg's spelling of a frame rate: the NTSC rates (29.97, 59.94, 23.976...) as the exact fractions
     players and editors know them by (30000/1001), any other as it is."""
-    if ntsc_rate(fps, within=5e-4) is not None:  # close enough not to drift from the sound
-        return f"{round(fps * 1.001) * 1000}/1001"
-    return f"{fps:g}"
+    ntsc = ntsc_rate(fps, within=5e-4)  # close enough not to drift from the sound
+    return f"{round(ntsc * 1.001) * 1000}/1001" if ntsc is not None else f"{fps:g}"
 
 
 @contextlib.contextmanager

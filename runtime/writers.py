@@ -230,13 +230,19 @@ def drops_most(span: float, frames: int, fps: float) -> bool:
     return 2 * (int(round(span * fps)) + 1) < frames
 
 
+def check_times_advance(path: Path, times: np.ndarray, what: str) -> None:
+    """Refuse ``times`` (seconds) that go backwards, naming the first frame that does: ``what`` they are,
+    in the message. ``read_motion`` and ``write_motion`` share it."""
+    back = np.flatnonzero(np.diff(times) < 0)
+    if len(back):
+        raise FacecastError(f"{path}: {what} go backwards at frame {back[0] + 1} "
+                            f"({times[back[0]]:g} s, then {times[back[0] + 1]:g} s)")
+
+
 def _clocked(path: Path, track: MotionTrack) -> MotionTrack:
     """``track``, or a copy with its frames one frame period apart where their times would drop most of them
     (``drops_most``; read back, a JSON's frames are placed by their times). Times that go backwards are refused."""
-    back = np.flatnonzero(np.diff(track.time) < 0)
-    if len(back):
-        raise FacecastError(f"{path}: the motion's times go backwards at frame {back[0] + 1} "
-                            f"({track.time[back[0]]:g} s, then {track.time[back[0] + 1]:g} s)")
+    check_times_advance(path, track.time, "the motion's times")
     if len(track) < 2 or not drops_most(float(track.time[-1] - track.time[0]), len(track), track.fps):
         return track
     clocked = MotionTrack(track.data.copy(), track.fps)
